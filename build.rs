@@ -1,0 +1,88 @@
+//! Compiles `proto/` with protox (no protoc needed), then generates the prost
+//! messages and tonic stubs (tonic-prost-build), the canonical-JSON serde impls
+//! and the Any registry table (`build/codegen.rs`), and the file descriptor set
+//! the crate re-exports. The well-known types are our own copies under
+//! `proto/google/protobuf/` (protox prefers them to its bundled ones), so they
+//! carry documentation like every other type.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::{env, fs};
+
+use prost::Message as _;
+
+#[path = "build/codegen.rs"]
+mod codegen;
+
+fn proto_files(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            proto_files(&path, found)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    // compile_fds prints no rerun-if-changed lines; cargo scans directories.
+    println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=build");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let mut files = Vec::new();
+    proto_files(Path::new("proto"), &mut files)?;
+    files.sort();
+    let relative: Vec<PathBuf> = files
+        .iter()
+        .map(|f| f.strip_prefix("proto").map(Path::to_path_buf))
+        .collect::<Result<_, _>>()?;
+
+    let mut compiler = protox::Compiler::new(["proto"])?;
+    compiler.include_imports(true).include_source_info(true);
+    compiler.open_files(&relative)?;
+    let fds = compiler.file_descriptor_set();
+    let pool = compiler.descriptor_pool();
+
+    // The full set (source info stripped to keep the binary small) is what
+    // users and the Any registry reflect over.
+    let mut exported = fds.clone();
+    for file in &mut exported.file {
+        file.source_code_info = None;
+    }
+    fs::write(
+        out_dir.join("file_descriptor_set.bin"),
+        exported.encode_to_vec(),
+    )?;
+
+    // descriptor.proto is only needed to compile the google.api.http option.
+    let mut for_rust = fds;
+    for_rust
+        .file
+        .retain(|f| f.name() != "google/protobuf/descriptor.proto");
+
+    let grpc = env::var_os("CARGO_FEATURE_GRPC").is_some();
+    let mut config = prost_build::Config::new();
+    config
+        .enable_type_names()
+        .type_name_domain(["."], "type.googleapis.com");
+    tonic_prost_build::configure()
+        .compile_well_known_types(true)
+        .btree_map(".")
+        .build_client(grpc)
+        .build_server(grpc)
+        .build_transport(grpc)
+        .compile_fds_with_config(for_rust, config)?;
+
+    if env::var_os("CARGO_FEATURE_JSON").is_some() {
+        let generated = codegen::generate(&pool);
+        for (name, contents) in generated.packages {
+            fs::write(out_dir.join(name), contents)?;
+        }
+        fs::write(out_dir.join("registry_entries.rs"), generated.registry)?;
+    }
+    Ok(())
+}
