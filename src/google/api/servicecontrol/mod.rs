@@ -1,0 +1,3 @@
+//! Google Service Control.
+
+pub mod v1;

@@ -1,0 +1,3 @@
+//! Apigee.
+
+pub mod v1;

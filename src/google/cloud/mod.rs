@@ -1,0 +1,4 @@
+//! Google Cloud product APIs.
+
+pub mod apigee;
+pub mod audit;

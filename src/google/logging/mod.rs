@@ -1,0 +1,3 @@
+//! Cloud Logging.
+
+pub mod r#type;

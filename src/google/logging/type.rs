@@ -1,0 +1,3 @@
+//! `google.logging.type`: `LogSeverity`.
+
+include_package!("google.logging.r#type");

@@ -1,0 +1,378 @@
+//! `google.protobuf.Any`: packing, unpacking, and its JSON form.
+//!
+//! In JSON an Any is the packed message's own JSON object with an extra
+//! `"@type"` member; a well-known type whose JSON is not an object (Timestamp,
+//! Duration, Struct, Value, ...) sits under `"value"` instead. Both directions
+//! need the packed type, which [`crate::registry`] provides.
+
+use std::fmt;
+
+use prost::Message;
+
+use super::Any;
+
+/// Why an Any could not be unpacked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnyError {
+    /// The Any holds another type than the one asked for.
+    #[error("the Any holds {actual}, not {expected}")]
+    TypeMismatch {
+        /// The type asked for.
+        expected: String,
+        /// The type URL of the Any.
+        actual: String,
+    },
+    /// The packed bytes do not decode as the type.
+    #[error("the Any's {type_url} payload does not decode: {source}")]
+    Decode {
+        /// The type URL of the Any.
+        type_url: String,
+        /// What prost reported.
+        #[source]
+        source: prost::DecodeError,
+    },
+}
+
+impl Any {
+    /// Packs a message, with the `type.googleapis.com/` type URL.
+    ///
+    /// ```
+    /// use cloud_report_proto::google::protobuf::Any;
+    /// use cloud_report_proto::google::rpc::ErrorInfo;
+    ///
+    /// let info = ErrorInfo { reason: "API_DISABLED".into(), ..Default::default() };
+    /// let any = Any::from_msg(&info);
+    /// assert_eq!(any.type_url, "type.googleapis.com/google.rpc.ErrorInfo");
+    /// assert_eq!(any.to_msg::<ErrorInfo>()?, info);
+    /// # Ok::<(), cloud_report_proto::google::protobuf::AnyError>(())
+    /// ```
+    pub fn from_msg<M: Message + prost::Name>(message: &M) -> Self {
+        Self {
+            type_url: M::type_url(),
+            value: message.encode_to_vec(),
+        }
+    }
+
+    /// The full name of the packed type: what follows the last `/` of the
+    /// type URL.
+    pub fn type_name(&self) -> &str {
+        self.type_url.rsplit('/').next().unwrap_or_default()
+    }
+
+    /// Unpacks the message, checking that the Any holds type `M`.
+    pub fn to_msg<M: Message + prost::Name + Default>(&self) -> Result<M, AnyError> {
+        if self.type_name() != M::full_name() {
+            return Err(AnyError::TypeMismatch {
+                expected: M::full_name(),
+                actual: self.type_url.clone(),
+            });
+        }
+        M::decode(self.value.as_slice()).map_err(|source| AnyError::Decode {
+            type_url: self.type_url.clone(),
+            source,
+        })
+    }
+}
+
+#[cfg(feature = "json")]
+mod json {
+    use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+    use serde::ser::{self, Impossible, SerializeMap, Serializer};
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::registry::{self, Entry};
+
+    fn entry_for<E: fmt::Display, F: FnOnce(String) -> E>(
+        type_url: &str,
+        error: F,
+    ) -> Result<Entry, E> {
+        if type_url.is_empty() || !type_url.contains('/') && !type_url.contains('.') {
+            return Err(error(format!(
+                "\"{type_url}\" is not a type URL such as \"type.googleapis.com/google.rpc.ErrorInfo\""
+            )));
+        }
+        registry::lookup(type_url).ok_or_else(|| {
+            error(format!(
+                "unknown Any type \"{type_url}\": register it with cloud_report_proto::registry::register"
+            ))
+        })
+    }
+
+    impl Serialize for Any {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            if self.type_url.is_empty() && self.value.is_empty() {
+                return serializer.serialize_map(Some(0))?.end();
+            }
+            let entry = entry_for(&self.type_url, <S::Error as ser::Error>::custom)?;
+            let message = entry
+                .decode(&self.value)
+                .map_err(<S::Error as ser::Error>::custom)?;
+            let mut map = serializer.serialize_map(None)?;
+            map.serialize_entry("@type", &self.type_url)?;
+            if entry.is_special_json() {
+                map.serialize_entry("value", &*message)?;
+            } else {
+                erased_serde::serialize(&*message, FlatMap(&mut map))?;
+            }
+            map.end()
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Any {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(AnyVisitor)
+        }
+    }
+
+    struct AnyVisitor;
+
+    impl<'de> Visitor<'de> for AnyVisitor {
+        type Value = Any;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object with an \"@type\" member")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Any, A::Error> {
+            let Some(first) = map.next_key::<String>()? else {
+                return Ok(Any::default());
+            };
+            if first == "@type" {
+                // The usual order: read the rest of the object as the packed
+                // type, straight from the input.
+                let type_url: String = map.next_value()?;
+                let entry = entry_for(&type_url, <A::Error as de::Error>::custom)?;
+                let value = if entry.is_special_json() {
+                    let value = match map.next_key::<String>()?.as_deref() {
+                        Some("value") => map.next_value_seed(entry)?,
+                        Some(other) => return Err(unexpected_member(other, &type_url)),
+                        None => return Err(missing_value(&type_url)),
+                    };
+                    if let Some(other) = map.next_key::<String>()? {
+                        return Err(unexpected_member(&other, &type_url));
+                    }
+                    value
+                } else {
+                    entry.deserialize(de::value::MapAccessDeserializer::new(map))?
+                };
+                return Ok(Any { type_url, value });
+            }
+            // "@type" comes later: buffer the object until it is known.
+            let mut object = serde_json::Map::new();
+            object.insert(first, map.next_value()?);
+            while let Some(key) = map.next_key::<String>()? {
+                let value = map.next_value()?;
+                if let Some(_previous) = object.insert(key.clone(), value) {
+                    return Err(de::Error::custom(format_args!(
+                        "member \"{key}\" is given more than once"
+                    )));
+                }
+            }
+            let type_url = match object.remove("@type") {
+                Some(serde_json::Value::String(url)) => url,
+                Some(_) => return Err(de::Error::custom("\"@type\" must be a string")),
+                None => return Err(de::Error::custom("an Any needs an \"@type\" member")),
+            };
+            let entry = entry_for(&type_url, <A::Error as de::Error>::custom)?;
+            let body = if entry.is_special_json() {
+                let value = object.remove("value").ok_or_else(|| missing_value(&type_url))?;
+                if let Some(other) = object.keys().next() {
+                    return Err(unexpected_member(other, &type_url));
+                }
+                value
+            } else {
+                serde_json::Value::Object(object)
+            };
+            let value = entry.deserialize(body).map_err(de::Error::custom)?;
+            Ok(Any { type_url, value })
+        }
+    }
+
+    fn unexpected_member<E: de::Error>(member: &str, type_url: &str) -> E {
+        E::custom(format_args!(
+            "unknown field \"{member}\" in an Any of {type_url}, which holds only \"@type\" and \"value\""
+        ))
+    }
+
+    fn missing_value<E: de::Error>(type_url: &str) -> E {
+        E::custom(format_args!(
+            "an Any of {type_url} needs a \"value\" member"
+        ))
+    }
+
+    /// A serializer that writes the members of a JSON object into a map that
+    /// is already open, so a packed message's fields sit beside `"@type"`.
+    struct FlatMap<'a, M>(&'a mut M);
+
+    fn not_an_object<E: ser::Error>() -> E {
+        E::custom("an Any's payload must be written as a JSON object")
+    }
+
+    impl<'a, M: SerializeMap> Serializer for FlatMap<'a, M> {
+        type Ok = ();
+        type Error = M::Error;
+        type SerializeSeq = Impossible<(), M::Error>;
+        type SerializeTuple = Impossible<(), M::Error>;
+        type SerializeTupleStruct = Impossible<(), M::Error>;
+        type SerializeTupleVariant = Impossible<(), M::Error>;
+        type SerializeMap = Self;
+        type SerializeStruct = Self;
+        type SerializeStructVariant = Impossible<(), M::Error>;
+
+        fn serialize_map(self, _: Option<usize>) -> Result<Self, M::Error> {
+            Ok(self)
+        }
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, M::Error> {
+            Ok(self)
+        }
+        fn serialize_bool(self, _: bool) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_i8(self, _: i8) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_i16(self, _: i16) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_i32(self, _: i32) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_i64(self, _: i64) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_u8(self, _: u8) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_u16(self, _: u16) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_u32(self, _: u32) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_u64(self, _: u64) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_f32(self, _: f32) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_f64(self, _: f64) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_char(self, _: char) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_str(self, _: &str) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_bytes(self, _: &[u8]) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_none(self) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), M::Error> {
+            value.serialize(self)
+        }
+        fn serialize_unit(self) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_unit_struct(self, _: &'static str) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+        ) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            value: &T,
+        ) -> Result<(), M::Error> {
+            value.serialize(self)
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<(), M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, M::Error> {
+            Err(not_an_object())
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, M::Error> {
+            Err(not_an_object())
+        }
+    }
+
+    impl<M: SerializeMap> SerializeMap for FlatMap<'_, M> {
+        type Ok = ();
+        type Error = M::Error;
+
+        fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), M::Error> {
+            self.0.serialize_key(key)
+        }
+        fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), M::Error> {
+            self.0.serialize_value(value)
+        }
+        fn serialize_entry<K: Serialize + ?Sized, V: Serialize + ?Sized>(
+            &mut self,
+            key: &K,
+            value: &V,
+        ) -> Result<(), M::Error> {
+            self.0.serialize_entry(key, value)
+        }
+        fn end(self) -> Result<(), M::Error> {
+            Ok(())
+        }
+    }
+
+    impl<M: SerializeMap> ser::SerializeStruct for FlatMap<'_, M> {
+        type Ok = ();
+        type Error = M::Error;
+
+        fn serialize_field<T: Serialize + ?Sized>(
+            &mut self,
+            key: &'static str,
+            value: &T,
+        ) -> Result<(), M::Error> {
+            self.0.serialize_entry(key, value)
+        }
+        fn end(self) -> Result<(), M::Error> {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! `google.protobuf.Timestamp`: RFC 3339 text, range checks, conversions.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+
+use super::Timestamp;
+
+/// Why a timestamp is not valid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimestampError {
+    /// The text is not an RFC 3339 timestamp.
+    #[error("\"{0}\" is not an RFC 3339 timestamp such as \"2014-10-02T15:01:23.045123456Z\"")]
+    Syntax(String),
+    /// The instant lies outside 0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999999Z.
+    #[error("timestamp {seconds}s (+{nanos}ns) since the epoch is outside 0001-01-01T00:00:00Z..=9999-12-31T23:59:59.999999999Z")]
+    OutOfRange {
+        /// Seconds since the Unix epoch.
+        seconds: i64,
+        /// Nanoseconds within the second.
+        nanos: i32,
+    },
+    /// The nanoseconds are outside 0..=999,999,999.
+    #[error("timestamp nanos {0} are outside 0..=999999999")]
+    Nanos(i32),
+}
+
+const NANOS_PER_SECOND: i32 = 1_000_000_000;
+
+impl Timestamp {
+    /// Seconds of 0001-01-01T00:00:00Z, the earliest valid timestamp.
+    pub const MIN_SECONDS: i64 = -62_135_596_800;
+    /// Seconds of 9999-12-31T23:59:59Z, the last second of the valid range.
+    pub const MAX_SECONDS: i64 = 253_402_300_799;
+    /// The earliest valid timestamp.
+    pub const MIN: Self = Self {
+        seconds: Self::MIN_SECONDS,
+        nanos: 0,
+    };
+    /// The latest valid timestamp.
+    pub const MAX: Self = Self {
+        seconds: Self::MAX_SECONDS,
+        nanos: NANOS_PER_SECOND - 1,
+    };
+
+    /// A timestamp, checked to be in range.
+    ///
+    /// ```
+    /// use cloud_report_proto::google::protobuf::Timestamp;
+    /// assert!(Timestamp::new(0, 0).is_ok());
+    /// assert!(Timestamp::new(Timestamp::MAX_SECONDS + 1, 0).is_err());
+    /// assert!(Timestamp::new(0, -1).is_err());
+    /// ```
+    pub fn new(seconds: i64, nanos: i32) -> Result<Self, TimestampError> {
+        let ts = Self { seconds, nanos };
+        ts.check()?;
+        Ok(ts)
+    }
+
+    /// Checks that the timestamp is in range and its nanos are normalized.
+    pub fn check(&self) -> Result<(), TimestampError> {
+        if !(0..NANOS_PER_SECOND).contains(&self.nanos) {
+            return Err(TimestampError::Nanos(self.nanos));
+        }
+        if !(Self::MIN_SECONDS..=Self::MAX_SECONDS).contains(&self.seconds) {
+            return Err(TimestampError::OutOfRange {
+                seconds: self.seconds,
+                nanos: self.nanos,
+            });
+        }
+        Ok(())
+    }
+
+    /// The current time.
+    pub fn now() -> Self {
+        Self::from(SystemTime::now())
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(time: SystemTime) -> Self {
+        let (seconds, nanos) = match time.duration_since(UNIX_EPOCH) {
+            Ok(after) => (
+                i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
+                i32::try_from(after.subsec_nanos()).unwrap_or(0),
+            ),
+            Err(before) => {
+                let d = before.duration();
+                let seconds = -i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+                match i32::try_from(d.subsec_nanos()).unwrap_or(0) {
+                    0 => (seconds, 0),
+                    n => (seconds - 1, NANOS_PER_SECOND - n),
+                }
+            }
+        };
+        Self { seconds, nanos }
+    }
+}
+
+impl TryFrom<Timestamp> for SystemTime {
+    type Error = TimestampError;
+
+    fn try_from(ts: Timestamp) -> Result<Self, TimestampError> {
+        ts.check()?;
+        let nanos = StdDuration::from_nanos(u64::from(ts.nanos.unsigned_abs()));
+        let secs = StdDuration::from_secs(ts.seconds.unsigned_abs());
+        Ok(if ts.seconds >= 0 {
+            UNIX_EPOCH + secs + nanos
+        } else {
+            UNIX_EPOCH - secs + nanos
+        })
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Writes the fraction of a second with 0, 3, 6 or 9 digits, as canonical
+/// JSON does for Timestamp and Duration.
+pub(super) fn write_fraction(f: &mut fmt::Formatter<'_>, nanos: u32) -> fmt::Result {
+    if nanos == 0 {
+        Ok(())
+    } else if nanos % 1_000_000 == 0 {
+        write!(f, ".{:03}", nanos / 1_000_000)
+    } else if nanos % 1_000 == 0 {
+        write!(f, ".{:06}", nanos / 1_000)
+    } else {
+        write!(f, ".{nanos:09}")
+    }
+}
+
+/// Parses 1 to 9 fraction digits into nanoseconds.
+pub(super) fn parse_fraction(digits: &str) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: u32 = digits.parse().ok()?;
+    Some(value * 10u32.pow(9 - u32::try_from(digits.len()).ok()?))
+}
+
+/// Canonical RFC 3339 text in UTC, `Z`-terminated, with 0, 3, 6 or 9
+/// fraction digits. An out-of-range timestamp is written as the error says;
+/// use [`Timestamp::check`] first where that matters (JSON output does).
+///
+/// ```
+/// use cloud_report_proto::google::protobuf::Timestamp;
+/// let ts = Timestamp { seconds: 1_412_262_083, nanos: 45_000_000 };
+/// assert_eq!(ts.to_string(), "2014-10-02T15:01:23.045Z");
+/// ```
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Err(e) = self.check() {
+            return write!(f, "<{e}>");
+        }
+        let days = self.seconds.div_euclid(86_400);
+        let secs = self.seconds.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )?;
+        write_fraction(f, self.nanos.unsigned_abs())?;
+        f.write_str("Z")
+    }
+}
+
+/// Parses RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, with 1 to 9
+/// fraction digits; the result is normalized to UTC and range-checked.
+///
+/// ```
+/// use cloud_report_proto::google::protobuf::Timestamp;
+/// let ts: Timestamp = "2014-10-02T17:01:23.045123456+02:00".parse()?;
+/// assert_eq!(ts.to_string(), "2014-10-02T15:01:23.045123456Z");
+/// # Ok::<(), cloud_report_proto::google::protobuf::TimestampError>(())
+/// ```
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+
+    fn from_str(s: &str) -> Result<Self, TimestampError> {
+        let syntax = || TimestampError::Syntax(s.to_owned());
+        let b = s.as_bytes();
+        let num = |range: std::ops::Range<usize>| -> Option<i64> {
+            let part = s.get(range)?;
+            part.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| part.parse().ok())
+                .flatten()
+        };
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
+            return Err(syntax());
+        }
+        let (year, month, day) = (
+            num(0..4).ok_or_else(syntax)?,
+            num(5..7).ok_or_else(syntax)?,
+            num(8..10).ok_or_else(syntax)?,
+        );
+        let (hour, minute, second) = (
+            num(11..13).ok_or_else(syntax)?,
+            num(14..16).ok_or_else(syntax)?,
+            num(17..19).ok_or_else(syntax)?,
+        );
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return Err(syntax());
+        }
+        let mut rest = &s[19..];
+        let mut nanos = 0;
+        if let Some(fraction) = rest.strip_prefix('.') {
+            let end = fraction
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(fraction.len());
+            nanos = parse_fraction(&fraction[..end]).ok_or_else(syntax)?;
+            rest = &fraction[end..];
+        }
+        let offset = match rest.as_bytes() {
+            [b'Z' | b'z'] => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+                let digits = [*h1, *h2, *m1, *m2];
+                if !digits.iter().all(u8::is_ascii_digit) {
+                    return Err(syntax());
+                }
+                let [h1, h2, m1, m2] = digits.map(|d| i64::from(d - b'0'));
+                let (h, m) = (h1 * 10 + h2, m1 * 10 + m2);
+                if h > 23 || m > 59 {
+                    return Err(syntax());
+                }
+                let offset = h * 3600 + m * 60;
+                if *sign == b'-' { -offset } else { offset }
+            }
+            _ => return Err(syntax()),
+        };
+        let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60
+            + second
+            - offset;
+        Self::new(seconds, i32::try_from(nanos).map_err(|_| syntax())?)
+    }
+}
+
+#[cfg(feature = "json")]
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.check().map_err(serde::ser::Error::custom)?;
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(feature = "json")]
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 timestamp string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Timestamp, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_strings() {
+        let cases = [
+            (0, 0, "1970-01-01T00:00:00Z"),
+            (1_412_262_083, 0, "2014-10-02T15:01:23Z"),
+            (1_412_262_083, 45_123_456, "2014-10-02T15:01:23.045123456Z"),
+            (1_412_262_083, 45_000_000, "2014-10-02T15:01:23.045Z"),
+            (1_412_262_083, 45_123_000, "2014-10-02T15:01:23.045123Z"),
+            (-1, 999_999_999, "1969-12-31T23:59:59.999999999Z"),
+            (Timestamp::MIN_SECONDS, 0, "0001-01-01T00:00:00Z"),
+            (Timestamp::MAX_SECONDS, 999_999_999, "9999-12-31T23:59:59.999999999Z"),
+            (951_782_400, 0, "2000-02-29T00:00:00Z"),
+        ];
+        for (seconds, nanos, text) in cases {
+            let ts = Timestamp { seconds, nanos };
+            assert_eq!(ts.to_string(), text);
+            assert_eq!(text.parse::<Timestamp>(), Ok(ts), "{text}");
+        }
+    }
+
+    #[test]
+    fn offsets_and_rejections() {
+        let ts: Timestamp = "1970-01-01T01:00:00+01:00".parse().unwrap();
+        assert_eq!(ts, Timestamp { seconds: 0, nanos: 0 });
+        let ts: Timestamp = "1969-12-31T19:00:00.5-05:00".parse().unwrap();
+        assert_eq!(ts, Timestamp { seconds: 0, nanos: 500_000_000 });
+        for bad in [
+            "",
+            "2014-10-02",
+            "2014-10-02T15:01:23",
+            "2014-10-02 15:01:23Z",
+            "2014-13-02T15:01:23Z",
+            "2014-02-30T15:01:23Z",
+            "2001-02-29T00:00:00Z",
+            "2014-10-02T24:00:00Z",
+            "2014-10-02T15:01:60Z",
+            "2014-10-02T15:01:23.Z",
+            "2014-10-02T15:01:23.0123456789Z",
+            "2014-10-02T15:01:23+0100",
+            "+2014-10-02T15:01:23Z",
+            "0000-12-31T23:59:59Z",
+            "0001-01-01T00:00:00+00:01",
+            "9999-12-31T23:59:59-00:01",
+            "2014-10-02T15:01:23Z ",
+        ] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn system_time_round_trip() {
+        let before_epoch = UNIX_EPOCH - StdDuration::from_millis(1500);
+        let ts = Timestamp::from(before_epoch);
+        assert_eq!(ts, Timestamp { seconds: -2, nanos: 500_000_000 });
+        assert_eq!(SystemTime::try_from(ts), Ok(before_epoch));
+    }
+}

@@ -1,0 +1,223 @@
+//! Canonical proto3 JSON, the wire format of Google's REST APIs.
+//!
+//! Every message of the crate implements [`serde::Serialize`] and
+//! [`serde::Deserialize`] following the [proto3 JSON mapping]; the functions
+//! here add what a caller usually wants on top: the JSON path of a parse error,
+//! and the option to ignore unknown fields.
+//!
+//! What the mapping gives, and this crate guarantees:
+//! - field names in lowerCamelCase on output; JSON names and proto names both
+//!   accepted on input; fields at their default value omitted;
+//! - `int64`/`uint64` as strings (numbers and strings accepted); `bytes` as
+//!   base64; `NaN`, `Infinity`, `-Infinity` as strings;
+//! - enums by name, or by number when the number is not a known value (a
+//!   reader accepts names and any number);
+//! - `Timestamp` as RFC 3339 with `Z`, `Duration` as `"3.5s"`, `Any` as
+//!   `{"@type": ..., fields}`, `Struct`/`Value` as plain JSON;
+//! - `null` means "unset" for every field (for a `google.protobuf.Value` it is
+//!   the JSON null value);
+//! - unknown fields are an error naming the field and its path, unless
+//!   [`ParseOptions::ignore_unknown_fields`] is set;
+//! - output is deterministic: fields in field-number order, map entries in key
+//!   order.
+//!
+//! ```
+//! use cloud_report_proto::google::api::servicecontrol::v1::ReportRequest;
+//! use cloud_report_proto::json;
+//!
+//! let request: ReportRequest = json::from_str(
+//!     r#"{"serviceName": "pubsub.googleapis.com",
+//!         "operations": [{"operationId": "op-1", "startTime": "2014-10-02T15:01:23.045123456Z"}]}"#,
+//! )?;
+//! assert_eq!(request.operations[0].operation_id, "op-1");
+//!
+//! let text = json::to_string(&request)?;
+//! assert_eq!(
+//!     text,
+//!     r#"{"serviceName":"pubsub.googleapis.com","operations":[{"operationId":"op-1","startTime":"2014-10-02T15:01:23.045123456Z"}]}"#
+//! );
+//!
+//! let err = json::from_str::<ReportRequest>(r#"{"operations": [{"startTime": "yesterday"}]}"#)
+//!     .unwrap_err();
+//! assert_eq!(err.path(), Some("operations[0].startTime"));
+//! # Ok::<(), json::JsonError>(())
+//! ```
+//!
+//! [proto3 JSON mapping]: https://protobuf.dev/programming-guides/json/
+
+pub(crate) mod codec;
+mod options;
+
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::{DeserializeOwned, DeserializeSeed};
+
+pub use options::ParseOptions;
+
+/// An error reading or writing canonical JSON.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The input is not valid JSON for the message type.
+    #[error("{}{message} (line {line}, column {column})", path_prefix(path))]
+    Parse {
+        /// The JSON path of the value at fault, such as
+        /// `operations[0].startTime`; empty at the top level.
+        path: String,
+        /// What is wrong.
+        message: String,
+        /// The line of the input where reading stopped, 1-based.
+        line: usize,
+        /// The column of the input where reading stopped, 1-based.
+        column: usize,
+    },
+    /// The message cannot be written as JSON (for example a `Value` holding
+    /// NaN, or an `Any` of a type no registry entry knows).
+    #[error("{message}")]
+    Serialize {
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn path_prefix(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
+}
+
+impl JsonError {
+    /// The JSON path of a parse error, `None` for a write error.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Self::Parse { path, .. } => Some(path),
+            Self::Serialize { .. } => None,
+        }
+    }
+
+    fn parse(path: String, error: &serde_json::Error) -> Self {
+        let message = error.to_string();
+        // serde_json appends the position to its message; it is kept in
+        // fields of its own instead.
+        let message = match message.rfind(" at line ") {
+            Some(at) if error.line() > 0 => message[..at].to_owned(),
+            _ => message,
+        };
+        Self::Parse {
+            path: if path == "." { String::new() } else { path },
+            message,
+            line: error.line(),
+            column: error.column(),
+        }
+    }
+}
+
+/// Parses a message from canonical JSON text, rejecting unknown fields.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    from_slice_with(text.as_bytes(), &ParseOptions::default())
+}
+
+/// Parses a message from canonical JSON bytes, rejecting unknown fields.
+pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
+    from_slice_with(bytes, &ParseOptions::default())
+}
+
+/// Parses a message from canonical JSON bytes with the given options.
+///
+/// ```
+/// use cloud_report_proto::google::rpc::Status;
+/// use cloud_report_proto::json::{self, ParseOptions};
+///
+/// let text = br#"{"code": 5, "futureField": true}"#;
+/// assert!(json::from_slice::<Status>(text).is_err());
+/// let lenient = ParseOptions::default().ignore_unknown_fields(true);
+/// let status: Status = json::from_slice_with(text, &lenient)?;
+/// assert_eq!(status.code, 5);
+/// # Ok::<(), json::JsonError>(())
+/// ```
+pub fn from_slice_with<T: DeserializeOwned>(
+    bytes: &[u8],
+    options: &ParseOptions,
+) -> Result<T, JsonError> {
+    from_slice_seed(bytes, options, PhantomData::<T>)
+}
+
+/// Parses `bytes` with a serde seed (a type chosen at run time, for one).
+pub(crate) fn from_slice_seed<'de, S>(
+    bytes: &'de [u8],
+    options: &ParseOptions,
+    seed: S,
+) -> Result<S::Value, JsonError>
+where
+    S: DeserializeSeed<'de> + Clone,
+{
+    options::with(options, || {
+        // The fast path tracks no path; only a failed parse is read again,
+        // with tracking, to say where it failed.
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        match seed
+            .clone()
+            .deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v))
+        {
+            Ok(value) => Ok(value),
+            Err(first) => {
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                let mut track = serde_path_to_error::Track::new();
+                let tracked = serde_path_to_error::Deserializer::new(&mut de, &mut track);
+                match seed.deserialize(tracked) {
+                    Err(e) => Err(JsonError::parse(track.path().to_string(), &e)),
+                    Ok(_) => Err(JsonError::parse(String::new(), &first)),
+                }
+            }
+        }
+    })
+}
+
+/// Writes a message as compact canonical JSON.
+pub fn to_string<T: Serialize + ?Sized>(message: &T) -> Result<String, JsonError> {
+    let bytes = to_vec(message)?;
+    // serde_json writes only UTF-8.
+    String::from_utf8(bytes).map_err(|e| JsonError::Serialize {
+        message: e.to_string(),
+    })
+}
+
+/// Writes a message as canonical JSON indented by two spaces.
+pub fn to_string_pretty<T: Serialize + ?Sized>(message: &T) -> Result<String, JsonError> {
+    let mut out = Vec::new();
+    to_writer_pretty(&mut out, message)?;
+    String::from_utf8(out).map_err(|e| JsonError::Serialize {
+        message: e.to_string(),
+    })
+}
+
+/// Writes a message as compact canonical JSON bytes.
+pub fn to_vec<T: Serialize + ?Sized>(message: &T) -> Result<Vec<u8>, JsonError> {
+    let mut out = Vec::with_capacity(128);
+    to_writer(&mut out, message)?;
+    Ok(out)
+}
+
+/// Writes a message as compact canonical JSON to `writer`.
+pub fn to_writer<W: std::io::Write, T: Serialize + ?Sized>(
+    writer: W,
+    message: &T,
+) -> Result<(), JsonError> {
+    serde_json::to_writer(writer, message).map_err(|e| JsonError::Serialize {
+        message: e.to_string(),
+    })
+}
+
+/// Writes a message as indented canonical JSON to `writer`.
+pub fn to_writer_pretty<W: std::io::Write, T: Serialize + ?Sized>(
+    writer: W,
+    message: &T,
+) -> Result<(), JsonError> {
+    serde_json::to_writer_pretty(writer, message).map_err(|e| JsonError::Serialize {
+        message: e.to_string(),
+    })
+}

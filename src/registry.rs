@@ -1,0 +1,227 @@
+//! The type registry behind `google.protobuf.Any` JSON, and behind any tool
+//! that handles messages by name (the `cloud-report` CLI, for one).
+//!
+//! Every message of the crate is registered from the start. Users add their
+//! own types with [`register`]; an `Any` whose type no entry knows cannot be
+//! written as JSON nor read from it, and the error says which type it was.
+//!
+//! ```
+//! use cloud_report_proto::registry;
+//!
+//! let entry = registry::lookup("type.googleapis.com/google.rpc.ErrorInfo").unwrap();
+//! assert_eq!(entry.full_name(), "google.rpc.ErrorInfo");
+//!
+//! // Convert between the wire formats of a type chosen at run time.
+//! let binary = entry.json_to_binary(br#"{"reason": "API_DISABLED"}"#)?;
+//! assert_eq!(entry.binary_to_json(&binary, false)?, r#"{"reason":"API_DISABLED"}"#);
+//! # Ok::<(), registry::TranscodeError>(())
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
+
+use prost::Message;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::json::{JsonError, ParseOptions};
+
+type DecodeFn = fn(&[u8]) -> Result<Box<dyn erased_serde::Serialize>, prost::DecodeError>;
+type FromJsonFn =
+    for<'de> fn(&mut dyn erased_serde::Deserializer<'de>) -> Result<Vec<u8>, erased_serde::Error>;
+
+/// What the registry knows of one message type: how to turn its binary
+/// encoding into JSON and back.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    full_name: &'static str,
+    well_known: bool,
+    decode: DecodeFn,
+    from_json: FromJsonFn,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("full_name", &self.full_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An error converting a message between its binary and JSON forms.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TranscodeError {
+    /// The binary input does not decode as the type.
+    #[error("invalid {type_name} binary: {source}")]
+    Decode {
+        /// The message type.
+        type_name: &'static str,
+        /// What prost reported, naming the message and field at fault.
+        #[source]
+        source: prost::DecodeError,
+    },
+    /// The JSON input does not parse as the type, or the message cannot be
+    /// written as JSON.
+    #[error(transparent)]
+    Json(#[from] JsonError),
+}
+
+fn decode<T: Message + Default + Serialize + 'static>(
+    bytes: &[u8],
+) -> Result<Box<dyn erased_serde::Serialize>, prost::DecodeError> {
+    Ok(Box::new(T::decode(bytes)?))
+}
+
+fn from_json<T: Message + DeserializeOwned>(
+    de: &mut dyn erased_serde::Deserializer<'_>,
+) -> Result<Vec<u8>, erased_serde::Error> {
+    Ok(erased_serde::deserialize::<T>(de)?.encode_to_vec())
+}
+
+impl Entry {
+    /// The entry of message type `T`. `well_known` marks the types whose JSON
+    /// is not an object of fields (Timestamp, Struct, ...), which an `Any`
+    /// holds under a `"value"` member.
+    pub(crate) fn of<T>(well_known: bool) -> Self
+    where
+        T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
+    {
+        Self {
+            full_name: leak_name::<T>(),
+            well_known,
+            decode: decode::<T>,
+            from_json: from_json::<T>,
+        }
+    }
+
+    /// The full proto name of the type, such as `google.rpc.Status`.
+    pub fn full_name(&self) -> &'static str {
+        self.full_name
+    }
+
+    /// The type URL an `Any` of this type carries.
+    pub fn type_url(&self) -> String {
+        format!("type.googleapis.com/{}", self.full_name)
+    }
+
+    /// Whether the JSON form is not an object of fields, so that an `Any`
+    /// holds it as `{"@type": ..., "value": <json>}`.
+    pub fn is_special_json(&self) -> bool {
+        self.well_known && !matches!(self.full_name, "google.protobuf.Empty")
+    }
+
+    /// Decodes the binary encoding into a value that serializes as the
+    /// type's canonical JSON.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Box<dyn erased_serde::Serialize>, TranscodeError> {
+        (self.decode)(bytes).map_err(|source| TranscodeError::Decode {
+            type_name: self.full_name,
+            source,
+        })
+    }
+
+    /// Reads the type from any serde deserializer and returns its binary
+    /// encoding.
+    pub fn deserialize_to_binary(
+        &self,
+        deserializer: &mut dyn erased_serde::Deserializer<'_>,
+    ) -> Result<Vec<u8>, erased_serde::Error> {
+        (self.from_json)(deserializer)
+    }
+
+    /// Converts the binary encoding to canonical JSON text.
+    pub fn binary_to_json(&self, bytes: &[u8], pretty: bool) -> Result<String, TranscodeError> {
+        let message = self.decode(bytes)?;
+        Ok(if pretty {
+            crate::json::to_string_pretty(&*message)?
+        } else {
+            crate::json::to_string(&*message)?
+        })
+    }
+
+    /// Converts canonical JSON text to the binary encoding, rejecting
+    /// unknown fields.
+    pub fn json_to_binary(&self, json: &[u8]) -> Result<Vec<u8>, TranscodeError> {
+        self.json_to_binary_with(json, &ParseOptions::default())
+    }
+
+    /// Converts canonical JSON text to the binary encoding.
+    pub fn json_to_binary_with(
+        &self,
+        json: &[u8],
+        options: &ParseOptions,
+    ) -> Result<Vec<u8>, TranscodeError> {
+        Ok(crate::json::from_slice_seed(json, options, *self)?)
+    }
+}
+
+/// Reading through an entry: the seed is the entry, the value the binary
+/// encoding.
+impl<'de> serde::de::DeserializeSeed<'de> for Entry {
+    type Value = Vec<u8>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let mut erased = <dyn erased_serde::Deserializer>::erase(deserializer);
+        self.deserialize_to_binary(&mut erased)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Entry names come from `prost::Name`, which builds them at run time; each
+/// registered type's name is kept for the life of the process.
+fn leak_name<T: prost::Name>() -> &'static str {
+    Box::leak(T::full_name().into_boxed_str())
+}
+
+fn registry() -> &'static RwLock<HashMap<&'static str, Entry>> {
+    static REGISTRY: OnceLock<RwLock<HashMap<&'static str, Entry>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let builtins: Vec<Entry> =
+            Vec::from(include!(concat!(env!("OUT_DIR"), "/registry_entries.rs")));
+        RwLock::new(builtins.into_iter().map(|e| (e.full_name, e)).collect())
+    })
+}
+
+/// Registers a message type of the user's, so `Any` values holding it can be
+/// written and read as JSON. Registering a name again replaces the entry.
+///
+/// ```
+/// use cloud_report_proto::google::rpc::Status;
+/// use cloud_report_proto::registry;
+///
+/// registry::register::<Status>();
+/// assert!(registry::lookup("google.rpc.Status").is_some());
+/// ```
+pub fn register<T>()
+where
+    T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
+{
+    let entry = Entry::of::<T>(false);
+    registry()
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(entry.full_name, entry);
+}
+
+/// Finds the entry of a type by its full name or by a type URL (the name is
+/// what follows the last `/`).
+pub fn lookup(name_or_url: &str) -> Option<Entry> {
+    let name = name_or_url.rsplit('/').next().unwrap_or(name_or_url);
+    registry()
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(name)
+        .copied()
+}
+
+/// The full names of every registered message type, sorted.
+pub fn message_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = registry()
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .keys()
+        .copied()
+        .collect();
+    names.sort_unstable();
+    names
+}
