@@ -57,7 +57,10 @@ pub fn generate(pool: &DescriptorPool) -> Output {
         if e.package_name() == HAND_WRITTEN_PACKAGE {
             continue;
         }
-        write_enum(by_package.entry(e.package_name().to_owned()).or_default(), &e);
+        write_enum(
+            by_package.entry(e.package_name().to_owned()).or_default(),
+            &e,
+        );
     }
     registry.push_str("]\n");
     Output {
@@ -72,7 +75,11 @@ pub fn generate(pool: &DescriptorPool) -> Output {
 /// The file stem prost-build gives a package's output: each segment as a
 /// Rust module name, so `google.logging.type` becomes `google.logging.r#type`.
 fn file_stem(package: &str) -> String {
-    package.split('.').map(to_snake).collect::<Vec<_>>().join(".")
+    package
+        .split('.')
+        .map(to_snake)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The well-known types the crate compiles into `crate::google::protobuf`;
@@ -210,7 +217,10 @@ fn field_codec(field: &FieldDescriptor) -> String {
             value_codec(&value)
         )
     } else if field.is_list() {
-        format!("crate::json::codec::Repeated<{}>", value_codec(&field.kind()))
+        format!(
+            "crate::json::codec::Repeated<{}>",
+            value_codec(&field.kind())
+        )
     } else {
         value_codec(&field.kind())
     }
@@ -230,7 +240,9 @@ fn is_proto3_optional(field: &FieldDescriptor) -> bool {
 /// The oneof a field belongs to, not counting the synthetic oneof of a proto3
 /// `optional` field.
 fn real_oneof(field: &FieldDescriptor) -> Option<protox::prost_reflect::OneofDescriptor> {
-    field.containing_oneof().filter(|_| !is_proto3_optional(field))
+    field
+        .containing_oneof()
+        .filter(|_| !is_proto3_optional(field))
 }
 
 // ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use crate::json::{JsonError, ParseOptions};
 
 type DecodeFn = fn(&[u8]) -> Result<Box<dyn erased_serde::Serialize>, prost::DecodeError>;
+type ReencodeFn = fn(&[u8]) -> Result<Vec<u8>, prost::DecodeError>;
 type FromJsonFn =
     for<'de> fn(&mut dyn erased_serde::Deserializer<'de>) -> Result<Vec<u8>, erased_serde::Error>;
 
@@ -37,6 +38,7 @@ pub struct Entry {
     full_name: &'static str,
     well_known: bool,
     decode: DecodeFn,
+    reencode: ReencodeFn,
     from_json: FromJsonFn,
 }
 
@@ -53,10 +55,14 @@ impl std::fmt::Debug for Entry {
 #[non_exhaustive]
 pub enum TranscodeError {
     /// The binary input does not decode as the type.
-    #[error("invalid {type_name} binary: {source}")]
+    #[error("invalid {type_name} binary{}: {source}", offset.map(|o| format!(" at byte {o}")).unwrap_or_default())]
     Decode {
         /// The message type.
         type_name: &'static str,
+        /// Where the encoding stops being well-formed, when that is at the
+        /// top level (a truncated or malformed field); prost's message names
+        /// the field path in any case.
+        offset: Option<usize>,
         /// What prost reported, naming the message and field at fault.
         #[source]
         source: prost::DecodeError,
@@ -71,6 +77,10 @@ fn decode<T: Message + Default + Serialize + 'static>(
     bytes: &[u8],
 ) -> Result<Box<dyn erased_serde::Serialize>, prost::DecodeError> {
     Ok(Box::new(T::decode(bytes)?))
+}
+
+fn reencode<T: Message + Default>(bytes: &[u8]) -> Result<Vec<u8>, prost::DecodeError> {
+    Ok(T::decode(bytes)?.encode_to_vec())
 }
 
 fn from_json<T: Message + DeserializeOwned>(
@@ -91,6 +101,7 @@ impl Entry {
             full_name: leak_name::<T>(),
             well_known,
             decode: decode::<T>,
+            reencode: reencode::<T>,
             from_json: from_json::<T>,
         }
     }
@@ -114,10 +125,21 @@ impl Entry {
     /// Decodes the binary encoding into a value that serializes as the
     /// type's canonical JSON.
     pub fn decode(&self, bytes: &[u8]) -> Result<Box<dyn erased_serde::Serialize>, TranscodeError> {
-        (self.decode)(bytes).map_err(|source| TranscodeError::Decode {
+        (self.decode)(bytes).map_err(|source| self.decode_error(bytes, source))
+    }
+
+    /// Decodes the binary encoding and encodes it again: fields in number
+    /// order, map entries in key order, unknown fields dropped.
+    pub fn normalize_binary(&self, bytes: &[u8]) -> Result<Vec<u8>, TranscodeError> {
+        (self.reencode)(bytes).map_err(|source| self.decode_error(bytes, source))
+    }
+
+    fn decode_error(&self, bytes: &[u8], source: prost::DecodeError) -> TranscodeError {
+        TranscodeError::Decode {
             type_name: self.full_name,
+            offset: malformed_at(bytes),
             source,
-        })
+        }
     }
 
     /// Reads the type from any serde deserializer and returns its binary
@@ -160,17 +182,74 @@ impl Entry {
 impl<'de> serde::de::DeserializeSeed<'de> for Entry {
     type Value = Vec<u8>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Vec<u8>, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
         let mut erased = <dyn erased_serde::Deserializer>::erase(deserializer);
         self.deserialize_to_binary(&mut erased)
             .map_err(serde::de::Error::custom)
     }
 }
 
+/// The offset of the first top-level field whose tag, length or value runs
+/// past the input or is malformed; `None` when the top level is well-formed.
+fn malformed_at(bytes: &[u8]) -> Option<usize> {
+    fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *bytes.get(*at)?;
+            *at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at;
+        let Some(key) = varint(bytes, &mut at) else {
+            return Some(start);
+        };
+        if key >> 3 == 0 {
+            return Some(start);
+        }
+        let skip = match key & 7 {
+            0 => varint(bytes, &mut at).map(|_| 0),
+            1 => Some(8),
+            2 => varint(bytes, &mut at).and_then(|n| usize::try_from(n).ok()),
+            5 => Some(4),
+            _ => None,
+        };
+        match skip.and_then(|n| at.checked_add(n)) {
+            Some(end) if end <= bytes.len() => at = end,
+            _ => return Some(start),
+        }
+    }
+    None
+}
+
 /// Entry names come from `prost::Name`, which builds them at run time; each
 /// registered type's name is kept for the life of the process.
 fn leak_name<T: prost::Name>() -> &'static str {
     Box::leak(T::full_name().into_boxed_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::malformed_at;
+
+    #[test]
+    fn finds_the_first_malformed_top_level_field() {
+        assert_eq!(malformed_at(&[0x0a, 0x01, b'x', 0x10, 0x96, 0x01]), None);
+        assert_eq!(malformed_at(&[0x0a, 0x01, b'x', 0x12, 0x05, b'a']), Some(3));
+        assert_eq!(malformed_at(&[0x08, 0xff]), Some(0));
+        assert_eq!(malformed_at(&[0x0b]), Some(0));
+        assert_eq!(malformed_at(&[0x00, 0x01]), Some(0));
+        assert_eq!(malformed_at(&[0x09, 1, 2, 3]), Some(0));
+    }
 }
 
 fn registry() -> &'static RwLock<HashMap<&'static str, Entry>> {

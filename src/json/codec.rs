@@ -419,7 +419,9 @@ impl Visitor<'_> for FloatVisitor {
             "-Infinity" => Ok(f64::NEG_INFINITY),
             _ if is_json_number(s) => match s.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(v),
-                _ => Err(E::custom(format_args!("\"{s}\" is out of range for a double"))),
+                _ => Err(E::custom(format_args!(
+                    "\"{s}\" is out of range for a double"
+                ))),
             },
             _ => Err(E::custom(format_args!("\"{s}\" is not a number"))),
         }
@@ -458,12 +460,15 @@ impl Codec for F32 {
     #[allow(clippy::cast_possible_truncation)]
     fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f32, D::Error> {
         let v = deserializer.deserialize_any(FloatVisitor)?;
-        if v.is_finite() && v.abs() > f64::from(f32::MAX) {
+        // A value is in range when it rounds to a finite float: the shortest
+        // text of f32::MAX ("3.4028235e38") lies just above it.
+        let rounded = v as f32;
+        if v.is_finite() && !rounded.is_finite() {
             return Err(de::Error::custom(format_args!(
-                "{v} is out of range for a float"
+                "{v:e} is out of range for a float"
             )));
         }
-        Ok(v as f32)
+        Ok(rounded)
     }
 }
 
@@ -819,7 +824,9 @@ mod tests {
         for ok in ["0", "-1", "1.5", "1e3", "1E+3", "-2.5e-3"] {
             assert!(is_json_number(ok), "{ok}");
         }
-        for bad in ["", "-", "+1", "1.", ".5", "1e", "inf", "NaN", " 1", "0x10", "1_000"] {
+        for bad in [
+            "", "-", "+1", "1.", ".5", "1e", "inf", "NaN", " 1", "0x10", "1_000",
+        ] {
             assert!(!is_json_number(bad), "{bad}");
         }
     }
@@ -841,25 +848,35 @@ mod tests {
         assert_eq!(write::<Null>(&0), "null");
         type V = crate::google::protobuf::Value;
         assert_eq!(read::<NullableMsg<V>>("null").unwrap(), Some(V::null()));
-        assert_eq!(read::<Repeated<NullableMsg<V>>>("[null]").unwrap(), Some(vec![V::null()]));
+        assert_eq!(
+            read::<Repeated<NullableMsg<V>>>("[null]").unwrap(),
+            Some(vec![V::null()])
+        );
         assert!(read::<Repeated<Str>>("[null]").is_err());
         assert!(read::<Map<Str, I32>>(r#"{"a": null}"#).is_err());
     }
 
     #[test]
     fn maps_keys_and_duplicates() {
-        let m = read::<Map<I32, Bool>>(r#"{"-5": true, "7": false}"#).unwrap().unwrap();
+        let m = read::<Map<I32, Bool>>(r#"{"-5": true, "7": false}"#)
+            .unwrap()
+            .unwrap();
         assert_eq!(write::<Map<I32, Bool>>(&m), r#"{"-5":true,"7":false}"#);
         assert!(read::<Map<I32, Bool>>(r#"{"1.0": true}"#).is_err());
         assert!(read::<Map<Str, I32>>(r#"{"a": 1, "a": 2}"#).is_err());
-        let b = read::<Map<Bool, U64>>(r#"{"true": "18446744073709551615"}"#).unwrap().unwrap();
+        let b = read::<Map<Bool, U64>>(r#"{"true": "18446744073709551615"}"#)
+            .unwrap()
+            .unwrap();
         assert_eq!(b[&true], u64::MAX);
         assert!(read::<Map<Bool, U64>>(r#"{"True": 1}"#).is_err());
     }
 
     #[test]
     fn integers_accept_canonical_input_forms() {
-        assert_eq!(read::<I64>(r#""-9223372036854775808""#).unwrap(), Some(i64::MIN));
+        assert_eq!(
+            read::<I64>(r#""-9223372036854775808""#).unwrap(),
+            Some(i64::MIN)
+        );
         assert_eq!(read::<I64>("1e3").unwrap(), Some(1000));
         assert_eq!(read::<I64>(r#""1e3""#).unwrap(), Some(1000));
         assert_eq!(read::<I32>("5.0").unwrap(), Some(5));
@@ -880,10 +897,15 @@ mod tests {
         assert_eq!(write::<F64>(&f64::INFINITY), r#""Infinity""#);
         assert_eq!(write::<F32>(&f32::NEG_INFINITY), r#""-Infinity""#);
         assert!(read::<F64>(r#""NaN""#).unwrap().unwrap().is_nan());
-        assert_eq!(read::<F64>(r#""-Infinity""#).unwrap(), Some(f64::NEG_INFINITY));
+        assert_eq!(
+            read::<F64>(r#""-Infinity""#).unwrap(),
+            Some(f64::NEG_INFINITY)
+        );
         assert_eq!(read::<F64>(r#""1.5""#).unwrap(), Some(1.5));
         assert!(read::<F64>(r#""inf""#).is_err());
         assert!(read::<F32>("3.5e38").is_err());
+        assert_eq!(read::<F32>("3.4028235e38").unwrap(), Some(f32::MAX));
+        assert_eq!(write::<F32>(&f32::MAX), "3.4028235e38");
         assert_eq!(write::<F32>(&0.1), "0.1");
     }
 

@@ -177,7 +177,9 @@ mod json {
             };
             let entry = entry_for(&type_url, <A::Error as de::Error>::custom)?;
             let body = if entry.is_special_json() {
-                let value = object.remove("value").ok_or_else(|| missing_value(&type_url))?;
+                let value = object
+                    .remove("value")
+                    .ok_or_else(|| missing_value(&type_url))?;
                 if let Some(other) = object.keys().next() {
                     return Err(unexpected_member(other, &type_url));
                 }

@@ -11,12 +11,16 @@ use super::timestamp::{parse_fraction, write_fraction};
 #[non_exhaustive]
 pub enum DurationError {
     /// The text is not a duration such as `"3.5s"`.
-    #[error("\"{0}\" is not a duration such as \"3.5s\" (seconds with up to nine fraction digits and a trailing \"s\")")]
+    #[error(
+        "\"{0}\" is not a duration such as \"3.5s\" (seconds with up to nine fraction digits and a trailing \"s\")"
+    )]
     Syntax(String),
     /// The duration is longer than 10,000 years either way, or its nanos do
     /// not fit: they must be within ±999,999,999 and share the sign of the
     /// seconds.
-    #[error("duration {seconds}s {nanos}ns is outside ±315576000000s or has nanos of the wrong sign or size")]
+    #[error(
+        "duration {seconds}s {nanos}ns is outside ±315576000000s or has nanos of the wrong sign or size"
+    )]
     OutOfRange {
         /// Whole seconds.
         seconds: i64,
@@ -142,7 +146,9 @@ impl FromStr for Duration {
             whole.parse().map_err(|_| syntax())?
         };
         let nanos = match fraction {
-            Some(f) => i32::try_from(parse_fraction(f).ok_or_else(syntax)?).map_err(|_| syntax())?,
+            Some(f) => {
+                i32::try_from(parse_fraction(f).ok_or_else(syntax)?).map_err(|_| syntax())?
+            }
             None => 0,
         };
         if negative {
@@ -192,8 +198,16 @@ mod tests {
             (0, -500_000_000, "-0.500s"),
             (-3, -1_000, "-3.000001s"),
             (0, 1, "0.000000001s"),
-            (Duration::MAX_SECONDS, 999_999_999, "315576000000.999999999s"),
-            (Duration::MIN_SECONDS, -999_999_999, "-315576000000.999999999s"),
+            (
+                Duration::MAX_SECONDS,
+                999_999_999,
+                "315576000000.999999999s",
+            ),
+            (
+                Duration::MIN_SECONDS,
+                -999_999_999,
+                "-315576000000.999999999s",
+            ),
         ];
         for (seconds, nanos, text) in cases {
             let d = Duration { seconds, nanos };
@@ -202,15 +216,29 @@ mod tests {
         }
         assert_eq!(
             "3.5s".parse::<Duration>(),
-            Ok(Duration { seconds: 3, nanos: 500_000_000 })
+            Ok(Duration {
+                seconds: 3,
+                nanos: 500_000_000
+            })
         );
     }
 
     #[test]
     fn rejections() {
         for bad in [
-            "", "s", "3", "3.s", ".5s", "+3s", "3.5 s", "3.1234567891s", "--1s", "1e3s",
-            "315576000001s", "99999999999999999999999s", "-315576000001s",
+            "",
+            "s",
+            "3",
+            "3.s",
+            ".5s",
+            "+3s",
+            "3.5 s",
+            "3.1234567891s",
+            "--1s",
+            "1e3s",
+            "315576000001s",
+            "99999999999999999999999s",
+            "-315576000001s",
         ] {
             assert!(bad.parse::<Duration>().is_err(), "{bad:?} was accepted");
         }

@@ -7,9 +7,9 @@ include!(concat!(env!("OUT_DIR"), "/google.protobuf.rs"));
 
 mod any;
 mod duration;
-mod timestamp;
 #[cfg(feature = "json")]
 mod struct_json;
+mod timestamp;
 #[cfg(feature = "json")]
 mod wrappers;
 

@@ -197,7 +197,9 @@ impl<'de> Visitor<'de> for StructVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let value = map.next_value::<Value>()?;
             if fields.insert(key, value).is_some() {
-                return Err(de::Error::custom("an object member is given more than once"));
+                return Err(de::Error::custom(
+                    "an object member is given more than once",
+                ));
             }
         }
         Ok(Struct { fields })

@@ -14,7 +14,9 @@ pub enum TimestampError {
     #[error("\"{0}\" is not an RFC 3339 timestamp such as \"2014-10-02T15:01:23.045123456Z\"")]
     Syntax(String),
     /// The instant lies outside 0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999999Z.
-    #[error("timestamp {seconds}s (+{nanos}ns) since the epoch is outside 0001-01-01T00:00:00Z..=9999-12-31T23:59:59.999999999Z")]
+    #[error(
+        "timestamp {seconds}s (+{nanos}ns) since the epoch is outside 0001-01-01T00:00:00Z..=9999-12-31T23:59:59.999999999Z"
+    )]
     OutOfRange {
         /// Seconds since the Unix epoch.
         seconds: i64,
@@ -275,9 +277,9 @@ impl FromStr for Timestamp {
             }
             _ => return Err(syntax()),
         };
-        let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60
-            + second
-            - offset;
+        let seconds =
+            days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+                - offset;
         Self::new(seconds, i32::try_from(nanos).map_err(|_| syntax())?)
     }
 }
@@ -321,7 +323,11 @@ mod tests {
             (1_412_262_083, 45_123_000, "2014-10-02T15:01:23.045123Z"),
             (-1, 999_999_999, "1969-12-31T23:59:59.999999999Z"),
             (Timestamp::MIN_SECONDS, 0, "0001-01-01T00:00:00Z"),
-            (Timestamp::MAX_SECONDS, 999_999_999, "9999-12-31T23:59:59.999999999Z"),
+            (
+                Timestamp::MAX_SECONDS,
+                999_999_999,
+                "9999-12-31T23:59:59.999999999Z",
+            ),
             (951_782_400, 0, "2000-02-29T00:00:00Z"),
         ];
         for (seconds, nanos, text) in cases {
@@ -334,9 +340,21 @@ mod tests {
     #[test]
     fn offsets_and_rejections() {
         let ts: Timestamp = "1970-01-01T01:00:00+01:00".parse().unwrap();
-        assert_eq!(ts, Timestamp { seconds: 0, nanos: 0 });
+        assert_eq!(
+            ts,
+            Timestamp {
+                seconds: 0,
+                nanos: 0
+            }
+        );
         let ts: Timestamp = "1969-12-31T19:00:00.5-05:00".parse().unwrap();
-        assert_eq!(ts, Timestamp { seconds: 0, nanos: 500_000_000 });
+        assert_eq!(
+            ts,
+            Timestamp {
+                seconds: 0,
+                nanos: 500_000_000
+            }
+        );
         for bad in [
             "",
             "2014-10-02",
@@ -364,7 +382,13 @@ mod tests {
     fn system_time_round_trip() {
         let before_epoch = UNIX_EPOCH - StdDuration::from_millis(1500);
         let ts = Timestamp::from(before_epoch);
-        assert_eq!(ts, Timestamp { seconds: -2, nanos: 500_000_000 });
+        assert_eq!(
+            ts,
+            Timestamp {
+                seconds: -2,
+                nanos: 500_000_000
+            }
+        );
         assert_eq!(SystemTime::try_from(ts), Ok(before_epoch));
     }
 }

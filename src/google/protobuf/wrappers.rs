@@ -44,21 +44,47 @@ mod tests {
     #[test]
     fn wrappers_are_their_values() {
         let v = Int64Value { value: i64::MIN };
-        assert_eq!(serde_json::to_string(&v).unwrap(), r#""-9223372036854775808""#);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#""-9223372036854775808""#
+        );
         let v = UInt64Value { value: u64::MAX };
-        assert_eq!(serde_json::to_string(&v).unwrap(), r#""18446744073709551615""#);
-        assert_eq!(serde_json::from_str::<UInt64Value>("18446744073709551615").unwrap(), v);
-        let v = BytesValue { value: vec![0xfb, 0xff] };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#""18446744073709551615""#
+        );
+        assert_eq!(
+            serde_json::from_str::<UInt64Value>("18446744073709551615").unwrap(),
+            v
+        );
+        let v = BytesValue {
+            value: vec![0xfb, 0xff],
+        };
         assert_eq!(serde_json::to_string(&v).unwrap(), r#""+/8=""#);
         assert_eq!(serde_json::from_str::<BytesValue>(r#""-_8""#).unwrap(), v);
-        let v = FloatValue { value: f32::NEG_INFINITY };
+        let v = FloatValue {
+            value: f32::NEG_INFINITY,
+        };
         assert_eq!(serde_json::to_string(&v).unwrap(), r#""-Infinity""#);
         assert!(serde_json::from_str::<FloatValue>("1e39").is_err());
-        assert_eq!(serde_json::from_str::<UInt32Value>("4294967295").unwrap().value, u32::MAX);
+        assert_eq!(
+            serde_json::from_str::<UInt32Value>("4294967295")
+                .unwrap()
+                .value,
+            u32::MAX
+        );
         assert!(serde_json::from_str::<UInt32Value>("-1").is_err());
-        assert_eq!(serde_json::from_str::<Int32Value>(r#""1e2""#).unwrap().value, 100);
+        assert_eq!(
+            serde_json::from_str::<Int32Value>(r#""1e2""#)
+                .unwrap()
+                .value,
+            100
+        );
         assert!(serde_json::from_str::<DoubleValue>(r#""nan""#).is_err());
         assert!(serde_json::from_str::<BoolValue>(r#""true""#).is_err());
-        assert_eq!(serde_json::to_string(&StringValue { value: "é".into() }).unwrap(), r#""é""#);
+        assert_eq!(
+            serde_json::to_string(&StringValue { value: "é".into() }).unwrap(),
+            r#""é""#
+        );
     }
 }

@@ -1,0 +1,145 @@
+"""The official Python protobuf implementation, answering one JSON request per
+line on stdin with one JSON line on stdout, so Rust tests can stream thousands
+of cases through a single process.
+
+Requests ("op" selects):
+  describe   {"types": [full names]} -> the descriptors of those messages and
+             of every message and enum they reach, for schema comparison.
+  roundtrip  {"type", "binary" (base64), "json"} -> parses both, and answers
+             whether they are equal, whether anything was unknown, and the
+             reference's own deterministic binary and canonical JSON.
+  parse_json {"type", "json", "ignore_unknown"} -> the binary of the parsed
+             message, or the error.
+  to_json    {"type", "binary"} -> canonical JSON, or the error.
+"""
+
+import base64
+import json
+import sys
+
+from google.protobuf import descriptor_pool, json_format, message_factory, unknown_fields
+from google.protobuf import any_pb2, duration_pb2, empty_pb2, struct_pb2, timestamp_pb2, wrappers_pb2  # noqa: F401
+from google.api import annotations_pb2, distribution_pb2, http_pb2  # noqa: F401
+from google.logging.type import log_severity_pb2  # noqa: F401
+from google.rpc import code_pb2, error_details_pb2, status_pb2  # noqa: F401
+from google.rpc.context import attribute_context_pb2  # noqa: F401
+from google.cloud.audit import audit_log_pb2  # noqa: F401
+from google.cloud import servicecontrol_v1
+
+# The proto-plus wrappers register the raw classes in the default pool;
+# touching each type makes sure its file is loaded.
+for name in dir(servicecontrol_v1):
+    wrapper = getattr(servicecontrol_v1, name)
+    if hasattr(wrapper, "pb"):
+        try:
+            wrapper.pb()
+        except TypeError:
+            pass
+
+POOL = descriptor_pool.Default()
+
+
+def message_class(full_name):
+    return message_factory.GetMessageClass(POOL.FindMessageTypeByName(full_name))
+
+
+def has_unknown(message):
+    if len(unknown_fields.UnknownFieldSet(message)):
+        return True
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if field.message_type.GetOptions().map_entry:
+            value_field = field.message_type.fields_by_name["value"]
+            if value_field.message_type is not None and any(has_unknown(v) for v in value.values()):
+                return True
+        elif field.is_repeated:
+            if any(has_unknown(v) for v in value):
+                return True
+        elif has_unknown(value):
+            return True
+    return False
+
+
+def describe(types):
+    messages, enums, todo = {}, {}, list(types)
+    while todo:
+        desc = POOL.FindMessageTypeByName(todo.pop())
+        if desc.full_name in messages:
+            continue
+        fields = []
+        for f in desc.fields:
+            real_oneof = f.containing_oneof is not None and not (
+                len(f.containing_oneof.fields) == 1 and f.containing_oneof.name == "_" + f.name
+            )
+            fields.append({
+                "number": f.number,
+                "name": f.name,
+                "json_name": f.json_name,
+                "type": f.type,
+                "type_name": (f.message_type or f.enum_type).full_name if (f.message_type or f.enum_type) else "",
+                "repeated": f.is_repeated,
+                "oneof": f.containing_oneof.name if real_oneof else "",
+                "presence": f.has_presence,
+            })
+            if f.message_type is not None:
+                todo.append(f.message_type.full_name)
+            if f.enum_type is not None:
+                e = f.enum_type
+                enums[e.full_name] = {v.name: v.number for v in e.values}
+        messages[desc.full_name] = {"fields": fields, "map_entry": desc.GetOptions().map_entry}
+    return {"messages": messages, "enums": enums}
+
+
+def canonical(message):
+    return json.dumps(json_format.MessageToDict(message), sort_keys=True)
+
+
+def roundtrip(request):
+    cls = message_class(request["type"])
+    from_binary = cls.FromString(base64.b64decode(request["binary"]))
+    from_json = json_format.Parse(request["json"], cls())
+    return {
+        # Any payloads compare by content, not by their packed bytes.
+        "equal": canonical(from_binary) == canonical(from_json),
+        "unknown": has_unknown(from_binary),
+        "binary": base64.b64encode(from_binary.SerializeToString(deterministic=True)).decode(),
+        "json": json_format.MessageToJson(from_binary, indent=None),
+    }
+
+
+def parse_json(request):
+    cls = message_class(request["type"])
+    message = json_format.Parse(
+        request["json"], cls(), ignore_unknown_fields=request.get("ignore_unknown", False)
+    )
+    return {"binary": base64.b64encode(message.SerializeToString(deterministic=True)).decode()}
+
+
+def to_json(request):
+    cls = message_class(request["type"])
+    message = cls.FromString(base64.b64decode(request["binary"]))
+    return {"json": json_format.MessageToJson(message, indent=None)}
+
+
+HANDLERS = {
+    "describe": lambda r: describe(r["types"]),
+    "roundtrip": roundtrip,
+    "parse_json": parse_json,
+    "to_json": to_json,
+}
+
+
+def main():
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            answer = HANDLERS[request["op"]](request)
+        except Exception as e:  # every failure is an answer, never a crash
+            answer = {"error": f"{type(e).__name__}: {e}"}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
