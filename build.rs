@@ -9,8 +9,6 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
-use prost::Message as _;
-
 #[path = "build/codegen.rs"]
 mod codegen;
 
@@ -41,22 +39,27 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|f| f.strip_prefix("proto").map(Path::to_path_buf))
         .collect::<Result<_, _>>()?;
 
-    let mut compiler = protox::Compiler::new(["proto"])?;
-    compiler.include_imports(true).include_source_info(true);
-    compiler.open_files(&relative)?;
-    let fds = compiler.file_descriptor_set();
-    let pool = compiler.descriptor_pool();
+    let compile = |source_info: bool| -> Result<protox::Compiler, protox::Error> {
+        let mut compiler = protox::Compiler::new(["proto"])?;
+        compiler
+            .include_imports(true)
+            .include_source_info(source_info);
+        compiler.open_files(&relative)?;
+        Ok(compiler)
+    };
 
-    // The full set (source info stripped to keep the binary small) is what
-    // users and the Any registry reflect over.
-    let mut exported = fds.clone();
-    for file in &mut exported.file {
-        file.source_code_info = None;
-    }
+    // The exported set is encoded by protox itself: converting to prost-types
+    // would drop the options it does not model, such as google.api.http.
+    // Source info (comments) is left out to keep it small.
     fs::write(
         out_dir.join("file_descriptor_set.bin"),
-        exported.encode_to_vec(),
+        compile(false)?.encode_file_descriptor_set(),
     )?;
+
+    // Code generation reads the comments, which become rustdoc.
+    let compiler = compile(true)?;
+    let fds = compiler.file_descriptor_set();
+    let pool = compiler.descriptor_pool();
 
     // descriptor.proto is only needed to compile the google.api.http option.
     let mut for_rust = fds;

@@ -217,3 +217,117 @@ fn status() {
 fn audit_log() {
     cross_check::<AuditLog>("google.cloud.audit.AuditLog");
 }
+
+/// Every message and enum we define that the reference also defines has the
+/// same fields: number, name, JSON name, type, cardinality, oneof, presence.
+/// What makes our binary Google's binary.
+#[test]
+fn schemas_match_the_reference_field_by_field() {
+    use prost_reflect::{Kind, MessageDescriptor};
+    let pool = arbitrary::pool();
+    let roots: Vec<String> = pool
+        .all_messages()
+        .filter(|m| !m.package_name().starts_with("google.cloud.apigee"))
+        // descriptor.proto is the compiler's, used only for the http option.
+        .filter(|m| m.parent_file().name() != "google/protobuf/descriptor.proto")
+        .filter(|m| !m.is_map_entry())
+        .map(|m| m.full_name().to_owned())
+        .collect();
+    let answer = Reference::get().call(json!({"op": "describe", "types": roots}));
+    assert!(answer.get("error").is_none(), "{answer}");
+    let messages = answer["messages"].as_object().unwrap();
+    let enums = answer["enums"].as_object().unwrap();
+
+    let field_facts = |m: &MessageDescriptor| -> Vec<serde_json::Value> {
+        let mut fields: Vec<serde_json::Value> = m
+            .fields()
+            .map(|f| {
+                let oneof = f
+                    .containing_oneof()
+                    .filter(|o| !o.is_synthetic())
+                    .map(|o| o.name().to_owned())
+                    .unwrap_or_default();
+                let type_name = match f.kind() {
+                    Kind::Message(m) => m.full_name().to_owned(),
+                    Kind::Enum(e) => e.full_name().to_owned(),
+                    _ => String::new(),
+                };
+                json!({
+                    "number": f.number(), "name": f.name(), "json_name": f.json_name(),
+                    "type": f.field_descriptor_proto().r#type() as i32, "type_name": type_name,
+                    "repeated": f.is_list() || f.is_map(), "oneof": oneof,
+                    "presence": f.supports_presence(),
+                })
+            })
+            .collect();
+        fields.sort_by_key(|f| f["number"].as_i64());
+        fields
+    };
+
+    let mut compared = 0;
+    for name in &roots {
+        let ours = pool.get_message_by_name(name).unwrap();
+        let theirs = messages
+            .get(name.as_str())
+            .unwrap_or_else(|| panic!("the reference does not know {name}"));
+        let mut their_fields = theirs["fields"].as_array().unwrap().clone();
+        their_fields.sort_by_key(|f| f["number"].as_i64());
+        for field in &mut their_fields {
+            // proto-plus registers fields named like Python builtins with a
+            // trailing underscore (`type_`); upstream, and on the wire, the
+            // name is `type`.
+            let name = field["name"].as_str().unwrap();
+            if name.ends_with('_') && field["json_name"] == name.trim_end_matches('_') {
+                field["name"] = json!(name.trim_end_matches('_'));
+            }
+        }
+        assert_eq!(field_facts(&ours), their_fields, "fields of {name}");
+        compared += 1;
+    }
+    for (name, values) in enums {
+        if name.starts_with("google.protobuf.FieldDescriptorProto") {
+            continue;
+        }
+        let ours = pool
+            .get_enum_by_name(name)
+            .unwrap_or_else(|| panic!("we do not define {name}"));
+        let ours: serde_json::Map<String, serde_json::Value> = ours
+            .values()
+            .map(|v| (v.name().to_owned(), json!(v.number())))
+            .collect();
+        assert_eq!(&serde_json::Value::Object(ours), values, "values of {name}");
+    }
+    assert!(compared > 80, "only {compared} messages compared");
+}
+
+/// The Service Control services have the reference's methods and HTTP
+/// bindings.
+#[test]
+fn service_bindings_match_the_reference() {
+    use cloud_report_proto::google::api::HttpRule;
+    let pool = arbitrary::pool();
+    let http = pool.get_extension_by_name("google.api.http").unwrap();
+    for service in [
+        "google.api.servicecontrol.v1.ServiceController",
+        "google.api.servicecontrol.v1.QuotaController",
+    ] {
+        let answer = Reference::get().call(json!({"op": "describe_service", "service": service}));
+        let theirs = answer["methods"].as_object().unwrap();
+        let ours = pool.get_service_by_name(service).unwrap();
+        assert_eq!(ours.methods().count(), theirs.len(), "methods of {service}");
+        for method in ours.methods() {
+            let options = method.options();
+            let rule = options.get_extension(&http);
+            let rule = rule.as_message().unwrap();
+            let rule = HttpRule::decode(rule.encode_to_vec().as_slice()).unwrap();
+            let rule: serde_json::Value =
+                serde_json::from_str(&json::to_string(&rule).unwrap()).unwrap();
+            assert_eq!(
+                json!([rule]),
+                theirs[method.name()],
+                "binding of {}",
+                method.full_name()
+            );
+        }
+    }
+}

@@ -5,6 +5,7 @@ of cases through a single process.
 Requests ("op" selects):
   describe   {"types": [full names]} -> the descriptors of those messages and
              of every message and enum they reach, for schema comparison.
+  describe_service {"service"} -> its methods with their HTTP bindings.
   roundtrip  {"type", "binary" (base64), "json"} -> parses both, and answers
              whether they are equal, whether anything was unknown, and the
              reference's own deterministic binary and canonical JSON.
@@ -122,8 +123,33 @@ def to_json(request):
     return {"json": json_format.MessageToJson(message, indent=None)}
 
 
+def describe_service(full_name):
+    """The methods of a Service Control service and their HTTP bindings, as
+    the GAPIC REST transport has them (the proto-plus package registers no
+    service descriptors)."""
+    import importlib
+    import re
+
+    service = full_name.rsplit(".", 1)[1]
+    module_name = re.sub(r"(?<!^)(?=[A-Z])", "_", service).lower()
+    module = importlib.import_module(
+        f"google.cloud.servicecontrol_v1.services.{module_name}.transports.rest_base"
+    )
+    transport = getattr(module, f"_Base{service}RestTransport")
+    methods = {}
+    for name in dir(transport):
+        if name.startswith("_Base") and hasattr(getattr(transport, name), "_get_http_options"):
+            rules = getattr(transport, name)._get_http_options()
+            methods[name[len("_Base"):]] = [
+                {rule["method"]: rule["uri"], **({"body": rule["body"]} if "body" in rule else {})}
+                for rule in rules
+            ]
+    return {"methods": methods}
+
+
 HANDLERS = {
     "describe": lambda r: describe(r["types"]),
+    "describe_service": lambda r: describe_service(r["service"]),
     "roundtrip": roundtrip,
     "parse_json": parse_json,
     "to_json": to_json,
