@@ -331,3 +331,248 @@ fn service_bindings_match_the_reference() {
         }
     }
 }
+
+/// Parses with this crate: the binary encoding, or the error.
+fn ours(type_name: &str, text: &str, ignore_unknown: bool) -> Result<Vec<u8>, String> {
+    let entry = cloud_report_proto::registry::lookup(type_name).unwrap();
+    let options = json::ParseOptions::default().ignore_unknown_fields(ignore_unknown);
+    entry
+        .json_to_binary_with(text.as_bytes(), &options)
+        .map_err(|e| e.to_string())
+}
+
+/// JSON inputs at the edges of the mapping: both implementations accept them
+/// and read the same message, or both reject them.
+#[test]
+fn json_edge_cases_agree_with_the_reference() {
+    const STATUS: &str = "google.rpc.Status";
+    const LOG: &str = "google.api.servicecontrol.v1.LogEntry";
+    const HTTP: &str = "google.api.servicecontrol.v1.HttpRequest";
+    const OP: &str = "google.api.servicecontrol.v1.Operation";
+    const REPORT: &str = "google.api.servicecontrol.v1.ReportRequest";
+    const DIST: &str = "google.api.servicecontrol.v1.Distribution";
+    const METRIC: &str = "google.api.servicecontrol.v1.MetricValue";
+    let cases: &[(&str, &str)] = &[
+        // null is "unset" for every kind of field
+        (
+            STATUS,
+            r#"{"code": null, "message": null, "details": null}"#,
+        ),
+        (
+            LOG,
+            r#"{"labels": null, "severity": null, "httpRequest": null, "textPayload": null}"#,
+        ),
+        (
+            LOG,
+            r#"{"structPayload": {"a": null, "b": [null, 1, "x", true, {}]}}"#,
+        ),
+        (STATUS, r#"{"details": [null]}"#),
+        (LOG, r#"{"labels": {"a": null}}"#),
+        // integers
+        (STATUS, r#"{"code": "5"}"#),
+        (STATUS, r#"{"code": 5.0}"#),
+        (STATUS, r#"{"code": 5.5}"#),
+        (STATUS, r#"{"code": "1e1"}"#),
+        (STATUS, r#"{"code": 1e1}"#),
+        (STATUS, r#"{"code": 2147483647}"#),
+        (STATUS, r#"{"code": 2147483648}"#),
+        (STATUS, r#"{"code": -2147483649}"#),
+        (STATUS, r#"{"code": true}"#),
+        (STATUS, r#"{"code": ""}"#),
+        (STATUS, r#"{"code": "0x10"}"#),
+        (HTTP, r#"{"requestSize": "9223372036854775807"}"#),
+        (HTTP, r#"{"requestSize": 9223372036854775807}"#),
+        (HTTP, r#"{"requestSize": "-9223372036854775808"}"#),
+        (HTTP, r#"{"requestSize": "9223372036854775808"}"#),
+        (HTTP, r#"{"requestSize": 1e18}"#),
+        (HTTP, r#"{"requestSize": "1e18"}"#),
+        (HTTP, r#"{"requestSize": 1.5}"#),
+        (HTTP, r#"{"status": 404, "cacheHit": true}"#),
+        (HTTP, r#"{"cacheHit": "true"}"#),
+        (HTTP, r#"{"cacheHit": 1}"#),
+        // doubles
+        (METRIC, r#"{"doubleValue": "NaN"}"#),
+        (METRIC, r#"{"doubleValue": "Infinity"}"#),
+        (METRIC, r#"{"doubleValue": "-Infinity"}"#),
+        (METRIC, r#"{"doubleValue": "1.5"}"#),
+        (METRIC, r#"{"doubleValue": 1e400}"#),
+        (METRIC, r#"{"doubleValue": "nan"}"#),
+        (METRIC, r#"{"int64Value": "-1", "labels": {"k": "v"}}"#),
+        (
+            DIST,
+            r#"{"count": "3", "bucketCounts": ["1", 2, "0"], "linearBuckets": {"numFiniteBuckets": 1, "width": 1, "offset": 0}}"#,
+        ),
+        // enums
+        (LOG, r#"{"severity": "INFO"}"#),
+        (LOG, r#"{"severity": 200}"#),
+        (LOG, r#"{"severity": 999}"#),
+        (LOG, r#"{"severity": "NOPE"}"#),
+        (LOG, r#"{"severity": "info"}"#),
+        (OP, r#"{"importance": "HIGH"}"#),
+        // durations
+        (HTTP, r#"{"latency": "3.5s"}"#),
+        (HTTP, r#"{"latency": "-0.5s"}"#),
+        (HTTP, r#"{"latency": "0.000000001s"}"#),
+        (HTTP, r#"{"latency": "315576000000.999999999s"}"#),
+        (HTTP, r#"{"latency": "315576000001s"}"#),
+        (HTTP, r#"{"latency": "3.5"}"#),
+        (HTTP, r#"{"latency": 3.5}"#),
+        // timestamps
+        (LOG, r#"{"timestamp": "2014-10-02T15:01:23Z"}"#),
+        (LOG, r#"{"timestamp": "2014-10-02T15:01:23.045123456Z"}"#),
+        (LOG, r#"{"timestamp": "2014-10-02T15:01:23.045+01:00"}"#),
+        (LOG, r#"{"timestamp": "2014-10-02T15:01:23-08:30"}"#),
+        (LOG, r#"{"timestamp": "0001-01-01T00:00:00Z"}"#),
+        (LOG, r#"{"timestamp": "9999-12-31T23:59:59.999999999Z"}"#),
+        (LOG, r#"{"timestamp": "0000-12-31T00:00:00Z"}"#),
+        (LOG, r#"{"timestamp": "2014-10-02T15:01:23"}"#),
+        (LOG, r#"{"timestamp": "2014-10-02 15:01:23Z"}"#),
+        (LOG, r#"{"timestamp": "2014-02-30T15:01:23Z"}"#),
+        (LOG, r#"{"timestamp": 1412262083}"#),
+        // names, unknown and repeated fields, oneofs
+        (
+            REPORT,
+            r#"{"service_name": "x", "operations": [{"operation_id": "a"}]}"#,
+        ),
+        (REPORT, r#"{"serviceName": "a", "serviceName": "b"}"#),
+        (REPORT, r#"{"serviceName": "a", "futureField": 1}"#),
+        (LOG, r#"{"textPayload": "a", "structPayload": {}}"#),
+        (LOG, r#"{"textPayload": "a", "text_payload": "b"}"#),
+        (REPORT, "null"),
+        (REPORT, r#"{"operations": {}}"#),
+        // Any
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "R", "metadata": {"k": "v"}}]}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"reason": "R", "@type": "type.googleapis.com/google.rpc.ErrorInfo"}]}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.5s"}]}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"value": "1.5s", "@type": "type.googleapis.com/google.protobuf.Duration"}]}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.Struct", "value": {"a": [1]}}]}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.Empty"}]}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.rpc.Status", "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2s"}]}]}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/no.such.Type"}]}"#,
+        ),
+        (STATUS, r#"{"details": [{"reason": "R"}]}"#),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "nope": 1}]}"#,
+        ),
+        (STATUS, r#"{"details": [{}]}"#),
+        (
+            LOG,
+            r#"{"protoPayload": {"@type": "type.googleapis.com/google.cloud.audit.AuditLog", "serviceName": "s", "request": {"@type": "x"}}}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.BytesValue", "value": "-_8="}]}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.Int64Value", "value": "-9223372036854775808"}]}"#,
+        ),
+    ];
+    let mut reference = Reference::get();
+    let mut disagreements = Vec::new();
+    for &(type_name, text) in cases {
+        for ignore in [false, true] {
+            let theirs = reference.parse_json(type_name, text, ignore);
+            let ours = ours(type_name, text, ignore);
+            let agree = match (&theirs, &ours) {
+                (Ok(a), Ok(b)) => a == b,
+                (Err(_), Err(_)) => true,
+                _ => false,
+            };
+            if !agree {
+                disagreements.push(format!(
+                    "{type_name} {text} (ignore unknown: {ignore})\n  reference: {theirs:?}\n  ours: {ours:?}"
+                ));
+            }
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// Where we deliberately differ from the reference: inputs it accepts that the
+/// proto3 JSON mapping does not allow, or that would lose data silently. Each
+/// entry asserts both sides, so a change in either shows up here.
+#[test]
+fn known_differences_from_the_reference() {
+    const STATUS: &str = "google.rpc.Status";
+    const HTTP: &str = "google.api.servicecontrol.v1.HttpRequest";
+    const REPORT: &str = "google.api.servicecontrol.v1.ReportRequest";
+    let cases: &[(&str, &str, &str)] = &[
+        // The reference truncates a tenth fraction digit; the mapping allows
+        // only what fits in nanoseconds.
+        (HTTP, r#"{"latency": "3.1234567891s"}"#, "not a duration"),
+        // The reference lets the proto name overwrite the JSON name of the
+        // same field (last wins), dropping "a" silently.
+        (
+            REPORT,
+            r#"{"serviceName": "a", "service_name": "b"}"#,
+            "more than once",
+        ),
+        // The reference reads a JSON array as an empty message.
+        (REPORT, "[]", "expected a JSON object"),
+        // The reference ignores members beside "value" in an Any of a
+        // well-known type; they are unknown fields (skipped when asked to).
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.5s", "x": 1}]}"#,
+            "unknown field \"x\"",
+        ),
+    ];
+    let mut reference = Reference::get();
+    for &(type_name, text, our_error) in cases {
+        assert!(
+            reference.parse_json(type_name, text, false).is_ok(),
+            "the reference now rejects {text}: remove it from the known differences"
+        );
+        let err = ours(type_name, text, false).unwrap_err();
+        assert!(err.contains(our_error), "{text}: {err}");
+    }
+    // Under "ignore unknown fields" both skip the extra member.
+    let text = r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.Duration", "value": "1.5s", "x": 1}]}"#;
+    assert_eq!(
+        ours(STATUS, text, true),
+        reference.parse_json(STATUS, text, true)
+    );
+}
+
+/// The reference writes f32::MAX as "3.4028235e+38" and then rejects that
+/// text as too large; we read it back as f32::MAX (it rounds to it).
+#[test]
+fn float_max_round_trips_where_the_reference_cannot() {
+    use cloud_report_proto::google::protobuf::FloatValue;
+    let binary = FloatValue { value: f32::MAX }.encode_to_vec();
+    let mut reference = Reference::get();
+    let text = reference
+        .to_json("google.protobuf.FloatValue", &binary)
+        .unwrap();
+    assert!(
+        reference
+            .parse_json("google.protobuf.FloatValue", &text, false)
+            .is_err()
+    );
+    assert_eq!(json::from_str::<FloatValue>(&text).unwrap().value, f32::MAX);
+}

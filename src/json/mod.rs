@@ -54,6 +54,7 @@ use serde::Serialize;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 
 pub use options::ParseOptions;
+pub(crate) use options::ignore_unknown_fields as ignoring_unknown_fields;
 
 /// An error reading or writing canonical JSON.
 #[derive(Debug, thiserror::Error)]

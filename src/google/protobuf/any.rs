@@ -145,15 +145,17 @@ mod json {
                 let type_url: String = map.next_value()?;
                 let entry = entry_for(&type_url, <A::Error as de::Error>::custom)?;
                 let value = if entry.is_special_json() {
-                    let value = match map.next_key::<String>()?.as_deref() {
-                        Some("value") => map.next_value_seed(entry)?,
-                        Some(other) => return Err(unexpected_member(other, &type_url)),
-                        None => return Err(missing_value(&type_url)),
-                    };
-                    if let Some(other) = map.next_key::<String>()? {
-                        return Err(unexpected_member(&other, &type_url));
+                    let mut value = None;
+                    while let Some(key) = map.next_key::<String>()? {
+                        if key == "value" && value.is_none() {
+                            value = Some(map.next_value_seed(entry)?);
+                        } else if key != "value" && crate::json::ignoring_unknown_fields() {
+                            map.next_value::<de::IgnoredAny>()?;
+                        } else {
+                            return Err(unexpected_member(&key, &type_url));
+                        }
                     }
-                    value
+                    value.ok_or_else(|| missing_value(&type_url))?
                 } else {
                     entry.deserialize(de::value::MapAccessDeserializer::new(map))?
                 };
@@ -180,10 +182,12 @@ mod json {
                 let value = object
                     .remove("value")
                     .ok_or_else(|| missing_value(&type_url))?;
-                if let Some(other) = object.keys().next() {
-                    return Err(unexpected_member(other, &type_url));
+                match object.keys().next() {
+                    Some(other) if !crate::json::ignoring_unknown_fields() => {
+                        return Err(unexpected_member(other, &type_url));
+                    }
+                    _ => value,
                 }
-                value
             } else {
                 serde_json::Value::Object(object)
             };
