@@ -322,6 +322,12 @@ impl crate::json::codec::Fields for {path} {{
 
     // Deserialize: JSON name and proto name both accepted; null leaves a field
     // unset; repeated keys and a second member of a oneof are errors.
+    let oneof_names: Vec<String> = m
+        .oneofs()
+        .filter(|o| !o.is_synthetic())
+        .map(|o| o.name().to_owned())
+        .collect();
+    assert!(oneof_names.len() < 255, "{full_name} has too many oneofs");
     writeln!(
         out,
         "#[allow(deprecated)]
@@ -350,6 +356,8 @@ impl<'de> serde::Deserialize<'de> for {path} {{
             }}
         }}
         const JSON_NAMES: &[&str] = &[{}];
+        const ONEOFS: &[u8] = &[{}];
+        const ONEOF_NAMES: &[&str] = &[{}];
         struct Visitor;
         impl<'de> serde::de::Visitor<'de> for Visitor {{
             type Value = {path};
@@ -360,19 +368,41 @@ impl<'de> serde::Deserialize<'de> for {path} {{
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<{path}, A::Error> {{
                 let mut message = {path}::default();
                 let mut seen = [false; {}];
-                while let Some(index) = map.next_key_seed(crate::json::codec::FieldKey {{ message: {full_name:?}, lookup: field_index }})? {{
+                let mut oneofs_set = [false; {}];
+                while let Some(index) = map.next_key_seed(crate::json::codec::FieldKey {{
+                    message: {full_name:?},
+                    lookup: field_index,
+                    names: JSON_NAMES,
+                    oneofs: ONEOFS,
+                    oneof_names: ONEOF_NAMES,
+                    seen: &mut seen,
+                    oneofs_set: &oneofs_set,
+                }})? {{
                     let Some(index) = index else {{
                         map.next_value::<serde::de::IgnoredAny>()?;
                         continue;
                     }};
-                    crate::json::codec::mark_seen::<A::Error>(&mut seen, index, JSON_NAMES)?;
                     match index {{",
         fields
             .iter()
             .map(|f| format!("{:?}", f.json_name()))
             .collect::<Vec<_>>()
             .join(", "),
+        fields
+            .iter()
+            .map(|f| match real_oneof(f) {
+                Some(o) => (oneof_names.iter().position(|n| *n == o.name()).unwrap() + 1).to_string(),
+                None => "0".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        oneof_names
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         fields.len().max(1),
+        oneof_names.len(),
     )
     .unwrap();
     for (i, field) in fields.iter().enumerate() {
@@ -381,13 +411,14 @@ impl<'de> serde::Deserialize<'de> for {path} {{
             writeln!(
                 out,
                 "                        {i} => if let Some(v) = map.next_value_seed(crate::json::codec::Seed::<{codec}>::new())? {{
-                            crate::json::codec::set_oneof::<A::Error, _>(&mut message.{oneof_field}, {module}::{enum_name}::{variant}(v), {oneof_name:?})?;
+                            message.{oneof_field} = Some({module}::{enum_name}::{variant}(v));
+                            oneofs_set[{group}] = true;
                         }},",
                 codec = value_codec(&field.kind()),
                 oneof_field = to_snake(oneof.name()),
                 enum_name = to_upper_camel(oneof.name()),
                 variant = to_upper_camel(field.name()),
-                oneof_name = oneof.name(),
+                group = oneof_names.iter().position(|n| n == oneof.name()).unwrap(),
             )
             .unwrap();
         } else {

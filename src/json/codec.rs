@@ -143,15 +143,29 @@ impl<'de, C: Codec> DeserializeSeed<'de> for Element<C> {
 // ---------------------------------------------------------------------------
 // Field names, duplicates, oneofs
 
-/// Reads a field name and resolves it to the field's index; unknown names are
-/// an error unless the parse ignores unknown fields.
-#[derive(Clone, Copy)]
-pub(crate) struct FieldKey {
+/// Reads a field name and resolves it to the field's index. Unknown names are
+/// an error unless the parse ignores unknown fields; a field given twice (also
+/// once by JSON name and once by proto name) is an error, and so is a second
+/// member of a oneof. All are reported while the name is read, so the error's
+/// path ends in the name.
+pub(crate) struct FieldKey<'a> {
+    /// The message's full name.
     pub(crate) message: &'static str,
+    /// The index of a field, by JSON name or proto name.
     pub(crate) lookup: fn(&str) -> Option<usize>,
+    /// The JSON name of each field.
+    pub(crate) names: &'static [&'static str],
+    /// For each field, 0, or 1 + the index in `oneof_names` of its oneof.
+    pub(crate) oneofs: &'static [u8],
+    /// The names of the message's oneofs.
+    pub(crate) oneof_names: &'static [&'static str],
+    /// Which fields were read so far.
+    pub(crate) seen: &'a mut [bool],
+    /// Which oneofs hold a (non-null) value so far.
+    pub(crate) oneofs_set: &'a [bool],
 }
 
-impl<'de> DeserializeSeed<'de> for FieldKey {
+impl<'de> DeserializeSeed<'de> for FieldKey<'_> {
     type Value = Option<usize>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -159,7 +173,7 @@ impl<'de> DeserializeSeed<'de> for FieldKey {
     }
 }
 
-impl Visitor<'_> for FieldKey {
+impl Visitor<'_> for FieldKey<'_> {
     type Value = Option<usize>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -168,7 +182,22 @@ impl Visitor<'_> for FieldKey {
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
         match (self.lookup)(name) {
-            Some(index) => Ok(Some(index)),
+            Some(index) => {
+                if std::mem::replace(&mut self.seen[index], true) {
+                    return Err(E::custom(format_args!(
+                        "field \"{}\" is given more than once",
+                        self.names[index]
+                    )));
+                }
+                let group = usize::from(self.oneofs.get(index).copied().unwrap_or(0));
+                if group != 0 && self.oneofs_set[group - 1] {
+                    return Err(E::custom(format_args!(
+                        "more than one field of oneof \"{}\" is set",
+                        self.oneof_names[group - 1]
+                    )));
+                }
+                Ok(Some(index))
+            }
             None if options::ignore_unknown_fields() => Ok(None),
             None => Err(E::custom(format_args!(
                 "unknown field \"{name}\" in {}",
@@ -176,37 +205,6 @@ impl Visitor<'_> for FieldKey {
             ))),
         }
     }
-}
-
-/// Records that a field was read; a field given twice (also as its JSON name
-/// and its proto name) is an error.
-pub(crate) fn mark_seen<E: de::Error>(
-    seen: &mut [bool],
-    index: usize,
-    names: &[&str],
-) -> Result<(), E> {
-    if std::mem::replace(&mut seen[index], true) {
-        return Err(E::custom(format_args!(
-            "field \"{}\" is given more than once",
-            names[index]
-        )));
-    }
-    Ok(())
-}
-
-/// Sets a oneof; a second member of the same oneof is an error.
-pub(crate) fn set_oneof<E: de::Error, T>(
-    slot: &mut Option<T>,
-    value: T,
-    oneof: &str,
-) -> Result<(), E> {
-    if slot.is_some() {
-        return Err(E::custom(format_args!(
-            "more than one field of oneof \"{oneof}\" is set"
-        )));
-    }
-    *slot = Some(value);
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -905,7 +903,7 @@ mod tests {
         assert!(read::<F64>(r#""inf""#).is_err());
         assert!(read::<F32>("3.5e38").is_err());
         assert_eq!(read::<F32>("3.4028235e38").unwrap(), Some(f32::MAX));
-        assert_eq!(write::<F32>(&f32::MAX), "3.4028235e38");
+        assert_eq!(write::<F32>(&f32::MAX), "3.4028235e+38");
         assert_eq!(write::<F32>(&0.1), "0.1");
     }
 

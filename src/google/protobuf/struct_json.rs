@@ -261,13 +261,20 @@ impl<'de> Deserialize<'de> for Empty {
                 f.write_str("an empty JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Empty, A::Error> {
-                let key = crate::json::codec::FieldKey {
-                    message: "google.protobuf.Empty",
-                    lookup: no_fields,
-                };
                 // Every member is unknown: an error, or skipped when the parse
                 // ignores unknown fields.
-                while map.next_key_seed(key)?.is_some() {
+                while map
+                    .next_key_seed(crate::json::codec::FieldKey {
+                        message: "google.protobuf.Empty",
+                        lookup: no_fields,
+                        names: &[],
+                        oneofs: &[],
+                        oneof_names: &[],
+                        seen: &mut [],
+                        oneofs_set: &[],
+                    })?
+                    .is_some()
+                {
                     map.next_value::<de::IgnoredAny>()?;
                 }
                 Ok(Empty {})

@@ -1,0 +1,256 @@
+//! The JSON API as users meet it: errors that say where, the Any registry with
+//! users' own types, parse options, determinism.
+
+use cloud_report_proto::google::api::servicecontrol::v1::{
+    LogEntry, Operation, ReportRequest, log_entry,
+};
+use cloud_report_proto::google::protobuf::{Any, Struct, Value};
+use cloud_report_proto::google::rpc::{ErrorInfo, Status};
+use cloud_report_proto::json::{self, JsonError, ParseOptions};
+use cloud_report_proto::registry;
+
+fn parse_error<T: serde::de::DeserializeOwned + std::fmt::Debug>(text: &str) -> (String, String) {
+    match json::from_str::<T>(text).unwrap_err() {
+        JsonError::Parse { path, message, .. } => (path, message),
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn errors_name_the_json_path_and_the_problem() {
+    let cases = [
+        (
+            r#"{"operations": [{}, {"startTime": "yesterday"}]}"#,
+            "operations[1].startTime",
+            "not an RFC 3339 timestamp",
+        ),
+        (
+            r#"{"operations": [{"labels": {"a": 1}}]}"#,
+            "operations[0].labels.a",
+            "invalid type",
+        ),
+        (
+            r#"{"operations": [{"metricValueSets": [{"metricValues": [{"int64Value": "1.5"}]}]}]}"#,
+            "operations[0].metricValueSets[0].metricValues[0].int64Value",
+            "not a valid int64",
+        ),
+        (
+            r#"{"operations": [{"logEntries": [{"severity": "LOUD"}]}]}"#,
+            "operations[0].logEntries[0].severity",
+            "not a value of google.logging.type.LogSeverity",
+        ),
+        (
+            r#"{"operations": [{"importance": "HIGH", "bogus": true}]}"#,
+            "operations[0].bogus",
+            "unknown field \"bogus\" in google.api.servicecontrol.v1.Operation",
+        ),
+        (
+            r#"{"serviceName": "a", "serviceName": "b"}"#,
+            "serviceName",
+            "more than once",
+        ),
+        (
+            r#"{"operations": [{"logEntries": [{"textPayload": "a", "structPayload": {}}]}]}"#,
+            "operations[0].logEntries[0].structPayload",
+            "oneof \"payload\"",
+        ),
+        (
+            r#"{"operations": [{"extensions": [{"@type": "type.googleapis.com/no.Such"}]}]}"#,
+            "operations[0].extensions[0]",
+            "unknown Any type \"type.googleapis.com/no.Such\"",
+        ),
+        (
+            r#"{"operations": [{"extensions": [{"@type": "type.googleapis.com/google.rpc.Status", "code": "x"}]}]}"#,
+            "operations[0].extensions[0].code",
+            "not a valid int32",
+        ),
+        (
+            r#"{"operations": [null]}"#,
+            "operations[0]",
+            "null is not allowed",
+        ),
+        (r#"{"operations": "#, "operations", "EOF"),
+    ];
+    for (text, path, message) in cases {
+        let (got_path, got_message) = parse_error::<ReportRequest>(text);
+        assert_eq!(got_path, path, "{text}: {got_message}");
+        assert!(got_message.contains(message), "{text}: {got_message}");
+        assert!(!got_message.contains('\n'));
+    }
+    // The Display form is one line: path, message, position.
+    let err = json::from_str::<ReportRequest>(r#"{"operations": [{"startTime": 5}]}"#).unwrap_err();
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with("operations[0].startTime: invalid type"),
+        "{shown}"
+    );
+    assert!(shown.ends_with("(line 1, column 31)"), "{shown}");
+}
+
+#[test]
+fn unknown_fields_can_be_ignored() {
+    let text = r#"{"serviceName": "s", "newField": {"deep": [1]}, "operations": [{"operationId": "a", "x": null}]}"#;
+    assert!(json::from_str::<ReportRequest>(text).is_err());
+    let lenient = ParseOptions::default().ignore_unknown_fields(true);
+    let request: ReportRequest = json::from_slice_with(text.as_bytes(), &lenient).unwrap();
+    assert_eq!(request.service_name, "s");
+    assert_eq!(request.operations[0].operation_id, "a");
+    // The option lasts only for that parse.
+    assert!(json::from_str::<ReportRequest>(text).is_err());
+}
+
+#[test]
+fn output_is_deterministic_and_in_field_number_order() {
+    let mut op = Operation::default();
+    for i in (0..50).rev() {
+        op.labels.insert(format!("k{i:02}"), i.to_string());
+    }
+    op.operation_id = "id".into();
+    op.consumer_id = "project:p".into();
+    let text = json::to_string(&op).unwrap();
+    assert!(
+        text.starts_with(
+            r#"{"operationId":"id","consumerId":"project:p","labels":{"k00":"0","k01":"1""#
+        ),
+        "{text}"
+    );
+    assert_eq!(json::to_string(&op.clone()).unwrap(), text);
+}
+
+#[test]
+fn unknown_enum_numbers_are_written_as_numbers() {
+    let entry = LogEntry {
+        severity: 250,
+        ..Default::default()
+    };
+    let text = json::to_string(&entry).unwrap();
+    assert_eq!(text, r#"{"severity":250}"#);
+    assert_eq!(json::from_str::<LogEntry>(&text).unwrap(), entry);
+}
+
+#[test]
+fn any_round_trips_with_and_without_special_forms() {
+    let info = ErrorInfo {
+        reason: "API_DISABLED".into(),
+        domain: "googleapis.com".into(),
+        ..Default::default()
+    };
+    let ts: cloud_report_proto::google::protobuf::Timestamp =
+        "2014-10-02T15:01:23Z".parse().unwrap();
+    let status = Status {
+        code: 7,
+        message: "denied".into(),
+        details: vec![Any::from_msg(&info), Any::from_msg(&ts), Any::default()],
+    };
+    let text = json::to_string(&status).unwrap();
+    assert_eq!(
+        text,
+        concat!(
+            r#"{"code":7,"message":"denied","details":["#,
+            r#"{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_DISABLED","domain":"googleapis.com"},"#,
+            r#"{"@type":"type.googleapis.com/google.protobuf.Timestamp","value":"2014-10-02T15:01:23Z"},"#,
+            r#"{}]}"#
+        )
+    );
+    assert_eq!(json::from_str::<Status>(&text).unwrap(), status);
+}
+
+/// A message of the user's own, as prost-build would generate it, with serde
+/// impls of the user's choosing.
+#[derive(Clone, PartialEq, prost::Message, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StandardId {
+    #[prost(int64, tag = "1")]
+    id: i64,
+}
+
+impl prost::Name for StandardId {
+    const NAME: &'static str = "id";
+    const PACKAGE: &'static str = "standard";
+    fn type_url() -> String {
+        "types.example.com/standard.id".into()
+    }
+}
+
+/// The spec pages' Any example: `{"id": 1234, "@type": "types.example.com/standard/id"}`
+/// is an error until the type is registered, and then reads and writes.
+#[test]
+fn users_register_their_own_any_types() {
+    let text =
+        r#"{"code": 3, "details": [{"id": 1234, "@type": "types.example.com/standard.id"}]}"#;
+    let err = json::from_str::<Status>(text).unwrap_err().to_string();
+    assert!(
+        err.contains("unknown Any type \"types.example.com/standard.id\""),
+        "{err}"
+    );
+
+    registry::register::<StandardId>();
+    let status: Status = json::from_str(text).unwrap();
+    assert_eq!(status.details[0].type_url, "types.example.com/standard.id");
+    assert_eq!(
+        status.details[0].to_msg::<StandardId>().unwrap(),
+        StandardId { id: 1234 }
+    );
+    assert_eq!(
+        json::to_string(&status).unwrap(),
+        r#"{"code":3,"details":[{"@type":"types.example.com/standard.id","id":1234}]}"#
+    );
+}
+
+#[test]
+fn struct_payloads_keep_json_null_and_reject_unrepresentable_numbers() {
+    let entry: LogEntry =
+        json::from_str(r#"{"structPayload": {"a": null, "b": [1, null]}}"#).unwrap();
+    let Some(log_entry::Payload::StructPayload(s)) = &entry.payload else {
+        panic!()
+    };
+    assert_eq!(s.fields["a"], Value::null());
+    assert_eq!(
+        json::to_string(&entry).unwrap(),
+        r#"{"structPayload":{"a":null,"b":[1.0,null]}}"#
+    );
+
+    let bad = LogEntry {
+        payload: Some(log_entry::Payload::StructPayload(Struct::from_iter([(
+            "n".to_owned(),
+            Value::from(f64::NAN),
+        )]))),
+        ..Default::default()
+    };
+    let err = json::to_string(&bad).unwrap_err();
+    assert!(matches!(err, JsonError::Serialize { .. }));
+    assert!(err.to_string().contains("cannot hold NaN"), "{err}");
+}
+
+#[test]
+fn out_of_range_well_known_values_fail_to_serialize() {
+    let op = Operation {
+        start_time: Some(cloud_report_proto::google::protobuf::Timestamp {
+            seconds: i64::MAX,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let err = json::to_string(&op).unwrap_err().to_string();
+    assert!(err.contains("outside 0001-01-01T00:00:00Z"), "{err}");
+}
+
+#[test]
+fn every_message_type_is_registered() {
+    let names = registry::message_names();
+    for name in [
+        "google.api.servicecontrol.v1.ReportRequest",
+        "google.cloud.apigee.v1.ReportInstanceStatusRequest",
+        "google.cloud.audit.AuditLog",
+        "google.rpc.context.AttributeContext.Request",
+        "google.protobuf.Timestamp",
+        "google.api.HttpRule",
+    ] {
+        assert!(names.contains(&name), "{name}");
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("google.protobuf.FileDescriptor"))
+    );
+}
