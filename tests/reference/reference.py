@@ -12,6 +12,8 @@ Requests ("op" selects):
   parse_json {"type", "json", "ignore_unknown"} -> the binary of the parsed
              message, or the error.
   to_json    {"type", "binary"} -> canonical JSON, or the error.
+  grpc_call  {"target", "method", "json"} -> the JSON answer of a Service
+             Control call made with the official client.
 """
 
 import base64
@@ -176,12 +178,45 @@ def describe_service(full_name):
     return {"methods": methods}
 
 
+def grpc_call(request):
+    """Calls a ServiceController or QuotaController method with the official
+    GAPIC client over an insecure channel; the request and the answer are
+    canonical JSON."""
+    import grpc
+    from google.cloud.servicecontrol_v1.services.quota_controller.transports import (
+        QuotaControllerGrpcTransport,
+    )
+    from google.cloud.servicecontrol_v1.services.service_controller.transports import (
+        ServiceControllerGrpcTransport,
+    )
+
+    channel = grpc.insecure_channel(request["target"])
+    method = request["method"]
+    if method == "allocate_quota":
+        client = servicecontrol_v1.QuotaControllerClient(
+            transport=QuotaControllerGrpcTransport(channel=channel)
+        )
+        wrapper = servicecontrol_v1.AllocateQuotaRequest
+    else:
+        client = servicecontrol_v1.ServiceControllerClient(
+            transport=ServiceControllerGrpcTransport(channel=channel)
+        )
+        wrapper = {"check": servicecontrol_v1.CheckRequest, "report": servicecontrol_v1.ReportRequest}[method]
+    raw = json_format.Parse(request["json"], wrapper.pb(wrapper()))
+    try:
+        response = getattr(client, method)(request=wrapper.wrap(raw), timeout=10)
+    finally:
+        channel.close()
+    return {"json": json_format.MessageToJson(type(response).pb(response), indent=None)}
+
+
 HANDLERS = {
     "describe": lambda r: describe(r["types"]),
     "describe_service": lambda r: describe_service(r["service"]),
     "roundtrip": roundtrip,
     "parse_json": parse_json,
     "to_json": to_json,
+    "grpc_call": grpc_call,
 }
 
 

@@ -1,0 +1,191 @@
+//! The `cloud-report` binary, run as a user runs it.
+#![cfg(feature = "cli")]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn cloud_report(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+const REPORT: &str = "google.api.servicecontrol.v1.ReportRequest";
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+#[test]
+fn converts_json_to_binary_and_back() {
+    let example = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/report-request.json"
+    ))
+    .unwrap();
+    let binary = cloud_report(
+        &[
+            "convert", "--type", REPORT, "--from", "json", "--to", "binary",
+        ],
+        &example,
+    );
+    assert!(binary.status.success(), "{}", stderr(&binary));
+    let json = cloud_report(
+        &[
+            "convert", "--type", REPORT, "--from", "binary", "--to", "json", "--pretty",
+        ],
+        &binary.stdout,
+    );
+    assert!(json.status.success(), "{}", stderr(&json));
+    assert_eq!(json.stdout, example);
+    let again = cloud_report(
+        &[
+            "convert", "--type", REPORT, "--from", "binary", "--to", "binary",
+        ],
+        &binary.stdout,
+    );
+    assert_eq!(again.stdout, binary.stdout);
+}
+
+#[test]
+fn compact_json_ends_in_a_newline() {
+    let out = cloud_report(
+        &[
+            "convert",
+            "--type",
+            "google.rpc.Status",
+            "--from",
+            "json",
+            "--to",
+            "json",
+        ],
+        br#"{"code": "5", "message": null}"#,
+    );
+    assert!(out.status.success());
+    assert_eq!(out.stdout, b"{\"code\":5}\n");
+}
+
+#[test]
+fn invalid_json_fails_with_one_line_naming_the_path() {
+    let out = cloud_report(
+        &[
+            "convert", "--type", REPORT, "--from", "json", "--to", "binary",
+        ],
+        br#"{"operations": [{"endTime": "2014-13-01T00:00:00Z"}]}"#,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("cloud-report: operations[0].endTime: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_binary_fails_naming_the_offset_and_field() {
+    // operations (field 2) claims 5 bytes where 3 follow.
+    let out = cloud_report(
+        &[
+            "convert", "--type", REPORT, "--from", "binary", "--to", "json",
+        ],
+        &[0x0a, 0x01, b's', 0x12, 0x05, 0x0a, 0x01, b'x'],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("at byte 3"), "{err}");
+    assert!(err.contains("ReportRequest.operations"), "{err}");
+}
+
+#[test]
+fn unknown_fields_fail_unless_ignored() {
+    let input = br#"{"serviceName": "s", "next": 1}"#;
+    let strict = cloud_report(
+        &[
+            "convert", "--type", REPORT, "--from", "json", "--to", "json",
+        ],
+        input,
+    );
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(stderr(&strict).contains("unknown field \"next\""));
+    let lenient = cloud_report(
+        &[
+            "convert",
+            "--type",
+            REPORT,
+            "--from",
+            "json",
+            "--to",
+            "json",
+            "--ignore-unknown-fields",
+        ],
+        input,
+    );
+    assert!(lenient.status.success());
+    assert_eq!(lenient.stdout, b"{\"serviceName\":\"s\"}\n");
+}
+
+#[test]
+fn oversized_input_is_refused() {
+    let out = cloud_report(
+        &[
+            "convert",
+            "--type",
+            REPORT,
+            "--from",
+            "json",
+            "--to",
+            "json",
+            "--max-input-bytes",
+            "10",
+        ],
+        br#"{"serviceName": "a fairly long name"}"#,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("larger than --max-input-bytes"));
+}
+
+#[test]
+fn unknown_types_and_bad_usage_fail() {
+    let out = cloud_report(
+        &[
+            "convert", "--type", "no.Such", "--from", "json", "--to", "json",
+        ],
+        b"{}",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown message type \"no.Such\""));
+    let usage = cloud_report(
+        &[
+            "convert", "--type", REPORT, "--from", "yaml", "--to", "json",
+        ],
+        b"{}",
+    );
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn types_lists_every_message() {
+    let out = cloud_report(&["types"], b"");
+    assert!(out.status.success());
+    let list = String::from_utf8(out.stdout).unwrap();
+    for name in [
+        REPORT,
+        "google.cloud.apigee.v1.DeploymentChangeReport",
+        "google.cloud.audit.AuditLog",
+        "google.rpc.Status",
+    ] {
+        assert!(list.lines().any(|l| l == name), "{name}");
+    }
+    let mut sorted: Vec<&str> = list.lines().collect();
+    sorted.sort_unstable();
+    assert_eq!(sorted, list.lines().collect::<Vec<_>>());
+}
