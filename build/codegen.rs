@@ -330,7 +330,7 @@ impl crate::json::codec::Fields for {path} {{
     assert!(oneof_names.len() < 255, "{full_name} has too many oneofs");
     writeln!(
         out,
-        "#[allow(deprecated)]
+        "#[allow(deprecated, clippy::match_single_binding)]
 impl<'de> serde::Deserialize<'de> for {path} {{
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
         fn field_index(name: &str) -> Option<usize> {{

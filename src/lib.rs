@@ -56,6 +56,11 @@ macro_rules! include_package {
 
 pub mod google;
 
+/// Compiles the README's Rust example as a doctest.
+#[cfg(all(doctest, feature = "json"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(feature = "json")]
 pub mod json;
 #[cfg(feature = "json")]

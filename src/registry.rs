@@ -237,21 +237,6 @@ fn leak_name<T: prost::Name>() -> &'static str {
     Box::leak(T::full_name().into_boxed_str())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::malformed_at;
-
-    #[test]
-    fn finds_the_first_malformed_top_level_field() {
-        assert_eq!(malformed_at(&[0x0a, 0x01, b'x', 0x10, 0x96, 0x01]), None);
-        assert_eq!(malformed_at(&[0x0a, 0x01, b'x', 0x12, 0x05, b'a']), Some(3));
-        assert_eq!(malformed_at(&[0x08, 0xff]), Some(0));
-        assert_eq!(malformed_at(&[0x0b]), Some(0));
-        assert_eq!(malformed_at(&[0x00, 0x01]), Some(0));
-        assert_eq!(malformed_at(&[0x09, 1, 2, 3]), Some(0));
-    }
-}
-
 fn registry() -> &'static RwLock<HashMap<&'static str, Entry>> {
     static REGISTRY: OnceLock<RwLock<HashMap<&'static str, Entry>>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
@@ -303,4 +288,19 @@ pub fn message_names() -> Vec<&'static str> {
         .collect();
     names.sort_unstable();
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::malformed_at;
+
+    #[test]
+    fn finds_the_first_malformed_top_level_field() {
+        assert_eq!(malformed_at(&[0x0a, 0x01, b'x', 0x10, 0x96, 0x01]), None);
+        assert_eq!(malformed_at(&[0x0a, 0x01, b'x', 0x12, 0x05, b'a']), Some(3));
+        assert_eq!(malformed_at(&[0x08, 0xff]), Some(0));
+        assert_eq!(malformed_at(&[0x0b]), Some(0));
+        assert_eq!(malformed_at(&[0x00, 0x01]), Some(0));
+        assert_eq!(malformed_at(&[0x09, 1, 2, 3]), Some(0));
+    }
 }

@@ -3,6 +3,7 @@
 //! (revision 20261006): each schema's properties, their JSON types and
 //! formats, referenced schemas and enum values. Field numbers follow the
 //! documented rule: 1, 2, 3, ... in alphabetical order of the JSON names.
+#![cfg(feature = "json")]
 
 use cloud_report_proto::json;
 use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};

@@ -1,6 +1,7 @@
 //! Golden files: `tests/golden/<full.type.Name>[--variant].json` hold
 //! canonical JSON. Reading a file and writing it again gives the file byte
 //! for byte, and JSON → binary → JSON gives it too.
+#![cfg(feature = "json")]
 
 use std::fs;
 use std::path::Path;

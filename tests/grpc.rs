@@ -2,7 +2,7 @@
 //! generated `ServiceController` and `QuotaController` traits, on 127.0.0.1,
 //! called by the official Python client (google-cloud-service-control's GAPIC
 //! client over an insecure channel) and by the generated Rust client.
-#![cfg(feature = "grpc")]
+#![cfg(all(feature = "grpc", feature = "json"))]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The JSON API as users meet it: errors that say where, the Any registry with
 //! users' own types, parse options, determinism.
+#![cfg(feature = "json")]
 
 use cloud_report_proto::google::api::servicecontrol::v1::{
     LogEntry, Operation, ReportRequest, log_entry,

@@ -233,7 +233,7 @@ macro_rules! integer {
                 // Exact bounds as f64: the minimum and one past the maximum are
                 // both powers of two (or zero), so the comparison is exact.
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                (v.fract() == 0.0 && v >= $min && v < $max_exclusive).then(|| v as $t)
+                (v.fract() == 0.0 && ($min..$max_exclusive).contains(&v)).then(|| v as $t)
             }
             fn parse(s: &str) -> Option<Self> {
                 s.parse().ok()

@@ -110,7 +110,7 @@ impl Reference {
     }
 
     /// The reference's canonical JSON of a binary message, or the error text.
-    pub fn to_json(&mut self, type_name: &str, binary: &[u8]) -> Result<String, String> {
+    pub fn json_of(&mut self, type_name: &str, binary: &[u8]) -> Result<String, String> {
         use base64::Engine;
         let answer = self.call(json!({"op": "to_json", "type": type_name,
             "binary": base64::engine::general_purpose::STANDARD.encode(binary)}));

@@ -5,8 +5,6 @@
 //! Duration, Struct, Value, ...) sits under `"value"` instead. Both directions
 //! need the packed type, which [`crate::registry`] provides.
 
-use std::fmt;
-
 use prost::Message;
 
 use super::Any;
@@ -77,6 +75,8 @@ impl Any {
 
 #[cfg(feature = "json")]
 mod json {
+    use std::fmt;
+
     use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
     use serde::ser::{self, Impossible, SerializeMap, Serializer};
     use serde::{Deserialize, Serialize};

@@ -154,9 +154,9 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 pub(super) fn write_fraction(f: &mut fmt::Formatter<'_>, nanos: u32) -> fmt::Result {
     if nanos == 0 {
         Ok(())
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000) {
         write!(f, ".{:03}", nanos / 1_000_000)
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         write!(f, ".{:06}", nanos / 1_000)
     } else {
         write!(f, ".{nanos:09}")
