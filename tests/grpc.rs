@@ -112,6 +112,16 @@ async fn serve(recorder: Recorder) -> SocketAddr {
     addr
 }
 
+/// Messages compared as canonical JSON: an Any's packed bytes may differ in
+/// map order between implementations while holding the same message.
+fn same<T: serde::Serialize>(received: &[T], sent: &T) {
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        json::to_string(&received[0]).unwrap(),
+        json::to_string(sent).unwrap()
+    );
+}
+
 fn golden(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/tests/golden/{name}.json",

@@ -203,6 +203,7 @@ def grpc_call(request):
         )
         wrapper = {"check": servicecontrol_v1.CheckRequest, "report": servicecontrol_v1.ReportRequest}[method]
     raw = json_format.Parse(request["json"], wrapper.pb(wrapper()))
+    repack_any(raw)
     try:
         response = getattr(client, method)(request=wrapper.wrap(raw), timeout=10)
     finally:
