@@ -41,8 +41,9 @@ pub fn generate(pool: &DescriptorPool) -> Output {
         if !well_known || WELL_KNOWN_COMPILED.contains(&message.name()) {
             writeln!(
                 registry,
-                "    crate::registry::Entry::of::<{}>({}),",
+                "    crate::registry::Entry::of::<{}>({:?}, {}),",
                 rust_path(message.full_name(), message.parent_file().package_name()),
+                message.full_name(),
                 well_known
             )
             .unwrap();

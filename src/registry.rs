@@ -28,6 +28,8 @@ use crate::json::{JsonError, ParseOptions};
 
 type DecodeFn = fn(&[u8]) -> Result<Box<dyn erased_serde::Serialize>, prost::DecodeError>;
 type ReencodeFn = fn(&[u8]) -> Result<Vec<u8>, prost::DecodeError>;
+type ToValueFn = fn(&[u8]) -> Result<serde_json::Value, String>;
+type FromValueFn = fn(serde_json::Value) -> Result<Vec<u8>, String>;
 type FromJsonFn =
     for<'de> fn(&mut dyn erased_serde::Deserializer<'de>) -> Result<Vec<u8>, erased_serde::Error>;
 
@@ -40,6 +42,8 @@ pub struct Entry {
     decode: DecodeFn,
     reencode: ReencodeFn,
     from_json: FromJsonFn,
+    to_value: ToValueFn,
+    from_value: FromValueFn,
 }
 
 impl std::fmt::Debug for Entry {
@@ -83,6 +87,22 @@ fn reencode<T: Message + Default>(bytes: &[u8]) -> Result<Vec<u8>, prost::Decode
     Ok(T::decode(bytes)?.encode_to_vec())
 }
 
+fn to_value<T: Message + Default + Serialize>(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    let message = T::decode(bytes).map_err(|e| e.to_string())?;
+    serde_json::to_value(&message).map_err(|e| e.to_string())
+}
+
+fn from_value<T: Message + DeserializeOwned>(value: serde_json::Value) -> Result<Vec<u8>, String> {
+    // The path inside the buffered value goes into the message, since the
+    // caller's path ends at the Any.
+    serde_path_to_error::deserialize::<_, T>(value)
+        .map(|m| m.encode_to_vec())
+        .map_err(|e| match e.path().to_string().as_str() {
+            "." => e.into_inner().to_string(),
+            path => format!("{path}: {}", e.into_inner()),
+        })
+}
+
 fn from_json<T: Message + DeserializeOwned>(
     de: &mut dyn erased_serde::Deserializer<'_>,
 ) -> Result<Vec<u8>, erased_serde::Error> {
@@ -93,16 +113,18 @@ impl Entry {
     /// The entry of message type `T`. `well_known` marks the types whose JSON
     /// is not an object of fields (Timestamp, Struct, ...), which an `Any`
     /// holds under a `"value"` member.
-    pub(crate) fn of<T>(well_known: bool) -> Self
+    pub(crate) fn of<T>(full_name: &'static str, well_known: bool) -> Self
     where
-        T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
+        T: Message + Default + Serialize + DeserializeOwned + 'static,
     {
         Self {
-            full_name: leak_name::<T>(),
+            full_name,
             well_known,
             decode: decode::<T>,
             reencode: reencode::<T>,
             from_json: from_json::<T>,
+            to_value: to_value::<T>,
+            from_value: from_value::<T>,
         }
     }
 
@@ -140,6 +162,18 @@ impl Entry {
             offset: malformed_at(bytes),
             source,
         }
+    }
+
+    /// Decodes the binary encoding into its JSON value, without type erasure
+    /// (for deeply nested Any payloads).
+    pub(crate) fn binary_to_value(&self, bytes: &[u8]) -> Result<serde_json::Value, String> {
+        (self.to_value)(bytes)
+    }
+
+    /// Reads the type from a buffered JSON value, without type erasure (for
+    /// Any payloads that are buffered); errors name the path inside.
+    pub(crate) fn value_to_binary(&self, value: serde_json::Value) -> Result<Vec<u8>, String> {
+        (self.from_value)(value)
     }
 
     /// Reads the type from any serde deserializer and returns its binary
@@ -231,12 +265,6 @@ fn malformed_at(bytes: &[u8]) -> Option<usize> {
     None
 }
 
-/// Entry names come from `prost::Name`, which builds them at run time; each
-/// registered type's name is kept for the life of the process.
-fn leak_name<T: prost::Name>() -> &'static str {
-    Box::leak(T::full_name().into_boxed_str())
-}
-
 fn registry() -> &'static RwLock<HashMap<&'static str, Entry>> {
     static REGISTRY: OnceLock<RwLock<HashMap<&'static str, Entry>>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
@@ -260,11 +288,15 @@ pub fn register<T>()
 where
     T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
 {
-    let entry = Entry::of::<T>(false);
-    registry()
-        .write()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(entry.full_name, entry);
+    let name = T::full_name();
+    let mut registry = registry().write().unwrap_or_else(PoisonError::into_inner);
+    // prost::Name builds names at run time; a name is kept for the life of
+    // the process, once, however often it is registered.
+    let full_name = match registry.get_key_value(name.as_str()) {
+        Some((existing, _)) => *existing,
+        None => Box::leak(name.into_boxed_str()),
+    };
+    registry.insert(full_name, Entry::of::<T>(full_name, false));
 }
 
 /// Finds the entry of a type by its full name or by a type URL (the name is

@@ -157,10 +157,7 @@ async fn official_python_client_calls_our_server() {
     second.end_time = None;
     request.operations.push(second);
     let answer = python_call(addr, "report", json::to_string(&request).unwrap()).await;
-    assert_eq!(
-        recorder.reports.lock().unwrap().as_slice(),
-        std::slice::from_ref(&request)
-    );
+    same(&recorder.reports.lock().unwrap(), &request);
     let response: ReportResponse = json::from_str(&answer).unwrap();
     assert_eq!(response.report_errors.len(), 1);
     assert_eq!(response.report_errors[0].operation_id, "no-end");
@@ -170,10 +167,7 @@ async fn official_python_client_calls_our_server() {
     let check: CheckRequest =
         json::from_str(&golden("google.api.servicecontrol.v1.CheckRequest")).unwrap();
     let answer = python_call(addr, "check", json::to_string(&check).unwrap()).await;
-    assert_eq!(
-        recorder.checks.lock().unwrap().as_slice(),
-        std::slice::from_ref(&check)
-    );
+    same(&recorder.checks.lock().unwrap(), &check);
     let response: CheckResponse = json::from_str(&answer).unwrap();
     assert_eq!(response.operation_id, "op-3");
 
@@ -181,10 +175,7 @@ async fn official_python_client_calls_our_server() {
     let allocate: AllocateQuotaRequest =
         json::from_str(&golden("google.api.servicecontrol.v1.AllocateQuotaRequest")).unwrap();
     let answer = python_call(addr, "allocate_quota", json::to_string(&allocate).unwrap()).await;
-    assert_eq!(
-        recorder.allocations.lock().unwrap().as_slice(),
-        std::slice::from_ref(&allocate)
-    );
+    same(&recorder.allocations.lock().unwrap(), &allocate);
     let response: AllocateQuotaResponse = json::from_str(&answer).unwrap();
     assert_eq!(
         response.quota_metrics,

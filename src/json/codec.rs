@@ -54,6 +54,91 @@ pub(crate) trait ProtoEnum {
     fn number_of(name: &str) -> Option<i32>;
 }
 
+/// The deepest `google.protobuf.Any` nesting read or written, as in the
+/// reference implementation's default recursion limit. Binary input can nest
+/// Anys without limit (their payloads are opaque bytes to the decoder), so the
+/// JSON writer needs a limit of its own.
+pub(crate) const MAX_ANY_DEPTH: u32 = 100;
+
+thread_local! {
+    static ANY_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of Any nesting, entered for as long as the value lives.
+pub(crate) struct AnyLevel(());
+
+impl AnyLevel {
+    /// Enters a level; an error message past [`MAX_ANY_DEPTH`].
+    pub(crate) fn enter() -> Result<Self, String> {
+        let depth = ANY_DEPTH.with(|d| d.get());
+        if depth >= MAX_ANY_DEPTH {
+            return Err(format!(
+                "google.protobuf.Any values nest deeper than {MAX_ANY_DEPTH} levels"
+            ));
+        }
+        ANY_DEPTH.with(|d| d.set(depth + 1));
+        Ok(Self(()))
+    }
+}
+
+impl Drop for AnyLevel {
+    fn drop(&mut self) {
+        ANY_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// How many Any levels in a row are read or written by streaming. Each
+/// streamed level reaches the input through one more type-erased layer, so a
+/// value k levels down costs O(k) stack frames; after this many levels the
+/// payload is buffered as a `serde_json::Value` and handled without erasure,
+/// which starts the chain again.
+pub(crate) const MAX_STREAMED_ANY_CHAIN: u32 = 8;
+
+thread_local! {
+    static ANY_CHAIN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// One streamed level of Any, or `None` when the chain is long enough that
+/// this level should buffer.
+pub(crate) struct StreamedAny(());
+
+impl StreamedAny {
+    pub(crate) fn enter() -> Option<Self> {
+        let chain = ANY_CHAIN.with(|c| c.get());
+        (chain < MAX_STREAMED_ANY_CHAIN).then(|| {
+            ANY_CHAIN.with(|c| c.set(chain + 1));
+            Self(())
+        })
+    }
+}
+
+impl Drop for StreamedAny {
+    fn drop(&mut self) {
+        ANY_CHAIN.with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// Runs `f` (the handling of a buffered Any payload) with a fresh chain.
+pub(crate) fn with_new_any_chain<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(u32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ANY_CHAIN.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(ANY_CHAIN.with(|c| c.replace(0)));
+    f()
+}
+
+/// Runs `f` with enough stack for one more level of recursive values (Any,
+/// Struct, Value), moving to a fresh heap-allocated segment when the current
+/// stack runs low. Depth stays bounded by the parser's recursion limit and
+/// [`MAX_ANY_DEPTH`]; this keeps those limits reachable without overflowing
+/// small (or debug-build) stacks.
+pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(128 * 1024, 1024 * 1024, f)
+}
+
 /// A message type whose generated serializer can write its fields into a map
 /// that is already open (the one of an enclosing `Any`, for instance).
 pub(crate) trait Fields {

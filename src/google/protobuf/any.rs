@@ -82,6 +82,7 @@ mod json {
     use serde::{Deserialize, Serialize};
 
     use super::*;
+    use crate::json::codec::{AnyLevel, StreamedAny, with_new_any_chain, with_stack};
     use crate::registry::{self, Entry};
 
     fn entry_for<E: fmt::Display, F: FnOnce(String) -> E>(
@@ -105,24 +106,45 @@ mod json {
             if self.type_url.is_empty() && self.value.is_empty() {
                 return serializer.serialize_map(Some(0))?.end();
             }
+            let _level = AnyLevel::enter().map_err(<S::Error as ser::Error>::custom)?;
             let entry = entry_for(&self.type_url, <S::Error as ser::Error>::custom)?;
+            let Some(_streamed) = StreamedAny::enter() else {
+                // Deep in a chain of Anys: write the payload from a buffered
+                // value (its members then come in key order).
+                let value = with_new_any_chain(|| entry.binary_to_value(&self.value))
+                    .map_err(<S::Error as ser::Error>::custom)?;
+                let mut map = serializer.serialize_map(None)?;
+                map.serialize_entry("@type", &self.type_url)?;
+                match value {
+                    serde_json::Value::Object(members) if !entry.is_special_json() => {
+                        for (k, v) in &members {
+                            map.serialize_entry(k, v)?;
+                        }
+                    }
+                    value => map.serialize_entry("value", &value)?,
+                }
+                return map.end();
+            };
             let message = entry
                 .decode(&self.value)
                 .map_err(<S::Error as ser::Error>::custom)?;
-            let mut map = serializer.serialize_map(None)?;
-            map.serialize_entry("@type", &self.type_url)?;
-            if entry.is_special_json() {
-                map.serialize_entry("value", &*message)?;
-            } else {
-                erased_serde::serialize(&*message, FlatMap(&mut map))?;
-            }
-            map.end()
+            with_stack(|| {
+                let mut map = serializer.serialize_map(None)?;
+                map.serialize_entry("@type", &self.type_url)?;
+                if entry.is_special_json() {
+                    map.serialize_entry("value", &*message)?;
+                } else {
+                    erased_serde::serialize(&*message, FlatMap(&mut map))?;
+                }
+                map.end()
+            })
         }
     }
 
     impl<'de> Deserialize<'de> for Any {
         fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_map(AnyVisitor)
+            let _level = AnyLevel::enter().map_err(<D::Error as de::Error>::custom)?;
+            with_stack(|| deserializer.deserialize_map(AnyVisitor))
         }
     }
 
@@ -139,7 +161,12 @@ mod json {
             let Some(first) = map.next_key::<String>()? else {
                 return Ok(Any::default());
             };
-            if first == "@type" {
+            let streamed = if first == "@type" {
+                StreamedAny::enter()
+            } else {
+                None
+            };
+            if let Some(_streamed) = streamed {
                 // The usual order: read the rest of the object as the packed
                 // type, straight from the input.
                 let type_url: String = map.next_value()?;
@@ -161,9 +188,14 @@ mod json {
                 };
                 return Ok(Any { type_url, value });
             }
-            // "@type" comes later: buffer the object until it is known.
+            // "@type" comes later, or the chain of streamed Anys is long:
+            // buffer the object and read it without type erasure.
             let mut object = serde_json::Map::new();
-            object.insert(first, map.next_value()?);
+            if first == "@type" {
+                object.insert(first, serde_json::Value::String(map.next_value()?));
+            } else {
+                object.insert(first, map.next_value()?);
+            }
             while let Some(key) = map.next_key::<String>()? {
                 let value = map.next_value()?;
                 if let Some(_previous) = object.insert(key.clone(), value) {
@@ -191,7 +223,8 @@ mod json {
             } else {
                 serde_json::Value::Object(object)
             };
-            let value = entry.deserialize(body).map_err(de::Error::custom)?;
+            let value =
+                with_new_any_chain(|| entry.value_to_binary(body)).map_err(de::Error::custom)?;
             Ok(Any { type_url, value })
         }
     }

@@ -93,6 +93,12 @@ impl FromIterator<Value> for ListValue {
 /// string values.
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::json::codec::with_stack(|| self.serialize_kind(serializer))
+    }
+}
+
+impl Value {
+    fn serialize_kind<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.kind {
             None | Some(Kind::NullValue(_)) => serializer.serialize_unit(),
             Some(Kind::NumberValue(v)) if !v.is_finite() => Err(serde::ser::Error::custom(
@@ -226,7 +232,7 @@ impl<'de> Visitor<'de> for ListVisitor {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
+        crate::json::codec::with_stack(|| deserializer.deserialize_any(ValueVisitor))
     }
 }
 
