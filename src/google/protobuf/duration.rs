@@ -159,30 +159,7 @@ impl FromStr for Duration {
     }
 }
 
-#[cfg(feature = "json")]
-impl serde::Serialize for Duration {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.check().map_err(serde::ser::Error::custom)?;
-        serializer.collect_str(self)
-    }
-}
-
-#[cfg(feature = "json")]
-impl<'de> serde::Deserialize<'de> for Duration {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Duration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration string such as \"3.5s\"")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Duration, E> {
-                s.parse().map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(Visitor)
-    }
-}
+json_as_text!(Duration, "a duration string such as \"3.5s\"");
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,37 @@
 
 include!(concat!(env!("OUT_DIR"), "/google.protobuf.rs"));
 
+/// JSON as the type's canonical text: written with `Display` once `check()`
+/// passes, read with `FromStr` (which checks too).
+macro_rules! json_as_text {
+    ($type:ty, $expecting:literal) => {
+        #[cfg(feature = "json")]
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                self.check().map_err(serde::ser::Error::custom)?;
+                serializer.collect_str(self)
+            }
+        }
+
+        #[cfg(feature = "json")]
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Visitor;
+                impl serde::de::Visitor<'_> for Visitor {
+                    type Value = $type;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$type, E> {
+                        s.parse().map_err(E::custom)
+                    }
+                }
+                deserializer.deserialize_str(Visitor)
+            }
+        }
+    };
+}
+
 mod any;
 mod duration;
 #[cfg(feature = "json")]

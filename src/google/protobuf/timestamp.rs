@@ -284,30 +284,7 @@ impl FromStr for Timestamp {
     }
 }
 
-#[cfg(feature = "json")]
-impl serde::Serialize for Timestamp {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.check().map_err(serde::ser::Error::custom)?;
-        serializer.collect_str(self)
-    }
-}
-
-#[cfg(feature = "json")]
-impl<'de> serde::Deserialize<'de> for Timestamp {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Timestamp;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an RFC 3339 timestamp string")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Timestamp, E> {
-                s.parse().map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_str(Visitor)
-    }
-}
+json_as_text!(Timestamp, "an RFC 3339 timestamp string");
 
 #[cfg(test)]
 mod tests {
