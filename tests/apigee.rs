@@ -313,3 +313,63 @@ fn written_json_has_the_discovery_types() {
     let back: ReportInstanceStatusRequest = json::from_str(&value.to_string()).unwrap();
     assert_eq!(back, request);
 }
+
+/// The HTTP bindings are the REST methods of the discovery document: verb,
+/// path template (the `{+name}` parameter with its pattern), body.
+#[test]
+fn http_bindings_match_the_discovery_methods() {
+    use cloud_report_proto::google::api::HttpRule;
+    use cloud_report_proto::google::api::http_rule::Pattern;
+    use prost::Message;
+    let pool = pool();
+    let http = pool.get_extension_by_name("google.api.http").unwrap();
+    // (method, POST path template, body): the discovery document's
+    // `v1/{+name}` with `name` matching its pattern, and its request body.
+    let expected = [
+        (
+            "google.cloud.apigee.v1.RuntimeService.ReportInstanceStatus",
+            "/v1/{instance=organizations/*/instances/*}:reportStatus",
+            "*",
+        ),
+        (
+            "google.cloud.apigee.v1.DeploymentService.GenerateDeployChangeReport",
+            "/v1/{name=organizations/*/environments/*/apis/*/revisions/*}/deployments:generateDeployChangeReport",
+            "",
+        ),
+        (
+            "google.cloud.apigee.v1.DeploymentService.GenerateUndeployChangeReport",
+            "/v1/{name=organizations/*/environments/*/apis/*/revisions/*}/deployments:generateUndeployChangeReport",
+            "",
+        ),
+    ];
+    for (method, path, body) in expected {
+        let (service, name) = method.rsplit_once('.').unwrap();
+        let service = pool.get_service_by_name(service).unwrap();
+        let method_desc = service.methods().find(|m| m.name() == name).unwrap();
+        let options = method_desc.options();
+        let rule = HttpRule::decode(
+            options
+                .get_extension(&http)
+                .as_message()
+                .unwrap()
+                .encode_to_vec()
+                .as_slice(),
+        )
+        .unwrap();
+        assert_eq!(
+            rule.pattern,
+            Some(Pattern::Post(path.to_owned())),
+            "{method}"
+        );
+        assert_eq!(rule.body, body, "{method}");
+    }
+    // `override` is the one query parameter: a field of the request bound
+    // neither to the path nor to a body.
+    let request = pool
+        .get_message_by_name("google.cloud.apigee.v1.GenerateDeployChangeReportRequest")
+        .unwrap();
+    let fields: Vec<_> = request.fields().collect();
+    assert_eq!(fields.len(), 2);
+    assert!(fields[0].name() == "name" && matches!(fields[0].kind(), Kind::String));
+    assert!(fields[1].name() == "override" && matches!(fields[1].kind(), Kind::Bool));
+}
