@@ -37,6 +37,10 @@
 //! Modules mirror proto packages: `google.api.servicecontrol.v1.ReportRequest`
 //! is [`google::api::servicecontrol::v1::ReportRequest`].
 //!
+//! [`status`] converts `google.rpc.Code` and `google.rpc.Status` to gRPC codes,
+//! HTTP statuses and `tonic::Status` (details included), and reads typed error
+//! details.
+//!
 //! Features:
 //! - `json` (default): serde impls, [`json`], [`registry`];
 //! - `grpc` (default): tonic clients and servers in each service package;
@@ -65,6 +69,7 @@ pub struct ReadmeDoctests;
 pub mod json;
 #[cfg(feature = "json")]
 pub mod registry;
+pub mod status;
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every `.proto` file the
 /// crate compiles, well-known types included, for reflection (prost-reflect,

@@ -197,3 +197,99 @@ async fn generated_rust_client_calls_our_server() {
     assert_eq!(response.service_rollout_id, "rollout-1");
     assert_eq!(recorder.reports.lock().unwrap().as_slice(), &[request]);
 }
+
+/// A service that fails every call with a rich status.
+#[derive(Clone)]
+struct Refuser;
+
+fn refusal() -> Status {
+    use cloud_report_proto::google::rpc::{Code, ErrorInfo, RetryInfo};
+    Status::new(
+        Code::PermissionDenied,
+        "Permission 'servicemanagement.services.report' denied",
+    )
+    .with_detail(&ErrorInfo {
+        reason: "IAM_PERMISSION_DENIED".into(),
+        domain: "servicecontrol.googleapis.com".into(),
+        metadata: [(
+            "permission".to_owned(),
+            "servicemanagement.services.report".to_owned(),
+        )]
+        .into(),
+    })
+    .with_detail(&RetryInfo {
+        retry_delay: Some("2.5s".parse().unwrap()),
+    })
+}
+
+#[tonic::async_trait]
+impl ServiceController for Refuser {
+    async fn check(
+        &self,
+        _: Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, tonic::Status> {
+        Err(refusal().into())
+    }
+
+    async fn report(
+        &self,
+        _: Request<ReportRequest>,
+    ) -> Result<Response<ReportResponse>, tonic::Status> {
+        Err(refusal().into())
+    }
+}
+
+/// Error details cross the wire in grpc-status-details-bin: the generated
+/// Rust client, tonic-types and the official Python client all read them.
+#[tokio::test(flavor = "multi_thread")]
+async fn rich_errors_reach_every_client() {
+    use tonic_types::StatusExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(ServiceControllerServer::new(Refuser))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+
+    let mut client = ServiceControllerClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let err = client.report(ReportRequest::default()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    assert_eq!(Status::try_from(&err).unwrap(), refusal());
+    let details = err.get_error_details();
+    assert_eq!(
+        details.error_info().unwrap().reason,
+        "IAM_PERMISSION_DENIED"
+    );
+    assert_eq!(
+        details.retry_info().unwrap().retry_delay,
+        Some(std::time::Duration::from_millis(2500))
+    );
+
+    let answer = tokio::task::spawn_blocking(move || {
+        Reference::get().call(json!({
+            "op": "grpc_call", "target": addr.to_string(), "method": "report", "json": "{}",
+        }))
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer["error_code"], 7, "{answer}");
+    let details: Vec<Status> = answer["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            json::from_str::<cloud_report_proto::google::protobuf::Any>(d.as_str().unwrap())
+                .unwrap()
+        })
+        .map(|any| Status {
+            code: 0,
+            message: String::new(),
+            details: vec![any],
+        })
+        .collect();
+    let theirs: Vec<_> = details.into_iter().flat_map(|s| s.details).collect();
+    assert_eq!(theirs, refusal().details);
+}

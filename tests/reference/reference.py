@@ -204,11 +204,28 @@ def grpc_call(request):
         wrapper = {"check": servicecontrol_v1.CheckRequest, "report": servicecontrol_v1.ReportRequest}[method]
     raw = json_format.Parse(request["json"], wrapper.pb(wrapper()))
     repack_any(raw)
+    from google.api_core import exceptions
+
     try:
         response = getattr(client, method)(request=wrapper.wrap(raw), timeout=10)
+    except exceptions.GoogleAPICallError as e:
+        # api_core reads the rich details from grpc-status-details-bin.
+        return {
+            "error_code": e.grpc_status_code.value[0],
+            "message": e.message,
+            "details": [
+                json_format.MessageToJson(_pack(d), indent=None) for d in e.details
+            ],
+        }
     finally:
         channel.close()
     return {"json": json_format.MessageToJson(type(response).pb(response), indent=None)}
+
+
+def _pack(detail):
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    return packed
 
 
 HANDLERS = {
