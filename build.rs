@@ -86,6 +86,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             fs::write(out_dir.join(name), contents)?;
         }
         fs::write(out_dir.join("registry_entries.rs"), generated.registry)?;
+        fs::write(out_dir.join("http_bindings.rs"), generated.bindings)?;
     }
     Ok(())
 }

@@ -44,6 +44,8 @@
 //! Features:
 //! - `json` (default): serde impls, [`json`], [`registry`];
 //! - `grpc` (default): tonic clients and servers in each service package;
+//! - `rest`: [`rest::Gateway`], serving tonic services over REST and gRPC on
+//!   one port, driven by the `google.api.http` bindings;
 //! - `cli`: the `cloud-report` binary.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub, rustdoc::broken_intra_doc_links)]
@@ -69,6 +71,8 @@ pub struct ReadmeDoctests;
 pub mod json;
 #[cfg(feature = "json")]
 pub mod registry;
+#[cfg(feature = "rest")]
+pub mod rest;
 pub mod status;
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every `.proto` file the

@@ -14,6 +14,7 @@ Requests ("op" selects):
   to_json    {"type", "binary"} -> canonical JSON, or the error.
   grpc_call  {"target", "method", "json"} -> the JSON answer of a Service
              Control call made with the official client.
+  http_post  {"url", "body"} -> the status and body of a JSON POST.
 """
 
 import base64
@@ -228,6 +229,24 @@ def _pack(detail):
     return packed
 
 
+def http_post(request):
+    """POSTs a JSON body with the standard library; the status and body."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(
+        request["url"],
+        data=request["body"].encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return {"status": response.status, "body": response.read().decode()}
+    except urllib.error.HTTPError as e:
+        return {"status": e.code, "body": e.read().decode()}
+
+
 HANDLERS = {
     "describe": lambda r: describe(r["types"]),
     "describe_service": lambda r: describe_service(r["service"]),
@@ -235,6 +254,7 @@ HANDLERS = {
     "parse_json": parse_json,
     "to_json": to_json,
     "grpc_call": grpc_call,
+    "http_post": http_post,
 }
 
 

@@ -1,0 +1,138 @@
+//! Google's REST error form:
+//! `{"error": {"code": 400, "message": "...", "status": "INVALID_ARGUMENT", "details": [...]}}`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::google::protobuf::Any;
+use crate::google::rpc::{Code, Status};
+
+/// An error as a REST front end answers it: an HTTP status and a
+/// `google.rpc.Status`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestError {
+    /// The HTTP status; normally the code's mapping, but 404 for an unknown
+    /// path, 405 for a wrong method and 413 for a body over the limit.
+    pub http_status: u16,
+    /// The status: code, message, details.
+    pub status: Status,
+}
+
+impl RestError {
+    /// An error with the HTTP status of its code.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self::from(Status::new(code, message))
+    }
+
+    /// The same error answered with another HTTP status.
+    #[must_use]
+    pub fn with_http_status(mut self, http_status: u16) -> Self {
+        self.http_status = http_status;
+        self
+    }
+
+    /// The JSON body: `{"error": {...}}`.
+    pub fn to_json(&self) -> Vec<u8> {
+        let body = Envelope {
+            error: Body {
+                code: self.http_status,
+                message: &self.status.message,
+                status: self.status.code().as_str_name(),
+                details: &self.status.details,
+            },
+        };
+        // Writing can only fail for Any details of unregistered types; those
+        // are dropped, and the message says so, rather than losing the error.
+        serde_json::to_vec(&body).unwrap_or_else(|e| {
+            serde_json::to_vec(&Envelope {
+                error: Body {
+                    code: self.http_status,
+                    message: &format!("{} (details not shown: {e})", self.status.message),
+                    status: self.status.code().as_str_name(),
+                    details: &[],
+                },
+            })
+            .unwrap_or_default()
+        })
+    }
+
+    /// Reads a REST error body; `None` when the body is not in Google's form.
+    pub fn from_json(http_status: u16, body: &[u8]) -> Option<Self> {
+        let parsed: OwnedEnvelope = serde_json::from_slice(body).ok()?;
+        let code = Code::from_str_name(&parsed.error.status)
+            .unwrap_or_else(|| Code::from_http_status(http_status));
+        // Details of types the registry does not know are counted in the
+        // message rather than failing the whole error.
+        let mut message = parsed.error.message;
+        let mut details = Vec::new();
+        let mut unknown = 0;
+        for detail in parsed.error.details {
+            match serde_json::from_value::<Any>(detail) {
+                Ok(any) => details.push(any),
+                Err(_) => unknown += 1,
+            }
+        }
+        if unknown > 0 {
+            message.push_str(&format!(" ({unknown} details of unknown types omitted)"));
+        }
+        Some(Self {
+            http_status,
+            status: Status {
+                code: code as i32,
+                message,
+                details,
+            },
+        })
+    }
+}
+
+impl From<Status> for RestError {
+    fn from(status: Status) -> Self {
+        Self {
+            http_status: status.code().http_status(),
+            status,
+        }
+    }
+}
+
+impl std::fmt::Display for RestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HTTP {} {}: {}",
+            self.http_status,
+            self.status.code().as_str_name(),
+            self.status.message
+        )
+    }
+}
+
+impl std::error::Error for RestError {}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: u16,
+    message: &'a str,
+    status: &'a str,
+    #[serde(skip_serializing_if = "<[Any]>::is_empty")]
+    details: &'a [Any],
+}
+
+#[derive(Deserialize)]
+struct OwnedEnvelope {
+    error: OwnedBody,
+}
+
+#[derive(Deserialize)]
+struct OwnedBody {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    details: Vec<serde_json::Value>,
+}

@@ -1,0 +1,684 @@
+//! REST (HTTP/JSON) for the crate's services, driven by each method's
+//! `google.api.http` binding.
+//!
+//! [`Gateway`] serves tonic services over REST as well as gRPC, on one port:
+//! a REST request is matched against the bindings' path templates, its
+//! request message is assembled from the JSON body, the path variables and
+//! the query parameters, and it is handed to the very same tonic service as
+//! an in-process gRPC call; the answer, or the error status with its details,
+//! comes back as canonical JSON or as Google's error form. Requests with a
+//! gRPC content type go to the services untouched. Nothing is written per
+//! method: the bindings are read from the descriptors at build time.
+//!
+//! ```no_run
+//! use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::{
+//!     ServiceController, ServiceControllerServer,
+//! };
+//! use cloud_report_proto::rest::Gateway;
+//! # use cloud_report_proto::google::api::servicecontrol::v1::*;
+//! # #[derive(Clone)] struct MyService;
+//! # #[tonic::async_trait] impl ServiceController for MyService {
+//! #   async fn check(&self, _: tonic::Request<CheckRequest>) -> Result<tonic::Response<CheckResponse>, tonic::Status> { todo!() }
+//! #   async fn report(&self, _: tonic::Request<ReportRequest>) -> Result<tonic::Response<ReportResponse>, tonic::Status> { todo!() }
+//! # }
+//! # async fn run() -> std::io::Result<()> {
+//! let router = Gateway::new()
+//!     .add_service(ServiceControllerServer::new(MyService))
+//!     .into_router();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! // POST /v1/services/{service_name}:report with JSON, or gRPC, on one port.
+//! axum::serve(listener, router).await
+//! # }
+//! ```
+
+mod error;
+mod template;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Body as AxumBody;
+use axum::response::{IntoResponse, Response};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use tonic::server::NamedService;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
+
+pub use error::RestError;
+pub use template::{PathTemplate, TemplateError};
+
+use crate::google::rpc::{Code, Status};
+use crate::registry::{self, Entry};
+
+/// How a request field takes a query parameter's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldKind {
+    /// `true` or `false`.
+    Bool,
+    /// A number, string or enum: the text is the field's JSON string form.
+    Scalar,
+    /// A message: not bindable from a query parameter.
+    Message,
+}
+
+/// A top-level field of a request message.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestField {
+    /// The proto name, as path templates and query parameters use it.
+    pub name: &'static str,
+    /// The JSON name.
+    pub json_name: &'static str,
+    /// How a query parameter's text becomes the field's value.
+    pub kind: FieldKind,
+    /// Whether the field is repeated (the parameter may be given repeatedly).
+    pub repeated: bool,
+}
+
+/// One method's `google.api.http` binding.
+#[derive(Clone, Copy, Debug)]
+pub struct Binding {
+    /// The service's full name.
+    pub service: &'static str,
+    /// The method's name.
+    pub method: &'static str,
+    /// The HTTP verb.
+    pub verb: &'static str,
+    /// The path template.
+    pub template: &'static str,
+    /// Which request field is the body: `*` for all fields not in the path,
+    /// empty for none.
+    pub body: &'static str,
+    /// The request message's full name.
+    pub request: &'static str,
+    /// The response message's full name.
+    pub response: &'static str,
+    /// The request message's top-level fields.
+    pub fields: &'static [RequestField],
+}
+
+/// The binding of every method of the crate that has one.
+pub const BINDINGS: &[Binding] = include!(concat!(env!("OUT_DIR"), "/http_bindings.rs"));
+
+/// Query parameters every Google API accepts besides request fields.
+const SYSTEM_PARAMETERS: &[&str] = &[
+    "$.xgafv",
+    "alt",
+    "key",
+    "prettyPrint",
+    "quotaUser",
+    "access_token",
+];
+
+type GrpcService = BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    Infallible,
+>;
+
+struct Route {
+    binding: Binding,
+    template: PathTemplate,
+    request: Entry,
+    response: Entry,
+}
+
+/// Serves tonic services over REST and gRPC on one router. See the
+/// [module documentation](self).
+pub struct Gateway {
+    services: HashMap<&'static str, GrpcService>,
+    routes: Vec<Route>,
+    max_body_bytes: usize,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("services", &self.services.keys().collect::<Vec<_>>())
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// The default limit of a REST request body: 8 MiB.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 8 << 20;
+
+    /// A gateway with no services yet.
+    pub fn new() -> Self {
+        Self {
+            services: HashMap::new(),
+            routes: Vec::new(),
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    /// Serves a tonic service (a generated `...Server::new(implementation)`),
+    /// over gRPC and over REST for each of its methods with a binding.
+    ///
+    /// # Panics
+    ///
+    /// When a binding's template or message types are not the crate's own,
+    /// which the build guarantees.
+    #[must_use]
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        for binding in BINDINGS.iter().filter(|b| b.service == S::NAME) {
+            self.routes.push(Route {
+                binding: *binding,
+                template: PathTemplate::parse(binding.template).expect("bindings parse"),
+                request: registry::lookup(binding.request).expect("request types are registered"),
+                response: registry::lookup(binding.response)
+                    .expect("response types are registered"),
+            });
+        }
+        self.services
+            .insert(S::NAME, BoxCloneSyncService::new(service));
+        self
+    }
+
+    /// Sets the largest REST request body accepted; a larger one is refused
+    /// with 413 before it is read whole.
+    #[must_use]
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// The axum router serving everything added.
+    pub fn into_router(self) -> axum::Router {
+        axum::Router::new()
+            .fallback(handle)
+            .with_state(Arc::new(self))
+    }
+
+    async fn grpc(&self, request: axum::extract::Request) -> Response {
+        let service_name = request
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let Some(service) = self.services.get(service_name).cloned() else {
+            return grpc_unimplemented(service_name);
+        };
+        let request = request.map(tonic::body::Body::new);
+        match service.oneshot(request).await {
+            Ok(response) => response.map(AxumBody::new),
+            Err(never) => match never {},
+        }
+    }
+
+    async fn rest(&self, request: axum::extract::Request) -> Result<Response, RestError> {
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path();
+        let mut path_matched = false;
+        let mut found = None;
+        for route in &self.routes {
+            if let Some(values) = route.template.matches(path) {
+                path_matched = true;
+                if parts.method.as_str() == route.binding.verb {
+                    found = Some((route, values));
+                    break;
+                }
+            }
+        }
+        let Some((route, values)) = found else {
+            return Err(if path_matched {
+                RestError::new(
+                    Code::Unimplemented,
+                    format!("method {} is not allowed on {path}", parts.method),
+                )
+                .with_http_status(405)
+            } else {
+                RestError::new(
+                    Code::NotFound,
+                    format!("no method is bound to {} {path}", parts.method),
+                )
+            });
+        };
+
+        let body = self.read_body(&parts.headers, body).await?;
+        let query = parts.uri.query().unwrap_or_default();
+        let (message, pretty, token) = assemble(route, &values, query, &body)?;
+
+        // The in-process gRPC call, with the caller's headers as metadata.
+        let mut headers = forwarded_headers(&parts.headers);
+        if let Some(token) = token
+            && !headers.contains_key(header::AUTHORIZATION)
+            && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
+        {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        let reply = self.call(route, headers, message).await?;
+        let text = route.response.binary_to_json(&reply, pretty).map_err(|e| {
+            RestError::new(Code::Internal, format!("cannot write the response: {e}"))
+        })?;
+        Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            text,
+        )
+            .into_response())
+    }
+
+    async fn read_body(&self, headers: &HeaderMap, body: AxumBody) -> Result<Bytes, RestError> {
+        let too_large = || {
+            RestError::new(
+                Code::InvalidArgument,
+                format!("request body is larger than {} bytes", self.max_body_bytes),
+            )
+            .with_http_status(413)
+        };
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body_bytes as u64) {
+            return Err(too_large());
+        }
+        match Limited::new(body, self.max_body_bytes).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+            Err(e) => Err(RestError::new(
+                Code::InvalidArgument,
+                format!("cannot read the body: {e}"),
+            )),
+        }
+    }
+
+    async fn call(
+        &self,
+        route: &Route,
+        headers: HeaderMap,
+        message: Vec<u8>,
+    ) -> Result<Vec<u8>, RestError> {
+        let service = self
+            .services
+            .get(route.binding.service)
+            .cloned()
+            .ok_or_else(|| RestError::new(Code::Unimplemented, "service not served"))?;
+        let mut framed = BytesMut::with_capacity(message.len() + 5);
+        framed.put_u8(0);
+        framed.put_u32(u32::try_from(message.len()).map_err(|_| {
+            RestError::new(
+                Code::InvalidArgument,
+                "request too large for one gRPC message",
+            )
+        })?);
+        framed.put_slice(&message);
+        let mut request = http::Request::builder()
+            .method(Method::POST)
+            .uri(format!(
+                "/{}/{}",
+                route.binding.service, route.binding.method
+            ))
+            .body(tonic::body::Body::new(Full::new(framed.freeze())))
+            .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
+        *request.headers_mut() = headers;
+        request.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        request
+            .headers_mut()
+            .insert(header::TE, HeaderValue::from_static("trailers"));
+
+        let response = match service.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let (parts, body) = response.into_parts();
+        let collected = body
+            .collect()
+            .await
+            .map_err(|e| RestError::new(Code::Internal, format!("the service failed: {e}")))?;
+        let trailers = collected.trailers().cloned().unwrap_or_default();
+        let data = collected.to_bytes();
+        // A trailers-only answer carries the status in the headers.
+        let status = grpc_status(&trailers).or_else(|| grpc_status(&parts.headers));
+        match status {
+            Some(status) if status.code != 0 => Err(RestError::from(status)),
+            Some(_) => unframe(data),
+            None => Err(RestError::new(
+                Code::Internal,
+                "the service answered without a grpc-status",
+            )),
+        }
+    }
+}
+
+async fn handle(
+    axum::extract::State(gateway): axum::extract::State<Arc<Gateway>>,
+    request: axum::extract::Request,
+) -> Response {
+    let is_grpc = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if is_grpc {
+        return gateway.grpc(request).await;
+    }
+    match gateway.rest(request).await {
+        Ok(response) => response,
+        Err(error) => error_response(&error),
+    }
+}
+
+fn error_response(error: &RestError) -> Response {
+    let status =
+        StatusCode::from_u16(error.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        error.to_json(),
+    )
+        .into_response()
+}
+
+fn grpc_unimplemented(service: &str) -> Response {
+    let mut response = Response::new(AxumBody::empty());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert("grpc-status", HeaderValue::from_static("12"));
+    if let Ok(message) = HeaderValue::from_str(&format!("unknown service {service}")) {
+        headers.insert("grpc-message", message);
+    }
+    response
+}
+
+/// The request headers passed to the service as gRPC metadata: everything
+/// but what describes the HTTP/1.1 or JSON transport.
+fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in headers {
+        let skip = matches!(
+            name.as_str(),
+            "host"
+                | "connection"
+                | "content-length"
+                | "content-type"
+                | "transfer-encoding"
+                | "accept"
+                | "accept-encoding"
+                | "te"
+                | "upgrade"
+                | "keep-alive"
+        ) || name.as_str().starts_with("grpc-");
+        if !skip {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The request message of a REST call: body, then path variables, then
+/// query parameters, each encoded and concatenated (concatenated encodings
+/// merge, later singular values winning). Also whether the caller asked for
+/// indented JSON, and an `access_token` parameter.
+fn assemble(
+    route: &Route,
+    path_values: &[String],
+    query: &str,
+    body: &[u8],
+) -> Result<(Vec<u8>, bool, Option<String>), RestError> {
+    let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
+    let binding = &route.binding;
+    let mut message = match binding.body {
+        "" if !body.iter().all(u8::is_ascii_whitespace) => {
+            return Err(invalid(format!(
+                "{} {} takes no request body",
+                binding.verb, binding.template
+            )));
+        }
+        "" => Vec::new(),
+        "*" if body.iter().all(u8::is_ascii_whitespace) => Vec::new(),
+        "*" => route
+            .request
+            .json_to_binary(body)
+            .map_err(|e| invalid(invalid_json(&e)))?,
+        field => {
+            let json_name = field_json_name(binding, field).unwrap_or(field);
+            let wrapped = [format!("{{\"{json_name}\":").as_bytes(), body, b"}"].concat();
+            route
+                .request
+                .json_to_binary(&wrapped)
+                .map_err(|e| invalid(invalid_json(&e)))?
+        }
+    };
+
+    let mut fields = serde_json::Map::new();
+    for (path, value) in route.template.variables().iter().zip(path_values) {
+        set_path(
+            binding,
+            &mut fields,
+            path,
+            serde_json::Value::String(value.clone()),
+        )?;
+    }
+    let mut pretty = false;
+    let mut token = None;
+    let mut repeated: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "prettyPrint" => pretty = value != "false",
+            "alt" if value != "json" => {
+                return Err(invalid(format!(
+                    "alt={value} is not supported; only alt=json"
+                )));
+            }
+            "access_token" => token = Some(value.into_owned()),
+            other if SYSTEM_PARAMETERS.contains(&other) => {}
+            other => {
+                if binding.body == "*" {
+                    return Err(invalid(format!(
+                        "cannot bind query parameter \"{other}\": the body holds every field"
+                    )));
+                }
+                let field = binding
+                    .fields
+                    .iter()
+                    .find(|f| f.name == other || f.json_name == other)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "cannot bind query parameter \"{other}\": no such field"
+                        ))
+                    })?;
+                let value = match field.kind {
+                    FieldKind::Bool => match value.as_ref() {
+                        "true" => serde_json::Value::Bool(true),
+                        "false" => serde_json::Value::Bool(false),
+                        _ => {
+                            return Err(invalid(format!(
+                                "query parameter \"{other}\" must be true or false"
+                            )));
+                        }
+                    },
+                    FieldKind::Scalar => serde_json::Value::String(value.into_owned()),
+                    FieldKind::Message => {
+                        return Err(invalid(format!(
+                            "cannot bind query parameter \"{other}\": it is a message"
+                        )));
+                    }
+                };
+                if field.repeated {
+                    repeated
+                        .entry(field.json_name.to_owned())
+                        .or_default()
+                        .push(value);
+                } else if fields.insert(field.json_name.to_owned(), value).is_some() {
+                    return Err(invalid(format!(
+                        "query parameter \"{other}\" is given more than once"
+                    )));
+                }
+            }
+        }
+    }
+    for (json_name, values) in repeated {
+        fields.insert(json_name, serde_json::Value::Array(values));
+    }
+    if !fields.is_empty() {
+        let bound = route
+            .request
+            .value_to_binary(serde_json::Value::Object(fields))
+            .map_err(|e| invalid(format!("invalid path or query parameter: {e}")))?;
+        message.extend_from_slice(&bound);
+    }
+    Ok((message, pretty, token))
+}
+
+fn field_json_name<'a>(binding: &'a Binding, name: &str) -> Option<&'a str> {
+    binding
+        .fields
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| f.json_name)
+}
+
+/// Sets a path variable's field, nested fields by their proto names turned
+/// into JSON names where known (top level) and lowerCamelCase below.
+fn set_path(
+    binding: &Binding,
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    path: &[String],
+    value: serde_json::Value,
+) -> Result<(), RestError> {
+    let mut names = path.iter().enumerate().map(|(i, name)| {
+        if i == 0 {
+            field_json_name(binding, name).map_or_else(|| lower_camel(name), str::to_owned)
+        } else {
+            lower_camel(name)
+        }
+    });
+    let last = path.len().saturating_sub(1);
+    let mut current = object;
+    for (i, name) in names.by_ref().enumerate() {
+        if i == last {
+            current.insert(name, value);
+            return Ok(());
+        }
+        current = current
+            .entry(name)
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()))
+            .as_object_mut()
+            .ok_or_else(|| RestError::new(Code::Internal, "path variables overlap"))?;
+    }
+    Ok(())
+}
+
+fn lower_camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn invalid_json(error: &registry::TranscodeError) -> String {
+    format!("Invalid JSON payload received. {error}")
+}
+
+/// The status of a gRPC answer from its headers or trailers.
+fn grpc_status(headers: &HeaderMap) -> Option<Status> {
+    let code: i32 = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+    let message = headers
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .map(|m| {
+            percent_encoding::percent_decode_str(m)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default();
+    let details = headers
+        .get("grpc-status-details-bin")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| crate::json::codec::decode_base64(v).ok())
+        .and_then(|bytes| <Status as prost::Message>::decode(bytes.as_slice()).ok())
+        .map(|s| s.details)
+        .unwrap_or_default();
+    Some(Status {
+        code,
+        message,
+        details,
+    })
+}
+
+/// The message of a unary gRPC answer body.
+fn unframe(mut data: Bytes) -> Result<Vec<u8>, RestError> {
+    let internal = |m: &str| RestError::new(Code::Internal, m.to_owned());
+    if data.len() < 5 {
+        return Err(internal("the service answered without a message"));
+    }
+    if data.get_u8() != 0 {
+        return Err(internal("the service answered with a compressed message"));
+    }
+    let length = data.get_u32() as usize;
+    if data.len() < length {
+        return Err(internal("the service's answer is truncated"));
+    }
+    Ok(data.split_to(length).to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_binding_parses_and_names_registered_types() {
+        assert!(BINDINGS.len() >= 6);
+        for binding in BINDINGS {
+            PathTemplate::parse(binding.template).unwrap();
+            assert!(
+                registry::lookup(binding.request).is_some(),
+                "{}",
+                binding.request
+            );
+            assert!(
+                registry::lookup(binding.response).is_some(),
+                "{}",
+                binding.response
+            );
+        }
+    }
+
+    #[test]
+    fn lower_camel_matches_protoc() {
+        assert_eq!(lower_camel("service_name"), "serviceName");
+        assert_eq!(lower_camel("a_b_c"), "aBC");
+        assert_eq!(lower_camel("name"), "name");
+    }
+}

@@ -1,0 +1,245 @@
+//! `google.api.http` path templates: parsing and matching.
+//!
+//! `/v1/{instance=organizations/*/instances/*}:reportStatus` is the literal
+//! `v1`, then the variable `instance` bound to `organizations/*/instances/*`,
+//! then the custom verb `reportStatus`. `*` matches one path segment, `**` any
+//! number of trailing segments; `{field}` is `{field=*}`.
+
+use std::fmt;
+
+/// What one path segment of a template matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Matcher {
+    Literal(String),
+    /// `*`: one segment.
+    Any,
+    /// `**`: the remaining segments (at least none).
+    Rest,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Segment {
+    matcher: Matcher,
+    /// The index of the variable this segment belongs to.
+    variable: Option<usize>,
+}
+
+/// A parsed path template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathTemplate {
+    text: String,
+    segments: Vec<Segment>,
+    /// The field path of each variable, such as `["instance"]`.
+    variables: Vec<Vec<String>>,
+    verb: Option<String>,
+}
+
+/// Why a template does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid path template \"{template}\": {reason}")]
+pub struct TemplateError {
+    template: String,
+    reason: &'static str,
+}
+
+impl PathTemplate {
+    /// Parses a template.
+    pub fn parse(template: &str) -> Result<Self, TemplateError> {
+        let error = |reason| TemplateError {
+            template: template.to_owned(),
+            reason,
+        };
+        let path = template
+            .strip_prefix('/')
+            .ok_or_else(|| error("must start with /"))?;
+        // The verb follows the last ':' that is outside braces.
+        let mut depth = 0;
+        let mut verb_at = None;
+        for (i, c) in path.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                ':' if depth == 0 => verb_at = Some(i),
+                _ => {}
+            }
+        }
+        let (path, verb) = match verb_at {
+            Some(i) => (&path[..i], Some(path[i + 1..].to_owned())),
+            None => (path, None),
+        };
+        let mut segments = Vec::new();
+        let mut variables = Vec::new();
+        let mut rest = path;
+        while !rest.is_empty() {
+            if let Some(inner) = rest.strip_prefix('{') {
+                let end = inner.find('}').ok_or_else(|| error("unclosed {"))?;
+                let (field, pattern) = match inner[..end].split_once('=') {
+                    Some((f, p)) => (f, p),
+                    None => (&inner[..end], "*"),
+                };
+                if field.is_empty() {
+                    return Err(error("a variable needs a field name"));
+                }
+                let index = variables.len();
+                variables.push(field.split('.').map(str::to_owned).collect());
+                for part in pattern.split('/') {
+                    segments.push(Segment {
+                        matcher: matcher(part).ok_or_else(|| error("empty segment"))?,
+                        variable: Some(index),
+                    });
+                }
+                rest = inner[end + 1..]
+                    .strip_prefix('/')
+                    .unwrap_or(&inner[end + 1..]);
+            } else {
+                let end = rest.find('/').unwrap_or(rest.len());
+                segments.push(Segment {
+                    matcher: matcher(&rest[..end]).ok_or_else(|| error("empty segment"))?,
+                    variable: None,
+                });
+                rest = rest.get(end + 1..).unwrap_or("");
+            }
+        }
+        let rest_positions = segments
+            .iter()
+            .filter(|s| s.matcher == Matcher::Rest)
+            .count();
+        if rest_positions > 1
+            || (rest_positions == 1 && segments.last().map(|s| &s.matcher) != Some(&Matcher::Rest))
+        {
+            return Err(error("** may only end a template"));
+        }
+        Ok(Self {
+            text: template.to_owned(),
+            segments,
+            variables,
+            verb,
+        })
+    }
+
+    /// The field paths of the template's variables, in order.
+    pub fn variables(&self) -> &[Vec<String>] {
+        &self.variables
+    }
+
+    /// Matches a request path (percent-encoded, as in the URL); the value of
+    /// each variable, percent-decoded, in the order of [`Self::variables`].
+    pub fn matches(&self, path: &str) -> Option<Vec<String>> {
+        let path = path.strip_prefix('/')?;
+        let path = match &self.verb {
+            Some(verb) => path.strip_suffix(verb.as_str())?.strip_suffix(':')?,
+            None => path,
+        };
+        let parts: Vec<&str> = if path.is_empty() {
+            Vec::new()
+        } else {
+            path.split('/').collect()
+        };
+        let mut values: Vec<Vec<String>> = vec![Vec::new(); self.variables.len()];
+        let mut at = 0;
+        for segment in &self.segments {
+            let taken: &[&str] = match &segment.matcher {
+                Matcher::Literal(literal) => {
+                    if parts.get(at).map(|p| decode(p)) != Some(literal.clone()) {
+                        return None;
+                    }
+                    &parts[at..=at]
+                }
+                Matcher::Any => {
+                    let part = parts.get(at)?;
+                    if part.is_empty() {
+                        return None;
+                    }
+                    &parts[at..=at]
+                }
+                Matcher::Rest => &parts[at..],
+            };
+            at += taken.len();
+            if let Some(index) = segment.variable {
+                values[index].extend(taken.iter().map(|p| decode(p)));
+            }
+        }
+        (at == parts.len()).then(|| values.into_iter().map(|v| v.join("/")).collect())
+    }
+}
+
+impl fmt::Display for PathTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn matcher(part: &str) -> Option<Matcher> {
+    match part {
+        "" => None,
+        "*" => Some(Matcher::Any),
+        "**" => Some(Matcher::Rest),
+        literal => Some(Matcher::Literal(literal.to_owned())),
+    }
+}
+
+fn decode(part: &str) -> String {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_bindings_of_the_crate() {
+        let t = PathTemplate::parse("/v1/services/{service_name}:report").unwrap();
+        assert_eq!(t.variables(), &[vec!["service_name".to_owned()]]);
+        assert_eq!(
+            t.matches("/v1/services/pubsub.googleapis.com:report"),
+            Some(vec!["pubsub.googleapis.com".into()])
+        );
+        assert_eq!(
+            t.matches("/v1/services/a%2Fb:report"),
+            Some(vec!["a/b".into()])
+        );
+        assert_eq!(t.matches("/v1/services/x:check"), None);
+        assert_eq!(t.matches("/v1/services/:report"), None);
+        assert_eq!(t.matches("/v1/services/a/b:report"), None);
+
+        let t =
+            PathTemplate::parse("/v1/{instance=organizations/*/instances/*}:reportStatus").unwrap();
+        assert_eq!(
+            t.matches("/v1/organizations/o1/instances/i-2:reportStatus"),
+            Some(vec!["organizations/o1/instances/i-2".into()])
+        );
+        assert_eq!(
+            t.matches("/v1/organizations/o1/environments/i:reportStatus"),
+            None
+        );
+        assert_eq!(
+            t.matches("/v1/organizations/o1/instances:reportStatus"),
+            None
+        );
+
+        let t = PathTemplate::parse(
+            "/v1/{name=organizations/*/environments/*/apis/*/revisions/*}/deployments:generateDeployChangeReport",
+        )
+        .unwrap();
+        assert_eq!(
+            t.matches("/v1/organizations/o/environments/prod/apis/orders/revisions/4/deployments:generateDeployChangeReport"),
+            Some(vec!["organizations/o/environments/prod/apis/orders/revisions/4".into()])
+        );
+    }
+
+    #[test]
+    fn double_wildcards_and_nested_fields() {
+        let t = PathTemplate::parse("/v1/{a.b=files/**}").unwrap();
+        assert_eq!(t.variables(), &[vec!["a".to_owned(), "b".to_owned()]]);
+        assert_eq!(
+            t.matches("/v1/files/x/y/z"),
+            Some(vec!["files/x/y/z".into()])
+        );
+        assert_eq!(t.matches("/v1/files"), Some(vec!["files".into()]));
+        assert!(PathTemplate::parse("/v1/{a=**}/x").is_err());
+        assert!(PathTemplate::parse("v1/x").is_err());
+        assert!(PathTemplate::parse("/v1/{a").is_err());
+    }
+}

@@ -1,0 +1,308 @@
+//! The REST gateway on 127.0.0.1: the same tonic services answer REST and
+//! gRPC on one port, with the same result, and errors come in Google's form.
+#![cfg(feature = "rest")]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use cloud_report_proto::google::api::servicecontrol::v1::service_controller_client::ServiceControllerClient;
+use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::{
+    ServiceController, ServiceControllerServer,
+};
+use cloud_report_proto::google::api::servicecontrol::v1::{
+    CheckRequest, CheckResponse, ReportRequest, ReportResponse,
+};
+use cloud_report_proto::google::cloud::apigee::v1::deployment_service_server::{
+    DeploymentService, DeploymentServiceServer,
+};
+use cloud_report_proto::google::cloud::apigee::v1::runtime_service_server::{
+    RuntimeService, RuntimeServiceServer,
+};
+use cloud_report_proto::google::cloud::apigee::v1::{
+    DeploymentChangeReport, GenerateDeployChangeReportRequest, GenerateUndeployChangeReportRequest,
+    ReportInstanceStatusRequest, ReportInstanceStatusResponse,
+};
+use cloud_report_proto::google::rpc::{Code, ErrorInfo, Status};
+use cloud_report_proto::json;
+use cloud_report_proto::rest::Gateway;
+use serde_json::{Value, json};
+use support::reference::Reference;
+use tonic::{Request, Response};
+
+/// A received report with the caller's authorization header.
+type Received = (ReportRequest, Option<String>);
+
+#[derive(Clone, Default)]
+struct Backend {
+    reports: Arc<Mutex<Vec<Received>>>,
+    statuses: Arc<Mutex<Vec<ReportInstanceStatusRequest>>>,
+    deploys: Arc<Mutex<Vec<GenerateDeployChangeReportRequest>>>,
+}
+
+#[tonic::async_trait]
+impl ServiceController for Backend {
+    async fn check(
+        &self,
+        _: Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, tonic::Status> {
+        Err(Status::new(Code::PermissionDenied, "no checks here")
+            .with_detail(&ErrorInfo {
+                reason: "NOPE".into(),
+                domain: "example.com".into(),
+                ..Default::default()
+            })
+            .into())
+    }
+
+    async fn report(
+        &self,
+        request: Request<ReportRequest>,
+    ) -> Result<Response<ReportResponse>, tonic::Status> {
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let request = request.into_inner();
+        self.reports.lock().unwrap().push((request.clone(), token));
+        Ok(Response::new(ReportResponse {
+            service_config_id: format!("config-of-{}", request.service_name),
+            ..Default::default()
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl RuntimeService for Backend {
+    async fn report_instance_status(
+        &self,
+        request: Request<ReportInstanceStatusRequest>,
+    ) -> Result<Response<ReportInstanceStatusResponse>, tonic::Status> {
+        self.statuses.lock().unwrap().push(request.into_inner());
+        Ok(Response::new(ReportInstanceStatusResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl DeploymentService for Backend {
+    async fn generate_deploy_change_report(
+        &self,
+        request: Request<GenerateDeployChangeReportRequest>,
+    ) -> Result<Response<DeploymentChangeReport>, tonic::Status> {
+        self.deploys.lock().unwrap().push(request.into_inner());
+        Ok(Response::new(DeploymentChangeReport::default()))
+    }
+
+    async fn generate_undeploy_change_report(
+        &self,
+        _: Request<GenerateUndeployChangeReportRequest>,
+    ) -> Result<Response<DeploymentChangeReport>, tonic::Status> {
+        Err(tonic::Status::unimplemented(
+            "undeploy reports are not computed here",
+        ))
+    }
+}
+
+async fn serve(backend: Backend, max_body: usize) -> SocketAddr {
+    let router = Gateway::new()
+        .add_service(ServiceControllerServer::new(backend.clone()))
+        .add_service(RuntimeServiceServer::new(backend.clone()))
+        .add_service(DeploymentServiceServer::new(backend))
+        .max_body_bytes(max_body)
+        .into_router();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+fn golden(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/golden/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+async fn post(url: String, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer t0k3n")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn report_over_rest_and_grpc_gives_the_same_result() {
+    let backend = Backend::default();
+    let addr = serve(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES).await;
+
+    // REST: the service name comes from the path, the rest from the body.
+    let mut request: ReportRequest =
+        json::from_str(&golden("google.api.servicecontrol.v1.ReportRequest")).unwrap();
+    request.service_name.clear();
+    let (status, rest_answer) = post(
+        format!("http://{addr}/v1/services/library.example.com:report"),
+        json::to_string(&request).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{rest_answer}");
+    request.service_name = "library.example.com".into();
+
+    // gRPC on the same port.
+    let mut client = ServiceControllerClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let grpc_answer = client.report(request.clone()).await.unwrap().into_inner();
+    assert_eq!(rest_answer, serde_json::to_value(&grpc_answer).unwrap());
+    assert_eq!(
+        rest_answer["serviceConfigId"],
+        "config-of-library.example.com"
+    );
+
+    let reports = backend.reports.lock().unwrap().clone();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0].0, request);
+    assert_eq!(reports[1].0, request);
+    // The caller's headers reach the service as metadata.
+    assert_eq!(reports[0].1.as_deref(), Some("Bearer t0k3n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apigee_bindings_take_path_variables_and_query_parameters() {
+    let backend = Backend::default();
+    let addr = serve(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES).await;
+
+    let mut status_request: ReportInstanceStatusRequest = json::from_str(&golden(
+        "google.cloud.apigee.v1.ReportInstanceStatusRequest",
+    ))
+    .unwrap();
+    status_request.instance.clear();
+    let (code, answer) = post(
+        format!("http://{addr}/v1/organizations/my-org/instances/my-instance:reportStatus"),
+        json::to_string(&status_request).unwrap(),
+    )
+    .await;
+    assert_eq!((code, answer), (200, json!({})));
+    status_request.instance = "organizations/my-org/instances/my-instance".into();
+    assert_eq!(
+        backend.statuses.lock().unwrap().as_slice(),
+        &[status_request]
+    );
+
+    let name = "organizations/my-org/environments/prod/apis/orders/revisions/4";
+    let (code, answer) = post(
+        format!("http://{addr}/v1/{name}/deployments:generateDeployChangeReport?override=true"),
+        "",
+    )
+    .await;
+    assert_eq!((code, answer), (200, json!({})));
+    assert_eq!(
+        backend.deploys.lock().unwrap().as_slice(),
+        &[GenerateDeployChangeReportRequest {
+            name: name.into(),
+            r#override: true
+        }]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_come_in_googles_form() {
+    let addr = serve(Backend::default(), 256).await;
+    let report = format!("http://{addr}/v1/services/s:report");
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str, &str)> = vec![
+        (reqwest::Client::new().post(&report).body(r#"{"operations": [{"startTime": "soon"}]}"#), 400, "INVALID_ARGUMENT", "operations[0].startTime"),
+        (reqwest::Client::new().post(&report).body(r#"{"nope": 1}"#), 400, "INVALID_ARGUMENT", "unknown field \"nope\""),
+        (reqwest::Client::new().post(&report).body("{not json"), 400, "INVALID_ARGUMENT", "Invalid JSON payload"),
+        (reqwest::Client::new().post(format!("{report}?serviceConfigId=x")), 400, "INVALID_ARGUMENT", "cannot bind query parameter"),
+        (reqwest::Client::new().post(&report).body("x".repeat(300)), 413, "INVALID_ARGUMENT", "larger than 256 bytes"),
+        (reqwest::Client::new().get(&report), 405, "UNIMPLEMENTED", "not allowed"),
+        (reqwest::Client::new().post(format!("http://{addr}/v1/services/s:nothing")), 404, "NOT_FOUND", "no method"),
+        (reqwest::Client::new().post(format!("http://{addr}/v1/services/s:check")), 403, "PERMISSION_DENIED", "no checks here"),
+        (
+            reqwest::Client::new().post(format!(
+                "http://{addr}/v1/organizations/o/environments/e/apis/a/revisions/1/deployments:generateUndeployChangeReport"
+            )),
+            501,
+            "UNIMPLEMENTED",
+            "not computed here",
+        ),
+        (
+            reqwest::Client::new()
+                .post(format!("http://{addr}/v1/organizations/o/environments/e/apis/a/revisions/1/deployments:generateDeployChangeReport"))
+                .body("{}"),
+            400,
+            "INVALID_ARGUMENT",
+            "takes no request body",
+        ),
+    ];
+    for (request, http, status, message) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), http);
+        let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], http, "{body}");
+        assert_eq!(body["error"]["status"], status, "{body}");
+        let text = body["error"]["message"].as_str().unwrap();
+        assert!(text.contains(message), "{text}");
+    }
+    // Details are the Status details, as Any JSON.
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/services/s:check"))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(
+        body["error"]["details"],
+        json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "NOPE", "domain": "example.com"}])
+    );
+}
+
+/// Python's urllib (REST) and the official GAPIC client (gRPC) on one port
+/// reach the same service with the same request.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_reaches_both_wires_on_one_port() {
+    let backend = Backend::default();
+    let addr = serve(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES).await;
+    let mut request: ReportRequest =
+        json::from_str(&golden("google.api.servicecontrol.v1.ReportRequest")).unwrap();
+    request.service_name = "py.example.com".into();
+    let text = json::to_string(&request).unwrap();
+    let answers = tokio::task::spawn_blocking(move || {
+        let mut reference = Reference::get();
+        let rest = reference.call(json!({
+            "op": "http_post", "url": format!("http://{addr}/v1/services/py.example.com:report"), "body": text,
+        }));
+        let grpc = reference.call(json!({
+            "op": "grpc_call", "target": addr.to_string(), "method": "report", "json": text,
+        }));
+        (rest, grpc)
+    })
+    .await
+    .unwrap();
+    assert_eq!(answers.0["status"], 200, "{}", answers.0);
+    let rest: ReportResponse = json::from_str(answers.0["body"].as_str().unwrap()).unwrap();
+    let grpc: ReportResponse = json::from_str(answers.1["json"].as_str().unwrap()).unwrap();
+    assert_eq!(rest, grpc);
+    let reports = backend.reports.lock().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(
+        json::to_string(&reports[0].0).unwrap(),
+        json::to_string(&reports[1].0).unwrap()
+    );
+    assert_eq!(
+        json::to_string(&reports[0].0).unwrap(),
+        json::to_string(&request).unwrap()
+    );
+}
