@@ -87,6 +87,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
         fs::write(out_dir.join("registry_entries.rs"), generated.registry)?;
         fs::write(out_dir.join("http_bindings.rs"), generated.bindings)?;
+        for (name, contents) in generated.rest_clients {
+            fs::write(out_dir.join(name), contents)?;
+        }
     }
     Ok(())
 }

@@ -60,6 +60,9 @@ impl ServiceController for Backend {
         &self,
         request: Request<ReportRequest>,
     ) -> Result<Response<ReportResponse>, tonic::Status> {
+        if request.get_ref().service_name == "slow.example.com" {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
         let token = request
             .metadata()
             .get("authorization")
@@ -305,4 +308,162 @@ async fn python_reaches_both_wires_on_one_port() {
         json::to_string(&reports[0].0).unwrap(),
         json::to_string(&request).unwrap()
     );
+}
+
+mod client {
+    use std::time::Duration;
+
+    use cloud_report_proto::google::api::servicecontrol::v1::ServiceControllerRestClient;
+    use cloud_report_proto::google::cloud::apigee::v1::{
+        DeploymentServiceRestClient, RuntimeServiceRestClient,
+    };
+    use cloud_report_proto::rest::RestClient;
+
+    use super::*;
+
+    fn rest(addr: SocketAddr) -> RestClient {
+        RestClient::builder(format!("http://{addr}"))
+            .bearer_token("t0k3n")
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn typed_rest_clients_call_every_binding() {
+        let backend = Backend::default();
+        let addr = serve(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES).await;
+
+        let request: ReportRequest =
+            json::from_str(&golden("google.api.servicecontrol.v1.ReportRequest")).unwrap();
+        let client = ServiceControllerRestClient::new(rest(addr));
+        let over_rest = client.report(request.clone()).await.unwrap();
+        let mut grpc = ServiceControllerClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let over_grpc = grpc.report(request.clone()).await.unwrap().into_inner();
+        assert_eq!(over_rest, over_grpc);
+        {
+            let reports = backend.reports.lock().unwrap();
+            assert_eq!(
+                reports[0],
+                (request.clone(), Some("Bearer t0k3n".to_owned()))
+            );
+            assert_eq!(reports[1].0, request);
+        }
+
+        let status: ReportInstanceStatusRequest = json::from_str(&golden(
+            "google.cloud.apigee.v1.ReportInstanceStatusRequest",
+        ))
+        .unwrap();
+        RuntimeServiceRestClient::new(rest(addr))
+            .report_instance_status(status.clone())
+            .await
+            .unwrap();
+        assert_eq!(backend.statuses.lock().unwrap().as_slice(), &[status]);
+
+        let deploy = GenerateDeployChangeReportRequest {
+            name: "organizations/o/environments/e/apis/a b/revisions/7".into(),
+            r#override: true,
+        };
+        let report = DeploymentServiceRestClient::new(rest(addr))
+            .generate_deploy_change_report(deploy.clone())
+            .await
+            .unwrap();
+        assert_eq!(report, DeploymentChangeReport::default());
+        assert_eq!(backend.deploys.lock().unwrap().as_slice(), &[deploy]);
+        assert_eq!(
+            ServiceControllerRestClient::DEFAULT_BASE_URL,
+            "https://servicecontrol.googleapis.com"
+        );
+        assert_eq!(
+            RuntimeServiceRestClient::DEFAULT_BASE_URL,
+            "https://apigee.googleapis.com"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn rest_client_errors_are_the_grpc_clients_errors() {
+        let addr = serve(Backend::default(), Gateway::DEFAULT_MAX_BODY_BYTES).await;
+        let client = ServiceControllerRestClient::new(rest(addr));
+
+        // The server's status, details included.
+        let check = CheckRequest {
+            service_name: "s.example.com".into(),
+            ..Default::default()
+        };
+        let err = client.check(check).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        let status = Status::try_from(&err).unwrap();
+        assert_eq!(
+            status.detail::<ErrorInfo>().unwrap().unwrap().reason,
+            "NOPE"
+        );
+
+        // A request that does not fit the path template never leaves.
+        let bad = ReportInstanceStatusRequest {
+            instance: "my-instance".into(),
+            ..Default::default()
+        };
+        let err = cloud_report_proto::google::cloud::apigee::v1::RuntimeServiceRestClient::new(
+            rest(addr),
+        )
+        .report_instance_status(bad)
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(
+            err.message().contains("instance = \"my-instance\""),
+            "{}",
+            err.message()
+        );
+
+        // Timeouts and unreachable servers.
+        let slow = ServiceControllerRestClient::new(
+            RestClient::builder(format!("http://{addr}"))
+                .timeout(Duration::from_millis(200))
+                .build()
+                .unwrap(),
+        );
+        let request = ReportRequest {
+            service_name: "slow.example.com".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            slow.report(request).await.unwrap_err().code(),
+            tonic::Code::DeadlineExceeded
+        );
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap()
+        };
+        let nowhere = ServiceControllerRestClient::new(rest(closed));
+        assert_eq!(
+            nowhere
+                .report(ReportRequest {
+                    service_name: "s".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_err()
+                .code(),
+            tonic::Code::Unavailable
+        );
+
+        // A failing token source fails the call before it is sent.
+        let no_token = ServiceControllerRestClient::new(
+            RestClient::builder(format!("http://{addr}"))
+                .token_source(|| async { Err("metadata server unreachable".to_owned()) })
+                .build()
+                .unwrap(),
+        );
+        let err = no_token
+            .report(ReportRequest {
+                service_name: "s".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        assert!(RestClient::builder("ftp://x").build().is_err());
+    }
 }

@@ -31,6 +31,7 @@
 //! # }
 //! ```
 
+mod client;
 mod error;
 mod template;
 
@@ -47,8 +48,9 @@ use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
+pub use client::{ClientError, RestClient, RestClientBuilder, TokenFuture};
 pub use error::RestError;
-pub use template::{PathTemplate, TemplateError};
+pub use template::{BindingError, PathTemplate, TemplateError};
 
 use crate::google::rpc::{Code, Status};
 use crate::registry::{self, Entry};

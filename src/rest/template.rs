@@ -163,6 +163,112 @@ impl PathTemplate {
     }
 }
 
+/// Why a request does not fit a path template.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("field {field} = \"{value}\" does not fit the path template {template}")]
+pub struct BindingError {
+    /// The field path of the variable.
+    pub field: String,
+    /// The value the request has there.
+    pub value: String,
+    /// The template.
+    pub template: String,
+}
+
+/// What a path segment keeps unencoded: RFC 3986 unreserved characters.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl PathTemplate {
+    /// The URL path for the given variable values (in the order of
+    /// [`Self::variables`]), each checked against its pattern and
+    /// percent-encoded; the inverse of [`Self::matches`].
+    ///
+    /// ```
+    /// use cloud_report_proto::rest::PathTemplate;
+    /// let t = PathTemplate::parse("/v1/{instance=organizations/*/instances/*}:reportStatus")?;
+    /// assert_eq!(
+    ///     t.expand(&["organizations/acme/instances/eu 1"])?,
+    ///     "/v1/organizations/acme/instances/eu%201:reportStatus"
+    /// );
+    /// assert!(t.expand(&["acme"]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn expand(&self, values: &[&str]) -> Result<String, BindingError> {
+        let mismatch = |index: usize| BindingError {
+            field: self.variables[index].join("."),
+            value: values.get(index).copied().unwrap_or_default().to_owned(),
+            template: self.text.clone(),
+        };
+        if values.len() != self.variables.len() {
+            return Err(mismatch(
+                values.len().min(self.variables.len().saturating_sub(1)),
+            ));
+        }
+        // A variable of one `*` takes the whole value as one segment (a '/'
+        // in it is encoded); longer patterns split it at '/'.
+        let mut parts: Vec<Vec<&str>> = values
+            .iter()
+            .enumerate()
+            .map(|(index, value)| {
+                let mut own = self.segments.iter().filter(|s| s.variable == Some(index));
+                match (own.next(), own.next()) {
+                    (
+                        Some(Segment {
+                            matcher: Matcher::Any,
+                            ..
+                        }),
+                        None,
+                    ) => vec![*value],
+                    _ => value.split('/').collect(),
+                }
+            })
+            .collect();
+        for part in &mut parts {
+            part.reverse();
+        }
+        let mut out = String::new();
+        for segment in &self.segments {
+            match (segment.variable, &segment.matcher) {
+                (None, Matcher::Literal(literal)) => {
+                    out.push('/');
+                    out.extend(percent_encoding::utf8_percent_encode(literal, SEGMENT));
+                }
+                (None, _) => return Err(mismatch(0)),
+                (Some(index), matcher) => {
+                    let taken: Vec<&str> = match matcher {
+                        Matcher::Rest => parts[index].drain(..).rev().collect(),
+                        _ => vec![parts[index].pop().ok_or_else(|| mismatch(index))?],
+                    };
+                    for part in taken {
+                        let fits = match matcher {
+                            Matcher::Literal(literal) => part == literal,
+                            Matcher::Any => !part.is_empty(),
+                            Matcher::Rest => true,
+                        };
+                        if !fits {
+                            return Err(mismatch(index));
+                        }
+                        out.push('/');
+                        out.extend(percent_encoding::utf8_percent_encode(part, SEGMENT));
+                    }
+                }
+            }
+        }
+        if let Some(index) = parts.iter().position(|p| !p.is_empty()) {
+            return Err(mismatch(index));
+        }
+        if let Some(verb) = &self.verb {
+            out.push(':');
+            out.push_str(verb);
+        }
+        Ok(out)
+    }
+}
+
 impl fmt::Display for PathTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -227,6 +333,39 @@ mod tests {
             t.matches("/v1/organizations/o/environments/prod/apis/orders/revisions/4/deployments:generateDeployChangeReport"),
             Some(vec!["organizations/o/environments/prod/apis/orders/revisions/4".into()])
         );
+    }
+
+    #[test]
+    fn expand_is_the_inverse_of_matches() {
+        for (template, values) in [
+            (
+                "/v1/services/{service_name}:report",
+                vec!["pubsub.googleapis.com"],
+            ),
+            ("/v1/services/{service_name}:report", vec!["a b/c%"]),
+            (
+                "/v1/{instance=organizations/*/instances/*}:reportStatus",
+                vec!["organizations/o/instances/i"],
+            ),
+            ("/v1/{a.b=files/**}", vec!["files/x/y"]),
+        ] {
+            let t = PathTemplate::parse(template).unwrap();
+            let path = t.expand(&values).unwrap();
+            let matched = t.matches(&path).unwrap();
+            assert_eq!(matched, values, "{template}");
+        }
+        let t =
+            PathTemplate::parse("/v1/{instance=organizations/*/instances/*}:reportStatus").unwrap();
+        for bad in [
+            "organizations/o",
+            "organizations/o/instances/i/x",
+            "projects/o/instances/i",
+            "organizations//instances/i",
+        ] {
+            let err = t.expand(&[bad]).unwrap_err();
+            assert_eq!(err.field, "instance");
+        }
+        assert!(t.expand(&[]).is_err());
     }
 
     #[test]

@@ -8,3 +8,9 @@
 //! and `quota_controller_server` the server traits.
 
 include_package!("google.api.servicecontrol.v1");
+
+#[cfg(feature = "rest")]
+include!(concat!(
+    env!("OUT_DIR"),
+    "/google.api.servicecontrol.v1.rest.rs"
+));

@@ -8,3 +8,6 @@
 //! are this crate's own: see `proto/google/cloud/apigee/v1/`.
 
 include_package!("google.cloud.apigee.v1");
+
+#[cfg(feature = "rest")]
+include!(concat!(env!("OUT_DIR"), "/google.cloud.apigee.v1.rest.rs"));

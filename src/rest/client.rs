@@ -1,0 +1,332 @@
+//! The REST client behind the generated `...RestClient` types.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Binding, FieldKind, PathTemplate, RestError};
+use crate::google::rpc::Code;
+use crate::json::ParseOptions;
+
+/// A source of OAuth2 bearer tokens, asked before every call.
+pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+type TokenFn = dyn Fn() -> TokenFuture + Send + Sync;
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The base URL is not an http(s) URL.
+    #[error("invalid base URL \"{0}\": it must start with http:// or https://")]
+    BaseUrl(String),
+    /// TLS or the HTTP client could not be set up.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// Settings of a [`RestClient`].
+#[must_use]
+pub struct RestClientBuilder {
+    base_url: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    token: Option<Arc<TokenFn>>,
+}
+
+impl std::fmt::Debug for RestClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RestClientBuilder {
+    /// The time a whole call may take (default 30 s); past it the call fails
+    /// with DEADLINE_EXCEEDED.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The time connecting may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` with this fixed token.
+    pub fn bearer_token(self, token: impl Into<String>) -> Self {
+        let token: String = token.into();
+        self.token_source(move || {
+            let token = token.clone();
+            async move { Ok(token) }
+        })
+    }
+
+    /// Asks `source` for a bearer token before every call (to refresh OAuth2
+    /// tokens, say); an error from it fails the call with UNAUTHENTICATED.
+    pub fn token_source<F, Fut>(mut self, source: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        self.token = Some(Arc::new(move || Box::pin(source()) as TokenFuture));
+        self
+    }
+
+    /// Builds the client: HTTP/1.1 and HTTP/2, TLS by rustls with the
+    /// platform's certificate verifier.
+    pub fn build(self) -> Result<RestClient, ClientError> {
+        let base_url = self.base_url.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ClientError::BaseUrl(self.base_url));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(concat!("cloud-report-proto/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        Ok(RestClient {
+            http,
+            base_url: base_url.into(),
+            token: self.token,
+        })
+    }
+}
+
+/// Calls methods over REST: the request as canonical JSON in the body, path
+/// and query of the method's `google.api.http` binding. Cheap to clone.
+///
+/// ```no_run
+/// use cloud_report_proto::google::api::servicecontrol::v1::{ReportRequest, ServiceControllerRestClient};
+/// use cloud_report_proto::rest::RestClient;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = ServiceControllerRestClient::new(
+///     RestClient::builder(ServiceControllerRestClient::DEFAULT_BASE_URL)
+///         .bearer_token("ya29.token")
+///         .build()?,
+/// );
+/// let request = ReportRequest { service_name: "my-api.example.com".into(), ..Default::default() };
+/// let response = client.report(request).await?;
+/// println!("{} report errors", response.report_errors.len());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RestClient {
+    http: reqwest::Client,
+    base_url: Arc<str>,
+    token: Option<Arc<TokenFn>>,
+}
+
+impl std::fmt::Debug for RestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestClient")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RestClient {
+    /// Settings for a client of the API at `base_url`, such as
+    /// `https://servicecontrol.googleapis.com` or `http://127.0.0.1:8080`.
+    pub fn builder(base_url: impl Into<String>) -> RestClientBuilder {
+        RestClientBuilder {
+            base_url: base_url.into(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            token: None,
+        }
+    }
+
+    /// The base URL calls go to.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Calls the method of `binding` with `request`. The errors are the ones a
+    /// gRPC client gives: the server's status with its details, or
+    /// UNAVAILABLE / DEADLINE_EXCEEDED for transport failures, INVALID_ARGUMENT
+    /// when the request does not fit the binding.
+    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        binding: &Binding,
+        request: &Req,
+    ) -> Result<Resp, tonic::Status> {
+        let (path, query, body) = bind(binding, request)?;
+        let url = if query.is_empty() {
+            format!("{}{path}", self.base_url)
+        } else {
+            format!("{}{path}?{query}", self.base_url)
+        };
+        let method = reqwest::Method::from_bytes(binding.verb.as_bytes())
+            .map_err(|e| tonic::Status::internal(e.to_string()))?;
+        let mut call = self.http.request(method, url);
+        if let Some(body) = body {
+            call = call.header("content-type", "application/json").body(body);
+        }
+        if let Some(token) = &self.token {
+            let token = token().await.map_err(|e| {
+                tonic::Status::unauthenticated(format!("the token source failed: {e}"))
+            })?;
+            call = call.bearer_auth(token);
+        }
+        let response = call.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        if (200..300).contains(&status) {
+            // Servers add fields over time; a client reads what it knows.
+            let lenient = ParseOptions::default().ignore_unknown_fields(true);
+            return crate::json::from_slice_with(&bytes, &lenient).map_err(|e| {
+                tonic::Status::internal(format!(
+                    "cannot read the {} response: {e}",
+                    binding.response
+                ))
+            });
+        }
+        let error = RestError::from_json(status, &bytes).unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(&bytes);
+            let text: String = text.chars().take(500).collect();
+            RestError::new(
+                Code::from_http_status(status),
+                format!("HTTP {status}: {text}"),
+            )
+            .with_http_status(status)
+        });
+        Err(error.into())
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> tonic::Status {
+    if error.is_timeout() {
+        tonic::Status::deadline_exceeded(format!("REST call timed out: {error}"))
+    } else {
+        tonic::Status::unavailable(format!("REST call failed: {error}"))
+    }
+}
+
+/// The path, query string and body of a request under a binding.
+fn bind<Req: Serialize>(
+    binding: &Binding,
+    request: &Req,
+) -> Result<(String, String, Option<Vec<u8>>), tonic::Status> {
+    let invalid = |m: String| tonic::Status::invalid_argument(m);
+    let template = PathTemplate::parse(binding.template)
+        .map_err(|e| tonic::Status::internal(e.to_string()))?;
+    let value = serde_json::to_value(request)
+        .map_err(|e| invalid(format!("cannot write the request as JSON: {e}")))?;
+    let serde_json::Value::Object(mut fields) = value else {
+        return Err(invalid("the request is not a JSON object".into()));
+    };
+    let mut path_values = Vec::new();
+    for variable in template.variables() {
+        path_values.push(take_path(binding, &mut fields, variable).unwrap_or_default());
+    }
+    let refs: Vec<&str> = path_values.iter().map(String::as_str).collect();
+    let path = template.expand(&refs).map_err(|e| invalid(e.to_string()))?;
+    let (query, body) = match binding.body {
+        "*" => (
+            String::new(),
+            Some(serde_json::to_vec(&fields).map_err(|e| invalid(e.to_string()))?),
+        ),
+        "" => (query_string(binding, &fields)?, None),
+        field => {
+            let json_name = binding
+                .fields
+                .iter()
+                .find(|f| f.name == field)
+                .map_or(field, |f| f.json_name);
+            let body = fields
+                .remove(json_name)
+                .unwrap_or(serde_json::Value::Object(Default::default()));
+            (
+                query_string(binding, &fields)?,
+                Some(serde_json::to_vec(&body).map_err(|e| invalid(e.to_string()))?),
+            )
+        }
+    };
+    Ok((path, query, body))
+}
+
+/// Removes a path variable's field from the request JSON; its text.
+fn take_path(
+    binding: &Binding,
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+    path: &[String],
+) -> Option<String> {
+    let (first, rest) = path.split_first()?;
+    let json_name = binding
+        .fields
+        .iter()
+        .find(|f| f.name == first)
+        .map_or_else(|| first.clone(), |f| f.json_name.to_owned());
+    if rest.is_empty() {
+        return match fields.remove(&json_name)? {
+            serde_json::Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        };
+    }
+    let nested = fields.get_mut(&json_name)?.as_object_mut()?;
+    let rest: Vec<String> = rest.iter().map(|s| super::lower_camel(s)).collect();
+    take_nested(nested, &rest)
+}
+
+fn take_nested(
+    fields: &mut serde_json::Map<String, serde_json::Value>,
+    path: &[String],
+) -> Option<String> {
+    let (first, rest) = path.split_first()?;
+    if rest.is_empty() {
+        return match fields.remove(first)? {
+            serde_json::Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        };
+    }
+    take_nested(fields.get_mut(first)?.as_object_mut()?, rest)
+}
+
+/// The remaining fields as query parameters (top-level scalars only, as the
+/// bindings of these APIs need).
+fn query_string(
+    binding: &Binding,
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Result<String, tonic::Status> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields {
+        let field = binding.fields.iter().find(|f| f.json_name == name);
+        if field.is_some_and(|f| f.kind == FieldKind::Message) || value.is_object() {
+            return Err(tonic::Status::invalid_argument(format!(
+                "field {name} is a message, which {} {} cannot carry in the query",
+                binding.verb, binding.template
+            )));
+        }
+        let items = match value {
+            serde_json::Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        for item in items {
+            let text = match item {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            query.append_pair(name, &text);
+        }
+    }
+    Ok(query.finish())
+}
+
+/// The error a REST client reports, as a `tonic::Status` so that code handling
+/// both wires handles one error type; the details ride along.
+impl From<RestError> for tonic::Status {
+    fn from(error: RestError) -> Self {
+        error.status.into()
+    }
+}
