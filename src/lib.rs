@@ -46,7 +46,9 @@
 //! - `grpc` (default): tonic clients and servers in each service package;
 //! - `rest`: [`rest::Gateway`], serving tonic services over REST and gRPC on
 //!   one port, driven by the `google.api.http` bindings;
-//! - `cli`: the `cloud-report` binary.
+//! - `emulator`: [`emulator::Emulator`], a local Service Control and Apigee
+//!   runtime control plane enforcing the documented semantics;
+//! - `cli`: the `cloud-report` binary (`convert`, `types`, `serve`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub, rustdoc::broken_intra_doc_links)]
 
@@ -67,6 +69,8 @@ pub mod google;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "emulator")]
+pub mod emulator;
 #[cfg(feature = "json")]
 pub mod json;
 #[cfg(feature = "json")]

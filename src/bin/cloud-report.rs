@@ -5,6 +5,7 @@
 //! cloud-report convert --type google.api.servicecontrol.v1.ReportRequest \
 //!     --from json --to binary < report.json > report.bin
 //! cloud-report types
+//! cloud-report serve --listen 127.0.0.1:8080 --require-token secret
 //! ```
 //!
 //! Exit status: 0 on success, 1 when the input is invalid (one line on stderr
@@ -14,6 +15,8 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use cloud_report_proto::emulator;
+use cloud_report_proto::google::api::servicecontrol::v1::check_error::Code as CheckErrorCode;
 use cloud_report_proto::json::ParseOptions;
 use cloud_report_proto::registry;
 
@@ -51,6 +54,27 @@ enum Command {
     },
     /// List the full name of every message type the tool knows.
     Types,
+    /// Run the emulator: Service Control and the Apigee runtime control plane,
+    /// over gRPC and REST on one port, in memory.
+    Serve {
+        /// The address to listen on; port 0 picks a free port. The address
+        /// bound is printed on the first line of stdout.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Allow listening on an address other than loopback.
+        #[arg(long)]
+        allow_remote: bool,
+        /// Require `Authorization: Bearer TOKEN` on every call.
+        #[arg(long, value_name = "TOKEN")]
+        require_token: Option<String>,
+        /// The most operations stored; reports past it are refused.
+        #[arg(long, default_value_t = 1_000_000)]
+        max_operations: usize,
+        /// Deny a consumer in Check and AllocateQuota, as CONSUMER=CODE with a
+        /// CheckError code, e.g. project:blocked=SERVICE_NOT_ACTIVATED.
+        #[arg(long = "deny-consumer", value_name = "CONSUMER=CODE")]
+        deny_consumers: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,6 +99,32 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
+        Command::Serve {
+            listen,
+            allow_remote,
+            require_token,
+            max_operations,
+            deny_consumers,
+        } => {
+            if !listen.ip().is_loopback() && !allow_remote {
+                return Err(format!(
+                    "{listen} is not a loopback address; pass --allow-remote to listen on it"
+                ));
+            }
+            let mut config = emulator::Config::default();
+            config.require_token = require_token;
+            config.max_operations = max_operations;
+            for deny in deny_consumers {
+                let (consumer, code) = deny
+                    .rsplit_once('=')
+                    .ok_or_else(|| format!("--deny-consumer {deny}: expected CONSUMER=CODE"))?;
+                let code = CheckErrorCode::from_str_name(code).ok_or_else(|| {
+                    format!("--deny-consumer {deny}: {code} is not a CheckError code")
+                })?;
+                config.denied_consumers.insert(consumer.to_owned(), code);
+            }
+            serve(listen, emulator::Emulator::new(config))
+        }
         Command::Types => {
             let mut out = io::stdout().lock();
             for name in registry::message_names() {
@@ -126,4 +176,26 @@ fn run(command: Command) -> Result<(), String> {
                 .map_err(|e| format!("cannot write stdout: {e}"))
         }
     }
+}
+
+fn serve(listen: std::net::SocketAddr, emulator: emulator::Emulator) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start tokio: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        println!("cloud-report serve: listening on {bound} (gRPC and REST)");
+        io::stdout()
+            .flush()
+            .map_err(|e| format!("cannot write stdout: {e}"))?;
+        axum::serve(listener, emulator.router())
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| format!("server failed: {e}"))
+    })
 }

@@ -1,0 +1,563 @@
+//! The emulator over both wires on 127.0.0.1: the documented semantics, the
+//! same results over gRPC and REST, auth, bounds, the `serve` command, and
+//! load.
+#![cfg(feature = "emulator")]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cloud_report_proto::emulator::{Config, Emulator};
+use cloud_report_proto::google::api::servicecontrol::v1::quota_controller_client::QuotaControllerClient;
+use cloud_report_proto::google::api::servicecontrol::v1::service_controller_client::ServiceControllerClient;
+use cloud_report_proto::google::api::servicecontrol::v1::{
+    AllocateQuotaRequest, CheckRequest, MetricValue, MetricValueSet, Operation, QuotaOperation,
+    ReportRequest, ReportResponse, ServiceControllerRestClient, check_error, metric_value,
+};
+use cloud_report_proto::google::cloud::apigee::v1::runtime_service_client::RuntimeServiceClient;
+use cloud_report_proto::google::cloud::apigee::v1::{
+    ReportInstanceStatusRequest, RuntimeServiceRestClient,
+};
+use cloud_report_proto::google::protobuf::Timestamp;
+use cloud_report_proto::json;
+use cloud_report_proto::rest::RestClient;
+use serde_json::{Value, json};
+use support::reference::Reference;
+
+async fn start(config: Config) -> (SocketAddr, Emulator) {
+    let emulator = Emulator::new(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = emulator.router();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (addr, emulator)
+}
+
+fn ts(seconds: i64) -> Option<Timestamp> {
+    Some(Timestamp { seconds, nanos: 0 })
+}
+
+fn op(id: &str, start: i64, end: Option<i64>) -> Operation {
+    Operation {
+        operation_id: id.into(),
+        consumer_id: "project:p".into(),
+        start_time: ts(start),
+        end_time: end.and_then(ts),
+        metric_value_sets: vec![MetricValueSet {
+            metric_name: "serviceruntime.googleapis.com/api/consumer/request_count".into(),
+            metric_values: vec![MetricValue {
+                value: Some(metric_value::Value::Int64Value(1)),
+                ..Default::default()
+            }],
+        }],
+        ..Default::default()
+    }
+}
+
+/// One wire to an emulator: the same call over gRPC or REST.
+#[derive(Clone)]
+enum Wire {
+    Grpc(ServiceControllerClient<tonic::transport::Channel>),
+    Rest(ServiceControllerRestClient),
+}
+
+impl Wire {
+    async fn connect(addr: SocketAddr, rest: bool, token: Option<&str>) -> Self {
+        if rest {
+            let mut builder = RestClient::builder(format!("http://{addr}"));
+            if let Some(token) = token {
+                builder = builder.bearer_token(token);
+            }
+            Wire::Rest(ServiceControllerRestClient::new(builder.build().unwrap()))
+        } else {
+            Wire::Grpc(
+                ServiceControllerClient::connect(format!("http://{addr}"))
+                    .await
+                    .unwrap(),
+            )
+        }
+    }
+
+    async fn report(&mut self, request: ReportRequest) -> Result<ReportResponse, tonic::Status> {
+        match self {
+            Wire::Grpc(client) => client
+                .report(request)
+                .await
+                .map(tonic::Response::into_inner),
+            Wire::Rest(client) => client.report(request).await,
+        }
+    }
+}
+
+async fn inspect(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let response = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&response.text().await.unwrap()).unwrap(),
+    )
+}
+
+/// The documented Report semantics, run over each wire against a fresh
+/// emulator: both give the same answers and the same stored operations.
+#[tokio::test(flavor = "multi_thread")]
+async fn report_semantics_are_the_same_over_both_wires() {
+    let mut outcomes = Vec::new();
+    for rest in [false, true] {
+        let (addr, _) = start(Config::default()).await;
+        let mut wire = Wire::connect(addr, rest, None).await;
+        let mut answers = Vec::new();
+
+        // Partial success: the valid operation is stored, the others get
+        // report errors.
+        let mut missing_id = op("", 10, Some(20));
+        missing_id.operation_id.clear();
+        let request = ReportRequest {
+            service_name: "svc.example.com".into(),
+            operations: vec![
+                op("ok-1", 10, Some(20)),
+                op("no-end", 10, None),
+                op("backwards", 30, Some(20)),
+                missing_id,
+            ],
+            ..Default::default()
+        };
+        let response = wire.report(request.clone()).await.unwrap();
+        let failed: Vec<&str> = response
+            .report_errors
+            .iter()
+            .map(|e| e.operation_id.as_str())
+            .collect();
+        assert_eq!(failed, ["no-end", "backwards", ""]);
+        for error in &response.report_errors {
+            assert_eq!(error.status.as_ref().unwrap().code, 3);
+        }
+        answers.push(json::to_string(&response).unwrap());
+
+        // A known operation id is not stored twice; the call still succeeds.
+        let again = wire.report(request).await.unwrap();
+        assert_eq!(again.report_errors.len(), 3);
+
+        // Two values of one metric with identical labels reject everything.
+        let mut duplicated = op("dup-metric", 10, Some(20));
+        let set = duplicated.metric_value_sets[0].clone();
+        duplicated.metric_value_sets.push(set);
+        let err = wire
+            .report(ReportRequest {
+                service_name: "svc.example.com".into(),
+                operations: vec![op("would-be-ok", 10, Some(20)), duplicated],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(
+            err.message().contains("identical labels"),
+            "{}",
+            err.message()
+        );
+        answers.push(format!("{:?}:{}", err.code(), err.message()));
+
+        // Different labels are different values.
+        let mut labelled = op("labelled", 10, Some(20));
+        let mut value = labelled.metric_value_sets[0].metric_values[0].clone();
+        value.labels.insert("/response_code".into(), "500".into());
+        labelled.metric_value_sets[0].metric_values.push(value);
+        wire.report(ReportRequest {
+            service_name: "svc.example.com".into(),
+            operations: vec![labelled],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+        // Over 1 MB.
+        let mut big = op("big", 10, Some(20));
+        big.labels.insert("blob".into(), "x".repeat(1_000_001));
+        let err = wire
+            .report(ReportRequest {
+                service_name: "svc.example.com".into(),
+                operations: vec![big],
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(
+            err.message().contains("limit is 1000000"),
+            "{}",
+            err.message()
+        );
+
+        let (status, stored) =
+            inspect(addr, "/emulator/v1/services/svc.example.com/operations").await;
+        assert_eq!(status, 200);
+        let ids: Vec<&str> = stored["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["operationId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["ok-1", "labelled"]);
+        outcomes.push((answers, stored));
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_store_refuses_whole_reports() {
+    let mut config = Config::default();
+    config.max_operations = 2;
+    let (addr, emulator) = start(config).await;
+    let mut wire = Wire::connect(addr, false, None).await;
+    let report = |ids: &[&str]| ReportRequest {
+        service_name: "s".into(),
+        operations: ids.iter().map(|id| op(id, 1, Some(2))).collect(),
+        ..Default::default()
+    };
+    wire.report(report(&["a"])).await.unwrap();
+    let err = wire.report(report(&["b", "c"])).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    assert_eq!(
+        emulator.operations("s").len(),
+        1,
+        "nothing of a refused report is stored"
+    );
+    wire.report(report(&["a", "b"])).await.unwrap();
+    assert_eq!(emulator.operations("s").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_required_token_guards_every_wire() {
+    let mut config = Config::default();
+    config.require_token = Some("s3cret".into());
+    let (addr, _) = start(config).await;
+    let request = ReportRequest {
+        service_name: "s".into(),
+        operations: vec![op("a", 1, Some(2))],
+        ..Default::default()
+    };
+
+    let mut grpc = Wire::connect(addr, false, None).await;
+    assert_eq!(
+        grpc.report(request.clone()).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    let mut rest = Wire::connect(addr, true, Some("wrong")).await;
+    assert_eq!(
+        rest.report(request.clone()).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    let (status, body) = inspect(addr, "/emulator/v1/services/s/operations").await;
+    assert_eq!(
+        (status, body["error"]["status"].as_str()),
+        (401, Some("UNAUTHENTICATED"))
+    );
+
+    let mut rest = Wire::connect(addr, true, Some("s3cret")).await;
+    rest.report(request.clone()).await.unwrap();
+    let mut client = ServiceControllerClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let mut call = tonic::Request::new(request);
+    call.metadata_mut()
+        .insert("authorization", "Bearer s3cret".parse().unwrap());
+    client.report(call).await.unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/emulator/v1/services/s/operations"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instance_status_keeps_the_newest_report() {
+    let (addr, _) = start(Config::default()).await;
+    let rest = RuntimeServiceRestClient::new(
+        RestClient::builder(format!("http://{addr}"))
+            .build()
+            .unwrap(),
+    );
+    let mut grpc = RuntimeServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let status = |uid: &str, seconds: i64, revision: &str| ReportInstanceStatusRequest {
+        instance: "organizations/acme/instances/eu1".into(),
+        instance_uid: uid.into(),
+        report_time: ts(seconds),
+        resources: vec![
+            cloud_report_proto::google::cloud::apigee::v1::ResourceStatus {
+                resource: "organizations/acme/envgroups/prod".into(),
+                revisions: vec![
+                    cloud_report_proto::google::cloud::apigee::v1::RevisionStatus {
+                        revision_id: revision.into(),
+                        replicas: 2,
+                        ..Default::default()
+                    },
+                ],
+                total_replicas: 2,
+                uid: "eg-1".into(),
+            },
+        ],
+    };
+    rest.report_instance_status(status("uid-1", 200, "new"))
+        .await
+        .unwrap();
+    // An older report is answered OK and changes nothing.
+    grpc.report_instance_status(status("uid-1", 100, "old"))
+        .await
+        .unwrap();
+    rest.report_instance_status(status("uid-2", 50, "other"))
+        .await
+        .unwrap();
+    let (code, body) = inspect(addr, "/emulator/v1/organizations/acme/instances/eu1/status").await;
+    assert_eq!(code, 200);
+    let revisions: Vec<&str> = body["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["resources"][0]["revisions"][0]["revisionId"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(revisions, ["new", "other"]);
+
+    let bad_name = ReportInstanceStatusRequest {
+        instance: "organizations/acme/instances/eu1/extra".into(),
+        report_time: ts(1),
+        ..Default::default()
+    };
+    assert_eq!(
+        grpc.report_instance_status(bad_name)
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::InvalidArgument
+    );
+    let no_time = ReportInstanceStatusRequest {
+        instance: "organizations/acme/instances/eu1".into(),
+        ..Default::default()
+    };
+    let err = rest.report_instance_status(no_time).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("report_time"), "{}", err.message());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_and_allocate_quota_echo_and_deny_as_configured() {
+    let mut config = Config::default();
+    config.denied_consumers.insert(
+        "project:blocked".into(),
+        check_error::Code::ServiceNotActivated,
+    );
+    let (addr, _) = start(config).await;
+    let mut client = ServiceControllerClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let check = |consumer: &str| CheckRequest {
+        service_name: "s".into(),
+        operation: Some(Operation {
+            operation_id: "c-1".into(),
+            consumer_id: consumer.into(),
+            start_time: ts(1),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let allowed = client
+        .check(check("project:ok"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(allowed.operation_id, "c-1");
+    assert!(allowed.check_errors.is_empty());
+    let denied = client
+        .check(check("project:blocked"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        denied.check_errors[0].code,
+        check_error::Code::ServiceNotActivated as i32
+    );
+
+    let mut quota = QuotaControllerClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let allocate = |consumer: &str| AllocateQuotaRequest {
+        service_name: "s".into(),
+        allocate_operation: Some(QuotaOperation {
+            operation_id: "q-1".into(),
+            consumer_id: consumer.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let granted = quota
+        .allocate_quota(allocate("project:ok"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (granted.operation_id.as_str(), granted.allocate_errors.len()),
+        ("q-1", 0)
+    );
+    let refused = quota
+        .allocate_quota(allocate("project:blocked"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(refused.allocate_errors.len(), 1);
+}
+
+/// The official Python client (gRPC) and urllib (REST) against the emulator.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_clients_use_the_emulator() {
+    let (addr, emulator) = start(Config::default()).await;
+    let grpc_request = ReportRequest {
+        service_name: "py.example.com".into(),
+        operations: vec![op("from-grpc", 1, Some(2))],
+        ..Default::default()
+    };
+    let rest_request = ReportRequest {
+        operations: vec![op("from-rest", 1, Some(2)), op("bad", 5, Some(1))],
+        ..Default::default()
+    };
+    let check = CheckRequest {
+        service_name: "py.example.com".into(),
+        operation: Some(Operation {
+            operation_id: "py-check".into(),
+            consumer_id: "project:p".into(),
+            start_time: ts(1),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (grpc_text, rest_text, check_text) = (
+        json::to_string(&grpc_request).unwrap(),
+        json::to_string(&rest_request).unwrap(),
+        json::to_string(&check).unwrap(),
+    );
+    let answers = tokio::task::spawn_blocking(move || {
+        let mut reference = Reference::get();
+        (
+            reference.call(json!({"op": "grpc_call", "target": addr.to_string(), "method": "report", "json": grpc_text})),
+            reference.call(json!({"op": "http_post", "url": format!("http://{addr}/v1/services/py.example.com:report"), "body": rest_text})),
+            reference.call(json!({"op": "grpc_call", "target": addr.to_string(), "method": "check", "json": check_text})),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(answers.0.get("json").is_some(), "{}", answers.0);
+    assert_eq!(answers.1["status"], 200, "{}", answers.1);
+    let rest: ReportResponse = json::from_str(answers.1["body"].as_str().unwrap()).unwrap();
+    assert_eq!(rest.report_errors[0].operation_id, "bad");
+    assert!(
+        answers.2["json"].as_str().unwrap().contains("py-check"),
+        "{}",
+        answers.2
+    );
+    let ids: Vec<String> = emulator
+        .operations("py.example.com")
+        .into_iter()
+        .map(|o| o.operation_id)
+        .collect();
+    assert_eq!(ids, ["from-grpc", "from-rest"]);
+}
+
+/// 50 concurrent clients on each wire, thousands of reports: every accepted
+/// operation is stored, none twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn load_every_accepted_operation_is_stored_once() {
+    const CLIENTS: usize = 50;
+    const REPORTS: usize = 30;
+    let (addr, emulator) = start(Config::default()).await;
+    let mut tasks = Vec::new();
+    for rest in [false, true] {
+        for client in 0..CLIENTS {
+            let mut wire = Wire::connect(addr, rest, None).await;
+            tasks.push(tokio::spawn(async move {
+                let mut accepted = 0;
+                for report in 0..REPORTS {
+                    let id = format!("{}-{client}-{report}", if rest { "rest" } else { "grpc" });
+                    // Every operation is sent twice: the second is a duplicate.
+                    let request = ReportRequest {
+                        service_name: "load.example.com".into(),
+                        operations: vec![op(&id, 1, Some(2)), op(&id, 1, Some(2))],
+                        ..Default::default()
+                    };
+                    let response =
+                        tokio::time::timeout(Duration::from_secs(30), wire.report(request))
+                            .await
+                            .expect("no call hangs")
+                            .expect("the emulator accepts the report");
+                    assert!(response.report_errors.is_empty());
+                    accepted += 1;
+                }
+                accepted
+            }));
+        }
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        accepted += task.await.unwrap();
+    }
+    assert_eq!(accepted, 2 * CLIENTS * REPORTS);
+    let stored = emulator.operations("load.example.com");
+    assert_eq!(stored.len(), accepted);
+    let unique: std::collections::HashSet<&str> =
+        stored.iter().map(|o| o.operation_id.as_str()).collect();
+    assert_eq!(unique.len(), accepted);
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn serve_command_runs_the_emulator() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--require-token", "t"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap()
+        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let result = runtime.block_on(async {
+        let client = ServiceControllerRestClient::new(
+            RestClient::builder(format!("http://{addr}"))
+                .bearer_token("t")
+                .build()
+                .unwrap(),
+        );
+        client
+            .report(ReportRequest {
+                service_name: "cli.example.com".into(),
+                operations: vec![op("x", 1, Some(2))],
+                ..Default::default()
+            })
+            .await
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(result.unwrap().report_errors.is_empty());
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-remote"));
+}
