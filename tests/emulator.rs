@@ -561,3 +561,224 @@ fn serve_command_runs_the_emulator() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--allow-remote"));
 }
+
+mod deployments {
+    use cloud_report_proto::emulator::DeploymentState;
+    use cloud_report_proto::google::cloud::apigee::v1::deployment_service_client::DeploymentServiceClient;
+    use cloud_report_proto::google::cloud::apigee::v1::{
+        DeploymentServiceRestClient, GenerateDeployChangeReportRequest,
+        GenerateUndeployChangeReportRequest,
+    };
+
+    use super::*;
+
+    async fn emulator() -> SocketAddr {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/deployment-state.json"
+        ))
+        .unwrap();
+        let mut config = Config::default();
+        config.deployments = DeploymentState::from_json(&text).unwrap();
+        start(config).await.0
+    }
+
+    fn name(env: &str, api: &str, revision: &str) -> String {
+        format!("organizations/acme/environments/{env}/apis/{api}/revisions/{revision}")
+    }
+
+    /// Calls both wires and checks they agree; the report as JSON.
+    async fn deploy(addr: SocketAddr, env: &str, api: &str, rev: &str, override_: bool) -> Value {
+        let request = GenerateDeployChangeReportRequest {
+            name: name(env, api, rev),
+            r#override: override_,
+        };
+        let mut grpc = DeploymentServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let over_grpc = grpc
+            .generate_deploy_change_report(request.clone())
+            .await
+            .unwrap()
+            .into_inner();
+        let rest = DeploymentServiceRestClient::new(
+            RestClient::builder(format!("http://{addr}"))
+                .build()
+                .unwrap(),
+        );
+        let over_rest = rest.generate_deploy_change_report(request).await.unwrap();
+        assert_eq!(over_grpc, over_rest);
+        serde_json::from_str(&json::to_string(&over_rest).unwrap()).unwrap()
+    }
+
+    async fn undeploy(addr: SocketAddr, env: &str, api: &str, rev: &str) -> Value {
+        let request = GenerateUndeployChangeReportRequest {
+            name: name(env, api, rev),
+        };
+        let mut grpc = DeploymentServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let over_grpc = grpc
+            .generate_undeploy_change_report(request.clone())
+            .await
+            .unwrap()
+            .into_inner();
+        let rest = DeploymentServiceRestClient::new(
+            RestClient::builder(format!("http://{addr}"))
+                .build()
+                .unwrap(),
+        );
+        let over_rest = rest.generate_undeploy_change_report(request).await.unwrap();
+        assert_eq!(over_grpc, over_rest);
+        serde_json::from_str(&json::to_string(&over_rest).unwrap()).unwrap()
+    }
+
+    fn routing(api: &str, revision: &str, environment: &str, basepath: &str) -> Value {
+        json!({"apiProxy": api, "basepath": basepath, "environment": environment, "revision": revision})
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn replacing_a_revision_moves_its_traffic() {
+        let addr = emulator().await;
+        let report = deploy(addr, "prod", "orders", "2", true).await;
+        let changes = report["routingChanges"].as_array().unwrap();
+        assert_eq!(changes.len(), 2, "{report}");
+        assert_eq!(
+            changes[0]["fromDeployment"],
+            routing("orders", "1", "prod", "/orders")
+        );
+        assert_eq!(
+            changes[0]["toDeployment"],
+            routing("orders", "2", "prod", "/orders")
+        );
+        assert_eq!(changes[0]["shouldSequenceRollout"], true);
+        assert_eq!(changes[0]["environmentGroup"], "prod-group");
+        // /orders/v2 was served by /orders; the new revision claims it.
+        assert_eq!(
+            changes[1]["fromDeployment"],
+            routing("orders", "1", "prod", "/orders")
+        );
+        assert_eq!(
+            changes[1]["toDeployment"],
+            routing("orders", "2", "prod", "/orders/v2")
+        );
+        assert!(
+            report.get("routingConflicts").is_none() && report.get("validationErrors").is_none()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn validation_errors() {
+        let addr = emulator().await;
+        let report = deploy(addr, "prod", "orders", "2", false).await;
+        assert_eq!(
+            report["validationErrors"]["violations"][0]["type"], "deployment-exists",
+            "{report}"
+        );
+        let report = deploy(addr, "prod", "orders", "9", true).await;
+        assert_eq!(
+            report["validationErrors"]["violations"][0]["type"], "missing-proxy-revision",
+            "{report}"
+        );
+        let report = deploy(addr, "qa", "orders", "1", true).await;
+        assert_eq!(
+            report["validationErrors"]["violations"][0]["type"], "missing-environment",
+            "{report}"
+        );
+        let report = undeploy(addr, "prod", "orders", "2").await;
+        assert_eq!(
+            report["validationErrors"]["violations"][0]["type"], "deployment-not-found",
+            "{report}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn claimed_basepaths_conflict_and_longer_ones_take_traffic() {
+        let addr = emulator().await;
+        // /catalog is claimed in prod-eu, in the same group as prod.
+        let report = deploy(addr, "prod", "catalog", "1", false).await;
+        assert_eq!(
+            report["routingConflicts"][0]["conflictingDeployment"],
+            routing("catalog", "1", "prod-eu", "/catalog")
+        );
+        assert_eq!(
+            report["routingConflicts"][0]["environmentGroup"],
+            "prod-group"
+        );
+        // In another group nothing is claimed.
+        assert_eq!(
+            deploy(addr, "staging", "catalog", "1", false).await,
+            json!({})
+        );
+        // A longer base path takes traffic from a shorter one, across the group.
+        let report = deploy(addr, "prod-eu", "orders-v2", "1", false).await;
+        assert_eq!(
+            report["routingChanges"][0]["fromDeployment"],
+            routing("orders", "1", "prod", "/orders")
+        );
+        assert_eq!(
+            report["routingChanges"][0]["toDeployment"],
+            routing("orders-v2", "1", "prod-eu", "/orders/v2")
+        );
+        // false, so omitted from canonical JSON.
+        assert!(
+            report["routingChanges"][0]
+                .get("shouldSequenceRollout")
+                .is_none(),
+            "{report}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn undeploying_hands_traffic_to_the_next_claim_or_none() {
+        let addr = emulator().await;
+        let report = undeploy(addr, "prod", "legacy", "8").await;
+        assert_eq!(
+            report["routingChanges"][0]["fromDeployment"],
+            routing("legacy", "8", "prod", "/orders/v1")
+        );
+        assert_eq!(
+            report["routingChanges"][0]["toDeployment"],
+            routing("orders", "1", "prod", "/orders")
+        );
+        let report = undeploy(addr, "prod-eu", "catalog", "1").await;
+        assert_eq!(
+            report["routingChanges"][0]["fromDeployment"],
+            routing("catalog", "1", "prod-eu", "/catalog")
+        );
+        assert!(
+            report["routingChanges"][0].get("toDeployment").is_none(),
+            "{report}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn unknown_organizations_and_bad_names_are_errors() {
+        let addr = emulator().await;
+        let mut grpc = DeploymentServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let unknown = GenerateDeployChangeReportRequest {
+            name: "organizations/nobody/environments/prod/apis/orders/revisions/1".into(),
+            r#override: false,
+        };
+        assert_eq!(
+            grpc.generate_deploy_change_report(unknown)
+                .await
+                .unwrap_err()
+                .code(),
+            tonic::Code::NotFound
+        );
+        let bad = GenerateDeployChangeReportRequest {
+            name: "orders".into(),
+            r#override: false,
+        };
+        assert_eq!(
+            grpc.generate_deploy_change_report(bad)
+                .await
+                .unwrap_err()
+                .code(),
+            tonic::Code::InvalidArgument
+        );
+    }
+}

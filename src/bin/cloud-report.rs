@@ -74,6 +74,11 @@ enum Command {
         /// CheckError code, e.g. project:blocked=SERVICE_NOT_ACTIVATED.
         #[arg(long = "deny-consumer", value_name = "CONSUMER=CODE")]
         deny_consumers: Vec<String>,
+        /// A JSON file of organizations, environments, environment groups,
+        /// proxy revisions and deployments, for deployment change reports
+        /// (format in the README).
+        #[arg(long, value_name = "FILE")]
+        state: Option<std::path::PathBuf>,
     },
 }
 
@@ -105,6 +110,7 @@ fn run(command: Command) -> Result<(), String> {
             require_token,
             max_operations,
             deny_consumers,
+            state,
         } => {
             if !listen.ip().is_loopback() && !allow_remote {
                 return Err(format!(
@@ -112,6 +118,12 @@ fn run(command: Command) -> Result<(), String> {
                 ));
             }
             let mut config = emulator::Config::default();
+            if let Some(path) = state {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                config.deployments = emulator::DeploymentState::from_json(&text)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
             config.require_token = require_token;
             config.max_operations = max_operations;
             for deny in deny_consumers {

@@ -17,6 +17,12 @@
 //! - `ReportInstanceStatus`: `instance` must be
 //!   `organizations/{org}/instances/{instance}` and `reportTime` set; for one
 //!   instance and instance uid an older report never replaces a newer one.
+//! - `GenerateDeployChangeReport` / `GenerateUndeployChangeReport`: computed
+//!   from a [`DeploymentState`] (see its module for the file format): a missing
+//!   environment or proxy revision, or another deployed revision without
+//!   `override`, is a validation error; a base path another deployment of the
+//!   environment group claims is a routing conflict; traffic that moves
+//!   between deployments is a routing change.
 //! - Storage is bounded: a report that would not fit is refused whole with
 //!   RESOURCE_EXHAUSTED, never stored in part or dropped.
 //!
@@ -25,6 +31,8 @@
 //!   `{"operations": [...]}` in arrival order;
 //! - `GET /emulator/v1/organizations/{org}/instances/{instance}/status`:
 //!   `{"statuses": [...]}`, the latest report of each instance uid.
+
+mod deployments;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -50,6 +58,8 @@ use crate::google::protobuf::Timestamp;
 use crate::google::rpc::{Code, Status};
 use crate::rest::{Gateway, PathTemplate};
 
+pub use deployments::{Deployment, DeploymentState, Organization, StateError};
+
 /// The largest `ReportRequest` accepted, encoded: the documented 1 MB.
 pub const MAX_REPORT_BYTES: usize = 1_000_000;
 
@@ -67,6 +77,8 @@ pub struct Config {
     /// Consumers (`project:...`, `api_key:...`) that Check denies, with the
     /// code to deny them with; AllocateQuota refuses them quota.
     pub denied_consumers: BTreeMap<String, sc::check_error::Code>,
+    /// What deployment change reports are computed from.
+    pub deployments: DeploymentState,
 }
 
 impl Default for Config {
@@ -76,6 +88,7 @@ impl Default for Config {
             max_operations: 1_000_000,
             max_statuses: 100_000,
             denied_consumers: BTreeMap::new(),
+            deployments: DeploymentState::default(),
         }
     }
 }
@@ -432,6 +445,29 @@ impl RuntimeService for Emulator {
     }
 }
 
+impl Emulator {
+    /// The organization and deployment a change-report request names.
+    fn deployment_target(&self, name: &str) -> Result<(&Organization, Deployment), tonic::Status> {
+        let target = DeploymentState::target(name).ok_or_else(|| {
+            invalid(format!(
+                "name \"{name}\" is not of the form organizations/{{org}}/environments/{{env}}/apis/{{api}}/revisions/{{rev}}"
+            ))
+        })?;
+        let org = self
+            .config
+            .deployments
+            .organizations
+            .get(target.org)
+            .ok_or_else(|| {
+                tonic::Status::from(Status::new(
+                    Code::NotFound,
+                    format!("organization {} does not exist", target.org),
+                ))
+            })?;
+        Ok((org, target.deployment))
+    }
+}
+
 #[tonic::async_trait]
 impl DeploymentService for Emulator {
     async fn generate_deploy_change_report(
@@ -439,8 +475,10 @@ impl DeploymentService for Emulator {
         request: Request<apigee::GenerateDeployChangeReportRequest>,
     ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
-        Err(tonic::Status::unimplemented(
-            "deployment change reports need a deployment state, which this emulator does not model yet",
+        let request = request.into_inner();
+        let (org, target) = self.deployment_target(&request.name)?;
+        Ok(Response::new(
+            org.deploy_report(&target, request.r#override),
         ))
     }
 
@@ -449,9 +487,9 @@ impl DeploymentService for Emulator {
         request: Request<apigee::GenerateUndeployChangeReportRequest>,
     ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
-        Err(tonic::Status::unimplemented(
-            "deployment change reports need a deployment state, which this emulator does not model yet",
-        ))
+        let request = request.into_inner();
+        let (org, target) = self.deployment_target(&request.name)?;
+        Ok(Response::new(org.undeploy_report(&target)))
     }
 }
 
