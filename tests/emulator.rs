@@ -475,7 +475,7 @@ async fn python_clients_use_the_emulator() {
 #[tokio::test(flavor = "multi_thread")]
 async fn load_every_accepted_operation_is_stored_once() {
     const CLIENTS: usize = 50;
-    const REPORTS: usize = 30;
+    const REPORTS: usize = 40;
     let (addr, emulator) = start(Config::default()).await;
     let mut tasks = Vec::new();
     for rest in [false, true] {

@@ -467,3 +467,121 @@ mod client {
         assert!(RestClient::builder("ftp://x").build().is_err());
     }
 }
+
+/// The generated Rust gRPC client and the REST client call servers built on
+/// the official Python implementation (grpcio, and an HTTP server parsing with
+/// json_format): the servers receive exactly the request sent, and both wires
+/// answer alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_clients_call_python_servers() {
+    use cloud_report_proto::google::api::servicecontrol::v1::ServiceControllerRestClient;
+    use cloud_report_proto::rest::RestClient;
+    let ports =
+        tokio::task::spawn_blocking(|| Reference::get().call(json!({"op": "start_servers"})))
+            .await
+            .unwrap();
+    let (grpc_port, http_port) = (
+        ports["grpc_port"].as_u64().unwrap(),
+        ports["http_port"].as_u64().unwrap(),
+    );
+    let request: ReportRequest =
+        json::from_str(&golden("google.api.servicecontrol.v1.ReportRequest")).unwrap();
+
+    let mut grpc = ServiceControllerClient::connect(format!("http://127.0.0.1:{grpc_port}"))
+        .await
+        .unwrap();
+    let over_grpc = grpc.report(request.clone()).await.unwrap().into_inner();
+    let rest = ServiceControllerRestClient::new(
+        RestClient::builder(format!("http://127.0.0.1:{http_port}"))
+            .build()
+            .unwrap(),
+    );
+    let over_rest = rest.report(request.clone()).await.unwrap();
+    assert_eq!(over_grpc, over_rest);
+    assert_eq!(
+        over_rest.service_config_id,
+        format!("py-{}", request.service_name)
+    );
+
+    let check = CheckRequest {
+        service_name: "library.example.com".into(),
+        operation: Some(
+            cloud_report_proto::google::api::servicecontrol::v1::Operation {
+                operation_id: "chk-1".into(),
+                ..Default::default()
+            },
+        ),
+        ..Default::default()
+    };
+    assert_eq!(
+        rest.check(check.clone()).await.unwrap().operation_id,
+        "chk-1"
+    );
+    assert_eq!(
+        grpc.check(check.clone())
+            .await
+            .unwrap()
+            .into_inner()
+            .operation_id,
+        "chk-1"
+    );
+
+    let served = tokio::task::spawn_blocking(|| Reference::get().call(json!({"op": "served"})))
+        .await
+        .unwrap();
+    let served = served["served"].as_array().unwrap();
+    let received: Vec<(String, String, String)> = served
+        .iter()
+        .map(|s| {
+            let binary = support::reference::b64(s["binary"].as_str().unwrap());
+            let text = match s["method"].as_str().unwrap() {
+                "Report" => json::to_string(
+                    &<ReportRequest as prost::Message>::decode(binary.as_slice()).unwrap(),
+                ),
+                _ => json::to_string(
+                    &<CheckRequest as prost::Message>::decode(binary.as_slice()).unwrap(),
+                ),
+            }
+            .unwrap();
+            (
+                s["wire"].as_str().unwrap().to_owned(),
+                s["method"].as_str().unwrap().to_owned(),
+                text,
+            )
+        })
+        .collect();
+    let report_text = json::to_string(&request).unwrap();
+    let check_text = json::to_string(&check).unwrap();
+    assert_eq!(
+        received,
+        [
+            ("grpc".to_owned(), "Report".to_owned(), report_text.clone()),
+            ("rest".to_owned(), "Report".to_owned(), report_text),
+            ("rest".to_owned(), "Check".to_owned(), check_text.clone()),
+            ("grpc".to_owned(), "Check".to_owned(), check_text),
+        ]
+    );
+}
+
+/// REST also works over HTTP/2 cleartext (prior knowledge) on the gateway.
+#[tokio::test(flavor = "multi_thread")]
+async fn rest_over_h2c() {
+    let backend = Backend::default();
+    let addr = serve(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES).await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("http://{addr}/v1/services/h2.example.com:report"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        backend.reports.lock().unwrap()[0].0.service_name,
+        "h2.example.com"
+    );
+}

@@ -14,7 +14,11 @@ Requests ("op" selects):
   to_json    {"type", "binary"} -> canonical JSON, or the error.
   grpc_call  {"target", "method", "json"} -> the JSON answer of a Service
              Control call made with the official client.
-  http_post  {"url", "body"} -> the status and body of a JSON POST.
+  http_post  {"url", "body", "headers"?} -> the status and body of a JSON
+             POST made with requests.
+  start_servers {} -> ports of a grpcio server and an HTTP (REST) server of
+             ServiceController built on the official classes.
+  served     {} -> what those servers received, in order.
 """
 
 import base64
@@ -230,21 +234,107 @@ def _pack(detail):
 
 
 def http_post(request):
-    """POSTs a JSON body with the standard library; the status and body."""
-    import urllib.error
-    import urllib.request
+    """POSTs a JSON body with requests; the status and body."""
+    import requests
 
-    req = urllib.request.Request(
+    response = requests.post(
         request["url"],
         data=request["body"].encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        headers={"Content-Type": "application/json", **request.get("headers", {})},
+        timeout=10,
     )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return {"status": response.status, "body": response.read().decode()}
-    except urllib.error.HTTPError as e:
-        return {"status": e.code, "body": e.read().decode()}
+    return {"status": response.status_code, "body": response.text}
+
+
+SERVED = []  # what the reference servers received: {"wire", "method", "binary"}
+RUNNING = []  # the servers, kept alive for the life of the process
+
+
+def start_servers(_request):
+    """Starts a grpcio server of ServiceController (Check, Report) and an HTTP
+    server of its REST bindings on 127.0.0.1, both answering with the official
+    classes; their ports."""
+    import threading
+    from concurrent import futures
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import grpc
+
+    check_cls = servicecontrol_v1.CheckRequest.pb()
+    report_cls = servicecontrol_v1.ReportRequest.pb()
+    check_response = servicecontrol_v1.CheckResponse.pb()
+    report_response = servicecontrol_v1.ReportResponse.pb()
+
+    def answer_report(req):
+        return report_response(service_config_id="py-" + req.service_name)
+
+    def answer_check(req):
+        return check_response(operation_id=req.operation.operation_id, service_config_id="py-check")
+
+    def record(wire, method, message):
+        SERVED.append({"wire": wire, "method": method, "binary": deterministic(message)})
+
+    def grpc_handler(method, cls, answer):
+        def handle(req, _context):
+            record("grpc", method, req)
+            return answer(req)
+
+        return grpc.unary_unary_rpc_method_handler(
+            handle, request_deserializer=cls.FromString, response_serializer=lambda m: m.SerializeToString()
+        )
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler(
+            "google.api.servicecontrol.v1.ServiceController",
+            {
+                "Check": grpc_handler("Check", check_cls, answer_check),
+                "Report": grpc_handler("Report", report_cls, answer_report),
+            },
+        ),
+    ))
+    grpc_port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    RUNNING.append(server)  # a collected grpc.Server stops serving
+
+    class Rest(BaseHTTPRequestHandler):
+        def do_POST(self):
+            import re
+
+            match = re.fullmatch(r"/v1/services/([^/:]+):(check|report)", self.path)
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if not match:
+                return self._send(404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}})
+            method = match.group(2)
+            cls = check_cls if method == "check" else report_cls
+            try:
+                req = json_format.Parse(body.decode() or "{}", cls())
+            except json_format.ParseError as e:
+                return self._send(400, {"error": {"code": 400, "message": str(e), "status": "INVALID_ARGUMENT"}})
+            req.service_name = match.group(1)
+            record("rest", method.capitalize(), req)
+            answer = answer_check(req) if method == "check" else answer_report(req)
+            self._send(200, json_format.MessageToDict(answer))
+
+        def _send(self, status, payload):
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *_args):
+            pass
+
+    http_server = ThreadingHTTPServer(("127.0.0.1", 0), Rest)
+    RUNNING.append(http_server)
+    threading.Thread(target=http_server.serve_forever, daemon=True).start()
+    return {"grpc_port": grpc_port, "http_port": http_server.server_address[1]}
+
+
+def served(_request):
+    return {"served": SERVED}
 
 
 HANDLERS = {
@@ -255,6 +345,8 @@ HANDLERS = {
     "to_json": to_json,
     "grpc_call": grpc_call,
     "http_post": http_post,
+    "start_servers": start_servers,
+    "served": served,
 }
 
 
