@@ -587,50 +587,59 @@ mod deployments {
         format!("organizations/acme/environments/{env}/apis/{api}/revisions/{revision}")
     }
 
-    /// Calls both wires and checks they agree; the report as JSON.
-    async fn deploy(addr: SocketAddr, env: &str, api: &str, rev: &str, override_: bool) -> Value {
-        let request = GenerateDeployChangeReportRequest {
-            name: name(env, api, rev),
-            r#override: override_,
-        };
+    /// Asks both wires for the report of a deploy (`Some(override)`) or an
+    /// undeploy (`None`), checks they agree, and gives the report as JSON.
+    async fn change_report(
+        addr: SocketAddr,
+        env: &str,
+        api: &str,
+        rev: &str,
+        deploy: Option<bool>,
+    ) -> Value {
+        let name = name(env, api, rev);
         let mut grpc = DeploymentServiceClient::connect(format!("http://{addr}"))
             .await
             .unwrap();
-        let over_grpc = grpc
-            .generate_deploy_change_report(request.clone())
-            .await
-            .unwrap()
-            .into_inner();
         let rest = DeploymentServiceRestClient::new(
             RestClient::builder(format!("http://{addr}"))
                 .build()
                 .unwrap(),
         );
-        let over_rest = rest.generate_deploy_change_report(request).await.unwrap();
+        let (over_grpc, over_rest) = match deploy {
+            Some(override_) => {
+                let request = GenerateDeployChangeReportRequest {
+                    name,
+                    r#override: override_,
+                };
+                (
+                    grpc.generate_deploy_change_report(request.clone())
+                        .await
+                        .unwrap()
+                        .into_inner(),
+                    rest.generate_deploy_change_report(request).await.unwrap(),
+                )
+            }
+            None => {
+                let request = GenerateUndeployChangeReportRequest { name };
+                (
+                    grpc.generate_undeploy_change_report(request.clone())
+                        .await
+                        .unwrap()
+                        .into_inner(),
+                    rest.generate_undeploy_change_report(request).await.unwrap(),
+                )
+            }
+        };
         assert_eq!(over_grpc, over_rest);
         serde_json::from_str(&json::to_string(&over_rest).unwrap()).unwrap()
     }
 
+    async fn deploy(addr: SocketAddr, env: &str, api: &str, rev: &str, override_: bool) -> Value {
+        change_report(addr, env, api, rev, Some(override_)).await
+    }
+
     async fn undeploy(addr: SocketAddr, env: &str, api: &str, rev: &str) -> Value {
-        let request = GenerateUndeployChangeReportRequest {
-            name: name(env, api, rev),
-        };
-        let mut grpc = DeploymentServiceClient::connect(format!("http://{addr}"))
-            .await
-            .unwrap();
-        let over_grpc = grpc
-            .generate_undeploy_change_report(request.clone())
-            .await
-            .unwrap()
-            .into_inner();
-        let rest = DeploymentServiceRestClient::new(
-            RestClient::builder(format!("http://{addr}"))
-                .build()
-                .unwrap(),
-        );
-        let over_rest = rest.generate_undeploy_change_report(request).await.unwrap();
-        assert_eq!(over_grpc, over_rest);
-        serde_json::from_str(&json::to_string(&over_rest).unwrap()).unwrap()
+        change_report(addr, env, api, rev, None).await
     }
 
     fn routing(api: &str, revision: &str, environment: &str, basepath: &str) -> Value {
