@@ -48,6 +48,8 @@
 //!   one port, driven by the `google.api.http` bindings;
 //! - `emulator`: [`emulator::Emulator`], a local Service Control and Apigee
 //!   runtime control plane enforcing the documented semantics;
+//! - `reporter`: [`reporter::Reporter`], which aggregates operations and sends
+//!   Service Control reports as the API documentation advises;
 //! - `cli`: the `cloud-report` binary (`convert`, `types`, `serve`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub, rustdoc::broken_intra_doc_links)]
@@ -75,6 +77,8 @@ pub mod emulator;
 pub mod json;
 #[cfg(feature = "json")]
 pub mod registry;
+#[cfg(feature = "reporter")]
+pub mod reporter;
 #[cfg(feature = "rest")]
 pub mod rest;
 pub mod status;

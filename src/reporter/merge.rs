@@ -1,0 +1,399 @@
+//! How operations aggregate: which ones merge, and how their metric values
+//! combine. Pure functions, so the rules can be checked on their own.
+
+use std::collections::BTreeMap;
+
+use crate::google::api::servicecontrol::v1::metric_value::Value;
+use crate::google::api::servicecontrol::v1::{
+    Distribution, MetricValue, MetricValueSet, Operation,
+};
+use crate::google::protobuf::Timestamp;
+
+/// How a metric's values combine, as declared in the service configuration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetricKind {
+    /// A change over the value's interval: values add up and the interval
+    /// widens. Metrics not configured otherwise are DELTA.
+    #[default]
+    Delta,
+    /// A point-in-time reading: the value with the latest end time wins.
+    Gauge,
+    /// A running total: the value with the latest end time wins.
+    Cumulative,
+}
+
+/// What operations must share to merge: consumer, operation name, labels and
+/// user labels (the last so that merging never drops a label).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Signature {
+    consumer_id: String,
+    operation_name: String,
+    labels: Vec<(String, String)>,
+    user_labels: Vec<(String, String)>,
+}
+
+impl Signature {
+    pub(crate) fn of(op: &Operation) -> Self {
+        Self {
+            consumer_id: op.consumer_id.clone(),
+            operation_name: op.operation_name.clone(),
+            labels: op
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            user_labels: op
+                .user_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+}
+
+fn key(ts: Option<&Timestamp>) -> Option<(i64, i32)> {
+    ts.map(|t| (t.seconds, t.nanos))
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if key(Some(&a)) <= key(Some(&b)) { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn latest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if key(Some(&a)) >= key(Some(&b)) { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Merges distribution `b` into `a`: counts and bucket counts add, the mean
+/// is the weighted mean, and the sum of squared deviations combines exactly
+/// (Chan et al.'s parallel formula). `None` when the bucket layouts differ.
+pub(crate) fn merge_distributions(a: &Distribution, b: &Distribution) -> Option<Distribution> {
+    if b.count == 0 {
+        return Some(a.clone());
+    }
+    if a.count == 0 {
+        return Some(b.clone());
+    }
+    let buckets = match (a.bucket_counts.is_empty(), b.bucket_counts.is_empty()) {
+        (true, true) => Vec::new(),
+        (false, false) if a.bucket_option == b.bucket_option => {
+            let len = a.bucket_counts.len().max(b.bucket_counts.len());
+            (0..len)
+                .map(|i| {
+                    a.bucket_counts.get(i).copied().unwrap_or(0)
+                        + b.bucket_counts.get(i).copied().unwrap_or(0)
+                })
+                .collect()
+        }
+        _ => return None,
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let (na, nb) = (a.count as f64, b.count as f64);
+    let n = na + nb;
+    let delta = b.mean - a.mean;
+    let mut exemplars = a.exemplars.clone();
+    exemplars.extend(b.exemplars.iter().cloned());
+    Some(Distribution {
+        count: a.count + b.count,
+        mean: a.mean + delta * nb / n,
+        minimum: a.minimum.min(b.minimum),
+        maximum: a.maximum.max(b.maximum),
+        sum_of_squared_deviation: a.sum_of_squared_deviation
+            + b.sum_of_squared_deviation
+            + delta * delta * na * nb / n,
+        bucket_counts: buckets,
+        bucket_option: a.bucket_option.clone().or_else(|| b.bucket_option.clone()),
+        exemplars,
+    })
+}
+
+/// Merges two values of one metric with identical labels; `None` when they
+/// cannot merge without losing something (different value types, or
+/// distributions with different bucket layouts).
+pub(crate) fn merge_values(
+    kind: MetricKind,
+    a: &MetricValue,
+    b: &MetricValue,
+) -> Option<MetricValue> {
+    match kind {
+        MetricKind::Gauge | MetricKind::Cumulative => {
+            let same_type = std::mem::discriminant(a.value.as_ref()?)
+                == std::mem::discriminant(b.value.as_ref()?);
+            if !same_type {
+                return None;
+            }
+            // The latest end time wins; on a tie, the later report.
+            Some(if key(b.end_time.as_ref()) >= key(a.end_time.as_ref()) {
+                b.clone()
+            } else {
+                a.clone()
+            })
+        }
+        MetricKind::Delta => {
+            let value = match (a.value.as_ref()?, b.value.as_ref()?) {
+                (Value::Int64Value(x), Value::Int64Value(y)) => {
+                    Value::Int64Value(x.checked_add(*y)?)
+                }
+                (Value::DoubleValue(x), Value::DoubleValue(y)) => Value::DoubleValue(x + y),
+                (Value::DistributionValue(x), Value::DistributionValue(y)) => {
+                    Value::DistributionValue(merge_distributions(x, y)?)
+                }
+                _ => return None,
+            };
+            Some(MetricValue {
+                labels: a.labels.clone(),
+                start_time: earliest(a.start_time, b.start_time),
+                end_time: latest(a.end_time, b.end_time),
+                value: Some(value),
+            })
+        }
+    }
+}
+
+/// Merges operation `b` into `a` (same [`Signature`]); `false`, leaving `a`
+/// unchanged, when some metric value cannot merge.
+pub(crate) fn merge_operation(
+    a: &mut Operation,
+    b: &Operation,
+    kinds: &BTreeMap<String, MetricKind>,
+) -> bool {
+    // Metric values by (name, labels), as the service keys them.
+    let mut sets: Vec<MetricValueSet> = a.metric_value_sets.clone();
+    for set in &b.metric_value_sets {
+        let kind = kinds.get(&set.metric_name).copied().unwrap_or_default();
+        let target = match sets
+            .iter_mut()
+            .position(|s| s.metric_name == set.metric_name)
+        {
+            Some(i) => &mut sets[i],
+            None => {
+                sets.push(MetricValueSet {
+                    metric_name: set.metric_name.clone(),
+                    metric_values: Vec::new(),
+                });
+                sets.last_mut().expect("just pushed")
+            }
+        };
+        for value in &set.metric_values {
+            match target
+                .metric_values
+                .iter_mut()
+                .find(|v| v.labels == value.labels)
+            {
+                Some(existing) => match merge_values(kind, existing, value) {
+                    Some(merged) => *existing = merged,
+                    None => return false,
+                },
+                None => target.metric_values.push(value.clone()),
+            }
+        }
+    }
+    a.metric_value_sets = sets;
+    a.start_time = earliest(a.start_time, b.start_time);
+    a.end_time = latest(a.end_time, b.end_time);
+    a.log_entries.extend(b.log_entries.iter().cloned());
+    a.extensions.extend(b.extensions.iter().cloned());
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dist(samples: &[f64]) -> Distribution {
+        #[allow(clippy::cast_precision_loss)]
+        let n = samples.len() as f64;
+        let mean = samples.iter().sum::<f64>() / n;
+        Distribution {
+            count: samples.len() as i64,
+            mean,
+            minimum: samples.iter().copied().fold(f64::INFINITY, f64::min),
+            maximum: samples.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            sum_of_squared_deviation: samples.iter().map(|x| (x - mean).powi(2)).sum(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn distributions_merge_as_if_computed_over_all_samples() {
+        let merged = merge_distributions(&dist(&[1.0, 2.0, 3.0]), &dist(&[10.0, 20.0])).unwrap();
+        let all = dist(&[1.0, 2.0, 3.0, 10.0, 20.0]);
+        assert_eq!(merged.count, all.count);
+        assert!((merged.mean - all.mean).abs() < 1e-12);
+        assert!((merged.sum_of_squared_deviation - all.sum_of_squared_deviation).abs() < 1e-9);
+        assert_eq!((merged.minimum, merged.maximum), (1.0, 20.0));
+    }
+
+    #[test]
+    fn different_bucket_layouts_do_not_merge() {
+        use crate::google::api::servicecontrol::v1::distribution::{BucketOption, ExplicitBuckets};
+        let mut a = dist(&[1.0]);
+        a.bucket_counts = vec![1, 0];
+        a.bucket_option = Some(BucketOption::ExplicitBuckets(ExplicitBuckets {
+            bounds: vec![5.0],
+        }));
+        let mut b = a.clone();
+        assert_eq!(
+            merge_distributions(&a, &b).unwrap().bucket_counts,
+            vec![2, 0]
+        );
+        b.bucket_option = Some(BucketOption::ExplicitBuckets(ExplicitBuckets {
+            bounds: vec![6.0],
+        }));
+        assert!(merge_distributions(&a, &b).is_none());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::google::api::servicecontrol::v1::metric_value::Value as V;
+
+        /// An operation holding one value of each DELTA kind, built from its
+        /// samples.
+        fn operation(int: i64, double: f64, samples: &[f64]) -> Operation {
+            let set = |name: &str, value: V| MetricValueSet {
+                metric_name: name.into(),
+                metric_values: vec![MetricValue {
+                    value: Some(value),
+                    ..Default::default()
+                }],
+            };
+            Operation {
+                operation_id: "op".into(),
+                consumer_id: "project:p".into(),
+                metric_value_sets: vec![
+                    set("requests", V::Int64Value(int)),
+                    set("bytes", V::DoubleValue(double)),
+                    set("latency", V::DistributionValue(dist(samples))),
+                ],
+                ..Default::default()
+            }
+        }
+
+        fn value<'a>(op: &'a Operation, name: &str) -> &'a V {
+            op.metric_value_sets
+                .iter()
+                .find(|s| s.metric_name == name)
+                .unwrap()
+                .metric_values[0]
+                .value
+                .as_ref()
+                .unwrap()
+        }
+
+        fn parts() -> impl Strategy<Value = Vec<(i64, f64, Vec<f64>)>> {
+            prop::collection::vec(
+                (
+                    -1_000_000_000i64..1_000_000_000,
+                    -1e6f64..1e6,
+                    prop::collection::vec(0f64..1000.0, 1..8),
+                ),
+                2..10,
+            )
+        }
+
+        fn merged(parts: &[(i64, f64, Vec<f64>)], order: &[usize]) -> Operation {
+            let kinds = BTreeMap::new();
+            let mut ops = order
+                .iter()
+                .map(|&i| operation(parts[i].0, parts[i].1, &parts[i].2));
+            let mut acc = ops.next().unwrap();
+            for op in ops {
+                assert!(merge_operation(&mut acc, &op, &kinds));
+            }
+            acc
+        }
+
+        fn close(a: f64, b: f64) -> bool {
+            (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+        }
+
+        proptest! {
+            #[test]
+            fn merging_preserves_totals_in_any_order(parts in parts(), seed in any::<u64>()) {
+                let forward: Vec<usize> = (0..parts.len()).collect();
+                let mut shuffled = forward.clone();
+                let mut rng = seed;
+                for i in (1..shuffled.len()).rev() {
+                    rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    shuffled.swap(i, (rng >> 33) as usize % (i + 1));
+                }
+                let all: Vec<f64> = parts.iter().flat_map(|p| p.2.iter().copied()).collect();
+                let expected = dist(&all);
+                for order in [&forward, &shuffled] {
+                    let op = merged(&parts, order);
+                    prop_assert_eq!(value(&op, "requests"), &V::Int64Value(parts.iter().map(|p| p.0).sum()));
+                    let V::DoubleValue(sum) = value(&op, "bytes") else { panic!() };
+                    prop_assert!(close(*sum, parts.iter().map(|p| p.1).sum()));
+                    let V::DistributionValue(d) = value(&op, "latency") else { panic!() };
+                    prop_assert_eq!(d.count, expected.count);
+                    prop_assert!(close(d.mean, expected.mean), "{} vs {}", d.mean, expected.mean);
+                    prop_assert!(
+                        (d.sum_of_squared_deviation - expected.sum_of_squared_deviation).abs()
+                            <= 1e-6 * expected.sum_of_squared_deviation.max(1.0)
+                    );
+                    prop_assert_eq!((d.minimum, d.maximum), (expected.minimum, expected.maximum));
+                }
+            }
+        }
+
+        #[test]
+        fn gauges_keep_the_latest_and_mismatches_refuse() {
+            let at = |seconds| Some(Timestamp { seconds, nanos: 0 });
+            let a = MetricValue {
+                end_time: at(10),
+                value: Some(V::Int64Value(1)),
+                ..Default::default()
+            };
+            let b = MetricValue {
+                end_time: at(5),
+                value: Some(V::Int64Value(2)),
+                ..Default::default()
+            };
+            assert_eq!(
+                merge_values(MetricKind::Gauge, &a, &b).unwrap().value,
+                Some(V::Int64Value(1))
+            );
+            assert_eq!(
+                merge_values(MetricKind::Cumulative, &b, &a).unwrap().value,
+                Some(V::Int64Value(1))
+            );
+            let text = MetricValue {
+                value: Some(V::StringValue("x".into())),
+                ..Default::default()
+            };
+            assert!(merge_values(MetricKind::Delta, &a, &text).is_none());
+            assert!(merge_values(MetricKind::Gauge, &a, &text).is_none());
+            let max = MetricValue {
+                value: Some(V::Int64Value(i64::MAX)),
+                ..Default::default()
+            };
+            assert!(
+                merge_values(MetricKind::Delta, &max, &a).is_none(),
+                "an overflowing sum is refused"
+            );
+            let widened = merge_values(
+                MetricKind::Delta,
+                &MetricValue {
+                    start_time: at(3),
+                    end_time: at(4),
+                    ..a.clone()
+                },
+                &MetricValue {
+                    start_time: at(1),
+                    end_time: at(2),
+                    ..b.clone()
+                },
+            )
+            .unwrap();
+            assert_eq!((widened.start_time, widened.end_time), (at(1), at(4)));
+        }
+    }
+}
