@@ -329,7 +329,11 @@ macro_rules! integer {
 
 integer!(i32, "int32", -2147483648.0, 2147483648.0);
 integer!(u32, "uint32", 0.0, 4294967296.0);
-integer!(i64, "int64", -9223372036854775808.0, 9223372036854775808.0);
+// The float form of -2^63 is refused: serde_json hands over an integer
+// literal below i64::MIN as a float, which rounds to exactly -2^63 (in-range
+// integer literals never arrive as floats). The next float up is the lowest
+// accepted.
+integer!(i64, "int64", -9223372036854774784.0, 9223372036854775808.0);
 integer!(u64, "uint64", 0.0, 18446744073709551616.0);
 
 /// Whether `s` has the shape of a JSON number (so "inf", "nan", " 1" and the
@@ -396,9 +400,16 @@ impl<T: Integer> Visitor<'_> for IntegerVisitor<T> {
         if let Some(v) = T::parse(s) {
             return Ok(v);
         }
-        // Exponent and fraction forms ("1e3", "5.0") are accepted when the
-        // value is integral.
-        if is_json_number(s)
+        // A plain integer that did not parse is out of range; only exponent
+        // and fraction forms ("1e3", "5.0") go through a float, and are
+        // accepted when the value is integral.
+        let plain = s
+            .strip_prefix('-')
+            .unwrap_or(s)
+            .bytes()
+            .all(|b| b.is_ascii_digit());
+        if !plain
+            && is_json_number(s)
             && let Ok(f) = s.parse::<f64>()
             && let Some(v) = T::from_f64(f)
         {
@@ -966,6 +977,10 @@ mod tests {
         assert!(read::<I32>("5.5").is_err());
         assert!(read::<I32>("2147483648").is_err());
         assert!(read::<I64>(r#""9223372036854775808""#).is_err());
+        assert!(read::<I64>(r#""-9223372036854775809""#).is_err());
+        assert!(read::<I64>("-9223372036854775809").is_err());
+        assert_eq!(read::<I64>("-9223372036854775808").unwrap(), Some(i64::MIN));
+        assert!(read::<U64>(r#""18446744073709551616""#).is_err());
         assert!(read::<U64>("-1").is_err());
         assert!(read::<I32>("true").is_err());
         assert!(read::<I32>(r#""""#).is_err());
@@ -1005,7 +1020,11 @@ mod tests {
 
     #[test]
     fn integer_bounds_are_exact() {
-        assert_eq!(i64::from_f64(-9223372036854775808.0), Some(i64::MIN));
+        assert_eq!(i64::from_f64(-9223372036854775808.0), None);
+        assert_eq!(
+            i64::from_f64(-9223372036854774784.0),
+            Some(-9223372036854774784)
+        );
         assert_eq!(i64::from_f64(9223372036854775808.0), None);
         assert_eq!(u64::from_f64(-1.0), None);
         assert_eq!(i32::from_f64(2147483647.0), Some(i32::MAX));
