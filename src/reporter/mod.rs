@@ -555,26 +555,29 @@ struct Delivery {
 }
 
 /// Whether a failure may pass if the same request is sent again: the
-/// service was unavailable, too slow, or the connection failed.
+/// service was unavailable or too slow, or the connection failed (which
+/// tonic reports under various codes, CANCELLED and UNKNOWN among them, with
+/// a transport, HTTP or I/O error as the cause).
 fn transient(status: &tonic::Status) -> bool {
-    match status.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => true,
-        // A connection dropped mid-call surfaces as UNKNOWN with a transport
-        // error as its source.
-        tonic::Code::Unknown | tonic::Code::Internal => {
-            use std::error::Error;
-            let mut source = status.source();
-            while let Some(error) = source {
-                if error.is::<tonic::transport::Error>() || error.to_string().contains("connection")
-                {
-                    return true;
-                }
-                source = error.source();
-            }
-            false
-        }
-        _ => false,
+    use std::error::Error;
+    if matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+    ) {
+        return true;
     }
+    let mut source = status.source();
+    while let Some(error) = source {
+        // On a client call, an HTTP or I/O error is the transport failing.
+        if error.is::<tonic::transport::Error>()
+            || error.is::<hyper::Error>()
+            || error.is::<std::io::Error>()
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 impl Delivery {
