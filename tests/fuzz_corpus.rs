@@ -1,0 +1,45 @@
+//! Replays the fuzz corpora (`fuzz/corpus/<target>/`) and the inputs that
+//! once failed (`fuzz/regressions/<target>/`) through the fuzz targets'
+//! checks, as ordinary tests, on stable Rust.
+#![cfg(feature = "json")]
+
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
+/// Runs `check` on every file of `fuzz/corpus/<target>` and of
+/// `fuzz/regressions/<target>` (inputs that once failed, kept whatever the
+/// corpus minimization keeps).
+fn replay(target: &str, check: fn(&[u8])) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut count = 0;
+    for kind in ["corpus", "regressions"] {
+        let dir = root.join(kind).join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            assert_eq!(kind, "regressions", "{} is missing", dir.display());
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            let result = std::panic::catch_unwind(|| check(&data));
+            assert!(result.is_ok(), "{} fails", path.display());
+            count += 1;
+        }
+    }
+    assert!(count > 0, "empty corpus for {target}");
+}
+
+#[test]
+fn json_corpus() {
+    replay("json", checks::json);
+}
+
+#[test]
+fn binary_corpus() {
+    replay("binary", checks::binary);
+}
+
+#[test]
+fn any_corpus() {
+    replay("any", checks::any);
+}
