@@ -56,7 +56,7 @@ use crate::google::cloud::apigee::v1::runtime_service_server::{
 };
 use crate::google::protobuf::Timestamp;
 use crate::google::rpc::{Code, Status};
-use crate::rest::{Gateway, PathTemplate};
+use crate::rest::{Binding, Gateway};
 
 pub use deployments::{Deployment, DeploymentState, Organization, StateError};
 
@@ -411,9 +411,14 @@ impl RuntimeService for Emulator {
     ) -> Result<Response<apigee::ReportInstanceStatusResponse>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
         let request = request.into_inner();
-        let template = PathTemplate::parse("/{instance=organizations/*/instances/*}")
-            .map_err(|e| tonic::Status::internal(e.to_string()))?;
-        if template.expand(&[request.instance.as_str()]).is_err() {
+        // The instance must fit the method's own path template.
+        let fits = Binding::find(
+            "google.cloud.apigee.v1.RuntimeService",
+            "ReportInstanceStatus",
+        )
+        .and_then(|b| b.path_template().ok())
+        .is_some_and(|t| t.expand(&[request.instance.as_str()]).is_ok());
+        if !fits {
             return Err(invalid(format!(
                 "instance \"{}\" is not of the form organizations/{{org}}/instances/{{instance}}",
                 request.instance
@@ -496,10 +501,10 @@ impl DeploymentService for Emulator {
 // ---------------------------------------------------------------------------
 // Inspection endpoints
 
-fn json_response(status: u16, body: String) -> axum::response::Response {
+/// A 200 answer with a JSON body.
+fn json_ok(body: String) -> axum::response::Response {
     use axum::response::IntoResponse;
     (
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
         [(
             http::header::CONTENT_TYPE,
             "application/json; charset=utf-8",
@@ -510,11 +515,8 @@ fn json_response(status: u16, body: String) -> axum::response::Response {
 }
 
 fn error_response(status: Status) -> axum::response::Response {
-    let error = crate::rest::RestError::from(status);
-    json_response(
-        error.http_status,
-        String::from_utf8_lossy(&error.to_json()).into_owned(),
-    )
+    use axum::response::IntoResponse;
+    crate::rest::RestError::from(status).into_response()
 }
 
 /// `{"<field>": [<message JSON>, ...]}`, written with the canonical JSON of
@@ -543,7 +545,7 @@ async fn inspect_operations(
         return error_response(denied);
     }
     match json_list("operations", &emulator.operations(&service_name)) {
-        Ok(body) => json_response(200, body),
+        Ok(body) => json_ok(body),
         Err(e) => error_response(Status::new(Code::Internal, e.to_string())),
     }
 }
@@ -558,7 +560,7 @@ async fn inspect_statuses(
     }
     let name = format!("organizations/{org}/instances/{instance}");
     match json_list("statuses", &emulator.statuses(&name)) {
-        Ok(body) => json_response(200, body),
+        Ok(body) => json_ok(body),
         Err(e) => error_response(Status::new(Code::Internal, e.to_string())),
     }
 }

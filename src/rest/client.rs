@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Binding, FieldKind, PathTemplate, RestError};
+use super::{Binding, FieldKind, RestError};
 use crate::google::rpc::Code;
 use crate::json::ParseOptions;
 
@@ -219,7 +219,8 @@ fn bind<Req: Serialize>(
     request: &Req,
 ) -> Result<(String, String, Option<Vec<u8>>), tonic::Status> {
     let invalid = |m: String| tonic::Status::invalid_argument(m);
-    let template = PathTemplate::parse(binding.template)
+    let template = binding
+        .path_template()
         .map_err(|e| tonic::Status::internal(e.to_string()))?;
     let value = serde_json::to_value(request)
         .map_err(|e| invalid(format!("cannot write the request as JSON: {e}")))?;

@@ -35,9 +35,10 @@ mod client;
 mod error;
 mod template;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Body as AxumBody;
 use axum::response::{IntoResponse, Response};
@@ -104,6 +105,47 @@ pub struct Binding {
 
 /// The binding of every method of the crate that has one.
 pub const BINDINGS: &[Binding] = include!(concat!(env!("OUT_DIR"), "/http_bindings.rs"));
+
+/// The parsed path template of every binding in [`BINDINGS`], by its text;
+/// parsed once, on first use.
+fn parsed_templates() -> &'static HashMap<&'static str, PathTemplate> {
+    static TEMPLATES: OnceLock<HashMap<&'static str, PathTemplate>> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        BINDINGS
+            .iter()
+            .map(|b| {
+                let template =
+                    PathTemplate::parse(b.template).expect("the build checks every binding");
+                (b.template, template)
+            })
+            .collect()
+    })
+}
+
+impl Binding {
+    /// The binding of a method, by the service's full name and the method's
+    /// name.
+    ///
+    /// ```
+    /// use cloud_report_proto::rest::Binding;
+    /// let b = Binding::find("google.api.servicecontrol.v1.ServiceController", "Report").unwrap();
+    /// assert_eq!(b.template, "/v1/services/{service_name}:report");
+    /// ```
+    pub fn find(service: &str, method: &str) -> Option<&'static Binding> {
+        BINDINGS
+            .iter()
+            .find(|b| b.service == service && b.method == method)
+    }
+
+    /// The parsed path template: the crate's bindings are parsed once; a
+    /// binding built elsewhere is parsed now.
+    pub fn path_template(&self) -> Result<Cow<'static, PathTemplate>, TemplateError> {
+        match parsed_templates().get(self.template) {
+            Some(parsed) => Ok(Cow::Borrowed(parsed)),
+            None => PathTemplate::parse(self.template).map(Cow::Owned),
+        }
+    }
+}
 
 /// Query parameters every Google API accepts besides request fields.
 const SYSTEM_PARAMETERS: &[&str] = &[
@@ -188,7 +230,10 @@ impl Gateway {
         for binding in BINDINGS.iter().filter(|b| b.service == S::NAME) {
             self.routes.push(Route {
                 binding: *binding,
-                template: PathTemplate::parse(binding.template).expect("bindings parse"),
+                template: binding
+                    .path_template()
+                    .expect("bindings parse")
+                    .into_owned(),
                 request: registry::lookup(binding.request).expect("request types are registered"),
                 response: registry::lookup(binding.response)
                     .expect("response types are registered"),
@@ -385,19 +430,23 @@ async fn handle(
     }
     match gateway.rest(request).await {
         Ok(response) => response,
-        Err(error) => error_response(&error),
+        Err(error) => error.into_response(),
     }
 }
 
-fn error_response(error: &RestError) -> Response {
-    let status =
-        StatusCode::from_u16(error.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        error.to_json(),
-    )
-        .into_response()
+/// The error as a REST front end answers it: its HTTP status and Google's
+/// JSON error body.
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            self.to_json(),
+        )
+            .into_response()
+    }
 }
 
 fn grpc_unimplemented(service: &str) -> Response {
@@ -663,7 +712,7 @@ mod tests {
     fn every_binding_parses_and_names_registered_types() {
         assert!(BINDINGS.len() >= 6);
         for binding in BINDINGS {
-            PathTemplate::parse(binding.template).unwrap();
+            binding.path_template().unwrap();
             assert!(
                 registry::lookup(binding.request).is_some(),
                 "{}",
