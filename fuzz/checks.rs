@@ -37,13 +37,31 @@ pub fn json(data: &[u8]) {
         return;
     };
     let entry = registry::lookup(type_name).expect("registered");
-    let Ok(binary) = entry.json_to_binary(text) else {
+    let ours = entry.json_to_binary(text);
+    // The crate's reader accepts what serde_json's accepts (where the text is
+    // UTF-8: serde_json lets invalid UTF-8 through in ignored values), and
+    // reads the same message.
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let theirs = entry
+        .deserialize_to_binary(&mut <dyn erased_serde::Deserializer>::erase(&mut de))
+        .map_err(|e| e.to_string())
+        .and_then(|b| de.end().map(|()| b).map_err(|e| e.to_string()));
+    match (&ours, &theirs) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "the readers disagree"),
+        (Err(_), Err(_)) => {}
+        (Err(e), Ok(_)) => panic!("only serde_json reads it: {e}"),
+        (Ok(_), Err(e)) => panic!("only our reader reads it: {e}"),
+    }
+    let Ok(binary) = ours else {
         return;
     };
     // Writing may fail only for values JSON cannot hold (NaN in a Value).
     let Ok(written) = entry.binary_to_json(&binary, false) else {
         return;
     };
+    // The crate's writer writes serde_json's bytes.
+    let message = entry.decode(&binary).expect("decodes");
+    assert_eq!(serde_json::to_string(&*message).expect("writes"), written);
     let again = entry
         .json_to_binary(written.as_bytes())
         .expect("our own output parses");

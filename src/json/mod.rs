@@ -47,6 +47,8 @@
 
 pub(crate) mod codec;
 mod options;
+mod read;
+mod write;
 
 use std::marker::PhantomData;
 
@@ -99,19 +101,12 @@ impl JsonError {
         }
     }
 
-    fn parse(path: String, error: &serde_json::Error) -> Self {
-        let message = error.to_string();
-        // serde_json appends the position to its message; it is kept in
-        // fields of its own instead.
-        let message = match message.rfind(" at line ") {
-            Some(at) if error.line() > 0 => message[..at].to_owned(),
-            _ => message,
-        };
+    fn parse(path: String, message: String, line: usize, column: usize) -> Self {
         Self::Parse {
             path: if path == "." { String::new() } else { path },
             message,
-            line: error.line(),
-            column: error.column(),
+            line,
+            column,
         }
     }
 }
@@ -158,30 +153,32 @@ where
     options::with(options, || {
         // The fast path tracks no path; only a failed parse is read again,
         // with tracking, to say where it failed.
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        match seed
-            .clone()
-            .deserialize(&mut de)
-            .and_then(|v| de.end().map(|()| v))
-        {
-            Ok(value) => Ok(value),
-            Err(first) => {
-                let mut de = serde_json::Deserializer::from_slice(bytes);
-                let mut track = serde_path_to_error::Track::new();
-                let tracked = serde_path_to_error::Deserializer::new(&mut de, &mut track);
-                match seed.deserialize(tracked) {
-                    Err(e) => Err(JsonError::parse(track.path().to_string(), &e)),
-                    Ok(_) => Err(JsonError::parse(String::new(), &first)),
-                }
+        let mut reader = read::Reader::new(bytes);
+        let first = match seed.clone().deserialize(&mut reader) {
+            Ok(value) => match reader.end() {
+                Ok(()) => return Ok(value),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        let (line, column) = reader.position();
+        let mut reader = read::Reader::new(bytes);
+        let mut track = serde_path_to_error::Track::new();
+        let tracked = serde_path_to_error::Deserializer::new(&mut reader, &mut track);
+        Err(match seed.deserialize(tracked) {
+            Err(e) => {
+                let (line, column) = reader.position();
+                JsonError::parse(track.path().to_string(), e.to_string(), line, column)
             }
-        }
+            Ok(_) => JsonError::parse(String::new(), first.to_string(), line, column),
+        })
     })
 }
 
 /// Writes a message as compact canonical JSON.
 pub fn to_string<T: Serialize + ?Sized>(message: &T) -> Result<String, JsonError> {
     let bytes = to_vec(message)?;
-    // serde_json writes only UTF-8.
+    // The writer writes only UTF-8.
     String::from_utf8(bytes).map_err(|e| JsonError::Serialize {
         message: e.to_string(),
     })
@@ -199,16 +196,22 @@ pub fn to_string_pretty<T: Serialize + ?Sized>(message: &T) -> Result<String, Js
 /// Writes a message as compact canonical JSON bytes.
 pub fn to_vec<T: Serialize + ?Sized>(message: &T) -> Result<Vec<u8>, JsonError> {
     let mut out = Vec::with_capacity(128);
-    to_writer(&mut out, message)?;
+    write::write(&mut out, message).map_err(|e| JsonError::Serialize {
+        message: e.to_string(),
+    })?;
     Ok(out)
 }
 
 /// Writes a message as compact canonical JSON to `writer`.
+///
+/// The text is built in memory first: a message that cannot be written
+/// leaves `writer` untouched.
 pub fn to_writer<W: std::io::Write, T: Serialize + ?Sized>(
-    writer: W,
+    mut writer: W,
     message: &T,
 ) -> Result<(), JsonError> {
-    serde_json::to_writer(writer, message).map_err(|e| JsonError::Serialize {
+    let bytes = to_vec(message)?;
+    writer.write_all(&bytes).map_err(|e| JsonError::Serialize {
         message: e.to_string(),
     })
 }

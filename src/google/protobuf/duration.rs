@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::Duration;
-use super::timestamp::{parse_fraction, write_fraction};
+use super::timestamp::{Text, parse_fraction};
 
 /// Why a duration is not valid.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -101,15 +101,24 @@ impl TryFrom<Duration> for std::time::Duration {
 /// ```
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Err(e) = self.check() {
-            return write!(f, "<{e}>");
+        match self.check() {
+            Ok(()) => f.write_str(self.canonical_text().as_str()),
+            Err(e) => write!(f, "<{e}>"),
         }
+    }
+}
+
+impl Duration {
+    /// The canonical text of a checked duration.
+    pub(super) fn canonical_text(&self) -> Text {
+        let mut text = Text::new();
         if self.seconds < 0 || self.nanos < 0 {
-            f.write_str("-")?;
+            text.push(b'-');
         }
-        write!(f, "{}", self.seconds.unsigned_abs())?;
-        write_fraction(f, self.nanos.unsigned_abs())?;
-        f.write_str("s")
+        text.push_number(self.seconds.unsigned_abs());
+        text.push_fraction(self.nanos.unsigned_abs());
+        text.push(b's');
+        text
     }
 }
 

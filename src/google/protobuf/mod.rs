@@ -5,7 +5,7 @@
 
 include!(concat!(env!("OUT_DIR"), "/google.protobuf.rs"));
 
-/// JSON as the type's canonical text: written with `Display` once `check()`
+/// JSON as the type's canonical text: written as `Display` does once `check()`
 /// passes, read with `FromStr` (which checks too).
 macro_rules! json_as_text {
     ($type:ty, $expecting:literal) => {
@@ -13,7 +13,7 @@ macro_rules! json_as_text {
         impl serde::Serialize for $type {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 self.check().map_err(serde::ser::Error::custom)?;
-                serializer.collect_str(self)
+                serializer.serialize_str(self.canonical_text().as_str())
             }
         }
 

@@ -149,17 +149,75 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-/// Writes the fraction of a second with 0, 3, 6 or 9 digits, as canonical
-/// JSON does for Timestamp and Duration.
-pub(super) fn write_fraction(f: &mut fmt::Formatter<'_>, nanos: u32) -> fmt::Result {
-    if nanos == 0 {
-        Ok(())
-    } else if nanos.is_multiple_of(1_000_000) {
-        write!(f, ".{:03}", nanos / 1_000_000)
-    } else if nanos.is_multiple_of(1_000) {
-        write!(f, ".{:06}", nanos / 1_000)
-    } else {
-        write!(f, ".{nanos:09}")
+/// Canonical text of a Timestamp or Duration, built on the stack without
+/// going through `fmt` (JSON writing spends much of its time here).
+pub(super) struct Text {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Text {
+    pub(super) fn new() -> Self {
+        Self {
+            buf: [0; 32],
+            len: 0,
+        }
+    }
+
+    pub(super) fn push(&mut self, byte: u8) {
+        // The longest text (a negative 12-digit duration with 9 fraction
+        // digits) is 24 bytes; `get_mut` keeps an impossible overflow from
+        // panicking.
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+
+    /// Writes the last `width` decimal digits of `value`, zero-padded.
+    pub(super) fn push_padded(&mut self, value: u64, width: u32) {
+        let width = width as usize;
+        let Some(digits) = self.buf.get_mut(self.len..self.len + width) else {
+            return;
+        };
+        let mut value = value;
+        for digit in digits.iter_mut().rev() {
+            // A digit is below 10, so the cast is exact.
+            #[allow(clippy::cast_possible_truncation)]
+            {
+                *digit = b'0' + (value % 10) as u8;
+            }
+            value /= 10;
+        }
+        self.len += width;
+    }
+
+    /// Writes `value` in decimal, without padding.
+    pub(super) fn push_number(&mut self, value: u64) {
+        let digits = value.checked_ilog10().unwrap_or(0) + 1;
+        self.push_padded(value, digits);
+    }
+
+    /// Writes the fraction of a second with 0, 3, 6 or 9 digits, as canonical
+    /// JSON does for Timestamp and Duration.
+    pub(super) fn push_fraction(&mut self, nanos: u32) {
+        if nanos == 0 {
+            return;
+        }
+        self.push(b'.');
+        let nanos = u64::from(nanos);
+        if nanos.is_multiple_of(1_000_000) {
+            self.push_padded(nanos / 1_000_000, 3);
+        } else if nanos.is_multiple_of(1_000) {
+            self.push_padded(nanos / 1_000, 6);
+        } else {
+            self.push_padded(nanos, 9);
+        }
+    }
+
+    pub(super) fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation are ever pushed.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
 }
 
@@ -183,21 +241,34 @@ pub(super) fn parse_fraction(digits: &str) -> Option<u32> {
 /// ```
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Err(e) = self.check() {
-            return write!(f, "<{e}>");
+        match self.check() {
+            Ok(()) => f.write_str(self.canonical_text().as_str()),
+            Err(e) => write!(f, "<{e}>"),
         }
+    }
+}
+
+impl Timestamp {
+    /// The canonical text of a checked timestamp.
+    pub(super) fn canonical_text(&self) -> Text {
         let days = self.seconds.div_euclid(86_400);
-        let secs = self.seconds.rem_euclid(86_400);
+        let secs = self.seconds.rem_euclid(86_400).unsigned_abs();
         let (year, month, day) = civil_from_days(days);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )?;
-        write_fraction(f, self.nanos.unsigned_abs())?;
-        f.write_str("Z")
+        let mut text = Text::new();
+        text.push_padded(year.unsigned_abs(), 4);
+        text.push(b'-');
+        text.push_padded(month.unsigned_abs(), 2);
+        text.push(b'-');
+        text.push_padded(day.unsigned_abs(), 2);
+        text.push(b'T');
+        text.push_padded(secs / 3600, 2);
+        text.push(b':');
+        text.push_padded(secs / 60 % 60, 2);
+        text.push(b':');
+        text.push_padded(secs % 60, 2);
+        text.push_fraction(self.nanos.unsigned_abs());
+        text.push(b'Z');
+        text
     }
 }
 

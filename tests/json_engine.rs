@@ -1,0 +1,54 @@
+//! The crate's own JSON reader and writer against serde_json's, which the
+//! generated serde impls also run on: random messages of every top-level
+//! type, compact, indented and broken by a byte, must read to the same
+//! binary (or fail in both) and write the same bytes.
+#![cfg(feature = "json")]
+
+#[path = "../fuzz/checks.rs"]
+mod checks;
+mod support;
+
+use cloud_report_proto::registry;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use support::arbitrary;
+
+#[test]
+fn random_messages_read_and_write_as_serde_json_does() {
+    let cases = std::env::var("CLOUD_REPORT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    for (index, type_name) in checks::TYPES.iter().enumerate() {
+        let entry = registry::lookup(type_name).unwrap();
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let mutation = (
+            any::<prop::sample::Index>(),
+            prop::sample::select(&b"\"\\,:[]{}0-e.\x00\x1f\xff n"[..]),
+        );
+        runner
+            .run(
+                &(arbitrary::message_bytes(type_name, 3), mutation),
+                |(binary, (at, byte))| {
+                    // A Value holding NaN has no JSON.
+                    let Ok(compact) = entry.binary_to_json(&binary, false) else {
+                        return Ok(());
+                    };
+                    let pretty = entry.binary_to_json(&binary, true).unwrap();
+                    let mut broken = compact.clone().into_bytes();
+                    let at = at.index(broken.len());
+                    broken[at] = byte;
+                    for text in [compact.as_bytes(), pretty.as_bytes(), &broken] {
+                        let input = [&[u8::try_from(index).unwrap()][..], text].concat();
+                        checks::json(&input);
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+    }
+}
