@@ -379,6 +379,18 @@ fn real_oneof(field: &FieldDescriptor) -> Option<protox::prost_reflect::OneofDes
 // ---------------------------------------------------------------------------
 // Messages
 
+/// A field's JSON name as the writer puts it: quoted, with its colon. JSON
+/// names are identifiers, so nothing in them needs escaping.
+fn json_key(json_name: &str) -> String {
+    assert!(
+        json_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "JSON name {json_name:?} would need escaping"
+    );
+    format!("\"{json_name}\":")
+}
+
 fn write_message(out: &mut String, m: &MessageDescriptor) {
     let path = message_path(m);
     let full_name = m.full_name();
@@ -391,7 +403,7 @@ fn write_message(out: &mut String, m: &MessageDescriptor) {
         "#[allow(deprecated)]
 impl crate::json::codec::Fields for {path} {{
     #[allow(unused_variables)]
-    fn serialize_fields<M: serde::ser::SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {{"
+    fn fields<S: crate::json::codec::FieldSink>(&self, sink: &mut S) -> Result<(), S::Error> {{"
     )
     .unwrap();
     let mut written_oneofs = Vec::new();
@@ -414,10 +426,11 @@ impl crate::json::codec::Fields for {path} {{
             for member in oneof.fields() {
                 writeln!(
                     out,
-                    "                {module}::{enum_name}::{}(v) => map.serialize_entry({:?}, &crate::json::codec::Ser::<{}>::new(v))?,",
+                    "                {module}::{enum_name}::{}(v) => sink.field::<{}>({:?}, {:?}, v)?,",
                     to_upper_camel(member.name()),
+                    value_codec(&member.kind()),
                     member.json_name(),
-                    value_codec(&member.kind())
+                    json_key(member.json_name()),
                 )
                 .unwrap();
             }
@@ -425,16 +438,17 @@ impl crate::json::codec::Fields for {path} {{
             continue;
         }
         let name = to_snake(field.name());
+        let key = json_key(json);
         if is_optional(field) {
             writeln!(
                 out,
-                "        if let Some(v) = &self.{name} {{\n            map.serialize_entry({json:?}, &crate::json::codec::Ser::<{codec}>::new(v))?;\n        }}"
+                "        if let Some(v) = &self.{name} {{\n            sink.field::<{codec}>({json:?}, {key:?}, v)?;\n        }}"
             )
             .unwrap();
         } else {
             writeln!(
                 out,
-                "        if !<{codec} as crate::json::codec::Codec>::is_default(&self.{name}) {{\n            map.serialize_entry({json:?}, &crate::json::codec::Ser::<{codec}>::new(&self.{name}))?;\n        }}"
+                "        if !<{codec} as crate::json::codec::Codec>::is_default(&self.{name}) {{\n            sink.field::<{codec}>({json:?}, {key:?}, &self.{name})?;\n        }}"
             )
             .unwrap();
         }
@@ -446,6 +460,11 @@ impl crate::json::codec::Fields for {path} {{
         "impl serde::Serialize for {path} {{
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {{
         crate::json::codec::serialize_message(self, serializer)
+    }}
+}}
+impl crate::json::WriteJson for {path} {{
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), crate::json::JsonError> {{
+        crate::json::write::write_message(self, out)
     }}
 }}"
     )

@@ -77,7 +77,7 @@ pub fn binary(data: &[u8]) {
     let Some((type_name, bytes)) = split(data) else {
         return;
     };
-    fn check<T: Message + Default + serde::Serialize>(bytes: &[u8]) {
+    fn check<T: Message + Default + json::WriteJson>(bytes: &[u8]) {
         if let Ok(message) = T::decode(bytes) {
             // Compared as bytes: a NaN is not equal to itself, but its
             // encoding is.

@@ -114,7 +114,7 @@ async fn serve(recorder: Recorder) -> SocketAddr {
 
 /// Messages compared as canonical JSON: an Any's packed bytes may differ in
 /// map order between implementations while holding the same message.
-fn same<T: serde::Serialize>(received: &[T], sent: &T) {
+fn same<T: cloud_report_proto::json::WriteJson>(received: &[T], sent: &T) {
     assert_eq!(received.len(), 1);
     assert_eq!(
         json::to_string(&received[0]).unwrap(),

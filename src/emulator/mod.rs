@@ -521,7 +521,7 @@ fn error_response(status: Status) -> axum::response::Response {
 
 /// `{"<field>": [<message JSON>, ...]}`, written with the canonical JSON of
 /// each message.
-fn json_list<T: serde::Serialize>(
+fn json_list<T: crate::json::WriteJson>(
     field: &str,
     items: &[T],
 ) -> Result<String, crate::json::JsonError> {

@@ -48,15 +48,15 @@
 pub(crate) mod codec;
 mod options;
 mod read;
-mod write;
+pub(crate) mod write;
 
 use std::marker::PhantomData;
 
-use serde::Serialize;
 use serde::de::{DeserializeOwned, DeserializeSeed};
 
 pub use options::ParseOptions;
 pub(crate) use options::ignore_unknown_fields as ignoring_unknown_fields;
+pub use write::WriteJson;
 
 /// An error reading or writing canonical JSON.
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +176,7 @@ where
 }
 
 /// Writes a message as compact canonical JSON.
-pub fn to_string<T: Serialize + ?Sized>(message: &T) -> Result<String, JsonError> {
+pub fn to_string<T: WriteJson + ?Sized>(message: &T) -> Result<String, JsonError> {
     let bytes = to_vec(message)?;
     // The writer writes only UTF-8.
     String::from_utf8(bytes).map_err(|e| JsonError::Serialize {
@@ -185,7 +185,7 @@ pub fn to_string<T: Serialize + ?Sized>(message: &T) -> Result<String, JsonError
 }
 
 /// Writes a message as canonical JSON indented by two spaces.
-pub fn to_string_pretty<T: Serialize + ?Sized>(message: &T) -> Result<String, JsonError> {
+pub fn to_string_pretty<T: WriteJson + ?Sized>(message: &T) -> Result<String, JsonError> {
     let mut out = Vec::new();
     to_writer_pretty(&mut out, message)?;
     String::from_utf8(out).map_err(|e| JsonError::Serialize {
@@ -194,11 +194,9 @@ pub fn to_string_pretty<T: Serialize + ?Sized>(message: &T) -> Result<String, Js
 }
 
 /// Writes a message as compact canonical JSON bytes.
-pub fn to_vec<T: Serialize + ?Sized>(message: &T) -> Result<Vec<u8>, JsonError> {
+pub fn to_vec<T: WriteJson + ?Sized>(message: &T) -> Result<Vec<u8>, JsonError> {
     let mut out = Vec::with_capacity(128);
-    write::write(&mut out, message).map_err(|e| JsonError::Serialize {
-        message: e.to_string(),
-    })?;
+    message.write_json(&mut out)?;
     Ok(out)
 }
 
@@ -206,7 +204,7 @@ pub fn to_vec<T: Serialize + ?Sized>(message: &T) -> Result<Vec<u8>, JsonError> 
 ///
 /// The text is built in memory first: a message that cannot be written
 /// leaves `writer` untouched.
-pub fn to_writer<W: std::io::Write, T: Serialize + ?Sized>(
+pub fn to_writer<W: std::io::Write, T: WriteJson + ?Sized>(
     mut writer: W,
     message: &T,
 ) -> Result<(), JsonError> {
@@ -217,7 +215,7 @@ pub fn to_writer<W: std::io::Write, T: Serialize + ?Sized>(
 }
 
 /// Writes a message as indented canonical JSON to `writer`.
-pub fn to_writer_pretty<W: std::io::Write, T: Serialize + ?Sized>(
+pub fn to_writer_pretty<W: std::io::Write, T: WriteJson + ?Sized>(
     writer: W,
     message: &T,
 ) -> Result<(), JsonError> {

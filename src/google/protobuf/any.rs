@@ -141,6 +141,8 @@ mod json {
         }
     }
 
+    impl crate::json::WriteJson for Any {}
+
     impl<'de> Deserialize<'de> for Any {
         fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             let _level = AnyLevel::enter().map_err(<D::Error as de::Error>::custom)?;

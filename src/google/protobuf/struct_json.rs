@@ -230,6 +230,11 @@ impl<'de> Visitor<'de> for ListVisitor {
     }
 }
 
+impl crate::json::WriteJson for Value {}
+impl crate::json::WriteJson for Struct {}
+impl crate::json::WriteJson for ListValue {}
+impl crate::json::WriteJson for Empty {}
+
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         crate::json::codec::with_stack(|| deserializer.deserialize_any(ValueVisitor))

@@ -17,6 +17,8 @@ macro_rules! wrapper {
             }
         }
 
+        impl crate::json::WriteJson for $wrapper {}
+
         impl<'de> Deserialize<'de> for $wrapper {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 Ok(Self {
