@@ -30,6 +30,9 @@ type DecodeFn = fn(&[u8]) -> Result<Box<dyn erased_serde::Serialize>, prost::Dec
 type ReencodeFn = fn(&[u8]) -> Result<Vec<u8>, prost::DecodeError>;
 type ToValueFn = fn(&[u8]) -> Result<serde_json::Value, String>;
 type FromValueFn = fn(serde_json::Value) -> Result<Vec<u8>, String>;
+type ReadMembersFn = for<'a, 'de> fn(
+    crate::json::read::Members<'a, 'de>,
+) -> Result<Vec<u8>, crate::json::read::ReadError>;
 type FromJsonFn =
     for<'de> fn(&mut dyn erased_serde::Deserializer<'de>) -> Result<Vec<u8>, erased_serde::Error>;
 
@@ -42,6 +45,7 @@ pub struct Entry {
     decode: DecodeFn,
     reencode: ReencodeFn,
     from_json: FromJsonFn,
+    read_members: ReadMembersFn,
     to_value: ToValueFn,
     from_value: FromValueFn,
 }
@@ -103,6 +107,14 @@ fn from_value<T: Message + DeserializeOwned>(value: serde_json::Value) -> Result
         })
 }
 
+/// Reads the rest of an object (an Any's members after `"@type"`) straight
+/// from the crate's reader, without type erasure.
+fn read_members<T: Message + DeserializeOwned>(
+    members: crate::json::read::Members<'_, '_>,
+) -> Result<Vec<u8>, crate::json::read::ReadError> {
+    T::deserialize(serde::de::value::MapAccessDeserializer::new(members)).map(|m| m.encode_to_vec())
+}
+
 fn from_json<T: Message + DeserializeOwned>(
     de: &mut dyn erased_serde::Deserializer<'_>,
 ) -> Result<Vec<u8>, erased_serde::Error> {
@@ -123,6 +135,7 @@ impl Entry {
             decode: decode::<T>,
             reencode: reencode::<T>,
             from_json: from_json::<T>,
+            read_members: read_members::<T>,
             to_value: to_value::<T>,
             from_value: from_value::<T>,
         }
@@ -183,6 +196,15 @@ impl Entry {
         deserializer: &mut dyn erased_serde::Deserializer<'_>,
     ) -> Result<Vec<u8>, erased_serde::Error> {
         (self.from_json)(deserializer)
+    }
+
+    /// Reads the type from the members of an object the crate's reader is
+    /// in, and returns its binary encoding.
+    pub(crate) fn read_members(
+        &self,
+        members: crate::json::read::Members<'_, '_>,
+    ) -> Result<Vec<u8>, crate::json::read::ReadError> {
+        (self.read_members)(members)
     }
 
     /// Converts the binary encoding to canonical JSON text.

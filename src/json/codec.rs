@@ -75,6 +75,11 @@ thread_local! {
     static ANY_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
+/// How many Any levels are entered now.
+pub(crate) fn any_depth() -> u32 {
+    ANY_DEPTH.with(std::cell::Cell::get)
+}
+
 /// One level of Any nesting, entered for as long as the value lives.
 pub(crate) struct AnyLevel(());
 

@@ -47,7 +47,7 @@
 
 pub(crate) mod codec;
 mod options;
-mod read;
+pub(crate) mod read;
 pub(crate) mod write;
 
 use std::marker::PhantomData;
@@ -153,7 +153,7 @@ where
     options::with(options, || {
         // The fast path tracks no path; only a failed parse is read again,
         // with tracking, to say where it failed.
-        let mut reader = read::Reader::new(bytes);
+        let mut reader = read::Reader::fast(bytes);
         let first = match seed.clone().deserialize(&mut reader) {
             Ok(value) => match reader.end() {
                 Ok(()) => return Ok(value),

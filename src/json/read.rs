@@ -20,6 +20,25 @@ use super::write::{HIGHS, escape_flags};
 /// is refused.
 const RECURSION_LIMIT: u32 = 128;
 
+/// The newtype-struct name by which `Any`'s `Deserialize` impl asks this
+/// reader for the raw text of the object it stands on (as `serde_json` does
+/// for its `RawValue`): the impl then reads the object again with this
+/// reader's types known, so its payload is read without type erasure.
+/// Other deserializers treat the name as any newtype struct.
+pub(crate) const RAW_ANY: &str = "$cloud_report_proto::RawAny";
+
+thread_local! {
+    /// Set while raw text is handed to a visitor: the depth budget left at
+    /// the object, for reading it again with the same limit.
+    static RAW_HANDOFF: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// Takes the hand-off in progress: `Some(depth budget)` when the bytes a
+/// visitor was given are raw text from [`RAW_ANY`].
+pub(crate) fn take_raw_handoff() -> Option<u32> {
+    RAW_HANDOFF.with(std::cell::Cell::take)
+}
+
 /// Why a document could not be read.
 #[derive(Debug)]
 pub(crate) struct ReadError(String);
@@ -65,6 +84,8 @@ pub(crate) struct Reader<'de> {
     scratch: Vec<u8>,
     /// Whether a value is being skipped.
     skipping: bool,
+    /// Whether `Any` values may be handed over as raw text ([`RAW_ANY`]).
+    raw_any: bool,
 }
 
 impl<'de> Reader<'de> {
@@ -75,7 +96,49 @@ impl<'de> Reader<'de> {
             depth_left: RECURSION_LIMIT,
             scratch: Vec::new(),
             skipping: false,
+            raw_any: false,
         }
+    }
+
+    /// A reader that hands `Any` objects over as raw text, for a pass that
+    /// does not need error paths.
+    pub(crate) fn fast(input: &'de [u8]) -> Self {
+        Self {
+            raw_any: true,
+            ..Self::new(input)
+        }
+    }
+
+    /// A reader of raw text handed over at a depth budget of `depth_left`.
+    pub(crate) fn nested(input: &'de [u8], depth_left: u32) -> Self {
+        Self {
+            depth_left,
+            ..Self::new(input)
+        }
+    }
+
+    /// Enters the object the reader stands on (its `{` next) and returns
+    /// its members.
+    pub(crate) fn object(&mut self) -> Result<Members<'_, 'de>> {
+        match self.peek() {
+            Some(b'{') => {
+                self.descend()?;
+                self.index += 1;
+                Ok(Members {
+                    reader: self,
+                    first: true,
+                })
+            }
+            Some(_) => Err(error("expected an object")),
+            None => Err(error("EOF while parsing a value")),
+        }
+    }
+
+    /// Leaves an object whose members were all read.
+    pub(crate) fn leave_object(&mut self) -> Result<()> {
+        self.ascend();
+        self.end_map()?;
+        self.end()
     }
 
     /// Checks that only whitespace follows the document.
@@ -630,9 +693,18 @@ impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
+        if name == RAW_ANY && self.raw_any && self.peek() == Some(b'{') {
+            let (start, depth_left) = (self.index, self.depth_left);
+            self.skip_value()?;
+            let raw = &self.input[start..self.index];
+            RAW_HANDOFF.with(|h| h.set(Some(depth_left)));
+            let value = visitor.visit_borrowed_bytes(raw);
+            RAW_HANDOFF.with(|h| h.set(None));
+            return value;
+        }
         visitor.visit_newtype_struct(self)
     }
 
@@ -717,7 +789,7 @@ impl<'de> de::SeqAccess<'de> for Elements<'_, 'de> {
 }
 
 /// The members of an object.
-struct Members<'a, 'de> {
+pub(crate) struct Members<'a, 'de> {
     reader: &'a mut Reader<'de>,
     first: bool,
 }

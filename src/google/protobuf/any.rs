@@ -82,7 +82,8 @@ mod json {
     use serde::{Deserialize, Serialize};
 
     use super::*;
-    use crate::json::codec::{AnyLevel, StreamedAny, with_new_any_chain, with_stack};
+    use crate::json::codec::{AnyLevel, StreamedAny, any_depth, with_new_any_chain, with_stack};
+    use crate::json::read::{RAW_ANY, ReadError, Reader, take_raw_handoff};
     use crate::registry::{self, Entry};
 
     fn entry_for<E: fmt::Display, F: FnOnce(String) -> E>(
@@ -146,7 +147,101 @@ mod json {
     impl<'de> Deserialize<'de> for Any {
         fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             let _level = AnyLevel::enter().map_err(<D::Error as de::Error>::custom)?;
+            if any_depth() == 1 {
+                // The outermost Any: the crate's reader hands its raw text
+                // over, to be read again without type erasure; any other
+                // deserializer reads it as a map.
+                return with_stack(|| deserializer.deserialize_newtype_struct(RAW_ANY, RawOrMap));
+            }
             with_stack(|| deserializer.deserialize_map(AnyVisitor))
+        }
+    }
+
+    /// An Any from the crate's reader as raw text, or from anything else as a
+    /// map.
+    struct RawOrMap;
+
+    impl<'de> Visitor<'de> for RawOrMap {
+        type Value = Any;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            AnyVisitor.expecting(f)
+        }
+
+        fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Any, D::Error> {
+            deserializer.deserialize_map(AnyVisitor)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Any, A::Error> {
+            AnyVisitor.visit_map(map)
+        }
+
+        fn visit_borrowed_bytes<E: de::Error>(self, raw: &'de [u8]) -> Result<Any, E> {
+            match take_raw_handoff() {
+                Some(depth_left) => read_raw(raw, depth_left).map_err(E::custom),
+                None => Err(E::invalid_type(de::Unexpected::Bytes(raw), &self)),
+            }
+        }
+    }
+
+    /// Reads an Any's raw text with the crate's reader, as [`AnyVisitor`]
+    /// reads a map: the usual order (`"@type"` first, a message type) reads
+    /// the payload through the registry without type erasure; anything else
+    /// goes through [`AnyVisitor`].
+    fn read_raw(raw: &[u8], depth_left: u32) -> Result<Any, ReadError> {
+        let mut reader = Reader::nested(raw, depth_left);
+        let mut members = reader.object()?;
+        let type_first = members.next_key_seed(IsType)? == Some(true);
+        let entry = if type_first {
+            let type_url: String = members.next_value()?;
+            let entry = entry_for(&type_url, <ReadError as de::Error>::custom)?;
+            (!entry.is_special_json()).then_some((type_url, entry))
+        } else {
+            None
+        };
+        let Some((type_url, entry)) = entry else {
+            let mut reader = Reader::nested(raw, depth_left);
+            let any = de::Deserializer::deserialize_map(&mut reader, AnyVisitor)?;
+            reader.end()?;
+            return Ok(any);
+        };
+        let Some(_streamed) = StreamedAny::enter() else {
+            let mut reader = Reader::nested(raw, depth_left);
+            let any = de::Deserializer::deserialize_map(&mut reader, AnyVisitor)?;
+            reader.end()?;
+            return Ok(any);
+        };
+        let value = entry.read_members(members)?;
+        reader.leave_object()?;
+        Ok(Any { type_url, value })
+    }
+
+    /// Whether a member name is `"@type"`.
+    struct IsType;
+
+    impl<'de> DeserializeSeed<'de> for IsType {
+        type Value = bool;
+
+        fn deserialize<D: serde::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<bool, D::Error> {
+            deserializer.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for IsType {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a member name")
+        }
+
+        fn visit_str<E: de::Error>(self, name: &str) -> Result<bool, E> {
+            Ok(name == "@type")
         }
     }
 

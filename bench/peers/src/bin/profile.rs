@@ -1,57 +1,91 @@
-//! Loops one JSON operation for profiling: `profile <parse|write|oparse|owrite> <file> <seconds>`.
+//! Repeats one operation on one document, for profiling and quick
+//! comparisons: `profile <op> <file> <seconds | nN>`. With seconds, prints the
+//! best MiB/s of five rounds; with `nN`, runs exactly N times (for
+//! instruction counts under callgrind).
+//!
+//! Operations: `parse`, `write`, `decode` (cloud-report-proto), `oparse`,
+//! `owrite` (the official crate), `skip`, `value` (serde_json alone, as
+//! floors).
+
 use cloud_report_proto::google::api::servicecontrol::v1::ReportRequest;
 use cloud_report_proto::json;
 use google_cloud_api_servicecontrol_v1::model as official;
+use prost::Message;
+use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+/// Counts allocations, for `profile allocs`.
+struct Counting;
+
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.realloc(ptr, layout, size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let text = std::fs::read(&args[2]).unwrap();
-    let arg3 = args.get(3).cloned().unwrap_or_else(|| "3".into());
+    let [_, op, file, amount] = args.as_slice() else {
+        panic!("usage: profile <op> <file> <seconds | nN>");
+    };
+    let text = std::fs::read(file).unwrap();
     let ours: ReportRequest = json::from_slice(&text).unwrap();
     let theirs: official::ReportRequest = serde_json::from_slice(&text).unwrap();
-    if let Some(n) = arg3.strip_prefix('n') {
-        // A fixed number of iterations, for instruction counts (callgrind).
+    let binary = ours.encode_to_vec();
+    let run = || match op.as_str() {
+        "parse" => drop(black_box(json::from_slice::<ReportRequest>(&text).unwrap())),
+        "write" => drop(black_box(json::to_vec(&ours).unwrap())),
+        "decode" => drop(black_box(ReportRequest::decode(binary.as_slice()).unwrap())),
+        "oparse" => drop(black_box(
+            serde_json::from_slice::<official::ReportRequest>(&text).unwrap(),
+        )),
+        "owrite" => drop(black_box(serde_json::to_vec(&theirs).unwrap())),
+        "skip" => drop(black_box(
+            serde_json::from_slice::<serde::de::IgnoredAny>(&text).unwrap(),
+        )),
+        "value" => drop(black_box(
+            serde_json::from_slice::<serde_json::Value>(&text).unwrap(),
+        )),
+        other => panic!("unknown operation {other}"),
+    };
+    if amount == "allocs" {
+        let before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+        run();
+        let after = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+        println!("{op}: {} allocations", after - before);
+        return;
+    }
+    if let Some(n) = amount.strip_prefix('n') {
         for _ in 0..n.parse::<u32>().unwrap() {
-            match args[1].as_str() {
-                "parse" => drop(std::hint::black_box(
-                    json::from_slice::<ReportRequest>(&text).unwrap(),
-                )),
-                "write" => drop(std::hint::black_box(json::to_vec(&ours).unwrap())),
-                "oparse" => drop(std::hint::black_box(
-                    serde_json::from_slice::<official::ReportRequest>(&text).unwrap(),
-                )),
-                "owrite" => drop(std::hint::black_box(serde_json::to_vec(&theirs).unwrap())),
-                _ => panic!(),
-            }
+            run();
         }
         return;
     }
-    let secs: f64 = arg3.parse().unwrap();
-    let ours: ReportRequest = json::from_slice(&text).unwrap();
-    let theirs: official::ReportRequest = serde_json::from_slice(&text).unwrap();
+    let seconds: f64 = amount.parse().unwrap();
     let mut best = 0f64;
     for _round in 0..5 {
         let start = Instant::now();
         let mut n = 0u64;
-        while start.elapsed() < Duration::from_secs_f64(secs / 5.0) {
-            for _ in 0..10 {
-                match args[1].as_str() {
-                    "parse" => drop(std::hint::black_box(
-                        json::from_slice::<ReportRequest>(&text).unwrap(),
-                    )),
-                    "write" => drop(std::hint::black_box(json::to_vec(&ours).unwrap())),
-                    "oparse" => drop(std::hint::black_box(
-                        serde_json::from_slice::<official::ReportRequest>(&text).unwrap(),
-                    )),
-                    "owrite" => drop(std::hint::black_box(serde_json::to_vec(&theirs).unwrap())),
-                    _ => panic!(),
-                }
-                n += 1;
-            }
+        while start.elapsed() < Duration::from_secs_f64(seconds / 5.0) {
+            run();
+            n += 1;
         }
-        let mbs = (n as f64 * text.len() as f64) / start.elapsed().as_secs_f64() / (1 << 20) as f64;
-        best = best.max(mbs);
+        let rate =
+            (n as f64 * text.len() as f64) / start.elapsed().as_secs_f64() / (1 << 20) as f64;
+        best = best.max(rate);
     }
-    println!("{} best {:.0} MiB/s", args[1], best);
+    println!("{op} best {best:.0} MiB/s");
 }
