@@ -122,8 +122,27 @@ impl PathTemplate {
         &self.variables
     }
 
+    /// Whether variable `index` is a single `*` segment (its value is one
+    /// segment, fully percent-decoded) rather than several segments (whose
+    /// values keep `%2F`).
+    fn is_single_segment(&self, index: usize) -> bool {
+        let mut own = self.segments.iter().filter(|s| s.variable == Some(index));
+        matches!(
+            (own.next(), own.next()),
+            (
+                Some(Segment {
+                    matcher: Matcher::Any,
+                    ..
+                }),
+                None
+            )
+        )
+    }
+
     /// Matches a request path (percent-encoded, as in the URL); the value of
     /// each variable, percent-decoded, in the order of [`Self::variables`].
+    /// A variable of several segments keeps `%2F` as it is, as http.proto
+    /// specifies; a path whose decoded bytes are not UTF-8 matches nothing.
     pub fn matches(&self, path: &str) -> Option<Vec<String>> {
         let path = path.strip_prefix('/')?;
         let path = match &self.verb {
@@ -140,7 +159,7 @@ impl PathTemplate {
         for segment in &self.segments {
             let taken: &[&str] = match &segment.matcher {
                 Matcher::Literal(literal) => {
-                    if parts.get(at).map(|p| decode(p)) != Some(literal.clone()) {
+                    if parts.get(at).and_then(|p| decode(p, false)).as_ref() != Some(literal) {
                         return None;
                     }
                     &parts[at..=at]
@@ -156,7 +175,12 @@ impl PathTemplate {
             };
             at += taken.len();
             if let Some(index) = segment.variable {
-                values[index].extend(taken.iter().map(|p| decode(p)));
+                // As http.proto specifies, a variable of several segments
+                // keeps "%2F" encoded: it is not a separator.
+                let keep_slashes = !self.is_single_segment(index);
+                for part in taken {
+                    values[index].push(decode(part, keep_slashes)?);
+                }
             }
         }
         (at == parts.len()).then(|| values.into_iter().map(|v| v.join("/")).collect())
@@ -214,16 +238,10 @@ impl PathTemplate {
             .iter()
             .enumerate()
             .map(|(index, value)| {
-                let mut own = self.segments.iter().filter(|s| s.variable == Some(index));
-                match (own.next(), own.next()) {
-                    (
-                        Some(Segment {
-                            matcher: Matcher::Any,
-                            ..
-                        }),
-                        None,
-                    ) => vec![*value],
-                    _ => value.split('/').collect(),
+                if self.is_single_segment(index) {
+                    vec![*value]
+                } else {
+                    value.split('/').collect()
                 }
             })
             .collect();
@@ -284,10 +302,31 @@ fn matcher(part: &str) -> Option<Matcher> {
     }
 }
 
-fn decode(part: &str) -> String {
-    percent_encoding::percent_decode_str(part)
-        .decode_utf8_lossy()
-        .into_owned()
+/// Percent-decodes a path segment; `None` when the bytes are not UTF-8.
+/// With `keep_slashes`, `%2F` (either case) stays encoded.
+fn decode(part: &str, keep_slashes: bool) -> Option<String> {
+    let plain = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .ok()
+            .map(std::borrow::Cow::into_owned)
+    };
+    if !keep_slashes {
+        return plain(part);
+    }
+    let mut out = String::new();
+    let mut rest = part;
+    while let Some(at) = rest
+        .as_bytes()
+        .windows(3)
+        .position(|w| w[0] == b'%' && w[1] == b'2' && (w[2] == b'F' || w[2] == b'f'))
+    {
+        out.push_str(&plain(&rest[..at])?);
+        out.push_str(&rest[at..at + 3]);
+        rest = &rest[at + 3..];
+    }
+    out.push_str(&plain(rest)?);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -322,6 +361,18 @@ mod tests {
         );
         assert_eq!(
             t.matches("/v1/organizations/o1/instances:reportStatus"),
+            None
+        );
+
+        // A variable of several segments keeps "%2F": it is data, not a
+        // separator (http.proto's reserved expansion); other escapes are
+        // decoded, and bytes that are not UTF-8 match nothing.
+        assert_eq!(
+            t.matches("/v1/organizations/o%2Fx/instances/i%20j:reportStatus"),
+            Some(vec!["organizations/o%2Fx/instances/i j".into()])
+        );
+        assert_eq!(
+            t.matches("/v1/organizations/o/instances/%ff:reportStatus"),
             None
         );
 
