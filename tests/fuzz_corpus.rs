@@ -43,3 +43,19 @@ fn binary_corpus() {
 fn any_corpus() {
     replay("any", checks::any);
 }
+
+#[cfg(feature = "emulator")]
+#[path = "../fuzz/rest_checks.rs"]
+mod rest_checks;
+
+#[cfg(feature = "emulator")]
+#[test]
+fn rest_corpus() {
+    replay("rest", rest_checks::rest);
+}
+
+#[cfg(feature = "emulator")]
+#[test]
+fn template_corpus() {
+    replay("template", rest_checks::template);
+}

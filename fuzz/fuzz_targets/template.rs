@@ -1,0 +1,6 @@
+#![no_main]
+
+#[path = "../rest_checks.rs"]
+mod rest_checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rest_checks::template(data));
