@@ -1,0 +1,169 @@
+//! Prints the issue's speed ratios, measured side by side in one run:
+//! cloud-report-proto against the official Rust crate (JSON) and against
+//! Python protobuf with upb (JSON and binary), on the reference documents.
+//!
+//! `cargo run --release --bin ratios [-- SECONDS]` from bench/peers. Each
+//! number is the best of five rounds over SECONDS (default 2) of one
+//! operation, in MiB/s of the document (JSON rows: its JSON text; binary
+//! rows: its binary encoding).
+//!
+//! Python: `CLOUD_REPORT_PYTHON` names an interpreter with the reference
+//! packages; otherwise the test suite's venv (`target/tmp/python-reference`)
+//! is used, or one is made under `bench/peers/target/python-bench` from
+//! `tests/reference/requirements.txt`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cloud_report_proto::google::api::servicecontrol::v1::ReportRequest;
+use cloud_report_proto::json;
+use google_cloud_api_servicecontrol_v1::model as official;
+use prost::Message;
+use std::hint::black_box;
+
+const DOCUMENTS: [&str; 2] = ["report-100.json", "report-near-1mb.json"];
+
+/// The best rate of five rounds of `op`, in MiB/s of `size` bytes.
+fn rate(seconds: f64, size: usize, mut op: impl FnMut()) -> f64 {
+    let mut best = 0f64;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < Duration::from_secs_f64(seconds / 5.0) {
+            op();
+            n += 1;
+        }
+        let mib = n as f64 * size as f64 / f64::from(1 << 20);
+        best = best.max(mib / start.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn python(root: &Path) -> PathBuf {
+    if let Some(python) = std::env::var_os("CLOUD_REPORT_PYTHON") {
+        return python.into();
+    }
+    let tests = root.join("target/tmp/python-reference/venv/bin/python");
+    if tests.exists() {
+        return tests;
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/python-bench");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
+        assert!(status.is_ok_and(|s| s.success()), "cannot make a venv at {}", venv.display());
+        let status = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(root.join("tests/reference/requirements.txt"))
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "pip install failed");
+    }
+    python
+}
+
+struct Row {
+    operation: &'static str,
+    ours: f64,
+    official: Option<f64>,
+    python: f64,
+}
+
+fn main() {
+    let seconds: f64 = std::env::args()
+        .nth(1)
+        .map_or(2.0, |s| s.parse().expect("SECONDS is a number"));
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = here.join("../..");
+    let paths: Vec<PathBuf> = DOCUMENTS.iter().map(|d| here.join("data").join(d)).collect();
+
+    // Python first, in one process for all documents.
+    let output = Command::new(python(&root))
+        .arg(here.join("python/bench.py"))
+        .arg(seconds.to_string())
+        .args(&paths)
+        .output()
+        .expect("runs the Python bench");
+    assert!(
+        output.status.success(),
+        "Python bench failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let python: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+
+    for (document, (path, py)) in DOCUMENTS.iter().zip(paths.iter().zip(&python)) {
+        let text = std::fs::read(path).expect("run the generator first");
+        let ours: ReportRequest = json::from_slice(&text).unwrap();
+        let theirs: official::ReportRequest = serde_json::from_slice(&text).unwrap();
+        let binary = ours.encode_to_vec();
+        let implementation = py["implementation"].as_str().unwrap_or("?").to_owned();
+        let py = |key: &str| py[key].as_f64().expect("a rate");
+        let rows = [
+            Row {
+                operation: "JSON parse",
+                ours: rate(seconds, text.len(), || {
+                    drop(black_box(json::from_slice::<ReportRequest>(&text).unwrap()))
+                }),
+                official: Some(rate(seconds, text.len(), || {
+                    drop(black_box(
+                        serde_json::from_slice::<official::ReportRequest>(&text).unwrap(),
+                    ))
+                })),
+                python: py("json_parse"),
+            },
+            Row {
+                operation: "JSON write",
+                ours: rate(seconds, text.len(), || {
+                    drop(black_box(json::to_vec(&ours).unwrap()))
+                }),
+                official: Some(rate(seconds, text.len(), || {
+                    drop(black_box(serde_json::to_vec(&theirs).unwrap()))
+                })),
+                python: py("json_write"),
+            },
+            Row {
+                operation: "binary encode",
+                ours: rate(seconds, binary.len(), || drop(black_box(ours.encode_to_vec()))),
+                official: None,
+                python: py("binary_encode"),
+            },
+            Row {
+                operation: "binary decode",
+                ours: rate(seconds, binary.len(), || {
+                    drop(black_box(ReportRequest::decode(binary.as_slice()).unwrap()))
+                }),
+                official: None,
+                python: py("binary_decode"),
+            },
+        ];
+        println!(
+            "\n{document} ({} bytes JSON, {} bytes binary; Python {})",
+            text.len(),
+            binary.len(),
+            implementation
+        );
+        println!(
+            "| operation | cloud-report-proto | official crate | Python | vs official | vs Python |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for row in rows {
+            let official = row
+                .official
+                .map_or(("n/a".to_owned(), "n/a".to_owned()), |o| {
+                    (format!("{o:.0} MiB/s"), format!("{:.2}x", row.ours / o))
+                });
+            println!(
+                "| {} | {:.0} MiB/s | {} | {:.1} MiB/s | {} | {:.1}x |",
+                row.operation,
+                row.ours,
+                official.0,
+                row.python,
+                official.1,
+                row.ours / row.python
+            );
+        }
+    }
+}
