@@ -44,12 +44,17 @@ pub fn generate(pool: &DescriptorPool) -> Output {
         let package = message.package_name().to_owned();
         let well_known = package == HAND_WRITTEN_PACKAGE;
         if !well_known || WELL_KNOWN_COMPILED.contains(&message.name()) {
+            let path = rust_path(message.full_name(), message.parent_file().package_name());
+            // Generated messages also write their fields straight into an Any.
+            let fields = if well_known {
+                String::new()
+            } else {
+                format!(".with_fields::<{path}>()")
+            };
             writeln!(
                 registry,
-                "    crate::registry::Entry::of::<{}>({:?}, {}),",
-                rust_path(message.full_name(), message.parent_file().package_name()),
+                "    crate::registry::Entry::of::<{path}>({:?}, {well_known}){fields},",
                 message.full_name(),
-                well_known
             )
             .unwrap();
         }

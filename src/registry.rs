@@ -33,6 +33,7 @@ type FromValueFn = fn(serde_json::Value) -> Result<Vec<u8>, String>;
 type ReadMembersFn = for<'a, 'de> fn(
     crate::json::read::Members<'a, 'de>,
 ) -> Result<Vec<u8>, crate::json::read::ReadError>;
+type WriteFieldsFn = fn(&[u8], &mut Vec<u8>) -> Result<(), FieldsError>;
 type FromJsonFn =
     for<'de> fn(&mut dyn erased_serde::Deserializer<'de>) -> Result<Vec<u8>, erased_serde::Error>;
 
@@ -46,6 +47,7 @@ pub struct Entry {
     reencode: ReencodeFn,
     from_json: FromJsonFn,
     read_members: ReadMembersFn,
+    write_fields: Option<WriteFieldsFn>,
     to_value: ToValueFn,
     from_value: FromValueFn,
 }
@@ -115,6 +117,23 @@ fn read_members<T: Message + DeserializeOwned>(
     T::deserialize(serde::de::value::MapAccessDeserializer::new(members)).map(|m| m.encode_to_vec())
 }
 
+/// Why an Any's fields could not be written.
+pub(crate) enum FieldsError {
+    Decode(prost::DecodeError),
+    Write(crate::json::JsonError),
+}
+
+/// Decodes a message of the crate and writes its fields into an open object.
+fn write_fields<T: Message + Default + crate::json::codec::Fields>(
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), FieldsError> {
+    let message = T::decode(bytes).map_err(FieldsError::Decode)?;
+    message
+        .fields(&mut crate::json::write::FieldWriter::continuing(out))
+        .map_err(FieldsError::Write)
+}
+
 fn from_json<T: Message + DeserializeOwned>(
     de: &mut dyn erased_serde::Deserializer<'_>,
 ) -> Result<Vec<u8>, erased_serde::Error> {
@@ -136,6 +155,7 @@ impl Entry {
             reencode: reencode::<T>,
             from_json: from_json::<T>,
             read_members: read_members::<T>,
+            write_fields: None,
             to_value: to_value::<T>,
             from_value: from_value::<T>,
         }
@@ -196,6 +216,42 @@ impl Entry {
         deserializer: &mut dyn erased_serde::Deserializer<'_>,
     ) -> Result<Vec<u8>, erased_serde::Error> {
         (self.from_json)(deserializer)
+    }
+
+    /// The same entry, writing the fields of `T` (a message of the crate)
+    /// straight into an Any's object.
+    pub(crate) fn with_fields<T: Message + Default + crate::json::codec::Fields>(self) -> Self {
+        Self {
+            write_fields: Some(write_fields::<T>),
+            ..self
+        }
+    }
+
+    /// Whether the fields of an Any of this type can be written straight
+    /// into its object (types of the crate, not of the user's).
+    pub(crate) fn writes_fields(&self) -> bool {
+        self.write_fields.is_some() && !self.is_special_json()
+    }
+
+    /// Decodes the binary encoding and writes the message's fields into an
+    /// object that already holds `"@type"`. Errors read as
+    /// [`Entry::decode`]'s.
+    pub(crate) fn write_fields(
+        &self,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), crate::json::JsonError> {
+        let Some(write) = self.write_fields else {
+            return Err(crate::json::JsonError::Serialize {
+                message: format!("{} has no field writer", self.full_name),
+            });
+        };
+        write(bytes, out).map_err(|e| match e {
+            FieldsError::Decode(source) => crate::json::JsonError::Serialize {
+                message: self.decode_error(bytes, source).to_string(),
+            },
+            FieldsError::Write(e) => e,
+        })
     }
 
     /// Reads the type from the members of an object the crate's reader is

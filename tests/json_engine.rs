@@ -52,3 +52,31 @@ fn random_messages_read_and_write_as_serde_json_does() {
             .unwrap();
     }
 }
+
+#[test]
+fn any_errors_read_the_same_on_both_writers() {
+    use cloud_report_proto::google::protobuf::Any;
+    use cloud_report_proto::json;
+    let cases = [
+        ("type.googleapis.com/google.rpc.Status", vec![0xff]),
+        ("type.googleapis.com/no.Such", vec![]),
+        ("no-slash-or-dot", vec![1]),
+        (
+            "type.googleapis.com/google.protobuf.Duration",
+            vec![0x08, 0x01],
+        ),
+    ];
+    for (type_url, value) in cases {
+        let any = Any {
+            type_url: type_url.into(),
+            value,
+        };
+        let ours = json::to_string(&any);
+        let theirs = serde_json::to_string(&any);
+        match (ours, theirs) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => panic!("{type_url}: {a:?} vs {b:?}"),
+        }
+    }
+}

@@ -87,6 +87,14 @@ pub(crate) struct FieldWriter<'a> {
     first: bool,
 }
 
+impl<'a> FieldWriter<'a> {
+    /// Writes fields into an object that already has members (an Any's
+    /// `"@type"`).
+    pub(crate) fn continuing(out: &'a mut Vec<u8>) -> Self {
+        Self { out, first: false }
+    }
+}
+
 impl FieldSink for FieldWriter<'_> {
     type Error = JsonError;
 

@@ -82,8 +82,10 @@ mod json {
     use serde::{Deserialize, Serialize};
 
     use super::*;
+    use crate::json::JsonError;
     use crate::json::codec::{AnyLevel, StreamedAny, any_depth, with_new_any_chain, with_stack};
     use crate::json::read::{RAW_ANY, ReadError, Reader, take_raw_handoff};
+    use crate::json::write::{Writer, write_str};
     use crate::registry::{self, Entry};
 
     fn entry_for<E: fmt::Display, F: FnOnce(String) -> E>(
@@ -142,7 +144,31 @@ mod json {
         }
     }
 
-    impl crate::json::WriteJson for Any {}
+    impl crate::json::WriteJson for Any {
+        fn write_json(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
+            // The outermost Any of a message type of the crate: its fields are
+            // written straight into the object, with no type erasure. The
+            // steps and their errors are those of the `Serialize` impl, which
+            // does everything else.
+            let direct = any_depth() == 0
+                && !(self.type_url.is_empty() && self.value.is_empty())
+                && registry::lookup(&self.type_url).is_some_and(|e| e.writes_fields());
+            if !direct {
+                return Ok(self.serialize(Writer::new(out))?);
+            }
+            let custom = |message: String| JsonError::Serialize { message };
+            let _level = AnyLevel::enter().map_err(custom)?;
+            let entry = entry_for(&self.type_url, custom)?;
+            let _streamed = StreamedAny::enter();
+            with_stack(|| {
+                out.extend_from_slice(b"{\"@type\":");
+                write_str(out, &self.type_url);
+                entry.write_fields(&self.value, out)?;
+                out.push(b'}');
+                Ok(())
+            })
+        }
+    }
 
     impl<'de> Deserialize<'de> for Any {
         fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
