@@ -488,6 +488,12 @@ impl crate::json::WriteJson for {path} {{
         "#[allow(deprecated, clippy::match_single_binding)]
 impl<'de> serde::Deserialize<'de> for {path} {{
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
+        let mut message = Self::default();
+        Self::deserialize_in_place(deserializer, &mut message)?;
+        Ok(message)
+    }}
+
+    fn deserialize_in_place<D: serde::Deserializer<'de>>(deserializer: D, place: &mut Self) -> Result<(), D::Error> {{
         fn field_index(name: &str) -> Option<usize> {{
             match name {{"
     )
@@ -513,15 +519,17 @@ impl<'de> serde::Deserialize<'de> for {path} {{
         const JSON_NAMES: &[&str] = &[{}];
         const ONEOFS: &[u8] = &[{}];
         const ONEOF_NAMES: &[&str] = &[{}];
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {{
-            type Value = {path};
+        // Reads into a message in place (a fresh default), so that large
+        // messages are not moved through the layers of the reader.
+        struct Visitor<'a>(&'a mut {path});
+        impl<'de> serde::de::Visitor<'de> for Visitor<'_> {{
+            type Value = ();
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{
                 f.write_str(\"a JSON object for {full_name}\")
             }}
             #[allow(unused_mut, unused_variables)]
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<{path}, A::Error> {{
-                let mut message = {path}::default();
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {{
+                let message = self.0;
                 let mut seen = [false; {}];
                 let mut oneofs_set = [false; {}];
                 while let Some(index) = map.next_key_seed(crate::json::codec::FieldKey {{
@@ -546,7 +554,8 @@ impl<'de> serde::Deserialize<'de> for {path} {{
         fields
             .iter()
             .map(|f| match real_oneof(f) {
-                Some(o) => (oneof_names.iter().position(|n| *n == o.name()).unwrap() + 1).to_string(),
+                Some(o) =>
+                    (oneof_names.iter().position(|n| *n == o.name()).unwrap() + 1).to_string(),
                 None => "0".to_owned(),
             })
             .collect::<Vec<_>>()
@@ -596,10 +605,11 @@ impl<'de> serde::Deserialize<'de> for {path} {{
         "                        _ => unreachable!(\"field_index returns indexes of JSON_NAMES\"),
                     }}
                 }}
-                Ok(message)
+                Ok(())
             }}
         }}
-        deserializer.deserialize_map(Visitor)
+        *place = Self::default();
+        deserializer.deserialize_map(Visitor(place))
     }}
 }}"
     )

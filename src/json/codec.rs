@@ -34,6 +34,23 @@ pub(crate) trait Codec {
     fn from_null() -> Option<Self::Value> {
         None
     }
+    /// Reads the next element of a list into `out`; `false` at the end.
+    /// Messages override it to be read in place.
+    fn read_element<'de, A: SeqAccess<'de>>(
+        seq: &mut A,
+        out: &mut Vec<Self::Value>,
+    ) -> Result<bool, A::Error>
+    where
+        Self: Sized,
+    {
+        match seq.next_element_seed(Element::<Self>(PhantomData))? {
+            Some(value) => {
+                out.push(value);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
     /// Writes the value with the crate's JSON writer: by default through
     /// [`Codec::serialize`]; the common kinds write their bytes directly.
     fn write_json(value: &Self::Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
@@ -853,7 +870,7 @@ impl Codec for Null {
 /// A message field: the message's own serde impls.
 pub(crate) struct Msg<T>(PhantomData<T>);
 
-impl<T: WriteJson + for<'de> Deserialize<'de>> Codec for Msg<T> {
+impl<T: WriteJson + Default + for<'de> Deserialize<'de>> Codec for Msg<T> {
     type Value = T;
     fn is_default(_: &T) -> bool {
         false
@@ -866,6 +883,56 @@ impl<T: WriteJson + for<'de> Deserialize<'de>> Codec for Msg<T> {
     }
     fn write_json(value: &T, out: &mut Vec<u8>) -> Result<(), JsonError> {
         value.write_json(out)
+    }
+    fn read_element<'de, A: SeqAccess<'de>>(
+        seq: &mut A,
+        out: &mut Vec<T>,
+    ) -> Result<bool, A::Error> {
+        // Read into a default pushed first, rather than moving a large
+        // message into the list once read.
+        out.push(T::default());
+        let Some(place) = out.last_mut() else {
+            return Ok(false);
+        };
+        match seq.next_element_seed(InPlace(place))? {
+            Some(()) => Ok(true),
+            None => {
+                out.pop();
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Reads a list element that is a message into its place; `null` is an
+/// error, as for any element.
+struct InPlace<'a, T>(&'a mut T);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for InPlace<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for InPlace<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a message")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Err(de::Error::custom("null is not allowed here"))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Err(de::Error::custom("null is not allowed here"))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        T::deserialize_in_place(deserializer, self.0)
     }
 }
 
@@ -916,9 +983,7 @@ impl<'de, C: Codec> Visitor<'de> for SeqVisitor<C> {
         // The hint comes from the input; cap it so a hostile one cannot make
         // us reserve memory the input does not back.
         let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(value) = seq.next_element_seed(Element::<C>(PhantomData))? {
-            out.push(value);
-        }
+        while C::read_element(&mut seq, &mut out)? {}
         Ok(out)
     }
 }
