@@ -56,7 +56,7 @@ use crate::google::cloud::apigee::v1::runtime_service_server::{
 };
 use crate::google::protobuf::Timestamp;
 use crate::google::rpc::{Code, Status};
-use crate::rest::{Binding, Gateway};
+use crate::rest::{Binding, Gateway, RestError};
 
 pub use deployments::{Deployment, DeploymentState, Organization, StateError};
 
@@ -139,11 +139,11 @@ impl Emulator {
         let inspection = axum::Router::new()
             .route(
                 "/emulator/v1/services/{service_name}/operations",
-                get(inspect_operations),
+                get(inspect_operations).fallback(inspection_method_not_allowed),
             )
             .route(
                 "/emulator/v1/organizations/{org}/instances/{instance}/status",
-                get(inspect_statuses),
+                get(inspect_statuses).fallback(inspection_method_not_allowed),
             )
             .with_state(self.clone());
         let gateway = Gateway::new()
@@ -534,6 +534,19 @@ fn json_list<T: crate::json::WriteJson>(
     }
     out.push_str("]}");
     Ok(out)
+}
+
+/// A method other than GET on an inspection endpoint: 405 in Google's error
+/// form, as the gateway answers.
+async fn inspection_method_not_allowed(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> RestError {
+    RestError::new(
+        Code::Unimplemented,
+        format!("method {method} is not allowed on {}", uri.path()),
+    )
+    .with_http_status(405)
 }
 
 async fn inspect_operations(

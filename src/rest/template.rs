@@ -189,14 +189,29 @@ impl PathTemplate {
 
 /// Why a request does not fit a path template.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("field {field} = \"{value}\" does not fit the path template {template}")]
+#[error("{}", describe_binding_error(self))]
 pub struct BindingError {
-    /// The field path of the variable.
+    /// The field path of the variable; empty when the template has a
+    /// wildcard outside any variable, which no value can fill.
     pub field: String,
     /// The value the request has there.
     pub value: String,
     /// The template.
     pub template: String,
+}
+
+fn describe_binding_error(e: &BindingError) -> String {
+    if e.field.is_empty() {
+        format!(
+            "the path template {} has a wildcard outside any variable, so no values expand it",
+            e.template
+        )
+    } else {
+        format!(
+            "field {} = \"{}\" does not fit the path template {}",
+            e.field, e.value, e.template
+        )
+    }
 }
 
 /// What a path segment keeps unencoded: RFC 3986 unreserved characters.
@@ -255,7 +270,14 @@ impl PathTemplate {
                     out.push('/');
                     out.extend(percent_encoding::utf8_percent_encode(literal, SEGMENT));
                 }
-                (None, _) => return Err(mismatch(0)),
+                (None, _) => {
+                    // A wildcard outside any variable: no value fills it.
+                    return Err(BindingError {
+                        field: String::new(),
+                        value: String::new(),
+                        template: self.text.clone(),
+                    });
+                }
                 (Some(index), matcher) => {
                     let taken: Vec<&str> = match matcher {
                         Matcher::Rest => parts[index].drain(..).rev().collect(),
