@@ -41,8 +41,9 @@ impl From<WriteError> for JsonError {
 }
 
 /// A value the crate's compact JSON writer ([`to_vec`](super::to_vec) and
-/// friends) can write: every message of the crate, the well-known types, and
-/// the type-erased messages of the [`registry`](crate::registry).
+/// friends) can write: every message of the crate, the well-known types, the
+/// type-erased messages of the [`registry`](crate::registry), lists and
+/// options of these, and `serde_json` values.
 ///
 /// The writer produces exactly the bytes `serde_json` writes from the
 /// value's [`Serialize`] impl; the crate's messages take a faster path with
@@ -59,6 +60,40 @@ pub trait WriteJson: Serialize {
 }
 
 impl WriteJson for dyn erased_serde::Serialize + '_ {}
+impl WriteJson for serde_json::Value {}
+impl WriteJson for serde_json::Map<String, serde_json::Value> {}
+
+impl<T: WriteJson> WriteJson for [T] {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
+        out.push(b'[');
+        for (i, item) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            item.write_json(out)?;
+        }
+        out.push(b']');
+        Ok(())
+    }
+}
+
+impl<T: WriteJson> WriteJson for Vec<T> {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
+        self.as_slice().write_json(out)
+    }
+}
+
+impl<T: WriteJson> WriteJson for Option<T> {
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
+        match self {
+            Some(value) => value.write_json(out),
+            None => {
+                out.extend_from_slice(b"null");
+                Ok(())
+            }
+        }
+    }
+}
 
 impl<T: WriteJson + ?Sized> WriteJson for &T {
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
@@ -951,6 +986,40 @@ mod tests {
         });
         both(&Vec::<u8>::new());
         both(&BTreeMap::<String, u8>::new());
+    }
+
+    #[test]
+    fn lists_options_and_values_write_as_serde_json_does() {
+        use crate::google::rpc::Status;
+        let statuses = vec![
+            Status {
+                code: 5,
+                message: "a \"b\"".into(),
+                details: vec![],
+            },
+            Status::default(),
+        ];
+        let cases: Vec<(Vec<u8>, Vec<u8>)> = vec![
+            (
+                super::super::to_vec(&statuses).unwrap(),
+                serde_json::to_vec(&statuses).unwrap(),
+            ),
+            (
+                super::super::to_vec(&Some(&statuses[0])).unwrap(),
+                serde_json::to_vec(&Some(&statuses[0])).unwrap(),
+            ),
+            (
+                super::super::to_vec(&None::<Status>).unwrap(),
+                serde_json::to_vec(&None::<Status>).unwrap(),
+            ),
+            (
+                super::super::to_vec(&serde_json::json!({"a": [1, 2.5, null]})).unwrap(),
+                serde_json::to_vec(&serde_json::json!({"a": [1, 2.5, null]})).unwrap(),
+            ),
+        ];
+        for (ours, theirs) in cases {
+            assert_eq!(String::from_utf8(ours), String::from_utf8(theirs));
+        }
     }
 
     #[test]

@@ -61,9 +61,17 @@ fn apigee(c: &mut Criterion) {
     group.bench_function("parse: ReportInstanceStatusRequest 50x3", |b| {
         b.iter(|| json::from_slice::<ReportInstanceStatusRequest>(&status).unwrap())
     });
+    let status_message: ReportInstanceStatusRequest = json::from_slice(&status).unwrap();
+    group.bench_function("write: ReportInstanceStatusRequest 50x3", |b| {
+        b.iter(|| json::to_vec(&status_message).unwrap())
+    });
     group.throughput(Throughput::Bytes(change.len() as u64));
     group.bench_function("parse: DeploymentChangeReport 100", |b| {
         b.iter(|| json::from_slice::<DeploymentChangeReport>(&change).unwrap())
+    });
+    let change_message: DeploymentChangeReport = json::from_slice(&change).unwrap();
+    group.bench_function("write: DeploymentChangeReport 100", |b| {
+        b.iter(|| json::to_vec(&change_message).unwrap())
     });
     group.finish();
 }
