@@ -57,6 +57,7 @@ use crate::google::cloud::apigee::v1::runtime_service_server::{
 use crate::google::protobuf::Timestamp;
 use crate::google::rpc::{Code, Status};
 use crate::rest::{Binding, Gateway, RestError};
+use axum::extract::rejection::PathRejection;
 
 pub use deployments::{Deployment, DeploymentState, Organization, StateError};
 
@@ -549,14 +550,27 @@ async fn inspection_method_not_allowed(
     .with_http_status(405)
 }
 
+/// A path whose variables cannot be read (not UTF-8 once decoded): 400 in
+/// Google's error form.
+fn bad_path(rejection: &PathRejection) -> axum::response::Response {
+    error_response(Status::new(
+        Code::InvalidArgument,
+        format!("invalid path: {}", rejection.body_text()),
+    ))
+}
+
 async fn inspect_operations(
     axum::extract::State(emulator): axum::extract::State<Emulator>,
-    axum::extract::Path(service_name): axum::extract::Path<String>,
+    service_name: Result<axum::extract::Path<String>, PathRejection>,
     headers: http::HeaderMap,
 ) -> axum::response::Response {
     if let Err(denied) = emulator.authorize(&headers) {
         return error_response(denied);
     }
+    let service_name = match service_name {
+        Ok(axum::extract::Path(name)) => name,
+        Err(rejection) => return bad_path(&rejection),
+    };
     match json_list("operations", &emulator.operations(&service_name)) {
         Ok(body) => json_ok(body),
         Err(e) => error_response(Status::new(Code::Internal, e.to_string())),
@@ -565,12 +579,16 @@ async fn inspect_operations(
 
 async fn inspect_statuses(
     axum::extract::State(emulator): axum::extract::State<Emulator>,
-    axum::extract::Path((org, instance)): axum::extract::Path<(String, String)>,
+    names: Result<axum::extract::Path<(String, String)>, PathRejection>,
     headers: http::HeaderMap,
 ) -> axum::response::Response {
     if let Err(denied) = emulator.authorize(&headers) {
         return error_response(denied);
     }
+    let (org, instance) = match names {
+        Ok(axum::extract::Path(names)) => names,
+        Err(rejection) => return bad_path(&rejection),
+    };
     let name = format!("organizations/{org}/instances/{instance}");
     match json_list("statuses", &emulator.statuses(&name)) {
         Ok(body) => json_ok(body),

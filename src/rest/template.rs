@@ -301,6 +301,10 @@ impl PathTemplate {
         if let Some(index) = parts.iter().position(|p| !p.is_empty()) {
             return Err(mismatch(index));
         }
+        if out.is_empty() {
+            // The template "/" (no segments) expands to the root path.
+            out.push('/');
+        }
         if let Some(verb) = &self.verb {
             out.push(':');
             out.push_str(verb);
