@@ -478,39 +478,32 @@ impl<'de> Reader<'de> {
 
     /// Consumes the `]` that ends an array.
     fn end_seq(&mut self) -> Result<()> {
-        match self.peek() {
-            Some(b']') => {
-                self.index += 1;
-                Ok(())
-            }
-            Some(b',') => {
-                self.index += 1;
-                match self.peek() {
-                    Some(b']') => Err(error("trailing comma")),
-                    _ => Err(error("trailing characters")),
-                }
-            }
-            Some(_) => Err(error("trailing characters")),
-            None => Err(error("EOF while parsing a list")),
-        }
+        self.end_compound(b']', "EOF while parsing a list")
     }
 
     /// Consumes the `}` that ends an object.
     fn end_map(&mut self) -> Result<()> {
+        self.end_compound(b'}', "EOF while parsing an object")
+    }
+
+    /// Consumes `close`, which must come next: the visitor has read every
+    /// element or member.
+    fn end_compound(&mut self, close: u8, eof: &str) -> Result<()> {
         match self.peek() {
-            Some(b'}') => {
+            Some(b) if b == close => {
                 self.index += 1;
                 Ok(())
             }
             Some(b',') => {
                 self.index += 1;
-                match self.peek() {
-                    Some(b'}') => Err(error("trailing comma")),
-                    _ => Err(error("trailing characters")),
+                if self.peek() == Some(close) {
+                    Err(error("trailing comma"))
+                } else {
+                    Err(error("trailing characters"))
                 }
             }
             Some(_) => Err(error("trailing characters")),
-            None => Err(error("EOF while parsing an object")),
+            None => Err(error(eof)),
         }
     }
 

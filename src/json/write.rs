@@ -356,6 +356,29 @@ impl<'a> Compound<'a> {
     }
 }
 
+/// The `serialize_<integer>` methods of a serializer, each handing the value
+/// to the serializer's method `$write`.
+macro_rules! integers {
+    ($write:ident) => {
+        integers!($write: serialize_i8 i8, serialize_i16 i16, serialize_i32 i32,
+            serialize_i64 i64, serialize_i128 i128, serialize_u8 u8, serialize_u16 u16,
+            serialize_u32 u32, serialize_u64 u64, serialize_u128 u128);
+    };
+    ($write:ident: $($method:ident $t:ty),*) => {$(
+        fn $method(self, v: $t) -> Result<(), WriteError> {
+            self.$write(v)
+        }
+    )*};
+}
+
+/// Writes an integer.
+impl Writer<'_> {
+    fn integer<I: itoa::Integer>(self, value: I) -> Result<(), WriteError> {
+        write_integer(self.out, value);
+        Ok(())
+    }
+}
+
 /// Opens `{"variant":` for the externally tagged forms of enum variants.
 fn open_variant<'a>(
     out: &'a mut Vec<u8>,
@@ -386,55 +409,7 @@ impl<'a> ser::Serializer for Writer<'a> {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), WriteError> {
-        write_integer(self.out, v);
-        Ok(())
-    }
+    integers!(integer);
 
     fn serialize_f32(self, v: f32) -> Result<(), WriteError> {
         write_f32(self.out, v);
@@ -570,57 +545,30 @@ impl<'a> ser::Serializer for Writer<'a> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-    type Ok = ();
-    type Error = WriteError;
+/// The array-like compounds: each element written as a value.
+macro_rules! array_like {
+    ($($trait:ident :: $method:ident),*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = WriteError;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        self.element(value)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
+                self.element(value)
+            }
 
-    fn end(self) -> Result<(), WriteError> {
-        self.close()
-    }
+            fn end(self) -> Result<(), WriteError> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-    type Ok = ();
-    type Error = WriteError;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), WriteError> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-    type Ok = ();
-    type Error = WriteError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), WriteError> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-    type Ok = ();
-    type Error = WriteError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), WriteError> {
-        self.close()
-    }
-}
+array_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Compound<'_> {
     type Ok = ();
@@ -651,39 +599,29 @@ impl ser::SerializeMap for Compound<'_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-    type Ok = ();
-    type Error = WriteError;
+/// The struct-like compounds: each field written as a member.
+macro_rules! struct_like {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Compound<'_> {
+            type Ok = ();
+            type Error = WriteError;
 
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), WriteError> {
-        self.member(key, value)
-    }
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), WriteError> {
+                self.member(key, value)
+            }
 
-    fn end(self) -> Result<(), WriteError> {
-        self.close()
-    }
+            fn end(self) -> Result<(), WriteError> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Compound<'_> {
-    type Ok = ();
-    type Error = WriteError;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), WriteError> {
-        self.member(key, value)
-    }
-
-    fn end(self) -> Result<(), WriteError> {
-        self.close()
-    }
-}
+struct_like!(SerializeStruct, SerializeStructVariant);
 
 /// Writes an object member name: strings as they are; integers, booleans and
 /// chars quoted, as `serde_json` does; anything else is an error.
@@ -731,45 +669,7 @@ impl ser::Serializer for KeyWriter<'_> {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
-
-    fn serialize_i128(self, v: i128) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
-
-    fn serialize_u128(self, v: u128) -> Result<(), WriteError> {
-        self.quoted_integer(v)
-    }
+    integers!(quoted_integer);
 
     fn serialize_f32(self, _v: f32) -> Result<(), WriteError> {
         Err(key_must_be_a_string())
