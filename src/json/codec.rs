@@ -294,11 +294,12 @@ impl<'de, C: Codec> DeserializeSeed<'de> for Element<C> {
 /// once by JSON name and once by proto name) is an error, and so is a second
 /// member of a oneof. All are reported while the name is read, so the error's
 /// path ends in the name.
-pub(crate) struct FieldKey<'a> {
+pub(crate) struct FieldKey<'a, L> {
     /// The message's full name.
     pub(crate) message: &'static str,
-    /// The index of a field, by JSON name or proto name.
-    pub(crate) lookup: fn(&str) -> Option<usize>,
+    /// The index of a field, by JSON name or proto name (the generated
+    /// function itself, so that it can be inlined).
+    pub(crate) lookup: L,
     /// The JSON name of each field.
     pub(crate) names: &'static [&'static str],
     /// For each field, 0, or 1 + the index in `oneof_names` of its oneof.
@@ -311,7 +312,7 @@ pub(crate) struct FieldKey<'a> {
     pub(crate) oneofs_set: &'a [bool],
 }
 
-impl<'de> DeserializeSeed<'de> for FieldKey<'_> {
+impl<'de, L: Fn(&str) -> Option<usize>> DeserializeSeed<'de> for FieldKey<'_, L> {
     type Value = Option<usize>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
@@ -319,7 +320,7 @@ impl<'de> DeserializeSeed<'de> for FieldKey<'_> {
     }
 }
 
-impl Visitor<'_> for FieldKey<'_> {
+impl<L: Fn(&str) -> Option<usize>> Visitor<'_> for FieldKey<'_, L> {
     type Value = Option<usize>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
