@@ -1,10 +1,12 @@
-//! The value codecs behind the generated serde impls.
+//! The value codecs behind the generated serde impls and the crate's writer.
 //!
 //! `build/codegen.rs` names one codec per field (`Repeated<I64>`,
 //! `Map<Str, Enum<Code>>`, `Msg<Operation>`, ...) and this module does the
 //! work: int64 as strings, NaN and infinities as strings, bytes as base64, open
 //! enums, `null` as "unset", and the accepted input forms of the proto3 JSON
-//! mapping.
+//! mapping. Each codec reads and writes through serde, and writes its common
+//! kinds straight to bytes for the crate's writer (`Codec::write_json`), with
+//! the same output.
 
 use std::collections::BTreeMap;
 use std::fmt;
