@@ -486,14 +486,7 @@ impl crate::json::WriteJson for {path} {{
     writeln!(
         out,
         "#[allow(deprecated, clippy::match_single_binding)]
-impl<'de> serde::Deserialize<'de> for {path} {{
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
-        let mut message = Self::default();
-        Self::deserialize_in_place(deserializer, &mut message)?;
-        Ok(message)
-    }}
-
-    fn deserialize_in_place<D: serde::Deserializer<'de>>(deserializer: D, place: &mut Self) -> Result<(), D::Error> {{
+const _: () = {{
         fn field_index(name: &str) -> Option<usize> {{
             match name {{"
     )
@@ -608,10 +601,19 @@ impl<'de> serde::Deserialize<'de> for {path} {{
                 Ok(())
             }}
         }}
+impl<'de> serde::Deserialize<'de> for {path} {{
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
+        let mut message = Self::default();
+        deserializer.deserialize_map(Visitor(&mut message))?;
+        Ok(message)
+    }}
+
+    fn deserialize_in_place<D: serde::Deserializer<'de>>(deserializer: D, place: &mut Self) -> Result<(), D::Error> {{
         *place = Self::default();
         deserializer.deserialize_map(Visitor(place))
     }}
-}}"
+}}
+}};"
     )
     .unwrap();
 }
