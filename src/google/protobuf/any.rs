@@ -148,17 +148,17 @@ mod json {
         fn write_json(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
             // The outermost Any of a message type of the crate: its fields are
             // written straight into the object, with no type erasure. The
-            // steps and their errors are those of the `Serialize` impl, which
-            // does everything else.
-            let direct = any_depth() == 0
-                && !(self.type_url.is_empty() && self.value.is_empty())
-                && registry::lookup(&self.type_url).is_some_and(|e| e.writes_fields());
-            if !direct {
+            // steps are those of the `Serialize` impl, which does everything
+            // else, errors included (at the outermost level, entering
+            // `AnyLevel` cannot fail, so the type is resolved first).
+            let entry = (any_depth() == 0 && !(self.type_url.is_empty() && self.value.is_empty()))
+                .then(|| entry_for(&self.type_url, |message| message).ok())
+                .flatten()
+                .filter(Entry::writes_fields);
+            let Some(entry) = entry else {
                 return Ok(self.serialize(Writer::new(out))?);
-            }
-            let custom = |message: String| JsonError::Serialize { message };
-            let _level = AnyLevel::enter().map_err(custom)?;
-            let entry = entry_for(&self.type_url, custom)?;
+            };
+            let _level = AnyLevel::enter().map_err(|message| JsonError::Serialize { message })?;
             let _streamed = StreamedAny::enter();
             with_stack(|| {
                 out.extend_from_slice(b"{\"@type\":");
@@ -228,17 +228,18 @@ mod json {
         } else {
             None
         };
-        let Some((type_url, entry)) = entry else {
+        // Anything else: the text again, through `AnyVisitor`.
+        let as_map = || {
             let mut reader = Reader::nested(raw, depth_left);
             let any = de::Deserializer::deserialize_map(&mut reader, AnyVisitor)?;
             reader.end()?;
-            return Ok(any);
+            Ok(any)
+        };
+        let Some((type_url, entry)) = entry else {
+            return as_map();
         };
         let Some(_streamed) = StreamedAny::enter() else {
-            let mut reader = Reader::nested(raw, depth_left);
-            let any = de::Deserializer::deserialize_map(&mut reader, AnyVisitor)?;
-            reader.end()?;
-            return Ok(any);
+            return as_map();
         };
         let value = entry.read_members(members)?;
         reader.leave_object()?;
