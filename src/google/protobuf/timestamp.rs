@@ -223,11 +223,20 @@ impl Text {
 
 /// Parses 1 to 9 fraction digits into nanoseconds.
 pub(super) fn parse_fraction(digits: &str) -> Option<u32> {
-    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty() || digits.len() > 9 {
         return None;
     }
-    let value: u32 = digits.parse().ok()?;
+    let value = decimal(digits.as_bytes())?;
     Some(value * 10u32.pow(9 - u32::try_from(digits.len()).ok()?))
+}
+
+/// The value of at most nine ASCII decimal digits, or `None` if a byte is
+/// not a digit.
+pub(super) fn decimal(digits: &[u8]) -> Option<u32> {
+    debug_assert!(digits.len() <= 9, "nine digits always fit a u32");
+    digits.iter().try_fold(0u32, |value, &d| {
+        d.is_ascii_digit().then(|| value * 10 + u32::from(d - b'0'))
+    })
 }
 
 /// Canonical RFC 3339 text in UTC, `Z`-terminated, with 0, 3, 6 or 9
@@ -287,13 +296,7 @@ impl FromStr for Timestamp {
     fn from_str(s: &str) -> Result<Self, TimestampError> {
         let syntax = || TimestampError::Syntax(s.to_owned());
         let b = s.as_bytes();
-        let num = |range: std::ops::Range<usize>| -> Option<i64> {
-            let part = s.get(range)?;
-            part.bytes()
-                .all(|c| c.is_ascii_digit())
-                .then(|| part.parse().ok())
-                .flatten()
-        };
+        let num = |range: std::ops::Range<usize>| b.get(range).and_then(decimal).map(i64::from);
         if b.len() < 20
             || b[4] != b'-'
             || b[7] != b'-'
