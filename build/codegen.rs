@@ -601,6 +601,86 @@ const _: () = {{
                 Ok(())
             }}
         }}
+        // The same reading straight from the crate's reader, for its fast
+        // pass: it accepts exactly what the serde path accepts.
+        #[allow(unused_mut, unused_variables)]
+        fn read_fields(reader: &mut crate::json::read::Reader<'_>, message: &mut {path}) -> Result<(), crate::json::read::ReadError> {{
+            reader.enter_object()?;
+            let mut seen = [false; {}];
+            let mut oneofs_set = [false; {}];
+            let mut first = true;
+            loop {{
+                let index = match reader.member_name(&mut first)? {{
+                    None => return Ok(()),
+                    Some(name) => crate::json::codec::FieldKey {{
+                        message: {full_name:?},
+                        lookup: field_index,
+                        names: JSON_NAMES,
+                        oneofs: ONEOFS,
+                        oneof_names: ONEOF_NAMES,
+                        seen: &mut seen,
+                        oneofs_set: &oneofs_set,
+                    }}
+                    .resolve::<crate::json::read::ReadError>(name.as_str())?,
+                }};
+                reader.colon()?;
+                let Some(index) = index else {{
+                    reader.skip_value()?;
+                    continue;
+                }};
+                match index {{",
+        fields.len().max(1),
+        oneof_names.len(),
+    )
+    .unwrap();
+    for (i, field) in fields.iter().enumerate() {
+        if let Some(oneof) = real_oneof(field) {
+            let module = nested_module(m);
+            writeln!(
+                out,
+                "                    {i} => if let Some(v) = <{codec} as crate::json::codec::Codec>::read_field(reader)? {{
+                        message.{oneof_field} = Some({module}::{enum_name}::{variant}(v));
+                        oneofs_set[{group}] = true;
+                    }},",
+                codec = value_codec(&field.kind()),
+                oneof_field = to_snake(oneof.name()),
+                enum_name = to_upper_camel(oneof.name()),
+                variant = to_upper_camel(field.name()),
+                group = oneof_names.iter().position(|n| n == oneof.name()).unwrap(),
+            )
+            .unwrap();
+        } else {
+            let name = to_snake(field.name());
+            let assign = if is_optional(field) {
+                format!("message.{name} = Some(v)")
+            } else {
+                format!("message.{name} = v")
+            };
+            writeln!(
+                out,
+                "                    {i} => if let Some(v) = <{} as crate::json::codec::Codec>::read_field(reader)? {{ {assign}; }},",
+                field_codec(field)
+            )
+            .unwrap();
+        }
+    }
+    writeln!(
+        out,
+        "                    _ => unreachable!(\"field_index returns indexes of JSON_NAMES\"),
+                }}
+            }}
+        }}
+impl crate::json::ReadJson for {path} {{
+    fn read_json(reader: &mut crate::json::read::Reader<'_>) -> Result<Self, crate::json::read::ReadError> {{
+        let mut message = Self::default();
+        read_fields(reader, &mut message)?;
+        Ok(message)
+    }}
+
+    fn read_json_in_place(reader: &mut crate::json::read::Reader<'_>, place: &mut Self) -> Result<(), crate::json::read::ReadError> {{
+        read_fields(reader, place)
+    }}
+}}
 impl<'de> serde::Deserialize<'de> for {path} {{
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
         let mut message = Self::default();

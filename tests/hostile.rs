@@ -8,7 +8,7 @@ use cloud_report_proto::json;
 use cloud_report_proto::registry;
 use prost::Message;
 
-fn parse_error<T: serde::de::DeserializeOwned + std::fmt::Debug>(text: &[u8]) -> String {
+fn parse_error<T: cloud_report_proto::json::ReadJson + std::fmt::Debug>(text: &[u8]) -> String {
     json::from_slice::<T>(text).unwrap_err().to_string()
 }
 

@@ -10,7 +10,9 @@ use cloud_report_proto::google::rpc::{ErrorInfo, Status};
 use cloud_report_proto::json::{self, JsonError, ParseOptions};
 use cloud_report_proto::registry;
 
-fn parse_error<T: serde::de::DeserializeOwned + std::fmt::Debug>(text: &str) -> (String, String) {
+fn parse_error<T: cloud_report_proto::json::ReadJson + std::fmt::Debug>(
+    text: &str,
+) -> (String, String) {
     match json::from_str::<T>(text).unwrap_err() {
         JsonError::Parse { path, message, .. } => (path, message),
         other => panic!("{other}"),

@@ -13,7 +13,6 @@ use cloud_report_proto::json;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use prost::Message;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 use support::arbitrary;
 use support::reference::{Reference, b64};
@@ -107,7 +106,7 @@ fn prost_encodes_differently(binary: &[u8], type_name: &str) -> bool {
 /// Rust → Python and Python → Rust, binary and JSON, for random messages.
 fn cross_check<T>(type_name: &str)
 where
-    T: Message + Default + PartialEq + std::fmt::Debug + json::WriteJson + DeserializeOwned,
+    T: Message + Default + PartialEq + std::fmt::Debug + json::WriteJson + json::ReadJson,
 {
     let mut runner = TestRunner::new(Config {
         cases: cases(),

@@ -4,9 +4,10 @@
 //! `Map<Str, Enum<Code>>`, `Msg<Operation>`, ...) and this module does the
 //! work: int64 as strings, NaN and infinities as strings, bytes as base64, open
 //! enums, `null` as "unset", and the accepted input forms of the proto3 JSON
-//! mapping. Each codec reads and writes through serde, and writes its common
-//! kinds straight to bytes for the crate's writer (`Codec::write_json`), with
-//! the same output.
+//! mapping. Each codec reads and writes through serde. For the crate's own
+//! reader and writer, the common kinds also read straight from the text
+//! (`Codec::read_field`) and write straight to bytes (`Codec::write_json`),
+//! accepting and writing exactly what the serde path does.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::JsonError;
 use super::options;
+use super::read::{ReadError, ReadJson, Reader};
 use super::write::{self, WriteJson, Writer};
 
 /// How one kind of proto value is written to and read from JSON.
@@ -51,6 +53,29 @@ pub(crate) trait Codec {
                 Ok(true)
             }
             None => Ok(false),
+        }
+    }
+    /// Reads a field's value with the crate's reader: `None` for a `null`
+    /// that leaves the field unset. By default through
+    /// [`Codec::deserialize`]; messages, lists, maps and strings read the
+    /// text directly.
+    #[inline]
+    fn read_field(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
+        if reader.null()? {
+            return Ok(Self::from_null());
+        }
+        Self::deserialize(reader).map(Some)
+    }
+    /// Reads a list element with the crate's reader into `out`; `null` is
+    /// an error unless the type gives it a meaning.
+    #[inline]
+    fn push_item(reader: &mut Reader<'_>, out: &mut Vec<Self::Value>) -> Result<(), ReadError> {
+        match Self::read_field(reader)? {
+            Some(value) => {
+                out.push(value);
+                Ok(())
+            }
+            None => Err(de::Error::custom("null is not allowed here")),
         }
     }
     /// Writes the value with the crate's JSON writer: by default through
@@ -330,6 +355,15 @@ impl<L: Fn(&str) -> Option<usize>> Visitor<'_> for FieldKey<'_, L> {
     }
 
     fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        self.resolve(name)
+    }
+}
+
+impl<L: Fn(&str) -> Option<usize>> FieldKey<'_, L> {
+    /// The index of the field named `name`: `None` for an unknown field
+    /// being ignored.
+    #[inline]
+    pub(crate) fn resolve<E: de::Error>(self, name: &str) -> Result<Option<usize>, E> {
         match (self.lookup)(name) {
             Some(index) => {
                 if std::mem::replace(&mut self.seen[index], true) {
@@ -707,6 +741,16 @@ impl Codec for Str {
     fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
         String::deserialize(deserializer)
     }
+    #[inline]
+    fn read_field(reader: &mut Reader<'_>) -> Result<Option<String>, ReadError> {
+        if let Some(text) = reader.string_value()? {
+            return Ok(Some(text.as_str().to_owned()));
+        }
+        if reader.null()? {
+            return Ok(None);
+        }
+        Self::deserialize(reader).map(Some)
+    }
     fn write_json(value: &String, out: &mut Vec<u8>) -> Result<(), JsonError> {
         write::write_str(out, value);
         Ok(())
@@ -873,7 +917,7 @@ impl Codec for Null {
 /// A message field: the message's own serde impls.
 pub(crate) struct Msg<T>(PhantomData<T>);
 
-impl<T: WriteJson + Default + for<'de> Deserialize<'de>> Codec for Msg<T> {
+impl<T: WriteJson + Default + ReadJson> Codec for Msg<T> {
     type Value = T;
     fn is_default(_: &T) -> bool {
         false
@@ -886,6 +930,27 @@ impl<T: WriteJson + Default + for<'de> Deserialize<'de>> Codec for Msg<T> {
     }
     fn write_json(value: &T, out: &mut Vec<u8>) -> Result<(), JsonError> {
         value.write_json(out)
+    }
+    #[inline]
+    fn read_field(reader: &mut Reader<'_>) -> Result<Option<T>, ReadError> {
+        if reader.null()? {
+            return Ok(None);
+        }
+        let mut message = T::default();
+        T::read_json_in_place(reader, &mut message)?;
+        Ok(Some(message))
+    }
+    fn push_item(reader: &mut Reader<'_>, out: &mut Vec<T>) -> Result<(), ReadError> {
+        if reader.null()? {
+            return Err(de::Error::custom("null is not allowed here"));
+        }
+        // Read into a default pushed first, rather than moving a large
+        // message into the list once read.
+        out.push(T::default());
+        match out.last_mut() {
+            Some(place) => T::read_json_in_place(reader, place),
+            None => Ok(()),
+        }
     }
     fn read_element<'de, A: SeqAccess<'de>>(
         seq: &mut A,
@@ -1006,6 +1071,18 @@ impl<C: Codec> Codec for Repeated<C> {
     fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_seq(SeqVisitor::<C>(PhantomData))
     }
+    fn read_field(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
+        if reader.null()? {
+            return Ok(None);
+        }
+        reader.enter_array()?;
+        let mut out = Vec::new();
+        let mut first = true;
+        while reader.next_element(&mut first)? {
+            C::push_item(reader, &mut out)?;
+        }
+        Ok(Some(out))
+    }
     fn write_json(value: &Self::Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
         out.push(b'[');
         for (i, v) in value.iter().enumerate() {
@@ -1079,6 +1156,27 @@ impl<K: KeyCodec, V: Codec> Codec for Map<K, V> {
     }
     fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(MapVisitor::<K, V>(PhantomData))
+    }
+    fn read_field(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
+        if reader.null()? {
+            return Ok(None);
+        }
+        reader.enter_object()?;
+        let mut out = BTreeMap::new();
+        let mut first = true;
+        loop {
+            let key = match reader.member_name(&mut first)? {
+                Some(name) => K::parse_key(name.as_str()).map_err(de::Error::custom)?,
+                None => return Ok(Some(out)),
+            };
+            reader.colon()?;
+            let Some(value) = V::read_field(reader)? else {
+                return Err(de::Error::custom("null is not allowed here"));
+            };
+            if let Some(_previous) = out.insert(key, value) {
+                return Err(de::Error::custom("a map key is given more than once"));
+            }
+        }
     }
     fn write_json(value: &Self::Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
         out.push(b'{');

@@ -52,10 +52,11 @@ pub(crate) mod write;
 
 use std::marker::PhantomData;
 
-use serde::de::{DeserializeOwned, DeserializeSeed};
+use serde::de::DeserializeSeed;
 
 pub use options::ParseOptions;
 pub(crate) use options::ignore_unknown_fields as ignoring_unknown_fields;
+pub use read::ReadJson;
 pub use write::WriteJson;
 
 /// An error reading or writing canonical JSON.
@@ -112,12 +113,12 @@ impl JsonError {
 }
 
 /// Parses a message from canonical JSON text, rejecting unknown fields.
-pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+pub fn from_str<T: ReadJson>(text: &str) -> Result<T, JsonError> {
     from_slice_with(text.as_bytes(), &ParseOptions::default())
 }
 
 /// Parses a message from canonical JSON bytes, rejecting unknown fields.
-pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
+pub fn from_slice<T: ReadJson>(bytes: &[u8]) -> Result<T, JsonError> {
     from_slice_with(bytes, &ParseOptions::default())
 }
 
@@ -134,11 +135,8 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
 /// assert_eq!(status.code, 5);
 /// # Ok::<(), json::JsonError>(())
 /// ```
-pub fn from_slice_with<T: DeserializeOwned>(
-    bytes: &[u8],
-    options: &ParseOptions,
-) -> Result<T, JsonError> {
-    from_slice_seed(bytes, options, PhantomData::<T>)
+pub fn from_slice_with<T: ReadJson>(bytes: &[u8], options: &ParseOptions) -> Result<T, JsonError> {
+    parse(bytes, options, T::read_json, PhantomData::<T>)
 }
 
 /// Parses `bytes` with a serde seed (a type chosen at run time, for one).
@@ -150,11 +148,22 @@ pub(crate) fn from_slice_seed<'de, S>(
 where
     S: DeserializeSeed<'de> + Clone,
 {
+    let fast = seed.clone();
+    parse(bytes, options, |reader| fast.deserialize(reader), seed)
+}
+
+/// Parses `bytes` with `fast`, which reads with no path tracking. Only a
+/// failed parse is read again, with `seed` (which must accept what `fast`
+/// accepts) and tracking, to say where it failed.
+fn parse<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    options: &ParseOptions,
+    fast: impl FnOnce(&mut read::Reader<'de>) -> Result<S::Value, read::ReadError>,
+    seed: S,
+) -> Result<S::Value, JsonError> {
     options::with(options, || {
-        // The fast path tracks no path; only a failed parse is read again,
-        // with tracking, to say where it failed.
         let mut reader = read::Reader::fast(bytes);
-        let first = match seed.clone().deserialize(&mut reader) {
+        let first = match fast(&mut reader) {
             Ok(value) => match reader.end() {
                 Ok(()) => return Ok(value),
                 Err(e) => e,

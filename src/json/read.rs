@@ -41,7 +41,7 @@ pub(crate) fn take_raw_handoff() -> Option<u32> {
 
 /// Why a document could not be read.
 #[derive(Debug)]
-pub(crate) struct ReadError(String);
+pub struct ReadError(String);
 
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -71,13 +71,67 @@ enum Number {
 }
 
 /// A string read from the input: borrowed when it had no escapes.
-enum Text<'de, 's> {
+pub(crate) enum Text<'de, 's> {
     Borrowed(&'de str),
     Copied(&'s str),
 }
 
+impl Text<'_, '_> {
+    /// The string.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(s) | Text::Copied(s) => s,
+        }
+    }
+}
+
+/// A type the crate's JSON reader can read: every message, well-known type
+/// and registry value of the crate, `Vec`, `Option`, `Box` and
+/// `serde_json::Value`. [`from_slice`](super::from_slice) and friends take
+/// one.
+///
+/// Generated messages are read straight from the text; any other type is
+/// read through its [`Deserialize`](serde::Deserialize) impl, so an own
+/// type opts in with an empty impl:
+///
+/// ```
+/// use cloud_report_proto::json::{self, ReadJson};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Pair {
+///     left: String,
+///     right: String,
+/// }
+/// impl ReadJson for Pair {}
+///
+/// let pair: Pair = json::from_str(r#"{"left": "a", "right": "b"}"#)?;
+/// assert_eq!(pair.right, "b");
+/// # Ok::<(), json::JsonError>(())
+/// ```
+pub trait ReadJson: de::DeserializeOwned {
+    /// Reads a value from `reader`.
+    #[doc(hidden)]
+    fn read_json(reader: &mut Reader<'_>) -> Result<Self> {
+        Self::deserialize(reader)
+    }
+
+    /// Reads a value from `reader` into `place`, which holds a fresh value
+    /// (a message's default), so that large values are not moved.
+    #[doc(hidden)]
+    fn read_json_in_place(reader: &mut Reader<'_>, place: &mut Self) -> Result<()> {
+        *place = Self::read_json(reader)?;
+        Ok(())
+    }
+}
+
+impl<T: ReadJson> ReadJson for Vec<T> {}
+impl<T: ReadJson> ReadJson for Option<T> {}
+impl<T: ReadJson> ReadJson for Box<T> {}
+impl ReadJson for serde_json::Value {}
+impl ReadJson for serde_json::Map<String, serde_json::Value> {}
+
 /// Reads one document from a byte slice.
-pub(crate) struct Reader<'de> {
+pub struct Reader<'de> {
     input: &'de [u8],
     index: usize,
     depth_left: u32,
@@ -159,6 +213,114 @@ impl<'de> Reader<'de> {
             .filter(|&&b| b == b'\n')
             .count();
         (line, done.len() - start_of_line)
+    }
+
+    /// Consumes a `null` if one comes next.
+    #[inline]
+    pub(crate) fn null(&mut self) -> Result<bool> {
+        if self.peek() == Some(b'n') {
+            self.literal(b"null")?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Reads a string if one comes next; `None` (nothing consumed) if the
+    /// next value is something else.
+    #[inline]
+    pub(crate) fn string_value(&mut self) -> Result<Option<Text<'de, '_>>> {
+        if self.peek() == Some(b'"') {
+            self.index += 1;
+            self.string().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Enters the object that must come next, for [`Reader::member_name`].
+    #[inline]
+    pub(crate) fn enter_object(&mut self) -> Result<()> {
+        match self.peek() {
+            Some(b'{') => {
+                self.descend()?;
+                self.index += 1;
+                Ok(())
+            }
+            Some(_) => Err(error("expected an object")),
+            None => Err(error("EOF while parsing a value")),
+        }
+    }
+
+    /// The name of the next member of an object entered with
+    /// [`Reader::enter_object`] (its colon still to come), or `None` when
+    /// the object ends, which leaves it. `first` is true until a name was
+    /// read.
+    #[inline]
+    pub(crate) fn member_name(&mut self, first: &mut bool) -> Result<Option<Text<'de, '_>>> {
+        match self.peek() {
+            Some(b'}') => {
+                self.ascend();
+                self.index += 1;
+                return Ok(None);
+            }
+            Some(b',') if !*first => {
+                self.index += 1;
+                match self.peek() {
+                    Some(b'"') => {}
+                    Some(b'}') => return Err(error("trailing comma")),
+                    Some(_) => return Err(error("key must be a string")),
+                    None => return Err(error("EOF while parsing a value")),
+                }
+            }
+            Some(b'"') if *first => {}
+            Some(_) if *first => return Err(error("key must be a string")),
+            Some(_) => return Err(error("expected `,` or `}`")),
+            None => return Err(error("EOF while parsing an object")),
+        }
+        *first = false;
+        self.index += 1;
+        self.string().map(Some)
+    }
+
+    /// Enters the array that must come next, for [`Reader::next_element`].
+    #[inline]
+    pub(crate) fn enter_array(&mut self) -> Result<()> {
+        match self.peek() {
+            Some(b'[') => {
+                self.descend()?;
+                self.index += 1;
+                Ok(())
+            }
+            Some(_) => Err(error("expected an array")),
+            None => Err(error("EOF while parsing a value")),
+        }
+    }
+
+    /// Whether another element of an array entered with
+    /// [`Reader::enter_array`] follows (the reader then stands on it); at
+    /// the end, leaves the array. `first` is true until an element was
+    /// announced.
+    #[inline]
+    pub(crate) fn next_element(&mut self, first: &mut bool) -> Result<bool> {
+        match self.peek() {
+            Some(b']') => {
+                self.ascend();
+                self.index += 1;
+                return Ok(false);
+            }
+            Some(b',') if !*first => {
+                self.index += 1;
+                if self.peek() == Some(b']') {
+                    return Err(error("trailing comma"));
+                }
+            }
+            Some(_) if *first => {}
+            Some(_) => return Err(error("expected `,` or `]`")),
+            None => return Err(error("EOF while parsing a list")),
+        }
+        *first = false;
+        Ok(true)
     }
 
     /// Skips whitespace and returns the next byte, without consuming it.
@@ -522,7 +684,7 @@ impl<'de> Reader<'de> {
 
     /// Skips one value, checking its syntax, without building anything.
     /// Nesting costs no stack: open brackets are kept in a list.
-    fn skip_value(&mut self) -> Result<()> {
+    pub(crate) fn skip_value(&mut self) -> Result<()> {
         self.skipping = true;
         let skipped = self.skip_value_inner();
         self.skipping = false;
@@ -610,7 +772,9 @@ impl<'de> Reader<'de> {
         self.colon()
     }
 
-    fn colon(&mut self) -> Result<()> {
+    /// Consumes the colon after a member name.
+    #[inline]
+    pub(crate) fn colon(&mut self) -> Result<()> {
         match self.peek() {
             Some(b':') => {
                 self.index += 1;

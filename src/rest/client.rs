@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::{Binding, FieldKind, RestError};
 use crate::google::rpc::Code;
@@ -156,7 +155,7 @@ impl RestClient {
     /// gRPC client gives: the server's status with its details, or
     /// UNAVAILABLE / DEADLINE_EXCEEDED for transport failures, INVALID_ARGUMENT
     /// when the request does not fit the binding.
-    pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    pub async fn call<Req: Serialize, Resp: crate::json::ReadJson>(
         &self,
         binding: &Binding,
         request: &Req,

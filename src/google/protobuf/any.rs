@@ -144,6 +144,8 @@ mod json {
         }
     }
 
+    impl crate::json::ReadJson for Any {}
+
     impl crate::json::WriteJson for Any {
         fn write_json(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
             // The outermost Any of a message type of the crate: its fields are

@@ -21,6 +21,9 @@ macro_rules! json_as_text {
         impl crate::json::WriteJson for $type {}
 
         #[cfg(feature = "json")]
+        impl crate::json::ReadJson for $type {}
+
+        #[cfg(feature = "json")]
         impl<'de> serde::Deserialize<'de> for $type {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 struct Visitor;

@@ -234,6 +234,10 @@ impl crate::json::WriteJson for Value {}
 impl crate::json::WriteJson for Struct {}
 impl crate::json::WriteJson for ListValue {}
 impl crate::json::WriteJson for Empty {}
+impl crate::json::ReadJson for Value {}
+impl crate::json::ReadJson for Struct {}
+impl crate::json::ReadJson for ListValue {}
+impl crate::json::ReadJson for Empty {}
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

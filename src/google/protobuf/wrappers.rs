@@ -18,6 +18,7 @@ macro_rules! wrapper {
         }
 
         impl crate::json::WriteJson for $wrapper {}
+        impl crate::json::ReadJson for $wrapper {}
 
         impl<'de> Deserialize<'de> for $wrapper {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
