@@ -606,9 +606,14 @@ const _: () = {{
         #[allow(unused_mut, unused_variables)]
         fn read_fields(reader: &mut crate::json::read::Reader<'_>, message: &mut {path}) -> Result<(), crate::json::read::ReadError> {{
             reader.enter_object()?;
+            read_members(reader, message, true)
+        }}
+        /// Reads the members of an entered object, and leaves it; `first`
+        /// says whether no member was read yet.
+        #[allow(unused_mut, unused_variables)]
+        fn read_members(reader: &mut crate::json::read::Reader<'_>, message: &mut {path}, mut first: bool) -> Result<(), crate::json::read::ReadError> {{
             let mut seen = [false; {}];
             let mut oneofs_set = [false; {}];
-            let mut first = true;
             loop {{
                 let index = match reader.member_name(&mut first)? {{
                     None => return Ok(()),
@@ -679,6 +684,10 @@ impl crate::json::ReadJson for {path} {{
 
     fn read_json_in_place(reader: &mut crate::json::read::Reader<'_>, place: &mut Self) -> Result<(), crate::json::read::ReadError> {{
         read_fields(reader, place)
+    }}
+
+    fn read_json_members(reader: &mut crate::json::read::Reader<'_>, place: &mut Self) -> Result<(), crate::json::read::ReadError> {{
+        read_members(reader, place, false)
     }}
 }}
 impl<'de> serde::Deserialize<'de> for {path} {{

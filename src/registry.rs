@@ -30,8 +30,8 @@ type DecodeFn = fn(&[u8]) -> Result<Box<dyn erased_serde::Serialize>, prost::Dec
 type ReencodeFn = fn(&[u8]) -> Result<Vec<u8>, prost::DecodeError>;
 type ToValueFn = fn(&[u8]) -> Result<serde_json::Value, String>;
 type FromValueFn = fn(serde_json::Value) -> Result<Vec<u8>, String>;
-type ReadMembersFn = for<'a, 'de> fn(
-    crate::json::read::Members<'a, 'de>,
+type ReadMembersFn = for<'de> fn(
+    &mut crate::json::read::Reader<'de>,
 ) -> Result<Vec<u8>, crate::json::read::ReadError>;
 type WriteFieldsFn = fn(&[u8], &mut Vec<u8>) -> Result<(), FieldsError>;
 type FromJsonFn =
@@ -109,12 +109,25 @@ fn from_value<T: Message + DeserializeOwned>(value: serde_json::Value) -> Result
         })
 }
 
-/// Reads the rest of an object (an Any's members after `"@type"`) straight
-/// from the crate's reader, without type erasure.
+/// Reads the rest of an object (an Any's members after `"@type"`) from the
+/// crate's reader, without type erasure, and leaves the object.
 fn read_members<T: Message + DeserializeOwned>(
-    members: crate::json::read::Members<'_, '_>,
+    reader: &mut crate::json::read::Reader<'_>,
 ) -> Result<Vec<u8>, crate::json::read::ReadError> {
-    T::deserialize(serde::de::value::MapAccessDeserializer::new(members)).map(|m| m.encode_to_vec())
+    reader
+        .rest_of_object(|members| {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(members))
+        })
+        .map(|m| m.encode_to_vec())
+}
+
+/// [`read_members`] for a message of the crate: straight from the text.
+fn read_own_members<T: Message + Default + crate::json::ReadJson>(
+    reader: &mut crate::json::read::Reader<'_>,
+) -> Result<Vec<u8>, crate::json::read::ReadError> {
+    let mut message = T::default();
+    T::read_json_members(reader, &mut message)?;
+    Ok(message.encode_to_vec())
 }
 
 /// Why an Any's fields could not be written.
@@ -219,10 +232,15 @@ impl Entry {
     }
 
     /// The same entry, writing the fields of `T` (a message of the crate)
-    /// straight into an Any's object.
-    pub(crate) fn with_fields<T: Message + Default + crate::json::codec::Fields>(self) -> Self {
+    /// straight into an Any's object and reading them straight from one.
+    pub(crate) fn with_fields<
+        T: Message + Default + crate::json::codec::Fields + crate::json::ReadJson,
+    >(
+        self,
+    ) -> Self {
         Self {
             write_fields: Some(write_fields::<T>),
+            read_members: read_own_members::<T>,
             ..self
         }
     }
@@ -258,9 +276,9 @@ impl Entry {
     /// in, and returns its binary encoding.
     pub(crate) fn read_members(
         &self,
-        members: crate::json::read::Members<'_, '_>,
+        reader: &mut crate::json::read::Reader<'_>,
     ) -> Result<Vec<u8>, crate::json::read::ReadError> {
-        (self.read_members)(members)
+        (self.read_members)(reader)
     }
 
     /// Converts the binary encoding to canonical JSON text.

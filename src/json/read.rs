@@ -122,6 +122,17 @@ pub trait ReadJson: de::DeserializeOwned {
         *place = Self::read_json(reader)?;
         Ok(())
     }
+
+    /// Reads the rest of an object whose first member was read (an `Any`'s
+    /// `"@type"`) as this type's fields into `place`, which holds a fresh
+    /// value, and leaves the object.
+    #[doc(hidden)]
+    fn read_json_members(reader: &mut Reader<'_>, place: &mut Self) -> Result<()> {
+        *place = reader.rest_of_object(|members| {
+            Self::deserialize(de::value::MapAccessDeserializer::new(members))
+        })?;
+        Ok(())
+    }
 }
 
 impl<T: ReadJson> ReadJson for Vec<T> {}
@@ -171,28 +182,19 @@ impl<'de> Reader<'de> {
         }
     }
 
-    /// Enters the object the reader stands on (its `{` next) and returns
-    /// its members.
-    pub(crate) fn object(&mut self) -> Result<Members<'_, 'de>> {
-        match self.peek() {
-            Some(b'{') => {
-                self.descend()?;
-                self.index += 1;
-                Ok(Members {
-                    reader: self,
-                    first: true,
-                })
-            }
-            Some(_) => Err(error("expected an object")),
-            None => Err(error("EOF while parsing a value")),
-        }
-    }
-
-    /// Leaves an object whose members were all read.
-    pub(crate) fn leave_object(&mut self) -> Result<()> {
+    /// Reads the rest of an object, after its first member, through serde:
+    /// `read` gets the members, then the object is left.
+    pub(crate) fn rest_of_object<T>(
+        &mut self,
+        read: impl FnOnce(Members<'_, 'de>) -> Result<T>,
+    ) -> Result<T> {
+        let value = read(Members {
+            reader: self,
+            first: false,
+        })?;
         self.ascend();
         self.end_map()?;
-        self.end()
+        Ok(value)
     }
 
     /// Checks that only whitespace follows the document.

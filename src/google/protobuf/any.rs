@@ -221,10 +221,13 @@ mod json {
     /// goes through [`AnyVisitor`].
     fn read_raw(raw: &[u8], depth_left: u32) -> Result<Any, ReadError> {
         let mut reader = Reader::nested(raw, depth_left);
-        let mut members = reader.object()?;
-        let type_first = members.next_key_seed(IsType)? == Some(true);
+        reader.enter_object()?;
+        let type_first = reader
+            .member_name(&mut true)?
+            .is_some_and(|name| name.as_str() == "@type");
         let entry = if type_first {
-            let type_url: String = members.next_value()?;
+            reader.colon()?;
+            let type_url = String::deserialize(&mut reader)?;
             let entry = entry_for(&type_url, <ReadError as de::Error>::custom)?;
             (!entry.is_special_json()).then_some((type_url, entry))
         } else {
@@ -243,35 +246,9 @@ mod json {
         let Some(_streamed) = StreamedAny::enter() else {
             return as_map();
         };
-        let value = entry.read_members(members)?;
-        reader.leave_object()?;
+        let value = entry.read_members(&mut reader)?;
+        reader.end()?;
         Ok(Any { type_url, value })
-    }
-
-    /// Whether a member name is `"@type"`.
-    struct IsType;
-
-    impl<'de> DeserializeSeed<'de> for IsType {
-        type Value = bool;
-
-        fn deserialize<D: serde::Deserializer<'de>>(
-            self,
-            deserializer: D,
-        ) -> Result<bool, D::Error> {
-            deserializer.deserialize_str(self)
-        }
-    }
-
-    impl Visitor<'_> for IsType {
-        type Value = bool;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a member name")
-        }
-
-        fn visit_str<E: de::Error>(self, name: &str) -> Result<bool, E> {
-            Ok(name == "@type")
-        }
     }
 
     struct AnyVisitor;
