@@ -217,6 +217,18 @@ impl<'de> Reader<'de> {
         (line, done.len() - start_of_line)
     }
 
+    /// Where the reader stands, to come back to with [`Reader::rewind`].
+    pub(crate) fn mark(&self) -> (usize, u32) {
+        (self.index, self.depth_left)
+    }
+
+    /// Goes back to where [`Reader::mark`] was taken, to read the same text
+    /// another way.
+    pub(crate) fn rewind(&mut self, (index, depth_left): (usize, u32)) {
+        self.index = index;
+        self.depth_left = depth_left;
+    }
+
     /// Consumes a `null` if one comes next.
     #[inline]
     pub(crate) fn null(&mut self) -> Result<bool> {
@@ -351,8 +363,36 @@ impl<'de> Reader<'de> {
     }
 
     /// Reads a string whose opening quote was consumed.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Result<Text<'de, '_>> {
+        // Most strings of canonical JSON are short, plain ASCII: those that
+        // end within the next sixteen bytes are read here, inline.
+        #[cfg(target_arch = "x86_64")]
+        if let Some(chunk) = self
+            .input
+            .get(self.index..)
+            .and_then(<[u8]>::first_chunk::<16>)
+        {
+            let (stops, highs) = sse2::stops_and_highs(chunk);
+            let at = stops.trailing_zeros();
+            let before = (1u32 << at.min(16)) - 1;
+            if stops != 0 && chunk[at as usize] == b'"' && highs & before == 0 {
+                let start = self.index;
+                self.index = start + at as usize + 1;
+                // SAFETY: the bytes before the quote have their high bit
+                // clear, and ASCII is UTF-8.
+                return Ok(Text::Borrowed(unsafe {
+                    std::str::from_utf8_unchecked(&self.input[start..start + at as usize])
+                }));
+            }
+        }
+        self.long_string()
+    }
+
+    /// [`Reader::string`] for a string that is long, escaped, not ASCII or
+    /// near the end of the input.
+    #[inline(never)]
+    fn long_string(&mut self) -> Result<Text<'de, '_>> {
         let input = self.input;
         let start = self.index;
         let mut i = start;

@@ -144,7 +144,24 @@ mod json {
         }
     }
 
-    impl crate::json::ReadJson for Any {}
+    impl crate::json::ReadJson for Any {
+        fn read_json(reader: &mut Reader<'_>) -> Result<Self, ReadError> {
+            // The outermost Any in the usual order (`"@type"` first, a
+            // message type) is read straight from the reader, its payload
+            // through the registry without type erasure. Anything else reads
+            // the object again from its start, through the serde impl.
+            if any_depth() == 0 {
+                let mark = reader.mark();
+                let level = AnyLevel::enter().map_err(<ReadError as de::Error>::custom)?;
+                if let Some(any) = with_stack(|| read_in_order(reader))? {
+                    return Ok(any);
+                }
+                drop(level);
+                reader.rewind(mark);
+            }
+            Self::deserialize(reader)
+        }
+    }
 
     impl crate::json::WriteJson for Any {
         fn write_json(&self, out: &mut Vec<u8>) -> Result<(), JsonError> {
@@ -221,34 +238,40 @@ mod json {
     /// goes through [`AnyVisitor`].
     fn read_raw(raw: &[u8], depth_left: u32) -> Result<Any, ReadError> {
         let mut reader = Reader::nested(raw, depth_left);
+        if let Some(any) = read_in_order(&mut reader)? {
+            reader.end()?;
+            return Ok(any);
+        }
+        // Anything else: the text again, through `AnyVisitor`.
+        let mut reader = Reader::nested(raw, depth_left);
+        let any = de::Deserializer::deserialize_map(&mut reader, AnyVisitor)?;
+        reader.end()?;
+        Ok(any)
+    }
+
+    /// Reads an Any object in the usual order (`"@type"` first, a message
+    /// type whose JSON is an object of fields) straight from `reader`;
+    /// `None`, with the reader somewhere inside the object, when it is not
+    /// in that order or the chain of Anys is too long to stream.
+    fn read_in_order(reader: &mut Reader<'_>) -> Result<Option<Any>, ReadError> {
         reader.enter_object()?;
         let type_first = reader
             .member_name(&mut true)?
             .is_some_and(|name| name.as_str() == "@type");
-        let entry = if type_first {
-            reader.colon()?;
-            let type_url = String::deserialize(&mut reader)?;
-            let entry = entry_for(&type_url, <ReadError as de::Error>::custom)?;
-            (!entry.is_special_json()).then_some((type_url, entry))
-        } else {
-            None
-        };
-        // Anything else: the text again, through `AnyVisitor`.
-        let as_map = || {
-            let mut reader = Reader::nested(raw, depth_left);
-            let any = de::Deserializer::deserialize_map(&mut reader, AnyVisitor)?;
-            reader.end()?;
-            Ok(any)
-        };
-        let Some((type_url, entry)) = entry else {
-            return as_map();
-        };
+        if !type_first {
+            return Ok(None);
+        }
+        reader.colon()?;
+        let type_url = String::deserialize(&mut *reader)?;
+        let entry = entry_for(&type_url, <ReadError as de::Error>::custom)?;
+        if entry.is_special_json() {
+            return Ok(None);
+        }
         let Some(_streamed) = StreamedAny::enter() else {
-            return as_map();
+            return Ok(None);
         };
-        let value = entry.read_members(&mut reader)?;
-        reader.end()?;
-        Ok(Any { type_url, value })
+        let value = entry.read_members(reader)?;
+        Ok(Some(Any { type_url, value }))
     }
 
     struct AnyVisitor;
