@@ -562,37 +562,9 @@ const _: () = {{
         oneof_names.len(),
     )
     .unwrap();
-    for (i, field) in fields.iter().enumerate() {
-        if let Some(oneof) = real_oneof(field) {
-            let module = nested_module(m);
-            writeln!(
-                out,
-                "                        {i} => if let Some(v) = map.next_value_seed(crate::json::codec::Seed::<{codec}>::new())? {{
-                            message.{oneof_field} = Some({module}::{enum_name}::{variant}(v));
-                            oneofs_set[{group}] = true;
-                        }},",
-                codec = value_codec(&field.kind()),
-                oneof_field = to_snake(oneof.name()),
-                enum_name = to_upper_camel(oneof.name()),
-                variant = to_upper_camel(field.name()),
-                group = oneof_names.iter().position(|n| n == oneof.name()).unwrap(),
-            )
-            .unwrap();
-        } else {
-            let name = to_snake(field.name());
-            let assign = if is_optional(field) {
-                format!("message.{name} = Some(v)")
-            } else {
-                format!("message.{name} = v")
-            };
-            writeln!(
-                out,
-                "                        {i} => if let Some(v) = map.next_value_seed(crate::json::codec::Seed::<{}>::new())? {{ {assign}; }},",
-                field_codec(field)
-            )
-            .unwrap();
-        }
-    }
+    write_field_arms(out, m, &fields, &oneof_names, |codec| {
+        format!("map.next_value_seed(crate::json::codec::Seed::<{codec}>::new())")
+    });
     writeln!(
         out,
         "                        _ => unreachable!(\"field_index returns indexes of JSON_NAMES\"),
@@ -638,37 +610,9 @@ const _: () = {{
         oneof_names.len(),
     )
     .unwrap();
-    for (i, field) in fields.iter().enumerate() {
-        if let Some(oneof) = real_oneof(field) {
-            let module = nested_module(m);
-            writeln!(
-                out,
-                "                    {i} => if let Some(v) = <{codec} as crate::json::codec::Codec>::read_field(reader)? {{
-                        message.{oneof_field} = Some({module}::{enum_name}::{variant}(v));
-                        oneofs_set[{group}] = true;
-                    }},",
-                codec = value_codec(&field.kind()),
-                oneof_field = to_snake(oneof.name()),
-                enum_name = to_upper_camel(oneof.name()),
-                variant = to_upper_camel(field.name()),
-                group = oneof_names.iter().position(|n| n == oneof.name()).unwrap(),
-            )
-            .unwrap();
-        } else {
-            let name = to_snake(field.name());
-            let assign = if is_optional(field) {
-                format!("message.{name} = Some(v)")
-            } else {
-                format!("message.{name} = v")
-            };
-            writeln!(
-                out,
-                "                    {i} => if let Some(v) = <{} as crate::json::codec::Codec>::read_field(reader)? {{ {assign}; }},",
-                field_codec(field)
-            )
-            .unwrap();
-        }
-    }
+    write_field_arms(out, m, &fields, &oneof_names, |codec| {
+        format!("<{codec} as crate::json::codec::Codec>::read_field(reader)")
+    });
     writeln!(
         out,
         "                    _ => unreachable!(\"field_index returns indexes of JSON_NAMES\"),
@@ -705,6 +649,49 @@ impl<'de> serde::Deserialize<'de> for {path} {{
 }};"
     )
     .unwrap();
+}
+
+/// The match arms that read each field of `m` by its index: `read` gives
+/// the expression that reads a value (`Option`, `None` for a `null` that
+/// leaves the field unset) with the codec it is given.
+fn write_field_arms(
+    out: &mut String,
+    m: &MessageDescriptor,
+    fields: &[FieldDescriptor],
+    oneof_names: &[String],
+    read: impl Fn(&str) -> String,
+) {
+    for (i, field) in fields.iter().enumerate() {
+        if let Some(oneof) = real_oneof(field) {
+            let module = nested_module(m);
+            writeln!(
+                out,
+                "                    {i} => if let Some(v) = {read}? {{
+                        message.{oneof_field} = Some({module}::{enum_name}::{variant}(v));
+                        oneofs_set[{group}] = true;
+                    }},",
+                read = read(&value_codec(&field.kind())),
+                oneof_field = to_snake(oneof.name()),
+                enum_name = to_upper_camel(oneof.name()),
+                variant = to_upper_camel(field.name()),
+                group = oneof_names.iter().position(|n| n == oneof.name()).unwrap(),
+            )
+            .unwrap();
+        } else {
+            let name = to_snake(field.name());
+            let assign = if is_optional(field) {
+                format!("message.{name} = Some(v)")
+            } else {
+                format!("message.{name} = v")
+            };
+            writeln!(
+                out,
+                "                    {i} => if let Some(v) = {}? {{ {assign}; }},",
+                read(&field_codec(field))
+            )
+            .unwrap();
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

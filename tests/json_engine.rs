@@ -80,3 +80,38 @@ fn any_errors_read_the_same_on_both_writers() {
         }
     }
 }
+
+/// `Vec`, `Option` and `Box` of messages read as serde's impls read them.
+#[test]
+fn containers_of_messages_read_as_serde_json_reads_them() {
+    use cloud_report_proto::google::rpc::Status;
+    use cloud_report_proto::json::{self, ReadJson};
+    use std::fmt::Debug;
+
+    fn same<T: ReadJson + PartialEq + Debug>(text: &str) {
+        let ours = json::from_str::<T>(text);
+        let theirs = serde_json::from_str::<T>(text);
+        match (&ours, &theirs) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("{text}: ours {ours:?}, serde_json {theirs:?}"),
+        }
+    }
+    for text in [
+        "[]",
+        r#"[{"code": 5}, {"message": "x"}]"#,
+        r#"[{"code": 5},]"#,
+        "[null]",
+        "null",
+        r#"{"code": 5}"#,
+        r#"[{"code": 5} {"code": 6}]"#,
+        "[",
+        "",
+    ] {
+        same::<Vec<Status>>(text);
+        same::<Option<Status>>(text);
+        same::<Box<Status>>(text);
+        same::<Vec<Option<Status>>>(text);
+        same::<Option<Vec<Status>>>(text);
+    }
+}

@@ -85,10 +85,9 @@ impl Text<'_, '_> {
     }
 }
 
-/// A type the crate's JSON reader can read: every message, well-known type
-/// and registry value of the crate, `Vec`, `Option`, `Box` and
-/// `serde_json::Value`. [`from_slice`](super::from_slice) and friends take
-/// one.
+/// A type the crate's JSON reader can read: every message and well-known
+/// type of the crate, `Vec`, `Option` and `Box` of these, and `serde_json`
+/// values. [`from_slice`](super::from_slice) and friends take one.
 ///
 /// Generated messages are read straight from the text; any other type is
 /// read through its [`Deserialize`](serde::Deserialize) impl, so an own
@@ -135,9 +134,35 @@ pub trait ReadJson: de::DeserializeOwned {
     }
 }
 
-impl<T: ReadJson> ReadJson for Vec<T> {}
-impl<T: ReadJson> ReadJson for Option<T> {}
-impl<T: ReadJson> ReadJson for Box<T> {}
+// As serde's impls for these, with the elements read by `T`'s reader.
+
+impl<T: ReadJson> ReadJson for Vec<T> {
+    fn read_json(reader: &mut Reader<'_>) -> Result<Self> {
+        reader.enter_array()?;
+        let mut out = Vec::new();
+        let mut first = true;
+        while reader.next_element(&mut first)? {
+            out.push(T::read_json(reader)?);
+        }
+        Ok(out)
+    }
+}
+
+impl<T: ReadJson> ReadJson for Option<T> {
+    fn read_json(reader: &mut Reader<'_>) -> Result<Self> {
+        if reader.null()? {
+            Ok(None)
+        } else {
+            T::read_json(reader).map(Some)
+        }
+    }
+}
+
+impl<T: ReadJson> ReadJson for Box<T> {
+    fn read_json(reader: &mut Reader<'_>) -> Result<Self> {
+        T::read_json(reader).map(Box::new)
+    }
+}
 impl ReadJson for serde_json::Value {}
 impl ReadJson for serde_json::Map<String, serde_json::Value> {}
 
@@ -255,13 +280,24 @@ impl<'de> Reader<'de> {
     /// Enters the object that must come next, for [`Reader::member_name`].
     #[inline]
     pub(crate) fn enter_object(&mut self) -> Result<()> {
+        self.enter(b'{', "expected an object")
+    }
+
+    /// Enters the array that must come next, for [`Reader::next_element`].
+    #[inline]
+    pub(crate) fn enter_array(&mut self) -> Result<()> {
+        self.enter(b'[', "expected an array")
+    }
+
+    #[inline]
+    fn enter(&mut self, open: u8, expected: &str) -> Result<()> {
         match self.peek() {
-            Some(b'{') => {
+            Some(b) if b == open => {
                 self.descend()?;
                 self.index += 1;
                 Ok(())
             }
-            Some(_) => Err(error("expected an object")),
+            Some(_) => Err(error(expected)),
             None => Err(error("EOF while parsing a value")),
         }
     }
@@ -272,12 +308,34 @@ impl<'de> Reader<'de> {
     /// read.
     #[inline]
     pub(crate) fn member_name(&mut self, first: &mut bool) -> Result<Option<Text<'de, '_>>> {
+        if !self.next_member(first)? {
+            self.ascend();
+            self.index += 1;
+            return Ok(None);
+        }
+        self.string().map(Some)
+    }
+
+    /// Whether another element of an array entered with
+    /// [`Reader::enter_array`] follows (the reader then stands on it); at
+    /// the end, leaves the array. `first` is true until an element was
+    /// announced.
+    #[inline]
+    pub(crate) fn next_element(&mut self, first: &mut bool) -> Result<bool> {
+        if !self.element_follows(first)? {
+            self.ascend();
+            self.index += 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Steps over the comma before an object's next member and its opening
+    /// quote: `false`, with the reader on the `}`, at the end.
+    #[inline(always)]
+    fn next_member(&mut self, first: &mut bool) -> Result<bool> {
         match self.peek() {
-            Some(b'}') => {
-                self.ascend();
-                self.index += 1;
-                return Ok(None);
-            }
+            Some(b'}') => return Ok(false),
             Some(b',') if !*first => {
                 self.index += 1;
                 match self.peek() {
@@ -294,35 +352,15 @@ impl<'de> Reader<'de> {
         }
         *first = false;
         self.index += 1;
-        self.string().map(Some)
+        Ok(true)
     }
 
-    /// Enters the array that must come next, for [`Reader::next_element`].
-    #[inline]
-    pub(crate) fn enter_array(&mut self) -> Result<()> {
+    /// Steps over the comma before an array's next element: `false`, with
+    /// the reader on the `]`, at the end.
+    #[inline(always)]
+    fn element_follows(&mut self, first: &mut bool) -> Result<bool> {
         match self.peek() {
-            Some(b'[') => {
-                self.descend()?;
-                self.index += 1;
-                Ok(())
-            }
-            Some(_) => Err(error("expected an array")),
-            None => Err(error("EOF while parsing a value")),
-        }
-    }
-
-    /// Whether another element of an array entered with
-    /// [`Reader::enter_array`] follows (the reader then stands on it); at
-    /// the end, leaves the array. `first` is true until an element was
-    /// announced.
-    #[inline]
-    pub(crate) fn next_element(&mut self, first: &mut bool) -> Result<bool> {
-        match self.peek() {
-            Some(b']') => {
-                self.ascend();
-                self.index += 1;
-                return Ok(false);
-            }
+            Some(b']') => return Ok(false),
             Some(b',') if !*first => {
                 self.index += 1;
                 if self.peek() == Some(b']') {
@@ -1012,19 +1050,9 @@ impl<'de> de::SeqAccess<'de> for Elements<'_, 'de> {
     type Error = ReadError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        match self.reader.peek() {
-            Some(b']') => return Ok(None),
-            Some(b',') if !self.first => {
-                self.reader.index += 1;
-                if self.reader.peek() == Some(b']') {
-                    return Err(error("trailing comma"));
-                }
-            }
-            Some(_) if self.first => {}
-            Some(_) => return Err(error("expected `,` or `]`")),
-            None => return Err(error("EOF while parsing a list")),
+        if !self.reader.element_follows(&mut self.first)? {
+            return Ok(None);
         }
-        self.first = false;
         seed.deserialize(&mut *self.reader).map(Some)
     }
 }
@@ -1039,24 +1067,9 @@ impl<'de> de::MapAccess<'de> for Members<'_, 'de> {
     type Error = ReadError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        match self.reader.peek() {
-            Some(b'}') => return Ok(None),
-            Some(b',') if !self.first => {
-                self.reader.index += 1;
-                match self.reader.peek() {
-                    Some(b'"') => {}
-                    Some(b'}') => return Err(error("trailing comma")),
-                    Some(_) => return Err(error("key must be a string")),
-                    None => return Err(error("EOF while parsing a value")),
-                }
-            }
-            Some(b'"') if self.first => {}
-            Some(_) if self.first => return Err(error("key must be a string")),
-            Some(_) => return Err(error("expected `,` or `}`")),
-            None => return Err(error("EOF while parsing an object")),
+        if !self.reader.next_member(&mut self.first)? {
+            return Ok(None);
         }
-        self.first = false;
-        self.reader.index += 1;
         seed.deserialize(MemberName {
             reader: &mut *self.reader,
         })
