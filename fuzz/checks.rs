@@ -25,6 +25,30 @@ pub const TYPES: &[&str] = &[
     "google.cloud.apigee.v1.DeploymentChangeReport",
 ];
 
+/// Calls `f::<T>(args)` for the top-level type `T` named `name`.
+macro_rules! with_type {
+    ($name:expr, $f:ident($($arg:expr),*)) => {
+        match $name {
+            "google.api.servicecontrol.v1.ReportRequest" => $f::<sc::ReportRequest>($($arg),*),
+            "google.api.servicecontrol.v1.ReportResponse" => $f::<sc::ReportResponse>($($arg),*),
+            "google.api.servicecontrol.v1.CheckRequest" => $f::<sc::CheckRequest>($($arg),*),
+            "google.api.servicecontrol.v1.CheckResponse" => $f::<sc::CheckResponse>($($arg),*),
+            "google.api.servicecontrol.v1.AllocateQuotaRequest" => {
+                $f::<sc::AllocateQuotaRequest>($($arg),*)
+            }
+            "google.api.servicecontrol.v1.AllocateQuotaResponse" => {
+                $f::<sc::AllocateQuotaResponse>($($arg),*)
+            }
+            "google.rpc.Status" => $f::<Status>($($arg),*),
+            "google.cloud.audit.AuditLog" => $f::<AuditLog>($($arg),*),
+            "google.cloud.apigee.v1.ReportInstanceStatusRequest" => {
+                $f::<apigee::ReportInstanceStatusRequest>($($arg),*)
+            }
+            _ => $f::<apigee::DeploymentChangeReport>($($arg),*),
+        }
+    };
+}
+
 fn split(data: &[u8]) -> Option<(&'static str, &[u8])> {
     let (&first, rest) = data.split_first()?;
     Some((TYPES[usize::from(first) % TYPES.len()], rest))
@@ -51,6 +75,37 @@ pub fn json(data: &[u8]) {
         (Err(_), Err(_)) => {}
         (Err(e), Ok(_)) => panic!("only serde_json reads it: {e}"),
         (Ok(_), Err(e)) => panic!("only our reader reads it: {e}"),
+    }
+    // The typed entry points read generated messages with their generated
+    // readers (`ReadJson`), not through serde: the same messages again, and
+    // the same with unknown fields ignored.
+    fn typed<T: Message + json::ReadJson>(
+        text: &[u8],
+        options: &json::ParseOptions,
+    ) -> Result<Vec<u8>, String> {
+        json::from_slice_with::<T>(text, options)
+            .map(|m| m.encode_to_vec())
+            .map_err(|e| e.to_string())
+    }
+    let strict = json::ParseOptions::default();
+    let lenient = json::ParseOptions::default().ignore_unknown_fields(true);
+    for (options, through_serde) in [
+        (&strict, ours.as_ref().map_err(ToString::to_string)),
+        (
+            &lenient,
+            entry
+                .json_to_binary_with(text, &lenient)
+                .as_ref()
+                .map_err(ToString::to_string),
+        ),
+    ] {
+        let direct = with_type!(type_name, typed(text, options));
+        match (&direct, through_serde) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "the typed reader disagrees"),
+            (Err(_), Err(_)) => {}
+            (Err(e), Ok(_)) => panic!("only the serde path reads it: {e}"),
+            (Ok(_), Err(e)) => panic!("only the typed reader reads it: {e}"),
+        }
     }
     let Ok(binary) = ours else {
         return;
@@ -87,24 +142,7 @@ pub fn binary(data: &[u8]) {
             let _ = json::to_string(&message);
         }
     }
-    match type_name {
-        "google.api.servicecontrol.v1.ReportRequest" => check::<sc::ReportRequest>(bytes),
-        "google.api.servicecontrol.v1.ReportResponse" => check::<sc::ReportResponse>(bytes),
-        "google.api.servicecontrol.v1.CheckRequest" => check::<sc::CheckRequest>(bytes),
-        "google.api.servicecontrol.v1.CheckResponse" => check::<sc::CheckResponse>(bytes),
-        "google.api.servicecontrol.v1.AllocateQuotaRequest" => {
-            check::<sc::AllocateQuotaRequest>(bytes)
-        }
-        "google.api.servicecontrol.v1.AllocateQuotaResponse" => {
-            check::<sc::AllocateQuotaResponse>(bytes)
-        }
-        "google.rpc.Status" => check::<Status>(bytes),
-        "google.cloud.audit.AuditLog" => check::<AuditLog>(bytes),
-        "google.cloud.apigee.v1.ReportInstanceStatusRequest" => {
-            check::<apigee::ReportInstanceStatusRequest>(bytes)
-        }
-        _ => check::<apigee::DeploymentChangeReport>(bytes),
-    }
+    with_type!(type_name, check(bytes));
 }
 
 /// The Any registry: a type name (up to a NUL) and a payload, through both

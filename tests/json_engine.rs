@@ -115,3 +115,101 @@ fn containers_of_messages_read_as_serde_json_reads_them() {
         same::<Option<Vec<Status>>>(text);
     }
 }
+
+/// Hand-picked documents at the edges of the generated readers: each must
+/// read as serde_json reads it, through the registry's serde path and
+/// through the typed entry points (see `checks::json`).
+#[test]
+fn edge_documents_read_alike_on_every_path() {
+    let report = checks::TYPES
+        .iter()
+        .position(|t| *t == "google.api.servicecontrol.v1.ReportRequest")
+        .unwrap();
+    let status = checks::TYPES
+        .iter()
+        .position(|t| *t == "google.rpc.Status")
+        .unwrap();
+    let audit = checks::TYPES
+        .iter()
+        .position(|t| *t == "google.cloud.audit.AuditLog")
+        .unwrap();
+    let any = |type_name: &str, members: &str| {
+        format!(r#"{{"details": [{{"@type": "type.googleapis.com/{type_name}"{members}}}]}}"#)
+    };
+    let cases: Vec<(usize, String)> = vec![
+        (report, r#"{"operations": [null]}"#.into()),
+        (report, r#"{"operations": null}"#.into()),
+        (report, r#"{"operations": [{}, {},]}"#.into()),
+        (report, r#"{"operations": [{"labels": {"a": null}}]}"#.into()),
+        (report, r#"{"operations": [{"labels": {"a": "1", "a": "2"}}]}"#.into()),
+        (report, r#"{"operations": [{"labels": {"\u0061": "1", "a": "2"}}]}"#.into()),
+        (report, r#"{"serviceName": "a", "service_name": "b"}"#.into()),
+        (report, r#"{"serviceName": "a", "serviceName": null}"#.into()),
+        (report, r#"{"s\u0065rviceName": "a"}"#.into()),
+        (report, r#"{"serviceName": 5}"#.into()),
+        (report, r#"{"unknownField": {"deep": [1, 2, {"x": null}]}}"#.into()),
+        (report, r#"{"operations": [{"importance": 1}]}"#.into()),
+        (report, r#"{"operations": [{"importance": "HIGH"}]}"#.into()),
+        (report, r#"{"operations": [{"importance": "NO_SUCH"}]}"#.into()),
+        (
+            report,
+            r#"{"operations": [{"logEntries": [{"textPayload": "a", "structPayload": {}}]}]}"#
+                .into(),
+        ),
+        (
+            report,
+            r#"{"operations": [{"logEntries": [{"textPayload": null, "structPayload": {"a": [null, 1.5, "x", {"b": true}]}}]}]}"#
+                .into(),
+        ),
+        (
+            report,
+            r#"{"operations": [{"logEntries": [{"structPayload": {"a": 1, "a": 2}}]}]}"#.into(),
+        ),
+        (
+            report,
+            r#"{"operations": [{"metricValueSets": [{"metricValues": [{"int64Value": "1e3"}]}]}]}"#
+                .into(),
+        ),
+        (
+            report,
+            r#"{"operations": [{"metricValueSets": [{"metricValues": [{"int64Value": 1.5}]}]}]}"#
+                .into(),
+        ),
+        (
+            report,
+            r#"{"operations": [{"startTime": "2023-11-14T22:13:20Z", "endTime": null}]}"#.into(),
+        ),
+        (report, r#"{"operations": [{"startTime": 5}]}"#.into()),
+        (status, any("google.rpc.ErrorInfo", r#", "reason": "R""#)),
+        (status, any("google.rpc.ErrorInfo", r#", "reason": "R", "reason": "S""#)),
+        (status, any("google.rpc.ErrorInfo", r#", "unknown": 1"#)),
+        (status, any("google.protobuf.Duration", r#", "value": "1.5s""#)),
+        (status, any("google.protobuf.Duration", r#", "seconds": 1"#)),
+        (status, any("google.protobuf.Empty", "")),
+        (status, any("no.such.Type", "")),
+        (
+            status,
+            r#"{"details": [{"reason": "R", "@type": "type.googleapis.com/google.rpc.ErrorInfo"}]}"#
+                .into(),
+        ),
+        (status, r#"{"details": [{}]}"#.into()),
+        (status, r#"{"details": [{"@type": 5}]}"#.into()),
+        (status, r#"{"details": [{"@type": null}]}"#.into()),
+        (
+            status,
+            any(
+                "google.rpc.Status",
+                r#", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "R"}]"#,
+            ),
+        ),
+        (
+            audit,
+            r#"{"request": {"a": 1}, "response": {"@type": "x"}, "status": {"code": 3}}"#.into(),
+        ),
+        (audit, r#"{"numResponseItems": "-9223372036854775809"}"#.into()),
+    ];
+    for (index, text) in cases {
+        let input = [&[u8::try_from(index).unwrap()][..], text.as_bytes()].concat();
+        checks::json(&input);
+    }
+}
