@@ -213,3 +213,41 @@ fn edge_documents_read_alike_on_every_path() {
         checks::json(&input);
     }
 }
+
+/// Timestamps and durations out of range fail alike on both writers, and
+/// in range write alike.
+#[test]
+fn time_values_write_alike_on_both_writers() {
+    use cloud_report_proto::google::protobuf::{Duration, Timestamp};
+    use cloud_report_proto::json;
+    fn same<T: json::WriteJson + std::fmt::Debug>(value: &T) {
+        match (json::to_string(value), serde_json::to_string(value)) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => panic!("{value:?}: {a:?} vs {b:?}"),
+        }
+    }
+    for (seconds, nanos) in [
+        (0, 0),
+        (1_412_262_083, 45_000_000),
+        (-62_135_596_800, 0),
+        (253_402_300_799, 999_999_999),
+        (253_402_300_800, 0),
+        (-62_135_596_801, 0),
+        (0, -1),
+        (0, 1_000_000_000),
+    ] {
+        same(&Timestamp { seconds, nanos });
+    }
+    for (seconds, nanos) in [
+        (0, 0),
+        (3, 500_000_000),
+        (-1, -1),
+        (315_576_000_000, 0),
+        (315_576_000_001, 0),
+        (1, -1),
+        (0, 1_000_000_000),
+    ] {
+        same(&Duration { seconds, nanos });
+    }
+}

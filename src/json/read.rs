@@ -14,6 +14,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IntoDeserializer as _, Visitor};
 use serde::forward_to_deserialize_any;
 
+#[cfg(target_arch = "x86_64")]
+use super::write::sse2;
 use super::write::{HIGHS, escape_flags};
 
 /// How deep arrays and objects may nest, as in `serde_json`: the 128th level
@@ -865,36 +867,6 @@ impl<'de> Reader<'de> {
         }
     }
 }
-/// Sixteen bytes at a time with SSE2, which every x86-64 CPU has.
-#[cfg(target_arch = "x86_64")]
-mod sse2 {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
-
-    /// Two bit masks over the bytes of `chunk` (bit `n` for byte `n`): the
-    /// bytes that end a plain run of string text (a quote, a backslash or a
-    /// control character), and the bytes that are not ASCII.
-    #[inline]
-    pub(super) fn stops_and_highs(chunk: &[u8; 16]) -> (u32, u32) {
-        // SAFETY: SSE2 is part of every x86-64 target, and the load reads
-        // the sixteen bytes `chunk` refers to, unaligned.
-        unsafe {
-            let v = _mm_loadu_si128(chunk.as_ptr().cast());
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            // Unsigned: max(b, 0x1F) == 0x1F exactly when b <= 0x1F.
-            let limit = _mm_set1_epi8(0x1F);
-            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
-            let stops = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control));
-            // The sign bit of each byte is its high bit.
-            let highs = _mm_movemask_epi8(v);
-            (stops as u32, highs as u32)
-        }
-    }
-}
-
 /// The mask of the bytes of a word below byte `at`.
 #[inline]
 fn mask_below(at: usize) -> u64 {

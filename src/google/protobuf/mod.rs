@@ -18,7 +18,20 @@ macro_rules! json_as_text {
         }
 
         #[cfg(feature = "json")]
-        impl crate::json::WriteJson for $type {}
+        impl crate::json::WriteJson for $type {
+            fn write_json(&self, out: &mut Vec<u8>) -> Result<(), crate::json::JsonError> {
+                // As the serde impl, with the text (digits and punctuation,
+                // nothing to escape) put down whole.
+                self.check()
+                    .map_err(|e| crate::json::JsonError::Serialize {
+                        message: e.to_string(),
+                    })?;
+                out.push(b'"');
+                out.extend_from_slice(self.canonical_text().as_bytes());
+                out.push(b'"');
+                Ok(())
+            }
+        }
 
         #[cfg(feature = "json")]
         impl crate::json::ReadJson for $type {}

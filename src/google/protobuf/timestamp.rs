@@ -217,7 +217,12 @@ impl Text {
 
     pub(super) fn as_str(&self) -> &str {
         // Only ASCII digits and punctuation are ever pushed.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The text's bytes: ASCII digits and punctuation.
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
