@@ -165,6 +165,7 @@ impl<T: ReadJson> ReadJson for Box<T> {
         T::read_json(reader).map(Box::new)
     }
 }
+
 impl ReadJson for serde_json::Value {}
 impl ReadJson for serde_json::Map<String, serde_json::Value> {}
 
@@ -416,7 +417,7 @@ impl<'de> Reader<'de> {
             let (stops, highs) = sse2::stops_and_highs(chunk);
             let at = stops.trailing_zeros();
             let before = (1u32 << at.min(16)) - 1;
-            if stops != 0 && chunk[at as usize] == b'"' && highs & before == 0 {
+            if chunk.get(at as usize) == Some(&b'"') && highs & before == 0 {
                 let start = self.index;
                 self.index = start + at as usize + 1;
                 // SAFETY: the bytes before the quote have their high bit
