@@ -512,6 +512,18 @@ const _: () = {{
         const JSON_NAMES: &[&str] = &[{}];
         const ONEOFS: &[u8] = &[{}];
         const ONEOF_NAMES: &[&str] = &[{}];
+        /// Resolves member names to fields, over one object's state.
+        fn field_key<'a>(seen: &'a mut [bool], oneofs_set: &'a [bool]) -> crate::json::codec::FieldKey<'a, impl Fn(&str) -> Option<usize>> {{
+            crate::json::codec::FieldKey {{
+                message: {full_name:?},
+                lookup: field_index,
+                names: JSON_NAMES,
+                oneofs: ONEOFS,
+                oneof_names: ONEOF_NAMES,
+                seen,
+                oneofs_set,
+            }}
+        }}
         // Reads into a message in place (a fresh default), so that large
         // messages are not moved through the layers of the reader.
         struct Visitor<'a>(&'a mut {path});
@@ -525,15 +537,7 @@ const _: () = {{
                 let message = self.0;
                 let mut seen = [false; {}];
                 let mut oneofs_set = [false; {}];
-                while let Some(index) = map.next_key_seed(crate::json::codec::FieldKey {{
-                    message: {full_name:?},
-                    lookup: field_index,
-                    names: JSON_NAMES,
-                    oneofs: ONEOFS,
-                    oneof_names: ONEOF_NAMES,
-                    seen: &mut seen,
-                    oneofs_set: &oneofs_set,
-                }})? {{
+                while let Some(index) = map.next_key_seed(field_key(&mut seen, &oneofs_set))? {{
                     let Some(index) = index else {{
                         map.next_value::<serde::de::IgnoredAny>()?;
                         continue;
@@ -575,7 +579,6 @@ const _: () = {{
         }}
         // The same reading straight from the crate's reader, for its fast
         // pass: it accepts exactly what the serde path accepts.
-        #[allow(unused_mut, unused_variables)]
         fn read_fields(reader: &mut crate::json::read::Reader<'_>, message: &mut {path}) -> Result<(), crate::json::read::ReadError> {{
             reader.enter_object()?;
             read_members(reader, message, true)
@@ -589,16 +592,8 @@ const _: () = {{
             loop {{
                 let index = match reader.member_name(&mut first)? {{
                     None => return Ok(()),
-                    Some(name) => crate::json::codec::FieldKey {{
-                        message: {full_name:?},
-                        lookup: field_index,
-                        names: JSON_NAMES,
-                        oneofs: ONEOFS,
-                        oneof_names: ONEOF_NAMES,
-                        seen: &mut seen,
-                        oneofs_set: &oneofs_set,
-                    }}
-                    .resolve::<crate::json::read::ReadError>(name.as_str())?,
+                    Some(name) => field_key(&mut seen, &oneofs_set)
+                        .resolve::<crate::json::read::ReadError>(name.as_str())?,
                 }};
                 reader.colon()?;
                 let Some(index) = index else {{
