@@ -19,6 +19,8 @@ use cloud_report_proto::emulator;
 use cloud_report_proto::google::api::servicecontrol::v1::check_error::Code as CheckErrorCode;
 use cloud_report_proto::json::ParseOptions;
 use cloud_report_proto::registry;
+use cloud_report_proto::rest::{Limits, Server};
+use std::time::Duration;
 
 /// Convert Google Service Control and Apigee messages between wire formats.
 #[derive(Parser)]
@@ -70,6 +72,12 @@ enum Command {
         /// The most operations stored; reports past it are refused.
         #[arg(long, default_value_t = 1_000_000)]
         max_operations: usize,
+        /// The most bytes stored (operations and statuses as encoded, with
+        /// their ids and names); reports past it are refused.
+        #[arg(long, value_name = "BYTES", default_value_t = emulator::DEFAULT_MAX_BYTES)]
+        max_bytes: usize,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Deny a consumer in Check and AllocateQuota, as CONSUMER=CODE with a
         /// CheckError code, e.g. project:blocked=SERVICE_NOT_ACTIVATED.
         #[arg(long = "deny-consumer", value_name = "CONSUMER=CODE")]
@@ -80,6 +88,59 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         state: Option<std::path::PathBuf>,
     },
+}
+
+/// The server's limits on connections and requests (README, "Limits").
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Seconds a connection may take to send a request's headers.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    header_read_timeout: f64,
+    /// Seconds a connection may stay with no request in flight.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    idle_timeout: f64,
+    /// Seconds a request body may take to arrive whole.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    body_timeout: f64,
+    /// Seconds a whole exchange may take; 0 for no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    request_timeout: f64,
+    /// The most connections open at once.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    max_connections: usize,
+    /// The most request body bytes held at once across all connections.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    max_body_bytes_in_flight: usize,
+    /// The most HTTP/2 streams open at once on one connection.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    http2_max_streams: u32,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Result<Limits, String> {
+        let seconds = |flag: &str, value: f64| {
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| format!("--{flag} {value}: expected a positive number of seconds"))
+        };
+        let mut limits = Limits::default();
+        limits.header_read_timeout = seconds("header-read-timeout", self.header_read_timeout)?;
+        limits.idle_timeout = seconds("idle-timeout", self.idle_timeout)?;
+        limits.body_timeout = seconds("body-timeout", self.body_timeout)?;
+        limits.request_timeout = if self.request_timeout == 0.0 {
+            None
+        } else {
+            Some(seconds("request-timeout", self.request_timeout)?)
+        };
+        if self.max_connections == 0 {
+            return Err("--max-connections must be at least 1".into());
+        }
+        limits.max_connections = self.max_connections;
+        limits.max_body_bytes_in_flight = self.max_body_bytes_in_flight;
+        limits.http2_max_concurrent_streams = self.http2_max_streams;
+        Ok(limits)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,9 +170,12 @@ fn run(command: Command) -> Result<(), String> {
             allow_remote,
             require_token,
             max_operations,
+            max_bytes,
+            limits,
             deny_consumers,
             state,
         } => {
+            let limits = limits.limits()?;
             if !listen.ip().is_loopback() && !allow_remote {
                 return Err(format!(
                     "{listen} is not a loopback address; pass --allow-remote to listen on it"
@@ -126,6 +190,7 @@ fn run(command: Command) -> Result<(), String> {
             }
             config.require_token = require_token;
             config.max_operations = max_operations;
+            config.max_bytes = max_bytes;
             for deny in deny_consumers {
                 let (consumer, code) = deny
                     .rsplit_once('=')
@@ -135,7 +200,7 @@ fn run(command: Command) -> Result<(), String> {
                 })?;
                 config.denied_consumers.insert(consumer.to_owned(), code);
             }
-            serve(listen, emulator::Emulator::new(config))
+            serve(listen, emulator::Emulator::new(config), limits)
         }
         Command::Types => {
             let mut out = io::stdout().lock();
@@ -190,7 +255,11 @@ fn run(command: Command) -> Result<(), String> {
     }
 }
 
-fn serve(listen: std::net::SocketAddr, emulator: emulator::Emulator) -> Result<(), String> {
+fn serve(
+    listen: std::net::SocketAddr,
+    emulator: emulator::Emulator,
+    limits: Limits,
+) -> Result<(), String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start tokio: {e}"))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
@@ -203,8 +272,9 @@ fn serve(listen: std::net::SocketAddr, emulator: emulator::Emulator) -> Result<(
         io::stdout()
             .flush()
             .map_err(|e| format!("cannot write stdout: {e}"))?;
-        axum::serve(listener, emulator.router())
-            .with_graceful_shutdown(async {
+        Server::new(emulator.router())
+            .limits(limits)
+            .serve_with_shutdown(listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await

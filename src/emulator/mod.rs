@@ -37,6 +37,7 @@ mod deployments;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use bytes::Bytes;
 use prost::Message;
 use tonic::{Request, Response};
 
@@ -56,13 +57,22 @@ use crate::google::cloud::apigee::v1::runtime_service_server::{
 };
 use crate::google::protobuf::Timestamp;
 use crate::google::rpc::{Code, Status};
-use crate::rest::{Binding, Gateway, RestError};
+use crate::rest::{Authenticate, BearerToken, Binding, Gateway, RestError, clip};
 use axum::extract::rejection::PathRejection;
 
 pub use deployments::{Deployment, DeploymentState, Organization, StateError};
 
 /// The largest `ReportRequest` accepted, encoded: the documented 1 MB.
 pub const MAX_REPORT_BYTES: usize = 1_000_000;
+
+/// The default of [`Config::max_bytes`]: 512 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 512 << 20;
+
+/// What a stored operation or status costs beside its encoding and names:
+/// the entries in the tables that find it.
+const ITEM_OVERHEAD: usize = 96;
+/// What a service's entry costs beside its name.
+const SERVICE_OVERHEAD: usize = 160;
 
 /// How an [`Emulator`] behaves.
 #[derive(Clone, Debug)]
@@ -75,6 +85,9 @@ pub struct Config {
     pub max_operations: usize,
     /// The most instance statuses stored.
     pub max_statuses: usize,
+    /// The most bytes stored: operations and statuses as encoded, their ids
+    /// and names, and a fixed cost per stored item and per service.
+    pub max_bytes: usize,
     /// Consumers (`project:...`, `api_key:...`) that Check denies, with the
     /// code to deny them with; AllocateQuota refuses them quota.
     pub denied_consumers: BTreeMap<String, sc::check_error::Code>,
@@ -88,24 +101,38 @@ impl Default for Config {
             require_token: None,
             max_operations: 1_000_000,
             max_statuses: 100_000,
+            max_bytes: DEFAULT_MAX_BYTES,
             denied_consumers: BTreeMap::new(),
             deployments: DeploymentState::default(),
         }
     }
 }
 
+/// The operations of one service, each as encoded, in arrival order.
 #[derive(Default)]
 struct ServiceOperations {
     ids: HashSet<String>,
-    operations: Vec<sc::Operation>,
+    operations: Vec<Bytes>,
+}
+
+/// An instance status report as encoded, with its report time.
+struct StoredStatus {
+    time: (i64, i32),
+    encoded: Bytes,
 }
 
 #[derive(Default)]
 struct State {
     services: HashMap<String, ServiceOperations>,
     operation_count: usize,
+    /// What everything stored costs, as [`Config::max_bytes`] counts it.
+    bytes: usize,
     /// The latest status report per (instance, instance uid).
-    statuses: BTreeMap<(String, String), apigee::ReportInstanceStatusRequest>,
+    statuses: BTreeMap<(String, String), StoredStatus>,
+}
+
+fn status_cost(instance: &str, uid: &str, encoded: usize) -> usize {
+    instance.len() + uid.len() + encoded + ITEM_OVERHEAD
 }
 
 /// The emulator: implements `ServiceController`, `QuotaController`,
@@ -113,6 +140,7 @@ struct State {
 #[derive(Clone, Default)]
 pub struct Emulator {
     config: Arc<Config>,
+    token: Option<BearerToken>,
     state: Arc<Mutex<State>>,
 }
 
@@ -128,13 +156,15 @@ impl Emulator {
     /// An emulator with the given configuration and an empty state.
     pub fn new(config: Config) -> Self {
         Self {
+            token: config.require_token.clone().map(BearerToken::new),
             config: Arc::new(config),
             state: Arc::default(),
         }
     }
 
     /// The router serving every service over gRPC and REST, and the
-    /// inspection endpoints.
+    /// inspection endpoints, behind the token check when one is required.
+    /// Serve it with [`crate::rest::Server`] for the limits on connections.
     pub fn router(&self) -> axum::Router {
         use axum::routing::get;
         let inspection = axum::Router::new()
@@ -147,33 +177,45 @@ impl Emulator {
                 get(inspect_statuses).fallback(inspection_method_not_allowed),
             )
             .with_state(self.clone());
-        let gateway = Gateway::new()
+        let mut gateway = Gateway::new()
             .add_service(ServiceControllerServer::new(self.clone()))
             .add_service(QuotaControllerServer::new(self.clone()))
             .add_service(RuntimeServiceServer::new(self.clone()))
             .add_service(DeploymentServiceServer::new(self.clone()))
-            .into_router();
-        inspection.merge(gateway)
+            .merge(inspection);
+        if let Some(token) = &self.token {
+            gateway = gateway.authenticate(token.clone());
+        }
+        gateway.into_router()
     }
 
     /// The operations stored for a service, in arrival order.
     pub fn operations(&self, service_name: &str) -> Vec<sc::Operation> {
-        self.state()
+        let stored: Vec<Bytes> = self
+            .state()
             .services
             .get(service_name)
             .map(|s| s.operations.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        stored.iter().map(|b| decode_stored(b)).collect()
     }
 
     /// The latest status report of each uid of an instance
     /// (`organizations/{org}/instances/{instance}`).
     pub fn statuses(&self, instance: &str) -> Vec<apigee::ReportInstanceStatusRequest> {
-        self.state()
+        let stored: Vec<Bytes> = self
+            .state()
             .statuses
             .range((instance.to_owned(), String::new())..)
             .take_while(|((i, _), _)| i == instance)
-            .map(|(_, status)| status.clone())
-            .collect()
+            .map(|(_, status)| status.encoded.clone())
+            .collect();
+        stored.iter().map(|b| decode_stored(b)).collect()
+    }
+
+    /// What everything stored costs, as [`Config::max_bytes`] counts it.
+    pub fn stored_bytes(&self) -> usize {
+        self.state().bytes
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -183,24 +225,19 @@ impl Emulator {
     }
 
     /// Checks the bearer token, when one is required, in the gRPC metadata or
-    /// HTTP headers (the same map).
+    /// HTTP headers (the same map). The router checks it before reading a
+    /// body; this covers the services served some other way.
     fn authorize(&self, headers: &http::HeaderMap) -> Result<(), Status> {
-        let Some(token) = &self.config.require_token else {
-            return Ok(());
-        };
-        let given = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given == Some(token.as_str()) {
-            Ok(())
-        } else {
-            Err(Status::new(
-                Code::Unauthenticated,
-                "Request is missing required authentication credential: expected a bearer token",
-            ))
+        match &self.token {
+            Some(token) => token.authenticate(headers),
+            None => Ok(()),
         }
     }
+}
+
+/// A message the emulator encoded itself.
+fn decode_stored<M: Message + Default>(bytes: &[u8]) -> M {
+    M::decode(bytes).unwrap_or_default()
 }
 
 fn invalid(message: impl Into<String>) -> tonic::Status {
@@ -223,20 +260,60 @@ fn operation_problem(op: &sc::Operation) -> Option<String> {
     let Some(end) = time_of(op.end_time.as_ref()) else {
         return Some("end_time is required in Report and must be a valid timestamp".into());
     };
-    (end < start).then(|| "end_time is before start_time".into())
+    if end < start {
+        return Some("end_time is before start_time".into());
+    }
+    json_problem(op)
 }
 
-/// The first metric with two values of identical labels in one operation:
-/// (operation id, metric name). Labels are the value's own over the
-/// operation's, as the service applies them.
-fn duplicate_metric_value(op: &sc::Operation) -> Option<String> {
+/// What of an operation cannot be written as canonical JSON, naming the
+/// field: the REST wire could not carry it (an `Any` of an unknown type,
+/// Anys nested past the limit, NaN in a `Struct`, a time out of range), so it
+/// is refused at the door rather than stored to break inspection later.
+fn json_problem(op: &sc::Operation) -> Option<String> {
+    use crate::json::to_vec;
+    let error = to_vec(op).err()?;
+    let lists = [
+        (
+            "log_entries",
+            op.log_entries.iter().map(to_vec).collect::<Vec<_>>(),
+        ),
+        (
+            "metric_value_sets",
+            op.metric_value_sets.iter().map(to_vec).collect(),
+        ),
+        ("extensions", op.extensions.iter().map(to_vec).collect()),
+    ];
+    for (field, written) in lists {
+        if let Some((i, Err(e))) = written.into_iter().enumerate().find(|(_, w)| w.is_err()) {
+            return Some(format!("{field}[{i}] cannot be written as JSON: {e}"));
+        }
+    }
+    Some(format!("cannot be written as JSON: {error}"))
+}
+
+/// Requests larger than this are validated on the blocking pool, so that the
+/// async workers keep answering other clients meanwhile.
+const VALIDATE_ON_POOL_BYTES: usize = 64 << 10;
+
+/// The first metric with two values of identical labels in one operation.
+/// Labels are the value's own over the operation's, as the service applies
+/// them. Two values have the same effective labels exactly when their own
+/// labels that differ from the operation's are the same, so each value is
+/// keyed by those alone: time and memory linear in what was sent, however
+/// many labels the operation has.
+fn duplicate_metric_value(op: &sc::Operation) -> Option<&str> {
     let mut seen = HashSet::new();
     for set in &op.metric_value_sets {
         for value in &set.metric_values {
-            let mut labels = op.labels.clone();
-            labels.extend(value.labels.clone());
-            if !seen.insert((set.metric_name.as_str(), labels)) {
-                return Some(set.metric_name.clone());
+            let own: Vec<(&str, &str)> = value
+                .labels
+                .iter()
+                .filter(|(k, v)| op.labels.get(*k) != Some(*v))
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            if !seen.insert((set.metric_name.as_str(), own)) {
+                return Some(&set.metric_name);
             }
         }
     }
@@ -300,59 +377,121 @@ impl ServiceController for Emulator {
         if request.service_name.is_empty() {
             return Err(invalid("service_name is required"));
         }
-        for op in &request.operations {
-            if let Some(metric) = duplicate_metric_value(op) {
-                return Err(invalid(format!(
-                    "operation \"{}\" has more than one value of metric {metric} with identical labels",
-                    op.operation_id
-                )));
-            }
-        }
-        let mut report_errors = Vec::new();
-        let mut valid = Vec::new();
-        for op in request.operations {
-            match operation_problem(&op) {
-                Some(problem) => report_errors.push(sc::report_response::ReportError {
-                    operation_id: op.operation_id.clone(),
-                    status: Some(Status::new(Code::InvalidArgument, problem)),
-                }),
-                None => valid.push(op),
-            }
-        }
-        {
-            let mut state = self.state();
-            let known = state.services.get(&request.service_name);
-            let mut fresh: Vec<sc::Operation> = Vec::with_capacity(valid.len());
-            let mut ids_now = HashSet::new();
-            for op in valid {
-                let stored = known.is_some_and(|s| s.ids.contains(&op.operation_id));
-                if !stored && ids_now.insert(op.operation_id.clone()) {
-                    fresh.push(op);
-                }
-            }
-            if state.operation_count + fresh.len() > self.config.max_operations {
-                return Err(Status::new(
-                    Code::ResourceExhausted,
-                    format!(
-                        "the emulator stores at most {} operations; this report would exceed it",
-                        self.config.max_operations
-                    ),
-                )
-                .into());
-            }
-            state.operation_count += fresh.len();
-            let service = state.services.entry(request.service_name).or_default();
-            for op in fresh {
-                service.ids.insert(op.operation_id.clone());
-                service.operations.push(op);
-            }
-        }
+        let checked = if size > VALIDATE_ON_POOL_BYTES {
+            tokio::task::spawn_blocking(move || check_report(request))
+                .await
+                .map_err(|e| {
+                    tonic::Status::from(Status::new(
+                        Code::Internal,
+                        format!("validation failed: {e}"),
+                    ))
+                })?
+        } else {
+            check_report(request)
+        }?;
+        self.store(&checked)?;
         Ok(Response::new(sc::ReportResponse {
-            report_errors,
-            service_config_id: config_id(&request.service_config_id),
+            report_errors: checked.report_errors,
+            service_config_id: config_id(&checked.service_config_id),
             service_rollout_id: "emulator-rollout".into(),
         }))
     }
+}
+
+/// A report that passed the checks of the whole request: its valid
+/// operations, encoded, and an error for each invalid one.
+struct CheckedReport {
+    service_name: String,
+    service_config_id: String,
+    /// (operation id, encoded operation) of each valid operation.
+    valid: Vec<(String, Bytes)>,
+    report_errors: Vec<sc::report_response::ReportError>,
+}
+
+/// Every rule of `Report` that needs no stored state; time linear in the
+/// request.
+fn check_report(request: sc::ReportRequest) -> Result<CheckedReport, tonic::Status> {
+    for op in &request.operations {
+        if let Some(metric) = duplicate_metric_value(op) {
+            return Err(invalid(format!(
+                "operation \"{}\" has more than one value of metric {} with identical labels",
+                clip(&op.operation_id),
+                clip(metric)
+            )));
+        }
+    }
+    let mut checked = CheckedReport {
+        service_name: request.service_name,
+        service_config_id: request.service_config_id,
+        valid: Vec::new(),
+        report_errors: Vec::new(),
+    };
+    for op in request.operations {
+        match operation_problem(&op) {
+            Some(problem) => checked
+                .report_errors
+                .push(sc::report_response::ReportError {
+                    operation_id: op.operation_id,
+                    status: Some(Status::new(Code::InvalidArgument, problem)),
+                }),
+            None => {
+                let encoded = Bytes::from(op.encode_to_vec());
+                checked.valid.push((op.operation_id, encoded));
+            }
+        }
+    }
+    Ok(checked)
+}
+
+impl Emulator {
+    /// Stores a checked report's new operations, all or none.
+    fn store(&self, report: &CheckedReport) -> Result<(), tonic::Status> {
+        let mut state = self.state();
+        let known = state.services.get(&report.service_name);
+        let mut fresh: Vec<&(String, Bytes)> = Vec::with_capacity(report.valid.len());
+        let mut ids_now = HashSet::new();
+        let mut cost = 0;
+        for op in &report.valid {
+            let stored = known.is_some_and(|s| s.ids.contains(&op.0));
+            if !stored && ids_now.insert(op.0.as_str()) {
+                cost += op.0.len() + op.1.len() + ITEM_OVERHEAD;
+                fresh.push(op);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        if known.is_none() {
+            cost += report.service_name.len() + SERVICE_OVERHEAD;
+        }
+        if state.operation_count + fresh.len() > self.config.max_operations {
+            return Err(exhausted(format!(
+                "the emulator stores at most {} operations; this report would exceed it",
+                self.config.max_operations
+            )));
+        }
+        if state.bytes + cost > self.config.max_bytes {
+            return Err(exhausted(format!(
+                "the emulator stores at most {} bytes; this report would exceed it",
+                self.config.max_bytes
+            )));
+        }
+        state.operation_count += fresh.len();
+        state.bytes += cost;
+        let service = state
+            .services
+            .entry(report.service_name.clone())
+            .or_default();
+        for (id, encoded) in fresh {
+            service.ids.insert(id.clone());
+            service.operations.push(encoded.clone());
+        }
+        Ok(())
+    }
+}
+
+fn exhausted(message: String) -> tonic::Status {
+    Status::new(Code::ResourceExhausted, message).into()
 }
 
 fn config_id(requested: &str) -> String {
@@ -422,31 +561,43 @@ impl RuntimeService for Emulator {
         if !fits {
             return Err(invalid(format!(
                 "instance \"{}\" is not of the form organizations/{{org}}/instances/{{instance}}",
-                request.instance
+                clip(&request.instance)
             )));
         }
         let Some(time) = time_of(request.report_time.as_ref()) else {
             return Err(invalid("report_time is required"));
         };
-        let mut state = self.state();
-        let key = (request.instance.clone(), request.instance_uid.clone());
-        match state.statuses.get(&key) {
-            // An older report never replaces a newer one; it is still OK.
-            Some(current) if time_of(current.report_time.as_ref()) >= Some(time) => {}
-            None if state.statuses.len() >= self.config.max_statuses => {
-                return Err(Status::new(
-                    Code::ResourceExhausted,
-                    format!(
-                        "the emulator stores at most {} instance statuses",
-                        self.config.max_statuses
-                    ),
-                )
-                .into());
-            }
-            _ => {
-                state.statuses.insert(key, request);
-            }
+        if let Err(e) = crate::json::to_vec(&request) {
+            return Err(invalid(format!(
+                "the report cannot be written as JSON: {e}"
+            )));
         }
+        let encoded = Bytes::from(request.encode_to_vec());
+        let cost = status_cost(&request.instance, &request.instance_uid, encoded.len());
+        let mut state = self.state();
+        let key = (request.instance, request.instance_uid);
+        let replaced = match state.statuses.get(&key) {
+            // An older report never replaces a newer one; it is still OK.
+            Some(current) if current.time >= time => {
+                return Ok(Response::new(apigee::ReportInstanceStatusResponse {}));
+            }
+            Some(current) => status_cost(&key.0, &key.1, current.encoded.len()),
+            None if state.statuses.len() >= self.config.max_statuses => {
+                return Err(exhausted(format!(
+                    "the emulator stores at most {} instance statuses",
+                    self.config.max_statuses
+                )));
+            }
+            None => 0,
+        };
+        if state.bytes - replaced + cost > self.config.max_bytes {
+            return Err(exhausted(format!(
+                "the emulator stores at most {} bytes; this status would exceed it",
+                self.config.max_bytes
+            )));
+        }
+        state.bytes = state.bytes - replaced + cost;
+        state.statuses.insert(key, StoredStatus { time, encoded });
         Ok(Response::new(apigee::ReportInstanceStatusResponse {}))
     }
 }
@@ -456,7 +607,8 @@ impl Emulator {
     fn deployment_target(&self, name: &str) -> Result<(&Organization, Deployment), tonic::Status> {
         let target = DeploymentState::target(name).ok_or_else(|| {
             invalid(format!(
-                "name \"{name}\" is not of the form organizations/{{org}}/environments/{{env}}/apis/{{api}}/revisions/{{rev}}"
+                "name \"{}\" is not of the form organizations/{{org}}/environments/{{env}}/apis/{{api}}/revisions/{{rev}}",
+                clip(name)
             ))
         })?;
         let org = self
@@ -467,7 +619,7 @@ impl Emulator {
             .ok_or_else(|| {
                 tonic::Status::from(Status::new(
                     Code::NotFound,
-                    format!("organization {} does not exist", target.org),
+                    format!("organization {} does not exist", clip(target.org)),
                 ))
             })?;
         Ok((org, target.deployment))
@@ -502,39 +654,119 @@ impl DeploymentService for Emulator {
 // ---------------------------------------------------------------------------
 // Inspection endpoints
 
-/// A 200 answer with a JSON body.
-fn json_ok(body: String) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    (
-        [(
-            http::header::CONTENT_TYPE,
-            "application/json; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
+/// Items written per chunk of an inspection answer, at most: the store is
+/// locked once per chunk, never for the whole answer.
+const CHUNK_ITEMS: usize = 64;
+
+/// The next items of a listing, as encoded: `None` when there are no more.
+type NextItems = Box<dyn FnMut() -> Option<Vec<Bytes>> + Send>;
+
+/// `{"<field>": [<message JSON>, ...]}`, streamed: each chunk is taken from
+/// the store under its lock and written after, so a reader that never reads
+/// holds one chunk, not the store. An item that cannot be written (the door
+/// checks keep such items out of the store) is left out and named in a
+/// `"notWritten"` list after the items, never failing the rest.
+struct JsonList<M> {
+    field: &'static str,
+    next: NextItems,
+    started: bool,
+    seen: usize,
+    any_written: bool,
+    not_written: Vec<String>,
+    finished: bool,
+    message: std::marker::PhantomData<fn() -> M>,
+}
+
+impl<M: Message + Default + crate::json::WriteJson> JsonList<M> {
+    fn new(field: &'static str, next: NextItems) -> Self {
+        Self {
+            field,
+            next,
+            started: false,
+            seen: 0,
+            any_written: false,
+            not_written: Vec::new(),
+            finished: false,
+            message: std::marker::PhantomData,
+        }
+    }
+
+    /// The next piece of the answer, `None` after the last.
+    fn next_chunk(&mut self) -> Option<Vec<u8>> {
+        if self.finished {
+            return None;
+        }
+        let mut out = Vec::new();
+        if !self.started {
+            self.started = true;
+            out.extend_from_slice(format!("{{\"{}\":[", self.field).as_bytes());
+        }
+        let Some(items) = (self.next)() else {
+            self.finished = true;
+            out.push(b']');
+            if !self.not_written.is_empty() {
+                let list = serde_json::to_string(&self.not_written).unwrap_or_default();
+                out.extend_from_slice(format!(",\"notWritten\":{list}").as_bytes());
+            }
+            out.push(b'}');
+            return Some(out);
+        };
+        for encoded in items {
+            let written = M::decode(&encoded[..])
+                .map_err(|e| e.to_string())
+                .and_then(|m| crate::json::to_vec(&m).map_err(|e| e.to_string()));
+            match written {
+                Ok(json) => {
+                    if self.any_written {
+                        out.push(b',');
+                    }
+                    self.any_written = true;
+                    out.extend_from_slice(&json);
+                }
+                Err(e) => self.not_written.push(format!("item {}: {e}", self.seen)),
+            }
+            self.seen += 1;
+        }
+        Some(out)
+    }
+}
+
+impl<M: Message + Default + crate::json::WriteJson> http_body::Body for JsonList<M> {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(
+            self.next_chunk()
+                .map(|chunk| Ok(http_body::Frame::data(Bytes::from(chunk)))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.finished
+    }
+}
+
+/// A 200 answer streaming a [`JsonList`].
+fn json_list<M: Message + Default + crate::json::WriteJson + 'static>(
+    field: &'static str,
+    next: NextItems,
+) -> axum::response::Response {
+    let mut response =
+        axum::response::Response::new(axum::body::Body::new(JsonList::<M>::new(field, next)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
 }
 
 fn error_response(status: Status) -> axum::response::Response {
     use axum::response::IntoResponse;
-    crate::rest::RestError::from(status).into_response()
-}
-
-/// `{"<field>": [<message JSON>, ...]}`, written with the canonical JSON of
-/// each message.
-fn json_list<T: crate::json::WriteJson>(
-    field: &str,
-    items: &[T],
-) -> Result<String, crate::json::JsonError> {
-    let mut out = format!("{{\"{field}\":[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&crate::json::to_string(item)?);
-    }
-    out.push_str("]}");
-    Ok(out)
+    RestError::from(status).into_response()
 }
 
 /// A method other than GET on an inspection endpoint: 405 in Google's error
@@ -545,7 +777,7 @@ async fn inspection_method_not_allowed(
 ) -> RestError {
     RestError::new(
         Code::Unimplemented,
-        format!("method {method} is not allowed on {}", uri.path()),
+        format!("method {method} is not allowed on {}", clip(uri.path())),
     )
     .with_http_status(405)
 }
@@ -559,39 +791,66 @@ fn bad_path(rejection: &PathRejection) -> axum::response::Response {
     ))
 }
 
+/// The operations of a service in arrival order, as they were when the
+/// request came: later ones are not included.
 async fn inspect_operations(
     axum::extract::State(emulator): axum::extract::State<Emulator>,
     service_name: Result<axum::extract::Path<String>, PathRejection>,
-    headers: http::HeaderMap,
 ) -> axum::response::Response {
-    if let Err(denied) = emulator.authorize(&headers) {
-        return error_response(denied);
-    }
     let service_name = match service_name {
         Ok(axum::extract::Path(name)) => name,
         Err(rejection) => return bad_path(&rejection),
     };
-    match json_list("operations", &emulator.operations(&service_name)) {
-        Ok(body) => json_ok(body),
-        Err(e) => error_response(Status::new(Code::Internal, e.to_string())),
-    }
+    let end = emulator
+        .state()
+        .services
+        .get(&service_name)
+        .map_or(0, |s| s.operations.len());
+    let mut next = 0;
+    json_list::<sc::Operation>(
+        "operations",
+        Box::new(move || {
+            if next >= end {
+                return None;
+            }
+            let state = emulator.state();
+            let stored = &state.services.get(&service_name)?.operations;
+            let chunk = stored[next..end.min(next + CHUNK_ITEMS)].to_vec();
+            next += chunk.len();
+            Some(chunk)
+        }),
+    )
 }
 
+/// The latest status of each uid of an instance, by uid.
 async fn inspect_statuses(
     axum::extract::State(emulator): axum::extract::State<Emulator>,
     names: Result<axum::extract::Path<(String, String)>, PathRejection>,
-    headers: http::HeaderMap,
 ) -> axum::response::Response {
-    if let Err(denied) = emulator.authorize(&headers) {
-        return error_response(denied);
-    }
+    use std::ops::Bound::{Excluded, Included, Unbounded};
     let (org, instance) = match names {
         Ok(axum::extract::Path(names)) => names,
         Err(rejection) => return bad_path(&rejection),
     };
-    let name = format!("organizations/{org}/instances/{instance}");
-    match json_list("statuses", &emulator.statuses(&name)) {
-        Ok(body) => json_ok(body),
-        Err(e) => error_response(Status::new(Code::Internal, e.to_string())),
-    }
+    let instance = format!("organizations/{org}/instances/{instance}");
+    let mut after: Option<(String, String)> = None;
+    json_list::<apigee::ReportInstanceStatusRequest>(
+        "statuses",
+        Box::new(move || {
+            let state = emulator.state();
+            let start = match after.take() {
+                Some(key) => Excluded(key),
+                None => Included((instance.clone(), String::new())),
+            };
+            let chunk: Vec<(&(String, String), Bytes)> = state
+                .statuses
+                .range((start, Unbounded))
+                .take_while(|((i, _), _)| *i == instance)
+                .take(CHUNK_ITEMS)
+                .map(|(key, status)| (key, status.encoded.clone()))
+                .collect();
+            after = Some(chunk.last()?.0.clone());
+            Some(chunk.into_iter().map(|(_, encoded)| encoded).collect())
+        }),
+    )
 }

@@ -1,7 +1,9 @@
 //! How operations aggregate: which ones merge, and how their metric values
 //! combine. Pure functions, so the rules can be checked on their own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use prost::Message;
 
 use crate::google::api::servicecontrol::v1::metric_value::Value;
 use crate::google::api::servicecontrol::v1::{
@@ -156,50 +158,163 @@ pub(crate) fn merge_values(
     }
 }
 
-/// Merges operation `b` into `a` (same [`Signature`]); `false`, leaving `a`
-/// unchanged, when some metric value cannot merge.
-pub(crate) fn merge_operation(
-    a: &mut Operation,
-    b: &Operation,
-    kinds: &BTreeMap<String, MetricKind>,
-) -> bool {
-    // Metric values by (name, labels), as the service keys them.
-    let mut sets: Vec<MetricValueSet> = a.metric_value_sets.clone();
-    for set in &b.metric_value_sets {
-        let kind = kinds.get(&set.metric_name).copied().unwrap_or_default();
-        let target = match sets
-            .iter_mut()
-            .position(|s| s.metric_name == set.metric_name)
-        {
-            Some(i) => &mut sets[i],
-            None => {
-                sets.push(MetricValueSet {
-                    metric_name: set.metric_name.clone(),
-                    metric_values: Vec::new(),
-                });
-                sets.last_mut().expect("just pushed")
-            }
-        };
-        for value in &set.metric_values {
-            match target
-                .metric_values
-                .iter_mut()
-                .find(|v| v.labels == value.labels)
-            {
-                Some(existing) => match merge_values(kind, existing, value) {
-                    Some(merged) => *existing = merged,
-                    None => return false,
-                },
-                None => target.metric_values.push(value.clone()),
+/// Where each metric value of an aggregate is, by its metric name and
+/// labels, so a merge costs what the merged operation holds rather than what
+/// the aggregate has gathered.
+#[derive(Debug, Default)]
+struct MetricIndex {
+    hasher: std::collections::hash_map::RandomState,
+    /// Metric value set position by metric name.
+    sets: HashMap<String, usize>,
+    /// (set, value) positions by the hash of (metric name, labels); equal
+    /// hashes are told apart by comparing the values' labels.
+    values: HashMap<u64, Vec<(usize, usize)>>,
+}
+
+impl MetricIndex {
+    fn hash(&self, metric: &str, labels: &BTreeMap<String, String>) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one((metric, labels))
+    }
+
+    fn find(
+        &self,
+        op: &Operation,
+        hash: u64,
+        labels: &BTreeMap<String, String>,
+    ) -> Option<(usize, usize)> {
+        self.values
+            .get(&hash)?
+            .iter()
+            .copied()
+            .find(|&(s, v)| op.metric_value_sets[s].metric_values[v].labels == *labels)
+    }
+
+    fn insert(&mut self, hash: u64, at: (usize, usize)) {
+        self.values.entry(hash).or_default().push(at);
+    }
+}
+
+/// An operation gathering the operations of one [`Signature`], with an index
+/// of its metric values.
+#[derive(Debug)]
+pub(crate) struct Aggregate {
+    operation: Operation,
+    index: MetricIndex,
+    /// At least the operation's encoded length: the exact length after the
+    /// last measure plus the encoded lengths merged since, which a merge never
+    /// exceeds.
+    len_bound: usize,
+}
+
+impl Aggregate {
+    /// Starts an aggregate from one operation. Two values of one metric with
+    /// identical labels in it stay as they are; later values merge into the
+    /// first.
+    pub(crate) fn new(operation: Operation) -> Self {
+        let mut index = MetricIndex::default();
+        for (s, set) in operation.metric_value_sets.iter().enumerate() {
+            index.sets.entry(set.metric_name.clone()).or_insert(s);
+            for (v, value) in set.metric_values.iter().enumerate() {
+                let hash = index.hash(&set.metric_name, &value.labels);
+                if index.find(&operation, hash, &value.labels).is_none() {
+                    index.insert(hash, (s, v));
+                }
             }
         }
+        let len_bound = operation.encoded_len();
+        Self {
+            operation,
+            index,
+            len_bound,
+        }
     }
-    a.metric_value_sets = sets;
-    a.start_time = earliest(a.start_time, b.start_time);
-    a.end_time = latest(a.end_time, b.end_time);
-    a.log_entries.extend(b.log_entries.iter().cloned());
-    a.extensions.extend(b.extensions.iter().cloned());
-    true
+
+    /// The operation as aggregated so far.
+    pub(crate) fn operation(&self) -> &Operation {
+        &self.operation
+    }
+
+    /// The aggregated operation.
+    pub(crate) fn into_operation(self) -> Operation {
+        self.operation
+    }
+
+    /// Whether merging `b` keeps the operation within `limit` encoded bytes,
+    /// measuring the aggregate again only when the bound says it might not.
+    pub(crate) fn fits(&mut self, b: &Operation, limit: usize) -> bool {
+        let added = b.encoded_len() + 10;
+        if self.len_bound + added <= limit {
+            return true;
+        }
+        self.len_bound = self.operation.encoded_len();
+        self.len_bound + added <= limit
+    }
+
+    /// Merges `b` (of the same [`Signature`]) into the aggregate; `false`,
+    /// leaving it unchanged, when some metric value cannot merge. Costs time
+    /// linear in `b`: values are found through the index.
+    pub(crate) fn merge(&mut self, b: &Operation, kinds: &BTreeMap<String, MetricKind>) -> bool {
+        // First decide every value's fate without touching the aggregate.
+        let mut merged: HashMap<(usize, usize), MetricValue> = HashMap::new();
+        // Values of metric and labels the aggregate does not hold yet.
+        let mut added: Vec<(&str, u64, MetricValue)> = Vec::new();
+        let mut added_at: HashMap<u64, Vec<usize>> = HashMap::new();
+        for set in &b.metric_value_sets {
+            let kind = kinds.get(&set.metric_name).copied().unwrap_or_default();
+            for value in &set.metric_values {
+                let hash = self.index.hash(&set.metric_name, &value.labels);
+                if let Some(at) = self.index.find(&self.operation, hash, &value.labels) {
+                    let current = merged.get(&at).unwrap_or_else(|| {
+                        &self.operation.metric_value_sets[at.0].metric_values[at.1]
+                    });
+                    match merge_values(kind, current, value) {
+                        Some(value) => merged.insert(at, value),
+                        None => return false,
+                    };
+                    continue;
+                }
+                let same = added_at.get(&hash).and_then(|slots| {
+                    slots.iter().copied().find(|&i| {
+                        added[i].0 == set.metric_name && added[i].2.labels == value.labels
+                    })
+                });
+                match same {
+                    Some(i) => match merge_values(kind, &added[i].2, value) {
+                        Some(value) => added[i].2 = value,
+                        None => return false,
+                    },
+                    None => {
+                        added_at.entry(hash).or_default().push(added.len());
+                        added.push((&set.metric_name, hash, value.clone()));
+                    }
+                }
+            }
+        }
+        // Then apply it.
+        let op = &mut self.operation;
+        for ((s, v), value) in merged {
+            op.metric_value_sets[s].metric_values[v] = value;
+        }
+        for (name, hash, value) in added {
+            let s = *self.index.sets.entry(name.to_owned()).or_insert_with(|| {
+                op.metric_value_sets.push(MetricValueSet {
+                    metric_name: name.to_owned(),
+                    metric_values: Vec::new(),
+                });
+                op.metric_value_sets.len() - 1
+            });
+            let values = &mut op.metric_value_sets[s].metric_values;
+            values.push(value);
+            self.index.insert(hash, (s, values.len() - 1));
+        }
+        op.start_time = earliest(op.start_time, b.start_time);
+        op.end_time = latest(op.end_time, b.end_time);
+        op.log_entries.extend(b.log_entries.iter().cloned());
+        op.extensions.extend(b.extensions.iter().cloned());
+        self.len_bound += b.encoded_len();
+        true
+    }
 }
 
 #[cfg(test)]
@@ -304,11 +419,11 @@ mod tests {
             let mut ops = order
                 .iter()
                 .map(|&i| operation(parts[i].0, parts[i].1, &parts[i].2));
-            let mut acc = ops.next().unwrap();
+            let mut acc = Aggregate::new(ops.next().unwrap());
             for op in ops {
-                assert!(merge_operation(&mut acc, &op, &kinds));
+                assert!(acc.merge(&op, &kinds));
             }
-            acc
+            acc.into_operation()
         }
 
         fn close(a: f64, b: f64) -> bool {

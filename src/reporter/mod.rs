@@ -53,7 +53,7 @@ use tokio::time::Instant;
 use crate::google::api::servicecontrol::v1::operation::Importance;
 use crate::google::api::servicecontrol::v1::{Operation, ReportRequest, ReportResponse};
 pub use merge::MetricKind;
-use merge::{Signature, merge_operation};
+use merge::{Aggregate, Signature};
 
 /// A boxed future of a report call.
 pub type ReportFuture = Pin<Box<dyn Future<Output = Result<ReportResponse, tonic::Status>> + Send>>;
@@ -375,7 +375,7 @@ impl Reporter {
 }
 
 struct Entry {
-    operation: Operation,
+    aggregate: Aggregate,
     /// The ids of the submitted operations merged into it.
     ids: Vec<String>,
     deadline: Instant,
@@ -433,13 +433,13 @@ impl Aggregator {
         }
         let signature = Signature::of(&operation);
         if let Some(entry) = self.entries.get_mut(&signature) {
-            let fits = entry.operation.encoded_len() + operation.encoded_len() + 10
-                <= self.config.max_request_bytes.saturating_sub(self.overhead);
-            if fits && merge_operation(&mut entry.operation, &operation, &self.config.metric_kinds)
+            let limit = self.config.max_request_bytes.saturating_sub(self.overhead);
+            if entry.aggregate.fits(&operation, limit)
+                && entry.aggregate.merge(&operation, &self.config.metric_kinds)
             {
                 entry.ids.push(operation.operation_id);
                 self.counters.merged.fetch_add(1, Ordering::Relaxed);
-                if entry.operation.log_entries.len() >= self.config.max_log_entries {
+                if entry.aggregate.operation().log_entries.len() >= self.config.max_log_entries {
                     self.flush(vec![signature]).await;
                 }
                 return;
@@ -461,7 +461,7 @@ impl Aggregator {
         self.entries.insert(
             signature.clone(),
             Entry {
-                operation,
+                aggregate: Aggregate::new(operation),
                 ids: vec![id],
                 deadline,
                 sequence: self.sequence,
@@ -487,7 +487,7 @@ impl Aggregator {
         for signature in signatures {
             if let Some(entry) = self.entries.remove(&signature) {
                 self.order.remove(&(entry.deadline, entry.sequence));
-                batch.push((entry.operation, entry.ids));
+                batch.push((entry.aggregate.into_operation(), entry.ids));
             }
         }
         if !batch.is_empty() {
@@ -614,12 +614,13 @@ impl Delivery {
     }
 
     fn settle(&self, request: &ReportRequest, ids: Vec<Vec<String>>, response: &ReportResponse) {
+        // The first error per operation id, found in one pass.
+        let mut errors = HashMap::new();
+        for error in &response.report_errors {
+            errors.entry(error.operation_id.as_str()).or_insert(error);
+        }
         for (operation, operation_ids) in request.operations.iter().zip(ids) {
-            let error = response
-                .report_errors
-                .iter()
-                .find(|e| e.operation_id == operation.operation_id);
-            match error {
+            match errors.get(operation.operation_id.as_str()) {
                 Some(error) => {
                     add(&self.counters.failed, operation_ids.len());
                     let status = error.status.clone().unwrap_or_else(|| {

@@ -108,6 +108,94 @@ impl std::fmt::Display for RestError {
 
 impl std::error::Error for RestError {}
 
+/// At most the first 100 characters of text a caller sent, for an error
+/// message: a message must stay small enough for a gRPC header.
+pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 100;
+    match text.char_indices().nth(MAX) {
+        None => text.into(),
+        Some((end, _)) => format!("{}... ({} bytes)", &text[..end], text.len()).into(),
+    }
+}
+
+/// The answer to a request that fails before or outside its service: on a
+/// gRPC call a trailers-only answer with the status (HTTP 200, as gRPC
+/// requires); on REST the error's HTTP status and Google's JSON form.
+pub(crate) fn error_response(grpc: bool, error: RestError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !grpc {
+        return error.into_response();
+    }
+    let mut response = axum::response::Response::new(axum::body::Body::empty());
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    let status: tonic::Status = error.status.into();
+    // tonic writes grpc-status, the percent-encoded message and the details.
+    let _ = status.add_header(headers);
+    response
+}
+
+/// The error as a REST front end answers it: its HTTP status and Google's
+/// JSON error body.
+impl axum::response::IntoResponse for RestError {
+    fn into_response(self) -> axum::response::Response {
+        let status = http::StatusCode::from_u16(self.http_status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            [(
+                http::header::CONTENT_TYPE,
+                "application/json; charset=utf-8",
+            )],
+            self.to_json(),
+        )
+            .into_response()
+    }
+}
+
+/// A request body that failed for a limit of the server (time or memory):
+/// the REST answer, and the same status as the body error's source, where
+/// tonic looks for the status to answer a gRPC call with.
+#[derive(Debug)]
+pub(crate) struct BodyError {
+    pub(crate) rest: RestError,
+    grpc: tonic::Status,
+}
+
+impl BodyError {
+    pub(crate) fn new(rest: RestError) -> Self {
+        let grpc = rest.status.clone().into();
+        Self { rest, grpc }
+    }
+
+    /// The body error somewhere in an error's chain.
+    pub(crate) fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a Self> {
+        let mut current = Some(error);
+        while let Some(error) = current {
+            if let Some(found) = error.downcast_ref::<Self>() {
+                return Some(found);
+            }
+            current = error.source();
+        }
+        None
+    }
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rest.status.message)
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.grpc)
+    }
+}
+
 #[derive(Serialize)]
 struct Envelope<'a> {
     error: Body<'a>,

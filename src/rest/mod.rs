@@ -31,8 +31,11 @@
 //! # }
 //! ```
 
+mod auth;
 mod client;
 mod error;
+mod grpc;
+mod server;
 mod template;
 
 use std::borrow::Cow;
@@ -49,8 +52,12 @@ use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
+pub use auth::{Authenticate, BearerToken, bearer};
 pub use client::{ClientError, RestClient, RestClientBuilder, TokenFuture};
 pub use error::RestError;
+pub(crate) use error::clip;
+use error::error_response;
+pub use server::{Limits, Server};
 pub use template::{BindingError, PathTemplate, TemplateError};
 
 use crate::google::rpc::{Code, Status};
@@ -176,6 +183,9 @@ pub struct Gateway {
     services: HashMap<&'static str, GrpcService>,
     routes: Vec<Route>,
     max_body_bytes: usize,
+    max_message_bytes: usize,
+    authenticator: Option<Arc<dyn Authenticate>>,
+    extra: axum::Router,
 }
 
 impl Default for Gateway {
@@ -189,6 +199,8 @@ impl std::fmt::Debug for Gateway {
         f.debug_struct("Gateway")
             .field("services", &self.services.keys().collect::<Vec<_>>())
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("authenticates", &self.authenticator.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -197,12 +209,19 @@ impl Gateway {
     /// The default limit of a REST request body: 8 MiB.
     pub const DEFAULT_MAX_BODY_BYTES: usize = 8 << 20;
 
+    /// The default limit of the request message a REST call becomes: 4 MiB,
+    /// what a tonic service decodes by default.
+    pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 << 20;
+
     /// A gateway with no services yet.
     pub fn new() -> Self {
         Self {
             services: HashMap::new(),
             routes: Vec::new(),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
+            authenticator: None,
+            extra: axum::Router::new(),
         }
     }
 
@@ -252,11 +271,51 @@ impl Gateway {
         self
     }
 
-    /// The axum router serving everything added.
-    pub fn into_router(self) -> axum::Router {
-        axum::Router::new()
+    /// Sets the largest request message a REST call may become once
+    /// assembled (binary encoding); a larger one is refused with 413. Raise
+    /// it with the services' own `max_decoding_message_size`.
+    #[must_use]
+    pub fn max_message_bytes(mut self, limit: usize) -> Self {
+        self.max_message_bytes = limit;
+        self
+    }
+
+    /// Asks `authenticator` about every request, on every route and both
+    /// wires, before any byte of its body is read.
+    ///
+    /// ```
+    /// use cloud_report_proto::rest::{BearerToken, Gateway};
+    /// let gateway = Gateway::new().authenticate(BearerToken::new("s3cret"));
+    /// ```
+    #[must_use]
+    pub fn authenticate(mut self, authenticator: impl Authenticate) -> Self {
+        self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Serves more routes beside the services' (a health check, inspection
+    /// endpoints), behind the same authentication. The services' routes
+    /// answer whatever these do not match.
+    #[must_use]
+    pub fn merge(mut self, routes: axum::Router) -> Self {
+        self.extra = self.extra.merge(routes);
+        self
+    }
+
+    /// The axum router serving everything added. Serve it with [`Server`]
+    /// for timeouts and limits on connections.
+    pub fn into_router(mut self) -> axum::Router {
+        let extra = std::mem::take(&mut self.extra);
+        let authenticator = self.authenticator.clone();
+        let services = axum::Router::new()
             .fallback(handle)
-            .with_state(Arc::new(self))
+            .with_state(Arc::new(self));
+        extra
+            .fallback_service(services)
+            .layer(axum::middleware::from_fn_with_state(
+                authenticator,
+                authenticate,
+            ))
     }
 
     async fn grpc(&self, request: axum::extract::Request) -> Response {
@@ -268,13 +327,26 @@ impl Gateway {
             .next()
             .unwrap_or_default();
         let Some(service) = self.services.get(service_name).cloned() else {
-            return grpc_unimplemented(service_name);
+            return error_response(
+                true,
+                RestError::new(
+                    Code::Unimplemented,
+                    format!("unknown service {}", error::clip(service_name)),
+                ),
+            );
         };
-        let request = request.map(tonic::body::Body::new);
-        match service.oneshot(request).await {
+        let unary = grpc::UNARY_METHODS.contains(&request.uri().path());
+        let request = if unary {
+            request.map(|body| tonic::body::Body::new(grpc::OneMessage::new(body)))
+        } else {
+            request.map(tonic::body::Body::new)
+        };
+        let mut response = match service.oneshot(request).await {
             Ok(response) => response.map(AxumBody::new),
             Err(never) => match never {},
-        }
+        };
+        grpc::caller_decode_errors(response.headers_mut());
+        response
     }
 
     async fn rest(&self, request: axum::extract::Request) -> Result<Response, RestError> {
@@ -308,16 +380,22 @@ impl Gateway {
 
         let body = self.read_body(&parts.headers, body).await?;
         let query = parts.uri.query().unwrap_or_default();
-        let (message, pretty, token) = assemble(route, &values, query, &body)?;
+        let (message, pretty) = assemble(route, &values, query, &body)?;
+        drop(body);
+        if message.len() > self.max_message_bytes {
+            return Err(RestError::new(
+                Code::InvalidArgument,
+                format!(
+                    "the request message is {} bytes; the limit is {}",
+                    message.len(),
+                    self.max_message_bytes
+                ),
+            )
+            .with_http_status(413));
+        }
 
         // The in-process gRPC call, with the caller's headers as metadata.
-        let mut headers = forwarded_headers(&parts.headers);
-        if let Some(token) = token
-            && !headers.contains_key(header::AUTHORIZATION)
-            && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
-        {
-            headers.insert(header::AUTHORIZATION, value);
-        }
+        let headers = forwarded_headers(&parts.headers);
         let reply = self.call(route, headers, message).await?;
         let text = route.response.binary_to_json(&reply, pretty).map_err(|e| {
             RestError::new(Code::Internal, format!("cannot write the response: {e}"))
@@ -348,10 +426,10 @@ impl Gateway {
         match Limited::new(body, self.max_body_bytes).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-            Err(e) => Err(RestError::new(
-                Code::InvalidArgument,
-                format!("cannot read the body: {e}"),
-            )),
+            Err(e) => Err(match error::BodyError::find(&*e) {
+                Some(limit) => limit.rest.clone(),
+                None => RestError::new(Code::InvalidArgument, format!("cannot read the body: {e}")),
+            }),
         }
     }
 
@@ -416,51 +494,59 @@ impl Gateway {
     }
 }
 
+/// Runs before every route: an `access_token` query parameter becomes the
+/// `Authorization` header when there is none, then the authenticator, if
+/// any, decides from the headers alone.
+async fn authenticate(
+    axum::extract::State(authenticator): axum::extract::State<Option<Arc<dyn Authenticate>>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !request.headers().contains_key(header::AUTHORIZATION)
+        && let Some(token) = query_access_token(request.uri().query())
+        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
+    {
+        request.headers_mut().insert(header::AUTHORIZATION, value);
+    }
+    if let Some(authenticator) = authenticator
+        && let Err(status) = authenticator.authenticate(request.headers())
+    {
+        return error_response(server::is_grpc(request.headers()), status.into());
+    }
+    next.run(request).await
+}
+
+/// The `access_token` system parameter of a query string.
+fn query_access_token(query: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == "access_token")
+        .map(|(_, value)| value.into_owned())
+}
+
 async fn handle(
     axum::extract::State(gateway): axum::extract::State<Arc<Gateway>>,
     request: axum::extract::Request,
 ) -> Response {
-    let is_grpc = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if is_grpc {
+    if server::is_grpc(request.headers()) {
+        if request.version() < http::Version::HTTP_2 {
+            // Trailers cannot be sent: refuse before the service runs.
+            return error_response(
+                true,
+                RestError::new(
+                    Code::Unimplemented,
+                    format!(
+                        "gRPC needs HTTP/2; this call came over {:?} and was not run",
+                        request.version()
+                    ),
+                ),
+            );
+        }
         return gateway.grpc(request).await;
     }
     match gateway.rest(request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
-}
-
-/// The error as a REST front end answers it: its HTTP status and Google's
-/// JSON error body.
-impl IntoResponse for RestError {
-    fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            self.to_json(),
-        )
-            .into_response()
-    }
-}
-
-fn grpc_unimplemented(service: &str) -> Response {
-    let mut response = Response::new(AxumBody::empty());
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
-    );
-    headers.insert("grpc-status", HeaderValue::from_static("12"));
-    if let Ok(message) = HeaderValue::from_str(&format!("unknown service {service}")) {
-        headers.insert("grpc-message", message);
-    }
-    response
 }
 
 /// The request headers passed to the service as gRPC metadata: everything
@@ -491,13 +577,13 @@ fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
 /// The request message of a REST call: body, then path variables, then
 /// query parameters, each encoded and concatenated (concatenated encodings
 /// merge, later singular values winning). Also whether the caller asked for
-/// indented JSON, and an `access_token` parameter.
+/// indented JSON.
 fn assemble(
     route: &Route,
     path_values: &[String],
     query: &str,
     body: &[u8],
-) -> Result<(Vec<u8>, bool, Option<String>), RestError> {
+) -> Result<(Vec<u8>, bool), RestError> {
     let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
     let binding = &route.binding;
     let mut message = match binding.body {
@@ -533,7 +619,6 @@ fn assemble(
         )?;
     }
     let mut pretty = false;
-    let mut token = None;
     let mut repeated: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         match name.as_ref() {
@@ -543,7 +628,6 @@ fn assemble(
                     "alt={value} is not supported; only alt=json"
                 )));
             }
-            "access_token" => token = Some(value.into_owned()),
             other if SYSTEM_PARAMETERS.contains(&other) => {}
             other => {
                 if binding.body == "*" {
@@ -600,7 +684,7 @@ fn assemble(
             .map_err(|e| invalid(format!("invalid path or query parameter: {e}")))?;
         message.extend_from_slice(&bound);
     }
-    Ok((message, pretty, token))
+    Ok((message, pretty))
 }
 
 fn field_json_name<'a>(binding: &'a Binding, name: &str) -> Option<&'a str> {
