@@ -59,3 +59,13 @@ fn rest_corpus() {
 fn template_corpus() {
     replay("template", rest_checks::template);
 }
+
+#[cfg(feature = "emulator")]
+#[path = "../fuzz/emulator_checks.rs"]
+mod emulator_checks;
+
+#[cfg(feature = "emulator")]
+#[test]
+fn emulator_corpus() {
+    replay("emulator", emulator_checks::emulator);
+}

@@ -654,9 +654,25 @@ impl DeploymentService for Emulator {
 // ---------------------------------------------------------------------------
 // Inspection endpoints
 
-/// Items written per chunk of an inspection answer, at most: the store is
-/// locked once per chunk, never for the whole answer.
+/// Items written per chunk of an inspection answer, at most, and the
+/// encoded bytes after which a chunk takes no more (it takes at least one
+/// item): the store is locked once per chunk, never for the whole answer,
+/// and a reader holds one chunk.
 const CHUNK_ITEMS: usize = 64;
+const CHUNK_BYTES: usize = 64 << 10;
+
+/// The first items of `items` that make a chunk.
+fn chunk_of<T>(items: impl Iterator<Item = T>, size: impl Fn(&T) -> usize) -> Vec<T> {
+    let mut bytes = 0;
+    items
+        .take(CHUNK_ITEMS)
+        .take_while(|item| {
+            let more = bytes < CHUNK_BYTES;
+            bytes += size(item);
+            more
+        })
+        .collect()
+}
 
 /// The next items of a listing, as encoded: `None` when there are no more.
 type NextItems = Box<dyn FnMut() -> Option<Vec<Bytes>> + Send>;
@@ -815,7 +831,7 @@ async fn inspect_operations(
             }
             let state = emulator.state();
             let stored = &state.services.get(&service_name)?.operations;
-            let chunk = stored[next..end.min(next + CHUNK_ITEMS)].to_vec();
+            let chunk = chunk_of(stored[next..end].iter().cloned(), Bytes::len);
             next += chunk.len();
             Some(chunk)
         }),
@@ -842,13 +858,14 @@ async fn inspect_statuses(
                 Some(key) => Excluded(key),
                 None => Included((instance.clone(), String::new())),
             };
-            let chunk: Vec<(&(String, String), Bytes)> = state
-                .statuses
-                .range((start, Unbounded))
-                .take_while(|((i, _), _)| *i == instance)
-                .take(CHUNK_ITEMS)
-                .map(|(key, status)| (key, status.encoded.clone()))
-                .collect();
+            let chunk = chunk_of(
+                state
+                    .statuses
+                    .range((start, Unbounded))
+                    .take_while(|((i, _), _)| *i == instance)
+                    .map(|(key, status)| (key, status.encoded.clone())),
+                |(_, encoded)| encoded.len(),
+            );
             after = Some(chunk.last()?.0.clone());
             Some(chunk.into_iter().map(|(_, encoded)| encoded).collect())
         }),
