@@ -364,6 +364,68 @@ mod tests {
         assert!(merge_distributions(&a, &b).is_none());
     }
 
+    fn wide(values: usize, value: i64) -> Operation {
+        Operation {
+            labels: (0..values).map(|i| (format!("l{i}"), "v".into())).collect(),
+            metric_value_sets: vec![MetricValueSet {
+                metric_name: "m".into(),
+                metric_values: (0..values)
+                    .map(|i| MetricValue {
+                        labels: [("n".to_owned(), i.to_string())].into(),
+                        value: Some(Value::Int64Value(value)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn wide_operations_merge_value_by_value_through_the_index() {
+        // 20,000 values each side: a search of the aggregate per value would
+        // compare 400 million label sets.
+        let mut aggregate = Aggregate::new(wide(20_000, 1));
+        assert!(aggregate.merge(&wide(20_000, 2), &BTreeMap::new()));
+        let mut more = wide(1, 5);
+        more.metric_value_sets[0].metric_values[0].labels =
+            [("n".to_owned(), "new".to_owned())].into();
+        assert!(aggregate.merge(&more, &BTreeMap::new()));
+        let values = &aggregate.operation().metric_value_sets[0].metric_values;
+        assert_eq!(values.len(), 20_001);
+        assert!(
+            values[..20_000]
+                .iter()
+                .all(|v| v.value == Some(Value::Int64Value(3)))
+        );
+        assert_eq!(values[20_000].value, Some(Value::Int64Value(5)));
+    }
+
+    #[test]
+    fn a_merge_that_fails_part_way_changes_nothing() {
+        let mut aggregate = Aggregate::new(wide(3, 1));
+        let before = aggregate.operation().clone();
+        let mut b = wide(3, 1);
+        // The first values would merge; the last cannot (another type).
+        b.metric_value_sets[0].metric_values[2].value = Some(Value::StringValue("x".into()));
+        b.metric_value_sets.push(MetricValueSet {
+            metric_name: "other".into(),
+            metric_values: vec![MetricValue::default()],
+        });
+        b.metric_value_sets.swap(0, 1);
+        assert!(!aggregate.merge(&b, &BTreeMap::new()));
+        assert_eq!(aggregate.operation(), &before);
+        // Values repeated within one merged operation combine with each other.
+        let mut twice = wide(1, 2);
+        let value = twice.metric_value_sets[0].metric_values[0].clone();
+        twice.metric_value_sets[0].metric_values.push(value);
+        assert!(aggregate.merge(&twice, &BTreeMap::new()));
+        assert_eq!(
+            aggregate.operation().metric_value_sets[0].metric_values[0].value,
+            Some(Value::Int64Value(5))
+        );
+    }
+
     mod properties {
         use proptest::prelude::*;
 

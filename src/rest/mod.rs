@@ -154,6 +154,10 @@ impl Binding {
     }
 }
 
+/// REST bodies larger than this are parsed on the blocking pool, so that
+/// the async workers keep answering other clients meanwhile.
+const PARSE_ON_POOL_BYTES: usize = 256 << 10;
+
 /// Query parameters every Google API accepts besides request fields.
 const SYSTEM_PARAMETERS: &[&str] = &[
     "$.xgafv",
@@ -331,7 +335,7 @@ impl Gateway {
                 true,
                 RestError::new(
                     Code::Unimplemented,
-                    format!("unknown service {}", error::clip(service_name)),
+                    format!("unknown service {}", clip(service_name)),
                 ),
             );
         };
@@ -349,39 +353,51 @@ impl Gateway {
         response
     }
 
-    async fn rest(&self, request: axum::extract::Request) -> Result<Response, RestError> {
+    async fn rest(self: Arc<Self>, request: axum::extract::Request) -> Result<Response, RestError> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path();
         let mut path_matched = false;
         let mut found = None;
-        for route in &self.routes {
+        for (index, route) in self.routes.iter().enumerate() {
             if let Some(values) = route.template.matches(path) {
                 path_matched = true;
                 if parts.method.as_str() == route.binding.verb {
-                    found = Some((route, values));
+                    found = Some((index, values));
                     break;
                 }
             }
         }
-        let Some((route, values)) = found else {
+        let Some((index, values)) = found else {
             return Err(if path_matched {
                 RestError::new(
                     Code::Unimplemented,
-                    format!("method {} is not allowed on {path}", parts.method),
+                    format!("method {} is not allowed on {}", parts.method, clip(path)),
                 )
                 .with_http_status(405)
             } else {
                 RestError::new(
                     Code::NotFound,
-                    format!("no method is bound to {} {path}", parts.method),
+                    format!("no method is bound to {} {}", parts.method, clip(path)),
                 )
             });
         };
 
+        let route = &self.routes[index];
         let body = self.read_body(&parts.headers, body).await?;
-        let query = parts.uri.query().unwrap_or_default();
-        let (message, pretty) = assemble(route, &values, query, &body)?;
-        drop(body);
+        let query = parts.uri.query().unwrap_or_default().to_owned();
+        let (message, pretty) = if body.len() > PARSE_ON_POOL_BYTES {
+            // Parsing takes long enough to hold up other clients' requests.
+            let gateway = self.clone();
+            tokio::task::spawn_blocking(move || {
+                assemble(&gateway.routes[index], &values, &query, &body)
+            })
+            .await
+            .map_err(|e| RestError::new(Code::Internal, format!("parsing failed: {e}")))??
+        } else {
+            let assembled = assemble(route, &values, &query, &body);
+            drop(body);
+            assembled?
+        };
         if message.len() > self.max_message_bytes {
             return Err(RestError::new(
                 Code::InvalidArgument,
@@ -543,7 +559,7 @@ async fn handle(
         }
         return gateway.grpc(request).await;
     }
-    match gateway.rest(request).await {
+    match gateway.clone().rest(request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
