@@ -587,7 +587,7 @@ async fn the_token_is_checked_before_any_body_byte() {
     assert_eq!(&head, b"HTTP/1.1 401");
 
     // gRPC: refused from the headers, with most of the body not sent.
-    let mut send = h2_connect(served.addr).await;
+    let send = h2_connect(served.addr).await;
     let (response, mut body) = send
         .ready()
         .await
