@@ -811,6 +811,11 @@ async fn malformed_grpc_calls_are_the_callers_error() {
     // Not a protobuf message: INVALID_ARGUMENT, not INTERNAL.
     let (code, message) = h2_call(&mut send, REPORT, None, grpc_frame(&[0xff, 0xff])).await;
     assert_eq!(code, "3", "{message}");
+    // A length prefix past the limit: RESOURCE_EXHAUSTED, gRPC's code.
+    let mut prefix = vec![0];
+    prefix.extend_from_slice(&5_000_000u32.to_be_bytes());
+    let (code, message) = h2_call(&mut send, REPORT, None, prefix.into()).await;
+    assert_eq!(code, "8", "{message}");
     // An empty body: no message at all.
     let (code, _) = h2_call(&mut send, REPORT, None, Bytes::new()).await;
     assert_eq!(code, "3");

@@ -23,10 +23,15 @@
 //!   `override`, is a validation error; a base path another deployment of the
 //!   environment group claims is a routing conflict; traffic that moves
 //!   between deployments is a routing change.
-//! - Storage is bounded: a report that would not fit is refused whole with
-//!   RESOURCE_EXHAUSTED, never stored in part or dropped.
+//! - What the REST wire could not carry (an `Any` of an unknown type, Anys
+//!   nested too deep, NaN in a `Struct`, a time out of range) is refused at
+//!   the door: a `reportErrors` entry naming the field, or INVALID_ARGUMENT
+//!   for an instance status. Every rule takes time linear in the request.
+//! - Storage is bounded in items and in bytes ([`Config::max_bytes`]): a
+//!   report that would not fit is refused whole with RESOURCE_EXHAUSTED,
+//!   never stored in part or dropped.
 //!
-//! Inspection (JSON over HTTP):
+//! Inspection (JSON over HTTP, streamed a chunk at a time):
 //! - `GET /emulator/v1/services/{service_name}/operations`:
 //!   `{"operations": [...]}` in arrival order;
 //! - `GET /emulator/v1/organizations/{org}/instances/{instance}/status`:

@@ -112,23 +112,36 @@ where
     }
 }
 
-/// tonic answers a request message that does not decode, or is missing,
+/// The codes of tonic's answers to a request message it could not take,
+/// put right. A message that does not decode, or is missing, tonic answers
 /// with INTERNAL, which clients take for the server's fault and retry (ESP
-/// even fails open on it). It is the caller's fault: INVALID_ARGUMENT, as
-/// Google's front end answers it. Such answers are trailers-only, so the
-/// status is in the headers.
-pub(crate) fn caller_decode_errors(headers: &mut HeaderMap) {
-    let internal = headers.get("grpc-status").is_some_and(|v| v == "13");
-    let decode = headers.get("grpc-message").is_some_and(|m| {
-        let m = m.as_bytes();
-        m.starts_with(b"failed%20to%20decode%20Protobuf%20message")
-            || m.starts_with(b"failed to decode Protobuf message")
-            || m.starts_with(b"Missing%20request%20message")
-            || m.starts_with(b"Missing request message")
-    });
-    if internal && decode {
-        headers.insert("grpc-status", http::HeaderValue::from_static("3"));
-    }
+/// even fails open on it); it is the caller's fault: INVALID_ARGUMENT, as
+/// Google's front end answers it. A message over the size limit tonic
+/// answers with OUT_OF_RANGE; gRPC's status code table says
+/// RESOURCE_EXHAUSTED. Such answers are trailers-only, so the status is in
+/// the headers.
+pub(crate) fn decode_error_codes(headers: &mut HeaderMap) {
+    let message = |prefixes: &[&str]| {
+        headers.get("grpc-message").is_some_and(|m| {
+            let m = m.as_bytes();
+            prefixes.iter().any(|p| {
+                m.starts_with(p.as_bytes()) || m.starts_with(p.replace(' ', "%20").as_bytes())
+            })
+        })
+    };
+    let code = match headers.get("grpc-status").map(http::HeaderValue::as_bytes) {
+        Some(b"13")
+            if message(&[
+                "failed to decode Protobuf message",
+                "Missing request message",
+            ]) =>
+        {
+            "3"
+        }
+        Some(b"11") if message(&["Error, decoded message length too large"]) => "8",
+        _ => return,
+    };
+    headers.insert("grpc-status", http::HeaderValue::from_static(code));
 }
 
 #[cfg(test)]

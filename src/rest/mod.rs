@@ -14,7 +14,7 @@
 //! use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::{
 //!     ServiceController, ServiceControllerServer,
 //! };
-//! use cloud_report_proto::rest::Gateway;
+//! use cloud_report_proto::rest::{BearerToken, Gateway, Limits, Server};
 //! # use cloud_report_proto::google::api::servicecontrol::v1::*;
 //! # #[derive(Clone)] struct MyService;
 //! # #[tonic::async_trait] impl ServiceController for MyService {
@@ -24,12 +24,17 @@
 //! # async fn run() -> std::io::Result<()> {
 //! let router = Gateway::new()
 //!     .add_service(ServiceControllerServer::new(MyService))
+//!     .authenticate(BearerToken::new("s3cret"))
 //!     .into_router();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! // POST /v1/services/{service_name}:report with JSON, or gRPC, on one port.
-//! axum::serve(listener, router).await
+//! // POST /v1/services/{service_name}:report with JSON, or gRPC, on one port,
+//! // with timeouts and caps on connections and request bodies.
+//! Server::new(router).limits(Limits::default()).serve(listener).await
 //! # }
 //! ```
+//!
+//! [`Authenticate`] decides from the headers, before any body byte is read;
+//! [`Server`] holds every connection to [`Limits`].
 
 mod auth;
 mod client;
@@ -349,7 +354,7 @@ impl Gateway {
             Ok(response) => response.map(AxumBody::new),
             Err(never) => match never {},
         };
-        grpc::caller_decode_errors(response.headers_mut());
+        grpc::decode_error_codes(response.headers_mut());
         response
     }
 

@@ -73,8 +73,8 @@ pub struct Limits {
     /// eighth is kept for bodies of at most 64 KiB, so small requests are
     /// still served while large ones fill the rest.
     pub max_body_bytes_in_flight: usize,
-    /// The largest request header block (64 KiB): HTTP/1.1 431 or a closed
-    /// connection, HTTP/2 a refused stream.
+    /// The largest request header block (64 KiB): HTTP/1.1 431, HTTP/2 a
+    /// reset connection.
     pub max_header_bytes: u32,
     /// The most HTTP/2 streams open at once on one connection (100); more
     /// are refused (REFUSED_STREAM).
@@ -117,8 +117,12 @@ const MAX_REFUSING: usize = 64;
 /// How long answering a connection past the cap may take.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Serves an `axum::Router` with [`Limits`]. See the
-/// [module documentation](self).
+/// Serves an `axum::Router` (the [`Gateway`](super::Gateway)'s, the
+/// emulator's) over HTTP/1.1 and HTTP/2 cleartext on one port, holding every
+/// connection and request to [`Limits`]: timeouts on headers, bodies, whole
+/// exchanges and idle connections; a cap on connections that closes the
+/// longest idle one rather than locking clients out; a cap on the request
+/// body bytes held across all connections; HTTP/2 limits per connection.
 ///
 /// ```no_run
 /// use cloud_report_proto::rest::{Gateway, Limits, Server};
