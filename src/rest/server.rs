@@ -393,7 +393,7 @@ impl ConnectionTask {
         );
         let mut closing_by: Option<Instant> = None;
         loop {
-            let wake = closing_by.unwrap_or_else(|| self.idle_deadline());
+            let wake = closing_by.unwrap_or_else(|| self.next_look());
             tokio::select! {
                 _ = conn.as_mut() => break,
                 () = self.connection.evict.notified() => break,
@@ -432,7 +432,22 @@ impl ConnectionTask {
         } else {
             limits.header_read_timeout
         };
-        self.shared.epoch + Duration::from_millis(c.last_active.load(Ordering::Relaxed)) + timeout
+        self.last_active() + timeout
+    }
+
+    /// When to look again: the idle deadline, or sooner where a request
+    /// that has come and gone since would make it sooner.
+    fn next_look(&self) -> Instant {
+        let idle = self.shared.limits.idle_timeout;
+        if self.connection.in_flight.load(Ordering::Acquire) > 0 {
+            return Instant::now() + idle;
+        }
+        self.idle_deadline().min(self.last_active() + idle)
+    }
+
+    fn last_active(&self) -> Instant {
+        self.shared.epoch
+            + Duration::from_millis(self.connection.last_active.load(Ordering::Relaxed))
     }
 }
 
@@ -442,6 +457,8 @@ struct InFlight {
     shared: Arc<Shared>,
     connection: Arc<Connection>,
     body_bytes: AtomicUsize,
+    /// Why the request body failed, when a limit failed it.
+    body_error: Mutex<Option<RestError>>,
 }
 
 impl InFlight {
@@ -457,6 +474,7 @@ impl InFlight {
             shared,
             connection,
             body_bytes: AtomicUsize::new(0),
+            body_error: Mutex::new(None),
         })
     }
 
@@ -481,6 +499,16 @@ impl InFlight {
             self.body_bytes.fetch_add(n, Ordering::Relaxed);
         }
         fits
+    }
+
+    /// Fails the request body for a limit: the error for the body's reader,
+    /// and kept to answer with.
+    fn fail_body(&self, error: RestError) -> Box<dyn std::error::Error + Send + Sync> {
+        *self
+            .body_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error.clone());
+        BodyError::new(error).into()
     }
 }
 
@@ -520,6 +548,19 @@ async fn serve_request(
         None => Ok(router.oneshot(request).await),
     };
     let response = match answered {
+        // A REST handler may answer a failed body in its own words (axum's
+        // extractors: 400 in plain text); the limit's own answer is given.
+        Ok(Ok(response)) if !grpc && !response.status().is_success() => {
+            let failed = in_flight
+                .body_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            match failed {
+                Some(error) => error_response(false, error),
+                None => response,
+            }
+        }
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
         Err(_) => {
@@ -570,7 +611,7 @@ impl http_body::Body for RequestBody {
                             "the server holds its limit of request bodies ({limit} bytes); retry later"
                         ),
                     );
-                    return Poll::Ready(Some(Err(BodyError::new(error).into())));
+                    return Poll::Ready(Some(Err(this.in_flight.fail_body(error))));
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -582,7 +623,7 @@ impl http_body::Body for RequestBody {
                     format!("the request body did not arrive within {:?}", this.timeout),
                 )
                 .with_http_status(408);
-                Poll::Ready(Some(Err(BodyError::new(error).into())))
+                Poll::Ready(Some(Err(this.in_flight.fail_body(error))))
             }
         }
     }
