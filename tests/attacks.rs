@@ -663,6 +663,51 @@ async fn storage_is_bounded_in_bytes() {
         refused.message()
     );
     assert_eq!(stored_ids(&served, "bytes.example.com", None).await, stored);
+    // Instance statuses count against the same bound.
+    let mut runtime = RuntimeServiceClient::connect(served.url("")).await.unwrap();
+    let status = runtime
+        .report_instance_status(ReportInstanceStatusRequest {
+            instance: "organizations/o/instances/i".into(),
+            instance_uid: "u".repeat(400_000),
+            report_time: ts(1_700_000_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+}
+
+#[tokio::test]
+async fn reports_that_store_nothing_cost_nothing() {
+    use cloud_report_proto::emulator::{Config, Emulator};
+    use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::ServiceController;
+    let emulator = Emulator::new(Config::default());
+    let invalid = Operation {
+        end_time: None,
+        ..op("no-end")
+    };
+    for n in 0..1000 {
+        let answer = emulator
+            .report(tonic::Request::new(ReportRequest {
+                service_name: format!("nothing-{n}.example.com"),
+                operations: vec![invalid.clone()],
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        assert_eq!(answer.get_ref().report_errors.len(), 1);
+    }
+    assert_eq!(emulator.stored_bytes(), 0);
+    emulator
+        .report(tonic::Request::new(ReportRequest {
+            service_name: "something.example.com".into(),
+            operations: vec![op("kept")],
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let cost = emulator.stored_bytes();
+    assert!(cost > op("kept").encoded_len(), "{cost}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
