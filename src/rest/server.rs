@@ -162,8 +162,9 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// None so far: accept errors are waited out. The result leaves room for
-    /// listeners that can fail for good.
+    /// None at present: a failed accept is waited out (out of file
+    /// descriptors, the connection idle the longest is closed first), as
+    /// `axum::serve` does. The result keeps the signature of `axum::serve`.
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
         self.serve_with_shutdown(listener, std::future::pending())
             .await
@@ -239,7 +240,7 @@ struct Shared {
     epoch: Instant,
     next_id: AtomicU64,
     connections: Mutex<HashMap<u64, Arc<Connection>>>,
-    body_bytes: Arc<AtomicUsize>,
+    body_bytes: AtomicUsize,
     refusing: Arc<Semaphore>,
 }
 
@@ -277,7 +278,7 @@ impl Shared {
             epoch: Instant::now(),
             next_id: AtomicU64::new(0),
             connections: Mutex::new(HashMap::new()),
-            body_bytes: Arc::new(AtomicUsize::new(0)),
+            body_bytes: AtomicUsize::new(0),
             refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
         }
     }
