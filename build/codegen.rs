@@ -157,10 +157,11 @@ fn http_bindings(pool: &DescriptorPool) -> (String, BTreeMap<String, String>) {
                         _ => "Scalar",
                     };
                     format!(
-                        "crate::rest::RequestField {{ name: {:?}, json_name: {:?}, kind: crate::rest::FieldKind::{kind}, repeated: {} }}",
+                        "crate::rest::RequestField {{ name: {:?}, json_name: {:?}, kind: crate::rest::FieldKind::{kind}, repeated: {}, number: {} }}",
                         f.name(),
                         f.json_name(),
-                        f.is_list()
+                        f.is_list(),
+                        f.number()
                     )
                 })
                 .collect();

@@ -156,6 +156,24 @@ impl axum::response::IntoResponse for RestError {
     }
 }
 
+impl RestError {
+    /// The error as a REST front end answers a call that asked for binary
+    /// protobuf (`alt=proto`, or a binary request): its HTTP status, and the
+    /// `google.rpc.Status` itself, encoded, as `application/x-protobuf`.
+    pub fn into_proto_response(self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        use prost::Message;
+        let status = http::StatusCode::from_u16(self.http_status)
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            [(http::header::CONTENT_TYPE, super::PROTO_CONTENT_TYPE)],
+            self.status.encode_to_vec(),
+        )
+            .into_response()
+    }
+}
+
 /// A request body that failed for a limit of the server (time or memory):
 /// the REST answer, and the same status as the body error's source, where
 /// tonic looks for the status to answer a gRPC call with.

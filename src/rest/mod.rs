@@ -91,6 +91,8 @@ pub struct RequestField {
     pub kind: FieldKind,
     /// Whether the field is repeated (the parameter may be given repeatedly).
     pub repeated: bool,
+    /// The field number, for a binary body that is this field.
+    pub number: u32,
 }
 
 /// One method's `google.api.http` binding.
@@ -167,11 +169,84 @@ const PARSE_ON_POOL_BYTES: usize = 256 << 10;
 const SYSTEM_PARAMETERS: &[&str] = &[
     "$.xgafv",
     "alt",
+    "$alt",
+    "$ct",
     "key",
     "prettyPrint",
+    "$prettyPrint",
     "quotaUser",
     "access_token",
 ];
+
+/// The media type of binary protobuf bodies, as ESP and ESPv2 send them.
+pub const PROTO_CONTENT_TYPE: &str = "application/x-protobuf";
+
+/// How a message travels in a REST body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    /// Canonical proto3 JSON.
+    Json,
+    /// The protobuf binary encoding (`application/x-protobuf`).
+    Proto,
+}
+
+/// The encodings of a REST exchange, decided before the body is read, so
+/// that every error is answered in the answer's encoding.
+#[derive(Clone, Copy, Debug)]
+struct Wire {
+    /// The request body's: binary when its media type (the `$ct` system
+    /// parameter over `Content-Type`) is `application/x-protobuf`, JSON
+    /// otherwise.
+    body: Encoding,
+    /// The answer's: what `alt` (or `$alt`) asks for, `json` or `proto`; the
+    /// body's when neither is given.
+    answer: Encoding,
+    /// Indented JSON (`prettyPrint`, `$prettyPrint` given other than
+    /// `false`).
+    pretty: bool,
+}
+
+impl Wire {
+    fn of(headers: &HeaderMap, query: Option<&str>) -> Result<Self, RestError> {
+        let mut content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut alt = None;
+        let mut pretty = false;
+        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match name.as_ref() {
+                "$ct" => content_type = Some(value.into_owned()),
+                "alt" | "$alt" => alt = Some(value.into_owned()),
+                "prettyPrint" | "$prettyPrint" => pretty = value != "false",
+                _ => {}
+            }
+        }
+        let media = content_type.as_deref().unwrap_or_default();
+        let media = media.split(';').next().unwrap_or_default().trim();
+        let body = if media.eq_ignore_ascii_case(PROTO_CONTENT_TYPE) {
+            Encoding::Proto
+        } else {
+            Encoding::Json
+        };
+        let answer = match alt.as_deref() {
+            None => body,
+            Some("json") => Encoding::Json,
+            Some("proto") => Encoding::Proto,
+            Some(other) => {
+                return Err(RestError::new(
+                    Code::InvalidArgument,
+                    format!("alt={} is not supported: json or proto", clip(other)),
+                ));
+            }
+        };
+        Ok(Self {
+            body,
+            answer,
+            pretty,
+        })
+    }
+}
 
 type GrpcService = BoxCloneSyncService<
     http::Request<tonic::body::Body>,
@@ -358,7 +433,11 @@ impl Gateway {
         response
     }
 
-    async fn rest(self: Arc<Self>, request: axum::extract::Request) -> Result<Response, RestError> {
+    async fn rest(
+        self: Arc<Self>,
+        request: axum::extract::Request,
+        wire: Wire,
+    ) -> Result<Response, RestError> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path();
         let mut path_matched = false;
@@ -390,16 +469,16 @@ impl Gateway {
         let route = &self.routes[index];
         let body = self.read_body(&parts.headers, body).await?;
         let query = parts.uri.query().unwrap_or_default().to_owned();
-        let (message, pretty) = if body.len() > PARSE_ON_POOL_BYTES {
+        let message = if body.len() > PARSE_ON_POOL_BYTES {
             // Parsing takes long enough to hold up other clients' requests.
             let gateway = self.clone();
             tokio::task::spawn_blocking(move || {
-                assemble(&gateway.routes[index], &values, &query, &body)
+                assemble(&gateway.routes[index], &values, &query, &body, wire.body)
             })
             .await
             .map_err(|e| RestError::new(Code::Internal, format!("parsing failed: {e}")))??
         } else {
-            let assembled = assemble(route, &values, &query, &body);
+            let assembled = assemble(route, &values, &query, &body, wire.body);
             drop(body);
             assembled?
         };
@@ -418,9 +497,15 @@ impl Gateway {
         // The in-process gRPC call, with the caller's headers as metadata.
         let headers = forwarded_headers(&parts.headers);
         let reply = self.call(route, headers, message).await?;
-        let text = route.response.binary_to_json(&reply, pretty).map_err(|e| {
-            RestError::new(Code::Internal, format!("cannot write the response: {e}"))
-        })?;
+        if wire.answer == Encoding::Proto {
+            return Ok(([(header::CONTENT_TYPE, PROTO_CONTENT_TYPE)], reply).into_response());
+        }
+        let text = route
+            .response
+            .binary_to_json(&reply, wire.pretty)
+            .map_err(|e| {
+                RestError::new(Code::Internal, format!("cannot write the response: {e}"))
+            })?;
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -564,8 +649,13 @@ async fn handle(
         }
         return gateway.grpc(request).await;
     }
-    match gateway.clone().rest(request).await {
+    let wire = match Wire::of(request.headers(), request.uri().query()) {
+        Ok(wire) => wire,
+        Err(error) => return error.into_response(),
+    };
+    match gateway.clone().rest(request, wire).await {
         Ok(response) => response,
+        Err(error) if wire.answer == Encoding::Proto => error.into_proto_response(),
         Err(error) => error.into_response(),
     }
 }
@@ -597,36 +687,65 @@ fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
 
 /// The request message of a REST call: body, then path variables, then
 /// query parameters, each encoded and concatenated (concatenated encodings
-/// merge, later singular values winning). Also whether the caller asked for
-/// indented JSON.
+/// merge, later singular values winning).
 fn assemble(
     route: &Route,
     path_values: &[String],
     query: &str,
     body: &[u8],
-) -> Result<(Vec<u8>, bool), RestError> {
+    encoding: Encoding,
+) -> Result<Vec<u8>, RestError> {
     let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
     let binding = &route.binding;
-    let mut message = match binding.body {
-        "" if !body.iter().all(u8::is_ascii_whitespace) => {
+    let empty = match encoding {
+        Encoding::Json => body.iter().all(u8::is_ascii_whitespace),
+        Encoding::Proto => body.is_empty(),
+    };
+    let mut message = match (binding.body, encoding) {
+        ("", _) if !empty => {
             return Err(invalid(format!(
                 "{} {} takes no request body",
                 binding.verb, binding.template
             )));
         }
-        "" => Vec::new(),
-        "*" if body.iter().all(u8::is_ascii_whitespace) => Vec::new(),
-        "*" => route
+        ("", _) => Vec::new(),
+        (_, _) if empty => Vec::new(),
+        ("*", Encoding::Json) => route
             .request
             .json_to_binary(body)
             .map_err(|e| invalid(invalid_json(&e)))?,
-        field => {
+        ("*", Encoding::Proto) => route
+            .request
+            .normalize_binary(body)
+            .map_err(|e| invalid(invalid_proto(&e)))?,
+        (field, Encoding::Json) => {
             let json_name = field_json_name(binding, field).unwrap_or(field);
             let wrapped = [format!("{{\"{json_name}\":").as_bytes(), body, b"}"].concat();
             route
                 .request
                 .json_to_binary(&wrapped)
                 .map_err(|e| invalid(invalid_json(&e)))?
+        }
+        (field, Encoding::Proto) => {
+            // The body is the field's message: put it in the field.
+            let number = binding
+                .fields
+                .iter()
+                .find(|f| f.name == field)
+                .map(|f| f.number)
+                .ok_or_else(|| RestError::new(Code::Internal, "the body field is unknown"))?;
+            let mut wrapped = Vec::with_capacity(body.len() + 16);
+            prost::encoding::encode_key(
+                number,
+                prost::encoding::WireType::LengthDelimited,
+                &mut wrapped,
+            );
+            prost::encoding::encode_varint(body.len() as u64, &mut wrapped);
+            wrapped.extend_from_slice(body);
+            route
+                .request
+                .normalize_binary(&wrapped)
+                .map_err(|e| invalid(invalid_proto(&e)))?
         }
     };
 
@@ -639,16 +758,9 @@ fn assemble(
             serde_json::Value::String(value.clone()),
         )?;
     }
-    let mut pretty = false;
     let mut repeated: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         match name.as_ref() {
-            "prettyPrint" => pretty = value != "false",
-            "alt" if value != "json" => {
-                return Err(invalid(format!(
-                    "alt={value} is not supported; only alt=json"
-                )));
-            }
             other if SYSTEM_PARAMETERS.contains(&other) => {}
             other => {
                 if binding.body == "*" {
@@ -705,7 +817,7 @@ fn assemble(
             .map_err(|e| invalid(format!("invalid path or query parameter: {e}")))?;
         message.extend_from_slice(&bound);
     }
-    Ok((message, pretty))
+    Ok(message)
 }
 
 fn field_json_name<'a>(binding: &'a Binding, name: &str) -> Option<&'a str> {
@@ -765,6 +877,10 @@ fn lower_camel(name: &str) -> String {
 
 fn invalid_json(error: &registry::TranscodeError) -> String {
     format!("Invalid JSON payload received. {error}")
+}
+
+fn invalid_proto(error: &registry::TranscodeError) -> String {
+    format!("Invalid proto payload received. {error}")
 }
 
 /// The status of a gRPC answer from its headers or trailers.

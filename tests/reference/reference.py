@@ -16,6 +16,11 @@ Requests ("op" selects):
              Control call made with the official client.
   http_post  {"url", "body", "headers"?} -> the status and body of a JSON
              POST made with requests.
+  http_proto {"url", "type", "json", "response", "headers"?} -> a call made
+             the way ESP and ESPv2 make it: the request (given as JSON) POSTed
+             as binary protobuf (application/x-protobuf); the status, the
+             content type, and the answer read as binary: the response type
+             on 200, google.rpc.Status otherwise, as canonical JSON.
   start_servers {} -> ports of a grpcio server and an HTTP (REST) server of
              ServiceController built on the official classes.
   served     {} -> what those servers received, in order.
@@ -246,6 +251,26 @@ def http_post(request):
     return {"status": response.status_code, "body": response.text}
 
 
+def http_proto(request):
+    """Calls as ESP does: binary protobuf over HTTP."""
+    import requests
+
+    message = json_format.Parse(request["json"], message_class(request["type"])())
+    response = requests.post(
+        request["url"],
+        data=message.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf", **request.get("headers", {})},
+        timeout=10,
+    )
+    answer_type = request["response"] if response.status_code == 200 else "google.rpc.Status"
+    answer = message_class(answer_type).FromString(response.content)
+    return {
+        "status": response.status_code,
+        "content_type": response.headers.get("Content-Type", ""),
+        "json": json_format.MessageToJson(answer, indent=None),
+    }
+
+
 SERVED = []  # what the reference servers received: {"wire", "method", "binary"}
 RUNNING = []  # the servers, kept alive for the life of the process
 
@@ -345,6 +370,7 @@ HANDLERS = {
     "to_json": to_json,
     "grpc_call": grpc_call,
     "http_post": http_post,
+    "http_proto": http_proto,
     "start_servers": start_servers,
     "served": served,
 }

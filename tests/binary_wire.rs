@@ -1,0 +1,380 @@
+//! Binary protobuf over HTTP, the wire ESP and ESPv2 call Service Control
+//! with: `POST /v1/services/{name}:check|:allocateQuota|:report`,
+//! `Content-Type: application/x-protobuf`, the answer read as binary. The
+//! emulator on 127.0.0.1 is called by the official Python classes the way
+//! ESP calls it, with ESPv2's label and metric names, and by the crate's
+//! REST clients in binary mode.
+#![cfg(feature = "cli")]
+
+mod support;
+
+use std::net::SocketAddr;
+
+use cloud_report_proto::emulator::{Config, Emulator};
+use cloud_report_proto::google::api::servicecontrol::v1::{
+    AllocateQuotaRequest, CheckRequest, Operation, QuotaControllerRestClient, ReportRequest,
+    ServiceControllerRestClient, check_error,
+};
+use cloud_report_proto::google::cloud::apigee::v1::{
+    GenerateDeployChangeReportRequest, ReportInstanceStatusRequest, RuntimeServiceRestClient,
+};
+use cloud_report_proto::google::rpc::Status;
+use cloud_report_proto::json;
+use cloud_report_proto::rest::{PROTO_CONTENT_TYPE, RestClient, Server};
+use prost::Message;
+use serde_json::{Value, json};
+use support::reference::Reference;
+
+const SERVICE: &str = "bookstore.endpoints.my-project.cloud.goog";
+
+async fn start(config: Config) -> (SocketAddr, Emulator) {
+    let emulator = Emulator::new(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(Server::new(emulator.router()).serve(listener));
+    (addr, emulator)
+}
+
+/// A Check as ESPv2 sends it for an API-key call.
+fn espv2_check() -> Value {
+    json!({
+        "serviceName": SERVICE,
+        "serviceConfigId": "2024-01-01r0",
+        "operation": {
+            "operationId": "a0e7cd3d-6f0c-4b0e-9a31-4d8d5c0e9b11",
+            "operationName": "1.bookstore_endpoints_my_project_cloud_goog.ListShelves",
+            "consumerId": "api_key:AIzaSyB-example",
+            "startTime": "2024-01-01T00:00:00Z",
+            "labels": {
+                "servicecontrol.googleapis.com/caller_ip": "10.0.0.7",
+                "servicecontrol.googleapis.com/referer": "https://example.com/",
+                "servicecontrol.googleapis.com/service_agent": "ESPv2/2.45.0",
+                "servicecontrol.googleapis.com/user_agent": "ESPv2"
+            }
+        }
+    })
+}
+
+/// An AllocateQuota as ESPv2 sends it.
+fn espv2_quota() -> Value {
+    json!({
+        "serviceName": SERVICE,
+        "serviceConfigId": "2024-01-01r0",
+        "allocateOperation": {
+            "operationId": "b1f8de4e-7a1d-4c1f-8b42-5e9e6d1f0c22",
+            "methodName": "1.bookstore_endpoints_my_project_cloud_goog.ListShelves",
+            "consumerId": "api_key:AIzaSyB-example",
+            "quotaMetrics": [{"metricName": "read-requests", "metricValues": [{"int64Value": "1"}]}],
+            "quotaMode": "BEST_EFFORT"
+        }
+    })
+}
+
+/// A Report as ESPv2 sends it: the serviceruntime labels and metrics and the
+/// endpoints log.
+fn espv2_report(id: &str) -> Value {
+    json!({
+        "serviceName": SERVICE,
+        "serviceConfigId": "2024-01-01r0",
+        "operations": [{
+            "operationId": id,
+            "operationName": "1.bookstore_endpoints_my_project_cloud_goog.ListShelves",
+            "consumerId": "api_key:AIzaSyB-example",
+            "startTime": "2024-01-01T00:00:00Z",
+            "endTime": "2024-01-01T00:00:00.012Z",
+            "labels": {
+                "/credential_id": "apikey:AIzaSyB-example",
+                "/protocol": "http",
+                "/response_code": "200",
+                "/response_code_class": "2xx",
+                "/status_code": "0",
+                "cloud.googleapis.com/location": "us-central1",
+                "serviceruntime.googleapis.com/api_method": "1.bookstore_endpoints_my_project_cloud_goog.ListShelves",
+                "serviceruntime.googleapis.com/api_version": "1.0.0",
+                "servicecontrol.googleapis.com/platform": "GKE",
+                "servicecontrol.googleapis.com/service_agent": "ESPv2/2.45.0",
+                "servicecontrol.googleapis.com/user_agent": "ESPv2"
+            },
+            "metricValueSets": [
+                {"metricName": "serviceruntime.googleapis.com/api/consumer/request_count",
+                 "metricValues": [{"int64Value": "1"}]},
+                {"metricName": "serviceruntime.googleapis.com/api/producer/request_count",
+                 "metricValues": [{"int64Value": "1"}]},
+                {"metricName": "serviceruntime.googleapis.com/api/consumer/request_sizes",
+                 "metricValues": [{"distributionValue": {
+                     "count": "1", "mean": 512, "minimum": 512, "maximum": 512,
+                     "exponentialBuckets": {"numFiniteBuckets": 8, "growthFactor": 10, "scale": 1},
+                     "bucketCounts": ["0", "0", "0", "1", "0", "0", "0", "0", "0", "0"]}}]},
+                {"metricName": "serviceruntime.googleapis.com/api/producer/backend_latencies",
+                 "metricValues": [{"distributionValue": {
+                     "count": "1", "mean": 11.5, "minimum": 11.5, "maximum": 11.5,
+                     "exponentialBuckets": {"numFiniteBuckets": 29, "growthFactor": 2, "scale": 1e-6},
+                     "bucketCounts": ["0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "1"]}}]}
+            ],
+            "logEntries": [{
+                "name": "endpoints_log",
+                "timestamp": "2024-01-01T00:00:00.012Z",
+                "severity": "INFO",
+                "structPayload": {
+                    "api_key": "AIzaSyB-example",
+                    "http_method": "GET",
+                    "http_response_code": 200,
+                    "request_latency_in_ms": 12,
+                    "url": "/shelves"
+                }
+            }]
+        }]
+    })
+}
+
+fn esp_call(
+    addr: SocketAddr,
+    verb: &str,
+    request_type: &str,
+    response_type: &str,
+    request: &Value,
+) -> Value {
+    let answer = Reference::get().call(json!({
+        "op": "http_proto",
+        "url": format!("http://{addr}/v1/services/{SERVICE}:{verb}"),
+        "type": request_type,
+        "json": request.to_string(),
+        "response": response_type,
+    }));
+    assert!(answer.get("error").is_none(), "{answer}");
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn esp_calls_all_three_methods_in_binary() {
+    let mut config = Config::default();
+    config
+        .denied_consumers
+        .insert("api_key:denied".into(), check_error::Code::ApiKeyInvalid);
+    let (addr, emulator) = start(config).await;
+
+    let answer = esp_call(
+        addr,
+        "check",
+        "google.api.servicecontrol.v1.CheckRequest",
+        "google.api.servicecontrol.v1.CheckResponse",
+        &espv2_check(),
+    );
+    assert_eq!(answer["status"], 200);
+    assert_eq!(answer["content_type"], PROTO_CONTENT_TYPE);
+    let check: Value = serde_json::from_str(answer["json"].as_str().unwrap()).unwrap();
+    assert_eq!(check["operationId"], "a0e7cd3d-6f0c-4b0e-9a31-4d8d5c0e9b11");
+    assert_eq!(check["serviceConfigId"], "2024-01-01r0");
+    assert!(check.get("checkErrors").is_none(), "{check}");
+
+    let mut denied = espv2_check();
+    denied["operation"]["consumerId"] = json!("api_key:denied");
+    let answer = esp_call(
+        addr,
+        "check",
+        "google.api.servicecontrol.v1.CheckRequest",
+        "google.api.servicecontrol.v1.CheckResponse",
+        &denied,
+    );
+    let check: Value = serde_json::from_str(answer["json"].as_str().unwrap()).unwrap();
+    assert_eq!(check["checkErrors"][0]["code"], "API_KEY_INVALID");
+
+    let answer = esp_call(
+        addr,
+        "allocateQuota",
+        "google.api.servicecontrol.v1.AllocateQuotaRequest",
+        "google.api.servicecontrol.v1.AllocateQuotaResponse",
+        &espv2_quota(),
+    );
+    assert_eq!(answer["status"], 200);
+    let quota: Value = serde_json::from_str(answer["json"].as_str().unwrap()).unwrap();
+    assert_eq!(quota["operationId"], "b1f8de4e-7a1d-4c1f-8b42-5e9e6d1f0c22");
+
+    let report = espv2_report("c2a9ef5f-8b2e-4d20-9c53-6fa07e2a1d33");
+    let answer = esp_call(
+        addr,
+        "report",
+        "google.api.servicecontrol.v1.ReportRequest",
+        "google.api.servicecontrol.v1.ReportResponse",
+        &report,
+    );
+    assert_eq!(answer["status"], 200);
+    assert_eq!(answer["content_type"], PROTO_CONTENT_TYPE);
+    // What was stored is what was sent, field for field.
+    let sent: ReportRequest = json::from_str(&report.to_string()).unwrap();
+    assert_eq!(emulator.operations(SERVICE), sent.operations);
+
+    // An error comes back as a binary google.rpc.Status with the HTTP status
+    // of its code.
+    let mut invalid = espv2_report("");
+    invalid["operations"][0]["operationId"] = json!("");
+    invalid["operations"][0]["metricValueSets"][1] =
+        invalid["operations"][0]["metricValueSets"][0].clone();
+    let answer = esp_call(
+        addr,
+        "report",
+        "google.api.servicecontrol.v1.ReportRequest",
+        "google.api.servicecontrol.v1.ReportResponse",
+        &invalid,
+    );
+    assert_eq!(answer["status"], 400);
+    assert_eq!(answer["content_type"], PROTO_CONTENT_TYPE);
+    let status: Value = serde_json::from_str(answer["json"].as_str().unwrap()).unwrap();
+    assert_eq!(status["code"], 3);
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("identical labels")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn encodings_follow_content_type_ct_and_alt() {
+    let (addr, _) = start(Config::default()).await;
+    let url = format!("http://{addr}/v1/services/{SERVICE}:report");
+    let request: ReportRequest = json::from_str(&espv2_report("d3").to_string()).unwrap();
+    let http = reqwest::Client::new();
+    let send = |url: String, content_type: &'static str, body: Vec<u8>| {
+        let http = http.clone();
+        async move {
+            let answer = http
+                .post(url)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            let content_type = answer.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (status, content_type, answer.bytes().await.unwrap().to_vec())
+        }
+    };
+    // Binary in, JSON out with alt=json.
+    let (status, content_type, body) = send(
+        format!("{url}?alt=json"),
+        PROTO_CONTENT_TYPE,
+        request.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/json; charset=utf-8")
+    );
+    assert!(String::from_utf8(body).unwrap().contains("serviceConfigId"));
+    // JSON in, binary out with $alt=proto.
+    let json_body = json::to_vec(&request).unwrap();
+    let (status, content_type, _) = send(
+        format!("{url}?$alt=proto"),
+        "application/json",
+        json_body.clone(),
+    )
+    .await;
+    assert_eq!((status, content_type.as_str()), (200, PROTO_CONTENT_TYPE));
+    // $ct says the body is binary whatever the header says.
+    let (status, content_type, _) = send(
+        format!("{url}?$ct=application/x-protobuf"),
+        "text/plain",
+        request.encode_to_vec(),
+    )
+    .await;
+    assert_eq!((status, content_type.as_str()), (200, PROTO_CONTENT_TYPE));
+    // A body that is not protobuf: 400, binary Status, naming the offset.
+    let (status, content_type, body) =
+        send(url.clone(), PROTO_CONTENT_TYPE, vec![0x0a, 0xff, 0xff]).await;
+    assert_eq!((status, content_type.as_str()), (400, PROTO_CONTENT_TYPE));
+    let error = Status::decode(&body[..]).unwrap();
+    assert_eq!(error.code, 3);
+    assert!(
+        error.message.starts_with("Invalid proto payload received."),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("byte"), "{}", error.message);
+    // An unknown alt: 400 in JSON.
+    let (status, _, body) = send(format!("{url}?alt=media"), "application/json", json_body).await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8(body).unwrap().contains("alt=media"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_rest_clients_call_every_binding() {
+    let (addr, emulator) = start(Config::default()).await;
+    let rest = || {
+        RestClient::builder(format!("http://{addr}"))
+            .binary(true)
+            .build()
+            .unwrap()
+    };
+    let report: ReportRequest = json::from_str(&espv2_report("e4").to_string()).unwrap();
+    let control = ServiceControllerRestClient::new(rest());
+    let answer = control.report(report.clone()).await.unwrap();
+    assert!(answer.report_errors.is_empty());
+    assert_eq!(emulator.operations(SERVICE), report.operations);
+    let check: CheckRequest = json::from_str(&espv2_check().to_string()).unwrap();
+    assert_eq!(
+        control.check(check).await.unwrap().operation_id,
+        "a0e7cd3d-6f0c-4b0e-9a31-4d8d5c0e9b11"
+    );
+    let quota: AllocateQuotaRequest = json::from_str(&espv2_quota().to_string()).unwrap();
+    let quotas = QuotaControllerRestClient::new(rest());
+    assert_eq!(
+        quotas
+            .allocate_quota(quota)
+            .await
+            .unwrap()
+            .quota_metrics
+            .len(),
+        1
+    );
+    // Errors read from the binary Status.
+    let error = control
+        .report(ReportRequest {
+            service_name: SERVICE.into(),
+            operations: vec![Operation::default(); 2]
+                .into_iter()
+                .map(|mut op| {
+                    op.metric_value_sets = report.operations[0].metric_value_sets[..1].to_vec();
+                    op.metric_value_sets.push(op.metric_value_sets[0].clone());
+                    op
+                })
+                .collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::InvalidArgument);
+    assert!(
+        error.message().contains("identical labels"),
+        "{}",
+        error.message()
+    );
+    // Apigee: a body that is the whole request, and one with no body at all.
+    let runtime = RuntimeServiceRestClient::new(rest());
+    runtime
+        .report_instance_status(ReportInstanceStatusRequest {
+            instance: "organizations/acme/instances/i1".into(),
+            instance_uid: "u1".into(),
+            report_time: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        emulator.statuses("organizations/acme/instances/i1").len(),
+        1
+    );
+    let deployments =
+        cloud_report_proto::google::cloud::apigee::v1::DeploymentServiceRestClient::new(rest());
+    let error = deployments
+        .generate_deploy_change_report(GenerateDeployChangeReportRequest {
+            name: "organizations/nobody/environments/e/apis/a/revisions/1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::NotFound);
+}
