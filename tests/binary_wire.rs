@@ -10,7 +10,7 @@ mod support;
 
 use std::net::SocketAddr;
 
-use cloud_report_proto::emulator::{Config, Emulator};
+use cloud_report_proto::emulator::{Config, Emulator, Running};
 use cloud_report_proto::google::api::servicecontrol::v1::{
     AllocateQuotaRequest, CheckRequest, Operation, QuotaControllerRestClient, ReportRequest,
     ServiceControllerRestClient, check_error,
@@ -20,19 +20,15 @@ use cloud_report_proto::google::cloud::apigee::v1::{
 };
 use cloud_report_proto::google::rpc::Status;
 use cloud_report_proto::json;
-use cloud_report_proto::rest::{PROTO_CONTENT_TYPE, RestClient, Server};
+use cloud_report_proto::rest::{PROTO_CONTENT_TYPE, RestClient};
 use prost::Message;
 use serde_json::{Value, json};
 use support::reference::Reference;
 
 const SERVICE: &str = "bookstore.endpoints.my-project.cloud.goog";
 
-async fn start(config: Config) -> (SocketAddr, Emulator) {
-    let emulator = Emulator::new(config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(Server::new(emulator.router()).serve(listener));
-    (addr, emulator)
+async fn start(config: Config) -> Running {
+    Emulator::start(config).await.unwrap()
 }
 
 /// A Check as ESPv2 sends it for an API-key call.
@@ -151,7 +147,8 @@ async fn esp_calls_all_three_methods_in_binary() {
     config
         .denied_consumers
         .insert("api_key:denied".into(), check_error::Code::ApiKeyInvalid);
-    let (addr, emulator) = start(config).await;
+    let running = start(config).await;
+    let (addr, emulator) = (running.addr(), running.emulator());
 
     let answer = esp_call(
         addr,
@@ -231,7 +228,8 @@ async fn esp_calls_all_three_methods_in_binary() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn encodings_follow_content_type_ct_and_alt() {
-    let (addr, _) = start(Config::default()).await;
+    let running = start(Config::default()).await;
+    let addr = running.addr();
     let url = format!("http://{addr}/v1/services/{SERVICE}:report");
     let request: ReportRequest = json::from_str(&espv2_report("d3").to_string()).unwrap();
     let http = reqwest::Client::new();
@@ -302,7 +300,8 @@ async fn encodings_follow_content_type_ct_and_alt() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_rest_clients_call_every_binding() {
-    let (addr, emulator) = start(Config::default()).await;
+    let running = start(Config::default()).await;
+    let (addr, emulator) = (running.addr(), running.emulator());
     let rest = || {
         RestClient::builder(format!("http://{addr}"))
             .binary(true)

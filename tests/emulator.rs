@@ -791,3 +791,29 @@ mod deployments {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn started_in_process_in_one_call_and_shut_down() {
+    let running = Emulator::start(
+        Config::default()
+            .require_token("t")
+            .max_operations(10)
+            .deny_consumer("project:x", check_error::Code::ProjectDeleted),
+    )
+    .await
+    .unwrap();
+    let mut wire = Wire::connect(running.addr(), true, Some("t")).await;
+    let answer = wire
+        .report(ReportRequest {
+            service_name: "inproc.example.com".into(),
+            operations: vec![op("a", 1, Some(2))],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(answer.report_errors.is_empty());
+    assert_eq!(running.emulator().operations("inproc.example.com").len(), 1);
+    let addr = running.addr();
+    running.shutdown().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

@@ -113,6 +113,114 @@ impl Default for Config {
     }
 }
 
+/// Setters, so a configuration can be written in one expression outside the
+/// crate (the struct is `#[non_exhaustive]`).
+///
+/// ```
+/// use cloud_report_proto::emulator::Config;
+/// use cloud_report_proto::google::api::servicecontrol::v1::check_error::Code;
+///
+/// let config = Config::default()
+///     .require_token("s3cret")
+///     .max_bytes(64 << 20)
+///     .deny_consumer("project:blocked", Code::ServiceNotActivated);
+/// assert_eq!(config.max_bytes, 64 << 20);
+/// ```
+impl Config {
+    /// Sets [`require_token`](Self::require_token).
+    #[must_use]
+    pub fn require_token(mut self, token: impl Into<String>) -> Self {
+        self.require_token = Some(token.into());
+        self
+    }
+
+    /// Sets [`max_operations`](Self::max_operations).
+    #[must_use]
+    pub fn max_operations(mut self, max: usize) -> Self {
+        self.max_operations = max;
+        self
+    }
+
+    /// Sets [`max_statuses`](Self::max_statuses).
+    #[must_use]
+    pub fn max_statuses(mut self, max: usize) -> Self {
+        self.max_statuses = max;
+        self
+    }
+
+    /// Sets [`max_bytes`](Self::max_bytes).
+    #[must_use]
+    pub fn max_bytes(mut self, max: usize) -> Self {
+        self.max_bytes = max;
+        self
+    }
+
+    /// Adds a consumer to [`denied_consumers`](Self::denied_consumers).
+    #[must_use]
+    pub fn deny_consumer(
+        mut self,
+        consumer: impl Into<String>,
+        code: sc::check_error::Code,
+    ) -> Self {
+        self.denied_consumers.insert(consumer.into(), code);
+        self
+    }
+
+    /// Sets [`deployments`](Self::deployments).
+    #[must_use]
+    pub fn deployments(mut self, state: DeploymentState) -> Self {
+        self.deployments = state;
+        self
+    }
+}
+
+/// An emulator serving on 127.0.0.1 in this process, from
+/// [`Emulator::start`]. Dropping it stops the server; [`shutdown`](Self::shutdown)
+/// also waits for it.
+#[derive(Debug)]
+pub struct Running {
+    addr: std::net::SocketAddr,
+    emulator: Emulator,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// The address served.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`, the base URL of its REST and gRPC clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The emulator, to read what it stored.
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// Stops accepting, lets calls in flight finish, and waits for the server
+    /// to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 /// The operations of one service, each as encoded, in arrival order.
 #[derive(Default)]
 struct ServiceOperations {
@@ -192,6 +300,43 @@ impl Emulator {
             gateway = gateway.authenticate(token.clone());
         }
         gateway.into_router()
+    }
+
+    /// Serves a new emulator on a free port of 127.0.0.1, in this process,
+    /// with the default [`Limits`](crate::rest::Limits), until the handle
+    /// is dropped or shut down.
+    ///
+    /// ```no_run
+    /// use cloud_report_proto::emulator::{Config, Emulator};
+    /// use cloud_report_proto::google::api::servicecontrol::v1::service_controller_client::ServiceControllerClient;
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let running = Emulator::start(Config::default().require_token("t")).await?;
+    /// let mut client = ServiceControllerClient::connect(running.url()).await?;
+    /// // ... call it, then read what was stored:
+    /// let stored = running.emulator().operations("my-api.example.com");
+    /// running.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When no port can be bound.
+    pub async fn start(config: Config) -> std::io::Result<Running> {
+        let emulator = Self::new(config);
+        let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(
+            crate::rest::Server::new(emulator.router()).serve_with_shutdown(listener, async {
+                let _ = stopped.await;
+            }),
+        );
+        Ok(Running {
+            addr,
+            emulator,
+            stop: Some(stop),
+            task: Some(task),
+        })
     }
 
     /// The operations stored for a service, in arrival order.
