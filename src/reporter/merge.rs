@@ -158,6 +158,10 @@ pub(crate) fn merge_values(
     }
 }
 
+/// An aggregate indexes its metric values once it holds more than this
+/// many; below it, looking values up one by one is cheaper than hashing.
+const INDEX_FROM: usize = 16;
+
 /// Where each metric value of an aggregate is, by its metric name and
 /// labels, so a merge costs what the merged operation holds rather than what
 /// the aggregate has gathered.
@@ -172,6 +176,20 @@ struct MetricIndex {
 }
 
 impl MetricIndex {
+    fn of(op: &Operation) -> Self {
+        let mut index = Self::default();
+        for (s, set) in op.metric_value_sets.iter().enumerate() {
+            index.sets.entry(set.metric_name.clone()).or_insert(s);
+            for (v, value) in set.metric_values.iter().enumerate() {
+                // The first of values with equal labels is the one merged into.
+                if index.find(op, &set.metric_name, &value.labels).is_none() {
+                    index.insert(&set.metric_name, &value.labels, (s, v));
+                }
+            }
+        }
+        index
+    }
+
     fn hash(&self, metric: &str, labels: &BTreeMap<String, String>) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one((metric, labels))
@@ -180,31 +198,37 @@ impl MetricIndex {
     fn find(
         &self,
         op: &Operation,
-        hash: u64,
+        metric: &str,
         labels: &BTreeMap<String, String>,
     ) -> Option<(usize, usize)> {
+        let s = *self.sets.get(metric)?;
         self.values
-            .get(&hash)?
+            .get(&self.hash(metric, labels))?
             .iter()
             .copied()
-            .find(|&(s, v)| op.metric_value_sets[s].metric_values[v].labels == *labels)
+            .find(|&(set, v)| {
+                set == s && op.metric_value_sets[s].metric_values[v].labels == *labels
+            })
     }
 
-    fn insert(&mut self, hash: u64, at: (usize, usize)) {
+    fn insert(&mut self, metric: &str, labels: &BTreeMap<String, String>, at: (usize, usize)) {
+        let hash = self.hash(metric, labels);
         self.values.entry(hash).or_default().push(at);
     }
 }
 
-/// An operation gathering the operations of one [`Signature`], with an index
-/// of its metric values.
+/// An operation gathering the operations of one [`Signature`]; with an
+/// index of its metric values once it holds many.
 #[derive(Debug)]
 pub(crate) struct Aggregate {
     operation: Operation,
-    index: MetricIndex,
-    /// At least the operation's encoded length: the exact length after the
-    /// last measure plus the encoded lengths merged since, which a merge never
-    /// exceeds.
-    len_bound: usize,
+    index: Option<Box<MetricIndex>>,
+    /// How many metric values the operation holds.
+    values: usize,
+    /// At least the operation's encoded length, once measured: the exact
+    /// length after the last measure plus the encoded lengths merged since,
+    /// which a merge never exceeds.
+    len_bound: Option<usize>,
 }
 
 impl Aggregate {
@@ -212,22 +236,23 @@ impl Aggregate {
     /// identical labels in it stay as they are; later values merge into the
     /// first.
     pub(crate) fn new(operation: Operation) -> Self {
-        let mut index = MetricIndex::default();
-        for (s, set) in operation.metric_value_sets.iter().enumerate() {
-            index.sets.entry(set.metric_name.clone()).or_insert(s);
-            for (v, value) in set.metric_values.iter().enumerate() {
-                let hash = index.hash(&set.metric_name, &value.labels);
-                if index.find(&operation, hash, &value.labels).is_none() {
-                    index.insert(hash, (s, v));
-                }
-            }
-        }
-        let len_bound = operation.encoded_len();
-        Self {
+        let values = operation
+            .metric_value_sets
+            .iter()
+            .map(|s| s.metric_values.len())
+            .sum();
+        let mut aggregate = Self {
             operation,
-            index,
-            len_bound,
-        }
+            index: None,
+            values,
+            len_bound: None,
+        };
+        aggregate.reindex();
+        aggregate
+    }
+
+    fn reindex(&mut self) {
+        self.index = (self.values > INDEX_FROM).then(|| Box::new(MetricIndex::of(&self.operation)));
     }
 
     /// The operation as aggregated so far.
@@ -240,79 +265,119 @@ impl Aggregate {
         self.operation
     }
 
-    /// Whether merging `b` keeps the operation within `limit` encoded bytes,
-    /// measuring the aggregate again only when the bound says it might not.
-    pub(crate) fn fits(&mut self, b: &Operation, limit: usize) -> bool {
-        let added = b.encoded_len() + 10;
-        if self.len_bound + added <= limit {
+    /// Whether merging an operation of `added` encoded bytes keeps the
+    /// aggregate within `limit`, measuring it again only when the bound says
+    /// it might not.
+    pub(crate) fn fits(&mut self, added: usize, limit: usize) -> bool {
+        if self
+            .len_bound
+            .is_some_and(|bound| bound + added + 10 <= limit)
+        {
             return true;
         }
-        self.len_bound = self.operation.encoded_len();
-        self.len_bound + added <= limit
+        let exact = self.operation.encoded_len();
+        self.len_bound = Some(exact);
+        exact + added + 10 <= limit
     }
 
-    /// Merges `b` (of the same [`Signature`]) into the aggregate; `false`,
-    /// leaving it unchanged, when some metric value cannot merge. Costs time
-    /// linear in `b`: values are found through the index.
-    pub(crate) fn merge(&mut self, b: &Operation, kinds: &BTreeMap<String, MetricKind>) -> bool {
-        // First decide every value's fate without touching the aggregate.
-        let mut merged: HashMap<(usize, usize), MetricValue> = HashMap::new();
-        // Values of metric and labels the aggregate does not hold yet.
-        let mut added: Vec<(&str, u64, MetricValue)> = Vec::new();
-        let mut added_at: HashMap<u64, Vec<usize>> = HashMap::new();
-        for set in &b.metric_value_sets {
+    /// The set of a metric, and the value of its labels, when held.
+    fn find_set(&self, metric: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.sets.get(metric).copied(),
+            None => self
+                .operation
+                .metric_value_sets
+                .iter()
+                .position(|s| s.metric_name == metric),
+        }
+    }
+
+    fn find(&self, set: usize, labels: &BTreeMap<String, String>) -> Option<usize> {
+        let s = &self.operation.metric_value_sets[set];
+        match &self.index {
+            Some(index) => index
+                .find(&self.operation, &s.metric_name, labels)
+                .map(|(_, v)| v),
+            None => s.metric_values.iter().position(|v| v.labels == *labels),
+        }
+    }
+
+    /// Merges `b` (of the same [`Signature`], `b_len` bytes encoded) into the
+    /// aggregate; `false`, leaving it unchanged, when some metric value
+    /// cannot merge. Costs time linear in `b` once the aggregate is indexed.
+    pub(crate) fn merge(
+        &mut self,
+        b: &Operation,
+        b_len: usize,
+        kinds: &BTreeMap<String, MetricKind>,
+    ) -> bool {
+        // Changes are made in place; what they replaced is kept to undo them.
+        let sets_before = self.operation.metric_value_sets.len();
+        let mut lens_before: Vec<(usize, usize)> = Vec::new();
+        let mut replaced: Vec<((usize, usize), MetricValue)> = Vec::new();
+        let values_before = self.values;
+        let mut ok = true;
+        'sets: for set in &b.metric_value_sets {
             let kind = kinds.get(&set.metric_name).copied().unwrap_or_default();
             for value in &set.metric_values {
-                let hash = self.index.hash(&set.metric_name, &value.labels);
-                if let Some(at) = self.index.find(&self.operation, hash, &value.labels) {
-                    let current = merged.get(&at).unwrap_or_else(|| {
-                        &self.operation.metric_value_sets[at.0].metric_values[at.1]
-                    });
-                    match merge_values(kind, current, value) {
-                        Some(value) => merged.insert(at, value),
-                        None => return false,
-                    };
-                    continue;
-                }
-                let same = added_at.get(&hash).and_then(|slots| {
-                    slots.iter().copied().find(|&i| {
-                        added[i].0 == set.metric_name && added[i].2.labels == value.labels
-                    })
-                });
-                match same {
-                    Some(i) => match merge_values(kind, &added[i].2, value) {
-                        Some(value) => added[i].2 = value,
-                        None => return false,
-                    },
+                let s = match self.find_set(&set.metric_name) {
+                    Some(s) => s,
                     None => {
-                        added_at.entry(hash).or_default().push(added.len());
-                        added.push((&set.metric_name, hash, value.clone()));
+                        self.operation.metric_value_sets.push(MetricValueSet {
+                            metric_name: set.metric_name.clone(),
+                            metric_values: Vec::new(),
+                        });
+                        let s = self.operation.metric_value_sets.len() - 1;
+                        if let Some(index) = &mut self.index {
+                            index.sets.insert(set.metric_name.clone(), s);
+                        }
+                        s
+                    }
+                };
+                match self.find(s, &value.labels) {
+                    Some(v) => {
+                        let slot = &mut self.operation.metric_value_sets[s].metric_values[v];
+                        let Some(merged) = merge_values(kind, slot, value) else {
+                            ok = false;
+                            break 'sets;
+                        };
+                        replaced.push(((s, v), std::mem::replace(slot, merged)));
+                    }
+                    None => {
+                        let values = &mut self.operation.metric_value_sets[s].metric_values;
+                        if s < sets_before && !lens_before.iter().any(|(set, _)| *set == s) {
+                            lens_before.push((s, values.len()));
+                        }
+                        values.push(value.clone());
+                        let at = (s, values.len() - 1);
+                        self.values += 1;
+                        match &mut self.index {
+                            Some(index) => index.insert(&set.metric_name, &value.labels, at),
+                            None if self.values > INDEX_FROM => self.reindex(),
+                            None => {}
+                        }
                     }
                 }
             }
         }
-        // Then apply it.
         let op = &mut self.operation;
-        for ((s, v), value) in merged {
-            op.metric_value_sets[s].metric_values[v] = value;
-        }
-        for (name, hash, value) in added {
-            let s = *self.index.sets.entry(name.to_owned()).or_insert_with(|| {
-                op.metric_value_sets.push(MetricValueSet {
-                    metric_name: name.to_owned(),
-                    metric_values: Vec::new(),
-                });
-                op.metric_value_sets.len() - 1
-            });
-            let values = &mut op.metric_value_sets[s].metric_values;
-            values.push(value);
-            self.index.insert(hash, (s, values.len() - 1));
+        if !ok {
+            for ((s, v), value) in replaced.into_iter().rev() {
+                op.metric_value_sets[s].metric_values[v] = value;
+            }
+            for (s, len) in lens_before {
+                op.metric_value_sets[s].metric_values.truncate(len);
+            }
+            op.metric_value_sets.truncate(sets_before);
+            self.values = values_before;
+            self.reindex();
+            return false;
         }
         op.start_time = earliest(op.start_time, b.start_time);
         op.end_time = latest(op.end_time, b.end_time);
         op.log_entries.extend(b.log_entries.iter().cloned());
         op.extensions.extend(b.extensions.iter().cloned());
-        self.len_bound += b.encoded_len();
+        self.len_bound = self.len_bound.map(|bound| bound + b_len);
         true
     }
 }
@@ -386,11 +451,12 @@ mod tests {
         // 20,000 values each side: a search of the aggregate per value would
         // compare 400 million label sets.
         let mut aggregate = Aggregate::new(wide(20_000, 1));
-        assert!(aggregate.merge(&wide(20_000, 2), &BTreeMap::new()));
+        let b = wide(20_000, 2);
+        assert!(aggregate.merge(&b, b.encoded_len(), &BTreeMap::new()));
         let mut more = wide(1, 5);
         more.metric_value_sets[0].metric_values[0].labels =
             [("n".to_owned(), "new".to_owned())].into();
-        assert!(aggregate.merge(&more, &BTreeMap::new()));
+        assert!(aggregate.merge(&more, more.encoded_len(), &BTreeMap::new()));
         let values = &aggregate.operation().metric_value_sets[0].metric_values;
         assert_eq!(values.len(), 20_001);
         assert!(
@@ -413,13 +479,32 @@ mod tests {
             metric_values: vec![MetricValue::default()],
         });
         b.metric_value_sets.swap(0, 1);
-        assert!(!aggregate.merge(&b, &BTreeMap::new()));
+        assert!(!aggregate.merge(&b, b.encoded_len(), &BTreeMap::new()));
         assert_eq!(aggregate.operation(), &before);
+        // The same when the aggregate is indexed, and the index still finds
+        // every value afterwards.
+        let mut indexed = Aggregate::new(wide(40, 1));
+        let before = indexed.operation().clone();
+        let mut bad = wide(41, 1);
+        // n=5 cannot merge, and comes last, after a new value (n=40).
+        bad.metric_value_sets[0].metric_values[5].value = Some(Value::StringValue("x".into()));
+        bad.metric_value_sets[0].metric_values.swap(5, 40);
+        assert!(!indexed.merge(&bad, bad.encoded_len(), &BTreeMap::new()));
+        assert_eq!(indexed.operation(), &before);
+        let good = wide(41, 1);
+        assert!(indexed.merge(&good, good.encoded_len(), &BTreeMap::new()));
+        let values = &indexed.operation().metric_value_sets[0].metric_values;
+        assert_eq!(values.len(), 41);
+        assert!(
+            values[..40]
+                .iter()
+                .all(|v| v.value == Some(Value::Int64Value(2)))
+        );
         // Values repeated within one merged operation combine with each other.
         let mut twice = wide(1, 2);
         let value = twice.metric_value_sets[0].metric_values[0].clone();
         twice.metric_value_sets[0].metric_values.push(value);
-        assert!(aggregate.merge(&twice, &BTreeMap::new()));
+        assert!(aggregate.merge(&twice, twice.encoded_len(), &BTreeMap::new()));
         assert_eq!(
             aggregate.operation().metric_value_sets[0].metric_values[0].value,
             Some(Value::Int64Value(5))
@@ -483,7 +568,7 @@ mod tests {
                 .map(|&i| operation(parts[i].0, parts[i].1, &parts[i].2));
             let mut acc = Aggregate::new(ops.next().unwrap());
             for op in ops {
-                assert!(acc.merge(&op, &kinds));
+                assert!(acc.merge(&op, op.encoded_len(), &kinds));
             }
             acc.into_operation()
         }

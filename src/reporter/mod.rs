@@ -434,8 +434,11 @@ impl Aggregator {
         let signature = Signature::of(&operation);
         if let Some(entry) = self.entries.get_mut(&signature) {
             let limit = self.config.max_request_bytes.saturating_sub(self.overhead);
-            if entry.aggregate.fits(&operation, limit)
-                && entry.aggregate.merge(&operation, &self.config.metric_kinds)
+            let len = operation.encoded_len();
+            if entry.aggregate.fits(len, limit)
+                && entry
+                    .aggregate
+                    .merge(&operation, len, &self.config.metric_kinds)
             {
                 entry.ids.push(operation.operation_id);
                 self.counters.merged.fetch_add(1, Ordering::Relaxed);
