@@ -243,6 +243,7 @@ pub const WELL_KNOWN_COMPILED: &[&str] = &[
     "Any",
     "Duration",
     "Empty",
+    "FieldMask",
     "Timestamp",
     "Struct",
     "Value",

@@ -377,3 +377,96 @@ async fn binary_rest_clients_call_every_binding() {
         .unwrap_err();
     assert_eq!(error.code(), tonic::Code::NotFound);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fields_cut_answers_as_the_references_field_mask_does() {
+    let running =
+        start(Config::default().deny_consumer("api_key:denied", check_error::Code::ApiKeyInvalid))
+            .await;
+    let mut check = espv2_check();
+    check["operation"]["consumerId"] = json!("api_key:denied");
+    let url = format!("{}/v1/services/{SERVICE}:check", running.url());
+    let http = reqwest::Client::new();
+    let full: Value = serde_json::from_slice(
+        &http
+            .post(&url)
+            .body(check.to_string())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        full.get("checkErrors").is_some() && full.get("checkInfo").is_some(),
+        "{full}"
+    );
+    for mask in [
+        "operationId",
+        "operationId,serviceConfigId",
+        "checkInfo.consumerInfo",
+        "checkInfo,checkInfo.consumerInfo",
+        "checkErrors",
+        "serviceRolloutId,checkInfo.consumerInfo.projectNumber",
+    ] {
+        let theirs = Reference::get().call(json!({
+            "op": "mask",
+            "type": "google.api.servicecontrol.v1.CheckResponse",
+            "json": full.to_string(),
+            "mask": mask,
+        }));
+        let theirs: Value = serde_json::from_str(theirs["json"].as_str().unwrap()).unwrap();
+        // The query parameter, $fields, and the header, in JSON and binary.
+        for (query, header) in [
+            (format!("?fields={mask}"), None),
+            (format!("?$fields={mask}"), None),
+            (String::new(), Some(mask)),
+        ] {
+            let mut call = http.post(format!("{url}{query}")).body(check.to_string());
+            if let Some(mask) = header {
+                call = call.header("x-goog-fieldmask", mask);
+            }
+            let ours: Value =
+                serde_json::from_slice(&call.send().await.unwrap().bytes().await.unwrap()).unwrap();
+            assert_eq!(ours, theirs, "{mask}");
+        }
+        let binary = http
+            .post(format!("{url}?fields={mask}&alt=proto"))
+            .body(check.to_string())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let decoded =
+            cloud_report_proto::google::api::servicecontrol::v1::CheckResponse::decode(&binary[..])
+                .unwrap();
+        assert_eq!(serde_json::to_value(&decoded).unwrap(), theirs, "{mask}");
+    }
+    // Elements of a list are cut alike.
+    let ours: Value = serde_json::from_slice(
+        &http
+            .post(format!("{url}?fields=checkErrors.code"))
+            .body(check.to_string())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ours, json!({"checkErrors": [{"code": "API_KEY_INVALID"}]}));
+    // A mask that is not one: 400.
+    let bad = http
+        .post(format!("{url}?fields=operation_id"))
+        .body(check.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("invalid fields"));
+}

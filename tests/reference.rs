@@ -351,6 +351,7 @@ fn json_edge_cases_agree_with_the_reference() {
     const REPORT: &str = "google.api.servicecontrol.v1.ReportRequest";
     const DIST: &str = "google.api.servicecontrol.v1.Distribution";
     const METRIC: &str = "google.api.servicecontrol.v1.MetricValue";
+    const MASK: &str = "google.protobuf.FieldMask";
     let cases: &[(&str, &str)] = &[
         // null is "unset" for every kind of field
         (
@@ -496,6 +497,24 @@ fn json_edge_cases_agree_with_the_reference() {
             STATUS,
             r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.Int64Value", "value": "-9223372036854775808"}]}"#,
         ),
+        // FieldMask: lowerCamelCase paths joined by commas
+        (MASK, r#""fooBar,baz.quxQuux""#),
+        (MASK, r#""""#),
+        (MASK, r#""a,,b""#),
+        (MASK, r#""Foo.Bar""#),
+        (MASK, r#""foo_bar""#),
+        (MASK, r#""foo bar""#),
+        (MASK, r#"["fooBar"]"#),
+        (MASK, r#"{"paths": ["foo_bar"]}"#),
+        (MASK, "null"),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.FieldMask", "value": "a.bC,d"}]}"#,
+        ),
+        (
+            STATUS,
+            r#"{"details": [{"@type": "type.googleapis.com/google.protobuf.FieldMask", "paths": ["a"]}]}"#,
+        ),
     ];
     let mut reference = Reference::get();
     let mut disagreements = Vec::new();
@@ -562,6 +581,36 @@ fn known_differences_from_the_reference() {
         ours(STATUS, text, true),
         reference.parse_json(STATUS, text, true)
     );
+}
+
+/// A FieldMask writes as the reference writes it, and paths that have no
+/// JSON form fail on both sides.
+#[test]
+fn field_masks_write_as_the_reference_writes_them() {
+    use cloud_report_proto::google::protobuf::FieldMask;
+    let mut reference = Reference::get();
+    for paths in [
+        &["foo_bar", "baz.qux_quux"][..],
+        &[],
+        &[""],
+        &["a", "", "b"],
+        &["_baz"],
+        &["fooBar"],
+        &["foo_3"],
+        &["foo__bar"],
+        &["foo_"],
+        &["a.b_c.d_e_f"],
+    ] {
+        let mask = FieldMask::new(paths.iter().copied());
+        let binary = mask.encode_to_vec();
+        let theirs = reference.json_of("google.protobuf.FieldMask", &binary);
+        let ours = json::to_string(&mask);
+        match (&theirs, &ours) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{paths:?}"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("{paths:?}: reference {theirs:?}, ours {ours:?}"),
+        }
+    }
 }
 
 /// The reference writes f32::MAX as "3.4028235e+38" and then rejects that

@@ -39,6 +39,7 @@
 mod auth;
 mod client;
 mod error;
+mod fields;
 mod grpc;
 mod server;
 mod template;
@@ -65,6 +66,7 @@ use error::error_response;
 pub use server::{Limits, Server};
 pub use template::{BindingError, PathTemplate, TemplateError};
 
+use crate::google::protobuf::FieldMask;
 use crate::google::rpc::{Code, Status};
 use crate::registry::{self, Entry};
 
@@ -171,6 +173,8 @@ const SYSTEM_PARAMETERS: &[&str] = &[
     "alt",
     "$alt",
     "$ct",
+    "fields",
+    "$fields",
     "key",
     "prettyPrint",
     "$prettyPrint",
@@ -192,7 +196,7 @@ enum Encoding {
 
 /// The encodings of a REST exchange, decided before the body is read, so
 /// that every error is answered in the answer's encoding.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Wire {
     /// The request body's: binary when its media type (the `$ct` system
     /// parameter over `Content-Type`) is `application/x-protobuf`, JSON
@@ -204,6 +208,10 @@ struct Wire {
     /// Indented JSON (`prettyPrint`, `$prettyPrint` given other than
     /// `false`).
     pretty: bool,
+    /// The fields the answer is cut down to (`fields`, `$fields` or the
+    /// `X-Goog-FieldMask` header, in the mask's JSON form); all when absent
+    /// or empty.
+    fields: Option<FieldMask>,
 }
 
 impl Wire {
@@ -214,8 +222,12 @@ impl Wire {
             .map(str::to_owned);
         let mut alt = None;
         let mut pretty = false;
+        let mut fields = headers
+            .get("x-goog-fieldmask")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match name.as_ref() {
+                "fields" | "$fields" => fields = Some(value.into_owned()),
                 "$ct" => content_type = Some(value.into_owned()),
                 "alt" | "$alt" => alt = Some(value.into_owned()),
                 "prettyPrint" | "$prettyPrint" => pretty = value != "false",
@@ -240,10 +252,17 @@ impl Wire {
                 ));
             }
         };
+        let fields = match fields.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(text.parse::<FieldMask>().map_err(|e| {
+                RestError::new(Code::InvalidArgument, format!("invalid fields: {e}"))
+            })?),
+        };
         Ok(Self {
             body,
             answer,
             pretty,
+            fields,
         })
     }
 }
@@ -496,7 +515,29 @@ impl Gateway {
 
         // The in-process gRPC call, with the caller's headers as metadata.
         let headers = forwarded_headers(&parts.headers);
-        let reply = self.call(route, headers, message).await?;
+        let selection = match &wire.fields {
+            Some(mask) => Some(fields::Selection::of(route.binding.response, mask)?),
+            None => None,
+        };
+        let mut reply = self.call(route, headers, message).await?;
+        if let Some(selection) = &selection {
+            // Cut the answer down through its JSON form, as the mask's paths
+            // are fields of the message.
+            let internal = |e: registry::TranscodeError| {
+                RestError::new(Code::Internal, format!("cannot apply fields: {e}"))
+            };
+            let text = route
+                .response
+                .binary_to_json(&reply, false)
+                .map_err(internal)?;
+            let mut value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
+            selection.apply(&mut value);
+            reply = route
+                .response
+                .value_to_binary(value)
+                .map_err(|e| RestError::new(Code::Internal, format!("cannot apply fields: {e}")))?;
+        }
         if wire.answer == Encoding::Proto {
             return Ok(([(header::CONTENT_TYPE, PROTO_CONTENT_TYPE)], reply).into_response());
         }
@@ -653,9 +694,10 @@ async fn handle(
         Ok(wire) => wire,
         Err(error) => return error.into_response(),
     };
+    let answer = wire.answer;
     match gateway.clone().rest(request, wire).await {
         Ok(response) => response,
-        Err(error) if wire.answer == Encoding::Proto => error.into_proto_response(),
+        Err(error) if answer == Encoding::Proto => error.into_proto_response(),
         Err(error) => error.into_response(),
     }
 }

@@ -21,6 +21,8 @@ Requests ("op" selects):
              as binary protobuf (application/x-protobuf); the status, the
              content type, and the answer read as binary: the response type
              on 200, google.rpc.Status otherwise, as canonical JSON.
+  mask       {"type", "json", "mask"} -> the message cut down to a FieldMask
+             given in its JSON form (FieldMask.MergeMessage), as JSON.
   start_servers {} -> ports of a grpcio server and an HTTP (REST) server of
              ServiceController built on the official classes.
   served     {} -> what those servers received, in order.
@@ -31,7 +33,7 @@ import json
 import sys
 
 from google.protobuf import descriptor_pool, json_format, message_factory, unknown_fields
-from google.protobuf import any_pb2, duration_pb2, empty_pb2, struct_pb2, timestamp_pb2, wrappers_pb2  # noqa: F401
+from google.protobuf import any_pb2, duration_pb2, empty_pb2, field_mask_pb2, struct_pb2, timestamp_pb2, wrappers_pb2  # noqa: F401
 from google.api import annotations_pb2, distribution_pb2, http_pb2  # noqa: F401
 from google.logging.type import log_severity_pb2  # noqa: F401
 from google.rpc import code_pb2, error_details_pb2, status_pb2  # noqa: F401
@@ -271,6 +273,16 @@ def http_proto(request):
     }
 
 
+def mask(request):
+    cls = message_class(request["type"])
+    source = json_format.Parse(request["json"], cls())
+    field_mask = field_mask_pb2.FieldMask()
+    field_mask.FromJsonString(request["mask"])
+    cut = cls()
+    field_mask.MergeMessage(source, cut)
+    return {"json": json_format.MessageToJson(cut, indent=None)}
+
+
 SERVED = []  # what the reference servers received: {"wire", "method", "binary"}
 RUNNING = []  # the servers, kept alive for the life of the process
 
@@ -371,6 +383,7 @@ HANDLERS = {
     "grpc_call": grpc_call,
     "http_post": http_post,
     "http_proto": http_proto,
+    "mask": mask,
     "start_servers": start_servers,
     "served": served,
 }

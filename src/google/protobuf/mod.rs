@@ -57,6 +57,7 @@ macro_rules! json_as_text {
 
 mod any;
 mod duration;
+mod field_mask;
 #[cfg(feature = "json")]
 mod struct_json;
 mod timestamp;
@@ -65,4 +66,5 @@ mod wrappers;
 
 pub use any::AnyError;
 pub use duration::DurationError;
+pub use field_mask::FieldMaskError;
 pub use timestamp::TimestampError;
