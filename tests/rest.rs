@@ -37,6 +37,8 @@ type Received = (ReportRequest, Option<String>);
 #[derive(Clone, Default)]
 struct Backend {
     reports: Arc<Mutex<Vec<Received>>>,
+    /// The metadata of every report.
+    metadata: Arc<Mutex<Vec<http::HeaderMap>>>,
     statuses: Arc<Mutex<Vec<ReportInstanceStatusRequest>>>,
     deploys: Arc<Mutex<Vec<GenerateDeployChangeReportRequest>>>,
 }
@@ -63,6 +65,10 @@ impl ServiceController for Backend {
         if request.get_ref().service_name == "slow.example.com" {
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         }
+        self.metadata
+            .lock()
+            .unwrap()
+            .push(request.metadata().clone().into_headers());
         let token = request
             .metadata()
             .get("authorization")
@@ -584,4 +590,64 @@ async fn rest_over_h2c() {
         backend.reports.lock().unwrap()[0].0.service_name,
         "h2.example.com"
     );
+}
+
+#[tokio::test]
+async fn system_parameters_become_headers_and_verbs() {
+    let backend = Backend::default();
+    let addr = serve(backend.clone(), 1 << 20).await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/v1/services/sp.example.com:report");
+    let answer = http
+        .post(format!(
+            "{url}?key=K&userProject=P&quotaUser=Q&access_token=T&$.xgafv=2"
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // A header the caller sent wins over the parameter.
+    let answer = http
+        .post(format!("{url}?key=fromQuery"))
+        .header("x-goog-api-key", "fromHeader")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    {
+        let seen = backend.metadata.lock().unwrap();
+        assert_eq!(seen[0]["x-goog-api-key"], "K");
+        assert_eq!(seen[0]["x-goog-user-project"], "P");
+        assert_eq!(seen[0]["x-goog-quota-user"], "Q");
+        assert_eq!(seen[0]["authorization"], "Bearer T");
+        assert_eq!(seen[1]["x-goog-api-key"], "fromHeader");
+    }
+    // $.xgafv names an error format, 1 or 2.
+    let bad = http
+        .post(format!("{url}?$.xgafv=3"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    // X-HTTP-Method-Override: a POST standing for GET is routed as a GET.
+    let overridden = http
+        .post(&url)
+        .header("x-http-method-override", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overridden.status(), 405);
+    assert!(overridden.text().await.unwrap().contains("method GET"));
+    let same = http
+        .post(&url)
+        .header("x-http-method-override", "post")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 200);
+    assert_eq!(backend.metadata.lock().unwrap().len(), 3);
 }

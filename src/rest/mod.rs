@@ -179,6 +179,7 @@ const SYSTEM_PARAMETERS: &[&str] = &[
     "prettyPrint",
     "$prettyPrint",
     "quotaUser",
+    "userProject",
     "access_token",
 ];
 
@@ -228,6 +229,12 @@ impl Wire {
         for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match name.as_ref() {
                 "fields" | "$fields" => fields = Some(value.into_owned()),
+                "$.xgafv" if value != "1" && value != "2" => {
+                    return Err(RestError::new(
+                        Code::InvalidArgument,
+                        format!("$.xgafv={} is not an error format: 1 or 2", clip(&value)),
+                    ));
+                }
                 "$ct" => content_type = Some(value.into_owned()),
                 "alt" | "$alt" => alt = Some(value.into_owned()),
                 "prettyPrint" | "$prettyPrint" => pretty = value != "false",
@@ -459,12 +466,27 @@ impl Gateway {
     ) -> Result<Response, RestError> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path();
+        // A POST may stand for another verb (for clients that can send only
+        // GET and POST).
+        let method = match parts.headers.get("x-http-method-override") {
+            Some(verb) if parts.method == Method::POST => verb
+                .to_str()
+                .ok()
+                .and_then(|v| Method::from_bytes(v.trim().to_ascii_uppercase().as_bytes()).ok())
+                .ok_or_else(|| {
+                    RestError::new(
+                        Code::InvalidArgument,
+                        "X-HTTP-Method-Override is not an HTTP method",
+                    )
+                })?,
+            _ => parts.method.clone(),
+        };
         let mut path_matched = false;
         let mut found = None;
         for (index, route) in self.routes.iter().enumerate() {
             if let Some(values) = route.template.matches(path) {
                 path_matched = true;
-                if parts.method.as_str() == route.binding.verb {
+                if method.as_str() == route.binding.verb {
                     found = Some((index, values));
                     break;
                 }
@@ -474,13 +496,13 @@ impl Gateway {
             return Err(if path_matched {
                 RestError::new(
                     Code::Unimplemented,
-                    format!("method {} is not allowed on {}", parts.method, clip(path)),
+                    format!("method {method} is not allowed on {}", clip(path)),
                 )
                 .with_http_status(405)
             } else {
                 RestError::new(
                     Code::NotFound,
-                    format!("no method is bound to {} {}", parts.method, clip(path)),
+                    format!("no method is bound to {method} {}", clip(path)),
                 )
             });
         };
@@ -641,20 +663,25 @@ impl Gateway {
     }
 }
 
-/// Runs before every route: an `access_token` query parameter becomes the
-/// `Authorization` header when there is none, then the authenticator, if
-/// any, decides from the headers alone.
+/// System parameters that stand for a header, and the header: given in the
+/// query, each becomes its header when the request has none, so services,
+/// authenticators and inspection routes see one form.
+const PARAMETER_HEADERS: &[(&str, &str)] = &[
+    ("access_token", "authorization"),
+    ("key", "x-goog-api-key"),
+    ("userProject", "x-goog-user-project"),
+    ("quotaUser", "x-goog-quota-user"),
+];
+
+/// Runs before every route: the query's system parameters that stand for
+/// headers become them, then the authenticator, if any, decides from the
+/// headers alone.
 async fn authenticate(
     axum::extract::State(authenticator): axum::extract::State<Option<Arc<dyn Authenticate>>>,
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if !request.headers().contains_key(header::AUTHORIZATION)
-        && let Some(token) = query_access_token(request.uri().query())
-        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}"))
-    {
-        request.headers_mut().insert(header::AUTHORIZATION, value);
-    }
+    parameters_as_headers(&mut request);
     if let Some(authenticator) = authenticator
         && let Err(status) = authenticator.authenticate(request.headers())
     {
@@ -663,11 +690,30 @@ async fn authenticate(
     next.run(request).await
 }
 
-/// The `access_token` system parameter of a query string.
-fn query_access_token(query: Option<&str>) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(name, _)| name == "access_token")
-        .map(|(_, value)| value.into_owned())
+fn parameters_as_headers(request: &mut axum::extract::Request) {
+    let Some(query) = request.uri().query() else {
+        return;
+    };
+    let mut found = Vec::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if let Some(&(_, header)) = PARAMETER_HEADERS.iter().find(|(p, _)| *p == name) {
+            let value = if header == "authorization" {
+                format!("Bearer {value}")
+            } else {
+                value.into_owned()
+            };
+            found.push((header, value));
+        }
+    }
+    for (header, value) in found {
+        if !request.headers().contains_key(header)
+            && let Ok(value) = HeaderValue::from_str(&value)
+        {
+            request
+                .headers_mut()
+                .insert(http::HeaderName::from_static(header), value);
+        }
+    }
 }
 
 async fn handle(
