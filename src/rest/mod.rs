@@ -66,7 +66,7 @@ use error::error_response;
 pub use server::{Limits, Server};
 pub use template::{BindingError, PathTemplate, TemplateError};
 
-use crate::google::protobuf::FieldMask;
+use crate::google::protobuf::{FieldMask, lower_camel};
 use crate::google::rpc::{Code, Status};
 use crate::registry::{self, Entry};
 
@@ -947,22 +947,6 @@ fn set_path(
     Ok(())
 }
 
-fn lower_camel(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 fn invalid_json(error: &registry::TranscodeError) -> String {
     format!("Invalid JSON payload received. {error}")
 }
@@ -1033,12 +1017,5 @@ mod tests {
                 binding.response
             );
         }
-    }
-
-    #[test]
-    fn lower_camel_matches_protoc() {
-        assert_eq!(lower_camel("service_name"), "serviceName");
-        assert_eq!(lower_camel("a_b_c"), "aBC");
-        assert_eq!(lower_camel("name"), "name");
     }
 }

@@ -48,24 +48,8 @@ impl FieldMask {
 
     /// The JSON text; [`check`](Self::check) first.
     pub(super) fn canonical_text(&self) -> String {
-        let mut text = String::new();
-        for (i, path) in self.paths.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            let mut upper = false;
-            for c in path.chars() {
-                if c == '_' {
-                    upper = true;
-                } else if upper {
-                    text.push(c.to_ascii_uppercase());
-                    upper = false;
-                } else {
-                    text.push(c);
-                }
-            }
-        }
-        text
+        let paths: Vec<String> = self.paths.iter().map(|p| lower_camel(p)).collect();
+        paths.join(",")
     }
 
     /// Whether a message field path (proto names joined by dots) falls under
@@ -83,6 +67,25 @@ impl FieldMask {
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
         })
     }
+}
+
+/// The lowerCamelCase form of a proto name, protoc's rule for JSON names and
+/// the JSON form of field mask paths: each `_` dropped and the character
+/// after it upper-cased.
+pub(crate) fn lower_camel(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Whether a path converts to lowerCamelCase and back unchanged.
@@ -144,6 +147,13 @@ json_as_text!(FieldMask, "a field mask such as \"fooBar,baz.qux\"");
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_camel_matches_protoc() {
+        assert_eq!(lower_camel("service_name"), "serviceName");
+        assert_eq!(lower_camel("a_b_c"), "aBC");
+        assert_eq!(lower_camel("name"), "name");
+    }
 
     #[test]
     fn paths_convert_both_ways_and_refuse_what_does_not_round_trip() {
