@@ -397,13 +397,18 @@ impl ConnectionTask {
             let wake = closing_by.unwrap_or_else(|| self.next_look());
             tokio::select! {
                 _ = conn.as_mut() => break,
-                () = self.connection.evict.notified() => break,
+                () = self.connection.evict.notified(), if closing_by.is_none() => {
+                    // Chosen while idle; a request may have begun since.
+                    if self.connection.in_flight.load(Ordering::Acquire) == 0 {
+                        break;
+                    }
+                    conn.as_mut().graceful_shutdown();
+                    closing_by = Some(Instant::now() + self.grace());
+                }
                 changed = self.stop.changed(), if closing_by.is_none() => {
                     if changed.is_err() || *self.stop.borrow() {
                         conn.as_mut().graceful_shutdown();
-                        // Requests in flight may finish within their timeout.
-                        let grace = self.shared.limits.request_timeout.unwrap_or(Duration::MAX);
-                        closing_by = Some(Instant::now() + grace.min(Duration::from_secs(3600)));
+                        closing_by = Some(Instant::now() + self.grace());
                     }
                 }
                 () = tokio::time::sleep_until(wake) => {
@@ -418,6 +423,16 @@ impl ConnectionTask {
             }
         }
         self.shared.connections().remove(&self.id);
+    }
+
+    /// How long requests in flight may go on once the connection is closing:
+    /// their own timeout.
+    fn grace(&self) -> Duration {
+        self.shared
+            .limits
+            .request_timeout
+            .unwrap_or(Duration::MAX)
+            .min(Duration::from_secs(3600))
     }
 
     /// When the connection becomes too long idle, as things stand; a time to
