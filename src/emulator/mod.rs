@@ -421,25 +421,19 @@ fn operation_problem(op: &sc::Operation) -> Option<String> {
 /// Anys nested past the limit, NaN in a `Struct`, a time out of range), so it
 /// is refused at the door rather than stored to break inspection later.
 fn json_problem(op: &sc::Operation) -> Option<String> {
-    use crate::json::to_vec;
-    let error = to_vec(op).err()?;
-    let lists = [
-        (
-            "log_entries",
-            op.log_entries.iter().map(to_vec).collect::<Vec<_>>(),
-        ),
-        (
-            "metric_value_sets",
-            op.metric_value_sets.iter().map(to_vec).collect(),
-        ),
-        ("extensions", op.extensions.iter().map(to_vec).collect()),
-    ];
-    for (field, written) in lists {
-        if let Some((i, Err(e))) = written.into_iter().enumerate().find(|(_, w)| w.is_err()) {
-            return Some(format!("{field}[{i}] cannot be written as JSON: {e}"));
-        }
+    use crate::json::{WriteJson, to_vec};
+    fn first_failure<T: WriteJson>(field: &str, items: &[T]) -> Option<String> {
+        items.iter().enumerate().find_map(|(i, item)| {
+            to_vec(item)
+                .err()
+                .map(|e| format!("{field}[{i}] cannot be written as JSON: {e}"))
+        })
     }
-    Some(format!("cannot be written as JSON: {error}"))
+    let error = to_vec(op).err()?;
+    first_failure("log_entries", &op.log_entries)
+        .or_else(|| first_failure("metric_value_sets", &op.metric_value_sets))
+        .or_else(|| first_failure("extensions", &op.extensions))
+        .or_else(|| Some(format!("cannot be written as JSON: {error}")))
 }
 
 /// Requests larger than this are validated on the blocking pool, so that the
