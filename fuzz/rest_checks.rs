@@ -3,8 +3,10 @@
 //! any HTTP request to the emulator's router (the REST gateway in front of
 //! every service, and the inspection endpoints) is answered, never with a
 //! panic, and every answer is JSON: a success, or an error in Google's form
-//! whose code is the HTTP status. Path templates parse or fail cleanly, and
-//! what one matches expands back to a path it matches the same way.
+//! whose code is the HTTP status; or, when `alt=proto` asks for binary, a
+//! binary answer whose errors are a `google.rpc.Status` that is not OK. Path
+//! templates parse or fail cleanly, and what one matches expands back to a
+//! path it matches the same way.
 
 use cloud_report_proto::emulator::{Config, Emulator};
 use cloud_report_proto::rest::PathTemplate;
@@ -49,18 +51,33 @@ pub fn rest(data: &[u8]) {
         .expect("a request");
     // A fresh emulator per input, so state never accumulates.
     let router = Emulator::new(Config::default()).router();
-    let (status, body) = runtime().block_on(async move {
+    let (status, binary, body) = runtime().block_on(async move {
         let response = router.oneshot(request).await.expect("infallible");
         let status = response.status();
+        let binary = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v == "application/x-protobuf");
         let body = response
             .into_body()
             .collect()
             .await
             .expect("the body is readable")
             .to_bytes();
-        (status, body)
+        (status, binary, body)
     });
     if method == "HEAD" {
+        return;
+    }
+    if binary {
+        // Asked for with alt=proto: an error is a binary google.rpc.Status
+        // (its HTTP status is its code's, or 404, 405, 408 or 413).
+        if !status.is_success() {
+            use prost::Message;
+            let error = cloud_report_proto::google::rpc::Status::decode(&body[..])
+                .unwrap_or_else(|e| panic!("{status} binary answer is not a Status: {e}"));
+            assert_ne!(error.code, 0, "{status}: {error:?}");
+        }
         return;
     }
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| {
