@@ -924,11 +924,6 @@ fn json_list<M: Message + Default + crate::json::WriteJson + 'static>(
     response
 }
 
-fn error_response(status: Status) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    RestError::from(status).into_response()
-}
-
 /// A method other than GET on an inspection endpoint: 405 in Google's error
 /// form, as the gateway answers.
 async fn inspection_method_not_allowed(
@@ -945,10 +940,12 @@ async fn inspection_method_not_allowed(
 /// A path whose variables cannot be read (not UTF-8 once decoded): 400 in
 /// Google's error form.
 fn bad_path(rejection: &PathRejection) -> axum::response::Response {
-    error_response(Status::new(
+    use axum::response::IntoResponse;
+    RestError::new(
         Code::InvalidArgument,
         format!("invalid path: {}", rejection.body_text()),
-    ))
+    )
+    .into_response()
 }
 
 /// The operations of a service in arrival order, as they were when the

@@ -280,7 +280,7 @@ impl Aggregate {
         exact + added + 10 <= limit
     }
 
-    /// The set of a metric, and the value of its labels, when held.
+    /// The position of a metric's value set, when held.
     fn find_set(&self, metric: &str) -> Option<usize> {
         match &self.index {
             Some(index) => index.sets.get(metric).copied(),
@@ -292,6 +292,7 @@ impl Aggregate {
         }
     }
 
+    /// The position, in a set, of the value with these labels, when held.
     fn find(&self, set: usize, labels: &BTreeMap<String, String>) -> Option<usize> {
         let s = &self.operation.metric_value_sets[set];
         match &self.index {

@@ -186,7 +186,11 @@ impl RestClient {
         let body = match body {
             // The whole message, path fields included: they agree.
             Some(_) if binary && binding.body == "*" => Some((request.encode_to_vec(), true)),
-            Some(json) => Some((json, false)),
+            Some(json) => Some((
+                serde_json::to_vec(&json)
+                    .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?,
+                false,
+            )),
             None => None,
         };
         if binary && !body.as_ref().is_some_and(|(_, proto)| *proto) {
@@ -265,11 +269,12 @@ fn transport_error(error: reqwest::Error) -> tonic::Status {
     }
 }
 
-/// The path, query string and body of a request under a binding.
+/// The path, query string and JSON body (not yet written, as a binary call
+/// sends the message instead) of a request under a binding.
 fn bind<Req: Serialize>(
     binding: &Binding,
     request: &Req,
-) -> Result<(String, String, Option<Vec<u8>>), tonic::Status> {
+) -> Result<(String, String, Option<serde_json::Value>), tonic::Status> {
     let invalid = |m: String| tonic::Status::invalid_argument(m);
     let template = binding
         .path_template()
@@ -286,10 +291,7 @@ fn bind<Req: Serialize>(
     let refs: Vec<&str> = path_values.iter().map(String::as_str).collect();
     let path = template.expand(&refs).map_err(|e| invalid(e.to_string()))?;
     let (query, body) = match binding.body {
-        "*" => (
-            String::new(),
-            Some(serde_json::to_vec(&fields).map_err(|e| invalid(e.to_string()))?),
-        ),
+        "*" => (String::new(), Some(serde_json::Value::Object(fields))),
         "" => (query_string(binding, &fields)?, None),
         field => {
             let json_name = binding
@@ -300,10 +302,7 @@ fn bind<Req: Serialize>(
             let body = fields
                 .remove(json_name)
                 .unwrap_or(serde_json::Value::Object(Default::default()));
-            (
-                query_string(binding, &fields)?,
-                Some(serde_json::to_vec(&body).map_err(|e| invalid(e.to_string()))?),
-            )
+            (query_string(binding, &fields)?, Some(body))
         }
     };
     Ok((path, query, body))

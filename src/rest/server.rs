@@ -415,7 +415,7 @@ impl ConnectionTask {
                     if closing_by.is_some() {
                         break;
                     }
-                    if self.idle_deadline() <= Instant::now() {
+                    if self.idle_deadline().is_some_and(|d| d <= Instant::now()) {
                         conn.as_mut().graceful_shutdown();
                         closing_by = Some(Instant::now() + CLOSE_GRACE);
                     }
@@ -435,30 +435,31 @@ impl ConnectionTask {
             .min(Duration::from_secs(3600))
     }
 
-    /// When the connection becomes too long idle, as things stand; a time to
-    /// look again while a request is in flight.
-    fn idle_deadline(&self) -> Instant {
+    /// When the connection becomes too long idle, as things stand; `None`
+    /// while a request is in flight.
+    fn idle_deadline(&self) -> Option<Instant> {
         let limits = &self.shared.limits;
         let c = &self.connection;
         if c.in_flight.load(Ordering::Acquire) > 0 {
-            return Instant::now() + limits.idle_timeout;
+            return None;
         }
         let timeout = if c.served.load(Ordering::Relaxed) {
             limits.idle_timeout
         } else {
             limits.header_read_timeout
         };
-        self.last_active() + timeout
+        Some(self.last_active() + timeout)
     }
 
     /// When to look again: the idle deadline, or sooner where a request
-    /// that has come and gone since would make it sooner.
+    /// that has come and gone since would make it sooner; while a request is
+    /// in flight, an idle timeout from now.
     fn next_look(&self) -> Instant {
         let idle = self.shared.limits.idle_timeout;
-        if self.connection.in_flight.load(Ordering::Acquire) > 0 {
-            return Instant::now() + idle;
+        match self.idle_deadline() {
+            Some(deadline) => deadline.min(self.last_active() + idle),
+            None => Instant::now() + idle,
         }
-        self.idle_deadline().min(self.last_active() + idle)
     }
 
     fn last_active(&self) -> Instant {
