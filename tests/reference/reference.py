@@ -34,7 +34,7 @@ import sys
 
 from google.protobuf import descriptor_pool, json_format, message_factory, unknown_fields
 from google.protobuf import any_pb2, duration_pb2, empty_pb2, field_mask_pb2, struct_pb2, timestamp_pb2, wrappers_pb2  # noqa: F401
-from google.api import annotations_pb2, distribution_pb2, http_pb2  # noqa: F401
+from google.api import annotations_pb2, distribution_pb2, http_pb2, service_pb2  # noqa: F401
 from google.logging.type import log_severity_pb2  # noqa: F401
 from google.rpc import code_pb2, error_details_pb2, status_pb2  # noqa: F401
 from google.rpc.context import attribute_context_pb2  # noqa: F401

@@ -205,6 +205,19 @@ fn message(desc: MessageDescriptor, depth: u32) -> BoxedStrategy<DynamicMessage>
         if in_real_oneof {
             continue;
         }
+        // Lists and maps of messages are empty at depth 0: leaving their
+        // strategies unbuilt ends the recursion of types that contain
+        // themselves (a documentation `Page`'s subpages).
+        let holds_messages = match field.kind() {
+            Kind::Message(entry) if field.is_map() => {
+                matches!(entry.map_entry_value_field().kind(), Kind::Message(_))
+            }
+            Kind::Message(_) => field.is_list(),
+            _ => false,
+        };
+        if depth == 0 && holds_messages {
+            continue;
+        }
         let f = field.clone();
         parts.push(
             prop::option::weighted(0.6, field_value(&field, depth))

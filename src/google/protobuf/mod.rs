@@ -3,7 +3,7 @@
 //! durations, `Any` with `"@type"`, `Struct` as plain JSON, wrappers as their
 //! values).
 
-include!(concat!(env!("OUT_DIR"), "/google.protobuf.rs"));
+include_package!("google.protobuf");
 
 /// JSON as the type's canonical text: written as `Display` does once `check()`
 /// passes, read with `FromStr` (which checks too).
