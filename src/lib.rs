@@ -81,6 +81,10 @@ pub mod registry;
 pub mod reporter;
 #[cfg(feature = "rest")]
 pub mod rest;
+#[cfg(any(feature = "rest", feature = "service-config"))]
+mod schema;
+#[cfg(feature = "service-config")]
+pub mod service_config;
 pub mod status;
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every `.proto` file the

@@ -8,81 +8,12 @@
 //! anywhere. A name that is not a field, or a path that goes on past a
 //! scalar or a map, is INVALID_ARGUMENT.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
-
-use prost::Message;
-use prost_types::field_descriptor_proto::{Label, Type};
+use std::collections::BTreeMap;
 
 use super::RestError;
 use crate::google::protobuf::FieldMask;
 use crate::google::rpc::Code;
-
-/// One field of a message, as a mask path meets it.
-struct Field {
-    json_name: String,
-    /// The message type (full name, no leading dot) of a message field that
-    /// is not a map.
-    message: Option<String>,
-    map: bool,
-}
-
-/// Every message of the crate's descriptor set, by full name, with its
-/// fields by proto name; read once.
-fn messages() -> &'static HashMap<String, HashMap<String, Field>> {
-    static MESSAGES: OnceLock<HashMap<String, HashMap<String, Field>>> = OnceLock::new();
-    MESSAGES.get_or_init(|| {
-        let set =
-            prost_types::FileDescriptorSet::decode(crate::FILE_DESCRIPTOR_SET).unwrap_or_default();
-        let mut out = HashMap::new();
-        for file in &set.file {
-            let package = file.package();
-            for message in &file.message_type {
-                add(&mut out, package, message);
-            }
-        }
-        out
-    })
-}
-
-fn add(
-    out: &mut HashMap<String, HashMap<String, Field>>,
-    scope: &str,
-    message: &prost_types::DescriptorProto,
-) {
-    let name = if scope.is_empty() {
-        message.name().to_owned()
-    } else {
-        format!("{scope}.{}", message.name())
-    };
-    let map_entries: Vec<String> = message
-        .nested_type
-        .iter()
-        .filter(|m| m.options.as_ref().is_some_and(|o| o.map_entry()))
-        .map(|m| format!(".{name}.{}", m.name()))
-        .collect();
-    let fields = message
-        .field
-        .iter()
-        .map(|f| {
-            let is_message = f.r#type() == Type::Message;
-            let map = is_message
-                && f.label() == Label::Repeated
-                && map_entries.iter().any(|e| e == f.type_name());
-            let field = Field {
-                json_name: f.json_name().to_owned(),
-                message: (is_message && !map)
-                    .then(|| f.type_name().trim_start_matches('.').to_owned()),
-                map,
-            };
-            (f.name().to_owned(), field)
-        })
-        .collect();
-    for nested in &message.nested_type {
-        add(out, &name, nested);
-    }
-    out.insert(name, fields);
-}
+use crate::schema::{self, Kind};
 
 /// What a mask keeps of a message: by JSON member name, each member with
 /// what is kept of it.
@@ -96,7 +27,6 @@ pub(super) struct Selection {
 impl Selection {
     /// The selection of `mask` over answers of the message type `message`.
     pub(super) fn of(message: &str, mask: &FieldMask) -> Result<Self, RestError> {
-        let messages = messages();
         let mut root = Self::default();
         for path in &mask.paths {
             let invalid = |why: String| {
@@ -114,16 +44,18 @@ impl Selection {
                         "\"{segment}\" goes past a field with no fields"
                     )));
                 };
-                let field = messages
-                    .get(type_name)
+                let field = schema::message(type_name)
                     .and_then(|fields| fields.get(segment))
                     .ok_or_else(|| invalid(format!("{type_name} has no field \"{segment}\"")))?;
-                if field.map && segments.peek().is_some() {
+                if matches!(field.kind, Kind::Map(..)) && segments.peek().is_some() {
                     return Err(invalid(format!(
                         "\"{segment}\" is a map; a path ends there"
                     )));
                 }
-                current = field.message.as_deref();
+                current = match &field.kind {
+                    Kind::Message(name) => Some(name.as_str()),
+                    _ => None,
+                };
                 if !node.all {
                     node = node.members.entry(field.json_name.clone()).or_default();
                 }

@@ -21,6 +21,10 @@ Requests ("op" selects):
              as binary protobuf (application/x-protobuf); the status, the
              content type, and the answer read as binary: the response type
              on 200, google.rpc.Status otherwise, as canonical JSON.
+  service_yaml {"yaml"} -> a service configuration read the way Python
+             tools read one: PyYAML, the `type` key dropped, then
+             json_format.ParseDict into google.api.Service; canonical JSON,
+             or the error.
   mask       {"type", "json", "mask"} -> the message cut down to a FieldMask
              given in its JSON form (FieldMask.MergeMessage), as JSON.
   start_servers {} -> ports of a grpcio server and an HTTP (REST) server of
@@ -287,6 +291,20 @@ SERVED = []  # what the reference servers received: {"wire", "method", "binary"}
 RUNNING = []  # the servers, kept alive for the life of the process
 
 
+def service_yaml(request):
+    import yaml
+    from google.api import service_pb2 as service
+
+    document = yaml.safe_load(request["yaml"])
+    if not isinstance(document, dict) or document.pop("type", None) != "google.api.Service":
+        return {"error": "not a google.api.Service configuration"}
+    try:
+        message = json_format.ParseDict(document, service.Service())
+    except json_format.ParseError as e:
+        return {"error": str(e)}
+    return {"json": canonical(message)}
+
+
 def start_servers(_request):
     """Starts a grpcio server of ServiceController (Check, Report) and an HTTP
     server of its REST bindings on 127.0.0.1, both answering with the official
@@ -384,6 +402,7 @@ HANDLERS = {
     "http_post": http_post,
     "http_proto": http_proto,
     "mask": mask,
+    "service_yaml": service_yaml,
     "start_servers": start_servers,
     "served": served,
 }

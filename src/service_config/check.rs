@@ -1,0 +1,400 @@
+//! What a configuration must satisfy to be used, and the small rules that
+//! read it: selectors and quota windows.
+
+use std::collections::HashSet;
+
+use super::ConfigError;
+use crate::google::api::metric_descriptor::{MetricKind, ValueType};
+use crate::google::api::{LabelDescriptor, QuotaLimit, Service};
+
+/// Whether a rule's `selector` selects the element with this full name: `*`
+/// selects everything, `a.b.*` everything under `a.b`, and anything else
+/// only the element of that exact name (the rule of every `*Rule` message of
+/// `google.api`).
+///
+/// ```
+/// use cloud_report_proto::service_config::Selector;
+///
+/// let rule = Selector::new("google.example.library.v1.LibraryService.*");
+/// assert!(rule.selects("google.example.library.v1.LibraryService.GetBook"));
+/// assert!(!rule.selects("google.example.library.v1.Other.GetBook"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selector<'a>(&'a str);
+
+impl<'a> Selector<'a> {
+    /// The selector of a rule.
+    pub fn new(selector: &'a str) -> Self {
+        Self(selector)
+    }
+
+    /// Whether it selects `name`.
+    pub fn selects(&self, name: &str) -> bool {
+        match self.0 {
+            "*" => true,
+            s => match s.strip_suffix(".*") {
+                Some(prefix) => name
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.')),
+                None => s == name,
+            },
+        }
+    }
+
+    /// Whether the text is a valid selector: `*`, or dot-separated names,
+    /// the last of which may be `*`.
+    fn is_valid(&self) -> bool {
+        let text = self.0.strip_suffix(".*").unwrap_or(self.0);
+        text == "*"
+            || (!text.is_empty()
+                && text.split('.').all(|part| {
+                    !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                }))
+    }
+}
+
+/// The fixed time window a quota limit counts in, from its `unit`
+/// (`1/min/{project}`, `1/h/{project}`, `1/d/{project}`) or, without a unit,
+/// its `duration` (`100s`, `1m`, `1h`, `1d`). Windows are aligned to the Unix
+/// epoch, so every day window starts at midnight UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaWindow {
+    seconds: u64,
+}
+
+impl QuotaWindow {
+    /// The window of a limit.
+    pub fn of(limit: &QuotaLimit) -> Result<Self, String> {
+        if !limit.unit.is_empty() {
+            let mut parts = limit.unit.split('/');
+            let (Some("1"), Some(period), Some("{project}"), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(format!(
+                    "unit {:?} is not 1/<period>/{{project}}, the per-project form enforced here",
+                    limit.unit
+                ));
+            };
+            let seconds = match period {
+                "s" => 1,
+                "min" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                other => return Err(format!("unit period {other:?} is not s, min, h or d")),
+            };
+            return Ok(Self { seconds });
+        }
+        let d = limit.duration.as_str();
+        let (number, scale) = match d.as_bytes().last() {
+            Some(b's') => (&d[..d.len() - 1], 1),
+            Some(b'm') => (&d[..d.len() - 1], 60),
+            Some(b'h') => (&d[..d.len() - 1], 3600),
+            Some(b'd') => (&d[..d.len() - 1], 86_400),
+            _ => {
+                return Err(format!(
+                    "neither a unit nor a duration such as \"1d\" (duration {d:?})"
+                ));
+            }
+        };
+        match number.parse::<u64>() {
+            Ok(n) if n > 0 && n <= 366 * 86_400 => Ok(Self { seconds: n * scale }),
+            _ => Err(format!(
+                "duration {d:?} is not a positive whole number of s, m, h or d"
+            )),
+        }
+    }
+
+    /// The window's length in seconds.
+    pub fn seconds(&self) -> u64 {
+        self.seconds
+    }
+
+    /// The start of the window holding `unix_seconds`.
+    pub fn start(&self, unix_seconds: u64) -> u64 {
+        unix_seconds - unix_seconds % self.seconds
+    }
+}
+
+/// The limit a consumer of the standard tier gets: `values["STANDARD"]`, or
+/// `default_limit` when `values` is empty; `None` for no limit (-1).
+pub(crate) fn standard_limit(limit: &QuotaLimit) -> Option<i64> {
+    let value = if limit.values.is_empty() {
+        limit.default_limit
+    } else {
+        limit.values.get("STANDARD").copied().unwrap_or(-1)
+    };
+    (value >= 0).then_some(value)
+}
+
+fn labels(path: &str, labels: &[LabelDescriptor]) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for (i, label) in labels.iter().enumerate() {
+        let here = format!("{path}.labels[{i}].key");
+        if label.key.is_empty() {
+            return Err(ConfigError::at(here, "a label needs a key"));
+        }
+        if !seen.insert(label.key.as_str()) {
+            return Err(ConfigError::at(
+                here,
+                format!("label {:?} declared twice", label.key),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Fills what the control plane derives (a metric's `type` from its `name`)
+/// and checks what the emulator and the clients rely on.
+pub(super) fn service(service: &mut Service) -> Result<(), ConfigError> {
+    if service.name.is_empty() {
+        return Err(ConfigError::at(
+            "name",
+            "a service configuration names its service",
+        ));
+    }
+    let mut metrics = HashSet::new();
+    for (i, metric) in service.metrics.iter_mut().enumerate() {
+        let path = format!("metrics[{i}]");
+        if metric.r#type.is_empty() {
+            metric.r#type = metric.name.clone();
+        }
+        if metric.r#type.is_empty() {
+            return Err(ConfigError::at(path, "a metric needs a name or type"));
+        }
+        if !metrics.insert(metric.r#type.clone()) {
+            return Err(ConfigError::at(
+                path,
+                format!("metric {:?} defined twice", metric.r#type),
+            ));
+        }
+        if metric.metric_kind() == MetricKind::Unspecified {
+            return Err(ConfigError::at(
+                format!("{path}.metric_kind"),
+                format!("metric {:?} has no metric_kind", metric.r#type),
+            ));
+        }
+        if metric.value_type() == ValueType::Unspecified {
+            return Err(ConfigError::at(
+                format!("{path}.value_type"),
+                format!("metric {:?} has no value_type", metric.r#type),
+            ));
+        }
+        labels(&path, &metric.labels)?;
+    }
+    let mut resources = HashSet::new();
+    for (i, resource) in service.monitored_resources.iter().enumerate() {
+        let path = format!("monitored_resources[{i}]");
+        if resource.r#type.is_empty() {
+            return Err(ConfigError::at(path, "a monitored resource needs a type"));
+        }
+        if !resources.insert(resource.r#type.as_str()) {
+            return Err(ConfigError::at(
+                path,
+                format!("monitored resource {:?} defined twice", resource.r#type),
+            ));
+        }
+        labels(&path, &resource.labels)?;
+    }
+    let mut logs = HashSet::new();
+    for (i, log) in service.logs.iter().enumerate() {
+        let path = format!("logs[{i}]");
+        if log.name.is_empty() {
+            return Err(ConfigError::at(path, "a log needs a name"));
+        }
+        if !logs.insert(log.name.as_str()) {
+            return Err(ConfigError::at(
+                path,
+                format!("log {:?} defined twice", log.name),
+            ));
+        }
+        labels(&path, &log.labels)?;
+    }
+    let destinations = [
+        (
+            "monitoring.producer_destinations",
+            service
+                .monitoring
+                .as_ref()
+                .map(|m| &m.producer_destinations),
+        ),
+        (
+            "monitoring.consumer_destinations",
+            service
+                .monitoring
+                .as_ref()
+                .map(|m| &m.consumer_destinations),
+        ),
+    ];
+    for (list, destinations) in destinations {
+        for (i, destination) in destinations.into_iter().flatten().enumerate() {
+            let path = format!("{list}[{i}]");
+            if !resources.contains(destination.monitored_resource.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.monitored_resource"),
+                    format!(
+                        "{:?} is not a monitored resource of the service",
+                        destination.monitored_resource
+                    ),
+                ));
+            }
+            for (j, metric) in destination.metrics.iter().enumerate() {
+                if !metrics.contains(metric) {
+                    return Err(ConfigError::at(
+                        format!("{path}.metrics[{j}]"),
+                        format!("{metric:?} is not a metric of the service"),
+                    ));
+                }
+            }
+        }
+    }
+    let logging = [
+        (
+            "logging.producer_destinations",
+            service.logging.as_ref().map(|l| &l.producer_destinations),
+        ),
+        (
+            "logging.consumer_destinations",
+            service.logging.as_ref().map(|l| &l.consumer_destinations),
+        ),
+    ];
+    for (list, destinations) in logging {
+        for (i, destination) in destinations.into_iter().flatten().enumerate() {
+            let path = format!("{list}[{i}]");
+            if !resources.contains(destination.monitored_resource.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.monitored_resource"),
+                    format!(
+                        "{:?} is not a monitored resource of the service",
+                        destination.monitored_resource
+                    ),
+                ));
+            }
+            for (j, log) in destination.logs.iter().enumerate() {
+                // A log of another service is named with that service's
+                // name as a prefix.
+                if !logs.contains(log.as_str()) && !log.contains('/') {
+                    return Err(ConfigError::at(
+                        format!("{path}.logs[{j}]"),
+                        format!("{log:?} is not a log of the service"),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(quota) = &service.quota {
+        let mut names = HashSet::new();
+        for (i, limit) in quota.limits.iter().enumerate() {
+            let path = format!("quota.limits[{i}]");
+            if limit.name.is_empty() {
+                return Err(ConfigError::at(
+                    format!("{path}.name"),
+                    "a quota limit needs a name",
+                ));
+            }
+            if !names.insert(limit.name.as_str()) {
+                return Err(ConfigError::at(
+                    format!("{path}.name"),
+                    format!("quota limit {:?} defined twice", limit.name),
+                ));
+            }
+            if !metrics.contains(&limit.metric) {
+                return Err(ConfigError::at(
+                    format!("{path}.metric"),
+                    format!("{:?} is not a metric of the service", limit.metric),
+                ));
+            }
+            QuotaWindow::of(limit).map_err(|e| {
+                let field = if limit.unit.is_empty() {
+                    "duration"
+                } else {
+                    "unit"
+                };
+                ConfigError::at(format!("{path}.{field}"), e)
+            })?;
+        }
+        for (i, rule) in quota.metric_rules.iter().enumerate() {
+            let path = format!("quota.metric_rules[{i}]");
+            if !Selector::new(&rule.selector).is_valid() {
+                return Err(ConfigError::at(
+                    format!("{path}.selector"),
+                    format!(
+                        "{:?} is not a selector (`*`, a name, or a name ending in `.*`)",
+                        rule.selector
+                    ),
+                ));
+            }
+            for (metric, cost) in &rule.metric_costs {
+                let here = format!("{path}.metric_costs.{metric}");
+                if !metrics.contains(metric) {
+                    return Err(ConfigError::at(
+                        here,
+                        format!("{metric:?} is not a metric of the service"),
+                    ));
+                }
+                if *cost < 0 {
+                    return Err(ConfigError::at(
+                        here,
+                        format!("a cost cannot be negative ({cost})"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors() {
+        assert!(Selector::new("*").selects("a.B.C"));
+        assert!(Selector::new("a.B.*").selects("a.B.C"));
+        assert!(!Selector::new("a.B.*").selects("a.BC.D"));
+        assert!(!Selector::new("a.B.*").selects("a.B"));
+        assert!(Selector::new("a.B.C").selects("a.B.C"));
+        assert!(!Selector::new("a.B.C").selects("a.B.CD"));
+        for bad in ["", "a..b", "a.*.b", "a b", "**"] {
+            assert!(!Selector::new(bad).is_valid(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn windows() {
+        let limit = |unit: &str, duration: &str| QuotaLimit {
+            unit: unit.into(),
+            duration: duration.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            QuotaWindow::of(&limit("1/min/{project}", ""))
+                .unwrap()
+                .seconds(),
+            60
+        );
+        assert_eq!(
+            QuotaWindow::of(&limit("1/d/{project}", ""))
+                .unwrap()
+                .seconds(),
+            86_400
+        );
+        assert_eq!(QuotaWindow::of(&limit("", "100s")).unwrap().seconds(), 100);
+        assert_eq!(
+            QuotaWindow::of(&limit("", "1d")).unwrap().start(86_401),
+            86_400
+        );
+        for (unit, duration) in [
+            ("1/min", ""),
+            ("1/week/{project}", ""),
+            ("", "0s"),
+            ("", "x"),
+            ("", ""),
+        ] {
+            assert!(
+                QuotaWindow::of(&limit(unit, duration)).is_err(),
+                "{unit} {duration}"
+            );
+        }
+    }
+}
