@@ -20,6 +20,7 @@ use cloud_report_proto::google::api::servicecontrol::v1::check_error::Code as Ch
 use cloud_report_proto::json::ParseOptions;
 use cloud_report_proto::registry;
 use cloud_report_proto::rest::{Limits, Server};
+use cloud_report_proto::service_config::ServiceConfig;
 use std::time::Duration;
 
 /// Convert Google Service Control and Apigee messages between wire formats.
@@ -83,10 +84,15 @@ enum Command {
         #[arg(long = "deny-consumer", value_name = "CONSUMER=CODE")]
         deny_consumers: Vec<String>,
         /// A JSON file of organizations, environments, environment groups,
-        /// proxy revisions and deployments, for deployment change reports
-        /// (format in the README).
+        /// proxy revisions and deployments (for deployment change reports),
+        /// and of projects and API keys (for Check); format in the README.
         #[arg(long, value_name = "FILE")]
         state: Option<std::path::PathBuf>,
+        /// A service configuration (google.api.Service, YAML or JSON) the
+        /// emulator judges reports by; repeatable. With none, any service
+        /// name is accepted.
+        #[arg(long = "service-config", value_name = "FILE")]
+        service_configs: Vec<std::path::PathBuf>,
     },
 }
 
@@ -174,6 +180,7 @@ fn run(command: Command) -> Result<(), String> {
             limits,
             deny_consumers,
             state,
+            service_configs,
         } => {
             let limits = limits.limits()?;
             if !listen.ip().is_loopback() && !allow_remote {
@@ -185,8 +192,18 @@ fn run(command: Command) -> Result<(), String> {
             if let Some(path) = state {
                 let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                config.deployments = emulator::DeploymentState::from_json(&text)
+                config = config
+                    .state_json(&text)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            for path in &service_configs {
+                let service = ServiceConfig::load(path).map_err(|e| e.to_string())?;
+                config = config.service_config(service);
+            }
+            if service_configs.is_empty() {
+                eprintln!(
+                    "no --service-config given: any service name is accepted and reports are checked only against the API's own rules"
+                );
             }
             config.require_token = require_token;
             config.max_operations = max_operations;

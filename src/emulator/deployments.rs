@@ -109,7 +109,13 @@ impl DeploymentState {
             path: e.path().to_string(),
             message: e.into_inner().to_string(),
         })?;
-        for (name, org) in &state.organizations {
+        state.check()?;
+        Ok(state)
+    }
+
+    /// Checks that groups and deployments name what the state defines.
+    pub(crate) fn check(&self) -> Result<(), StateError> {
+        for (name, org) in &self.organizations {
             for (group, environments) in &org.environment_groups {
                 for env in environments {
                     if !org.environments.contains(env) {
@@ -133,7 +139,7 @@ impl DeploymentState {
                 }
             }
         }
-        Ok(state)
+        Ok(())
     }
 
     /// Parses `organizations/{org}/environments/{env}/apis/{api}/revisions/{rev}`.

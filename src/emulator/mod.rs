@@ -12,8 +12,21 @@
 //!   `reportErrors` entry while the valid operations are stored (partial
 //!   success); an operation id already stored for the service is not stored
 //!   again.
-//! - `Check` and `AllocateQuota`: allowed, ids echoed, unless the consumer is
-//!   configured to be denied.
+//! - With service configurations loaded ([`Config::service_config`]), a
+//!   service without one is NOT_FOUND on every method, and each operation of
+//!   a report is judged by its service's configuration (metrics defined,
+//!   value types, allowed labels, declared logs; see `rules`) with a
+//!   `reportErrors` entry naming the field. With none, any service is
+//!   accepted (the lenient mode).
+//! - `Check`: with projects or API keys loaded ([`ConsumerState`]), the
+//!   consumer is judged by them (key found, not deleted or expired, key
+//!   restrictions by API target, caller IP, referer and app; project
+//!   existing, not deleted, service enabled, billing on), with the CheckError
+//!   code of the first failure and `check_info.consumer_info` of the
+//!   consumer's project; a method whose usage rule allows unregistered calls
+//!   needs no consumer. Otherwise every consumer not denied is allowed.
+//! - `AllocateQuota`: allowed, ids echoed, unless the consumer is configured
+//!   to be denied; quota limits are not enforced yet.
 //! - `ReportInstanceStatus`: `instance` must be
 //!   `organizations/{org}/instances/{instance}` and `reportTime` set; for one
 //!   instance and instance uid an older report never replaces a newer one.
@@ -37,7 +50,9 @@
 //! - `GET /emulator/v1/organizations/{org}/instances/{instance}/status`:
 //!   `{"statuses": [...]}`, the latest report of each instance uid.
 
+mod consumers;
 mod deployments;
+mod rules;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -65,7 +80,15 @@ use crate::google::rpc::{Code, Status};
 use crate::rest::{Authenticate, BearerToken, Binding, Gateway, RestError, clip};
 use axum::extract::rejection::PathRejection;
 
+pub use consumers::{
+    AndroidApplication, AndroidKeyRestrictions, ApiKey, ApiTarget, BrowserKeyRestrictions,
+    ConsumerState, IosKeyRestrictions, Project, Restrictions, ServerKeyRestrictions, labels,
+};
 pub use deployments::{Deployment, DeploymentState, Organization, StateError};
+pub use rules::GOOGLE_LABELS;
+
+use crate::service_config::ServiceConfig;
+use rules::ServiceRules;
 
 /// The largest `ReportRequest` accepted, encoded: the documented 1 MB.
 pub const MAX_REPORT_BYTES: usize = 1_000_000;
@@ -98,6 +121,14 @@ pub struct Config {
     pub denied_consumers: BTreeMap<String, sc::check_error::Code>,
     /// What deployment change reports are computed from.
     pub deployments: DeploymentState,
+    /// The services' configurations. With none, any service name is
+    /// accepted and reports are checked only against the API's own rules
+    /// (the lenient mode); with some, a service without one is NOT_FOUND and
+    /// reports are checked against its configuration.
+    pub service_configs: Vec<ServiceConfig>,
+    /// The projects and API keys Check judges consumers by. With none, Check
+    /// allows every consumer not in [`denied_consumers`](Self::denied_consumers).
+    pub consumers: ConsumerState,
 }
 
 impl Default for Config {
@@ -109,6 +140,8 @@ impl Default for Config {
             max_bytes: DEFAULT_MAX_BYTES,
             denied_consumers: BTreeMap::new(),
             deployments: DeploymentState::default(),
+            service_configs: Vec::new(),
+            consumers: ConsumerState::default(),
         }
     }
 }
@@ -170,6 +203,62 @@ impl Config {
     #[must_use]
     pub fn deployments(mut self, state: DeploymentState) -> Self {
         self.deployments = state;
+        self
+    }
+
+    /// Adds a configuration to [`service_configs`](Self::service_configs);
+    /// a later one of the same service replaces an earlier one.
+    #[must_use]
+    pub fn service_config(mut self, config: ServiceConfig) -> Self {
+        self.service_configs.push(config);
+        self
+    }
+
+    /// Reads a state file: the organizations of [`DeploymentState`] and the
+    /// projects and API keys of [`ConsumerState`], in one JSON object
+    /// (`{"organizations": ..., "projects": ..., "apiKeys": ...}`, each
+    /// optional), replacing [`deployments`](Self::deployments) and
+    /// [`consumers`](Self::consumers).
+    ///
+    /// # Errors
+    ///
+    /// A member that is not of the documented form, with its JSON path; a
+    /// deployment, group or key naming what the file does not define.
+    pub fn state_json(mut self, text: &str) -> Result<Self, StateError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "camelCase")]
+        struct StateFile {
+            #[serde(default)]
+            organizations: BTreeMap<String, Organization>,
+            #[serde(default)]
+            projects: BTreeMap<String, Project>,
+            #[serde(default)]
+            api_keys: BTreeMap<String, ApiKey>,
+        }
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let file: StateFile =
+            serde_path_to_error::deserialize(de).map_err(|e| StateError::Syntax {
+                path: e.path().to_string(),
+                message: e.into_inner().to_string(),
+            })?;
+        let deployments = DeploymentState {
+            organizations: file.organizations,
+        };
+        deployments.check()?;
+        let consumers = ConsumerState {
+            projects: file.projects,
+            api_keys: file.api_keys,
+        };
+        consumers.check().map_err(StateError::Inconsistent)?;
+        self.deployments = deployments;
+        self.consumers = consumers;
+        Ok(self)
+    }
+
+    /// Sets [`consumers`](Self::consumers).
+    #[must_use]
+    pub fn consumers(mut self, state: ConsumerState) -> Self {
+        self.consumers = state;
         self
     }
 }
@@ -254,6 +343,8 @@ fn status_cost(instance: &str, uid: &str, encoded: usize) -> usize {
 pub struct Emulator {
     config: Arc<Config>,
     token: Option<BearerToken>,
+    /// Each configured service's rules, by name.
+    rules: Arc<HashMap<String, Arc<ServiceRules>>>,
     state: Arc<Mutex<State>>,
 }
 
@@ -268,7 +359,13 @@ impl std::fmt::Debug for Emulator {
 impl Emulator {
     /// An emulator with the given configuration and an empty state.
     pub fn new(config: Config) -> Self {
+        let rules = config
+            .service_configs
+            .iter()
+            .map(|c| (c.name().to_owned(), Arc::new(ServiceRules::new(c.clone()))))
+            .collect();
         Self {
+            rules: Arc::new(rules),
             token: config.require_token.clone().map(BearerToken::new),
             config: Arc::new(config),
             state: Arc::default(),
@@ -383,6 +480,26 @@ impl Emulator {
             None => Ok(()),
         }
     }
+
+    /// The rules of a service: `None` in the lenient mode (no configuration
+    /// loaded), NOT_FOUND for a service without a configuration otherwise.
+    fn rules_of(&self, service_name: &str) -> Result<Option<Arc<ServiceRules>>, tonic::Status> {
+        if self.rules.is_empty() {
+            return Ok(None);
+        }
+        match self.rules.get(service_name) {
+            Some(rules) => Ok(Some(rules.clone())),
+            None => Err(Status::new(
+                Code::NotFound,
+                format!(
+                    "service {:?} is not configured in the emulator (configured: {})",
+                    clip(service_name),
+                    clip(&rules::names(self.rules.keys().map(String::as_str)))
+                ),
+            )
+            .into()),
+        }
+    }
 }
 
 /// A message the emulator encoded itself.
@@ -478,7 +595,8 @@ impl ServiceController for Emulator {
         let operation = request
             .operation
             .ok_or_else(|| invalid("operation is required"))?;
-        let check_errors = self
+        let rules = self.rules_of(&request.service_name)?;
+        let mut check_errors: Vec<sc::CheckError> = self
             .config
             .denied_consumers
             .get(&operation.consumer_id)
@@ -494,15 +612,28 @@ impl ServiceController for Emulator {
                 }]
             })
             .unwrap_or_default();
+        let consumers = &self.config.consumers;
+        let judged = !consumers.projects.is_empty() || !consumers.api_keys.is_empty();
+        let unregistered = operation.consumer_id.is_empty()
+            && rules
+                .as_ref()
+                .is_some_and(|r| rules::allows_unregistered(&r.config, &operation.operation_name));
+        let mut check_info = sc::check_response::CheckInfo {
+            consumer_info: Some(sc::check_response::ConsumerInfo::default()),
+            ..Default::default()
+        };
+        if check_errors.is_empty() && judged && !unregistered {
+            let judgement = consumers.judge(&request.service_name, &operation);
+            check_errors = judgement.errors;
+            check_info.consumer_info = judgement.consumer.or(check_info.consumer_info);
+            check_info.api_key_uid = judgement.api_key_uid.unwrap_or_default();
+        }
         Ok(Response::new(sc::CheckResponse {
             operation_id: operation.operation_id,
             check_errors,
             service_config_id: config_id(&request.service_config_id),
             service_rollout_id: "emulator-rollout".into(),
-            check_info: Some(sc::check_response::CheckInfo {
-                consumer_info: Some(sc::check_response::ConsumerInfo::default()),
-                ..Default::default()
-            }),
+            check_info: Some(check_info),
         }))
     }
 
@@ -521,8 +652,9 @@ impl ServiceController for Emulator {
         if request.service_name.is_empty() {
             return Err(invalid("service_name is required"));
         }
+        let rules = self.rules_of(&request.service_name)?;
         let checked = if size > VALIDATE_ON_POOL_BYTES {
-            tokio::task::spawn_blocking(move || check_report(request))
+            tokio::task::spawn_blocking(move || check_report(request, rules.as_deref()))
                 .await
                 .map_err(|e| {
                     tonic::Status::from(Status::new(
@@ -531,7 +663,7 @@ impl ServiceController for Emulator {
                     ))
                 })?
         } else {
-            check_report(request)
+            check_report(request, rules.as_deref())
         }?;
         self.store(&checked)?;
         Ok(Response::new(sc::ReportResponse {
@@ -552,9 +684,12 @@ struct CheckedReport {
     report_errors: Vec<sc::report_response::ReportError>,
 }
 
-/// Every rule of `Report` that needs no stored state; time linear in the
-/// request.
-fn check_report(request: sc::ReportRequest) -> Result<CheckedReport, tonic::Status> {
+/// Every rule of `Report` that needs no stored state, the configuration's
+/// when the service has one; time linear in the request.
+fn check_report(
+    request: sc::ReportRequest,
+    rules: Option<&ServiceRules>,
+) -> Result<CheckedReport, tonic::Status> {
     for op in &request.operations {
         if let Some(metric) = duplicate_metric_value(op) {
             return Err(invalid(format!(
@@ -571,7 +706,8 @@ fn check_report(request: sc::ReportRequest) -> Result<CheckedReport, tonic::Stat
         report_errors: Vec::new(),
     };
     for op in request.operations {
-        match operation_problem(&op) {
+        let problem = operation_problem(&op).or_else(|| rules.and_then(|rules| rules.problem(&op)));
+        match problem {
             Some(problem) => checked
                 .report_errors
                 .push(sc::report_response::ReportError {
@@ -660,6 +796,7 @@ impl QuotaController for Emulator {
         let operation = request
             .allocate_operation
             .ok_or_else(|| invalid("allocate_operation is required"))?;
+        self.rules_of(&request.service_name)?;
         let denied = self
             .config
             .denied_consumers

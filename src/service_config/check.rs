@@ -115,17 +115,6 @@ impl QuotaWindow {
     }
 }
 
-/// The limit a consumer of the standard tier gets: `values["STANDARD"]`, or
-/// `default_limit` when `values` is empty; `None` for no limit (-1).
-pub(crate) fn standard_limit(limit: &QuotaLimit) -> Option<i64> {
-    let value = if limit.values.is_empty() {
-        limit.default_limit
-    } else {
-        limit.values.get("STANDARD").copied().unwrap_or(-1)
-    };
-    (value >= 0).then_some(value)
-}
-
 fn labels(path: &str, labels: &[LabelDescriptor]) -> Result<(), ConfigError> {
     let mut seen = HashSet::new();
     for (i, label) in labels.iter().enumerate() {

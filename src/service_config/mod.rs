@@ -44,7 +44,6 @@ use std::path::{Path, PathBuf};
 
 use crate::google::api::{LogDescriptor, MetricDescriptor, MonitoredResourceDescriptor, Service};
 
-pub(crate) use check::standard_limit;
 pub use check::{QuotaWindow, Selector};
 
 /// The largest configuration file read, 16 MiB: real ones are a few

@@ -1,0 +1,578 @@
+//! Consumers of the emulated services: projects and API keys from the state
+//! file, and the Check judgement made from them.
+//!
+//! ```json
+//! {
+//!   "projects": {
+//!     "my-project": {"number": 123456789012, "enabledServices": ["bookstore.example.com"]},
+//!     "no-billing": {"number": 2, "enabledServices": ["bookstore.example.com"], "billingEnabled": false},
+//!     "gone": {"number": 3, "deleted": true}
+//!   },
+//!   "apiKeys": {
+//!     "AIza-good": {"project": "my-project"},
+//!     "AIza-office": {"project": "my-project", "restrictions": {
+//!       "serverKeyRestrictions": {"allowedIps": ["203.0.113.0/24"]},
+//!       "apiTargets": [{"service": "bookstore.example.com", "methods": ["*.GetShelf"]}]
+//!     }}
+//!   }
+//! }
+//! ```
+//!
+//! Restrictions take the names of the API Keys API (`apikeys.googleapis.com`
+//! v2): `browserKeyRestrictions.allowedReferrers`,
+//! `serverKeyRestrictions.allowedIps`,
+//! `androidKeyRestrictions.allowedApplications` (`packageName`,
+//! `sha1Fingerprint`), `iosKeyRestrictions.allowedBundleIds`, and
+//! `apiTargets` (`service`, `methods`).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use crate::google::api::servicecontrol::v1 as sc;
+use crate::google::api::servicecontrol::v1::check_error::Code as CheckCode;
+use crate::google::api::servicecontrol::v1::check_response::{ConsumerInfo, consumer_info};
+use crate::google::rpc::{Code, Status};
+
+/// The labels a gateway puts on a Check operation that key restrictions are
+/// judged by (ESP and ESPv2 send them).
+pub mod labels {
+    /// The caller's IP address.
+    pub const CALLER_IP: &str = "servicecontrol.googleapis.com/caller_ip";
+    /// The request's `Referer`.
+    pub const REFERER: &str = "servicecontrol.googleapis.com/referer";
+    /// The calling Android app's package name.
+    pub const ANDROID_PACKAGE_NAME: &str = "servicecontrol.googleapis.com/android_package_name";
+    /// The calling Android app's signing certificate's SHA-1 fingerprint.
+    pub const ANDROID_CERT_FINGERPRINT: &str =
+        "servicecontrol.googleapis.com/android_cert_fingerprint";
+    /// The calling iOS app's bundle id.
+    pub const IOS_BUNDLE_ID: &str = "servicecontrol.googleapis.com/ios_bundle_id";
+}
+
+/// The projects and API keys Check judges consumers by.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConsumerState {
+    /// Projects by id.
+    #[serde(default)]
+    pub projects: BTreeMap<String, Project>,
+    /// API keys by their key string.
+    #[serde(default)]
+    pub api_keys: BTreeMap<String, ApiKey>,
+}
+
+/// A consumer project.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Project {
+    /// The project number.
+    pub number: i64,
+    /// The services the project has enabled, by name.
+    #[serde(default)]
+    pub enabled_services: Vec<String>,
+    /// Billing is enabled (the default).
+    #[serde(default = "yes")]
+    pub billing_enabled: bool,
+    /// The project is deleted.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An API key.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiKey {
+    /// The id of the project that owns the key.
+    pub project: String,
+    /// The key's unique id, returned as `check_info.api_key_uid`; made up
+    /// from the key when not given.
+    #[serde(default)]
+    pub uid: Option<String>,
+    /// The key has expired.
+    #[serde(default)]
+    pub expired: bool,
+    /// The key was deleted: Check says it is not found.
+    #[serde(default)]
+    pub deleted: bool,
+    /// What the key may be used from and for.
+    #[serde(default)]
+    pub restrictions: Restrictions,
+}
+
+/// An API key's restrictions; each kind given restricts, each left out
+/// does not.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Restrictions {
+    /// Referers the key may be used from.
+    pub browser_key_restrictions: Option<BrowserKeyRestrictions>,
+    /// IP addresses and networks the key may be used from.
+    pub server_key_restrictions: Option<ServerKeyRestrictions>,
+    /// Android apps the key may be used from.
+    pub android_key_restrictions: Option<AndroidKeyRestrictions>,
+    /// iOS apps the key may be used from.
+    pub ios_key_restrictions: Option<IosKeyRestrictions>,
+    /// The services (and methods) the key may call.
+    #[serde(default)]
+    pub api_targets: Vec<ApiTarget>,
+}
+
+/// Referer patterns: `*` wildcards, `*.example.com/*`, `https://a.com/b`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BrowserKeyRestrictions {
+    /// The allowed referers.
+    pub allowed_referrers: Vec<String>,
+}
+
+/// IP addresses and CIDR networks.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServerKeyRestrictions {
+    /// The allowed addresses, such as `203.0.113.7` or `2001:db8::/32`.
+    pub allowed_ips: Vec<String>,
+}
+
+/// Android apps.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AndroidKeyRestrictions {
+    /// The allowed apps.
+    pub allowed_applications: Vec<AndroidApplication>,
+}
+
+/// One Android app.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AndroidApplication {
+    /// The SHA-1 fingerprint of its signing certificate.
+    pub sha1_fingerprint: String,
+    /// Its package name.
+    pub package_name: String,
+}
+
+/// iOS apps.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IosKeyRestrictions {
+    /// The allowed bundle ids.
+    pub allowed_bundle_ids: Vec<String>,
+}
+
+/// A service a key may call, and which of its methods (all when empty).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApiTarget {
+    /// The service name.
+    pub service: String,
+    /// Method selectors (`*.GetShelf`, `Pkg.Svc.*`, a full name); empty
+    /// allows every method.
+    #[serde(default)]
+    pub methods: Vec<String>,
+}
+
+impl ConsumerState {
+    /// Checks that keys name defined projects and restrictions parse.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        for (key, api_key) in &self.api_keys {
+            if !self.projects.contains_key(&api_key.project) {
+                return Err(format!(
+                    "apiKeys.{key}.project: {:?} is not a project of the state",
+                    api_key.project
+                ));
+            }
+            if let Some(server) = &api_key.restrictions.server_key_restrictions {
+                for (i, ip) in server.allowed_ips.iter().enumerate() {
+                    Network::parse(ip).ok_or_else(|| {
+                        format!(
+                            "apiKeys.{key}.restrictions.serverKeyRestrictions.allowedIps[{i}]: {ip:?} is not an IP address or network"
+                        )
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The project a project id or number names.
+    fn project(&self, id_or_number: ProjectRef<'_>) -> Option<(&str, &Project)> {
+        match id_or_number {
+            ProjectRef::Id(id) => self
+                .projects
+                .get_key_value(id)
+                .map(|(k, p)| (k.as_str(), p)),
+            ProjectRef::Number(n) => self
+                .projects
+                .iter()
+                .find(|(_, p)| p.number == n)
+                .map(|(k, p)| (k.as_str(), p)),
+        }
+    }
+
+    /// The Check judgement of `operation` for `service`: the errors, in the
+    /// order the real API judges (key, key restrictions, project), the
+    /// consumer when known, and the key's uid.
+    pub(crate) fn judge(&self, service: &str, op: &sc::Operation) -> Judgement {
+        let mut judgement = Judgement::default();
+        let consumer = op.consumer_id.as_str();
+        let fail = |code: CheckCode, detail: String| sc::CheckError {
+            code: code as i32,
+            subject: consumer.to_owned(),
+            status: Some(Status::new(rpc_code(code), detail.clone())),
+            detail,
+        };
+        let project = if let Some(key) = consumer.strip_prefix("api_key:") {
+            let Some(api_key) = self.api_keys.get(key) else {
+                judgement.errors.push(fail(
+                    CheckCode::ApiKeyInvalid,
+                    "API key not valid. Please pass a valid API key.".into(),
+                ));
+                return judgement;
+            };
+            if api_key.deleted {
+                judgement
+                    .errors
+                    .push(fail(CheckCode::ApiKeyNotFound, "API key not found.".into()));
+                return judgement;
+            }
+            judgement.api_key_uid = Some(
+                api_key
+                    .uid
+                    .clone()
+                    .unwrap_or_else(|| format!("emulator-key-{:016x}", fnv(key))),
+            );
+            if api_key.expired {
+                judgement.errors.push(fail(
+                    CheckCode::ApiKeyExpired,
+                    "API key expired. Please renew the API key.".into(),
+                ));
+                return judgement;
+            }
+            if let Some(error) = restriction_error(&api_key.restrictions, service, op) {
+                judgement.errors.push(fail(error.0, error.1));
+            }
+            ProjectRef::Id(&api_key.project)
+        } else if let Some(id) = consumer.strip_prefix("project:") {
+            ProjectRef::Id(id)
+        } else if let Some(number) = consumer.strip_prefix("project_number:") {
+            match number.parse() {
+                Ok(n) => ProjectRef::Number(n),
+                Err(_) => {
+                    judgement.errors.push(fail(
+                        CheckCode::ProjectInvalid,
+                        format!("{number:?} is not a project number"),
+                    ));
+                    return judgement;
+                }
+            }
+        } else {
+            judgement.errors.push(fail(
+                CheckCode::ConsumerInvalid,
+                format!(
+                    "consumer_id {:?} is none of project:, project_number:, api_key:",
+                    crate::rest::clip(consumer)
+                ),
+            ));
+            return judgement;
+        };
+        let Some((id, project)) = self.project(project) else {
+            judgement.errors.push(fail(
+                CheckCode::ProjectInvalid,
+                "the consumer's project does not exist".into(),
+            ));
+            return judgement;
+        };
+        judgement.consumer = Some(ConsumerInfo {
+            project_number: project.number,
+            r#type: consumer_info::ConsumerType::Project as i32,
+            consumer_number: project.number,
+        });
+        if !judgement.errors.is_empty() {
+            return judgement;
+        }
+        if project.deleted {
+            judgement.errors.push(fail(
+                CheckCode::ProjectDeleted,
+                format!("project {id} has been deleted"),
+            ));
+        } else if !project.enabled_services.iter().any(|s| s == service) {
+            judgement.errors.push(fail(
+                CheckCode::ServiceNotActivated,
+                format!("{service} has not been used in project {id} before or it is disabled"),
+            ));
+        } else if !project.billing_enabled {
+            judgement.errors.push(fail(
+                CheckCode::BillingDisabled,
+                format!("billing is disabled for project {id}"),
+            ));
+        }
+        judgement
+    }
+}
+
+enum ProjectRef<'a> {
+    Id(&'a str),
+    Number(i64),
+}
+
+/// What Check decided about a consumer.
+#[derive(Debug, Default)]
+pub(crate) struct Judgement {
+    pub(crate) errors: Vec<sc::CheckError>,
+    pub(crate) consumer: Option<ConsumerInfo>,
+    pub(crate) api_key_uid: Option<String>,
+}
+
+/// The `google.rpc.Code` a gateway answers its client with for each
+/// CheckError code (ESPv2's mapping).
+fn rpc_code(code: CheckCode) -> Code {
+    match code {
+        CheckCode::NotFound
+        | CheckCode::ApiKeyInvalid
+        | CheckCode::ApiKeyExpired
+        | CheckCode::ApiKeyNotFound
+        | CheckCode::ProjectInvalid
+        | CheckCode::ConsumerInvalid
+        | CheckCode::InvalidCredential => Code::InvalidArgument,
+        CheckCode::ResourceExhausted => Code::ResourceExhausted,
+        CheckCode::NamespaceLookupUnavailable
+        | CheckCode::ServiceStatusUnavailable
+        | CheckCode::BillingStatusUnavailable
+        | CheckCode::CloudResourceManagerBackendUnavailable => Code::Unavailable,
+        _ => Code::PermissionDenied,
+    }
+}
+
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The first restriction the operation breaks.
+fn restriction_error(
+    r: &Restrictions,
+    service: &str,
+    op: &sc::Operation,
+) -> Option<(CheckCode, String)> {
+    let label = |key: &str| op.labels.get(key).map(String::as_str).unwrap_or("");
+    if !r.api_targets.is_empty() {
+        let allowed = r.api_targets.iter().any(|t| {
+            t.service == service
+                && (t.methods.is_empty()
+                    || t.methods
+                        .iter()
+                        .any(|m| method_matches(m, &op.operation_name)))
+        });
+        if !allowed {
+            return Some((
+                CheckCode::ApiTargetBlocked,
+                format!(
+                    "requests to {} are blocked for this API key",
+                    op.operation_name
+                ),
+            ));
+        }
+    }
+    if let Some(server) = &r.server_key_restrictions {
+        let ip = label(labels::CALLER_IP).parse::<IpAddr>().ok();
+        let allowed = ip.is_some_and(|ip| {
+            server
+                .allowed_ips
+                .iter()
+                .filter_map(|n| Network::parse(n))
+                .any(|n| n.contains(ip))
+        });
+        if !allowed {
+            return Some((
+                CheckCode::IpAddressBlocked,
+                format!(
+                    "the IP address {:?} is blocked for this API key",
+                    label(labels::CALLER_IP)
+                ),
+            ));
+        }
+    }
+    if let Some(browser) = &r.browser_key_restrictions {
+        let referer = label(labels::REFERER);
+        if !browser
+            .allowed_referrers
+            .iter()
+            .any(|p| referer_matches(p, referer))
+        {
+            return Some((
+                CheckCode::RefererBlocked,
+                format!("the referer {referer:?} is blocked for this API key"),
+            ));
+        }
+    }
+    if let Some(android) = &r.android_key_restrictions {
+        let package = label(labels::ANDROID_PACKAGE_NAME);
+        let fingerprint = label(labels::ANDROID_CERT_FINGERPRINT);
+        let allowed = android.allowed_applications.iter().any(|a| {
+            a.package_name == package && same_fingerprint(&a.sha1_fingerprint, fingerprint)
+        });
+        if !allowed {
+            return Some((
+                CheckCode::ClientAppBlocked,
+                format!("the Android app {package:?} is blocked for this API key"),
+            ));
+        }
+    }
+    if let Some(ios) = &r.ios_key_restrictions {
+        let bundle = label(labels::IOS_BUNDLE_ID);
+        if !ios.allowed_bundle_ids.iter().any(|b| b == bundle) {
+            return Some((
+                CheckCode::ClientAppBlocked,
+                format!("the iOS app {bundle:?} is blocked for this API key"),
+            ));
+        }
+    }
+    None
+}
+
+/// A method pattern of an API target: a full name, or `*` standing for any
+/// run of characters (`*.GetShelf`, `Pkg.Svc.*`).
+fn method_matches(pattern: &str, method: &str) -> bool {
+    wildcard(pattern.as_bytes(), method.as_bytes())
+}
+
+/// A referer pattern: `*` stands for any run of characters; a pattern with
+/// no scheme matches any scheme, and one with no path any path.
+fn referer_matches(pattern: &str, referer: &str) -> bool {
+    let strip_scheme = |s: &str| -> (Option<String>, String) {
+        match s.split_once("://") {
+            Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest.to_owned()),
+            None => (None, s.to_owned()),
+        }
+    };
+    let (p_scheme, mut p_rest) = strip_scheme(pattern);
+    let (r_scheme, r_rest) = strip_scheme(referer);
+    if p_scheme.is_some() && p_scheme != r_scheme {
+        return false;
+    }
+    if !p_rest.contains('/') {
+        p_rest.push_str("/*");
+    }
+    wildcard(p_rest.as_bytes(), r_rest.as_bytes())
+}
+
+/// `*` matching any run of bytes; at most text × pattern steps.
+fn wildcard(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
+}
+
+fn same_fingerprint(a: &str, b: &str) -> bool {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != ':')
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    !b.is_empty() && clean(a) == clean(b)
+}
+
+/// An IP address or CIDR network.
+struct Network {
+    base: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    fn parse(text: &str) -> Option<Self> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+            None => (text, None),
+        };
+        let base: IpAddr = addr.parse().ok()?;
+        let max = if base.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { base, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let mask = |bits: u32, prefix: u8| -> u128 {
+            if prefix == 0 {
+                0
+            } else {
+                (!0u128) << (bits - u32::from(prefix))
+            }
+        };
+        match (self.base, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let m = mask(32, self.prefix) as u32;
+                u32::from(a) & m == u32::from(b) & m
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                let m = mask(128, self.prefix);
+                u128::from(a) & m == u128::from(b) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(method_matches("*.GetShelf", "a.B.GetShelf"));
+        assert!(!method_matches("*.GetShelf", "a.B.GetShelves"));
+        assert!(referer_matches(
+            "*.example.com",
+            "https://www.example.com/page"
+        ));
+        assert!(referer_matches(
+            "https://example.com/a/*",
+            "https://example.com/a/b"
+        ));
+        assert!(!referer_matches(
+            "https://example.com/a/*",
+            "http://example.com/a/b"
+        ));
+        assert!(!referer_matches("*.example.com", "https://example.org/"));
+        let net = Network::parse("203.0.113.0/24").unwrap();
+        assert!(net.contains("203.0.113.9".parse().unwrap()));
+        assert!(!net.contains("203.0.114.9".parse().unwrap()));
+        assert!(
+            Network::parse("2001:db8::/32")
+                .unwrap()
+                .contains("2001:db8::1".parse().unwrap())
+        );
+        assert!(
+            Network::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("1.2.3.4".parse().unwrap())
+        );
+        assert!(Network::parse("1.2.3.4/33").is_none());
+        assert!(same_fingerprint("AB:CD", "abcd"));
+        // Many stars stay linear.
+        let long = "a".repeat(10_000);
+        assert!(!wildcard("*a*a*a*a*b".as_bytes(), long.as_bytes()));
+    }
+}

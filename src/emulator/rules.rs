@@ -1,0 +1,258 @@
+//! What a service configuration allows in a report, indexed once per
+//! configuration so that judging an operation takes time linear in it.
+//!
+//! The rules, from the `Operation` and `MetricValueSet` reference pages:
+//! - each `MetricValueSet` is a metric defined in the configuration, and each
+//!   value is of the type the definition gives;
+//! - an operation's labels are labels of the monitored resources, labels of
+//!   the metrics it carries values of ("default labels of metric values"),
+//!   or labels Google defines ([`GOOGLE_LABELS`]);
+//! - a metric value's own labels are labels of its metric, of the monitored
+//!   resources, or Google's;
+//! - a label declared `BOOL` or `INT64` holds `true`/`false` or an integer;
+//! - each log entry is written to a declared log (or one a logging
+//!   destination names), with labels the log declares.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::google::api::label_descriptor::ValueType as LabelType;
+use crate::google::api::metric_descriptor::ValueType;
+use crate::google::api::servicecontrol::v1 as sc;
+use crate::google::api::servicecontrol::v1::metric_value::Value;
+use crate::google::api::{LabelDescriptor, MetricDescriptor};
+use crate::rest::clip;
+use crate::service_config::ServiceConfig;
+
+/// Labels Google defines for every service: the ones the `Operation` page
+/// lists, and the system labels ESP and ESPv2 send on every operation.
+pub const GOOGLE_LABELS: &[&str] = &[
+    "cloud.googleapis.com/location",
+    "servicecontrol.googleapis.com/userAgent",
+    "servicecontrol.googleapis.com/user_agent",
+    "servicecontrol.googleapis.com/service_agent",
+    "servicecontrol.googleapis.com/platform",
+    "servicecontrol.googleapis.com/caller_ip",
+    "servicecontrol.googleapis.com/referer",
+    "servicecontrol.googleapis.com/backend_protocol",
+    "servicecontrol.googleapis.com/android_package_name",
+    "servicecontrol.googleapis.com/android_cert_fingerprint",
+    "servicecontrol.googleapis.com/ios_bundle_id",
+    "servicecontrol.googleapis.com/credential_project_number",
+    "serviceruntime.googleapis.com/consumer_project",
+];
+
+/// A configuration with what its rules need, looked up by name.
+#[derive(Debug)]
+pub(crate) struct ServiceRules {
+    pub(crate) config: ServiceConfig,
+    /// Labels of every monitored resource, with their types.
+    resource_labels: HashMap<String, LabelType>,
+    /// Each log by name: its labels, or `None` for a log only a logging
+    /// destination names (another service's log, labels not declared here).
+    logs: HashMap<String, Option<HashMap<String, LabelType>>>,
+}
+
+fn label_types(labels: &[LabelDescriptor]) -> HashMap<String, LabelType> {
+    labels
+        .iter()
+        .map(|l| (l.key.clone(), l.value_type()))
+        .collect()
+}
+
+impl ServiceRules {
+    pub(crate) fn new(config: ServiceConfig) -> Self {
+        let service = config.service();
+        let mut resource_labels = HashMap::new();
+        for resource in &service.monitored_resources {
+            resource_labels.extend(label_types(&resource.labels));
+        }
+        let mut logs: HashMap<String, Option<HashMap<String, LabelType>>> = service
+            .logs
+            .iter()
+            .map(|l| (l.name.clone(), Some(label_types(&l.labels))))
+            .collect();
+        if let Some(logging) = &service.logging {
+            for destination in logging
+                .producer_destinations
+                .iter()
+                .chain(&logging.consumer_destinations)
+            {
+                for log in &destination.logs {
+                    logs.entry(log.clone()).or_insert(None);
+                }
+            }
+        }
+        Self {
+            config,
+            resource_labels,
+            logs,
+        }
+    }
+
+    /// The type of a label a metric value may carry, `None` when it may not.
+    fn metric_label(&self, metric: &MetricDescriptor, key: &str) -> Option<LabelType> {
+        metric
+            .labels
+            .iter()
+            .find(|l| l.key == key)
+            .map(|l| l.value_type())
+            .or_else(|| self.resource_labels.get(key).copied())
+            .or_else(|| GOOGLE_LABELS.contains(&key).then_some(LabelType::String))
+    }
+
+    /// Why the configuration does not allow `op`, naming the field.
+    pub(crate) fn problem(&self, op: &sc::Operation) -> Option<String> {
+        let mut metrics = Vec::with_capacity(op.metric_value_sets.len());
+        for (i, set) in op.metric_value_sets.iter().enumerate() {
+            let here = format!("metric_value_sets[{i}]");
+            let Some(metric) = self.config.metric(&set.metric_name) else {
+                return Some(format!(
+                    "{here}: metric {:?} is not defined in the service configuration",
+                    clip(&set.metric_name)
+                ));
+            };
+            for (j, value) in set.metric_values.iter().enumerate() {
+                let here = format!("{here}.metric_values[{j}]");
+                if let Some(problem) = value_type_problem(metric, value.value.as_ref()) {
+                    return Some(format!("{here}: {problem}"));
+                }
+                for (key, text) in &value.labels {
+                    match self.metric_label(metric, key) {
+                        None => {
+                            return Some(format!(
+                                "{here}.labels: label {:?} is not allowed for metric {}",
+                                clip(key),
+                                metric.r#type
+                            ));
+                        }
+                        Some(t) => {
+                            if let Some(p) = label_value_problem(key, t, text) {
+                                return Some(format!("{here}.labels: {p}"));
+                            }
+                        }
+                    }
+                }
+            }
+            metrics.push(metric);
+        }
+        for (key, text) in &op.labels {
+            let allowed = metrics
+                .iter()
+                .find_map(|m| {
+                    m.labels
+                        .iter()
+                        .find(|l| l.key == *key)
+                        .map(|l| l.value_type())
+                })
+                .or_else(|| self.resource_labels.get(key).copied())
+                .or_else(|| {
+                    GOOGLE_LABELS
+                        .contains(&key.as_str())
+                        .then_some(LabelType::String)
+                });
+            match allowed {
+                None => {
+                    return Some(format!(
+                        "labels: label {:?} is not a label of the service's monitored resources, of the operation's metrics, or one Google defines",
+                        clip(key)
+                    ));
+                }
+                Some(t) => {
+                    if let Some(p) = label_value_problem(key, t, text) {
+                        return Some(format!("labels: {p}"));
+                    }
+                }
+            }
+        }
+        for (i, entry) in op.log_entries.iter().enumerate() {
+            let here = format!("log_entries[{i}]");
+            match self.logs.get(&entry.name) {
+                None => {
+                    return Some(format!(
+                        "{here}: log {:?} is not declared in the service configuration",
+                        clip(&entry.name)
+                    ));
+                }
+                Some(None) => {}
+                Some(Some(labels)) => {
+                    for (key, text) in &entry.labels {
+                        let Some(t) = labels.get(key) else {
+                            return Some(format!(
+                                "{here}.labels: label {:?} is not declared by log {}",
+                                clip(key),
+                                entry.name
+                            ));
+                        };
+                        if let Some(p) = label_value_problem(key, *t, text) {
+                            return Some(format!("{here}.labels: {p}"));
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+fn value_type_problem(metric: &MetricDescriptor, value: Option<&Value>) -> Option<String> {
+    let expected = metric.value_type();
+    let given = match value {
+        None => {
+            return Some(format!(
+                "metric {} takes {} values; none is set",
+                metric.r#type,
+                expected.as_str_name()
+            ));
+        }
+        Some(Value::BoolValue(_)) => ValueType::Bool,
+        Some(Value::Int64Value(_)) => ValueType::Int64,
+        Some(Value::DoubleValue(_)) => ValueType::Double,
+        Some(Value::StringValue(_)) => ValueType::String,
+        Some(Value::DistributionValue(_)) => ValueType::Distribution,
+    };
+    (given != expected).then(|| {
+        format!(
+            "metric {} takes {} values, not {}",
+            metric.r#type,
+            expected.as_str_name(),
+            given.as_str_name()
+        )
+    })
+}
+
+fn label_value_problem(key: &str, label_type: LabelType, value: &str) -> Option<String> {
+    let ok = match label_type {
+        LabelType::String => true,
+        LabelType::Bool => matches!(value, "true" | "false"),
+        LabelType::Int64 => value.parse::<i64>().is_ok(),
+    };
+    (!ok).then(|| {
+        format!(
+            "label {:?} is {}; {:?} is not one",
+            clip(key),
+            label_type.as_str_name(),
+            clip(value)
+        )
+    })
+}
+
+/// Whether the configuration lets `method` be called with no consumer
+/// (`usage.rules[].allow_unregistered_calls`, the last selecting rule
+/// deciding).
+pub(crate) fn allows_unregistered(config: &ServiceConfig, method: &str) -> bool {
+    config
+        .service()
+        .usage
+        .iter()
+        .flat_map(|u| &u.rules)
+        .rfind(|r| crate::service_config::Selector::new(&r.selector).selects(method))
+        .is_some_and(|r| r.allow_unregistered_calls)
+}
+
+/// The set of configured service names, for error messages.
+pub(crate) fn names<'a>(rules: impl Iterator<Item = &'a str>) -> String {
+    let names: HashSet<&str> = rules.collect();
+    let mut names: Vec<&str> = names.into_iter().collect();
+    names.sort_unstable();
+    names.join(", ")
+}
