@@ -144,6 +144,14 @@ fn bad_configurations_are_one_line_errors() {
             "type: google.api.Service\nname: a\nname: b\n",
             "3:1: name: given twice",
         ),
+        (
+            "type: google.api.Service\nname: a\nmonitored_resources:\n- type: api\nmonitoring:\n  producer_destinations:\n  - monitored_resource: api\n    metrics: [nope]\n",
+            "8:15: monitoring.producer_destinations[0].metrics[0]: \"nope\" is not a metric of the service",
+        ),
+        (
+            "type: google.api.Service\nname: a\nlogging:\n  producer_destinations:\n  - monitored_resource: gone\n",
+            "5:25: logging.producer_destinations[0].monitored_resource: \"gone\" is not a monitored resource",
+        ),
         ("swagger: '2.0'\nhost: a\n", "an OpenAPI document"),
         ("{\"name\": 1}", "name: invalid type"),
         (

@@ -198,73 +198,72 @@ pub(super) fn service(service: &mut Service) -> Result<(), ConfigError> {
         }
         labels(&path, &log.labels)?;
     }
-    let destinations = [
+    let monitoring = service.monitoring.as_ref();
+    let logging = service.logging.as_ref();
+    let lists = [
         (
             "monitoring.producer_destinations",
-            service
-                .monitoring
-                .as_ref()
-                .map(|m| &m.producer_destinations),
+            "metrics",
+            monitoring.map(|m| {
+                m.producer_destinations
+                    .iter()
+                    .map(|d| (&d.monitored_resource, &d.metrics))
+                    .collect::<Vec<_>>()
+            }),
         ),
         (
             "monitoring.consumer_destinations",
-            service
-                .monitoring
-                .as_ref()
-                .map(|m| &m.consumer_destinations),
+            "metrics",
+            monitoring.map(|m| {
+                m.consumer_destinations
+                    .iter()
+                    .map(|d| (&d.monitored_resource, &d.metrics))
+                    .collect()
+            }),
         ),
-    ];
-    for (list, destinations) in destinations {
-        for (i, destination) in destinations.into_iter().flatten().enumerate() {
-            let path = format!("{list}[{i}]");
-            if !resources.contains(destination.monitored_resource.as_str()) {
-                return Err(ConfigError::at(
-                    format!("{path}.monitored_resource"),
-                    format!(
-                        "{:?} is not a monitored resource of the service",
-                        destination.monitored_resource
-                    ),
-                ));
-            }
-            for (j, metric) in destination.metrics.iter().enumerate() {
-                if !metrics.contains(metric) {
-                    return Err(ConfigError::at(
-                        format!("{path}.metrics[{j}]"),
-                        format!("{metric:?} is not a metric of the service"),
-                    ));
-                }
-            }
-        }
-    }
-    let logging = [
         (
             "logging.producer_destinations",
-            service.logging.as_ref().map(|l| &l.producer_destinations),
+            "logs",
+            logging.map(|l| {
+                l.producer_destinations
+                    .iter()
+                    .map(|d| (&d.monitored_resource, &d.logs))
+                    .collect()
+            }),
         ),
         (
             "logging.consumer_destinations",
-            service.logging.as_ref().map(|l| &l.consumer_destinations),
+            "logs",
+            logging.map(|l| {
+                l.consumer_destinations
+                    .iter()
+                    .map(|d| (&d.monitored_resource, &d.logs))
+                    .collect()
+            }),
         ),
     ];
-    for (list, destinations) in logging {
-        for (i, destination) in destinations.into_iter().flatten().enumerate() {
+    for (list, field, destinations) in lists {
+        for (i, (resource, names)) in destinations.into_iter().flatten().enumerate() {
             let path = format!("{list}[{i}]");
-            if !resources.contains(destination.monitored_resource.as_str()) {
+            if !resources.contains(resource.as_str()) {
                 return Err(ConfigError::at(
                     format!("{path}.monitored_resource"),
-                    format!(
-                        "{:?} is not a monitored resource of the service",
-                        destination.monitored_resource
-                    ),
+                    format!("{resource:?} is not a monitored resource of the service"),
                 ));
             }
-            for (j, log) in destination.logs.iter().enumerate() {
-                // A log of another service is named with that service's
-                // name as a prefix.
-                if !logs.contains(log.as_str()) && !log.contains('/') {
+            for (j, name) in names.iter().enumerate() {
+                // A log of another service is named with that service's name
+                // as a prefix.
+                let known = if field == "metrics" {
+                    metrics.contains(name)
+                } else {
+                    logs.contains(name.as_str()) || name.contains('/')
+                };
+                if !known {
+                    let what = if field == "metrics" { "metric" } else { "log" };
                     return Err(ConfigError::at(
-                        format!("{path}.logs[{j}]"),
-                        format!("{log:?} is not a log of the service"),
+                        format!("{path}.{field}[{j}]"),
+                        format!("{name:?} is not a {what} of the service"),
                     ));
                 }
             }

@@ -5,7 +5,7 @@
 //! Both forms go through the crate's JSON mapping, so a configuration reads
 //! exactly as the `google.api.Service` message defines it (proto or JSON
 //! field names, enum names, int64 values as numbers or strings). As `gcloud`
-//! does, [`parse`] tries JSON first, then YAML; a YAML configuration starts
+//! does, [`ServiceConfig::parse`] tries JSON first, then YAML; a YAML configuration starts
 //! with `type: google.api.Service`, and a document without `type` is taken
 //! as a normalized configuration (what `gcloud endpoints configs describe`
 //! prints). YAML plain scalars take the type of the field they fill:
