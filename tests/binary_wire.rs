@@ -378,6 +378,12 @@ async fn binary_rest_clients_call_every_binding() {
     assert_eq!(error.code(), tonic::Code::NotFound);
 }
 
+/// POSTs a JSON body and reads the answer as JSON.
+async fn post_json(http: &reqwest::Client, url: &str, body: &Value) -> Value {
+    let answer = http.post(url).body(body.to_string()).send().await.unwrap();
+    serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn fields_cut_answers_as_the_references_field_mask_does() {
     let running =
@@ -387,18 +393,7 @@ async fn fields_cut_answers_as_the_references_field_mask_does() {
     check["operation"]["consumerId"] = json!("api_key:denied");
     let url = format!("{}/v1/services/{SERVICE}:check", running.url());
     let http = reqwest::Client::new();
-    let full: Value = serde_json::from_slice(
-        &http
-            .post(&url)
-            .body(check.to_string())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let full = post_json(&http, &url, &check).await;
     assert!(
         full.get("checkErrors").is_some() && full.get("checkInfo").is_some(),
         "{full}"
@@ -447,18 +442,7 @@ async fn fields_cut_answers_as_the_references_field_mask_does() {
         assert_eq!(serde_json::to_value(&decoded).unwrap(), theirs, "{mask}");
     }
     // Elements of a list are cut alike.
-    let ours: Value = serde_json::from_slice(
-        &http
-            .post(format!("{url}?fields=checkErrors.code"))
-            .body(check.to_string())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let ours = post_json(&http, &format!("{url}?fields=checkErrors.code"), &check).await;
     assert_eq!(ours, json!({"checkErrors": [{"code": "API_KEY_INVALID"}]}));
     // A mask that is not one: 400.
     let bad = http

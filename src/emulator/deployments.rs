@@ -101,14 +101,20 @@ pub(crate) struct Target<'a> {
     pub(crate) deployment: Deployment,
 }
 
+/// Reads state file JSON of the form `T` describes; a mismatch is a
+/// [`StateError::Syntax`] with its JSON path.
+pub(crate) fn read_state<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StateError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| StateError::Syntax {
+        path: e.path().to_string(),
+        message: e.into_inner().to_string(),
+    })
+}
+
 impl DeploymentState {
     /// Reads and checks a state file's text.
     pub fn from_json(text: &str) -> Result<Self, StateError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let state: Self = serde_path_to_error::deserialize(de).map_err(|e| StateError::Syntax {
-            path: e.path().to_string(),
-            message: e.into_inner().to_string(),
-        })?;
+        let state: Self = read_state(text)?;
         state.check()?;
         Ok(state)
     }

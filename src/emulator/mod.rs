@@ -235,12 +235,7 @@ impl Config {
             #[serde(default)]
             api_keys: BTreeMap<String, ApiKey>,
         }
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let file: StateFile =
-            serde_path_to_error::deserialize(de).map_err(|e| StateError::Syntax {
-                path: e.path().to_string(),
-                message: e.into_inner().to_string(),
-            })?;
+        let file: StateFile = deployments::read_state(text)?;
         let deployments = DeploymentState {
             organizations: file.organizations,
         };

@@ -45,14 +45,19 @@ pub const GOOGLE_LABELS: &[&str] = &[
 #[derive(Debug)]
 pub(crate) struct ServiceRules {
     pub(crate) config: ServiceConfig,
+    /// Each metric's labels with their types, by metric type.
+    metric_labels: HashMap<String, Labels>,
     /// Labels of every monitored resource, with their types.
-    resource_labels: HashMap<String, LabelType>,
+    resource_labels: Labels,
     /// Each log by name: its labels, or `None` for a log only a logging
     /// destination names (another service's log, labels not declared here).
-    logs: HashMap<String, Option<HashMap<String, LabelType>>>,
+    logs: HashMap<String, Option<Labels>>,
 }
 
-fn label_types(labels: &[LabelDescriptor]) -> HashMap<String, LabelType> {
+/// Label keys and the type of their values.
+type Labels = HashMap<String, LabelType>;
+
+fn label_types(labels: &[LabelDescriptor]) -> Labels {
     labels
         .iter()
         .map(|l| (l.key.clone(), l.value_type()))
@@ -62,11 +67,16 @@ fn label_types(labels: &[LabelDescriptor]) -> HashMap<String, LabelType> {
 impl ServiceRules {
     pub(crate) fn new(config: ServiceConfig) -> Self {
         let service = config.service();
+        let metric_labels = service
+            .metrics
+            .iter()
+            .map(|m| (m.r#type.clone(), label_types(&m.labels)))
+            .collect();
         let mut resource_labels = HashMap::new();
         for resource in &service.monitored_resources {
             resource_labels.extend(label_types(&resource.labels));
         }
-        let mut logs: HashMap<String, Option<HashMap<String, LabelType>>> = service
+        let mut logs: HashMap<String, Option<Labels>> = service
             .logs
             .iter()
             .map(|l| (l.name.clone(), Some(label_types(&l.labels))))
@@ -84,92 +94,84 @@ impl ServiceRules {
         }
         Self {
             config,
+            metric_labels,
             resource_labels,
             logs,
         }
     }
 
-    /// The type of a label a metric value may carry, `None` when it may not.
-    fn metric_label(&self, metric: &MetricDescriptor, key: &str) -> Option<LabelType> {
-        metric
-            .labels
-            .iter()
-            .find(|l| l.key == key)
-            .map(|l| l.value_type())
-            .or_else(|| self.resource_labels.get(key).copied())
+    /// The type of a label any metric value or operation may carry: a
+    /// monitored resource's, or one Google defines.
+    fn shared_label(&self, key: &str) -> Option<LabelType> {
+        self.resource_labels
+            .get(key)
+            .copied()
             .or_else(|| GOOGLE_LABELS.contains(&key).then_some(LabelType::String))
     }
 
-    /// Why the configuration does not allow `op`, naming the field.
+    /// Why the configuration does not allow `op`, naming the field. Paths
+    /// are written only for the problem found.
     pub(crate) fn problem(&self, op: &sc::Operation) -> Option<String> {
-        let mut metrics = Vec::with_capacity(op.metric_value_sets.len());
+        // The labels of each metric the operation carries values of, once
+        // per metric however many sets name it.
+        let mut metrics: Vec<&Labels> = Vec::new();
+        let mut seen = HashSet::new();
         for (i, set) in op.metric_value_sets.iter().enumerate() {
-            let here = format!("metric_value_sets[{i}]");
-            let Some(metric) = self.config.metric(&set.metric_name) else {
+            let (Some(metric), Some(labels)) = (
+                self.config.metric(&set.metric_name),
+                self.metric_labels.get(&set.metric_name),
+            ) else {
                 return Some(format!(
-                    "{here}: metric {:?} is not defined in the service configuration",
+                    "metric_value_sets[{i}]: metric {:?} is not defined in the service configuration",
                     clip(&set.metric_name)
                 ));
             };
             for (j, value) in set.metric_values.iter().enumerate() {
-                let here = format!("{here}.metric_values[{j}]");
+                let here = || format!("metric_value_sets[{i}].metric_values[{j}]");
                 if let Some(problem) = value_type_problem(metric, value.value.as_ref()) {
-                    return Some(format!("{here}: {problem}"));
+                    return Some(format!("{}: {problem}", here()));
                 }
                 for (key, text) in &value.labels {
-                    match self.metric_label(metric, key) {
-                        None => {
-                            return Some(format!(
-                                "{here}.labels: label {:?} is not allowed for metric {}",
-                                clip(key),
-                                metric.r#type
-                            ));
-                        }
-                        Some(t) => {
-                            if let Some(p) = label_value_problem(key, t, text) {
-                                return Some(format!("{here}.labels: {p}"));
-                            }
-                        }
+                    let Some(t) = labels.get(key).copied().or_else(|| self.shared_label(key))
+                    else {
+                        return Some(format!(
+                            "{}.labels: label {:?} is not allowed for metric {}",
+                            here(),
+                            clip(key),
+                            metric.r#type
+                        ));
+                    };
+                    if let Some(p) = label_value_problem(key, t, text) {
+                        return Some(format!("{}.labels: {p}", here()));
                     }
                 }
             }
-            metrics.push(metric);
+            if seen.insert(set.metric_name.as_str()) {
+                metrics.push(labels);
+            }
         }
         for (key, text) in &op.labels {
             let allowed = metrics
                 .iter()
-                .find_map(|m| {
-                    m.labels
-                        .iter()
-                        .find(|l| l.key == *key)
-                        .map(|l| l.value_type())
-                })
-                .or_else(|| self.resource_labels.get(key).copied())
-                .or_else(|| {
-                    GOOGLE_LABELS
-                        .contains(&key.as_str())
-                        .then_some(LabelType::String)
-                });
-            match allowed {
-                None => {
-                    return Some(format!(
-                        "labels: label {:?} is not a label of the service's monitored resources, of the operation's metrics, or one Google defines",
-                        clip(key)
-                    ));
-                }
-                Some(t) => {
-                    if let Some(p) = label_value_problem(key, t, text) {
-                        return Some(format!("labels: {p}"));
-                    }
-                }
+                .find_map(|labels| labels.get(key).copied())
+                .or_else(|| self.shared_label(key));
+            let Some(t) = allowed else {
+                return Some(format!(
+                    "labels: label {:?} is not a label of the service's monitored resources, of the operation's metrics, or one Google defines",
+                    clip(key)
+                ));
+            };
+            if let Some(p) = label_value_problem(key, t, text) {
+                return Some(format!("labels: {p}"));
             }
         }
         for (i, entry) in op.log_entries.iter().enumerate() {
-            let here = format!("log_entries[{i}]");
+            let here = || format!("log_entries[{i}]");
             match self.logs.get(&entry.name) {
                 None => {
                     return Some(format!(
-                        "{here}: log {:?} is not declared in the service configuration",
+                        "{}: log {:?} is not declared in the service configuration",
+                        here(),
                         clip(&entry.name)
                     ));
                 }
@@ -178,13 +180,14 @@ impl ServiceRules {
                     for (key, text) in &entry.labels {
                         let Some(t) = labels.get(key) else {
                             return Some(format!(
-                                "{here}.labels: label {:?} is not declared by log {}",
+                                "{}.labels: label {:?} is not declared by log {}",
+                                here(),
                                 clip(key),
                                 entry.name
                             ));
                         };
                         if let Some(p) = label_value_problem(key, *t, text) {
-                            return Some(format!("{here}.labels: {p}"));
+                            return Some(format!("{}.labels: {p}", here()));
                         }
                     }
                 }
@@ -249,10 +252,9 @@ pub(crate) fn allows_unregistered(config: &ServiceConfig, method: &str) -> bool 
         .is_some_and(|r| r.allow_unregistered_calls)
 }
 
-/// The set of configured service names, for error messages.
+/// The configured service names, sorted, for error messages.
 pub(crate) fn names<'a>(rules: impl Iterator<Item = &'a str>) -> String {
-    let names: HashSet<&str> = rules.collect();
-    let mut names: Vec<&str> = names.into_iter().collect();
+    let mut names: Vec<&str> = rules.collect();
     names.sort_unstable();
     names.join(", ")
 }

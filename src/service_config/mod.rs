@@ -130,10 +130,9 @@ impl ServiceConfig {
     /// Reads a configuration as `gcloud` does: JSON when the text is JSON,
     /// YAML otherwise.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
-            Self::from_json(text)
-        } else {
-            Self::from_yaml(text)
+        match serde_json::from_str(text) {
+            Ok(document) => from_document(document, &HashMap::new()).and_then(Self::new),
+            Err(_) => Self::from_yaml(text),
         }
     }
 
