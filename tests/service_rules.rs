@@ -3,8 +3,9 @@
 //! answers and the same stored state on every wire.
 #![cfg(feature = "emulator")]
 
-use cloud_report_proto::emulator::{Config, Emulator, Running};
+use cloud_report_proto::emulator::{Config, Emulator, ManualClock, QuotaUsage, Running};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
+use cloud_report_proto::google::api::servicecontrol::v1::quota_controller_client::QuotaControllerClient;
 use cloud_report_proto::google::api::servicecontrol::v1::service_controller_client::ServiceControllerClient;
 use cloud_report_proto::google::rpc::Status;
 use cloud_report_proto::json;
@@ -18,7 +19,11 @@ const CONFIG: &str = include_str!("../examples/service-config.yaml");
 const STATE: &str = include_str!("../examples/service-state.json");
 
 async fn start() -> Running {
-    let config = Config::default()
+    start_with(Config::default()).await
+}
+
+async fn start_with(config: Config) -> Running {
+    let config = config
         .state_json(STATE)
         .unwrap()
         .service_config(ServiceConfig::from_yaml(CONFIG).unwrap());
@@ -34,7 +39,7 @@ enum Wire {
 
 const WIRES: [Wire; 3] = [Wire::Grpc, Wire::Json, Wire::Binary];
 
-/// Calls `method` (`check` or `report`) on one wire; the answer, or the
+/// Calls `method` (`check`, `report` or `allocateQuota`) on one wire; the answer, or the
 /// error's code and message.
 async fn call<Req, Resp>(
     running: &Running,
@@ -55,6 +60,12 @@ where
                 .unwrap();
             let bytes = request.encode_to_vec();
             let result = match method {
+                "allocateQuota" => QuotaControllerClient::connect(running.url())
+                    .await
+                    .unwrap()
+                    .allocate_quota(sc::AllocateQuotaRequest::decode(bytes.as_slice()).unwrap())
+                    .await
+                    .map(|r| r.into_inner().encode_to_vec()),
                 "check" => client
                     .check(sc::CheckRequest::decode(bytes.as_slice()).unwrap())
                     .await
@@ -464,4 +475,528 @@ async fn report_is_judged_by_the_configuration() {
         running.shutdown().await;
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]));
+}
+
+/// An AllocateQuota of `consumer` for `method`, asking `metrics`
+/// (`[[metric, amount], ...]`) when given, in `mode`.
+fn quota_request(id: &str, consumer: &str, method: &str, metrics: Value, mode: &str) -> Value {
+    let mut operation = json!({
+        "operationId": id,
+        "methodName": method,
+        "consumerId": consumer,
+        "labels": {"servicecontrol.googleapis.com/user_agent": "ESPv2"},
+        "quotaMode": mode,
+    });
+    if let Some(metrics) = metrics.as_array() {
+        operation["quotaMetrics"] = metrics
+            .iter()
+            .map(|m| json!({"metricName": m[0], "metricValues": [{"int64Value": m[1]}]}))
+            .collect();
+    }
+    json!({"serviceName": SERVICE, "allocateOperation": operation})
+}
+
+const CREATE_SHELF: &str = "endpoints.examples.bookstore.Bookstore.CreateShelf";
+/// A minute boundary: 2023-11-14T22:14:00Z.
+const START: u64 = 1_700_000_040;
+
+/// What one wire saw of the quota script: each answer (as JSON, or the
+/// error's code and message) and the usage after it.
+async fn quota_script(wire: Wire) -> Vec<(Result<Value, (i32, String)>, Vec<QuotaUsage>)> {
+    let clock = ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_secs(START));
+    let running = start_with(Config::default().clock(clock.clone())).await;
+    let mut seen = Vec::new();
+    let steps: Vec<(Value, u64)> = vec![
+        // Read quota of my-project: 5 a minute, GetShelf costs 1 (the
+        // metric rule), whether the project is named by key, id or number.
+        (
+            quota_request("r1", "api_key:AIza-good", GET_SHELF, Value::Null, "NORMAL"),
+            0,
+        ),
+        (
+            quota_request("r2", "project:my-project", GET_SHELF, Value::Null, "NORMAL"),
+            0,
+        ),
+        (
+            quota_request(
+                "r3",
+                "project_number:123456789012",
+                GET_SHELF,
+                Value::Null,
+                "UNSPECIFIED",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "r4",
+                "api_key:AIza-good",
+                GET_SHELF,
+                json!([["read-requests", "2"]]),
+                "NORMAL",
+            ),
+            0,
+        ),
+        // A retry of r4 is answered as before and not counted again.
+        (
+            quota_request(
+                "r4",
+                "api_key:AIza-good",
+                GET_SHELF,
+                json!([["read-requests", "2"]]),
+                "NORMAL",
+            ),
+            0,
+        ),
+        // One left: asking 2 fails whole, asking it best effort gets 1.
+        (
+            quota_request(
+                "r5",
+                "api_key:AIza-good",
+                GET_SHELF,
+                json!([["read-requests", "2"], ["write-requests", "1"]]),
+                "NORMAL",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "r6",
+                "api_key:AIza-good",
+                GET_SHELF,
+                json!([["read-requests", "2"], ["write-requests", "1"]]),
+                "BEST_EFFORT",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "r7",
+                "project:my-project",
+                GET_SHELF,
+                Value::Null,
+                "CHECK_ONLY",
+            ),
+            0,
+        ),
+        // Another project has its own quota; an unknown project is counted
+        // by its id.
+        (
+            quota_request(
+                "r8",
+                "project:no-billing",
+                CREATE_SHELF,
+                Value::Null,
+                "NORMAL",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "r9",
+                "project:stranger",
+                CREATE_SHELF,
+                json!([["write-requests", "2"]]),
+                "CHECK_ONLY",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "r10",
+                "project:stranger",
+                CREATE_SHELF,
+                json!([["write-requests", "3"]]),
+                "CHECK_ONLY",
+            ),
+            0,
+        ),
+        // No rule, nothing asked.
+        (
+            quota_request(
+                "r11",
+                "api_key:AIza-good",
+                LIST_SHELVES,
+                Value::Null,
+                "NORMAL",
+            ),
+            0,
+        ),
+        // Consumers refused.
+        (
+            quota_request(
+                "e1",
+                "api_key:AIza-expired",
+                GET_SHELF,
+                Value::Null,
+                "NORMAL",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "e2",
+                "api_key:AIza-deleted",
+                GET_SHELF,
+                Value::Null,
+                "NORMAL",
+            ),
+            0,
+        ),
+        (
+            quota_request("e3", "api_key:nope", GET_SHELF, Value::Null, "NORMAL"),
+            0,
+        ),
+        (
+            quota_request("e4", "project:gone", GET_SHELF, Value::Null, "NORMAL"),
+            0,
+        ),
+        // Requests refused whole.
+        (
+            quota_request("x1", "garbage", GET_SHELF, Value::Null, "NORMAL"),
+            0,
+        ),
+        (
+            quota_request(
+                "x2",
+                "project:my-project",
+                GET_SHELF,
+                json!([["made/up", "1"]]),
+                "NORMAL",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "x3",
+                "project:my-project",
+                GET_SHELF,
+                json!([["read-requests", "-1"]]),
+                "NORMAL",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "x4",
+                "project:my-project",
+                GET_SHELF,
+                json!([[
+                    "serviceruntime.googleapis.com/api/consumer/total_latencies",
+                    "1"
+                ]]),
+                "NORMAL",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "x5",
+                "project:my-project",
+                GET_SHELF,
+                Value::Null,
+                "QUERY_ONLY",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "x6",
+                "project:my-project",
+                GET_SHELF,
+                Value::Null,
+                "ADJUST_ONLY",
+            ),
+            0,
+        ),
+        (
+            quota_request(
+                "x7",
+                "project:my-project",
+                GET_SHELF,
+                json!([["read-requests", "1"], ["read-requests", "1"]]),
+                "NORMAL",
+            ),
+            0,
+        ),
+        // The next minute opens a new window; r4's retry is still known.
+        (
+            quota_request(
+                "r12",
+                "api_key:AIza-good",
+                GET_SHELF,
+                json!([["read-requests", "5"]]),
+                "NORMAL",
+            ),
+            60,
+        ),
+        (
+            quota_request(
+                "r4",
+                "api_key:AIza-good",
+                GET_SHELF,
+                json!([["read-requests", "2"]]),
+                "NORMAL",
+            ),
+            0,
+        ),
+    ];
+    for (request, advance) in steps {
+        clock.advance(std::time::Duration::from_secs(advance));
+        let request: sc::AllocateQuotaRequest = json::from_str(&request.to_string()).unwrap();
+        let answer =
+            call::<_, sc::AllocateQuotaResponse>(&running, wire, "allocateQuota", &request)
+                .await
+                .map(|a| serde_json::from_str(&json::to_string(&a).unwrap()).unwrap());
+        seen.push((answer, running.emulator().quota_usage(SERVICE)));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn allocate_quota_is_judged_by_the_limits() {
+    let script = quota_script(Wire::Binary).await;
+    let answer = |i: usize| script[i].0.clone().unwrap();
+    let used = |i: usize, metric: &str| {
+        script[i]
+            .1
+            .iter()
+            .filter(|u| u.metric == metric)
+            .map(|u| (u.consumer.clone(), u.used))
+            .collect::<Vec<_>>()
+    };
+    let granted = |a: &Value| a["quotaMetrics"][0].clone();
+    let mine = || "project:my-project".to_owned();
+
+    assert_eq!(
+        answer(0),
+        json!({
+            "operationId": "r1",
+            "quotaMetrics": [{
+                "metricName": "serviceruntime.googleapis.com/api/consumer/quota_used_count",
+                "metricValues": [{"labels": {"/quota_name": "read-requests"}, "int64Value": "1"}]
+            }],
+            "serviceConfigId": "emulator-config"
+        })
+    );
+    assert_eq!(used(2, "read-requests"), [(mine(), 3)]);
+    assert_eq!(used(3, "read-requests"), [(mine(), 5)]);
+    assert_eq!(answer(4), answer(3), "a retry is answered as before");
+    assert_eq!(used(4, "read-requests"), [(mine(), 5)]);
+    // r4 left 0 of read-requests: read 2 fails whole; best effort gets 0
+    // reads and the write.
+    let failed = answer(5);
+    assert_eq!(failed["allocateErrors"][0]["code"], "RESOURCE_EXHAUSTED");
+    assert_eq!(failed["allocateErrors"][0]["subject"], "project:my-project");
+    assert_eq!(
+        failed["allocateErrors"][0]["description"],
+        "Quota exceeded for quota metric 'Read requests' and limit 'read-requests-per-minute' of service \
+         'bookstore.endpoints.my-project.cloud.goog' for consumer 'project:my-project'."
+    );
+    assert_eq!(failed["allocateErrors"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        failed["quotaMetrics"][0]["metricName"],
+        "serviceruntime.googleapis.com/quota/exceeded"
+    );
+    assert_eq!(
+        used(5, "write-requests"),
+        [],
+        "NORMAL allocates nothing when one limit fails"
+    );
+    let best = answer(6);
+    assert!(best.get("allocateErrors").is_none(), "{best}");
+    assert_eq!(
+        granted(&best)["metricValues"],
+        json!([
+            {"labels": {"/quota_name": "read-requests"}, "int64Value": "0"},
+            {"labels": {"/quota_name": "write-requests"}, "int64Value": "1"}
+        ])
+    );
+    assert_eq!(
+        best["quotaMetrics"][1]["metricValues"][0]["boolValue"],
+        true
+    );
+    assert_eq!(used(6, "write-requests"), [(mine(), 1)]);
+    let checked = answer(7);
+    assert_eq!(checked["allocateErrors"][0]["code"], "RESOURCE_EXHAUSTED");
+    assert_eq!(script[7].1, script[6].1, "CHECK_ONLY changes nothing");
+    assert!(answer(8).get("allocateErrors").is_none());
+    assert_eq!(
+        used(8, "write-requests"),
+        [(mine(), 1), ("project:no-billing".to_owned(), 1)]
+    );
+    assert!(answer(9).get("allocateErrors").is_none());
+    assert!(
+        answer(9).get("quotaMetrics").is_none(),
+        "CHECK_ONLY allocates nothing"
+    );
+    assert_eq!(
+        answer(10)["allocateErrors"][0]["subject"],
+        "project:stranger"
+    );
+    assert_eq!(
+        answer(11),
+        json!({"operationId": "r11", "serviceConfigId": "emulator-config"})
+    );
+    for (i, code) in [
+        (12, "API_KEY_EXPIRED"),
+        (13, "API_KEY_INVALID"),
+        (14, "API_KEY_INVALID"),
+        (15, "PROJECT_DELETED"),
+    ] {
+        assert_eq!(
+            answer(i)["allocateErrors"][0]["code"],
+            code,
+            "{}",
+            answer(i)
+        );
+    }
+    assert_eq!(script[15].1, script[8].1, "refused consumers use nothing");
+    for (i, code, text) in [
+        (
+            16,
+            3,
+            "allocate_operation.consumer_id: \"garbage\" is none of",
+        ),
+        (
+            17,
+            3,
+            "allocate_operation.quota_metrics[0].metric_name: \"made/up\" is not a metric",
+        ),
+        (
+            18,
+            3,
+            "allocate_operation.quota_metrics[0].metric_values[0].int64_value: -1 is negative",
+        ),
+        (
+            19,
+            3,
+            "is a DISTRIBUTION metric; quota is counted in INT64 metrics",
+        ),
+        (20, 12, "QUERY_ONLY is not implemented"),
+        (21, 3, "ADJUST_ONLY is not supported for rate quota"),
+        (
+            22,
+            3,
+            "more than one value of metric read-requests with identical labels",
+        ),
+    ] {
+        let (got, message) = script[i].0.clone().unwrap_err();
+        assert_eq!(got, code, "{message}");
+        assert!(message.contains(text), "{message}");
+    }
+    // A new minute: the whole allowance again, counted in the new window.
+    assert!(answer(23).get("allocateErrors").is_none(), "{}", answer(23));
+    let window = script[23]
+        .1
+        .iter()
+        .find(|u| u.metric == "read-requests")
+        .unwrap();
+    assert_eq!(
+        (
+            window.used,
+            window.allowance,
+            window.window_start,
+            window.window_seconds
+        ),
+        (5, Some(5), START + 60, 60)
+    );
+    assert_eq!(answer(24), answer(3), "the retry is still known");
+    assert_eq!(used(24, "read-requests"), [(mine(), 5)]);
+}
+
+#[tokio::test]
+async fn allocate_quota_agrees_on_every_wire() {
+    let binary = quota_script(Wire::Binary).await;
+    for wire in [Wire::Grpc, Wire::Json] {
+        let other = quota_script(wire).await;
+        for (i, (a, b)) in binary.iter().zip(&other).enumerate() {
+            assert_eq!(a, b, "step {i} on {wire:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn quota_usage_is_inspected_per_consumer() {
+    let clock = ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_secs(START + 7));
+    let running = start_with(Config::default().clock(clock.clone())).await;
+    for (id, consumer, method) in [
+        ("a", "api_key:AIza-good", GET_SHELF),
+        ("b", "project:my-project", CREATE_SHELF),
+        ("c", "project:stranger", GET_SHELF),
+    ] {
+        let request: sc::AllocateQuotaRequest =
+            json::from_str(&quota_request(id, consumer, method, Value::Null, "NORMAL").to_string())
+                .unwrap();
+        call::<_, sc::AllocateQuotaResponse>(&running, Wire::Json, "allocateQuota", &request)
+            .await
+            .unwrap();
+    }
+    let inspect = || async {
+        let answer = reqwest::get(format!(
+            "{}/emulator/v1/services/{SERVICE}/quota",
+            running.url()
+        ))
+        .await
+        .unwrap();
+        assert_eq!(answer.status(), 200);
+        serde_json::from_str::<Value>(&answer.text().await.unwrap()).unwrap()
+    };
+    let window = |consumer: &str, limit: &str, metric: &str, allowance: i64| {
+        json!({
+            "consumer": consumer, "limit": limit, "metric": metric,
+            "windowStart": "2023-11-14T22:14:00Z", "windowSeconds": 60,
+            "used": 1, "allowance": allowance,
+        })
+    };
+    assert_eq!(
+        inspect().await,
+        json!({"quotaUsage": [
+            window("project:my-project", "read-requests-per-minute", "read-requests", 5),
+            window("project:my-project", "write-requests-per-minute", "write-requests", 2),
+            window("project:stranger", "read-requests-per-minute", "read-requests", 5),
+        ]})
+    );
+    // Once the window has passed, nothing is in use.
+    clock.advance(std::time::Duration::from_secs(60));
+    assert_eq!(inspect().await, json!({"quotaUsage": []}));
+}
+
+#[tokio::test]
+async fn quota_usage_is_bounded_by_max_bytes() {
+    let clock = ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_secs(START));
+    let running = start_with(Config::default().clock(clock.clone()).max_bytes(300)).await;
+    let allocate = |consumer: &'static str| {
+        let request: sc::AllocateQuotaRequest = json::from_str(
+            &quota_request("", consumer, GET_SHELF, Value::Null, "NORMAL").to_string(),
+        )
+        .unwrap();
+        let running = &running;
+        async move {
+            call::<_, sc::AllocateQuotaResponse>(running, Wire::Binary, "allocateQuota", &request)
+                .await
+        }
+    };
+    allocate("project:first").await.unwrap();
+    let used = running.emulator().stored_bytes();
+    assert!(used > 0 && used <= 300, "{used}");
+    // Known consumers go on being counted; a new one does not fit.
+    allocate("project:first").await.unwrap();
+    let (code, message) = allocate("project:second").await.unwrap_err();
+    assert_eq!(code, 8, "{message}");
+    assert!(message.contains("at most 300 bytes"), "{message}");
+    assert_eq!(running.emulator().stored_bytes(), used);
+    // Once the first consumer's window has ended, its entry makes room.
+    clock.advance(std::time::Duration::from_secs(60));
+    allocate("project:second").await.unwrap();
+    assert_eq!(
+        running
+            .emulator()
+            .quota_usage(SERVICE)
+            .iter()
+            .map(|u| (u.consumer.as_str(), u.used))
+            .collect::<Vec<_>>(),
+        [("project:second", 1)]
+    );
+    assert!(running.emulator().stored_bytes() <= 300);
 }

@@ -316,6 +316,77 @@ impl ConsumerState {
     }
 }
 
+impl ConsumerState {
+    /// Whom AllocateQuota counts quota against for a consumer id: its
+    /// project (`project:<id>`) when the state knows it, through an API key
+    /// or by id or number; the id as given for a consumer the state does not
+    /// know. The quota methods check only that keys are valid and that the
+    /// project is not deleted (the `QuotaError` comment: other validations
+    /// are Check's).
+    pub(crate) fn quota_consumer(&self, consumer_id: &str) -> QuotaConsumer {
+        use QuotaConsumer::{Counted, Malformed, Refused};
+        use sc::quota_error::Code as QuotaCode;
+        let project = if let Some(key) = consumer_id.strip_prefix("api_key:") {
+            if self.projects.is_empty() && self.api_keys.is_empty() {
+                return Counted(consumer_id.to_owned());
+            }
+            match self.api_keys.get(key) {
+                None => {
+                    return Refused(
+                        QuotaCode::ApiKeyInvalid,
+                        "API key not valid. Please pass a valid API key.".into(),
+                    );
+                }
+                Some(api_key) if api_key.deleted => {
+                    return Refused(QuotaCode::ApiKeyInvalid, "API key not found.".into());
+                }
+                Some(api_key) if api_key.expired => {
+                    return Refused(
+                        QuotaCode::ApiKeyExpired,
+                        "API key expired. Please renew the API key.".into(),
+                    );
+                }
+                Some(api_key) => ProjectRef::Id(&api_key.project),
+            }
+        } else if let Some(id) = consumer_id.strip_prefix("project:") {
+            ProjectRef::Id(id)
+        } else if let Some(number) = consumer_id.strip_prefix("project_number:") {
+            match number.parse() {
+                Ok(n) => ProjectRef::Number(n),
+                Err(_) => return Malformed(format!("{number:?} is not a project number")),
+            }
+        } else {
+            return Malformed(if consumer_id.is_empty() {
+                "is required".into()
+            } else {
+                format!(
+                    "{:?} is none of project:, project_number:, api_key:",
+                    crate::rest::clip(consumer_id)
+                )
+            });
+        };
+        match self.project(project) {
+            Some((id, project)) if project.deleted => Refused(
+                QuotaCode::ProjectDeleted,
+                format!("project {id} has been deleted"),
+            ),
+            Some((id, _)) => Counted(format!("project:{id}")),
+            None => Counted(consumer_id.to_owned()),
+        }
+    }
+}
+
+/// Whom an AllocateQuota is counted against, or why it is not.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum QuotaConsumer {
+    /// Counted against this consumer.
+    Counted(String),
+    /// Refused with this error.
+    Refused(sc::quota_error::Code, String),
+    /// The consumer id is not of a consumer form: why.
+    Malformed(String),
+}
+
 enum ProjectRef<'a> {
     Id(&'a str),
     Number(i64),

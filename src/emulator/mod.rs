@@ -25,8 +25,14 @@
 //!   code of the first failure and `check_info.consumer_info` of the
 //!   consumer's project; a method whose usage rule allows unregistered calls
 //!   needs no consumer. Otherwise every consumer not denied is allowed.
-//! - `AllocateQuota`: allowed, ids echoed, unless the consumer is configured
-//!   to be denied; quota limits are not enforced yet.
+//! - `AllocateQuota`: with a configuration, its quota limits are enforced
+//!   per consumer project and window of the [`Config::clock`] (`NORMAL` all
+//!   or nothing, `BEST_EFFORT` what remains, `CHECK_ONLY` nothing
+//!   allocated), amounts from `quota_metrics` or the metric rule of the
+//!   method, an invalid or expired API key or a deleted project refused, a
+//!   retry under the same operation id answered as before (see `quota`).
+//!   In the lenient mode everything asked is granted. A consumer configured
+//!   to be denied is refused quota either way.
 //! - `ReportInstanceStatus`: `instance` must be
 //!   `organizations/{org}/instances/{instance}` and `reportTime` set; for one
 //!   instance and instance uid an older report never replaces a newer one.
@@ -47,11 +53,18 @@
 //! Inspection (JSON over HTTP, streamed a chunk at a time):
 //! - `GET /emulator/v1/services/{service_name}/operations`:
 //!   `{"operations": [...]}` in arrival order;
+//! - `GET /emulator/v1/services/{service_name}/quota`:
+//!   `{"quotaUsage": [{"consumer", "limit", "metric", "windowStart",
+//!   "windowSeconds", "used", "allowance"}]}`, what each consumer used of
+//!   each limit in its current window (numbers as JSON numbers, `allowance`
+//!   left out when unlimited);
 //! - `GET /emulator/v1/organizations/{org}/instances/{instance}/status`:
 //!   `{"statuses": [...]}`, the latest report of each instance uid.
 
+mod clock;
 mod consumers;
 mod deployments;
+mod quota;
 mod rules;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -80,11 +93,13 @@ use crate::google::rpc::{Code, Status};
 use crate::rest::{Authenticate, BearerToken, Binding, Gateway, RestError, clip};
 use axum::extract::rejection::PathRejection;
 
+pub use clock::{Clock, ManualClock};
 pub use consumers::{
     AndroidApplication, AndroidKeyRestrictions, ApiKey, ApiTarget, BrowserKeyRestrictions,
     ConsumerState, IosKeyRestrictions, Project, Restrictions, ServerKeyRestrictions, labels,
 };
 pub use deployments::{Deployment, DeploymentState, Organization, StateError};
+pub use quota::{QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT};
 pub use rules::GOOGLE_LABELS;
 
 use crate::service_config::ServiceConfig;
@@ -129,6 +144,8 @@ pub struct Config {
     /// The projects and API keys Check judges consumers by. With none, Check
     /// allows every consumer not in [`denied_consumers`](Self::denied_consumers).
     pub consumers: ConsumerState,
+    /// The time quota windows are counted by.
+    pub clock: Clock,
 }
 
 impl Default for Config {
@@ -142,6 +159,7 @@ impl Default for Config {
             deployments: DeploymentState::default(),
             service_configs: Vec::new(),
             consumers: ConsumerState::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -256,6 +274,14 @@ impl Config {
         self.consumers = state;
         self
     }
+
+    /// Sets [`clock`](Self::clock): a [`ManualClock`] lets a test open the
+    /// next quota window when it chooses.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Into<Clock>) -> Self {
+        self.clock = clock.into();
+        self
+    }
 }
 
 /// An emulator serving on 127.0.0.1 in this process, from
@@ -326,6 +352,31 @@ struct State {
     bytes: usize,
     /// The latest status report per (instance, instance uid).
     statuses: BTreeMap<(String, String), StoredStatus>,
+    /// Quota used, and allocations answered, for retries.
+    quota: quota::QuotaLedger,
+}
+
+/// What a consumer used of a quota limit in its current window, as
+/// [`Emulator::quota_usage`] and the inspection endpoint show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QuotaUsage {
+    /// Whom the quota is counted against: `project:<id>` for a project of
+    /// the state file (however the call named it), the consumer id as given
+    /// otherwise.
+    pub consumer: String,
+    /// The quota limit's name.
+    pub limit: String,
+    /// The metric the limit counts.
+    pub metric: String,
+    /// When the window started, in Unix seconds.
+    pub window_start: u64,
+    /// The window's length in seconds.
+    pub window_seconds: u64,
+    /// What is used in the window.
+    pub used: i64,
+    /// What the limit allows in a window; `None` for unlimited.
+    pub allowance: Option<i64>,
 }
 
 fn status_cost(instance: &str, uid: &str, encoded: usize) -> usize {
@@ -376,6 +427,10 @@ impl Emulator {
             .route(
                 "/emulator/v1/services/{service_name}/operations",
                 get(inspect_operations).fallback(inspection_method_not_allowed),
+            )
+            .route(
+                "/emulator/v1/services/{service_name}/quota",
+                get(inspect_quota).fallback(inspection_method_not_allowed),
             )
             .route(
                 "/emulator/v1/organizations/{org}/instances/{instance}/status",
@@ -453,6 +508,17 @@ impl Emulator {
             .map(|(_, status)| status.encoded.clone())
             .collect();
         stored.iter().map(|b| decode_stored(b)).collect()
+    }
+
+    /// What the consumers of a service used of its quota limits in the
+    /// current windows, by consumer then limit; limits with nothing used
+    /// are left out.
+    pub fn quota_usage(&self, service_name: &str) -> Vec<QuotaUsage> {
+        let Some(rules) = self.rules.get(service_name) else {
+            return Vec::new();
+        };
+        let now = self.config.clock.unix_seconds();
+        self.state().quota.usage(service_name, &rules.quota, now)
     }
 
     /// What everything stored costs, as [`Config::max_bytes`] counts it.
@@ -552,20 +618,24 @@ fn json_problem(op: &sc::Operation) -> Option<String> {
 /// async workers keep answering other clients meanwhile.
 const VALIDATE_ON_POOL_BYTES: usize = 64 << 10;
 
-/// The first metric with two values of identical labels in one operation.
+/// The first metric with two values of identical labels in one operation
+/// (of a `Report` or an `AllocateQuota`), given the operation's labels.
 /// Labels are the value's own over the operation's, as the service applies
 /// them. Two values have the same effective labels exactly when their own
 /// labels that differ from the operation's are the same, so each value is
 /// keyed by those alone: time and memory linear in what was sent, however
 /// many labels the operation has.
-fn duplicate_metric_value(op: &sc::Operation) -> Option<&str> {
+fn duplicate_metric_value<'a>(
+    labels: &BTreeMap<String, String>,
+    sets: &'a [sc::MetricValueSet],
+) -> Option<&'a str> {
     let mut seen = HashSet::new();
-    for set in &op.metric_value_sets {
+    for set in sets {
         for value in &set.metric_values {
             let own: Vec<(&str, &str)> = value
                 .labels
                 .iter()
-                .filter(|(k, v)| op.labels.get(*k) != Some(*v))
+                .filter(|(k, v)| labels.get(*k) != Some(*v))
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             if !seen.insert((set.metric_name.as_str(), own)) {
@@ -686,7 +756,7 @@ fn check_report(
     rules: Option<&ServiceRules>,
 ) -> Result<CheckedReport, tonic::Status> {
     for op in &request.operations {
-        if let Some(metric) = duplicate_metric_value(op) {
+        if let Some(metric) = duplicate_metric_value(&op.labels, &op.metric_value_sets) {
             return Err(invalid(format!(
                 "operation \"{}\" has more than one value of metric {} with identical labels",
                 clip(&op.operation_id),
@@ -791,31 +861,87 @@ impl QuotaController for Emulator {
         let operation = request
             .allocate_operation
             .ok_or_else(|| invalid("allocate_operation is required"))?;
-        self.rules_of(&request.service_name)?;
-        let denied = self
+        let rules = self.rules_of(&request.service_name)?;
+        let mut answer = sc::AllocateQuotaResponse {
+            operation_id: operation.operation_id.clone(),
+            service_config_id: config_id(&request.service_config_id),
+            ..Default::default()
+        };
+        let quota_error = |code: sc::quota_error::Code, subject: &str, description: String| {
+            let status = match code {
+                sc::quota_error::Code::ResourceExhausted => Code::ResourceExhausted,
+                sc::quota_error::Code::BillingNotActive => Code::PermissionDenied,
+                _ => Code::InvalidArgument,
+            };
+            sc::QuotaError {
+                code: code as i32,
+                subject: subject.to_owned(),
+                status: Some(Status::new(status, description.clone())),
+                description,
+            }
+        };
+        if self
             .config
             .denied_consumers
-            .contains_key(&operation.consumer_id);
-        let allocate_errors = if denied {
-            vec![sc::QuotaError {
-                code: sc::quota_error::Code::ResourceExhausted as i32,
-                subject: operation.consumer_id.clone(),
-                description: "quota refused by the emulator's configuration".into(),
-                status: Some(Status::new(Code::ResourceExhausted, "quota exhausted")),
-            }]
-        } else {
-            Vec::new()
+            .contains_key(&operation.consumer_id)
+        {
+            answer.allocate_errors.push(quota_error(
+                sc::quota_error::Code::ResourceExhausted,
+                &operation.consumer_id,
+                "quota refused by the emulator's configuration".into(),
+            ));
+            return Ok(Response::new(answer));
+        }
+        let Some(rules) = rules else {
+            // The lenient mode: everything asked is granted.
+            answer.quota_metrics = operation.quota_metrics;
+            return Ok(Response::new(answer));
         };
-        Ok(Response::new(sc::AllocateQuotaResponse {
-            operation_id: operation.operation_id,
-            allocate_errors,
-            quota_metrics: if denied {
-                Vec::new()
-            } else {
-                operation.quota_metrics
-            },
-            service_config_id: config_id(&request.service_config_id),
-        }))
+        let mode = quota::Mode::of(&operation)?;
+        let demand = quota::demand(&rules.config, &operation).map_err(invalid)?;
+        let consumer = match self.config.consumers.quota_consumer(&operation.consumer_id) {
+            consumers::QuotaConsumer::Counted(consumer) => consumer,
+            consumers::QuotaConsumer::Refused(code, description) => {
+                answer
+                    .allocate_errors
+                    .push(quota_error(code, &operation.consumer_id, description));
+                return Ok(Response::new(answer));
+            }
+            consumers::QuotaConsumer::Malformed(why) => {
+                return Err(invalid(format!("allocate_operation.consumer_id: {why}")));
+            }
+        };
+        let service = request.service_name.as_str();
+        let mut state = self.state();
+        if mode != quota::Mode::CheckOnly
+            && let Some(earlier) = state.quota.remembered(service, &operation.operation_id)
+        {
+            return Ok(Response::new(decode_stored(&earlier)));
+        }
+        let room = self.config.max_bytes.saturating_sub(state.bytes);
+        let before = state.quota.usage_bytes;
+        let now = self.config.clock.unix_seconds();
+        let ask = quota::Ask {
+            service,
+            consumer: &consumer,
+            demand: &demand,
+            mode,
+        };
+        let Some(allocation) = state.quota.allocate(&rules.quota, &ask, now, room) else {
+            return Err(exhausted(format!(
+                "the emulator stores at most {} bytes; counting quota for another consumer would exceed it",
+                self.config.max_bytes
+            )));
+        };
+        state.bytes = state.bytes - before + state.quota.usage_bytes;
+        (answer.allocate_errors, answer.quota_metrics) =
+            quota::answer(&rules.config, &rules.quota, &ask, &allocation);
+        if mode != quota::Mode::CheckOnly && answer.allocate_errors.is_empty() {
+            state
+                .quota
+                .remember(service, &operation.operation_id, quota::encoded(&answer));
+        }
+        Ok(Response::new(answer))
     }
 }
 
@@ -1109,6 +1235,49 @@ async fn inspect_operations(
             Some(chunk)
         }),
     )
+}
+
+/// The quota used in the current windows of a service, as
+/// [`Emulator::quota_usage`] gives it; windows start as RFC 3339 times.
+async fn inspect_quota(
+    axum::extract::State(emulator): axum::extract::State<Emulator>,
+    service_name: Result<axum::extract::Path<String>, PathRejection>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let service_name = match service_name {
+        Ok(axum::extract::Path(name)) => name,
+        Err(rejection) => return bad_path(&rejection),
+    };
+    let usage: Vec<serde_json::Value> = emulator
+        .quota_usage(&service_name)
+        .into_iter()
+        .map(|u| {
+            let start = Timestamp {
+                seconds: i64::try_from(u.window_start).unwrap_or(i64::MAX),
+                nanos: 0,
+            };
+            let mut entry = serde_json::json!({
+                "consumer": u.consumer,
+                "limit": u.limit,
+                "metric": u.metric,
+                "windowStart": start.to_string(),
+                "windowSeconds": u.window_seconds,
+                "used": u.used,
+            });
+            if let Some(allowance) = u.allowance {
+                entry["allowance"] = allowance.into();
+            }
+            entry
+        })
+        .collect();
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        serde_json::json!({ "quotaUsage": usage }).to_string(),
+    )
+        .into_response()
 }
 
 /// The latest status of each uid of an instance, by uid.

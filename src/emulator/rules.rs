@@ -45,6 +45,8 @@ pub const GOOGLE_LABELS: &[&str] = &[
 #[derive(Debug)]
 pub(crate) struct ServiceRules {
     pub(crate) config: ServiceConfig,
+    /// The quota limits, by metric.
+    pub(crate) quota: super::quota::QuotaRules,
     /// Each metric's labels with their types, by metric type.
     metric_labels: HashMap<String, Labels>,
     /// Labels of every monitored resource, with their types.
@@ -93,6 +95,7 @@ impl ServiceRules {
             }
         }
         Self {
+            quota: super::quota::QuotaRules::new(service),
             config,
             metric_labels,
             resource_labels,
@@ -240,16 +243,12 @@ fn label_value_problem(key: &str, label_type: LabelType, value: &str) -> Option<
 }
 
 /// Whether the configuration lets `method` be called with no consumer
-/// (`usage.rules[].allow_unregistered_calls`, the last selecting rule
-/// deciding).
+/// (`usage.rules[].allow_unregistered_calls` of the deciding rule).
 pub(crate) fn allows_unregistered(config: &ServiceConfig, method: &str) -> bool {
-    config
-        .service()
-        .usage
-        .iter()
-        .flat_map(|u| &u.rules)
-        .rfind(|r| crate::service_config::Selector::new(&r.selector).selects(method))
-        .is_some_and(|r| r.allow_unregistered_calls)
+    config.service().usage.as_ref().is_some_and(|usage| {
+        crate::service_config::Selector::deciding(&usage.rules, |r| &r.selector, method)
+            .is_some_and(|r| r.allow_unregistered_calls)
+    })
 }
 
 /// The configured service names, sorted, for error messages.

@@ -41,6 +41,34 @@ impl<'a> Selector<'a> {
         }
     }
 
+    /// The rule that decides for the element `name`: the last of `rules`
+    /// whose selector selects it, as Service Management applies rules in
+    /// order, a later one overriding an earlier.
+    ///
+    /// ```
+    /// use cloud_report_proto::google::api::UsageRule;
+    /// use cloud_report_proto::service_config::Selector;
+    ///
+    /// let rule = |selector: &str, open| UsageRule {
+    ///     selector: selector.into(),
+    ///     allow_unregistered_calls: open,
+    ///     ..Default::default()
+    /// };
+    /// let rules = [rule("*", false), rule("a.B.List", true)];
+    /// let decides = |name| Selector::deciding(&rules, |r| &r.selector, name);
+    /// assert!(decides("a.B.List").unwrap().allow_unregistered_calls);
+    /// assert!(!decides("a.B.Get").unwrap().allow_unregistered_calls);
+    /// ```
+    pub fn deciding<'r, R>(
+        rules: &'r [R],
+        selector: impl Fn(&R) -> &str,
+        name: &str,
+    ) -> Option<&'r R> {
+        rules
+            .iter()
+            .rfind(|rule| Selector::new(selector(rule)).selects(name))
+    }
+
     /// Whether the text is a valid selector: `*`, or dot-separated names,
     /// the last of which may be `*`.
     fn is_valid(&self) -> bool {
@@ -114,6 +142,31 @@ impl QuotaWindow {
         unix_seconds - unix_seconds % self.seconds
     }
 }
+
+/// The most a quota limit lets a consumer use in one window: its
+/// `values["STANDARD"]` (the only tier Service Control supports), else its
+/// `default_limit`; `None` when that is -1, unlimited.
+///
+/// ```
+/// use cloud_report_proto::google::api::QuotaLimit;
+/// use cloud_report_proto::service_config::quota_allowance;
+///
+/// let mut limit = QuotaLimit { default_limit: 100, ..Default::default() };
+/// assert_eq!(quota_allowance(&limit), Some(100));
+/// limit.values.insert("STANDARD".into(), -1);
+/// assert_eq!(quota_allowance(&limit), None);
+/// ```
+pub fn quota_allowance(limit: &QuotaLimit) -> Option<i64> {
+    let value = limit
+        .values
+        .get(STANDARD_TIER)
+        .copied()
+        .unwrap_or(limit.default_limit);
+    (value != -1).then_some(value)
+}
+
+/// The one tier of `QuotaLimit.values` Service Control supports.
+const STANDARD_TIER: &str = "STANDARD";
 
 fn labels(path: &str, labels: &[LabelDescriptor]) -> Result<(), ConfigError> {
     let mut seen = HashSet::new();
@@ -289,6 +342,29 @@ pub(super) fn service(service: &mut Service) -> Result<(), ConfigError> {
                 return Err(ConfigError::at(
                     format!("{path}.metric"),
                     format!("{:?} is not a metric of the service", limit.metric),
+                ));
+            }
+            for (tier, value) in &limit.values {
+                if tier != STANDARD_TIER {
+                    return Err(ConfigError::at(
+                        format!("{path}.values.{tier}"),
+                        format!("tier {tier:?} is not supported; the one tier is {STANDARD_TIER}"),
+                    ));
+                }
+                if *value < -1 {
+                    return Err(ConfigError::at(
+                        format!("{path}.values.{tier}"),
+                        format!("{value} is neither a limit nor -1 (unlimited)"),
+                    ));
+                }
+            }
+            if limit.default_limit < -1 {
+                return Err(ConfigError::at(
+                    format!("{path}.default_limit"),
+                    format!(
+                        "{} is neither a limit nor -1 (unlimited)",
+                        limit.default_limit
+                    ),
                 ));
             }
             QuotaWindow::of(limit).map_err(|e| {

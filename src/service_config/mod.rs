@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 
 use crate::google::api::{LogDescriptor, MetricDescriptor, MonitoredResourceDescriptor, Service};
 
-pub use check::{QuotaWindow, Selector};
+pub use check::{QuotaWindow, Selector, quota_allowance};
 
 /// The largest configuration file read, 16 MiB: real ones are a few
 /// hundred kilobytes at most.
