@@ -226,6 +226,113 @@ async fn esp_calls_all_three_methods_in_binary() {
     );
 }
 
+/// ESPv2's three calls against the example configuration and state: the
+/// Python reference reads each binary answer the way ESPv2 reads it.
+#[tokio::test(flavor = "multi_thread")]
+async fn esp_calls_the_configured_emulator_in_binary() {
+    use cloud_report_proto::emulator::ManualClock;
+    use cloud_report_proto::service_config::ServiceConfig;
+    let clock =
+        ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_040));
+    let config = Config::default()
+        .clock(clock.clone())
+        .state_json(include_str!("../examples/service-state.json"))
+        .unwrap()
+        .service_config(ServiceConfig::load("examples/service-config.yaml").unwrap());
+    let running = start(config).await;
+    let (addr, emulator) = (running.addr(), running.emulator());
+    let call = |verb: &str, request: &Value| {
+        let (request_type, response_type) = match verb {
+            "check" => ("CheckRequest", "CheckResponse"),
+            "allocateQuota" => ("AllocateQuotaRequest", "AllocateQuotaResponse"),
+            _ => ("ReportRequest", "ReportResponse"),
+        };
+        let answer = esp_call(
+            addr,
+            verb,
+            &format!("google.api.servicecontrol.v1.{request_type}"),
+            &format!("google.api.servicecontrol.v1.{response_type}"),
+            request,
+        );
+        assert_eq!(answer["status"], 200, "{answer}");
+        assert_eq!(answer["content_type"], PROTO_CONTENT_TYPE);
+        serde_json::from_str::<Value>(answer["json"].as_str().unwrap()).unwrap()
+    };
+    let with_key = |mut request: Value, field: &str, key: &str| {
+        request[field]["consumerId"] = json!(format!("api_key:{key}"));
+        request
+    };
+
+    // Check: the key's project and uid, or the key's error.
+    let check = call("check", &with_key(espv2_check(), "operation", "AIza-good"));
+    assert!(check.get("checkErrors").is_none(), "{check}");
+    assert_eq!(check["checkInfo"]["apiKeyUid"], "key-uid-good");
+    assert_eq!(
+        check["checkInfo"]["consumerInfo"]["projectNumber"],
+        "123456789012"
+    );
+    let check = call(
+        "check",
+        &with_key(espv2_check(), "operation", "AIza-expired"),
+    );
+    assert_eq!(check["checkErrors"][0]["code"], "API_KEY_EXPIRED");
+
+    // AllocateQuota as ESPv2 sends it (NORMAL, its own quota metrics):
+    // five reads a minute for the key's project, then RESOURCE_EXHAUSTED,
+    // the code ESPv2 turns into 429.
+    let mut quota = with_key(espv2_quota(), "allocateOperation", "AIza-good");
+    quota["allocateOperation"]["quotaMode"] = json!("NORMAL");
+    for i in 0..6 {
+        quota["allocateOperation"]["operationId"] = json!(format!("quota-{i}"));
+        let answer = call("allocateQuota", &quota);
+        if i < 5 {
+            assert!(answer.get("allocateErrors").is_none(), "{answer}");
+            assert_eq!(
+                answer["quotaMetrics"][0]["metricValues"][0],
+                json!({"labels": {"/quota_name": "read-requests"}, "int64Value": "1"})
+            );
+        } else {
+            assert_eq!(
+                answer["allocateErrors"][0]["code"], "RESOURCE_EXHAUSTED",
+                "{answer}"
+            );
+            assert_eq!(answer["allocateErrors"][0]["status"]["code"], 8);
+        }
+    }
+    clock.advance(std::time::Duration::from_secs(60));
+    let answer = call("allocateQuota", &quota);
+    assert!(
+        answer.get("allocateErrors").is_none(),
+        "a new minute: {answer}"
+    );
+
+    // Report: ESPv2's labels, metrics and log are all the configuration's;
+    // one more label is not.
+    let mut report = espv2_report("esp-1");
+    report["operations"][0]["consumerId"] = json!("api_key:AIza-good");
+    let mut bad = report["operations"][0].clone();
+    bad["operationId"] = json!("esp-2");
+    bad["labels"]["made/up"] = json!("x");
+    report["operations"].as_array_mut().unwrap().push(bad);
+    let answer = call("report", &report);
+    assert_eq!(
+        answer["reportErrors"].as_array().unwrap().len(),
+        1,
+        "{answer}"
+    );
+    assert_eq!(answer["reportErrors"][0]["operationId"], "esp-2");
+    assert!(
+        answer["reportErrors"][0]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("made/up"),
+        "{answer}"
+    );
+    let stored = emulator.operations(SERVICE);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].operation_id, "esp-1");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn encodings_follow_content_type_ct_and_alt() {
     let running = start(Config::default()).await;
