@@ -137,6 +137,14 @@ fn bad_configurations_are_one_line_errors() {
             "quota.limits[0].unit: unit period \"fortnight\"",
         ),
         (
+            "type: google.api.Service\nname: a\nmetrics:\n- {name: m, metric_kind: DELTA, value_type: INT64}\nquota:\n  limits:\n  - {name: l, metric: m, unit: '1/min/{project}', values: {STANDARD: -2}}\n",
+            "quota.limits[0].values.STANDARD: -2 is neither a limit nor -1 (unlimited)",
+        ),
+        (
+            "type: google.api.Service\nname: a\nmetrics:\n- {name: m, metric_kind: DELTA, value_type: INT64}\nquota:\n  limits:\n  - {name: l, metric: m, unit: '1/min/{project}', default_limit: -5}\n",
+            "quota.limits[0].default_limit: -5 is neither",
+        ),
+        (
             "type: google.api.Service\nname: a\nmetrics:\n- {name: m, metric_kind: DELTA, value_type: INT64}\nquota:\n  metric_rules:\n  - {selector: '*', metric_costs: {m: -1}}\n",
             "quota.metric_rules[0].metric_costs.m: a cost cannot be negative",
         ),

@@ -1000,3 +1000,154 @@ async fn quota_usage_is_bounded_by_max_bytes() {
     );
     assert!(running.emulator().stored_bytes() <= 300);
 }
+
+mod quota_properties {
+    use super::*;
+    use cloud_report_proto::google::api::servicecontrol::v1::quota_controller_server::QuotaController;
+    use proptest::prelude::*;
+
+    /// One random AllocateQuota: consumer, metrics asked (or the method's
+    /// rule), mode, operation id from a small set (so retries happen), and
+    /// how far the clock moves first.
+    #[derive(Debug, Clone)]
+    struct Step {
+        consumer: &'static str,
+        method: &'static str,
+        metrics: Option<Vec<(&'static str, i64)>>,
+        mode: i32,
+        id: u8,
+        advance: u64,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let consumer = prop::sample::select(vec![
+            "api_key:AIza-good",
+            "project:my-project",
+            "project_number:123456789012",
+            "project:no-billing",
+            "project:stranger",
+            "api_key:AIza-expired",
+            "api_key:nope",
+            "project:gone",
+            "garbage",
+            "",
+        ]);
+        let method = prop::sample::select(vec![GET_SHELF, CREATE_SHELF, LIST_SHELVES, ""]);
+        let metric = prop::sample::select(vec![
+            "read-requests",
+            "write-requests",
+            "made/up",
+            "serviceruntime.googleapis.com/api/consumer/total_latencies",
+        ]);
+        let amount = prop_oneof![0i64..4, Just(-1), Just(i64::MAX)];
+        (
+            consumer,
+            method,
+            prop::option::of(prop::collection::vec((metric, amount), 0..4)),
+            0i32..7,
+            0u8..6,
+            prop_oneof![Just(0u64), 1u64..30, Just(60)],
+        )
+            .prop_map(|(consumer, method, metrics, mode, id, advance)| Step {
+                consumer,
+                method,
+                metrics,
+                mode,
+                id,
+                advance,
+            })
+    }
+
+    fn request(step: &Step) -> sc::AllocateQuotaRequest {
+        sc::AllocateQuotaRequest {
+            service_name: SERVICE.into(),
+            allocate_operation: Some(sc::QuotaOperation {
+                operation_id: format!("op-{}", step.id),
+                method_name: step.method.into(),
+                consumer_id: step.consumer.into(),
+                quota_metrics: step
+                    .metrics
+                    .iter()
+                    .flatten()
+                    .map(|(metric, amount)| sc::MetricValueSet {
+                        metric_name: (*metric).into(),
+                        metric_values: vec![sc::MetricValue {
+                            value: Some(sc::metric_value::Value::Int64Value(*amount)),
+                            ..Default::default()
+                        }],
+                    })
+                    .collect(),
+                quota_mode: step.mode,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Whatever is asked, in whatever order: no limit is ever used past
+        /// its allowance, a failed NORMAL and a CHECK_ONLY change nothing,
+        /// nothing is granted beyond what was asked, and a retry of an
+        /// allocation is answered as the first time.
+        #[test]
+        fn limits_hold_under_any_sequence(steps in prop::collection::vec(step(), 1..40)) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let clock = ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_secs(START));
+            let emulator = Emulator::new(
+                Config::default()
+                    .clock(clock.clone())
+                    .state_json(STATE)
+                    .unwrap()
+                    .service_config(ServiceConfig::from_yaml(CONFIG).unwrap()),
+            );
+            let mut answered: std::collections::HashMap<u8, sc::AllocateQuotaResponse> =
+                std::collections::HashMap::new();
+            for step in &steps {
+                clock.advance(std::time::Duration::from_secs(step.advance));
+                let before = emulator.quota_usage(SERVICE);
+                let result = runtime.block_on(emulator.allocate_quota(tonic::Request::new(request(step))));
+                let after = emulator.quota_usage(SERVICE);
+                for usage in &after {
+                    if let Some(allowance) = usage.allowance {
+                        prop_assert!(usage.used <= allowance, "{usage:?}");
+                    }
+                }
+                let retried = (0..=2).contains(&step.mode).then(|| answered.get(&step.id)).flatten();
+                if let Some(first) = retried {
+                    prop_assert_eq!(Some(first), result.as_ref().ok().map(tonic::Response::get_ref));
+                    prop_assert_eq!(&before, &after);
+                    continue;
+                }
+                let Ok(answer) = result.map(tonic::Response::into_inner) else {
+                    prop_assert_eq!(&before, &after);
+                    continue;
+                };
+                let check_only = step.mode == 3;
+                if !answer.allocate_errors.is_empty() || check_only {
+                    prop_assert_eq!(&before, &after);
+                }
+                let asked: i64 = step.metrics.iter().flatten().map(|m| m.1).fold(0, i64::saturating_add);
+                for set in answer.quota_metrics.iter().filter(|s| s.metric_name == cloud_report_proto::emulator::QUOTA_USED_COUNT) {
+                    for value in &set.metric_values {
+                        if let Some(sc::metric_value::Value::Int64Value(n)) = value.value {
+                            prop_assert!(n >= 0);
+                            if step.metrics.as_ref().is_some_and(|m| !m.is_empty()) {
+                                prop_assert!(n <= asked);
+                            }
+                        }
+                    }
+                }
+                if !check_only && answer.allocate_errors.is_empty() {
+                    match answered.get(&step.id) {
+                        Some(first) => prop_assert_eq!(first, &answer),
+                        None => {
+                            answered.insert(step.id, answer);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -898,6 +898,15 @@ impl QuotaController for Emulator {
             return Ok(Response::new(answer));
         };
         let mode = quota::Mode::of(&operation)?;
+        let service = request.service_name.as_str();
+        if mode != quota::Mode::CheckOnly
+            && let Some(earlier) = self
+                .state()
+                .quota
+                .remembered(service, &operation.operation_id)
+        {
+            return Ok(Response::new(decode_stored(&earlier)));
+        }
         let demand = quota::demand(&rules.config, &operation).map_err(invalid)?;
         let consumer = match self.config.consumers.quota_consumer(&operation.consumer_id) {
             consumers::QuotaConsumer::Counted(consumer) => consumer,
@@ -911,13 +920,7 @@ impl QuotaController for Emulator {
                 return Err(invalid(format!("allocate_operation.consumer_id: {why}")));
             }
         };
-        let service = request.service_name.as_str();
         let mut state = self.state();
-        if mode != quota::Mode::CheckOnly
-            && let Some(earlier) = state.quota.remembered(service, &operation.operation_id)
-        {
-            return Ok(Response::new(decode_stored(&earlier)));
-        }
         let room = self.config.max_bytes.saturating_sub(state.bytes);
         let before = state.quota.usage_bytes;
         let now = self.config.clock.unix_seconds();

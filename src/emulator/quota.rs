@@ -248,6 +248,9 @@ pub(crate) struct QuotaLedger {
     remembered: HashMap<(String, String), Bytes>,
     remembered_order: VecDeque<(String, String)>,
     remembered_bytes: usize,
+    /// When entries whose windows have ended were last dropped: at most
+    /// one scan a second, however many new consumers knock while full.
+    last_drop: Option<u64>,
 }
 
 /// An allocation asked for.
@@ -408,9 +411,13 @@ impl QuotaLedger {
         }
     }
 
-    /// Drops the consumers whose windows have all ended, of every service;
-    /// what that freed.
+    /// Drops the consumers whose windows have all ended, of every service,
+    /// unless that was done this second; what that freed.
     fn drop_ended(&mut self, now: u64) -> usize {
+        if self.last_drop == Some(now) {
+            return 0;
+        }
+        self.last_drop = Some(now);
         let mut freed = 0;
         for (service, consumers) in &mut self.usage {
             consumers.retain(|consumer, windows| {

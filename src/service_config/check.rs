@@ -344,19 +344,14 @@ pub(super) fn service(service: &mut Service) -> Result<(), ConfigError> {
                     format!("{:?} is not a metric of the service", limit.metric),
                 ));
             }
-            for (tier, value) in &limit.values {
-                if tier != STANDARD_TIER {
-                    return Err(ConfigError::at(
-                        format!("{path}.values.{tier}"),
-                        format!("tier {tier:?} is not supported; the one tier is {STANDARD_TIER}"),
-                    ));
-                }
-                if *value < -1 {
-                    return Err(ConfigError::at(
-                        format!("{path}.values.{tier}"),
-                        format!("{value} is neither a limit nor -1 (unlimited)"),
-                    ));
-                }
+            // Tiers other than STANDARD are kept but never enforced.
+            if let Some(value) = limit.values.get(STANDARD_TIER)
+                && *value < -1
+            {
+                return Err(ConfigError::at(
+                    format!("{path}.values.{STANDARD_TIER}"),
+                    format!("{value} is neither a limit nor -1 (unlimited)"),
+                ));
             }
             if limit.default_limit < -1 {
                 return Err(ConfigError::at(

@@ -163,7 +163,8 @@ impl ServiceConfig {
     /// service has a name; metrics, monitored resources, logs, labels and
     /// quota limits are named once each; metrics have a kind and a value
     /// type; destinations, limits and metric rules name metrics, logs and
-    /// resources of the service; limits have a window ([`QuotaWindow`]);
+    /// resources of the service; limits have a window ([`QuotaWindow`]) and
+    /// an allowance of at least -1 ([`quota_allowance`]);
     /// selectors are well formed; costs are not negative.
     pub fn new(mut service: Service) -> Result<Self, ConfigError> {
         check::service(&mut service)?;
