@@ -506,243 +506,52 @@ async fn quota_script(wire: Wire) -> Vec<(Result<Value, (i32, String)>, Vec<Quot
     let clock = ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_secs(START));
     let running = start_with(Config::default().clock(clock.clone())).await;
     let mut seen = Vec::new();
-    let steps: Vec<(Value, u64)> = vec![
+    // [operation id, consumer, method, metrics asked or null, mode, seconds
+    // the clock moves first]
+    #[rustfmt::skip]
+    let steps = json!([
         // Read quota of my-project: 5 a minute, GetShelf costs 1 (the
         // metric rule), whether the project is named by key, id or number.
-        (
-            quota_request("r1", "api_key:AIza-good", GET_SHELF, Value::Null, "NORMAL"),
-            0,
-        ),
-        (
-            quota_request("r2", "project:my-project", GET_SHELF, Value::Null, "NORMAL"),
-            0,
-        ),
-        (
-            quota_request(
-                "r3",
-                "project_number:123456789012",
-                GET_SHELF,
-                Value::Null,
-                "UNSPECIFIED",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "r4",
-                "api_key:AIza-good",
-                GET_SHELF,
-                json!([["read-requests", "2"]]),
-                "NORMAL",
-            ),
-            0,
-        ),
+        ["r1", "api_key:AIza-good", GET_SHELF, null, "NORMAL", 0],
+        ["r2", "project:my-project", GET_SHELF, null, "NORMAL", 0],
+        ["r3", "project_number:123456789012", GET_SHELF, null, "UNSPECIFIED", 0],
+        ["r4", "api_key:AIza-good", GET_SHELF, [["read-requests", "2"]], "NORMAL", 0],
         // A retry of r4 is answered as before and not counted again.
-        (
-            quota_request(
-                "r4",
-                "api_key:AIza-good",
-                GET_SHELF,
-                json!([["read-requests", "2"]]),
-                "NORMAL",
-            ),
-            0,
-        ),
-        // One left: asking 2 fails whole, asking it best effort gets 1.
-        (
-            quota_request(
-                "r5",
-                "api_key:AIza-good",
-                GET_SHELF,
-                json!([["read-requests", "2"], ["write-requests", "1"]]),
-                "NORMAL",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "r6",
-                "api_key:AIza-good",
-                GET_SHELF,
-                json!([["read-requests", "2"], ["write-requests", "1"]]),
-                "BEST_EFFORT",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "r7",
-                "project:my-project",
-                GET_SHELF,
-                Value::Null,
-                "CHECK_ONLY",
-            ),
-            0,
-        ),
+        ["r4", "api_key:AIza-good", GET_SHELF, [["read-requests", "2"]], "NORMAL", 0],
+        // None left: asking 2 fails whole, asking it best effort gets 0
+        // reads and the write.
+        ["r5", "api_key:AIza-good", GET_SHELF, [["read-requests", "2"], ["write-requests", "1"]], "NORMAL", 0],
+        ["r6", "api_key:AIza-good", GET_SHELF, [["read-requests", "2"], ["write-requests", "1"]], "BEST_EFFORT", 0],
+        ["r7", "project:my-project", GET_SHELF, null, "CHECK_ONLY", 0],
         // Another project has its own quota; an unknown project is counted
         // by its id.
-        (
-            quota_request(
-                "r8",
-                "project:no-billing",
-                CREATE_SHELF,
-                Value::Null,
-                "NORMAL",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "r9",
-                "project:stranger",
-                CREATE_SHELF,
-                json!([["write-requests", "2"]]),
-                "CHECK_ONLY",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "r10",
-                "project:stranger",
-                CREATE_SHELF,
-                json!([["write-requests", "3"]]),
-                "CHECK_ONLY",
-            ),
-            0,
-        ),
+        ["r8", "project:no-billing", CREATE_SHELF, null, "NORMAL", 0],
+        ["r9", "project:stranger", CREATE_SHELF, [["write-requests", "2"]], "CHECK_ONLY", 0],
+        ["r10", "project:stranger", CREATE_SHELF, [["write-requests", "3"]], "CHECK_ONLY", 0],
         // No rule, nothing asked.
-        (
-            quota_request(
-                "r11",
-                "api_key:AIza-good",
-                LIST_SHELVES,
-                Value::Null,
-                "NORMAL",
-            ),
-            0,
-        ),
+        ["r11", "api_key:AIza-good", LIST_SHELVES, null, "NORMAL", 0],
         // Consumers refused.
-        (
-            quota_request(
-                "e1",
-                "api_key:AIza-expired",
-                GET_SHELF,
-                Value::Null,
-                "NORMAL",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "e2",
-                "api_key:AIza-deleted",
-                GET_SHELF,
-                Value::Null,
-                "NORMAL",
-            ),
-            0,
-        ),
-        (
-            quota_request("e3", "api_key:nope", GET_SHELF, Value::Null, "NORMAL"),
-            0,
-        ),
-        (
-            quota_request("e4", "project:gone", GET_SHELF, Value::Null, "NORMAL"),
-            0,
-        ),
+        ["e1", "api_key:AIza-expired", GET_SHELF, null, "NORMAL", 0],
+        ["e2", "api_key:AIza-deleted", GET_SHELF, null, "NORMAL", 0],
+        ["e3", "api_key:nope", GET_SHELF, null, "NORMAL", 0],
+        ["e4", "project:gone", GET_SHELF, null, "NORMAL", 0],
         // Requests refused whole.
-        (
-            quota_request("x1", "garbage", GET_SHELF, Value::Null, "NORMAL"),
-            0,
-        ),
-        (
-            quota_request(
-                "x2",
-                "project:my-project",
-                GET_SHELF,
-                json!([["made/up", "1"]]),
-                "NORMAL",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "x3",
-                "project:my-project",
-                GET_SHELF,
-                json!([["read-requests", "-1"]]),
-                "NORMAL",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "x4",
-                "project:my-project",
-                GET_SHELF,
-                json!([[
-                    "serviceruntime.googleapis.com/api/consumer/total_latencies",
-                    "1"
-                ]]),
-                "NORMAL",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "x5",
-                "project:my-project",
-                GET_SHELF,
-                Value::Null,
-                "QUERY_ONLY",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "x6",
-                "project:my-project",
-                GET_SHELF,
-                Value::Null,
-                "ADJUST_ONLY",
-            ),
-            0,
-        ),
-        (
-            quota_request(
-                "x7",
-                "project:my-project",
-                GET_SHELF,
-                json!([["read-requests", "1"], ["read-requests", "1"]]),
-                "NORMAL",
-            ),
-            0,
-        ),
+        ["x1", "garbage", GET_SHELF, null, "NORMAL", 0],
+        ["x2", "project:my-project", GET_SHELF, [["made/up", "1"]], "NORMAL", 0],
+        ["x3", "project:my-project", GET_SHELF, [["read-requests", "-1"]], "NORMAL", 0],
+        ["x4", "project:my-project", GET_SHELF,
+         [["serviceruntime.googleapis.com/api/consumer/total_latencies", "1"]], "NORMAL", 0],
+        ["x5", "project:my-project", GET_SHELF, null, "QUERY_ONLY", 0],
+        ["x6", "project:my-project", GET_SHELF, null, "ADJUST_ONLY", 0],
+        ["x7", "project:my-project", GET_SHELF, [["read-requests", "1"], ["read-requests", "1"]], "NORMAL", 0],
         // The next minute opens a new window; r4's retry is still known.
-        (
-            quota_request(
-                "r12",
-                "api_key:AIza-good",
-                GET_SHELF,
-                json!([["read-requests", "5"]]),
-                "NORMAL",
-            ),
-            60,
-        ),
-        (
-            quota_request(
-                "r4",
-                "api_key:AIza-good",
-                GET_SHELF,
-                json!([["read-requests", "2"]]),
-                "NORMAL",
-            ),
-            0,
-        ),
-    ];
-    for (request, advance) in steps {
-        clock.advance(std::time::Duration::from_secs(advance));
+        ["r12", "api_key:AIza-good", GET_SHELF, [["read-requests", "5"]], "NORMAL", 60],
+        ["r4", "api_key:AIza-good", GET_SHELF, [["read-requests", "2"]], "NORMAL", 0],
+    ]);
+    for step in steps.as_array().unwrap() {
+        let text = |i: usize| step[i].as_str().unwrap();
+        clock.advance(std::time::Duration::from_secs(step[5].as_u64().unwrap()));
+        let request = quota_request(text(0), text(1), text(2), step[3].clone(), text(4));
         let request: sc::AllocateQuotaRequest = json::from_str(&request.to_string()).unwrap();
         let answer =
             call::<_, sc::AllocateQuotaResponse>(&running, wire, "allocateQuota", &request)
