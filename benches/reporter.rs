@@ -2,17 +2,17 @@
 //! into aggregates, and into distinct ones), and the memory held per 10,000
 //! cached aggregates, measured with a counting allocator.
 //!
-//! `cargo bench --features reporter --bench reporter`
+//! `cargo bench --features client --bench reporter`
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
+use cloud_report_proto::client::{ReportConfig as Config, Reporter};
 use cloud_report_proto::google::api::servicecontrol::v1::{
     LogEntry, MetricValue, MetricValueSet, Operation, ReportRequest, ReportResponse, metric_value,
 };
 use cloud_report_proto::google::protobuf::Timestamp;
-use cloud_report_proto::reporter::{Config, Reporter};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// Counts the bytes allocated and not yet freed.

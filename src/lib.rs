@@ -71,14 +71,14 @@ pub mod google;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 #[cfg(feature = "json")]
 pub mod json;
 #[cfg(feature = "json")]
 pub mod registry;
-#[cfg(feature = "reporter")]
-pub mod reporter;
 #[cfg(feature = "rest")]
 pub mod rest;
 #[cfg(any(feature = "rest", feature = "service-config"))]

@@ -1,18 +1,18 @@
 //! The aggregating reporter: what merges and when it is sent, request sizes,
 //! backpressure, retries, and, against a faulty server on loopback, that
 //! every operation ends delivered exactly once or reported failed.
-#![cfg(feature = "reporter")]
+#![cfg(feature = "client")]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cloud_report_proto::client::{Outcome, ReportConfig as Config, Reporter, SubmitError};
 use cloud_report_proto::google::api::servicecontrol::v1::operation::Importance;
 use cloud_report_proto::google::api::servicecontrol::v1::{
     LogEntry, MetricValue, MetricValueSet, Operation, ReportRequest, ReportResponse, metric_value,
 };
 use cloud_report_proto::google::protobuf::Timestamp;
-use cloud_report_proto::reporter::{Config, Outcome, Reporter, SubmitError};
 use prost::Message;
 
 type Sent = Arc<Mutex<Vec<ReportRequest>>>;
@@ -305,15 +305,12 @@ mod faults {
     use std::net::SocketAddr;
     use std::sync::atomic::{AtomicU64, Ordering};
 
+    use cloud_report_proto::client::{CallPolicy, GrpcTransport, RestTransport, Transport};
     use cloud_report_proto::emulator::{Config as EmulatorConfig, Emulator};
-    use cloud_report_proto::google::api::servicecontrol::v1::service_controller_client::ServiceControllerClient;
     use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::{
         ServiceController, ServiceControllerServer,
     };
-    use cloud_report_proto::google::api::servicecontrol::v1::{
-        CheckRequest, CheckResponse, ServiceControllerRestClient,
-    };
-    use cloud_report_proto::reporter::{RetryPolicy, Transport};
+    use cloud_report_proto::google::api::servicecontrol::v1::{CheckRequest, CheckResponse};
     use cloud_report_proto::rest::{Gateway, RestClient};
     use tonic::{Request, Response};
 
@@ -399,12 +396,10 @@ mod faults {
         let mut config = Config::new(service);
         config.window = Duration::from_millis(50);
         config.retry = {
-            let mut retry = RetryPolicy::default();
-            retry.initial_backoff = Duration::from_millis(2);
-            retry.max_backoff = Duration::from_millis(50);
-            retry.max_attempts = 60;
-            retry.max_elapsed = Duration::from_secs(60);
-            retry
+            CallPolicy::report()
+                .backoff(Duration::from_millis(2), Duration::from_millis(50))
+                .retries(59)
+                .max_elapsed(Duration::from_secs(60))
         };
         let outcomes: Outcomes = Arc::default();
         let o = outcomes.clone();
@@ -490,10 +485,12 @@ mod faults {
     async fn over_grpc_with_dropped_connections() {
         let emulator = Emulator::new(EmulatorConfig::default());
         let (addr, connections) = dropping_proxy(serve(emulator.clone()).await).await;
-        let client = ServiceControllerClient::connect(format!("http://{addr}"))
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
             .await
             .unwrap();
-        run_through(client, &emulator, "grpc.example.com").await;
+        run_through(GrpcTransport::new(channel), &emulator, "grpc.example.com").await;
         // Each cut connection was followed by a new one.
         assert!(
             connections.load(Ordering::Relaxed) >= 2,
@@ -505,7 +502,7 @@ mod faults {
     async fn over_rest() {
         let emulator = Emulator::new(EmulatorConfig::default());
         let addr = serve(emulator.clone()).await;
-        let client = ServiceControllerRestClient::new(
+        let client = RestTransport::new(
             RestClient::builder(format!("http://{addr}"))
                 .build()
                 .unwrap(),

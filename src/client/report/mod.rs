@@ -19,13 +19,14 @@
 //! [`Reporter::try_submit`] hand the operation back.
 //!
 //! ```no_run
-//! use cloud_report_proto::google::api::servicecontrol::v1::service_controller_client::ServiceControllerClient;
+//! use cloud_report_proto::client::{GrpcTransport, Outcome, ReportConfig, Reporter};
 //! use cloud_report_proto::google::api::servicecontrol::v1::Operation;
-//! use cloud_report_proto::reporter::{Config, Outcome, Reporter};
+//! use tonic::transport::Channel;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let client = ServiceControllerClient::connect("https://servicecontrol.googleapis.com").await?;
-//! let reporter = Reporter::start(client, Config::new("my-api.endpoints.my-project.cloud.goog"), |outcome| {
+//! let channel = Channel::from_static("http://127.0.0.1:8080").connect().await?;
+//! let config = ReportConfig::new("my-api.endpoints.my-project.cloud.goog");
+//! let reporter = Reporter::start(GrpcTransport::new(channel), config, |outcome| {
 //!     if let Outcome::Failed { operation_ids, status } = outcome {
 //!         eprintln!("lost {operation_ids:?}: {status}");
 //!     }
@@ -39,8 +40,6 @@
 mod merge;
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -50,85 +49,13 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::policy::CallPolicy;
+use super::transport::Transport;
 use crate::google::api::servicecontrol::v1::operation::Importance;
 use crate::google::api::servicecontrol::v1::{Operation, ReportRequest, ReportResponse};
+pub(crate) use merge::Aggregate;
 pub use merge::MetricKind;
-use merge::{Aggregate, Signature};
-
-/// A boxed future of a report call.
-pub type ReportFuture = Pin<Box<dyn Future<Output = Result<ReportResponse, tonic::Status>> + Send>>;
-
-/// Where a [`Reporter`] sends its requests: the generated gRPC client, the
-/// REST client, or any function of the same shape.
-pub trait Transport: Send + Sync + 'static {
-    /// Sends one `Report` call.
-    fn report(&self, request: ReportRequest) -> ReportFuture;
-}
-
-type GrpcClient =
-    crate::google::api::servicecontrol::v1::service_controller_client::ServiceControllerClient<
-        tonic::transport::Channel,
-    >;
-
-impl Transport for GrpcClient {
-    fn report(&self, request: ReportRequest) -> ReportFuture {
-        let mut client = self.clone();
-        // The client's own method (this trait's would be found first).
-        Box::pin(async move {
-            GrpcClient::report(&mut client, request)
-                .await
-                .map(tonic::Response::into_inner)
-        })
-    }
-}
-
-#[cfg(feature = "rest")]
-impl Transport for crate::google::api::servicecontrol::v1::ServiceControllerRestClient {
-    fn report(&self, request: ReportRequest) -> ReportFuture {
-        let client = self.clone();
-        Box::pin(async move {
-            crate::google::api::servicecontrol::v1::ServiceControllerRestClient::report(
-                &client, request,
-            )
-            .await
-        })
-    }
-}
-
-impl<F, Fut> Transport for F
-where
-    F: Fn(ReportRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<ReportResponse, tonic::Status>> + Send + 'static,
-{
-    fn report(&self, request: ReportRequest) -> ReportFuture {
-        Box::pin(self(request))
-    }
-}
-
-/// When and how often a failed request is tried again.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// The first wait.
-    pub initial_backoff: Duration,
-    /// The longest wait.
-    pub max_backoff: Duration,
-    /// The most attempts of one request, the first included.
-    pub max_attempts: u32,
-    /// The longest time a request may spend being retried.
-    pub max_elapsed: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-            max_attempts: 6,
-            max_elapsed: Duration::from_secs(60),
-        }
-    }
-}
+use merge::Signature;
 
 /// How a [`Reporter`] aggregates and sends.
 #[derive(Clone, Debug)]
@@ -154,8 +81,8 @@ pub struct Config {
     pub max_in_flight: usize,
     /// The kind of each metric; unlisted metrics are DELTA.
     pub metric_kinds: BTreeMap<String, MetricKind>,
-    /// Retries of transient failures.
-    pub retry: RetryPolicy,
+    /// The timeout and retries of each request (ESPv2's: 2 s, 5 retries).
+    pub retry: CallPolicy,
 }
 
 impl Config {
@@ -171,7 +98,7 @@ impl Config {
             queue_capacity: 10_000,
             max_in_flight: 4,
             metric_kinds: BTreeMap::new(),
-            retry: RetryPolicy::default(),
+            retry: CallPolicy::report(),
         }
     }
 }
@@ -259,7 +186,7 @@ fn add(counter: &AtomicU64, n: usize) {
     counter.fetch_add(n as u64, Ordering::Relaxed);
 }
 
-type OnOutcome = Arc<dyn Fn(Outcome) + Send + Sync>;
+pub(crate) type OnOutcome = Arc<dyn Fn(Outcome) + Send + Sync>;
 
 /// Asks the aggregator to stop, and hears when it has finished.
 type Stop = (oneshot::Sender<()>, oneshot::Receiver<()>);
@@ -290,6 +217,15 @@ impl Reporter {
         config: Config,
         on_outcome: impl Fn(Outcome) + Send + Sync + 'static,
     ) -> Self {
+        Self::start_shared(Arc::new(transport), config, Arc::new(on_outcome))
+    }
+
+    /// [`start`](Self::start) with a transport shared with other callers.
+    pub(crate) fn start_shared(
+        transport: Arc<dyn Transport>,
+        config: Config,
+        on_outcome: OnOutcome,
+    ) -> Self {
         let (queue, receiver) = mpsc::channel(config.queue_capacity.max(1));
         let (stop, stopped) = oneshot::channel();
         let (done, finished) = oneshot::channel();
@@ -303,8 +239,8 @@ impl Reporter {
         // An operation field costs its tag, its length and its bytes.
         let max_operation_bytes = config.max_request_bytes.saturating_sub(overhead + 1 + 5);
         let aggregator = Aggregator {
-            transport: Arc::new(transport),
-            on_outcome: Arc::new(on_outcome),
+            transport,
+            on_outcome,
             entries: HashMap::new(),
             order: BTreeMap::new(),
             sequence: 0,
@@ -554,63 +490,33 @@ struct Delivery {
     transport: Arc<dyn Transport>,
     on_outcome: OnOutcome,
     counters: Arc<AtomicCounters>,
-    retry: RetryPolicy,
-}
-
-/// Whether a failure may pass if the same request is sent again: the
-/// service was unavailable or too slow, or the connection failed (which
-/// tonic reports under various codes, CANCELLED and UNKNOWN among them, with
-/// a transport, HTTP or I/O error as the cause).
-fn transient(status: &tonic::Status) -> bool {
-    use std::error::Error;
-    if matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-    ) {
-        return true;
-    }
-    let mut source = status.source();
-    while let Some(error) = source {
-        // On a client call, an HTTP or I/O error is the transport failing.
-        if error.is::<tonic::transport::Error>()
-            || error.is::<hyper::Error>()
-            || error.is::<std::io::Error>()
-        {
-            return true;
-        }
-        source = error.source();
-    }
-    false
+    retry: CallPolicy,
 }
 
 impl Delivery {
-    /// Sends one request, retrying transient failures with exponential
-    /// backoff and full jitter, and reports every operation's outcome.
+    /// Sends one request by the call policy and reports every operation's
+    /// outcome.
     async fn deliver(&self, request: ReportRequest, ids: Vec<Vec<String>>) {
-        let started = Instant::now();
-        let mut backoff = self.retry.initial_backoff;
-        let mut attempt = 1;
-        loop {
-            match self.transport.report(request.clone()).await {
-                Ok(response) => return self.settle(&request, ids, &response),
-                Err(status) => {
-                    let wait = backoff.mul_f64(fastrand::f64());
-                    let in_budget = attempt < self.retry.max_attempts
-                        && started.elapsed() + wait <= self.retry.max_elapsed;
-                    if !(transient(&status) && in_budget) {
-                        for operation_ids in ids {
-                            add(&self.counters.failed, operation_ids.len());
-                            (self.on_outcome)(Outcome::Failed {
-                                operation_ids,
-                                status: status.clone(),
-                            });
-                        }
-                        return;
-                    }
-                    self.counters.retried.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(wait).await;
-                    backoff = (backoff * 2).min(self.retry.max_backoff);
-                    attempt += 1;
+        let (result, retries) = self
+            .retry
+            .call(|| self.transport.report(request.clone()))
+            .await;
+        add(&self.counters.retried, retries as usize);
+        match result {
+            Ok(response) => self.settle(&request, ids, &response),
+            Err(status) => {
+                tracing::warn!(
+                    service = %request.service_name,
+                    operations = request.operations.len(),
+                    %status,
+                    "Service Control report failed"
+                );
+                for operation_ids in ids {
+                    add(&self.counters.failed, operation_ids.len());
+                    (self.on_outcome)(Outcome::Failed {
+                        operation_ids,
+                        status: status.clone(),
+                    });
                 }
             }
         }

@@ -1,0 +1,301 @@
+//! The Check cache, after `service-control-client-cxx`'s check aggregator:
+//!
+//! - only `LOW` importance operations are answered from the cache;
+//! - an answer is found by the request's [signature](super::signature);
+//! - a cached answer is reused; once the flush interval has passed since the
+//!   last call for it, the next request goes to the server while the others
+//!   keep the cached answer;
+//! - answers with `check_errors` are cached too (negative caching); a
+//!   failed call never is;
+//! - repeat requests of an allowed answer add up their metric values, which
+//!   go to the server with the next call for the entry, or on their own when
+//!   the entry is evicted, expires or the client shuts down: usage is sent
+//!   once, never lost while the server can be reached;
+//! - an entry unused for the expiration time is dropped; the cache holds at
+//!   most a given number of entries, the least recently used evicted first.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use hashlink::LruCache;
+use prost::Message;
+use tokio::time::Instant;
+
+use super::report::{Aggregate, MetricKind};
+use super::signature::Signer;
+use crate::google::api::servicecontrol::v1::operation::Importance;
+use crate::google::api::servicecontrol::v1::{CheckRequest, CheckResponse, Operation};
+
+/// How the Check cache behaves. The defaults are the library's; ESPv2 runs
+/// with [`CheckOptions::espv2`].
+///
+/// ```
+/// use std::time::Duration;
+/// use cloud_report_proto::client::CheckOptions;
+///
+/// let options = CheckOptions::default();
+/// assert_eq!(options.flush_interval, Duration::from_millis(500));
+/// assert_eq!(CheckOptions::espv2().expiration, Duration::from_secs(3600));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckOptions {
+    /// The most answers held; 0 turns the cache off (every Check goes to the
+    /// server).
+    pub entries: usize,
+    /// How long an answer is reused before the next request for it goes to
+    /// the server.
+    pub flush_interval: Duration,
+    /// How long an unused answer is kept; at least the flush interval.
+    pub expiration: Duration,
+}
+
+impl Default for CheckOptions {
+    /// 10,000 entries, flushed after 500 ms, expired after 1 s.
+    fn default() -> Self {
+        Self {
+            entries: 10_000,
+            flush_interval: Duration::from_millis(500),
+            expiration: Duration::from_secs(1),
+        }
+    }
+}
+
+impl CheckOptions {
+    /// ESPv2's: 10,000 entries, flushed after 5 minutes, expired after an
+    /// hour (safe because Check answers change slowly).
+    pub fn espv2() -> Self {
+        Self {
+            entries: 10_000,
+            flush_interval: Duration::from_secs(300),
+            expiration: Duration::from_secs(3600),
+        }
+    }
+
+    /// Turns the cache off.
+    pub fn disabled() -> Self {
+        Self {
+            entries: 0,
+            ..Self::default()
+        }
+    }
+}
+
+/// A cached answer.
+struct Entry {
+    answer: Arc<CheckResponse>,
+    /// When a call for it last went to the server.
+    last_call: Instant,
+    /// When a request last used it.
+    last_use: Instant,
+    /// Usage of the requests it answered since the last call, not yet sent.
+    pending: Option<Aggregate>,
+}
+
+/// What the cache says about a request.
+pub(crate) enum Lookup {
+    /// Answered from the cache.
+    Hit(Arc<CheckResponse>),
+    /// Ask the server: no answer is cached, or it is time to refresh it.
+    /// The request to send (the operation merged with the usage waiting),
+    /// and the key to store the answer under (`None`: do not cache it).
+    Call(Box<CheckRequest>, Option<u128>),
+}
+
+/// The cache of Check answers; see the module documentation.
+pub(crate) struct CheckCache {
+    options: CheckOptions,
+    /// The service and configuration id the usage requests are sent for.
+    service: (String, String),
+    signer: Signer,
+    metric_kinds: Arc<BTreeMap<String, MetricKind>>,
+    entries: Mutex<LruCache<u128, Entry>>,
+}
+
+/// The largest aggregated operation: the `ReportRequest` limit, as a Check
+/// carries one operation.
+const MAX_AGGREGATE_BYTES: usize = 1_000_000;
+
+impl CheckCache {
+    pub(crate) fn new(
+        options: CheckOptions,
+        metric_kinds: Arc<BTreeMap<String, MetricKind>>,
+        service: (String, String),
+    ) -> Self {
+        Self {
+            service,
+            entries: Mutex::new(LruCache::new(options.entries.max(1))),
+            options,
+            signer: Signer::default(),
+            metric_kinds,
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, LruCache<u128, Entry>> {
+        // Every update is whole before anything can panic.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Looks a request up at `now`. Usage that could not join an entry's
+    /// waiting usage is returned to be sent on its own.
+    pub(crate) fn lookup(
+        &self,
+        mut request: CheckRequest,
+        now: Instant,
+    ) -> (Lookup, Option<CheckRequest>) {
+        let cacheable = self.options.entries > 0
+            && request
+                .operation
+                .as_ref()
+                .is_some_and(|op| op.importance == Importance::Low as i32);
+        if !cacheable {
+            return (Lookup::Call(Box::new(request), None), None);
+        }
+        let key = self.signer.check(&request);
+        let mut entries = self.entries();
+        let Some(entry) = entries.get_mut(&key) else {
+            return (Lookup::Call(Box::new(request), Some(key)), None);
+        };
+        entry.last_use = now;
+        let due = now.saturating_duration_since(entry.last_call) >= self.options.flush_interval;
+        if !entry.answer.check_errors.is_empty() {
+            // Denied: the cached denial, until it is time to ask again.
+            if !due {
+                return (Lookup::Hit(entry.answer.clone()), None);
+            }
+            entry.last_call = now;
+            return (Lookup::Call(Box::new(request), Some(key)), None);
+        }
+        let Some(operation) = request.operation.take() else {
+            return (Lookup::Hit(entry.answer.clone()), None);
+        };
+        let operation_id = operation.operation_id.clone();
+        let mut overflow = None;
+        if !operation.metric_value_sets.is_empty() {
+            overflow = self
+                .add_usage(entry, operation.clone())
+                .map(|usage| self.usage_request(usage));
+        }
+        if !due {
+            return (Lookup::Hit(entry.answer.clone()), overflow);
+        }
+        // The first request after the flush interval goes to the server,
+        // carrying the usage waiting (its own included); the others keep the
+        // cached answer meanwhile.
+        entry.last_call = now;
+        let mut sent = entry
+            .pending
+            .take()
+            .map_or(operation, Aggregate::into_operation);
+        sent.operation_id = operation_id;
+        request.operation = Some(sent);
+        (Lookup::Call(Box::new(request), Some(key)), overflow)
+    }
+
+    /// Adds an operation's usage to an entry's; when it cannot join, the
+    /// usage waiting before is handed back.
+    fn add_usage(&self, entry: &mut Entry, operation: Operation) -> Option<Aggregate> {
+        let Some(pending) = entry.pending.as_mut() else {
+            entry.pending = Some(Aggregate::new(operation));
+            return None;
+        };
+        let len = operation.encoded_len();
+        if pending.fits(len, MAX_AGGREGATE_BYTES)
+            && pending.merge(&operation, len, &self.metric_kinds)
+        {
+            return None;
+        }
+        entry.pending.replace(Aggregate::new(operation))
+    }
+
+    /// Gives back the usage of a call that failed, to go with the next one;
+    /// when its entry is gone, the usage is handed back.
+    pub(crate) fn restore(&self, key: u128, operation: Operation) -> Option<CheckRequest> {
+        if operation.metric_value_sets.is_empty() {
+            return None;
+        }
+        let mut entries = self.entries();
+        let Some(entry) = entries.get_mut(&key) else {
+            return Some(self.usage_request(Aggregate::new(operation)));
+        };
+        self.add_usage(entry, operation)
+            .map(|usage| self.usage_request(usage))
+    }
+
+    /// Caches the server's answer to a request looked up under `key`. An
+    /// entry evicted to make room hands back its waiting usage, to send.
+    pub(crate) fn store(
+        &self,
+        key: u128,
+        answer: Arc<CheckResponse>,
+        now: Instant,
+    ) -> Option<CheckRequest> {
+        let mut entries = self.entries();
+        if let Some(entry) = entries.get_mut(&key) {
+            entry.answer = answer;
+            entry.last_call = entry.last_call.max(now);
+            return None;
+        }
+        let evicted = if entries.len() >= self.options.entries {
+            entries.remove_lru().and_then(|(_, e)| e.pending)
+        } else {
+            None
+        };
+        entries.insert(
+            key,
+            Entry {
+                answer,
+                last_call: now,
+                last_use: now,
+                pending: None,
+            },
+        );
+        evicted.map(|usage| self.usage_request(usage))
+    }
+
+    /// Drops the entries unused for the expiration time; their waiting
+    /// usage, to send.
+    pub(crate) fn expire(&self, now: Instant) -> Vec<CheckRequest> {
+        let expiration = self.options.expiration.max(self.options.flush_interval);
+        let mut entries = self.entries();
+        let mut usage = Vec::new();
+        while let Some((_, entry)) = entries.iter().next() {
+            if now.saturating_duration_since(entry.last_use) < expiration {
+                break;
+            }
+            if let Some((_, entry)) = entries.remove_lru()
+                && let Some(pending) = entry.pending
+            {
+                usage.push(self.usage_request(pending));
+            }
+        }
+        usage
+    }
+
+    /// Empties the cache; the waiting usage, to send.
+    pub(crate) fn drain(&self) -> Vec<CheckRequest> {
+        let mut entries = self.entries();
+        let mut usage = Vec::new();
+        while let Some((_, entry)) = entries.remove_lru() {
+            if let Some(pending) = entry.pending {
+                usage.push(self.usage_request(pending));
+            }
+        }
+        usage
+    }
+
+    /// How many answers are held.
+    pub(crate) fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// A Check carrying waiting usage.
+    fn usage_request(&self, usage: Aggregate) -> CheckRequest {
+        CheckRequest {
+            service_name: self.service.0.clone(),
+            service_config_id: self.service.1.clone(),
+            operation: Some(usage.into_operation()),
+        }
+    }
+}

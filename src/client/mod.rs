@@ -1,0 +1,718 @@
+//! A Service Control client for gateways: the three calls a gateway makes
+//! on every request it serves, with the Check cache, quota aggregation and
+//! report aggregation of Google's own gateways (ESP and ESPv2, through
+//! `service-control-client-cxx`), so that thousands of requests a second
+//! make a handful of calls.
+//!
+//! - [`Client::check`]: answers from a cache of Check answers
+//!   ([`CheckOptions`]), allowed or denied, asking the server again after
+//!   the flush interval and sending the usage the cached answers counted;
+//! - [`Client::allocate_quota`]: answers at once, from the cache or
+//!   optimistically, adding up costs and sending them every refresh
+//!   interval ([`QuotaOptions`]);
+//! - [`Client::report`]: operations merged for up to 5 seconds and sent in
+//!   requests under 1 MB, each with its [`Outcome`] ([`Reporter`]).
+//!
+//! Calls go through a [`Transport`] (gRPC, REST JSON or binary protobuf over
+//! HTTP) by a [`CallPolicy`] each (timeout and retries of network
+//! failures). When the network fails, the client fails open by default, as
+//! ESPv2 does: the request is let through and the answer says so
+//! ([`Source::FailedOpen`]); failing closed, the failure is the answer.
+//!
+//! The client is `Send + Sync` and cheap to clone; every cache is bounded.
+//! [`Client::shutdown`] sends everything still held and waits for it.
+//!
+//! ```no_run
+//! use cloud_report_proto::client::{Client, GrpcTransport};
+//! use cloud_report_proto::google::api::servicecontrol::v1::{CheckRequest, Operation};
+//! use tonic::transport::Channel;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let channel = Channel::from_static("http://127.0.0.1:8080").connect().await?;
+//! let client = Client::builder("my-api.endpoints.my-project.cloud.goog")
+//!     .build(GrpcTransport::new(channel));
+//! let operation = Operation {
+//!     operation_id: "op-1".into(),
+//!     operation_name: "my.api.v1.Shelves.GetShelf".into(),
+//!     consumer_id: "api_key:AIza...".into(),
+//!     ..Default::default()
+//! };
+//! let answer = client
+//!     .check(CheckRequest { operation: Some(operation), ..Default::default() })
+//!     .await?;
+//! if !answer.allowed() {
+//!     println!("denied: {:?}", answer.response.check_errors);
+//! }
+//! let statistics = client.shutdown().await;
+//! println!("{} checks, {} from the cache", statistics.checks, statistics.check_hits);
+//! # Ok(()) }
+//! ```
+
+mod check;
+mod policy;
+mod quota;
+mod report;
+mod signature;
+mod transport;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use check::CheckOptions;
+pub use policy::{CallPolicy, is_network_failure};
+pub use quota::QuotaOptions;
+pub use report::{Config as ReportConfig, Counters, MetricKind, Outcome, Reporter, SubmitError};
+#[cfg(feature = "rest")]
+pub use transport::RestTransport;
+pub use transport::{CallFuture, GrpcTransport, Transport};
+
+use crate::google::api::servicecontrol::v1::{
+    AllocateQuotaRequest, AllocateQuotaResponse, CheckRequest, CheckResponse, Operation,
+};
+
+/// Where an answer came from.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Source {
+    /// The server answered this request.
+    Server,
+    /// A cached answer of the server.
+    Cache,
+    /// A quota ask the cache had no answer for, let through while the server
+    /// is asked.
+    Optimistic,
+    /// The server could not be reached (the failure given); the request is
+    /// let through, and an API key in it was not checked.
+    FailedOpen(tonic::Status),
+}
+
+/// The answer to a Check.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CheckAnswer {
+    /// The server's answer (or a cached one; empty when failed open).
+    pub response: Arc<CheckResponse>,
+    /// Where it came from.
+    pub source: Source,
+}
+
+impl CheckAnswer {
+    /// Whether the request may go on: no `check_errors`.
+    pub fn allowed(&self) -> bool {
+        self.response.check_errors.is_empty()
+    }
+
+    /// Whether the consumer's credentials (an API key) were judged by the
+    /// server, now or in the cached answer; not when failed open.
+    pub fn api_key_checked(&self) -> bool {
+        !matches!(self.source, Source::FailedOpen(_))
+    }
+}
+
+/// The answer to an AllocateQuota.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct QuotaAnswer {
+    /// The server's answer (or a cached one; empty when optimistic or
+    /// failed open).
+    pub response: Arc<AllocateQuotaResponse>,
+    /// Where it came from.
+    pub source: Source,
+}
+
+impl QuotaAnswer {
+    /// Whether the request may go on: no `allocate_errors`.
+    pub fn allowed(&self) -> bool {
+        self.response.allocate_errors.is_empty()
+    }
+}
+
+/// Counts of what the client did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Statistics {
+    /// Checks asked of the client.
+    pub checks: u64,
+    /// Checks answered from the cache.
+    pub check_hits: u64,
+    /// Check calls made for requests (misses and refreshes).
+    pub check_calls: u64,
+    /// Check calls made only to send the usage cached answers counted.
+    pub check_usage_calls: u64,
+    /// Checks let through because the server could not be reached.
+    pub check_failed_open: u64,
+    /// Checks answered with a failure (failing closed, or an error of the
+    /// service).
+    pub check_failures: u64,
+    /// Quota asks of the client.
+    pub quotas: u64,
+    /// Quota asks answered from the cache.
+    pub quota_hits: u64,
+    /// Quota asks let through optimistically on a miss.
+    pub quota_optimistic: u64,
+    /// AllocateQuota calls made (misses, refreshes, asks that wait).
+    pub quota_calls: u64,
+    /// Quota asks let through because the server could not be reached.
+    pub quota_failed_open: u64,
+    /// Quota asks answered with a failure.
+    pub quota_failures: u64,
+    /// Usage or costs that could not be delivered when the client shut
+    /// down (each a request; the error log says which).
+    pub undelivered: u64,
+    /// What the reporter did.
+    pub reports: Counters,
+}
+
+#[derive(Default)]
+struct Stats {
+    checks: AtomicU64,
+    check_hits: AtomicU64,
+    check_calls: AtomicU64,
+    check_usage_calls: AtomicU64,
+    check_failed_open: AtomicU64,
+    check_failures: AtomicU64,
+    quotas: AtomicU64,
+    quota_hits: AtomicU64,
+    quota_optimistic: AtomicU64,
+    quota_calls: AtomicU64,
+    quota_failed_open: AtomicU64,
+    quota_failures: AtomicU64,
+    undelivered: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How a [`Client`] is set up; from [`Client::builder`].
+#[must_use]
+pub struct ClientBuilder {
+    service_name: String,
+    service_config_id: String,
+    check: CheckOptions,
+    quota: QuotaOptions,
+    report: ReportConfig,
+    check_policy: CallPolicy,
+    quota_policy: CallPolicy,
+    fail_open: bool,
+    on_outcome: report::OnOutcome,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("service_name", &self.service_name)
+            .field("check", &self.check)
+            .field("quota", &self.quota)
+            .field("fail_open", &self.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The service configuration id sent with every call (default: none,
+    /// the latest).
+    pub fn service_config_id(mut self, id: impl Into<String>) -> Self {
+        self.service_config_id = id.into();
+        self
+    }
+
+    /// The Check cache (default [`CheckOptions::default`]).
+    pub fn check_options(mut self, options: CheckOptions) -> Self {
+        self.check = options;
+        self
+    }
+
+    /// The quota cache (default [`QuotaOptions::default`]).
+    pub fn quota_options(mut self, options: QuotaOptions) -> Self {
+        self.quota = options;
+        self
+    }
+
+    /// How reports are aggregated and sent; its service name and
+    /// configuration id are the client's.
+    pub fn report_config(mut self, config: ReportConfig) -> Self {
+        self.report = config;
+        self
+    }
+
+    /// How Check calls are made (default [`CallPolicy::check`]).
+    pub fn check_policy(mut self, policy: CallPolicy) -> Self {
+        self.check_policy = policy;
+        self
+    }
+
+    /// How AllocateQuota calls are made (default [`CallPolicy::quota`]).
+    pub fn quota_policy(mut self, policy: CallPolicy) -> Self {
+        self.quota_policy = policy;
+        self
+    }
+
+    /// Whether a Check or AllocateQuota that fails for the network's reasons
+    /// ([`is_network_failure`]) lets the request through (default: yes, as
+    /// ESPv2's `network_fail_open`).
+    pub fn fail_open(mut self, fail_open: bool) -> Self {
+        self.fail_open = fail_open;
+        self
+    }
+
+    /// The kind of each metric, for merging usage and reports; metrics not
+    /// listed are DELTA.
+    pub fn metric_kinds(mut self, kinds: BTreeMap<String, MetricKind>) -> Self {
+        self.report.metric_kinds = kinds;
+        self
+    }
+
+    /// The metric kinds of a service configuration.
+    #[cfg(feature = "service-config")]
+    pub fn service_config(self, config: &crate::service_config::ServiceConfig) -> Self {
+        use crate::google::api::metric_descriptor::MetricKind as Kind;
+        let kinds = config
+            .service()
+            .metrics
+            .iter()
+            .map(|m| {
+                let kind = match m.metric_kind() {
+                    Kind::Gauge => MetricKind::Gauge,
+                    Kind::Cumulative => MetricKind::Cumulative,
+                    _ => MetricKind::Delta,
+                };
+                (m.r#type.clone(), kind)
+            })
+            .collect();
+        self.metric_kinds(kinds)
+    }
+
+    /// Hears the outcome of every reported operation.
+    pub fn on_report_outcome(mut self, f: impl Fn(Outcome) + Send + Sync + 'static) -> Self {
+        self.on_outcome = Arc::new(f);
+        self
+    }
+
+    /// Starts the client on the current tokio runtime.
+    pub fn build(self, transport: impl Transport) -> Client {
+        let transport: Arc<dyn Transport> = Arc::new(transport);
+        let mut report = self.report;
+        report.service_name.clone_from(&self.service_name);
+        report.service_config_id.clone_from(&self.service_config_id);
+        let kinds = Arc::new(report.metric_kinds.clone());
+        let reporter = Reporter::start_shared(transport.clone(), report, self.on_outcome);
+        let tick = self
+            .check
+            .expiration
+            .min(self.quota.refresh_interval)
+            .max(Duration::from_millis(10));
+        let inner = Arc::new(Inner {
+            check: check::CheckCache::new(
+                self.check,
+                kinds,
+                (self.service_name.clone(), self.service_config_id.clone()),
+            ),
+            quota: quota::QuotaCache::new(self.quota),
+            service_name: self.service_name,
+            service_config_id: self.service_config_id,
+            transport,
+            check_policy: self.check_policy,
+            quota_policy: self.quota_policy,
+            fail_open: self.fail_open,
+            stats: Stats::default(),
+            sends: Mutex::new(JoinSet::new()),
+        });
+        let ticker = tokio::spawn(tick_until_dropped(Arc::downgrade(&inner), tick));
+        Client {
+            inner,
+            reporter,
+            ticker: Arc::new(Mutex::new(Some(ticker))),
+        }
+    }
+}
+
+/// A Service Control client; see the [module documentation](self).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    reporter: Reporter,
+    ticker: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("service_name", &self.inner.service_name)
+            .field("statistics", &self.statistics())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    service_name: String,
+    service_config_id: String,
+    transport: Arc<dyn Transport>,
+    check: check::CheckCache,
+    quota: quota::QuotaCache,
+    check_policy: CallPolicy,
+    quota_policy: CallPolicy,
+    fail_open: bool,
+    stats: Stats,
+    /// Calls made in the background: usage, refreshes.
+    sends: Mutex<JoinSet<()>>,
+}
+
+/// Every tick, expires Check answers and refreshes quota, until the client
+/// is gone.
+async fn tick_until_dropped(inner: Weak<Inner>, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        for usage in inner.check.expire(now) {
+            inner.send_usage(usage);
+        }
+        for refresh in inner.quota.tick(now, &inner.quota_template()) {
+            inner.send_refresh(refresh);
+        }
+    }
+}
+
+impl Client {
+    /// A client of `service_name` with the defaults: the library's caches,
+    /// ESPv2's call policies, failing open.
+    pub fn builder(service_name: impl Into<String>) -> ClientBuilder {
+        let service_name = service_name.into();
+        ClientBuilder {
+            report: ReportConfig::new(service_name.clone()),
+            service_name,
+            service_config_id: String::new(),
+            check: CheckOptions::default(),
+            quota: QuotaOptions::default(),
+            check_policy: CallPolicy::check(),
+            quota_policy: CallPolicy::quota(),
+            fail_open: true,
+            on_outcome: Arc::new(|_| {}),
+        }
+    }
+
+    /// Checks an operation: from the cache when it can (LOW importance, an
+    /// answer cached), from the server otherwise.
+    ///
+    /// # Errors
+    ///
+    /// INVALID_ARGUMENT for a request without an operation or of another
+    /// service; the call's failure when it is not the network's, or when
+    /// failing closed.
+    pub async fn check(&self, mut request: CheckRequest) -> Result<CheckAnswer, tonic::Status> {
+        let inner = &self.inner;
+        bump(&inner.stats.checks);
+        inner.fill_service(&mut request.service_name, &mut request.service_config_id)?;
+        if request.operation.is_none() {
+            return Err(tonic::Status::invalid_argument("operation is required"));
+        }
+        let (lookup, overflow) = inner.check.lookup(request, Instant::now());
+        if let Some(usage) = overflow {
+            inner.send_usage(usage);
+        }
+        let (request, key) = match lookup {
+            check::Lookup::Hit(response) => {
+                bump(&inner.stats.check_hits);
+                return Ok(CheckAnswer {
+                    response,
+                    source: Source::Cache,
+                });
+            }
+            check::Lookup::Call(request, key) => (*request, key),
+        };
+        bump(&inner.stats.check_calls);
+        let transport = inner.transport.clone();
+        let (result, _) = inner
+            .check_policy
+            .call(|| transport.check(request.clone()))
+            .await;
+        match result {
+            Ok(response) => {
+                let response = Arc::new(response);
+                if let Some(key) = key
+                    && let Some(usage) = inner.check.store(key, response.clone(), Instant::now())
+                {
+                    inner.send_usage(usage);
+                }
+                Ok(CheckAnswer {
+                    response,
+                    source: Source::Server,
+                })
+            }
+            Err(status) => {
+                if let (Some(key), Some(operation)) = (key, request.operation)
+                    && let Some(usage) = inner.check.restore(key, operation)
+                {
+                    inner.send_usage(usage);
+                }
+                if inner.fail_open && is_network_failure(&status) {
+                    bump(&inner.stats.check_failed_open);
+                    tracing::warn!(service = %inner.service_name, %status, "Service Control Check failed; failing open");
+                    return Ok(CheckAnswer {
+                        response: Arc::default(),
+                        source: Source::FailedOpen(status),
+                    });
+                }
+                bump(&inner.stats.check_failures);
+                Err(status)
+            }
+        }
+    }
+
+    /// Asks for quota: from the cache when it can, optimistically on a
+    /// miss, from the server when a denial is due to be asked again or the
+    /// ask has no `quota_metrics` to add up.
+    ///
+    /// # Errors
+    ///
+    /// INVALID_ARGUMENT for a request without an operation or of another
+    /// service; the call's failure when it is not the network's, or when
+    /// failing closed.
+    pub async fn allocate_quota(
+        &self,
+        mut request: AllocateQuotaRequest,
+    ) -> Result<QuotaAnswer, tonic::Status> {
+        let inner = &self.inner;
+        bump(&inner.stats.quotas);
+        inner.fill_service(&mut request.service_name, &mut request.service_config_id)?;
+        if request.allocate_operation.is_none() {
+            return Err(tonic::Status::invalid_argument(
+                "allocate_operation is required",
+            ));
+        }
+        let (lookup, evicted) = inner.quota.lookup(request, Instant::now());
+        if let Some(refresh) = evicted {
+            inner.send_refresh(refresh);
+        }
+        let (request, key) = match lookup {
+            quota::Lookup::Answer {
+                answer,
+                optimistic,
+                refresh,
+            } => {
+                if let Some(refresh) = refresh {
+                    inner.send_refresh(refresh);
+                }
+                let source = if optimistic {
+                    bump(&inner.stats.quota_optimistic);
+                    Source::Optimistic
+                } else {
+                    bump(&inner.stats.quota_hits);
+                    Source::Cache
+                };
+                return Ok(QuotaAnswer {
+                    response: answer,
+                    source,
+                });
+            }
+            quota::Lookup::Failed(status) => {
+                bump(&inner.stats.quota_failures);
+                return Err(status);
+            }
+            quota::Lookup::Call(request, key) => (request, key),
+        };
+        bump(&inner.stats.quota_calls);
+        let transport = inner.transport.clone();
+        let (result, _) = inner
+            .quota_policy
+            .call(|| transport.allocate_quota(request.clone()))
+            .await;
+        let outcome = inner.quota_outcome(result);
+        if let Some(key) = key {
+            inner.quota.store(
+                key,
+                &request,
+                outcome
+                    .as_ref()
+                    .map(|a| a.response.clone())
+                    .map_err(|e| Some(e.clone())),
+            );
+        }
+        outcome
+    }
+
+    /// Queues an operation to report, waiting while the reporter is full.
+    ///
+    /// # Errors
+    ///
+    /// See [`Reporter::submit`].
+    pub async fn report(&self, operation: Operation) -> Result<(), SubmitError> {
+        self.reporter.submit(operation).await
+    }
+
+    /// Queues an operation to report if there is room now.
+    ///
+    /// # Errors
+    ///
+    /// See [`Reporter::try_submit`].
+    pub fn try_report(&self, operation: Operation) -> Result<(), SubmitError> {
+        self.reporter.try_submit(operation)
+    }
+
+    /// The counts so far.
+    pub fn statistics(&self) -> Statistics {
+        let s = &self.inner.stats;
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Statistics {
+            checks: load(&s.checks),
+            check_hits: load(&s.check_hits),
+            check_calls: load(&s.check_calls),
+            check_usage_calls: load(&s.check_usage_calls),
+            check_failed_open: load(&s.check_failed_open),
+            check_failures: load(&s.check_failures),
+            quotas: load(&s.quotas),
+            quota_hits: load(&s.quota_hits),
+            quota_optimistic: load(&s.quota_optimistic),
+            quota_calls: load(&s.quota_calls),
+            quota_failed_open: load(&s.quota_failed_open),
+            quota_failures: load(&s.quota_failures),
+            undelivered: load(&s.undelivered),
+            reports: self.reporter.counters(),
+        }
+    }
+
+    /// How many Check answers are cached.
+    pub fn cached_checks(&self) -> usize {
+        self.inner.check.len()
+    }
+
+    /// Stops the background work, sends the usage and quota costs still
+    /// held and every report, and waits for all of it. Calls made after it
+    /// still work, uncached usage aside. Later calls, from any clone,
+    /// return the counts at once.
+    pub async fn shutdown(&self) -> Statistics {
+        let ticker = self
+            .ticker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(ticker) = ticker {
+            ticker.abort();
+            let inner = &self.inner;
+            for usage in inner.check.drain() {
+                inner.send_usage(usage);
+            }
+            for refresh in inner.quota.drain(&inner.quota_template()) {
+                inner.send_refresh(refresh);
+            }
+            let mut sends =
+                std::mem::take(&mut *inner.sends.lock().unwrap_or_else(PoisonError::into_inner));
+            while sends.join_next().await.is_some() {}
+            self.reporter.shutdown().await;
+        }
+        self.statistics()
+    }
+}
+
+impl Inner {
+    /// Fills in the client's service, or refuses a request of another.
+    fn fill_service(&self, name: &mut String, config_id: &mut String) -> Result<(), tonic::Status> {
+        if name.is_empty() {
+            name.clone_from(&self.service_name);
+        } else if *name != self.service_name {
+            return Err(tonic::Status::invalid_argument(format!(
+                "service_name {name:?} is not the client's ({:?})",
+                self.service_name
+            )));
+        }
+        if config_id.is_empty() {
+            config_id.clone_from(&self.service_config_id);
+        }
+        Ok(())
+    }
+
+    fn quota_template(&self) -> AllocateQuotaRequest {
+        AllocateQuotaRequest {
+            service_name: self.service_name.clone(),
+            service_config_id: self.service_config_id.clone(),
+            allocate_operation: None,
+        }
+    }
+
+    /// The answer to an ask from a call's result, failing open or closed.
+    fn quota_outcome(
+        &self,
+        result: Result<AllocateQuotaResponse, tonic::Status>,
+    ) -> Result<QuotaAnswer, tonic::Status> {
+        match result {
+            Ok(response) => Ok(QuotaAnswer {
+                response: Arc::new(response),
+                source: Source::Server,
+            }),
+            Err(status) if self.fail_open && is_network_failure(&status) => {
+                bump(&self.stats.quota_failed_open);
+                tracing::warn!(service = %self.service_name, %status, "Service Control AllocateQuota failed; failing open");
+                Ok(QuotaAnswer {
+                    response: Arc::default(),
+                    source: Source::FailedOpen(status),
+                })
+            }
+            Err(status) => {
+                bump(&self.stats.quota_failures);
+                Err(status)
+            }
+        }
+    }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut sends = self.sends.lock().unwrap_or_else(PoisonError::into_inner);
+        while sends.try_join_next().is_some() {}
+        sends.spawn(task);
+    }
+
+    /// Sends a Check carrying usage only, in the background.
+    fn send_usage(self: &Arc<Self>, request: CheckRequest) {
+        bump(&self.stats.check_usage_calls);
+        let inner = self.clone();
+        self.spawn(async move {
+            let transport = inner.transport.clone();
+            let (result, _) = inner
+                .check_policy
+                .call(|| transport.check(request.clone()))
+                .await;
+            if let Err(status) = result {
+                bump(&inner.stats.undelivered);
+                tracing::error!(service = %inner.service_name, %status, "usage counted by cached Check answers could not be sent");
+            }
+        });
+    }
+
+    /// Sends a quota refresh in the background and stores its answer.
+    fn send_refresh(self: &Arc<Self>, refresh: quota::Refresh) {
+        bump(&self.stats.quota_calls);
+        let inner = self.clone();
+        self.spawn(async move {
+            let transport = inner.transport.clone();
+            let request = refresh.request;
+            let (result, _) = inner
+                .quota_policy
+                .call(|| transport.allocate_quota(request.clone()))
+                .await;
+            let (outcome, failed) = match result {
+                Ok(response) => (Ok(Arc::new(response)), false),
+                Err(status) => {
+                    tracing::warn!(service = %inner.service_name, %status, "AllocateQuota refresh failed");
+                    let deny = !(inner.fail_open && is_network_failure(&status));
+                    (Err(deny.then_some(status)), true)
+                }
+            };
+            // Costs of a failed refresh wait in their entry for the next
+            // one; with the entry gone (expired, evicted, shut down), they
+            // are lost.
+            if !inner.quota.store(refresh.key, &request, outcome) && failed {
+                bump(&inner.stats.undelivered);
+                tracing::error!(service = %inner.service_name, "quota costs could not be sent");
+            }
+        });
+    }
+}

@@ -1,0 +1,172 @@
+//! How each call is made: its timeout, its retries, and which failures are
+//! the network's (retried, and let through when failing open).
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::transport::CallFuture;
+
+/// The timeout and retries of one kind of call. ESPv2's defaults:
+/// [`CallPolicy::check`], [`CallPolicy::quota`], [`CallPolicy::report`].
+/// Only network failures ([`is_network_failure`]) are retried, with
+/// exponential backoff and full jitter; an answer of the service, an error
+/// included, never is.
+///
+/// ```
+/// use std::time::Duration;
+/// use cloud_report_proto::client::CallPolicy;
+///
+/// let patient = CallPolicy::check().timeout(Duration::from_secs(3)).retries(5);
+/// assert_eq!(patient.retries, 5);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallPolicy {
+    /// How long one attempt may take; past it the attempt fails with
+    /// DEADLINE_EXCEEDED.
+    pub timeout: Duration,
+    /// How many times a call is tried again after a network failure.
+    pub retries: u32,
+    /// The first wait before trying again; each later wait doubles.
+    pub initial_backoff: Duration,
+    /// The longest wait.
+    pub max_backoff: Duration,
+    /// The longest time a call may spend, retries and waits included.
+    pub max_elapsed: Duration,
+}
+
+impl CallPolicy {
+    /// Check: 1 s, 3 retries.
+    pub fn check() -> Self {
+        Self {
+            timeout: Duration::from_secs(1),
+            retries: 3,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            max_elapsed: Duration::from_secs(5),
+        }
+    }
+
+    /// AllocateQuota: 1 s, 1 retry (quota fails open, so once is enough).
+    pub fn quota() -> Self {
+        Self {
+            retries: 1,
+            ..Self::check()
+        }
+    }
+
+    /// Report: 2 s, 5 retries, waits from 100 ms up to 5 s, within a minute.
+    pub fn report() -> Self {
+        Self {
+            timeout: Duration::from_secs(2),
+            retries: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            max_elapsed: Duration::from_secs(60),
+        }
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`retries`](Self::retries).
+    #[must_use]
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Sets the backoff: the first wait and the longest.
+    #[must_use]
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max;
+        self
+    }
+
+    /// Sets [`max_elapsed`](Self::max_elapsed).
+    #[must_use]
+    pub fn max_elapsed(mut self, max: Duration) -> Self {
+        self.max_elapsed = max;
+        self
+    }
+
+    /// Makes a call by this policy: `attempt` is asked for each try. The
+    /// answer or the last failure, and how many retries were made.
+    pub(crate) async fn call<T>(
+        &self,
+        attempt: impl Fn() -> CallFuture<T>,
+    ) -> (Result<T, tonic::Status>, u32) {
+        let started = Instant::now();
+        let mut backoff = self.initial_backoff;
+        let mut retries = 0;
+        loop {
+            let result = match tokio::time::timeout(self.timeout, attempt()).await {
+                Ok(result) => result,
+                Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+                    "no answer within {:?}",
+                    self.timeout
+                ))),
+            };
+            let status = match result {
+                Ok(answer) => return (Ok(answer), retries),
+                Err(status) => status,
+            };
+            let wait = backoff.mul_f64(fastrand::f64());
+            if !is_network_failure(&status)
+                || retries >= self.retries
+                || started.elapsed() + wait > self.max_elapsed
+            {
+                return (Err(status), retries);
+            }
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(self.max_backoff);
+            retries += 1;
+        }
+    }
+}
+
+/// Whether a failed call failed for the network's reasons rather than by an
+/// answer of the service: the connection failed (which tonic reports under
+/// various codes, CANCELLED and UNKNOWN among them, with a transport, HTTP or
+/// I/O error as the cause), no answer came in time, or the server failed
+/// (UNAVAILABLE, INTERNAL, UNIMPLEMENTED, DEADLINE_EXCEEDED, UNKNOWN: every
+/// 5xx, which ESPv2 counts as UNAVAILABLE, and the codes ESP fails open on).
+/// These are retried and, failing open, let through.
+///
+/// ```
+/// use cloud_report_proto::client::is_network_failure;
+///
+/// assert!(is_network_failure(&tonic::Status::unavailable("connection refused")));
+/// assert!(!is_network_failure(&tonic::Status::permission_denied("no")));
+/// ```
+pub fn is_network_failure(status: &tonic::Status) -> bool {
+    use std::error::Error;
+    use tonic::Code;
+    if matches!(
+        status.code(),
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Internal
+            | Code::Unimplemented
+            | Code::Unknown
+    ) {
+        return true;
+    }
+    let mut source = status.source();
+    while let Some(error) = source {
+        if error.is::<tonic::transport::Error>()
+            || error.is::<hyper::Error>()
+            || error.is::<std::io::Error>()
+        {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
