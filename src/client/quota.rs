@@ -13,7 +13,8 @@
 //!   a denied one not at all;
 //! - an answer is negative when it has `allocate_errors` or says, in its
 //!   `serviceruntime.googleapis.com/quota/exceeded` metric, that a limit was
-//!   reached;
+//!   reached (a BEST_EFFORT refresh granted less than it carried); asks then
+//!   get it with a RESOURCE_EXHAUSTED error per such metric;
 //! - costs of a failed refresh go with the next; an entry not refreshed for
 //!   the expiration time is dropped, its costs sent first, and the least
 //!   recently used one is evicted, its costs sent, when the cache is full.
@@ -277,7 +278,11 @@ impl QuotaCache {
         match outcome {
             Ok(answer) => {
                 entry.positive = is_positive(&answer);
-                entry.answer = answer;
+                entry.answer = if entry.positive || !answer.allocate_errors.is_empty() {
+                    answer
+                } else {
+                    Arc::new(exhausted(&answer, &entry.template.consumer_id))
+                };
                 entry.failure = None;
             }
             Err(deny) => {
@@ -343,6 +348,33 @@ impl QuotaCache {
         }
         refreshes
     }
+}
+
+/// A BEST_EFFORT answer that reached a limit, as the denial the asks it
+/// stands for get: a RESOURCE_EXHAUSTED error per metric short of its
+/// amount, so that a gateway reading only `allocate_errors` denies them.
+fn exhausted(answer: &AllocateQuotaResponse, consumer: &str) -> AllocateQuotaResponse {
+    use crate::google::api::servicecontrol::v1::{QuotaError, quota_error};
+    use crate::google::rpc::{Code, Status};
+    let mut denial = answer.clone();
+    for set in answer
+        .quota_metrics
+        .iter()
+        .filter(|s| s.metric_name == QUOTA_EXCEEDED)
+    {
+        for value in &set.metric_values {
+            let metric = value.labels.get("/quota_name").map_or("", String::as_str);
+            let description =
+                format!("Quota exceeded for quota metric '{metric}' for consumer '{consumer}'.");
+            denial.allocate_errors.push(QuotaError {
+                code: quota_error::Code::ResourceExhausted as i32,
+                subject: consumer.to_owned(),
+                status: Some(Status::new(Code::ResourceExhausted, description.clone())),
+                description,
+            });
+        }
+    }
+    denial
 }
 
 /// The request sending an entry's waiting costs, in BEST_EFFORT mode; the

@@ -1,0 +1,621 @@
+//! The gateway client against the emulator: every rule of the Check cache
+//! and of quota aggregation on a clock the tests drive (tokio's, paused),
+//! failing open and closed under injected faults, and no usage or quota cost
+//! lost or counted twice, with the emulator's stored state the judge. Then
+//! the same calls over each real transport on 127.0.0.1.
+#![cfg(all(feature = "client", feature = "emulator"))]
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cloud_report_proto::client::{
+    CallFuture, CheckOptions, Client, QuotaOptions, Source, Transport,
+};
+use cloud_report_proto::emulator::{Config, Emulator, ManualClock};
+use cloud_report_proto::google::api::servicecontrol::v1 as sc;
+use cloud_report_proto::google::api::servicecontrol::v1::quota_controller_server::QuotaController;
+use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::ServiceController;
+use cloud_report_proto::service_config::ServiceConfig;
+
+const SERVICE: &str = "bookstore.endpoints.my-project.cloud.goog";
+const GET_SHELF: &str = "endpoints.examples.bookstore.Bookstore.GetShelf";
+
+/// The emulator called in-process (no sockets, so tokio's paused clock
+/// drives every timer), recording what was sent and failing on demand.
+#[derive(Clone)]
+struct InProcess {
+    emulator: Emulator,
+    /// While set, every call fails as an unreachable server does.
+    down: Arc<AtomicBool>,
+    checks: Arc<Mutex<Vec<sc::CheckRequest>>>,
+    quotas: Arc<Mutex<Vec<sc::AllocateQuotaRequest>>>,
+    reports: Arc<AtomicUsize>,
+}
+
+impl InProcess {
+    fn new(emulator: Emulator) -> Self {
+        Self {
+            emulator,
+            down: Arc::default(),
+            checks: Arc::default(),
+            quotas: Arc::default(),
+            reports: Arc::default(),
+        }
+    }
+
+    fn unreachable(&self) -> Option<tonic::Status> {
+        self.down
+            .load(Ordering::SeqCst)
+            .then(|| tonic::Status::unavailable("connection refused"))
+    }
+
+    fn checks(&self) -> Vec<sc::CheckRequest> {
+        self.checks.lock().unwrap().clone()
+    }
+
+    fn quotas(&self) -> Vec<sc::AllocateQuotaRequest> {
+        self.quotas.lock().unwrap().clone()
+    }
+}
+
+impl Transport for InProcess {
+    fn check(&self, request: sc::CheckRequest) -> CallFuture<sc::CheckResponse> {
+        let this = self.clone();
+        Box::pin(async move {
+            if let Some(status) = this.unreachable() {
+                return Err(status);
+            }
+            this.checks.lock().unwrap().push(request.clone());
+            ServiceController::check(&this.emulator, tonic::Request::new(request))
+                .await
+                .map(tonic::Response::into_inner)
+        })
+    }
+
+    fn allocate_quota(
+        &self,
+        request: sc::AllocateQuotaRequest,
+    ) -> CallFuture<sc::AllocateQuotaResponse> {
+        let this = self.clone();
+        Box::pin(async move {
+            if let Some(status) = this.unreachable() {
+                return Err(status);
+            }
+            this.quotas.lock().unwrap().push(request.clone());
+            QuotaController::allocate_quota(&this.emulator, tonic::Request::new(request))
+                .await
+                .map(tonic::Response::into_inner)
+        })
+    }
+
+    fn report(&self, request: sc::ReportRequest) -> CallFuture<sc::ReportResponse> {
+        let this = self.clone();
+        Box::pin(async move {
+            if let Some(status) = this.unreachable() {
+                return Err(status);
+            }
+            this.reports.fetch_add(1, Ordering::SeqCst);
+            ServiceController::report(&this.emulator, tonic::Request::new(request))
+                .await
+                .map(tonic::Response::into_inner)
+        })
+    }
+}
+
+/// The example configuration and state, on a manual clock at a minute's
+/// start.
+fn configured() -> (Emulator, ManualClock) {
+    let (config, clock) = example_config();
+    (Emulator::new(config), clock)
+}
+
+fn example_config() -> (Config, ManualClock) {
+    let clock = ManualClock::new(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_040));
+    let config = Config::default()
+        .clock(clock.clone())
+        .state_json(include_str!("../examples/service-state.json"))
+        .unwrap()
+        .service_config(
+            ServiceConfig::from_yaml(include_str!("../examples/service-config.yaml")).unwrap(),
+        );
+    (config, clock)
+}
+
+fn check(consumer: &str, usage: Option<i64>) -> sc::CheckRequest {
+    sc::CheckRequest {
+        operation: Some(sc::Operation {
+            operation_id: format!("check-{}", fastrand_id()),
+            operation_name: GET_SHELF.into(),
+            consumer_id: consumer.into(),
+            importance: sc::operation::Importance::Low as i32,
+            labels: [(
+                "servicecontrol.googleapis.com/caller_ip".to_owned(),
+                "10.0.0.7".to_owned(),
+            )]
+            .into(),
+            metric_value_sets: usage
+                .map(|n| {
+                    vec![sc::MetricValueSet {
+                        metric_name: "read-requests".into(),
+                        metric_values: vec![sc::MetricValue {
+                            value: Some(sc::metric_value::Value::Int64Value(n)),
+                            ..Default::default()
+                        }],
+                    }]
+                })
+                .unwrap_or_default(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn fastrand_id() -> u64 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed) as u64
+}
+
+/// The read-requests usage carried by the Checks sent.
+fn usage_sent(checks: &[sc::CheckRequest]) -> i64 {
+    checks
+        .iter()
+        .flat_map(|c| &c.operation.as_ref().unwrap().metric_value_sets)
+        .flat_map(|s| &s.metric_values)
+        .map(|v| match v.value {
+            Some(sc::metric_value::Value::Int64Value(n)) => n,
+            _ => 0,
+        })
+        .sum()
+}
+
+#[tokio::test(start_paused = true)]
+async fn checks_are_cached_flushed_and_expired() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE).build(transport.clone());
+
+    // A miss asks the server; the same question is then answered from the
+    // cache, whatever its id.
+    let first = client
+        .check(check("api_key:AIza-good", None))
+        .await
+        .unwrap();
+    assert!(matches!(first.source, Source::Server));
+    assert!(first.allowed() && first.api_key_checked());
+    for _ in 0..10 {
+        let again = client
+            .check(check("api_key:AIza-good", None))
+            .await
+            .unwrap();
+        assert!(matches!(again.source, Source::Cache), "{:?}", again.source);
+    }
+    assert_eq!(transport.checks().len(), 1);
+    // Another consumer, or HIGH importance, is another call.
+    client
+        .check(check("project:my-project", None))
+        .await
+        .unwrap();
+    let mut urgent = check("api_key:AIza-good", None);
+    urgent.operation.as_mut().unwrap().importance = sc::operation::Importance::High as i32;
+    assert!(matches!(
+        client.check(urgent).await.unwrap().source,
+        Source::Server
+    ));
+    assert_eq!(transport.checks().len(), 3);
+
+    // After the flush interval (500 ms) the next request goes to the server;
+    // the others keep the cached answer.
+    tokio::time::advance(Duration::from_millis(450)).await;
+    client
+        .check(check("api_key:AIza-good", None))
+        .await
+        .unwrap();
+    assert_eq!(transport.checks().len(), 3);
+    tokio::time::advance(Duration::from_millis(60)).await;
+    let refreshed = client
+        .check(check("api_key:AIza-good", None))
+        .await
+        .unwrap();
+    assert!(matches!(refreshed.source, Source::Server));
+    assert_eq!(transport.checks().len(), 4);
+
+    // Denials are cached too, and asked again after the flush interval.
+    for _ in 0..3 {
+        let denied = client
+            .check(check("api_key:AIza-expired", None))
+            .await
+            .unwrap();
+        assert!(!denied.allowed());
+        assert_eq!(
+            denied.response.check_errors[0].code,
+            sc::check_error::Code::ApiKeyExpired as i32
+        );
+    }
+    assert_eq!(transport.checks().len(), 5);
+    tokio::time::advance(Duration::from_millis(500)).await;
+    client
+        .check(check("api_key:AIza-expired", None))
+        .await
+        .unwrap();
+    assert_eq!(transport.checks().len(), 6);
+
+    // Unused for the expiration time (1 s), answers are dropped.
+    tokio::time::advance(Duration::from_millis(1100)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(client.cached_checks(), 0);
+    let statistics = client.shutdown().await;
+    assert_eq!(statistics.checks, 19);
+    assert_eq!(statistics.check_hits, 13);
+    assert_eq!(statistics.check_calls, 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn check_usage_is_sent_once_however_the_entry_ends() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    // One entry, so a second consumer evicts the first.
+    let client = Client::builder(SERVICE)
+        .check_options(CheckOptions::default())
+        .build(transport.clone());
+    let mut asked = 0;
+    for round in 0..5 {
+        for i in 0..7 {
+            let n = (round * 7 + i) % 3 + 1;
+            asked += n;
+            client
+                .check(check("api_key:AIza-good", Some(n)))
+                .await
+                .unwrap();
+        }
+        tokio::time::advance(Duration::from_millis(300)).await;
+    }
+    // Some went with refreshes; the rest waits and goes at shutdown.
+    assert!(usage_sent(&transport.checks()) < asked);
+    client.shutdown().await;
+    assert_eq!(usage_sent(&transport.checks()), asked);
+
+    // Expiry and eviction send the usage too.
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let mut options = CheckOptions::default();
+    options.entries = 1;
+    let client = Client::builder(SERVICE)
+        .check_options(options)
+        .build(transport.clone());
+    client
+        .check(check("api_key:AIza-good", Some(1)))
+        .await
+        .unwrap();
+    client
+        .check(check("api_key:AIza-good", Some(2)))
+        .await
+        .unwrap();
+    client
+        .check(check("api_key:AIza-good", Some(3)))
+        .await
+        .unwrap();
+    // Evicted by another consumer's answer: its 5 waiting are sent.
+    client
+        .check(check("project:my-project", Some(4)))
+        .await
+        .unwrap();
+    client
+        .check(check("project:my-project", Some(5)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(usage_sent(&transport.checks()), 1 + 5 + 4);
+    // Expired: its 5 waiting are sent.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(usage_sent(&transport.checks()), 1 + 5 + 4 + 5);
+    let statistics = client.shutdown().await;
+    assert_eq!(usage_sent(&transport.checks()), 15);
+    assert_eq!(statistics.undelivered, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn checks_fail_open_or_closed_when_the_server_is_unreachable() {
+    for fail_open in [true, false] {
+        let (emulator, _) = configured();
+        let transport = InProcess::new(emulator);
+        let client = Client::builder(SERVICE)
+            .fail_open(fail_open)
+            .build(transport.clone());
+        transport.down.store(true, Ordering::SeqCst);
+        let answer = client.check(check("api_key:AIza-good", None)).await;
+        if fail_open {
+            let answer = answer.unwrap();
+            assert!(answer.allowed() && !answer.api_key_checked());
+            assert!(matches!(answer.source, Source::FailedOpen(_)));
+        } else {
+            assert_eq!(answer.unwrap_err().code(), tonic::Code::Unavailable);
+        }
+        // A failure is never cached: once the server is back, it answers.
+        transport.down.store(false, Ordering::SeqCst);
+        let answer = client
+            .check(check("api_key:AIza-good", None))
+            .await
+            .unwrap();
+        assert!(matches!(answer.source, Source::Server));
+        // An answer of the service (a denial) is no failure to fail open on.
+        let denied = client.check(check("api_key:nope", None)).await.unwrap();
+        assert!(!denied.allowed() && denied.api_key_checked());
+        let statistics = client.shutdown().await;
+        assert_eq!(statistics.check_failed_open, u64::from(fail_open));
+        assert_eq!(statistics.check_failures, u64::from(!fail_open));
+    }
+}
+
+fn ask(consumer: &str, reads: i64) -> sc::AllocateQuotaRequest {
+    sc::AllocateQuotaRequest {
+        allocate_operation: Some(sc::QuotaOperation {
+            operation_id: format!("quota-{}", fastrand_id()),
+            method_name: GET_SHELF.into(),
+            consumer_id: consumer.into(),
+            quota_metrics: vec![sc::MetricValueSet {
+                metric_name: "read-requests".into(),
+                metric_values: vec![sc::MetricValue {
+                    value: Some(sc::metric_value::Value::Int64Value(reads)),
+                    ..Default::default()
+                }],
+            }],
+            quota_mode: sc::quota_operation::QuotaMode::Normal as i32,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn reads_used(emulator: &Emulator) -> i64 {
+    emulator
+        .quota_usage(SERVICE)
+        .iter()
+        .filter(|u| u.metric == "read-requests")
+        .map(|u| u.used)
+        .sum()
+}
+
+#[tokio::test(start_paused = true)]
+async fn quota_is_optimistic_aggregated_and_refreshed() {
+    let (emulator, clock) = configured();
+    let transport = InProcess::new(emulator.clone());
+    let client = Client::builder(SERVICE).build(transport.clone());
+
+    // A miss is let through at once while the server is asked.
+    let first = client
+        .allocate_quota(ask("api_key:AIza-good", 1))
+        .await
+        .unwrap();
+    assert!(matches!(first.source, Source::Optimistic) && first.allowed());
+    tokio::task::yield_now().await;
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(reads_used(&emulator), 1);
+    // Later asks add up in the cache.
+    for _ in 0..2 {
+        let answer = client
+            .allocate_quota(ask("api_key:AIza-good", 1))
+            .await
+            .unwrap();
+        assert!(matches!(answer.source, Source::Cache) && answer.allowed());
+    }
+    assert_eq!(transport.quotas().len(), 1);
+    // Sent after the refresh interval, in BEST_EFFORT mode, by the timer.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(reads_used(&emulator), 3);
+    let refresh = transport.quotas().last().unwrap().clone();
+    let op = refresh.allocate_operation.unwrap();
+    assert_eq!(
+        op.quota_mode,
+        sc::quota_operation::QuotaMode::BestEffort as i32
+    );
+    assert_eq!(op.consumer_id, "api_key:AIza-good");
+
+    // Three more are let through; the refresh gets two (the limit is 5 a
+    // minute), says the limit was reached, and the cache turns to denying.
+    for _ in 0..3 {
+        assert!(
+            client
+                .allocate_quota(ask("api_key:AIza-good", 1))
+                .await
+                .unwrap()
+                .allowed()
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(reads_used(&emulator), 5);
+    let denied = client
+        .allocate_quota(ask("api_key:AIza-good", 1))
+        .await
+        .unwrap();
+    assert!(!denied.allowed() || matches!(denied.source, Source::Cache));
+    let denied = client
+        .allocate_quota(ask("api_key:AIza-good", 1))
+        .await
+        .unwrap();
+    assert!(matches!(denied.source, Source::Cache));
+    assert!(!denied.allowed(), "{:?}", denied.response);
+    let calls = transport.quotas().len();
+
+    // A denial is asked again after the refresh interval, in NORMAL mode,
+    // and the asker waits for it: denied while the minute lasts ...
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = client
+        .allocate_quota(ask("api_key:AIza-good", 1))
+        .await
+        .unwrap();
+    assert!(matches!(again.source, Source::Server) && !again.allowed());
+    let sent = transport.quotas();
+    assert_eq!(sent.len(), calls + 1);
+    assert_eq!(
+        sent.last()
+            .unwrap()
+            .allocate_operation
+            .as_ref()
+            .unwrap()
+            .quota_mode,
+        sc::quota_operation::QuotaMode::Normal as i32
+    );
+    assert_eq!(reads_used(&emulator), 5);
+    // ... and granted, counted once, in the next.
+    clock.advance(Duration::from_secs(60));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let granted = client
+        .allocate_quota(ask("api_key:AIza-good", 1))
+        .await
+        .unwrap();
+    assert!(matches!(granted.source, Source::Server) && granted.allowed());
+    assert_eq!(reads_used(&emulator), 1);
+    let statistics = client.shutdown().await;
+    assert_eq!(statistics.quota_optimistic, 1);
+    assert_eq!(statistics.undelivered, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn quota_costs_are_counted_once_through_failures_and_shutdown() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator.clone());
+    let mut options = QuotaOptions::default();
+    options.refresh_interval = Duration::from_millis(100);
+    let client = Client::builder(SERVICE)
+        .quota_options(options)
+        .build(transport.clone());
+    client
+        .allocate_quota(ask("project:my-project", 1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    client
+        .allocate_quota(ask("project:my-project", 1))
+        .await
+        .unwrap();
+    // The refresh fails (the server is down): its cost waits for the next.
+    transport.down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(reads_used(&emulator), 1);
+    let answer = client
+        .allocate_quota(ask("project:my-project", 1))
+        .await
+        .unwrap();
+    assert!(answer.allowed(), "failing open keeps letting asks through");
+    transport.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(reads_used(&emulator), 3);
+    // Costs still waiting go at shutdown.
+    client
+        .allocate_quota(ask("project:my-project", 1))
+        .await
+        .unwrap();
+    let statistics = client.shutdown().await;
+    assert_eq!(reads_used(&emulator), 4);
+    assert_eq!(statistics.undelivered, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn quota_fails_closed_when_told() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let mut options = QuotaOptions::default();
+    options.entries = 0;
+    let client = Client::builder(SERVICE)
+        .fail_open(false)
+        .quota_options(options)
+        .build(transport.clone());
+    transport.down.store(true, Ordering::SeqCst);
+    let error = client
+        .allocate_quota(ask("project:my-project", 1))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Unavailable);
+    transport.down.store(false, Ordering::SeqCst);
+    let answer = client
+        .allocate_quota(ask("project:my-project", 1))
+        .await
+        .unwrap();
+    assert!(matches!(answer.source, Source::Server) && answer.allowed());
+    // Refused consumers are the service's answer, not a failure.
+    let refused = client
+        .allocate_quota(ask("api_key:AIza-expired", 1))
+        .await
+        .unwrap();
+    assert!(!refused.allowed());
+    client.shutdown().await;
+}
+
+/// The same calls over each real transport on 127.0.0.1: gRPC, REST JSON
+/// and binary protobuf over HTTP; the emulator ends in the same state.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_transport_reaches_the_emulator() {
+    use cloud_report_proto::client::{GrpcTransport, RestTransport};
+    use cloud_report_proto::rest::RestClient;
+
+    let mut states = Vec::new();
+    for wire in ["grpc", "json", "binary"] {
+        let running = Emulator::start(example_config().0).await.unwrap();
+        let transport: Box<dyn FnOnce(ClientBuilderFor) -> Client> = match wire {
+            "grpc" => {
+                let channel = tonic::transport::Channel::from_shared(running.url())
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+                Box::new(move |b: ClientBuilderFor| b.build(GrpcTransport::new(channel)))
+            }
+            other => {
+                let rest = RestClient::builder(running.url())
+                    .binary(other == "binary")
+                    .build()
+                    .unwrap();
+                Box::new(move |b: ClientBuilderFor| b.build(RestTransport::new(rest)))
+            }
+        };
+        let mut quota = QuotaOptions::default();
+        quota.refresh_interval = Duration::from_millis(50);
+        let client = transport(Client::builder(SERVICE).quota_options(quota));
+        let first = client
+            .check(check("api_key:AIza-good", None))
+            .await
+            .unwrap();
+        assert!(matches!(first.source, Source::Server), "{wire}");
+        assert_eq!(
+            first.response.check_info.as_ref().unwrap().api_key_uid,
+            "key-uid-good"
+        );
+        let second = client
+            .check(check("api_key:AIza-good", None))
+            .await
+            .unwrap();
+        assert!(matches!(second.source, Source::Cache), "{wire}");
+        let denied = client
+            .check(check("api_key:AIza-expired", None))
+            .await
+            .unwrap();
+        assert!(!denied.allowed(), "{wire}");
+        for _ in 0..3 {
+            assert!(
+                client
+                    .allocate_quota(ask("api_key:AIza-good", 1))
+                    .await
+                    .unwrap()
+                    .allowed()
+            );
+        }
+        let mut report = check("api_key:AIza-good", None).operation.unwrap();
+        report.operation_id = format!("{wire}-report");
+        report.start_time = Some(cloud_report_proto::google::protobuf::Timestamp {
+            seconds: 1_700_000_040,
+            nanos: 0,
+        });
+        report.end_time = report.start_time;
+        client.report(report).await.unwrap();
+        let statistics = client.shutdown().await;
+        assert_eq!(statistics.reports.sent, 1, "{wire}");
+        assert_eq!(statistics.undelivered, 0, "{wire}");
+        let stored = running.emulator().operations(SERVICE).len();
+        let used = reads_used(running.emulator());
+        states.push((wire, stored, used));
+    }
+    assert_eq!(states, [("grpc", 1, 3), ("json", 1, 3), ("binary", 1, 3)]);
+}
+
+type ClientBuilderFor = cloud_report_proto::client::ClientBuilder;
