@@ -133,7 +133,7 @@ async fn probed<F: std::future::Future>(
     at_least: Duration,
     attack: F,
 ) -> (F::Output, Probe) {
-    let client = reqwest::Client::builder()
+    let client = plain_http_builder()
         .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(5))
         .build()
@@ -195,8 +195,8 @@ async fn probed<F: std::future::Future>(
 /// The ids of the operations stored for a service, read back through the
 /// inspection endpoint.
 async fn stored_ids(served: &Served, service: &str, token: Option<&str>) -> Vec<String> {
-    let mut request = reqwest::Client::new()
-        .get(served.url(&format!("/emulator/v1/services/{service}/operations")));
+    let mut request =
+        plain_http().get(served.url(&format!("/emulator/v1/services/{service}/operations")));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -557,7 +557,7 @@ async fn http2_streams_holding_large_bodies_are_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_is_checked_before_any_body_byte() {
     let served = Served::start(&["--require-token", "s3cret"], None);
-    let client = reqwest::Client::new();
+    let client = plain_http();
     let report = served.url("/v1/services/t.example.com:report");
     // Invalid JSON without a token: 401, not 400.
     let answer = client.post(&report).body("{not json").send().await.unwrap();
@@ -913,7 +913,7 @@ async fn malformed_grpc_calls_are_the_callers_error() {
         })
         .collect();
     let body = format!(r#"{{"operations": [{}]}}"#, operations.join(","));
-    let answer = reqwest::Client::new()
+    let answer = plain_http()
         .post(served.url("/v1/services/big.example.com:report"))
         .body(body)
         .send()
@@ -932,4 +932,18 @@ async fn malformed_grpc_calls_are_the_callers_error() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(status.message().len() < 1_000);
+}
+
+/// A plain-HTTP client. The crate's TLS names its provider (ring)
+/// explicitly and installs none process-wide, so a bare reqwest client
+/// needs one installed.
+fn plain_http() -> reqwest::Client {
+    plain_http_builder().build().unwrap()
+}
+
+/// [`plain_http`]'s builder.
+#[allow(dead_code)]
+fn plain_http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

@@ -339,7 +339,7 @@ async fn encodings_follow_content_type_ct_and_alt() {
     let addr = running.addr();
     let url = format!("http://{addr}/v1/services/{SERVICE}:report");
     let request: ReportRequest = json::from_str(&espv2_report("d3").to_string()).unwrap();
-    let http = reqwest::Client::new();
+    let http = plain_http();
     let send = |url: String, content_type: &'static str, body: Vec<u8>| {
         let http = http.clone();
         async move {
@@ -499,7 +499,7 @@ async fn fields_cut_answers_as_the_references_field_mask_does() {
     let mut check = espv2_check();
     check["operation"]["consumerId"] = json!("api_key:denied");
     let url = format!("{}/v1/services/{SERVICE}:check", running.url());
-    let http = reqwest::Client::new();
+    let http = plain_http();
     let full = post_json(&http, &url, &check).await;
     assert!(
         full.get("checkErrors").is_some() && full.get("checkInfo").is_some(),
@@ -560,4 +560,18 @@ async fn fields_cut_answers_as_the_references_field_mask_does() {
         .unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("invalid fields"));
+}
+
+/// A plain-HTTP client. The crate's TLS names its provider (ring)
+/// explicitly and installs none process-wide, so a bare reqwest client
+/// needs one installed.
+fn plain_http() -> reqwest::Client {
+    plain_http_builder().build().unwrap()
+}
+
+/// [`plain_http`]'s builder.
+#[allow(dead_code)]
+fn plain_http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

@@ -91,7 +91,11 @@ impl Wire {
 }
 
 async fn inspect(addr: SocketAddr, path: &str) -> (u16, Value) {
-    let response = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+    let response = plain_http()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     (
         status,
@@ -264,7 +268,7 @@ async fn a_required_token_guards_every_wire() {
     call.metadata_mut()
         .insert("authorization", "Bearer s3cret".parse().unwrap());
     client.report(call).await.unwrap();
-    let response = reqwest::Client::new()
+    let response = plain_http()
         .get(format!("http://{addr}/emulator/v1/services/s/operations"))
         .bearer_auth("s3cret")
         .send()
@@ -816,4 +820,18 @@ async fn started_in_process_in_one_call_and_shut_down() {
     let addr = running.addr();
     running.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+/// A plain-HTTP client. The crate's TLS names its provider (ring)
+/// explicitly and installs none process-wide, so a bare reqwest client
+/// needs one installed.
+fn plain_http() -> reqwest::Client {
+    plain_http_builder().build().unwrap()
+}
+
+/// [`plain_http`]'s builder.
+#[allow(dead_code)]
+fn plain_http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

@@ -136,7 +136,7 @@ fn golden(name: &str) -> String {
 }
 
 async fn post(url: String, body: impl Into<reqwest::Body>) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = plain_http()
         .post(url)
         .header("content-type", "application/json")
         .header("authorization", "Bearer t0k3n")
@@ -231,16 +231,16 @@ async fn errors_come_in_googles_form() {
     let addr = serve(Backend::default(), 256).await;
     let report = format!("http://{addr}/v1/services/s:report");
     let cases: Vec<(reqwest::RequestBuilder, u16, &str, &str)> = vec![
-        (reqwest::Client::new().post(&report).body(r#"{"operations": [{"startTime": "soon"}]}"#), 400, "INVALID_ARGUMENT", "operations[0].startTime"),
-        (reqwest::Client::new().post(&report).body(r#"{"nope": 1}"#), 400, "INVALID_ARGUMENT", "unknown field \"nope\""),
-        (reqwest::Client::new().post(&report).body("{not json"), 400, "INVALID_ARGUMENT", "Invalid JSON payload"),
-        (reqwest::Client::new().post(format!("{report}?serviceConfigId=x")), 400, "INVALID_ARGUMENT", "cannot bind query parameter"),
-        (reqwest::Client::new().post(&report).body("x".repeat(300)), 413, "INVALID_ARGUMENT", "larger than 256 bytes"),
-        (reqwest::Client::new().get(&report), 405, "UNIMPLEMENTED", "not allowed"),
-        (reqwest::Client::new().post(format!("http://{addr}/v1/services/s:nothing")), 404, "NOT_FOUND", "no method"),
-        (reqwest::Client::new().post(format!("http://{addr}/v1/services/s:check")), 403, "PERMISSION_DENIED", "no checks here"),
+        (plain_http().post(&report).body(r#"{"operations": [{"startTime": "soon"}]}"#), 400, "INVALID_ARGUMENT", "operations[0].startTime"),
+        (plain_http().post(&report).body(r#"{"nope": 1}"#), 400, "INVALID_ARGUMENT", "unknown field \"nope\""),
+        (plain_http().post(&report).body("{not json"), 400, "INVALID_ARGUMENT", "Invalid JSON payload"),
+        (plain_http().post(format!("{report}?serviceConfigId=x")), 400, "INVALID_ARGUMENT", "cannot bind query parameter"),
+        (plain_http().post(&report).body("x".repeat(300)), 413, "INVALID_ARGUMENT", "larger than 256 bytes"),
+        (plain_http().get(&report), 405, "UNIMPLEMENTED", "not allowed"),
+        (plain_http().post(format!("http://{addr}/v1/services/s:nothing")), 404, "NOT_FOUND", "no method"),
+        (plain_http().post(format!("http://{addr}/v1/services/s:check")), 403, "PERMISSION_DENIED", "no checks here"),
         (
-            reqwest::Client::new().post(format!(
+            plain_http().post(format!(
                 "http://{addr}/v1/organizations/o/environments/e/apis/a/revisions/1/deployments:generateUndeployChangeReport"
             )),
             501,
@@ -248,7 +248,7 @@ async fn errors_come_in_googles_form() {
             "not computed here",
         ),
         (
-            reqwest::Client::new()
+            plain_http()
                 .post(format!("http://{addr}/v1/organizations/o/environments/e/apis/a/revisions/1/deployments:generateDeployChangeReport"))
                 .body("{}"),
             400,
@@ -266,7 +266,7 @@ async fn errors_come_in_googles_form() {
         assert!(text.contains(message), "{text}");
     }
     // Details are the Status details, as Any JSON.
-    let response = reqwest::Client::new()
+    let response = plain_http()
         .post(format!("http://{addr}/v1/services/s:check"))
         .send()
         .await
@@ -574,7 +574,7 @@ async fn rust_clients_call_python_servers() {
 async fn rest_over_h2c() {
     let backend = Backend::default();
     let addr = serve(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES).await;
-    let client = reqwest::Client::builder()
+    let client = plain_http_builder()
         .http2_prior_knowledge()
         .build()
         .unwrap();
@@ -596,7 +596,7 @@ async fn rest_over_h2c() {
 async fn system_parameters_become_headers_and_verbs() {
     let backend = Backend::default();
     let addr = serve(backend.clone(), 1 << 20).await;
-    let http = reqwest::Client::new();
+    let http = plain_http();
     let url = format!("http://{addr}/v1/services/sp.example.com:report");
     let answer = http
         .post(format!(
@@ -650,4 +650,18 @@ async fn system_parameters_become_headers_and_verbs() {
         .unwrap();
     assert_eq!(same.status(), 200);
     assert_eq!(backend.metadata.lock().unwrap().len(), 3);
+}
+
+/// A plain-HTTP client. The crate's TLS names its provider (ring)
+/// explicitly and installs none process-wide, so a bare reqwest client
+/// needs one installed.
+fn plain_http() -> reqwest::Client {
+    plain_http_builder().build().unwrap()
+}
+
+/// [`plain_http`]'s builder.
+#[allow(dead_code)]
+fn plain_http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

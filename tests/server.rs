@@ -55,14 +55,16 @@ async fn an_exchange_past_the_request_timeout_is_answered_on_its_wire() {
     let mut limits = Limits::default();
     limits.request_timeout = Some(Duration::from_millis(300));
     let (addr, _stop, _server) = start(limits).await;
-    let rest = reqwest::get(format!("http://{addr}/slow/5000"))
+    let rest = plain_http()
+        .get(format!("http://{addr}/slow/5000"))
+        .send()
         .await
         .unwrap();
     assert_eq!(rest.status(), 504);
     let body: serde_json::Value = serde_json::from_slice(&rest.bytes().await.unwrap()).unwrap();
     assert_eq!(body["error"]["status"], "DEADLINE_EXCEEDED");
 
-    let grpc = reqwest::Client::builder()
+    let grpc = plain_http_builder()
         .http2_prior_knowledge()
         .build()
         .unwrap()
@@ -111,7 +113,7 @@ async fn when_every_connection_is_busy_new_ones_are_answered_503() {
         busy.push(stream);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let client = reqwest::Client::builder()
+    let client = plain_http_builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
@@ -146,7 +148,7 @@ async fn when_every_connection_is_busy_new_ones_are_answered_503() {
 #[tokio::test]
 async fn shutdown_lets_requests_in_flight_finish() {
     let (addr, stop, server) = start(Limits::default()).await;
-    let slow = tokio::spawn(reqwest::get(format!("http://{addr}/slow/500")));
+    let slow = tokio::spawn(plain_http().get(format!("http://{addr}/slow/500")).send());
     tokio::time::sleep(Duration::from_millis(100)).await;
     stop.send(()).unwrap();
     let answer = slow.await.unwrap().unwrap();
@@ -157,4 +159,18 @@ async fn shutdown_lets_requests_in_flight_finish() {
         .unwrap()
         .unwrap();
     assert!(TcpStream::connect(addr).await.is_err());
+}
+
+/// A plain-HTTP client. The crate's TLS names its provider (ring)
+/// explicitly and installs none process-wide, so a bare reqwest client
+/// needs one installed.
+fn plain_http() -> reqwest::Client {
+    plain_http_builder().build().unwrap()
+}
+
+/// [`plain_http`]'s builder.
+#[allow(dead_code)]
+fn plain_http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

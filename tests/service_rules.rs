@@ -52,7 +52,7 @@ where
     Resp: Message + Default + json::ReadJson,
 {
     let url = format!("{}/v1/services/{SERVICE}:{method}", running.url());
-    let http = reqwest::Client::new();
+    let http = plain_http();
     match wire {
         Wire::Grpc => {
             let mut client = ServiceControllerClient::connect(running.url())
@@ -742,12 +742,14 @@ async fn quota_usage_is_inspected_per_consumer() {
             .unwrap();
     }
     let inspect = || async {
-        let answer = reqwest::get(format!(
-            "{}/emulator/v1/services/{SERVICE}/quota",
-            running.url()
-        ))
-        .await
-        .unwrap();
+        let answer = plain_http()
+            .get(format!(
+                "{}/emulator/v1/services/{SERVICE}/quota",
+                running.url()
+            ))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(answer.status(), 200);
         serde_json::from_str::<Value>(&answer.text().await.unwrap()).unwrap()
     };
@@ -959,4 +961,18 @@ mod quota_properties {
             }
         }
     }
+}
+
+/// A plain-HTTP client. The crate's TLS names its provider (ring)
+/// explicitly and installs none process-wide, so a bare reqwest client
+/// needs one installed.
+fn plain_http() -> reqwest::Client {
+    plain_http_builder().build().unwrap()
+}
+
+/// [`plain_http`]'s builder.
+#[allow(dead_code)]
+fn plain_http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

@@ -31,6 +31,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Read a message from stdin in one format and write it to stdout in another.
@@ -93,6 +95,13 @@ enum Command {
         /// name is accepted.
         #[arg(long = "service-config", value_name = "FILE")]
         service_configs: Vec<std::path::PathBuf>,
+        /// Serve HTTPS and gRPC over TLS with this certificate chain (PEM,
+        /// leaf first); needs --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
     },
 }
 
@@ -181,8 +190,17 @@ fn run(command: Command) -> Result<(), String> {
             deny_consumers,
             state,
             service_configs,
+            tls_cert,
+            tls_key,
         } => {
             let limits = limits.limits()?;
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(
+                    cloud_report_proto::rest::TlsIdentity::load(&cert, &key)
+                        .map_err(|e| e.to_string())?,
+                ),
+                _ => None,
+            };
             if !listen.ip().is_loopback() && !allow_remote {
                 return Err(format!(
                     "{listen} is not a loopback address; pass --allow-remote to listen on it"
@@ -217,7 +235,12 @@ fn run(command: Command) -> Result<(), String> {
                 })?;
                 config.denied_consumers.insert(consumer.to_owned(), code);
             }
-            serve(listen, emulator::Emulator::new(config), limits)
+            serve(
+                listen,
+                emulator::Emulator::new(config),
+                limits,
+                tls.as_ref(),
+            )
         }
         Command::Types => {
             let mut out = io::stdout().lock();
@@ -276,7 +299,13 @@ fn serve(
     listen: std::net::SocketAddr,
     emulator: emulator::Emulator,
     limits: Limits,
+    tls: Option<&cloud_report_proto::rest::TlsIdentity>,
 ) -> Result<(), String> {
+    let mut server = Server::new(emulator.router()).limits(limits);
+    if let Some(identity) = tls {
+        server = server.tls(identity).map_err(|e| e.to_string())?;
+    }
+    let scheme = if tls.is_some() { "TLS" } else { "plain text" };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start tokio: {e}"))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
@@ -285,12 +314,11 @@ fn serve(
         let bound = listener
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
-        println!("cloud-report serve: listening on {bound} (gRPC and REST)");
+        println!("cloud-report serve: listening on {bound} (gRPC and REST, {scheme})");
         io::stdout()
             .flush()
             .map_err(|e| format!("cannot write stdout: {e}"))?;
-        Server::new(emulator.router())
-            .limits(limits)
+        server
             .serve_with_shutdown(listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })

@@ -69,7 +69,7 @@ pub use quota::QuotaOptions;
 pub use report::{Config as ReportConfig, Counters, MetricKind, Outcome, Reporter, SubmitError};
 #[cfg(feature = "rest")]
 pub use transport::RestTransport;
-pub use transport::{CallFuture, GrpcTransport, Transport};
+pub use transport::{CallFuture, GrpcTransport, GrpcTransportBuilder, TokenFuture, Transport};
 
 use crate::google::api::servicecontrol::v1::{
     AllocateQuotaRequest, AllocateQuotaResponse, CheckRequest, CheckResponse, Operation,

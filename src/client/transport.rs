@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::google::api::servicecontrol::v1::{
     AllocateQuotaRequest, AllocateQuotaResponse, CheckRequest, CheckResponse, ReportRequest,
@@ -65,55 +66,202 @@ type QuotaClient =
         tonic::transport::Channel,
     >;
 
-/// The three calls over gRPC, on one channel.
+/// A source of OAuth2 bearer tokens, asked before every call; an error
+/// fails the call with UNAUTHENTICATED.
+pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+type TokenFn = dyn Fn() -> TokenFuture + Send + Sync;
+
+/// The three calls over gRPC, on one channel: plain for `http://`, TLS
+/// (rustls with ring, Mozilla's roots plus any added) for `https://`, with a
+/// bearer token from a source when one is given.
 ///
 /// ```no_run
 /// use cloud_report_proto::client::GrpcTransport;
-/// use tonic::transport::Channel;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let channel = Channel::from_static("http://127.0.0.1:8080").connect().await?;
-/// let transport = GrpcTransport::new(channel);
+/// let transport = GrpcTransport::builder("https://servicecontrol.googleapis.com")
+///     .token_source(|| async { Ok::<_, String>("ya29.token".to_owned()) })
+///     .connect()
+///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct GrpcTransport {
     control: ControlClient,
     quota: QuotaClient,
+    token: Option<Arc<TokenFn>>,
+}
+
+impl std::fmt::Debug for GrpcTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcTransport")
+            .field("token", &self.token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings of a [`GrpcTransport`].
+#[must_use]
+pub struct GrpcTransportBuilder {
+    url: String,
+    roots: Vec<Vec<u8>>,
+    token: Option<Arc<TokenFn>>,
+    connect_timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for GrpcTransportBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcTransportBuilder")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrpcTransportBuilder {
+    /// Trusts the certificates of this PEM text as roots, beside Mozilla's.
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots.push(pem.into());
+        self
+    }
+
+    /// Sends `authorization: Bearer <token>` with this fixed token.
+    pub fn bearer_token(self, token: impl Into<String>) -> Self {
+        let token: String = token.into();
+        self.token_source(move || {
+            let token = token.clone();
+            async move { Ok(token) }
+        })
+    }
+
+    /// Asks `source` for a bearer token before every call (it should cache
+    /// and refresh tokens itself); an error fails the call with
+    /// UNAUTHENTICATED.
+    pub fn token_source<F, Fut>(mut self, source: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, String>> + Send + 'static,
+    {
+        self.token = Some(Arc::new(move || Box::pin(source()) as TokenFuture));
+        self
+    }
+
+    /// How long connecting may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    fn endpoint(&self) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
+        let mut endpoint = tonic::transport::Endpoint::from_shared(self.url.clone())?
+            .connect_timeout(self.connect_timeout)
+            .user_agent(concat!("cloud-report-proto/", env!("CARGO_PKG_VERSION")))?;
+        if self.url.starts_with("https://") {
+            let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
+            for pem in &self.roots {
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        Ok(endpoint)
+    }
+
+    fn with(self, channel: tonic::transport::Channel) -> GrpcTransport {
+        GrpcTransport {
+            control: ControlClient::new(channel.clone()),
+            quota: QuotaClient::new(channel),
+            token: self.token,
+        }
+    }
+
+    /// Connects now.
+    ///
+    /// # Errors
+    ///
+    /// An invalid URL or TLS setting, or a failed connection.
+    pub async fn connect(self) -> Result<GrpcTransport, tonic::transport::Error> {
+        let channel = self.endpoint()?.connect().await?;
+        Ok(self.with(channel))
+    }
+
+    /// Connects on the first call (and again whenever the connection is
+    /// lost).
+    ///
+    /// # Errors
+    ///
+    /// An invalid URL or TLS setting.
+    pub fn connect_lazy(self) -> Result<GrpcTransport, tonic::transport::Error> {
+        let channel = self.endpoint()?.connect_lazy();
+        Ok(self.with(channel))
+    }
 }
 
 impl GrpcTransport {
-    /// The transport over a channel (TLS, interceptors and all, as the
-    /// channel was built).
+    /// Settings for a transport to `url`, such as
+    /// `https://servicecontrol.googleapis.com`.
+    pub fn builder(url: impl Into<String>) -> GrpcTransportBuilder {
+        GrpcTransportBuilder {
+            url: url.into(),
+            roots: Vec::new(),
+            token: None,
+            connect_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+
+    /// The transport over a channel built elsewhere (TLS, interceptors and
+    /// all, as the channel was built).
     pub fn new(channel: tonic::transport::Channel) -> Self {
         Self {
             control: ControlClient::new(channel.clone()),
             quota: QuotaClient::new(channel),
+            token: None,
         }
+    }
+
+    /// The request with the bearer token, when there is a source.
+    async fn request<T>(
+        token: Option<Arc<TokenFn>>,
+        message: T,
+    ) -> Result<tonic::Request<T>, tonic::Status> {
+        let mut request = tonic::Request::new(message);
+        if let Some(source) = token {
+            let token = source().await.map_err(|e| {
+                tonic::Status::unauthenticated(format!("the token source failed: {e}"))
+            })?;
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| tonic::Status::unauthenticated("the token is not a header value"))?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(request)
     }
 }
 
 impl Transport for GrpcTransport {
     fn check(&self, request: CheckRequest) -> CallFuture<CheckResponse> {
-        let mut client = self.control.clone();
-        Box::pin(async move { client.check(request).await.map(tonic::Response::into_inner) })
+        let (mut client, token) = (self.control.clone(), self.token.clone());
+        Box::pin(async move {
+            client
+                .check(Self::request(token, request).await?)
+                .await
+                .map(tonic::Response::into_inner)
+        })
     }
 
     fn allocate_quota(&self, request: AllocateQuotaRequest) -> CallFuture<AllocateQuotaResponse> {
-        let mut client = self.quota.clone();
+        let (mut client, token) = (self.quota.clone(), self.token.clone());
         Box::pin(async move {
             client
-                .allocate_quota(request)
+                .allocate_quota(Self::request(token, request).await?)
                 .await
                 .map(tonic::Response::into_inner)
         })
     }
 
     fn report(&self, request: ReportRequest) -> CallFuture<ReportResponse> {
-        let mut client = self.control.clone();
+        let (mut client, token) = (self.control.clone(), self.token.clone());
         Box::pin(async move {
             client
-                .report(request)
+                .report(Self::request(token, request).await?)
                 .await
                 .map(tonic::Response::into_inner)
         })

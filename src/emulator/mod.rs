@@ -290,6 +290,7 @@ impl Config {
 #[derive(Debug)]
 pub struct Running {
     addr: std::net::SocketAddr,
+    tls: bool,
     emulator: Emulator,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -301,9 +302,11 @@ impl Running {
         self.addr
     }
 
-    /// `http://127.0.0.1:<port>`, the base URL of its REST and gRPC clients.
+    /// `http://127.0.0.1:<port>` (`https://` with TLS), the base URL of its
+    /// REST and gRPC clients.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The emulator, to read what it stored.
@@ -469,17 +472,43 @@ impl Emulator {
     ///
     /// When no port can be bound.
     pub async fn start(config: Config) -> std::io::Result<Running> {
+        Self::serve_on_loopback(config, None).await
+    }
+
+    /// [`start`](Self::start), serving HTTPS and gRPC over TLS with this
+    /// identity (its certificate should name `127.0.0.1`); the handle's
+    /// [`url`](Running::url) is `https://`.
+    ///
+    /// # Errors
+    ///
+    /// When no port can be bound, or rustls refuses the identity.
+    pub async fn start_tls(
+        config: Config,
+        identity: &crate::rest::TlsIdentity,
+    ) -> std::io::Result<Running> {
+        Self::serve_on_loopback(config, Some(identity)).await
+    }
+
+    async fn serve_on_loopback(
+        config: Config,
+        tls: Option<&crate::rest::TlsIdentity>,
+    ) -> std::io::Result<Running> {
         let emulator = Self::new(config);
+        let mut server = crate::rest::Server::new(emulator.router());
+        if let Some(identity) = tls {
+            server = server
+                .tls(identity)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        }
         let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(
-            crate::rest::Server::new(emulator.router()).serve_with_shutdown(listener, async {
-                let _ = stopped.await;
-            }),
-        );
+        let task = tokio::spawn(server.serve_with_shutdown(listener, async {
+            let _ = stopped.await;
+        }));
         Ok(Running {
             addr,
+            tls: tls.is_some(),
             emulator,
             stop: Some(stop),
             task: Some(task),

@@ -36,6 +36,7 @@ pub struct RestClientBuilder {
     connect_timeout: Duration,
     token: Option<Arc<TokenFn>>,
     binary: bool,
+    extra_roots: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for RestClientBuilder {
@@ -73,6 +74,13 @@ impl RestClientBuilder {
         self
     }
 
+    /// Trusts the certificates of this PEM text as roots, beside Mozilla's
+    /// (a test's own CA, a corporate proxy's).
+    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(pem.into());
+        self
+    }
+
     /// Sends `Authorization: Bearer <token>` with this fixed token.
     pub fn bearer_token(self, token: impl Into<String>) -> Self {
         let token: String = token.into();
@@ -93,14 +101,17 @@ impl RestClientBuilder {
         self
     }
 
-    /// Builds the client: HTTP/1.1 and HTTP/2, TLS by rustls with the
-    /// platform's certificate verifier.
+    /// Builds the client: HTTP/1.1 and HTTP/2, TLS by rustls with the ring
+    /// provider and Mozilla's roots (`webpki-roots`) plus any added.
     pub fn build(self) -> Result<RestClient, ClientError> {
         let base_url = self.base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(ClientError::BaseUrl(self.base_url));
         }
+        let tls = super::tls::client_config(&self.extra_roots)
+            .map_err(|e| ClientError::Http(e.to_string()))?;
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             .user_agent(concat!("cloud-report-proto/", env!("CARGO_PKG_VERSION")))
@@ -160,6 +171,7 @@ impl RestClient {
             connect_timeout: Duration::from_secs(10),
             token: None,
             binary: false,
+            extra_roots: Vec::new(),
         }
     }
 

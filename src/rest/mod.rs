@@ -43,6 +43,7 @@ mod fields;
 mod grpc;
 mod server;
 mod template;
+mod tls;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -65,6 +66,7 @@ pub(crate) use error::clip;
 use error::error_response;
 pub use server::{Limits, Server};
 pub use template::{BindingError, PathTemplate, TemplateError};
+pub use tls::{TlsError, TlsIdentity};
 
 use crate::google::protobuf::{FieldMask, lower_camel};
 use crate::google::rpc::{Code, Status};

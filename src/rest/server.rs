@@ -140,6 +140,7 @@ const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Server {
     router: axum::Router,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Server {
@@ -148,7 +149,20 @@ impl Server {
         Self {
             router,
             limits: Limits::default(),
+            tls: None,
         }
+    }
+
+    /// Serves HTTPS (and gRPC over TLS) with this identity: rustls with the
+    /// ring provider, ALPN `h2` and `http/1.1`. The handshake must end
+    /// within [`Limits::header_read_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// When rustls refuses the certificate and key.
+    pub fn tls(mut self, identity: &super::TlsIdentity) -> Result<Self, super::TlsError> {
+        self.tls = Some(identity.server_config()?);
+        Ok(self)
     }
 
     /// Sets the limits.
@@ -202,7 +216,15 @@ impl Server {
                                 connection,
                                 stop: stop_rx.clone(),
                             };
-                            tokio::spawn(task.run(stream));
+                            match &self.tls {
+                                Some(config) => {
+                                    let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                                    tokio::spawn(task.handshake(acceptor, stream));
+                                }
+                                None => {
+                                    tokio::spawn(task.run(stream));
+                                }
+                            }
                         }
                         None => shared.refuse(stream),
                     }
@@ -378,7 +400,23 @@ struct ConnectionTask {
 }
 
 impl ConnectionTask {
-    async fn run(mut self, stream: TcpStream) {
+    /// Completes the TLS handshake within the time a first request's
+    /// headers have, then serves; a failed or slow handshake closes the
+    /// connection.
+    async fn handshake(self, acceptor: tokio_rustls::TlsAcceptor, stream: TcpStream) {
+        let within = self.shared.limits.header_read_timeout;
+        match tokio::time::timeout(within, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => self.run(stream).await,
+            _ => {
+                self.shared.connections().remove(&self.id);
+            }
+        }
+    }
+
+    async fn run<S>(mut self, stream: S)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (shared, connection, router) = (
             self.shared.clone(),
             self.connection.clone(),

@@ -1,0 +1,178 @@
+//! The production path end to end on 127.0.0.1: the emulator serving TLS
+//! with a certificate of a CA the test generates, requiring a bearer token,
+//! and the client calling it over gRPC, REST JSON and binary protobuf over
+//! HTTPS with the token; a client that does not trust the CA, or sends the
+//! wrong token, does not get through.
+#![cfg(all(feature = "client", feature = "emulator"))]
+
+use std::time::Duration;
+
+use cloud_report_proto::client::{Client, GrpcTransport, RestTransport, Source, Transport};
+use cloud_report_proto::emulator::{Config, Emulator, Running};
+use cloud_report_proto::google::api::servicecontrol::v1 as sc;
+use cloud_report_proto::rest::{RestClient, TlsIdentity};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+const SERVICE: &str = "tls.example.com";
+
+/// A CA, and a server certificate it signed for 127.0.0.1 and localhost:
+/// (CA PEM, server identity).
+fn certificates() -> (String, TlsIdentity) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "cloud-report-proto test CA");
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    let identity =
+        TlsIdentity::from_pem(server.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+    (ca_pem, identity)
+}
+
+async fn start(identity: &TlsIdentity) -> Running {
+    Emulator::start_tls(Config::default().require_token("s3cret"), identity)
+        .await
+        .unwrap()
+}
+
+fn operation(id: &str) -> sc::Operation {
+    let now = cloud_report_proto::google::protobuf::Timestamp {
+        seconds: 1_700_000_000,
+        nanos: 0,
+    };
+    sc::Operation {
+        operation_id: id.into(),
+        operation_name: "tls.v1.Things.Get".into(),
+        consumer_id: "project:p".into(),
+        start_time: Some(now),
+        end_time: Some(now),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_transport_calls_over_tls_with_a_token() {
+    let (ca, identity) = certificates();
+    let running = start(&identity).await;
+    assert!(running.url().starts_with("https://127.0.0.1:"));
+    let grpc = GrpcTransport::builder(running.url())
+        .root_certificate_pem(ca.clone())
+        .bearer_token("s3cret")
+        .connect()
+        .await
+        .unwrap();
+    let rest = |binary| {
+        RestTransport::new(
+            RestClient::builder(running.url())
+                .root_certificate_pem(ca.clone())
+                .bearer_token("s3cret")
+                .binary(binary)
+                .build()
+                .unwrap(),
+        )
+    };
+    let transports: Vec<(&str, Box<dyn Fn() -> Client>)> = vec![
+        ("grpc", {
+            let grpc = grpc.clone();
+            Box::new(move || Client::builder(SERVICE).build(grpc.clone()))
+        }),
+        (
+            "json",
+            Box::new(move || Client::builder(SERVICE).build(rest(false))),
+        ),
+        (
+            "binary",
+            Box::new(move || Client::builder(SERVICE).build(rest(true))),
+        ),
+    ];
+    for (wire, client) in transports {
+        let client = client();
+        let answer = client
+            .check(sc::CheckRequest {
+                operation: Some(operation(&format!("{wire}-check"))),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            matches!(answer.source, Source::Server),
+            "{wire}: {:?}",
+            answer.source
+        );
+        assert!(answer.allowed());
+        client
+            .report(operation(&format!("{wire}-report")))
+            .await
+            .unwrap();
+        let statistics = client.shutdown().await;
+        assert_eq!(statistics.reports.sent, 1, "{wire}");
+    }
+    let stored: Vec<String> = running
+        .emulator()
+        .operations(SERVICE)
+        .into_iter()
+        .map(|o| o.operation_id)
+        .collect();
+    assert_eq!(stored, ["grpc-report", "json-report", "binary-report"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_server_or_a_wrong_token_does_not_get_through() {
+    let (ca, identity) = certificates();
+    let running = start(&identity).await;
+    let check = || sc::CheckRequest {
+        service_name: SERVICE.into(),
+        operation: Some(operation("x")),
+        ..Default::default()
+    };
+
+    // Not trusting the CA: the handshake fails, a network failure (failing
+    // open lets the request through, and says the key was not checked).
+    let untrusted = RestTransport::new(
+        RestClient::builder(running.url())
+            .bearer_token("s3cret")
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap(),
+    );
+    let error = untrusted.check(check()).await.unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Unavailable, "{error}");
+    let client = Client::builder(SERVICE).build(untrusted);
+    let answer = client.check(check()).await.unwrap();
+    assert!(!answer.api_key_checked());
+    client.shutdown().await;
+    let grpc = GrpcTransport::builder(running.url())
+        .bearer_token("s3cret")
+        .connect()
+        .await;
+    assert!(grpc.is_err(), "connected without trusting the CA");
+
+    // The wrong token: UNAUTHENTICATED, never failed open.
+    let wrong = GrpcTransport::builder(running.url())
+        .root_certificate_pem(ca.clone())
+        .bearer_token("guess")
+        .connect()
+        .await
+        .unwrap();
+    let client = Client::builder(SERVICE).build(wrong);
+    let error = client.check(check()).await.unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Unauthenticated, "{error}");
+    assert!(error.message().contains("does not match"), "{error}");
+    // A token source that fails: UNAUTHENTICATED too.
+    let failing = GrpcTransport::builder(running.url())
+        .root_certificate_pem(ca)
+        .token_source(|| async { Err::<String, _>("metadata server unreachable".to_owned()) })
+        .connect()
+        .await
+        .unwrap();
+    let error = failing.check(check()).await.unwrap_err();
+    assert_eq!(error.code(), tonic::Code::Unauthenticated);
+    assert!(error.message().contains("metadata server unreachable"));
+    assert!(running.emulator().operations(SERVICE).is_empty());
+}
