@@ -77,22 +77,12 @@ async fn every_transport_calls_over_tls_with_a_token() {
                 .unwrap(),
         )
     };
-    let transports: Vec<(&str, Box<dyn Fn() -> Client>)> = vec![
-        ("grpc", {
-            let grpc = grpc.clone();
-            Box::new(move || Client::builder(SERVICE).build(grpc.clone()))
-        }),
-        (
-            "json",
-            Box::new(move || Client::builder(SERVICE).build(rest(false))),
-        ),
-        (
-            "binary",
-            Box::new(move || Client::builder(SERVICE).build(rest(true))),
-        ),
+    let clients = [
+        ("grpc", Client::builder(SERVICE).build(grpc)),
+        ("json", Client::builder(SERVICE).build(rest(false))),
+        ("binary", Client::builder(SERVICE).build(rest(true))),
     ];
-    for (wire, client) in transports {
-        let client = client();
+    for (wire, client) in clients {
         let answer = client
             .check(sc::CheckRequest {
                 operation: Some(operation(&format!("{wire}-check"))),
