@@ -48,8 +48,11 @@
 //!   one port, driven by the `google.api.http` bindings;
 //! - `emulator`: [`emulator::Emulator`], a local Service Control and Apigee
 //!   runtime control plane enforcing the documented semantics;
-//! - `reporter`: [`reporter::Reporter`], which aggregates operations and sends
-//!   Service Control reports as the API documentation advises;
+//! - `client`: [`client::Client`], the Service Control client for gateways:
+//!   the Check cache, quota aggregation and report aggregation of Google's
+//!   own gateways, over gRPC or REST, plain or TLS;
+//! - `auth`: [`client::GoogleCredentials`], application default credentials
+//!   for the client;
 //! - `cli`: the `cloud-report` binary (`convert`, `types`, `serve`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub, rustdoc::broken_intra_doc_links)]

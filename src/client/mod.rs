@@ -48,6 +48,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "auth")]
+mod auth;
 mod check;
 mod policy;
 mod quota;
@@ -63,6 +65,8 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+#[cfg(feature = "auth")]
+pub use auth::{AuthError, GoogleCredentials, SERVICE_CONTROL_SCOPES};
 pub use check::CheckOptions;
 pub use policy::{CallPolicy, is_network_failure};
 pub use quota::QuotaOptions;

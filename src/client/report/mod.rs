@@ -1,41 +1,4 @@
-//! An aggregating Service Control reporter, as the `services.report`
-//! documentation advises: operations are aggregated for up to 5 seconds,
-//! requests stay under 1 MB, and no operation is lost silently.
-//!
-//! Operations with the same consumer, operation name, labels and user labels
-//! merge while they wait: the time range widens, log entries append, and
-//! metric values of one metric with identical labels combine by the metric's
-//! kind: DELTA values add (int64, double, and distributions, whose mean and
-//! sum of squared deviations combine exactly), GAUGE and CUMULATIVE keep the
-//! value with the latest end time. Operations that cannot merge without
-//! losing something (different value types, different bucket layouts, an
-//! int64 sum that would overflow) are never forced: the older aggregate is
-//! sent first. HIGH importance operations are sent at once.
-//!
-//! Every submitted operation ends in exactly one [`Outcome`]: delivered, or
-//! failed with the status that says why (a `reportErrors` entry, a permanent
-//! error, or transient errors that outlasted the retry budget). Memory is
-//! bounded: a full reporter makes [`Reporter::submit`] wait and
-//! [`Reporter::try_submit`] hand the operation back.
-//!
-//! ```no_run
-//! use cloud_report_proto::client::{GrpcTransport, Outcome, ReportConfig, Reporter};
-//! use cloud_report_proto::google::api::servicecontrol::v1::Operation;
-//! use tonic::transport::Channel;
-//!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let channel = Channel::from_static("http://127.0.0.1:8080").connect().await?;
-//! let config = ReportConfig::new("my-api.endpoints.my-project.cloud.goog");
-//! let reporter = Reporter::start(GrpcTransport::new(channel), config, |outcome| {
-//!     if let Outcome::Failed { operation_ids, status } = outcome {
-//!         eprintln!("lost {operation_ids:?}: {status}");
-//!     }
-//! });
-//! reporter.submit(Operation::default()).await?;
-//! let counters = reporter.shutdown().await; // flushes everything and waits
-//! println!("{} sent", counters.sent);
-//! # Ok(()) }
-//! ```
+//! The aggregating reporter: see [`Reporter`].
 
 mod merge;
 
@@ -191,8 +154,46 @@ pub(crate) type OnOutcome = Arc<dyn Fn(Outcome) + Send + Sync>;
 /// Asks the aggregator to stop, and hears when it has finished.
 type Stop = (oneshot::Sender<()>, oneshot::Receiver<()>);
 
-/// The handle of a running reporter. Cheap to clone; see the
-/// [module documentation](self).
+/// An aggregating Service Control reporter, as the `services.report`
+/// documentation advises: operations are aggregated for up to 5 seconds,
+/// requests stay under 1 MB, and no operation is lost silently.
+///
+/// Operations with the same consumer, operation name, labels and user labels
+/// merge while they wait: the time range widens, log entries append, and
+/// metric values of one metric with identical labels combine by the metric's
+/// kind: DELTA values add (int64, double, and distributions, whose mean and
+/// sum of squared deviations combine exactly), GAUGE and CUMULATIVE keep the
+/// value with the latest end time. Operations that cannot merge without
+/// losing something (different value types, different bucket layouts, an
+/// int64 sum that would overflow) are never forced: the older aggregate is
+/// sent first. HIGH importance operations are sent at once.
+///
+/// Every submitted operation ends in exactly one [`Outcome`]: delivered, or
+/// failed with the status that says why (a `reportErrors` entry, a permanent
+/// error, or transient errors that outlasted the retry budget). Memory is
+/// bounded: a full reporter makes [`Reporter::submit`] wait and
+/// [`Reporter::try_submit`] hand the operation back.
+///
+/// ```no_run
+/// use cloud_report_proto::client::{GrpcTransport, Outcome, ReportConfig, Reporter};
+/// use cloud_report_proto::google::api::servicecontrol::v1::Operation;
+/// use tonic::transport::Channel;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let channel = Channel::from_static("http://127.0.0.1:8080").connect().await?;
+/// let config = ReportConfig::new("my-api.endpoints.my-project.cloud.goog");
+/// let reporter = Reporter::start(GrpcTransport::new(channel), config, |outcome| {
+///     if let Outcome::Failed { operation_ids, status } = outcome {
+///         eprintln!("lost {operation_ids:?}: {status}");
+///     }
+/// });
+/// reporter.submit(Operation::default()).await?;
+/// let counters = reporter.shutdown().await; // flushes everything and waits
+/// println!("{} sent", counters.sent);
+/// # Ok(()) }
+/// ```
+///
+/// The handle is cheap to clone.
 #[derive(Clone)]
 pub struct Reporter {
     queue: mpsc::Sender<Operation>,
