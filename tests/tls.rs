@@ -18,6 +18,16 @@ const SERVICE: &str = "tls.example.com";
 /// A CA, and a server certificate it signed for 127.0.0.1 and localhost:
 /// (CA PEM, server identity).
 fn certificates() -> (String, TlsIdentity) {
+    let (ca, chain, key) = pem_files();
+    (
+        ca,
+        TlsIdentity::from_pem(chain.as_bytes(), key.as_bytes()).unwrap(),
+    )
+}
+
+/// A CA's certificate, and a server certificate it signed for 127.0.0.1
+/// and localhost with its key, as PEM.
+fn pem_files() -> (String, String, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -30,9 +40,7 @@ fn certificates() -> (String, TlsIdentity) {
         .unwrap()
         .signed_by(&key, &issuer)
         .unwrap();
-    let identity =
-        TlsIdentity::from_pem(server.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
-    (ca_pem, identity)
+    (ca_pem, server.pem(), key.serialize_pem())
 }
 
 async fn start(identity: &TlsIdentity) -> Running {
@@ -165,4 +173,78 @@ async fn an_untrusted_server_or_a_wrong_token_does_not_get_through() {
     assert_eq!(error.code(), tonic::Code::Unauthenticated);
     assert!(error.message().contains("metadata server unreachable"));
     assert!(running.emulator().operations(SERVICE).is_empty());
+}
+
+/// `cloud-report serve --tls-cert --tls-key`: HTTPS with the given
+/// identity, and a connection that never completes its handshake closed
+/// after the header-read timeout.
+#[cfg(feature = "cli")]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_serves_tls() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use tokio::io::AsyncReadExt;
+
+    let (ca_pem, server_pem, key_pem) = pem_files();
+    let dir = std::env::temp_dir().join(format!("tls-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_file, key_file) = (dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&cert_file, server_pem).unwrap();
+    std::fs::write(&key_file, key_pem).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--header-read-timeout",
+            "0.3",
+        ])
+        .arg("--tls-cert")
+        .arg(&cert_file)
+        .arg("--tls-key")
+        .arg(&key_file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("TLS"), "{line}");
+    let addr = line
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap()
+        .to_owned();
+
+    let client = Client::builder(SERVICE).build(RestTransport::new(
+        RestClient::builder(format!("https://{addr}"))
+            .root_certificate_pem(ca_pem)
+            .binary(true)
+            .build()
+            .unwrap(),
+    ));
+    let answer = client
+        .check(sc::CheckRequest {
+            operation: Some(operation("cli")),
+            ..Default::default()
+        })
+        .await;
+    // A connection that sends nothing is closed once the timeout passes.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buffer)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let answer = answer.unwrap();
+    assert!(
+        matches!(answer.source, Source::Server),
+        "{:?}",
+        answer.source
+    );
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{read:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
 }
