@@ -130,7 +130,7 @@ async fn application_default_credentials_reach_the_emulator() {
         .check_options(CheckOptions::disabled())
         .build(transport);
     for i in 0..20 {
-        let answer = client.check(check(&format!("mds-{i}"))).await.unwrap();
+        let answer = client.check(&check(&format!("mds-{i}"))).await.unwrap();
         assert!(matches!(answer.source, Source::Server) && answer.allowed());
     }
     client.shutdown().await;
@@ -200,7 +200,7 @@ async fn application_default_credentials_reach_the_emulator() {
             .check_options(CheckOptions::disabled())
             .build(transport);
         for i in 0..3 {
-            let answer = client.check(check(&format!("sa-{i}"))).await.unwrap();
+            let answer = client.check(&check(&format!("sa-{i}"))).await.unwrap();
             assert!(answer.allowed(), "{:?}", answer.response);
         }
         client.shutdown().await;

@@ -178,14 +178,14 @@ async fn checks_are_cached_flushed_and_expired() {
     // A miss asks the server; the same question is then answered from the
     // cache, whatever its id.
     let first = client
-        .check(check("api_key:AIza-good", None))
+        .check(&check("api_key:AIza-good", None))
         .await
         .unwrap();
     assert!(matches!(first.source, Source::Server));
     assert!(first.allowed() && first.api_key_checked());
     for _ in 0..10 {
         let again = client
-            .check(check("api_key:AIza-good", None))
+            .check(&check("api_key:AIza-good", None))
             .await
             .unwrap();
         assert!(matches!(again.source, Source::Cache), "{:?}", again.source);
@@ -193,13 +193,13 @@ async fn checks_are_cached_flushed_and_expired() {
     assert_eq!(transport.checks().len(), 1);
     // Another consumer, or HIGH importance, is another call.
     client
-        .check(check("project:my-project", None))
+        .check(&check("project:my-project", None))
         .await
         .unwrap();
     let mut urgent = check("api_key:AIza-good", None);
     urgent.operation.as_mut().unwrap().importance = sc::operation::Importance::High as i32;
     assert!(matches!(
-        client.check(urgent).await.unwrap().source,
+        client.check(&urgent).await.unwrap().source,
         Source::Server
     ));
     assert_eq!(transport.checks().len(), 3);
@@ -208,13 +208,13 @@ async fn checks_are_cached_flushed_and_expired() {
     // the others keep the cached answer.
     tokio::time::advance(Duration::from_millis(450)).await;
     client
-        .check(check("api_key:AIza-good", None))
+        .check(&check("api_key:AIza-good", None))
         .await
         .unwrap();
     assert_eq!(transport.checks().len(), 3);
     tokio::time::advance(Duration::from_millis(60)).await;
     let refreshed = client
-        .check(check("api_key:AIza-good", None))
+        .check(&check("api_key:AIza-good", None))
         .await
         .unwrap();
     assert!(matches!(refreshed.source, Source::Server));
@@ -223,7 +223,7 @@ async fn checks_are_cached_flushed_and_expired() {
     // Denials are cached too, and asked again after the flush interval.
     for _ in 0..3 {
         let denied = client
-            .check(check("api_key:AIza-expired", None))
+            .check(&check("api_key:AIza-expired", None))
             .await
             .unwrap();
         assert!(!denied.allowed());
@@ -235,7 +235,7 @@ async fn checks_are_cached_flushed_and_expired() {
     assert_eq!(transport.checks().len(), 5);
     tokio::time::advance(Duration::from_millis(500)).await;
     client
-        .check(check("api_key:AIza-expired", None))
+        .check(&check("api_key:AIza-expired", None))
         .await
         .unwrap();
     assert_eq!(transport.checks().len(), 6);
@@ -264,7 +264,7 @@ async fn check_usage_is_sent_once_however_the_entry_ends() {
             let n = (round * 7 + i) % 3 + 1;
             asked += n;
             client
-                .check(check("api_key:AIza-good", Some(n)))
+                .check(&check("api_key:AIza-good", Some(n)))
                 .await
                 .unwrap();
         }
@@ -284,24 +284,24 @@ async fn check_usage_is_sent_once_however_the_entry_ends() {
         .check_options(options)
         .build(transport.clone());
     client
-        .check(check("api_key:AIza-good", Some(1)))
+        .check(&check("api_key:AIza-good", Some(1)))
         .await
         .unwrap();
     client
-        .check(check("api_key:AIza-good", Some(2)))
+        .check(&check("api_key:AIza-good", Some(2)))
         .await
         .unwrap();
     client
-        .check(check("api_key:AIza-good", Some(3)))
+        .check(&check("api_key:AIza-good", Some(3)))
         .await
         .unwrap();
     // Evicted by another consumer's answer: its 5 waiting are sent.
     client
-        .check(check("project:my-project", Some(4)))
+        .check(&check("project:my-project", Some(4)))
         .await
         .unwrap();
     client
-        .check(check("project:my-project", Some(5)))
+        .check(&check("project:my-project", Some(5)))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -323,7 +323,7 @@ async fn checks_fail_open_or_closed_when_the_server_is_unreachable() {
             .fail_open(fail_open)
             .build(transport.clone());
         transport.down.store(true, Ordering::SeqCst);
-        let answer = client.check(check("api_key:AIza-good", None)).await;
+        let answer = client.check(&check("api_key:AIza-good", None)).await;
         if fail_open {
             let answer = answer.unwrap();
             assert!(answer.allowed() && !answer.api_key_checked());
@@ -334,12 +334,12 @@ async fn checks_fail_open_or_closed_when_the_server_is_unreachable() {
         // A failure is never cached: once the server is back, it answers.
         transport.down.store(false, Ordering::SeqCst);
         let answer = client
-            .check(check("api_key:AIza-good", None))
+            .check(&check("api_key:AIza-good", None))
             .await
             .unwrap();
         assert!(matches!(answer.source, Source::Server));
         // An answer of the service (a denial) is no failure to fail open on.
-        let denied = client.check(check("api_key:nope", None)).await.unwrap();
+        let denied = client.check(&check("api_key:nope", None)).await.unwrap();
         assert!(!denied.allowed() && denied.api_key_checked());
         let statistics = client.shutdown().await;
         assert_eq!(statistics.check_failed_open, u64::from(fail_open));
@@ -384,7 +384,7 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
 
     // A miss is let through at once while the server is asked.
     let first = client
-        .allocate_quota(ask("api_key:AIza-good", 1))
+        .allocate_quota(&ask("api_key:AIza-good", 1))
         .await
         .unwrap();
     assert!(matches!(first.source, Source::Optimistic) && first.allowed());
@@ -394,7 +394,7 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
     // Later asks add up in the cache.
     for _ in 0..2 {
         let answer = client
-            .allocate_quota(ask("api_key:AIza-good", 1))
+            .allocate_quota(&ask("api_key:AIza-good", 1))
             .await
             .unwrap();
         assert!(matches!(answer.source, Source::Cache) && answer.allowed());
@@ -416,7 +416,7 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
     for _ in 0..3 {
         assert!(
             client
-                .allocate_quota(ask("api_key:AIza-good", 1))
+                .allocate_quota(&ask("api_key:AIza-good", 1))
                 .await
                 .unwrap()
                 .allowed()
@@ -425,12 +425,12 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(reads_used(&emulator), 5);
     let denied = client
-        .allocate_quota(ask("api_key:AIza-good", 1))
+        .allocate_quota(&ask("api_key:AIza-good", 1))
         .await
         .unwrap();
     assert!(!denied.allowed() || matches!(denied.source, Source::Cache));
     let denied = client
-        .allocate_quota(ask("api_key:AIza-good", 1))
+        .allocate_quota(&ask("api_key:AIza-good", 1))
         .await
         .unwrap();
     assert!(matches!(denied.source, Source::Cache));
@@ -441,7 +441,7 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
     // and the asker waits for it: denied while the minute lasts ...
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let again = client
-        .allocate_quota(ask("api_key:AIza-good", 1))
+        .allocate_quota(&ask("api_key:AIza-good", 1))
         .await
         .unwrap();
     assert!(matches!(again.source, Source::Server) && !again.allowed());
@@ -461,7 +461,7 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
     clock.advance(Duration::from_secs(60));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let granted = client
-        .allocate_quota(ask("api_key:AIza-good", 1))
+        .allocate_quota(&ask("api_key:AIza-good", 1))
         .await
         .unwrap();
     assert!(matches!(granted.source, Source::Server) && granted.allowed());
@@ -481,12 +481,12 @@ async fn quota_costs_are_counted_once_through_failures_and_shutdown() {
         .quota_options(options)
         .build(transport.clone());
     client
-        .allocate_quota(ask("project:my-project", 1))
+        .allocate_quota(&ask("project:my-project", 1))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1)).await;
     client
-        .allocate_quota(ask("project:my-project", 1))
+        .allocate_quota(&ask("project:my-project", 1))
         .await
         .unwrap();
     // The refresh fails (the server is down): its cost waits for the next.
@@ -494,7 +494,7 @@ async fn quota_costs_are_counted_once_through_failures_and_shutdown() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(reads_used(&emulator), 1);
     let answer = client
-        .allocate_quota(ask("project:my-project", 1))
+        .allocate_quota(&ask("project:my-project", 1))
         .await
         .unwrap();
     assert!(answer.allowed(), "failing open keeps letting asks through");
@@ -503,7 +503,7 @@ async fn quota_costs_are_counted_once_through_failures_and_shutdown() {
     assert_eq!(reads_used(&emulator), 3);
     // Costs still waiting go at shutdown.
     client
-        .allocate_quota(ask("project:my-project", 1))
+        .allocate_quota(&ask("project:my-project", 1))
         .await
         .unwrap();
     let statistics = client.shutdown().await;
@@ -523,19 +523,19 @@ async fn quota_fails_closed_when_told() {
         .build(transport.clone());
     transport.down.store(true, Ordering::SeqCst);
     let error = client
-        .allocate_quota(ask("project:my-project", 1))
+        .allocate_quota(&ask("project:my-project", 1))
         .await
         .unwrap_err();
     assert_eq!(error.code(), tonic::Code::Unavailable);
     transport.down.store(false, Ordering::SeqCst);
     let answer = client
-        .allocate_quota(ask("project:my-project", 1))
+        .allocate_quota(&ask("project:my-project", 1))
         .await
         .unwrap();
     assert!(matches!(answer.source, Source::Server) && answer.allowed());
     // Refused consumers are the service's answer, not a failure.
     let refused = client
-        .allocate_quota(ask("api_key:AIza-expired", 1))
+        .allocate_quota(&ask("api_key:AIza-expired", 1))
         .await
         .unwrap();
     assert!(!refused.allowed());
@@ -573,7 +573,7 @@ async fn every_transport_reaches_the_emulator() {
         quota.refresh_interval = Duration::from_millis(50);
         let client = transport(Client::builder(SERVICE).quota_options(quota));
         let first = client
-            .check(check("api_key:AIza-good", None))
+            .check(&check("api_key:AIza-good", None))
             .await
             .unwrap();
         assert!(matches!(first.source, Source::Server), "{wire}");
@@ -582,19 +582,19 @@ async fn every_transport_reaches_the_emulator() {
             "key-uid-good"
         );
         let second = client
-            .check(check("api_key:AIza-good", None))
+            .check(&check("api_key:AIza-good", None))
             .await
             .unwrap();
         assert!(matches!(second.source, Source::Cache), "{wire}");
         let denied = client
-            .check(check("api_key:AIza-expired", None))
+            .check(&check("api_key:AIza-expired", None))
             .await
             .unwrap();
         assert!(!denied.allowed(), "{wire}");
         for _ in 0..3 {
             assert!(
                 client
-                    .allocate_quota(ask("api_key:AIza-good", 1))
+                    .allocate_quota(&ask("api_key:AIza-good", 1))
                     .await
                     .unwrap()
                     .allowed()

@@ -92,7 +92,7 @@ async fn every_transport_calls_over_tls_with_a_token() {
     ];
     for (wire, client) in clients {
         let answer = client
-            .check(sc::CheckRequest {
+            .check(&sc::CheckRequest {
                 operation: Some(operation(&format!("{wire}-check"))),
                 ..Default::default()
             })
@@ -142,7 +142,7 @@ async fn an_untrusted_server_or_a_wrong_token_does_not_get_through() {
     let error = untrusted.check(check()).await.unwrap_err();
     assert_eq!(error.code(), tonic::Code::Unavailable, "{error}");
     let client = Client::builder(SERVICE).build(untrusted);
-    let answer = client.check(check()).await.unwrap();
+    let answer = client.check(&check()).await.unwrap();
     assert!(!answer.api_key_checked());
     client.shutdown().await;
     let grpc = GrpcTransport::builder(running.url())
@@ -159,7 +159,7 @@ async fn an_untrusted_server_or_a_wrong_token_does_not_get_through() {
         .await
         .unwrap();
     let client = Client::builder(SERVICE).build(wrong);
-    let error = client.check(check()).await.unwrap_err();
+    let error = client.check(&check()).await.unwrap_err();
     assert_eq!(error.code(), tonic::Code::Unauthenticated, "{error}");
     assert!(error.message().contains("does not match"), "{error}");
     // A token source that fails: UNAUTHENTICATED too.
@@ -226,7 +226,7 @@ async fn the_cli_serves_tls() {
             .unwrap(),
     ));
     let answer = client
-        .check(sc::CheckRequest {
+        .check(&sc::CheckRequest {
             operation: Some(operation("cli")),
             ..Default::default()
         })

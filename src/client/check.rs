@@ -141,21 +141,20 @@ impl CheckCache {
     /// waiting usage is returned to be sent on its own.
     pub(crate) fn lookup(
         &self,
-        mut request: CheckRequest,
+        request: &CheckRequest,
         now: Instant,
     ) -> (Lookup, Option<CheckRequest>) {
-        let cacheable = self.options.entries > 0
-            && request
-                .operation
-                .as_ref()
-                .is_some_and(|op| op.importance == Importance::Low as i32);
-        if !cacheable {
-            return (Lookup::Call(Box::new(request), None), None);
+        let call = |key| Lookup::Call(Box::new(request.clone()), key);
+        let Some(operation) = request.operation.as_ref() else {
+            return (call(None), None);
+        };
+        if self.options.entries == 0 || operation.importance != Importance::Low as i32 {
+            return (call(None), None);
         }
-        let key = self.signer.check(&request);
+        let key = self.signer.check(request);
         let mut entries = self.entries();
         let Some(entry) = entries.get_mut(&key) else {
-            return (Lookup::Call(Box::new(request), Some(key)), None);
+            return (call(Some(key)), None);
         };
         entry.last_use = now;
         let due = now.saturating_duration_since(entry.last_call) >= self.options.flush_interval;
@@ -165,16 +164,12 @@ impl CheckCache {
                 return (Lookup::Hit(entry.answer.clone()), None);
             }
             entry.last_call = now;
-            return (Lookup::Call(Box::new(request), Some(key)), None);
+            return (call(Some(key)), None);
         }
-        let Some(operation) = request.operation.take() else {
-            return (Lookup::Hit(entry.answer.clone()), None);
-        };
-        let operation_id = operation.operation_id.clone();
         let mut overflow = None;
         if !operation.metric_value_sets.is_empty() {
             overflow = self
-                .add_usage(entry, operation.clone())
+                .add_usage(entry, operation)
                 .map(|usage| self.usage_request(usage));
         }
         if !due {
@@ -184,29 +179,36 @@ impl CheckCache {
         // carrying the usage waiting (its own included); the others keep the
         // cached answer meanwhile.
         entry.last_call = now;
-        let mut sent = entry
-            .pending
-            .take()
-            .map_or(operation, Aggregate::into_operation);
-        sent.operation_id = operation_id;
-        request.operation = Some(sent);
+        let sent = match entry.pending.take() {
+            Some(usage) => {
+                let mut sent = usage.into_operation();
+                sent.operation_id.clone_from(&operation.operation_id);
+                sent
+            }
+            None => operation.clone(),
+        };
+        let request = CheckRequest {
+            service_name: request.service_name.clone(),
+            operation: Some(sent),
+            service_config_id: request.service_config_id.clone(),
+        };
         (Lookup::Call(Box::new(request), Some(key)), overflow)
     }
 
     /// Adds an operation's usage to an entry's; when it cannot join, the
     /// usage waiting before is handed back.
-    fn add_usage(&self, entry: &mut Entry, operation: Operation) -> Option<Aggregate> {
+    fn add_usage(&self, entry: &mut Entry, operation: &Operation) -> Option<Aggregate> {
         let Some(pending) = entry.pending.as_mut() else {
-            entry.pending = Some(Aggregate::new(operation));
+            entry.pending = Some(Aggregate::new(operation.clone()));
             return None;
         };
         let len = operation.encoded_len();
         if pending.fits(len, MAX_AGGREGATE_BYTES)
-            && pending.merge(&operation, len, &self.metric_kinds)
+            && pending.merge(operation, len, &self.metric_kinds)
         {
             return None;
         }
-        entry.pending.replace(Aggregate::new(operation))
+        entry.pending.replace(Aggregate::new(operation.clone()))
     }
 
     /// Gives back the usage of a call that failed, to go with the next one;
@@ -219,7 +221,7 @@ impl CheckCache {
         let Some(entry) = entries.get_mut(&key) else {
             return Some(self.usage_request(Aggregate::new(operation)));
         };
-        self.add_usage(entry, operation)
+        self.add_usage(entry, &operation)
             .map(|usage| self.usage_request(usage))
     }
 

@@ -38,7 +38,7 @@
 //!     ..Default::default()
 //! };
 //! let answer = client
-//!     .check(CheckRequest { operation: Some(operation), ..Default::default() })
+//!     .check(&CheckRequest { operation: Some(operation), ..Default::default() })
 //!     .await?;
 //! if !answer.allowed() {
 //!     println!("denied: {:?}", answer.response.check_errors);
@@ -413,10 +413,10 @@ impl Client {
     /// INVALID_ARGUMENT for a request without an operation or of another
     /// service; the call's failure when it is not the network's, or when
     /// failing closed.
-    pub async fn check(&self, mut request: CheckRequest) -> Result<CheckAnswer, tonic::Status> {
+    pub async fn check(&self, request: &CheckRequest) -> Result<CheckAnswer, tonic::Status> {
         let inner = &self.inner;
         bump(&inner.stats.checks);
-        inner.fill_service(&mut request.service_name, &mut request.service_config_id)?;
+        inner.ours(&request.service_name)?;
         if request.operation.is_none() {
             return Err(tonic::Status::invalid_argument("operation is required"));
         }
@@ -432,7 +432,10 @@ impl Client {
                     source: Source::Cache,
                 });
             }
-            check::Lookup::Call(request, key) => (*request, key),
+            check::Lookup::Call(mut request, key) => {
+                inner.fill_service(&mut request.service_name, &mut request.service_config_id);
+                (*request, key)
+            }
         };
         bump(&inner.stats.check_calls);
         let transport = inner.transport.clone();
@@ -484,11 +487,11 @@ impl Client {
     /// failing closed.
     pub async fn allocate_quota(
         &self,
-        mut request: AllocateQuotaRequest,
+        request: &AllocateQuotaRequest,
     ) -> Result<QuotaAnswer, tonic::Status> {
         let inner = &self.inner;
         bump(&inner.stats.quotas);
-        inner.fill_service(&mut request.service_name, &mut request.service_config_id)?;
+        inner.ours(&request.service_name)?;
         if request.allocate_operation.is_none() {
             return Err(tonic::Status::invalid_argument(
                 "allocate_operation is required",
@@ -523,7 +526,10 @@ impl Client {
                 bump(&inner.stats.quota_failures);
                 return Err(status);
             }
-            quota::Lookup::Call(request, key) => (request, key),
+            quota::Lookup::Call(mut request, key) => {
+                inner.fill_service(&mut request.service_name, &mut request.service_config_id);
+                (request, key)
+            }
         };
         bump(&inner.stats.quota_calls);
         let transport = inner.transport.clone();
@@ -619,20 +625,27 @@ impl Client {
 }
 
 impl Inner {
-    /// Fills in the client's service, or refuses a request of another.
-    fn fill_service(&self, name: &mut String, config_id: &mut String) -> Result<(), tonic::Status> {
-        if name.is_empty() {
-            name.clone_from(&self.service_name);
-        } else if *name != self.service_name {
-            return Err(tonic::Status::invalid_argument(format!(
+    /// Refuses a request of another service.
+    fn ours(&self, name: &str) -> Result<(), tonic::Status> {
+        if name.is_empty() || name == self.service_name {
+            Ok(())
+        } else {
+            Err(tonic::Status::invalid_argument(format!(
                 "service_name {name:?} is not the client's ({:?})",
                 self.service_name
-            )));
+            )))
+        }
+    }
+
+    /// Fills in the client's service and configuration id where a request
+    /// to send leaves them empty.
+    fn fill_service(&self, name: &mut String, config_id: &mut String) {
+        if name.is_empty() {
+            name.clone_from(&self.service_name);
         }
         if config_id.is_empty() {
             config_id.clone_from(&self.service_config_id);
         }
-        Ok(())
     }
 
     fn quota_template(&self) -> AllocateQuotaRequest {
@@ -697,7 +710,8 @@ impl Inner {
         let inner = self.clone();
         self.spawn(async move {
             let transport = inner.transport.clone();
-            let request = refresh.request;
+            let mut request = refresh.request;
+            inner.fill_service(&mut request.service_name, &mut request.service_config_id);
             let (result, _) = inner
                 .quota_policy
                 .call(|| transport.allocate_quota(request.clone()))

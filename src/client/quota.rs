@@ -126,29 +126,32 @@ pub(crate) struct QuotaCache {
     entries: Mutex<LruCache<u128, Entry>>,
 }
 
-/// The costs of an ask, by metric, or `None` when it has none to add up
-/// (no metrics, or an amount that is not an int64).
-fn costs(op: &QuotaOperation) -> Option<BTreeMap<String, i64>> {
-    if op.quota_metrics.is_empty() {
-        return None;
-    }
-    let mut costs = BTreeMap::new();
+/// Whether an ask's costs can be added up: it has `quota_metrics`, each
+/// amount an int64.
+fn countable(op: &QuotaOperation) -> bool {
+    !op.quota_metrics.is_empty()
+        && op
+            .quota_metrics
+            .iter()
+            .flat_map(|s| &s.metric_values)
+            .all(|v| matches!(v.value, Some(Value::Int64Value(_))))
+}
+
+/// Adds an ask's costs to those waiting, by metric (allocating only for a
+/// metric not waiting yet).
+fn add_costs(into: &mut BTreeMap<String, i64>, op: &QuotaOperation) {
     for set in &op.quota_metrics {
         for value in &set.metric_values {
             let Some(Value::Int64Value(n)) = value.value else {
-                return None;
+                continue;
             };
-            let total: &mut i64 = costs.entry(set.metric_name.clone()).or_default();
-            *total = total.saturating_add(n);
+            match into.get_mut(&set.metric_name) {
+                Some(total) => *total = total.saturating_add(n),
+                None => {
+                    into.insert(set.metric_name.clone(), n);
+                }
+            }
         }
-    }
-    Some(costs)
-}
-
-fn add_costs(into: &mut BTreeMap<String, i64>, costs: BTreeMap<String, i64>) {
-    for (metric, n) in costs {
-        let total = into.entry(metric).or_default();
-        *total = total.saturating_add(n);
     }
 }
 
@@ -182,25 +185,27 @@ impl QuotaCache {
     /// its costs, to send.
     pub(crate) fn lookup(
         &self,
-        request: AllocateQuotaRequest,
+        request: &AllocateQuotaRequest,
         now: Instant,
     ) -> (Lookup, Option<Refresh>) {
-        let costs = request.allocate_operation.as_ref().and_then(costs);
-        let (true, Some(costs)) = (self.options.entries > 0, costs) else {
-            return (Lookup::Call(request, None), None);
+        let operation = match &request.allocate_operation {
+            Some(op) if self.options.entries > 0 && countable(op) => op,
+            _ => return (Lookup::Call(request.clone(), None), None),
         };
-        let key = self.signer.quota(&request);
+        let key = self.signer.quota(request);
         let mut entries = self.entries();
         let Some(entry) = entries.get_mut(&key) else {
             let evicted = if entries.len() >= self.options.entries {
                 entries
                     .remove_lru()
-                    .and_then(|(key, entry)| final_refresh(key, entry, &request))
+                    .and_then(|(key, entry)| final_refresh(key, entry, request))
             } else {
                 None
             };
-            let mut template = request.allocate_operation.clone().unwrap_or_default();
-            template.quota_metrics.clear();
+            let template = QuotaOperation {
+                quota_metrics: Vec::new(),
+                ..operation.clone()
+            };
             entries.insert(
                 key,
                 Entry {
@@ -216,20 +221,23 @@ impl QuotaCache {
             let answer = Lookup::Answer {
                 answer: Arc::default(),
                 optimistic: true,
-                refresh: Some(Refresh { key, request }),
+                refresh: Some(Refresh {
+                    key,
+                    request: request.clone(),
+                }),
             };
             return (answer, evicted);
         };
         let due = !entry.in_flight
             && now.saturating_duration_since(entry.last_refresh) >= self.options.refresh_interval;
         if entry.positive && entry.failure.is_none() {
-            add_costs(&mut entry.pending, costs);
+            add_costs(&mut entry.pending, operation);
             let refresh = due.then(|| {
                 entry.in_flight = true;
                 entry.last_refresh = now;
                 Refresh {
                     key,
-                    request: refresh_request(&request, entry),
+                    request: refresh_request(request, entry),
                 }
             });
             let answer = Lookup::Answer {
@@ -243,7 +251,7 @@ impl QuotaCache {
             // Ask again, in NORMAL mode, and wait.
             entry.in_flight = true;
             entry.last_refresh = now;
-            let mut request = request;
+            let mut request = request.clone();
             if let Some(op) = request.allocate_operation.as_mut() {
                 op.quota_mode = QuotaMode::Normal as i32;
             }
@@ -292,8 +300,8 @@ impl QuotaCache {
                     .is_some_and(|op| op.quota_mode == QuotaMode::Normal as i32);
                 // A BEST_EFFORT refresh carried costs let through: they go
                 // again. A NORMAL ask was not let through: nothing to keep.
-                if !normal && let Some(costs) = sent.allocate_operation.as_ref().and_then(costs) {
-                    add_costs(&mut entry.pending, costs);
+                if !normal && let Some(op) = &sent.allocate_operation {
+                    add_costs(&mut entry.pending, op);
                 }
                 entry.failure = deny;
                 if entry.failure.is_none() {

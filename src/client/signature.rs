@@ -1,21 +1,33 @@
 //! The keys the Check and quota caches find answers by: what makes two
 //! requests the same question, as `service-control-client-cxx` signs them.
 //!
-//! A signature is 128 bits of two SipHash digests under keys drawn at
+//! A signature is the 128-bit SipHash-1-3 digest under a key drawn at
 //! random per client: a collision would give one consumer another's answer,
-//! so it must be as unlikely as the anchor's MD5 made it, and no caller can
-//! aim at one.
+//! so it must be at least as unlikely as the anchor's MD5 made it, and,
+//! unlike with an unkeyed MD5, no caller can aim at one.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hash, Hasher};
 
+use siphasher::sip128::{Hasher128, SipHasher13};
+
 use crate::google::api::servicecontrol::v1::{AllocateQuotaRequest, CheckRequest};
 
-/// Signs requests under keys of its own.
-#[derive(Debug, Default)]
+/// Signs requests under a key of its own.
+#[derive(Debug)]
 pub(crate) struct Signer {
-    high: RandomState,
-    low: RandomState,
+    key: (u64, u64),
+}
+
+impl Default for Signer {
+    /// A key from the process's random hash seeds (the operating system's
+    /// randomness, as `HashMap` draws it).
+    fn default() -> Self {
+        let draw = || RandomState::new().hash_one(0x5ca1ab1e_u64);
+        Self {
+            key: (draw(), draw()),
+        }
+    }
 }
 
 /// Feeds what identifies a request to a hasher. Strings hash with a
@@ -54,24 +66,24 @@ impl Signed for AllocateQuotaRequest {
         };
         op.method_name.hash(hasher);
         op.consumer_id.hash(hasher);
-        let mut names: Vec<&str> = op
-            .quota_metrics
-            .iter()
-            .map(|s| s.metric_name.as_str())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names.hash(hasher);
+        match op.quota_metrics.as_slice() {
+            // The common case, one metric, needs no sorting.
+            [one] => std::slice::from_ref(&one.metric_name.as_str()).hash(hasher),
+            sets => {
+                let mut names: Vec<&str> = sets.iter().map(|s| s.metric_name.as_str()).collect();
+                names.sort_unstable();
+                names.dedup();
+                names.hash(hasher);
+            }
+        }
     }
 }
 
 impl Signer {
     fn sign(&self, request: &impl Signed) -> u128 {
-        let mut high = self.high.build_hasher();
-        let mut low = self.low.build_hasher();
-        request.feed(&mut high);
-        request.feed(&mut low);
-        (u128::from(high.finish()) << 64) | u128::from(low.finish())
+        let mut hasher = SipHasher13::new_with_keys(self.key.0, self.key.1);
+        request.feed(&mut hasher);
+        hasher.finish128().as_u128()
     }
 
     /// The signature of a Check.
