@@ -46,7 +46,6 @@ fn espv2_check() -> sc::CheckRequest {
             .collect(),
             ..Default::default()
         }),
-        ..Default::default()
     }
 }
 

@@ -28,6 +28,8 @@ struct InProcess {
     emulator: Emulator,
     /// While set, every call fails as an unreachable server does.
     down: Arc<AtomicBool>,
+    /// So many next calls fail so.
+    failing: Arc<AtomicUsize>,
     checks: Arc<Mutex<Vec<sc::CheckRequest>>>,
     quotas: Arc<Mutex<Vec<sc::AllocateQuotaRequest>>>,
     reports: Arc<AtomicUsize>,
@@ -38,6 +40,7 @@ impl InProcess {
         Self {
             emulator,
             down: Arc::default(),
+            failing: Arc::default(),
             checks: Arc::default(),
             quotas: Arc::default(),
             reports: Arc::default(),
@@ -45,8 +48,11 @@ impl InProcess {
     }
 
     fn unreachable(&self) -> Option<tonic::Status> {
-        self.down
-            .load(Ordering::SeqCst)
+        let failing = self
+            .failing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        (failing || self.down.load(Ordering::SeqCst))
             .then(|| tonic::Status::unavailable("connection refused"))
     }
 
@@ -619,3 +625,34 @@ async fn every_transport_reaches_the_emulator() {
 }
 
 type ClientBuilderFor = cloud_report_proto::client::ClientBuilder;
+
+#[tokio::test(start_paused = true)]
+async fn network_failures_are_retried_by_the_call_policy_and_answers_never() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE)
+        .check_options(CheckOptions::disabled())
+        .build(transport.clone());
+    // Check retries 3 times: two failures are outlasted ...
+    transport.failing.store(2, Ordering::SeqCst);
+    let answer = client
+        .check(&check("api_key:AIza-good", None))
+        .await
+        .unwrap();
+    assert!(matches!(answer.source, Source::Server));
+    assert_eq!(client.statistics().retries, 2);
+    // ... four are not: the client fails open.
+    transport.failing.store(4, Ordering::SeqCst);
+    let answer = client
+        .check(&check("api_key:AIza-good", None))
+        .await
+        .unwrap();
+    assert!(matches!(answer.source, Source::FailedOpen(_)));
+    assert_eq!(client.statistics().retries, 5);
+    // A denial is an answer: asked once.
+    let calls = transport.checks().len();
+    let denied = client.check(&check("api_key:nope", None)).await.unwrap();
+    assert!(!denied.allowed());
+    assert_eq!(transport.checks().len(), calls + 1);
+    assert_eq!(client.shutdown().await.retries, 5);
+}

@@ -64,6 +64,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 #[cfg(feature = "auth")]
 pub use auth::{AuthError, GoogleCredentials, SERVICE_CONTROL_SCOPES};
@@ -168,6 +169,8 @@ pub struct Statistics {
     /// Usage or costs that could not be delivered when the client shut
     /// down (each a request; the error log says which).
     pub undelivered: u64,
+    /// Check and AllocateQuota calls tried again after a network failure.
+    pub retries: u64,
     /// What the reporter did.
     pub reports: Counters,
 }
@@ -187,10 +190,15 @@ struct Stats {
     quota_failed_open: AtomicU64,
     quota_failures: AtomicU64,
     undelivered: AtomicU64,
+    retries: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+fn add(counter: &AtomicU64, n: u32) {
+    counter.fetch_add(u64::from(n), Ordering::Relaxed);
 }
 
 /// How a [`Client`] is set up; from [`Client::builder`].
@@ -439,10 +447,17 @@ impl Client {
         };
         bump(&inner.stats.check_calls);
         let transport = inner.transport.clone();
-        let (result, _) = inner
+        let span = tracing::debug_span!(
+            "servicecontrol.check",
+            service = %inner.service_name,
+            cached = key.is_some(),
+        );
+        let (result, retries) = inner
             .check_policy
             .call(|| transport.check(request.clone()))
+            .instrument(span)
             .await;
+        add(&inner.stats.retries, retries);
         match result {
             Ok(response) => {
                 let response = Arc::new(response);
@@ -533,10 +548,14 @@ impl Client {
         };
         bump(&inner.stats.quota_calls);
         let transport = inner.transport.clone();
-        let (result, _) = inner
+        let span =
+            tracing::debug_span!("servicecontrol.allocate_quota", service = %inner.service_name);
+        let (result, retries) = inner
             .quota_policy
             .call(|| transport.allocate_quota(request.clone()))
+            .instrument(span)
             .await;
+        add(&inner.stats.retries, retries);
         let outcome = inner.quota_outcome(result);
         if let Some(key) = key {
             inner.quota.store(
@@ -587,6 +606,7 @@ impl Client {
             quota_failed_open: load(&s.quota_failed_open),
             quota_failures: load(&s.quota_failures),
             undelivered: load(&s.undelivered),
+            retries: load(&s.retries),
             reports: self.reporter.counters(),
         }
     }
@@ -691,12 +711,15 @@ impl Inner {
     fn send_usage(self: &Arc<Self>, request: CheckRequest) {
         bump(&self.stats.check_usage_calls);
         let inner = self.clone();
+        let span = tracing::debug_span!("servicecontrol.check_usage", service = %self.service_name);
         self.spawn(async move {
             let transport = inner.transport.clone();
-            let (result, _) = inner
+            let (result, retries) = inner
                 .check_policy
                 .call(|| transport.check(request.clone()))
+                .instrument(span)
                 .await;
+            add(&inner.stats.retries, retries);
             if let Err(status) = result {
                 bump(&inner.stats.undelivered);
                 tracing::error!(service = %inner.service_name, %status, "usage counted by cached Check answers could not be sent");
@@ -708,14 +731,18 @@ impl Inner {
     fn send_refresh(self: &Arc<Self>, refresh: quota::Refresh) {
         bump(&self.stats.quota_calls);
         let inner = self.clone();
+        let span =
+            tracing::debug_span!("servicecontrol.quota_refresh", service = %self.service_name);
         self.spawn(async move {
             let transport = inner.transport.clone();
             let mut request = refresh.request;
             inner.fill_service(&mut request.service_name, &mut request.service_config_id);
-            let (result, _) = inner
+            let (result, retries) = inner
                 .quota_policy
                 .call(|| transport.allocate_quota(request.clone()))
+                .instrument(span)
                 .await;
+            add(&inner.stats.retries, retries);
             let (outcome, failed) = match result {
                 Ok(response) => (Ok(Arc::new(response)), false),
                 Err(status) => {
