@@ -1,8 +1,8 @@
 //! Google credentials end to end: application default credentials from a
 //! local fake of the metadata server (reached through `GCE_METADATA_HOST`,
 //! its documented token endpoint), and from a service-account key the test
-//! holds (its self-signed JWT verified by the server with the key's public
-//! half). The emulator checks the bearer token of every call.
+//! generates (its self-signed JWT verified by the server with the key's
+//! public half). The emulator checks the bearer token of every call.
 //!
 //! One test function: the credentials are chosen by environment variables,
 //! which the process shares.
@@ -22,8 +22,6 @@ use cloud_report_proto::google::api::servicecontrol::v1::service_controller_serv
 use cloud_report_proto::rest::Gateway;
 
 const SERVICE: &str = "auth.example.com";
-/// A throwaway RSA key made for this test (never used anywhere else).
-const KEY_PEM: &str = include_str!("data/test-service-account-key.pem");
 const CLIENT_EMAIL: &str = "reporter@test-project.iam.gserviceaccount.com";
 
 fn check(id: &str) -> sc::CheckRequest {
@@ -138,12 +136,20 @@ async fn application_default_credentials_reach_the_emulator() {
 
     // 2. A service-account key in GOOGLE_APPLICATION_CREDENTIALS: a JWT the
     // account signs itself, verified by the server.
+    let key_pem = {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+            .unwrap()
+            .to_pkcs8_pem(LineEnding::LF)
+            .unwrap()
+            .to_string()
+    };
     let key_file = home.join("key.json");
     let key = serde_json::json!({
         "type": "service_account",
         "project_id": "test-project",
         "private_key_id": "test-key-id",
-        "private_key": KEY_PEM,
+        "private_key": key_pem,
         "client_email": CLIENT_EMAIL,
         "client_id": "1234567890",
         "token_uri": "https://oauth2.googleapis.com/token",
@@ -156,7 +162,7 @@ async fn application_default_credentials_reach_the_emulator() {
     let pkcs8 = {
         use rustls::pki_types::PrivateKeyDer;
         use rustls::pki_types::pem::PemObject;
-        PrivateKeyDer::from_pem_slice(KEY_PEM.as_bytes()).unwrap()
+        PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap()
     };
     let public_key = ring::signature::RsaKeyPair::from_pkcs8(pkcs8.secret_der())
         .unwrap()
