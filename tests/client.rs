@@ -656,3 +656,43 @@ async fn network_failures_are_retried_by_the_call_policy_and_answers_never() {
     assert_eq!(transport.checks().len(), calls + 1);
     assert_eq!(client.shutdown().await.retries, 5);
 }
+
+#[tokio::test(start_paused = true)]
+async fn usage_survives_a_failed_refresh_and_a_denied_request_counts_none() {
+    for fail_open in [true, false] {
+        let (emulator, _) = configured();
+        let transport = InProcess::new(emulator);
+        let client = Client::builder(SERVICE)
+            .fail_open(fail_open)
+            .build(transport.clone());
+        client
+            .check(&check("api_key:AIza-good", Some(1)))
+            .await
+            .unwrap();
+        client
+            .check(&check("api_key:AIza-good", Some(2)))
+            .await
+            .unwrap();
+        // The refresh fails: the 2 waiting is kept; the request's own 4 is
+        // owed only if it goes on.
+        tokio::time::advance(Duration::from_millis(600)).await;
+        transport.down.store(true, Ordering::SeqCst);
+        let answer = client.check(&check("api_key:AIza-good", Some(4))).await;
+        assert_eq!(answer.is_ok(), fail_open);
+        transport.down.store(false, Ordering::SeqCst);
+        tokio::time::advance(Duration::from_millis(600)).await;
+        let answer = client
+            .check(&check("api_key:AIza-good", Some(8)))
+            .await
+            .unwrap();
+        assert!(matches!(answer.source, Source::Server));
+        let statistics = client.shutdown().await;
+        let owed = 1 + 2 + 8 + if fail_open { 4 } else { 0 };
+        assert_eq!(
+            usage_sent(&transport.checks()),
+            owed,
+            "fail_open {fail_open}"
+        );
+        assert_eq!(statistics.undelivered, 0);
+    }
+}

@@ -98,9 +98,18 @@ pub(crate) enum Lookup {
     /// Answered from the cache.
     Hit(Arc<CheckResponse>),
     /// Ask the server: no answer is cached, or it is time to refresh it.
-    /// The request to send (the operation merged with the usage waiting),
-    /// and the key to store the answer under (`None`: do not cache it).
-    Call(Box<CheckRequest>, Option<u128>),
+    Call(Call),
+}
+
+/// A Check to send for a request.
+pub(crate) struct Call {
+    /// The request to send: the operation, with the usage waiting merged in.
+    pub(crate) request: CheckRequest,
+    /// The key to store the answer under (`None`: do not cache it).
+    pub(crate) key: Option<u128>,
+    /// The usage of earlier requests the call carries, to keep for the next
+    /// call if this one fails.
+    pub(crate) earlier: Option<Operation>,
 }
 
 /// The cache of Check answers; see the module documentation.
@@ -144,7 +153,13 @@ impl CheckCache {
         request: &CheckRequest,
         now: Instant,
     ) -> (Lookup, Option<CheckRequest>) {
-        let call = |key| Lookup::Call(Box::new(request.clone()), key);
+        let call = |key| {
+            Lookup::Call(Call {
+                request: request.clone(),
+                key,
+                earlier: None,
+            })
+        };
         let Some(operation) = request.operation.as_ref() else {
             return (call(None), None);
         };
@@ -166,33 +181,43 @@ impl CheckCache {
             entry.last_call = now;
             return (call(Some(key)), None);
         }
-        let mut overflow = None;
-        if !operation.metric_value_sets.is_empty() {
-            overflow = self
-                .add_usage(entry, operation)
-                .map(|usage| self.usage_request(usage));
-        }
         if !due {
+            let overflow = if operation.metric_value_sets.is_empty() {
+                None
+            } else {
+                self.add_usage(entry, operation)
+                    .map(|usage| self.usage_request(usage))
+            };
             return (Lookup::Hit(entry.answer.clone()), overflow);
         }
         // The first request after the flush interval goes to the server,
-        // carrying the usage waiting (its own included); the others keep the
-        // cached answer meanwhile.
+        // carrying the usage waiting; the others keep the cached answer
+        // meanwhile.
         entry.last_call = now;
-        let sent = match entry.pending.take() {
-            Some(usage) => {
-                let mut sent = usage.into_operation();
-                sent.operation_id.clone_from(&operation.operation_id);
-                sent
+        let mut earlier = entry.pending.take().map(Aggregate::into_operation);
+        let mut sent = Aggregate::new(operation.clone());
+        let mut overflow = None;
+        if let Some(usage) = &earlier {
+            let len = usage.encoded_len();
+            if !(sent.fits(len, MAX_AGGREGATE_BYTES) && sent.merge(usage, len, &self.metric_kinds))
+            {
+                // It cannot join the call: it goes on its own.
+                overflow = earlier
+                    .take()
+                    .map(|u| self.usage_request(Aggregate::new(u)));
             }
-            None => operation.clone(),
-        };
+        }
         let request = CheckRequest {
             service_name: request.service_name.clone(),
-            operation: Some(sent),
+            operation: Some(sent.into_operation()),
             service_config_id: request.service_config_id.clone(),
         };
-        (Lookup::Call(Box::new(request), Some(key)), overflow)
+        let call = Call {
+            request,
+            key: Some(key),
+            earlier,
+        };
+        (Lookup::Call(call), overflow)
     }
 
     /// Adds an operation's usage to an entry's; when it cannot join, the
@@ -211,8 +236,8 @@ impl CheckCache {
         entry.pending.replace(Aggregate::new(operation.clone()))
     }
 
-    /// Gives back the usage of a call that failed, to go with the next one;
-    /// when its entry is gone, the usage is handed back.
+    /// Keeps usage a failed call carried for the next call of its entry;
+    /// when the entry is gone, the usage is handed back, to send on its own.
     pub(crate) fn restore(&self, key: u128, operation: Operation) -> Option<CheckRequest> {
         if operation.metric_value_sets.is_empty() {
             return None;
@@ -223,6 +248,12 @@ impl CheckCache {
         };
         self.add_usage(entry, &operation)
             .map(|usage| self.usage_request(usage))
+    }
+
+    /// Usage to send on its own (no entry to keep it in).
+    pub(crate) fn restore_unkeyed(&self, operation: Operation) -> Option<CheckRequest> {
+        (!operation.metric_value_sets.is_empty())
+            .then(|| self.usage_request(Aggregate::new(operation)))
     }
 
     /// Caches the server's answer to a request looked up under `key`. An

@@ -80,6 +80,15 @@ use crate::google::api::servicecontrol::v1::{
     AllocateQuotaRequest, AllocateQuotaResponse, CheckRequest, CheckResponse, Operation,
 };
 
+/// The operation of a request, when it carries usage.
+fn usage_of(request: &CheckRequest) -> Option<Operation> {
+    request
+        .operation
+        .as_ref()
+        .filter(|op| !op.metric_value_sets.is_empty())
+        .cloned()
+}
+
 /// Where an answer came from.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -432,7 +441,11 @@ impl Client {
         if let Some(usage) = overflow {
             inner.send_usage(usage);
         }
-        let (request, key) = match lookup {
+        let check::Call {
+            request: mut sent,
+            key,
+            earlier,
+        } = match lookup {
             check::Lookup::Hit(response) => {
                 bump(&inner.stats.check_hits);
                 return Ok(CheckAnswer {
@@ -440,11 +453,9 @@ impl Client {
                     source: Source::Cache,
                 });
             }
-            check::Lookup::Call(mut request, key) => {
-                inner.fill_service(&mut request.service_name, &mut request.service_config_id);
-                (*request, key)
-            }
+            check::Lookup::Call(call) => call,
         };
+        inner.fill_service(&mut sent.service_name, &mut sent.service_config_id);
         bump(&inner.stats.check_calls);
         let transport = inner.transport.clone();
         let span = tracing::debug_span!(
@@ -454,7 +465,7 @@ impl Client {
         );
         let (result, retries) = inner
             .check_policy
-            .call(|| transport.check(request.clone()))
+            .call(|| transport.check(sent.clone()))
             .instrument(span)
             .await;
         add(&inner.stats.retries, retries);
@@ -472,12 +483,20 @@ impl Client {
                 })
             }
             Err(status) => {
-                if let (Some(key), Some(operation)) = (key, request.operation)
-                    && let Some(usage) = inner.check.restore(key, operation)
-                {
-                    inner.send_usage(usage);
+                let fails_open = inner.fail_open && is_network_failure(&status);
+                // What earlier requests used is owed whatever happens; this
+                // request's own usage only if it goes on (failing open).
+                let own = if fails_open { usage_of(request) } else { None };
+                for usage in earlier.into_iter().chain(own) {
+                    let restored = match key {
+                        Some(key) => inner.check.restore(key, usage),
+                        None => inner.check.restore_unkeyed(usage),
+                    };
+                    if let Some(usage) = restored {
+                        inner.send_usage(usage);
+                    }
                 }
-                if inner.fail_open && is_network_failure(&status) {
+                if fails_open {
                     bump(&inner.stats.check_failed_open);
                     tracing::warn!(service = %inner.service_name, %status, "Service Control Check failed; failing open");
                     return Ok(CheckAnswer {
