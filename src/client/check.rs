@@ -98,7 +98,7 @@ pub(crate) enum Lookup {
     /// Answered from the cache.
     Hit(Arc<CheckResponse>),
     /// Ask the server: no answer is cached, or it is time to refresh it.
-    Call(Call),
+    Call(Box<Call>),
 }
 
 /// A Check to send for a request.
@@ -154,11 +154,11 @@ impl CheckCache {
         now: Instant,
     ) -> (Lookup, Option<CheckRequest>) {
         let call = |key| {
-            Lookup::Call(Call {
+            Lookup::Call(Box::new(Call {
                 request: request.clone(),
                 key,
                 earlier: None,
-            })
+            }))
         };
         let Some(operation) = request.operation.as_ref() else {
             return (call(None), None);
@@ -217,7 +217,7 @@ impl CheckCache {
             key: Some(key),
             earlier,
         };
-        (Lookup::Call(call), overflow)
+        (Lookup::Call(Box::new(call)), overflow)
     }
 
     /// Adds an operation's usage to an entry's; when it cannot join, the

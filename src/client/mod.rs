@@ -453,7 +453,7 @@ impl Client {
                     source: Source::Cache,
                 });
             }
-            check::Lookup::Call(call) => call,
+            check::Lookup::Call(call) => *call,
         };
         inner.fill_service(&mut sent.service_name, &mut sent.service_config_id);
         bump(&inner.stats.check_calls);
