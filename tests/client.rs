@@ -696,3 +696,75 @@ async fn usage_survives_a_failed_refresh_and_a_denied_request_counts_none() {
         assert_eq!(statistics.undelivered, 0);
     }
 }
+
+/// The client is shared by a gateway's tasks.
+#[test]
+fn the_client_is_send_and_sync() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<Client>();
+}
+
+/// Reports merge by the metric kinds of a service configuration: a GAUGE
+/// keeps its latest value, a DELTA adds up.
+#[tokio::test(start_paused = true)]
+async fn reports_merge_by_the_configurations_metric_kinds() {
+    let config = ServiceConfig::from_yaml(
+        "type: google.api.Service\nname: kinds.example.com\nmetrics:\n- {name: in_flight, metric_kind: GAUGE, value_type: INT64}\n- {name: calls, metric_kind: DELTA, value_type: INT64}\n",
+    )
+    .unwrap();
+    let emulator = Emulator::new(Config::default());
+    let transport = InProcess::new(emulator.clone());
+    let client = Client::builder("kinds.example.com")
+        .service_config(&config)
+        .build(transport);
+    for (i, value) in [5, 3].into_iter().enumerate() {
+        let at = cloud_report_proto::google::protobuf::Timestamp {
+            seconds: 1_700_000_000 + i as i64,
+            nanos: 0,
+        };
+        let int64 = |n| sc::MetricValue {
+            value: Some(sc::metric_value::Value::Int64Value(n)),
+            end_time: Some(at),
+            ..Default::default()
+        };
+        client
+            .report(sc::Operation {
+                operation_id: format!("op-{i}"),
+                operation_name: "kinds.v1.Things.Get".into(),
+                consumer_id: "project:p".into(),
+                start_time: Some(at),
+                end_time: Some(at),
+                metric_value_sets: vec![
+                    sc::MetricValueSet {
+                        metric_name: "in_flight".into(),
+                        metric_values: vec![int64(value)],
+                    },
+                    sc::MetricValueSet {
+                        metric_name: "calls".into(),
+                        metric_values: vec![int64(1)],
+                    },
+                ],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    client.shutdown().await;
+    let stored = emulator.operations("kinds.example.com");
+    assert_eq!(stored.len(), 1, "the two merged");
+    let value = |metric: &str| {
+        stored[0]
+            .metric_value_sets
+            .iter()
+            .find(|s| s.metric_name == metric)
+            .unwrap()
+            .metric_values[0]
+            .value
+            .clone()
+    };
+    assert_eq!(
+        value("in_flight"),
+        Some(sc::metric_value::Value::Int64Value(3))
+    );
+    assert_eq!(value("calls"), Some(sc::metric_value::Value::Int64Value(2)));
+}
