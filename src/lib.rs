@@ -76,6 +76,10 @@ pub struct ReadmeDoctests;
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(any(feature = "rest", feature = "client"))]
+mod token;
+#[cfg(any(feature = "rest", feature = "client"))]
+pub use token::{TokenFuture, TokenSource};
 #[cfg(feature = "emulator")]
 pub mod emulator;
 #[cfg(feature = "json")]

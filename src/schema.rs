@@ -30,7 +30,9 @@ pub(crate) struct Field {
     pub json_name: String,
     /// What one value holds (for a map: the whole map).
     pub kind: Kind,
-    /// Repeated (a list; maps are not counted as lists).
+    /// Repeated (a list; maps are not counted as lists). Read by the
+    /// service configuration loader only.
+    #[cfg_attr(not(feature = "service-config"), allow(dead_code))]
     pub list: bool,
 }
 

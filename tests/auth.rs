@@ -120,7 +120,7 @@ async fn application_default_credentials_reach_the_emulator() {
         .unwrap();
     let credentials = GoogleCredentials::application_default().unwrap();
     let transport = GrpcTransport::builder(running.url())
-        .token_source(credentials.token_source())
+        .tokens(credentials.token_source())
         .connect()
         .await
         .unwrap();
@@ -198,7 +198,7 @@ async fn application_default_credentials_reach_the_emulator() {
         GoogleCredentials::service_account(key.clone()).unwrap(),
     ] {
         let transport = GrpcTransport::builder(format!("http://{addr}"))
-            .token_source(credentials.token_source())
+            .tokens(credentials.token_source())
             .connect()
             .await
             .unwrap();

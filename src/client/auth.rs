@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use google_cloud_auth::credentials::{AccessTokenCredentials, Builder};
 
-use super::transport::TokenFuture;
+use crate::token::{TokenFuture, TokenSource};
 
 /// The OAuth scopes Service Control accepts.
 pub const SERVICE_CONTROL_SCOPES: &[&str] = &[
@@ -35,7 +35,7 @@ pub struct AuthError(String);
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let credentials = GoogleCredentials::application_default()?;
 /// let transport = GrpcTransport::builder("https://servicecontrol.googleapis.com")
-///     .token_source(credentials.token_source())
+///     .tokens(credentials.token_source())
 ///     .connect()
 ///     .await?;
 /// let client = Client::builder("my-api.endpoints.my-project.cloud.goog").build(transport);
@@ -109,14 +109,14 @@ impl GoogleCredentials {
             .map_err(|e| e.to_string())
     }
 
-    /// A token source for
-    /// [`GrpcTransportBuilder::token_source`](super::GrpcTransportBuilder::token_source)
-    /// and the REST client's `token_source`.
-    pub fn token_source(&self) -> impl Fn() -> TokenFuture + Send + Sync + Clone + 'static {
+    /// The credentials as the token source of a transport
+    /// ([`GrpcTransportBuilder::tokens`](super::GrpcTransportBuilder::tokens),
+    /// and the REST client's `tokens`).
+    pub fn token_source(&self) -> TokenSource {
         let credentials = Arc::new(self.clone());
-        move || {
+        TokenSource::new(move || {
             let credentials = credentials.clone();
             Box::pin(async move { credentials.token().await }) as TokenFuture
-        }
+        })
     }
 }

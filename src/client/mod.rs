@@ -66,6 +66,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+pub use crate::token::{TokenFuture, TokenSource};
 #[cfg(feature = "auth")]
 pub use auth::{AuthError, GoogleCredentials, SERVICE_CONTROL_SCOPES};
 pub use check::CheckOptions;
@@ -74,7 +75,7 @@ pub use quota::QuotaOptions;
 pub use report::{Config as ReportConfig, Counters, MetricKind, Outcome, Reporter, SubmitError};
 #[cfg(feature = "rest")]
 pub use transport::RestTransport;
-pub use transport::{CallFuture, GrpcTransport, GrpcTransportBuilder, TokenFuture, Transport};
+pub use transport::{CallFuture, GrpcTransport, GrpcTransportBuilder, Transport};
 
 use crate::google::api::servicecontrol::v1::{
     AllocateQuotaRequest, AllocateQuotaResponse, CheckRequest, CheckResponse, Operation,

@@ -5,7 +5,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use crate::google::api::servicecontrol::v1::{
     AllocateQuotaRequest, AllocateQuotaResponse, CheckRequest, CheckResponse, ReportRequest,
@@ -66,10 +65,7 @@ type QuotaClient =
         tonic::transport::Channel,
     >;
 
-/// A source of OAuth2 bearer tokens, asked before every call; an error
-/// fails the call with UNAUTHENTICATED.
-pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
-type TokenFn = dyn Fn() -> TokenFuture + Send + Sync;
+use crate::token::TokenSource;
 
 /// The three calls over gRPC, on one channel: plain for `http://`, TLS
 /// (rustls with ring, Mozilla's roots plus any added) for `https://`, with a
@@ -89,7 +85,7 @@ type TokenFn = dyn Fn() -> TokenFuture + Send + Sync;
 pub struct GrpcTransport {
     control: ControlClient,
     quota: QuotaClient,
-    token: Option<Arc<TokenFn>>,
+    token: Option<TokenSource>,
 }
 
 impl std::fmt::Debug for GrpcTransport {
@@ -105,7 +101,7 @@ impl std::fmt::Debug for GrpcTransport {
 pub struct GrpcTransportBuilder {
     url: String,
     roots: Vec<Vec<u8>>,
-    token: Option<Arc<TokenFn>>,
+    token: Option<TokenSource>,
     connect_timeout: std::time::Duration,
 }
 
@@ -126,22 +122,23 @@ impl GrpcTransportBuilder {
 
     /// Sends `authorization: Bearer <token>` with this fixed token.
     pub fn bearer_token(self, token: impl Into<String>) -> Self {
-        let token: String = token.into();
-        self.token_source(move || {
-            let token = token.clone();
-            async move { Ok(token) }
-        })
+        self.tokens(TokenSource::fixed(token))
     }
 
     /// Asks `source` for a bearer token before every call (it should cache
     /// and refresh tokens itself); an error fails the call with
     /// UNAUTHENTICATED.
-    pub fn token_source<F, Fut>(mut self, source: F) -> Self
+    pub fn token_source<F, Fut>(self, source: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, String>> + Send + 'static,
     {
-        self.token = Some(Arc::new(move || Box::pin(source()) as TokenFuture));
+        self.tokens(TokenSource::new(source))
+    }
+
+    /// Takes the bearer token of every call from `source`.
+    pub fn tokens(mut self, source: TokenSource) -> Self {
+        self.token = Some(source);
         self
     }
 
@@ -219,16 +216,13 @@ impl GrpcTransport {
 
     /// The request with the bearer token, when there is a source.
     async fn request<T>(
-        token: Option<Arc<TokenFn>>,
+        token: Option<TokenSource>,
         message: T,
     ) -> Result<tonic::Request<T>, tonic::Status> {
         let mut request = tonic::Request::new(message);
         if let Some(source) = token {
-            let token = source().await.map_err(|e| {
-                tonic::Status::unauthenticated(format!("the token source failed: {e}"))
-            })?;
-            let value = format!("Bearer {token}")
-                .parse()
+            let value = source.authorization().await?;
+            let value = tonic::metadata::MetadataValue::try_from(value.as_bytes())
                 .map_err(|_| tonic::Status::unauthenticated("the token is not a header value"))?;
             request.metadata_mut().insert("authorization", value);
         }

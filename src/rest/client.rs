@@ -1,7 +1,6 @@
 //! The REST client behind the generated `...RestClient` types.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +11,7 @@ use super::{Binding, FieldKind, RestError};
 use crate::google::rpc::Code;
 use crate::json::ParseOptions;
 
-/// A source of OAuth2 bearer tokens, asked before every call.
-pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
-type TokenFn = dyn Fn() -> TokenFuture + Send + Sync;
+use crate::token::TokenSource;
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +31,7 @@ pub struct RestClientBuilder {
     base_url: String,
     timeout: Duration,
     connect_timeout: Duration,
-    token: Option<Arc<TokenFn>>,
+    token: Option<TokenSource>,
     binary: bool,
     extra_roots: Vec<Vec<u8>>,
 }
@@ -83,21 +80,22 @@ impl RestClientBuilder {
 
     /// Sends `Authorization: Bearer <token>` with this fixed token.
     pub fn bearer_token(self, token: impl Into<String>) -> Self {
-        let token: String = token.into();
-        self.token_source(move || {
-            let token = token.clone();
-            async move { Ok(token) }
-        })
+        self.tokens(TokenSource::fixed(token))
     }
 
     /// Asks `source` for a bearer token before every call (to refresh OAuth2
     /// tokens, say); an error from it fails the call with UNAUTHENTICATED.
-    pub fn token_source<F, Fut>(mut self, source: F) -> Self
+    pub fn token_source<F, Fut>(self, source: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<String, String>> + Send + 'static,
     {
-        self.token = Some(Arc::new(move || Box::pin(source()) as TokenFuture));
+        self.tokens(TokenSource::new(source))
+    }
+
+    /// Takes the bearer token of every call from `source`.
+    pub fn tokens(mut self, source: TokenSource) -> Self {
+        self.token = Some(source);
         self
     }
 
@@ -149,7 +147,7 @@ impl RestClientBuilder {
 pub struct RestClient {
     http: reqwest::Client,
     base_url: Arc<str>,
-    token: Option<Arc<TokenFn>>,
+    token: Option<TokenSource>,
     binary: bool,
 }
 
@@ -226,11 +224,8 @@ impl RestClient {
             };
             call = call.header("content-type", content_type).body(body);
         }
-        if let Some(token) = &self.token {
-            let token = token().await.map_err(|e| {
-                tonic::Status::unauthenticated(format!("the token source failed: {e}"))
-            })?;
-            call = call.bearer_auth(token);
+        if let Some(source) = &self.token {
+            call = call.header(http::header::AUTHORIZATION, source.authorization().await?);
         }
         let response = call.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();

@@ -59,8 +59,9 @@ use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
+pub use crate::token::TokenFuture;
 pub use auth::{Authenticate, BearerToken, bearer};
-pub use client::{ClientError, RestClient, RestClientBuilder, TokenFuture};
+pub use client::{ClientError, RestClient, RestClientBuilder};
 pub use error::RestError;
 pub(crate) use error::clip;
 use error::error_response;
