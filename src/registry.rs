@@ -65,14 +65,19 @@ impl std::fmt::Debug for Entry {
 #[non_exhaustive]
 pub enum TranscodeError {
     /// The binary input does not decode as the type.
-    #[error("invalid {type_name} binary{}: {source}", offset.map(|o| format!(" at byte {o}")).unwrap_or_default())]
+    #[error(
+        "invalid {type_name} binary{}: {source}",
+        offset.zip(problem.as_ref()).map(|(o, p)| format!(" at byte {o} ({p})")).unwrap_or_default()
+    )]
     Decode {
         /// The message type.
         type_name: &'static str,
         /// Where the encoding stops being well-formed, when that is at the
-        /// top level (a truncated or malformed field); prost's message names
-        /// the field path in any case.
+        /// top level: where the broken key, varint, length or value starts;
+        /// prost's message names the field path in any case.
         offset: Option<usize>,
+        /// What is broken there.
+        problem: Option<String>,
         /// What prost reported, naming the message and field at fault.
         #[source]
         source: prost::DecodeError,
@@ -203,9 +208,11 @@ impl Entry {
     }
 
     fn decode_error(&self, bytes: &[u8], source: prost::DecodeError) -> TranscodeError {
+        let (offset, problem) = malformed_at(bytes).unzip();
         TranscodeError::Decode {
             type_name: self.full_name,
-            offset: malformed_at(bytes),
+            offset,
+            problem,
             source,
         }
     }
@@ -322,9 +329,11 @@ impl<'de> serde::de::DeserializeSeed<'de> for Entry {
     }
 }
 
-/// The offset of the first top-level field whose tag, length or value runs
-/// past the input or is malformed; `None` when the top level is well-formed.
-fn malformed_at(bytes: &[u8]) -> Option<usize> {
+/// Where the top level of an encoding first breaks, and how: the byte
+/// where the broken key, varint, length or fixed-width value starts;
+/// `None` when the top level is well-formed (the fault, if any, is inside a
+/// nested message, which prost's error names).
+fn malformed_at(bytes: &[u8]) -> Option<(usize, String)> {
     fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
@@ -341,21 +350,46 @@ fn malformed_at(bytes: &[u8]) -> Option<usize> {
     while at < bytes.len() {
         let start = at;
         let Some(key) = varint(bytes, &mut at) else {
-            return Some(start);
+            return Some((start, "a field key that is not a complete varint".into()));
         };
-        if key >> 3 == 0 {
-            return Some(start);
+        let field = key >> 3;
+        if field == 0 {
+            return Some((start, "field number 0".into()));
         }
-        let skip = match key & 7 {
-            0 => varint(bytes, &mut at).map(|_| 0),
-            1 => Some(8),
-            2 => varint(bytes, &mut at).and_then(|n| usize::try_from(n).ok()),
-            5 => Some(4),
-            _ => None,
-        };
-        match skip.and_then(|n| at.checked_add(n)) {
-            Some(end) if end <= bytes.len() => at = end,
-            _ => return Some(start),
+        let value = at;
+        let remain = bytes.len() - value;
+        let broken = |what: String| Some((value, format!("field {field}: {what}")));
+        match key & 7 {
+            0 => {
+                if varint(bytes, &mut at).is_none() {
+                    return broken("a varint value that is not complete".into());
+                }
+            }
+            2 => {
+                let Some(length) = varint(bytes, &mut at) else {
+                    return broken("a length that is not a complete varint".into());
+                };
+                let left = bytes.len() - at;
+                match usize::try_from(length).ok().filter(|&n| n <= left) {
+                    Some(n) => at += n,
+                    None => {
+                        return broken(format!("a length of {length} bytes where {left} remain"));
+                    }
+                }
+            }
+            wire @ (1 | 5) => {
+                let width = if wire == 1 { 8 } else { 4 };
+                if remain < width {
+                    return broken(format!("a {width}-byte value where {remain} remain"));
+                }
+                at += width;
+            }
+            wire => {
+                return Some((
+                    start,
+                    format!("field {field}: wire type {wire}, which proto3 does not use"),
+                ));
+            }
         }
     }
     None
@@ -423,12 +457,30 @@ mod tests {
     use super::malformed_at;
 
     #[test]
-    fn finds_the_first_malformed_top_level_field() {
-        assert_eq!(malformed_at(&[0x0a, 0x01, b'x', 0x10, 0x96, 0x01]), None);
-        assert_eq!(malformed_at(&[0x0a, 0x01, b'x', 0x12, 0x05, b'a']), Some(3));
-        assert_eq!(malformed_at(&[0x08, 0xff]), Some(0));
-        assert_eq!(malformed_at(&[0x0b]), Some(0));
-        assert_eq!(malformed_at(&[0x00, 0x01]), Some(0));
-        assert_eq!(malformed_at(&[0x09, 1, 2, 3]), Some(0));
+    fn finds_where_the_top_level_breaks() {
+        let at = malformed_at;
+        assert_eq!(at(&[0x0a, 0x01, b'x', 0x10, 0x96, 0x01]), None);
+        // The second field's length prefix (byte 4) claims 5 bytes; 1 is left.
+        assert_eq!(
+            at(&[0x0a, 0x01, b'x', 0x12, 0x05, b'a']),
+            Some((4, "field 2: a length of 5 bytes where 1 remain".into()))
+        );
+        assert_eq!(
+            at(&[0x08, 0xff]),
+            Some((1, "field 1: a varint value that is not complete".into()))
+        );
+        assert_eq!(
+            at(&[0x0b]),
+            Some((0, "field 1: wire type 3, which proto3 does not use".into()))
+        );
+        assert_eq!(at(&[0x00, 0x01]), Some((0, "field number 0".into())));
+        assert_eq!(
+            at(&[0x09, 1, 2, 3]),
+            Some((1, "field 1: a 8-byte value where 3 remain".into()))
+        );
+        assert_eq!(
+            at(&[0x80]),
+            Some((0, "a field key that is not a complete varint".into()))
+        );
     }
 }

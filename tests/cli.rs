@@ -104,7 +104,11 @@ fn invalid_binary_fails_naming_the_offset_and_field() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("at byte 3"), "{err}");
+    // Where the encoding breaks: the length prefix at byte 4.
+    assert!(
+        err.contains("at byte 4 (field 2: a length of 5 bytes where 3 remain)"),
+        "{err}"
+    );
     assert!(err.contains("ReportRequest.operations"), "{err}");
 }
 
@@ -191,4 +195,92 @@ fn types_lists_every_message() {
     let mut sorted: Vec<&str> = list.lines().collect();
     sorted.sort_unstable();
     assert_eq!(sorted, list.lines().collect::<Vec<_>>());
+}
+
+#[test]
+fn short_type_names_are_accepted_or_answered_with_suggestions() {
+    let out = cloud_report(
+        &[
+            "convert",
+            "--type",
+            "ReportRequest",
+            "--from",
+            "json",
+            "--to",
+            "json",
+        ],
+        b"{\"serviceName\": \"a\"}",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"{\"serviceName\":\"a\"}\n");
+    let out = cloud_report(
+        &[
+            "convert",
+            "--type",
+            "reportreq",
+            "--from",
+            "json",
+            "--to",
+            "json",
+        ],
+        b"{}",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("did you mean google.api.servicecontrol.v1.ReportRequest"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_the_listing_quietly() {
+    use std::process::{Command, Stdio};
+    // A pipe whose reader is gone before the first write, as after
+    // `head -1` has read its line: every write fails with EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+        .arg("types")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn serve_listens_on_a_host_name() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+        .args(["serve", "--listen", "localhost:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(line.contains("listening on 127.0.0.1:"), "{line}");
+}
+
+#[test]
+fn a_bad_deny_consumer_code_lists_the_codes() {
+    let out = cloud_report(&["serve", "--deny-consumer", "project:x=NOPE"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("NOPE is not a CheckError code (one of"),
+        "{err}"
+    );
+    assert!(err.contains("SERVICE_NOT_ACTIVATED"), "{err}");
 }

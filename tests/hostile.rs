@@ -111,7 +111,10 @@ fn binary_nesting_and_lengths_are_checked_before_allocating() {
         .binary_to_json(&claim, false)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("at byte 0"), "{err}");
+    assert!(
+        err.contains("at byte 1 (field 1: a length of 1099511627776 bytes where 3 remain)"),
+        "{err}"
+    );
 
     // Invalid UTF-8 in a string field, nested.
     let mut bad = Vec::new();

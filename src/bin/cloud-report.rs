@@ -62,10 +62,11 @@ enum Command {
     /// Run the emulator: Service Control and the Apigee runtime control plane,
     /// over gRPC and REST on one port, in memory.
     Serve {
-        /// The address to listen on; port 0 picks a free port. The address
-        /// bound is printed on the first line of stdout.
+        /// The address to listen on, IP:PORT or HOST:PORT (`localhost:0`);
+        /// port 0 picks a free port. The address bound is printed on the
+        /// first line of stdout.
         #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
+        listen: String,
         /// Allow listening on an address other than loopback.
         #[arg(long)]
         allow_remote: bool,
@@ -201,6 +202,7 @@ fn run(command: Command) -> Result<(), String> {
                 ),
                 _ => None,
             };
+            let listen = listen_address(&listen)?;
             if !listen.ip().is_loopback() && !allow_remote {
                 return Err(format!(
                     "{listen} is not a loopback address; pass --allow-remote to listen on it"
@@ -231,7 +233,14 @@ fn run(command: Command) -> Result<(), String> {
                     .rsplit_once('=')
                     .ok_or_else(|| format!("--deny-consumer {deny}: expected CONSUMER=CODE"))?;
                 let code = CheckErrorCode::from_str_name(code).ok_or_else(|| {
-                    format!("--deny-consumer {deny}: {code} is not a CheckError code")
+                    let codes: Vec<&str> = (0..=i32::from(u16::MAX))
+                        .filter_map(|n| CheckErrorCode::try_from(n).ok())
+                        .map(|c| c.as_str_name())
+                        .collect();
+                    format!(
+                        "--deny-consumer {deny}: {code} is not a CheckError code (one of {})",
+                        codes.join(", ")
+                    )
                 })?;
                 config.denied_consumers.insert(consumer.to_owned(), code);
             }
@@ -245,9 +254,9 @@ fn run(command: Command) -> Result<(), String> {
         Command::Types => {
             let mut out = io::stdout().lock();
             for name in registry::message_names() {
-                writeln!(out, "{name}").map_err(|e| format!("cannot write stdout: {e}"))?;
+                writeln!(out, "{name}").map_err(stdout_error)?;
             }
-            Ok(())
+            out.flush().map_err(stdout_error)
         }
         Command::Convert {
             type_name,
@@ -257,9 +266,7 @@ fn run(command: Command) -> Result<(), String> {
             ignore_unknown_fields,
             max_input_bytes,
         } => {
-            let entry = registry::lookup(&type_name).ok_or_else(|| {
-                format!("unknown message type \"{type_name}\" (`cloud-report types` lists them)")
-            })?;
+            let entry = message_type(&type_name)?;
             let mut input = Vec::new();
             io::stdin()
                 .lock()
@@ -287,12 +294,79 @@ fn run(command: Command) -> Result<(), String> {
                     text.into_bytes()
                 }
             };
-            io::stdout()
-                .lock()
-                .write_all(&output)
-                .map_err(|e| format!("cannot write stdout: {e}"))
+            io::stdout().lock().write_all(&output).map_err(stdout_error)
         }
     }
+}
+
+/// The address `--listen` names: an IP and port, or a host name resolved
+/// (its IPv4 address first, so `localhost:0` binds 127.0.0.1).
+fn listen_address(listen: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let mut addresses: Vec<std::net::SocketAddr> = listen
+        .to_socket_addrs()
+        .map_err(|e| format!("--listen {listen}: not an address (HOST:PORT or IP:PORT): {e}"))?
+        .collect();
+    addresses.sort_by_key(|a| !a.is_ipv4());
+    addresses
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("--listen {listen}: the name has no address"))
+}
+
+/// A failed write to stdout. A reader that closed the pipe early
+/// (`cloud-report types | head -1`) has what it wanted: that ends the
+/// program quietly, as a Unix filter does.
+fn stdout_error(error: io::Error) -> String {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    format!("cannot write stdout: {error}")
+}
+
+/// The registered message type a name means: a full name
+/// (`google.api.servicecontrol.v1.ReportRequest`), a type URL, or a short
+/// name (`ReportRequest`) that only one type has; otherwise an error naming
+/// the candidates or the nearest names.
+fn message_type(name: &str) -> Result<registry::Entry, String> {
+    if let Some(entry) = registry::lookup(name) {
+        return Ok(entry);
+    }
+    let names = registry::message_names();
+    let short = |full: &str| full.rsplit('.').next().unwrap_or(full).to_owned();
+    let same: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|full| short(full) == name)
+        .collect();
+    match same.as_slice() {
+        [one] => return registry::lookup(one).ok_or_else(|| format!("{one} vanished")),
+        [] => {}
+        many => {
+            return Err(format!(
+                "message type \"{name}\" is ambiguous: {}",
+                many.join(", ")
+            ));
+        }
+    }
+    let wanted = name.to_ascii_lowercase();
+    let near: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|full| {
+            let short = short(full).to_ascii_lowercase();
+            !wanted.is_empty() && (short.contains(&wanted) || wanted.contains(&short))
+        })
+        .take(5)
+        .collect();
+    let hint = if near.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", near.join(", "))
+    };
+    Err(format!(
+        "unknown message type \"{name}\"{hint} (`cloud-report types` lists them)"
+    ))
 }
 
 fn serve(
@@ -315,9 +389,7 @@ fn serve(
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
         println!("cloud-report serve: listening on {bound} (gRPC and REST, {scheme})");
-        io::stdout()
-            .flush()
-            .map_err(|e| format!("cannot write stdout: {e}"))?;
+        io::stdout().flush().map_err(stdout_error)?;
         server
             .serve_with_shutdown(listener, async {
                 let _ = tokio::signal::ctrl_c().await;
