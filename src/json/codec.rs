@@ -773,11 +773,14 @@ impl KeyCodec for Str {
 /// bytes: standard base64 with padding; URL-safe and unpadded input accepted.
 pub(crate) struct Bytes;
 
-/// Decodes base64 in either alphabet, with or without padding.
+/// Decodes base64 in either alphabet, with or without padding, ignoring the
+/// unused low bits of the last character (`"-_"` is one byte, 0xfb), as
+/// the conformance suite and every reference decoder do.
 pub(crate) fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const CONFIG: GeneralPurposeConfig =
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true);
     const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
     const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
     if s.contains(['-', '_']) {
@@ -1196,6 +1199,15 @@ impl<K: KeyCodec, V: Codec> Codec for Map<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_ignores_the_last_characters_unused_bits() {
+        // "-_" is 12 bits: one byte, 0xfb, and 4 bits that carry nothing.
+        assert_eq!(decode_base64("-_").unwrap(), [0xfb]);
+        assert_eq!(decode_base64("+/").unwrap(), [0xfb]);
+        assert_eq!(decode_base64("AQI=").unwrap(), [1, 2]);
+        assert!(decode_base64("A").is_err());
+    }
 
     #[test]
     fn json_number_shapes() {

@@ -305,7 +305,7 @@ impl FromStr for Timestamp {
         if b.len() < 20
             || b[4] != b'-'
             || b[7] != b'-'
-            || !matches!(b[10], b'T' | b't')
+            || b[10] != b'T'
             || b[13] != b':'
             || b[16] != b':'
         {
@@ -340,7 +340,7 @@ impl FromStr for Timestamp {
             rest = &fraction[end..];
         }
         let offset = match rest.as_bytes() {
-            [b'Z' | b'z'] => 0,
+            [b'Z'] => 0,
             [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
                 let digits = [*h1, *h2, *m1, *m2];
                 if !digits.iter().all(u8::is_ascii_digit) {
@@ -429,6 +429,9 @@ mod tests {
             "0001-01-01T00:00:00+00:01",
             "9999-12-31T23:59:59-00:01",
             "2014-10-02T15:01:23Z ",
+            // The JSON mapping's letters are upper case.
+            "2014-10-02t15:01:23Z",
+            "2014-10-02T15:01:23z",
         ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad:?} was accepted");
         }
