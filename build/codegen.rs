@@ -545,18 +545,15 @@ const _: () = {{
             }}
         }}
         const JSON_NAMES: &[&str] = &[{}];
-        const ONEOFS: &[u8] = &[{}];
+        #[allow(dead_code)]
         const ONEOF_NAMES: &[&str] = &[{}];
         /// Resolves member names to fields, over one object's state.
-        fn field_key<'a>(seen: &'a mut [bool], oneofs_set: &'a [bool]) -> crate::json::codec::FieldKey<'a, impl Fn(&str) -> ::core::option::Option<usize>> {{
+        fn field_key(seen: &mut [bool]) -> crate::json::codec::FieldKey<'_, impl Fn(&str) -> ::core::option::Option<usize>> {{
             crate::json::codec::FieldKey {{
                 message: {full_name:?},
                 lookup: field_index,
                 names: JSON_NAMES,
-                oneofs: ONEOFS,
-                oneof_names: ONEOF_NAMES,
                 seen,
-                oneofs_set,
             }}
         }}
         // Reads into a message in place (a fresh default), so that large
@@ -572,7 +569,7 @@ const _: () = {{
                 let message = self.0;
                 let mut seen = [false; {}];
                 let mut oneofs_set = [false; {}];
-                while let Some(index) = map.next_key_seed(field_key(&mut seen, &oneofs_set))? {{
+                while let Some(index) = map.next_key_seed(field_key(&mut seen))? {{
                     let Some(index) = index else {{
                         map.next_value::<serde::de::IgnoredAny>()?;
                         continue;
@@ -581,15 +578,6 @@ const _: () = {{
         fields
             .iter()
             .map(|f| format!("{:?}", f.json_name()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        fields
-            .iter()
-            .map(|f| match real_oneof(f) {
-                Some(o) =>
-                    (oneof_names.iter().position(|n| *n == o.name()).unwrap() + 1).to_string(),
-                None => "0".to_owned(),
-            })
             .collect::<Vec<_>>()
             .join(", "),
         oneof_names
@@ -601,9 +589,18 @@ const _: () = {{
         oneof_names.len(),
     )
     .unwrap();
-    write_field_arms(out, m, &fields, &oneof_names, |codec| {
-        format!("map.next_value_seed(crate::json::codec::Seed::<{codec}>::new())")
-    });
+    write_field_arms(
+        out,
+        m,
+        &fields,
+        &oneof_names,
+        |codec| format!("map.next_value_seed(crate::json::codec::Seed::<{codec}>::new())?"),
+        |codec, group| {
+            format!(
+                "map.next_value_seed(crate::json::codec::OneofSeed::<{codec}>::new(&mut oneofs_set, {group}, ONEOF_NAMES))?"
+            )
+        },
+    );
     writeln!(
         out,
         "                        _ => unreachable!(\"field_index returns indexes of JSON_NAMES\"),
@@ -627,7 +624,7 @@ const _: () = {{
             loop {{
                 let index = match reader.member_name(&mut first)? {{
                     None => return Ok(()),
-                    Some(name) => field_key(&mut seen, &oneofs_set)
+                    Some(name) => field_key(&mut seen)
                         .resolve::<crate::json::read::ReadError>(name.as_str())?,
                 }};
                 reader.colon()?;
@@ -640,9 +637,24 @@ const _: () = {{
         oneof_names.len(),
     )
     .unwrap();
-    write_field_arms(out, m, &fields, &oneof_names, |codec| {
-        format!("<{codec} as crate::json::codec::Codec>::read_field(reader)")
-    });
+    write_field_arms(
+        out,
+        m,
+        &fields,
+        &oneof_names,
+        |codec| format!("<{codec} as crate::json::codec::Codec>::read_field(reader)?"),
+        |codec, group| {
+            format!(
+                "{{
+                        let v = <{codec} as crate::json::codec::Codec>::read_field(reader)?;
+                        if v.is_some() {{
+                            crate::json::codec::set_oneof::<crate::json::read::ReadError>(&mut oneofs_set, {group}, ONEOF_NAMES)?;
+                        }}
+                        v
+                    }}"
+            )
+        },
+    );
     writeln!(
         out,
         "                    _ => unreachable!(\"field_index returns indexes of JSON_NAMES\"),
@@ -683,28 +695,30 @@ impl<'de> serde::Deserialize<'de> for {path} {{
 
 /// The match arms that read each field of `m` by its index: `read` gives
 /// the expression that reads a value (`Option`, `None` for a `null` that
-/// leaves the field unset) with the codec it is given.
+/// leaves the field unset) with the codec it is given; `read_oneof` the one
+/// for a member of a oneof (its group given), which also records that the
+/// oneof is set once a value is read.
 fn write_field_arms(
     out: &mut String,
     m: &MessageDescriptor,
     fields: &[FieldDescriptor],
     oneof_names: &[String],
     read: impl Fn(&str) -> String,
+    read_oneof: impl Fn(&str, usize) -> String,
 ) {
     for (i, field) in fields.iter().enumerate() {
         if let Some(oneof) = real_oneof(field) {
             let module = nested_module(m);
+            let group = oneof_names.iter().position(|n| n == oneof.name()).unwrap();
             writeln!(
                 out,
-                "                    {i} => if let Some(v) = {read}? {{
+                "                    {i} => if let Some(v) = {read} {{
                         message.{oneof_field} = Some({module}::{enum_name}::{variant}(v));
-                        oneofs_set[{group}] = true;
                     }},",
-                read = read(&value_codec(&field.kind())),
+                read = read_oneof(&value_codec(&field.kind()), group),
                 oneof_field = to_snake(oneof.name()),
                 enum_name = to_upper_camel(oneof.name()),
                 variant = to_upper_camel(field.name()),
-                group = oneof_names.iter().position(|n| n == oneof.name()).unwrap(),
             )
             .unwrap();
         } else {
@@ -716,7 +730,7 @@ fn write_field_arms(
             };
             writeln!(
                 out,
-                "                    {i} => if let Some(v) = {}? {{ {assign}; }},",
+                "                    {i} => if let Some(v) = {} {{ {assign}; }},",
                 read(&field_codec(field))
             )
             .unwrap();

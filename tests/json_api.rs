@@ -343,3 +343,33 @@ fn every_message_type_is_registered() {
             .any(|n| n.starts_with("google.protobuf.FileDescriptor"))
     );
 }
+
+/// A `null` member of a oneof sets nothing, so it may stand beside the
+/// member that is set, in either order and on every reading path; two
+/// members with values may not.
+#[test]
+fn a_null_oneof_member_beside_the_set_one_is_no_conflict() {
+    use cloud_report_proto::google::api::servicecontrol::v1::MetricValue;
+    use cloud_report_proto::google::api::servicecontrol::v1::metric_value::Value as V;
+    for text in [
+        r#"{"int64Value": "5", "doubleValue": null}"#,
+        r#"{"doubleValue": null, "int64Value": "5"}"#,
+    ] {
+        let fast: MetricValue = json::from_str(text).unwrap();
+        let serde: MetricValue = serde_json::from_str(text).unwrap();
+        let dynamic = registry::lookup("google.api.servicecontrol.v1.MetricValue")
+            .unwrap()
+            .json_to_binary(text.as_bytes())
+            .unwrap();
+        assert_eq!(fast.value, Some(V::Int64Value(5)), "{text}");
+        assert_eq!(serde, fast);
+        assert_eq!(dynamic, prost::Message::encode_to_vec(&fast));
+    }
+    let both = r#"{"int64Value": "5", "doubleValue": 1}"#;
+    let (path, error) = parse_error::<MetricValue>(both);
+    assert!(
+        error.contains("more than one field of oneof \"value\""),
+        "{path}: {error}"
+    );
+    assert!(serde_json::from_str::<MetricValue>(both).is_err());
+}

@@ -276,6 +276,39 @@ impl<'de, C: Codec> DeserializeSeed<'de> for Seed<C> {
     }
 }
 
+/// [`Seed`] for a member of a oneof: once a value (not `null`) is read,
+/// records that the oneof is set, failing within the member, so that the
+/// error's path names it, when another member holds a value already.
+pub(crate) struct OneofSeed<'s, C> {
+    set: &'s mut [bool],
+    group: usize,
+    names: &'static [&'static str],
+    codec: PhantomData<C>,
+}
+
+impl<'s, C> OneofSeed<'s, C> {
+    pub(crate) fn new(set: &'s mut [bool], group: usize, names: &'static [&'static str]) -> Self {
+        Self {
+            set,
+            group,
+            names,
+            codec: PhantomData,
+        }
+    }
+}
+
+impl<'de, C: Codec> DeserializeSeed<'de> for OneofSeed<'_, C> {
+    type Value = Option<C::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        let value = Seed::<C>::new().deserialize(deserializer)?;
+        if value.is_some() {
+            set_oneof::<D::Error>(self.set, self.group, self.names)?;
+        }
+        Ok(value)
+    }
+}
+
 struct NullOr<C>(PhantomData<C>);
 
 impl<'de, C: Codec> Visitor<'de> for NullOr<C> {
@@ -329,14 +362,26 @@ pub(crate) struct FieldKey<'a, L> {
     pub(crate) lookup: L,
     /// The JSON name of each field.
     pub(crate) names: &'static [&'static str],
-    /// For each field, 0, or 1 + the index in `oneof_names` of its oneof.
-    pub(crate) oneofs: &'static [u8],
-    /// The names of the message's oneofs.
-    pub(crate) oneof_names: &'static [&'static str],
     /// Which fields were read so far.
     pub(crate) seen: &'a mut [bool],
-    /// Which oneofs hold a (non-null) value so far.
-    pub(crate) oneofs_set: &'a [bool],
+}
+
+/// Records that a oneof got a value, or fails when another field of it has
+/// one already. Called once the value is read: a `null` member sets
+/// nothing, so it may stand beside the field that is set
+/// (`{"oneofString": "x", "oneofUint32": null}`).
+pub(crate) fn set_oneof<E: de::Error>(
+    set: &mut [bool],
+    group: usize,
+    names: &[&str],
+) -> Result<(), E> {
+    if std::mem::replace(&mut set[group], true) {
+        return Err(E::custom(format_args!(
+            "more than one field of oneof \"{}\" is set",
+            names[group]
+        )));
+    }
+    Ok(())
 }
 
 impl<'de, L: Fn(&str) -> Option<usize>> DeserializeSeed<'de> for FieldKey<'_, L> {
@@ -370,13 +415,6 @@ impl<L: Fn(&str) -> Option<usize>> FieldKey<'_, L> {
                     return Err(E::custom(format_args!(
                         "field \"{}\" is given more than once",
                         self.names[index]
-                    )));
-                }
-                let group = usize::from(self.oneofs.get(index).copied().unwrap_or(0));
-                if group != 0 && self.oneofs_set[group - 1] {
-                    return Err(E::custom(format_args!(
-                        "more than one field of oneof \"{}\" is set",
-                        self.oneof_names[group - 1]
                     )));
                 }
                 Ok(Some(index))

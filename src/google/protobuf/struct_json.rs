@@ -283,10 +283,7 @@ impl<'de> Deserialize<'de> for Empty {
                         message: "google.protobuf.Empty",
                         lookup: no_fields,
                         names: &[],
-                        oneofs: &[],
-                        oneof_names: &[],
                         seen: &mut [],
-                        oneofs_set: &[],
                     })?
                     .is_some()
                 {
