@@ -950,6 +950,13 @@ impl QuotaController for Emulator {
             }
         };
         let mut state = self.state();
+        // Again under the lock: a retry racing the first call is answered
+        // as the first, never allocated twice.
+        if mode != quota::Mode::CheckOnly
+            && let Some(earlier) = state.quota.remembered(service, &operation.operation_id)
+        {
+            return Ok(Response::new(decode_stored(&earlier)));
+        }
         let room = self.config.max_bytes.saturating_sub(state.bytes);
         let before = state.quota.usage_bytes;
         let now = self.config.clock.unix_seconds();
