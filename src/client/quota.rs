@@ -33,11 +33,9 @@ use super::signature::Signer;
 use crate::google::api::servicecontrol::v1::metric_value::Value;
 use crate::google::api::servicecontrol::v1::quota_operation::QuotaMode;
 use crate::google::api::servicecontrol::v1::{
-    AllocateQuotaRequest, AllocateQuotaResponse, MetricValue, MetricValueSet, QuotaOperation,
+    AllocateQuotaRequest, AllocateQuotaResponse, MetricValue, MetricValueSet, QUOTA_EXCEEDED,
+    QUOTA_NAME_LABEL, QuotaOperation,
 };
-
-/// The metric an answer says a limit was reached in.
-const QUOTA_EXCEEDED: &str = "serviceruntime.googleapis.com/quota/exceeded";
 
 /// How the quota cache behaves; the defaults are the library's and ESPv2's.
 ///
@@ -371,7 +369,10 @@ fn exhausted(answer: &AllocateQuotaResponse, consumer: &str) -> AllocateQuotaRes
         .filter(|s| s.metric_name == QUOTA_EXCEEDED)
     {
         for value in &set.metric_values {
-            let metric = value.labels.get("/quota_name").map_or("", String::as_str);
+            let metric = value
+                .labels
+                .get(QUOTA_NAME_LABEL)
+                .map_or("", String::as_str);
             let description =
                 format!("Quota exceeded for quota metric '{metric}' for consumer '{consumer}'.");
             denial.allocate_errors.push(QuotaError {

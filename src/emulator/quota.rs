@@ -32,12 +32,9 @@ use crate::google::rpc::{Code, Status};
 use crate::rest::clip;
 use crate::service_config::{QuotaWindow, Selector, ServiceConfig, quota_allowance};
 
-/// The metric an answer reports allocated amounts in.
-pub const QUOTA_USED_COUNT: &str = "serviceruntime.googleapis.com/api/consumer/quota_used_count";
-/// The metric an answer marks a metric that reached a limit with.
-pub const QUOTA_EXCEEDED: &str = "serviceruntime.googleapis.com/quota/exceeded";
-/// The label naming the quota metric of a value of those two.
-pub const QUOTA_NAME_LABEL: &str = "/quota_name";
+pub use crate::google::api::servicecontrol::v1::{
+    QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT,
+};
 
 /// What the answers remembered for retries may take, ids included; the
 /// oldest are forgotten first.

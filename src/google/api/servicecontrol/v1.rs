@@ -9,6 +9,15 @@
 
 include_package!("google.api.servicecontrol.v1");
 
+/// The metric an `AllocateQuotaResponse` reports allocated amounts in, one
+/// value per quota metric labelled [`QUOTA_NAME_LABEL`].
+pub const QUOTA_USED_COUNT: &str = "serviceruntime.googleapis.com/api/consumer/quota_used_count";
+/// The boolean metric an `AllocateQuotaResponse` marks each quota metric
+/// that reached a limit with.
+pub const QUOTA_EXCEEDED: &str = "serviceruntime.googleapis.com/quota/exceeded";
+/// The label naming the quota metric of a value of those two.
+pub const QUOTA_NAME_LABEL: &str = "/quota_name";
+
 #[cfg(feature = "rest")]
 include!(concat!(
     env!("OUT_DIR"),
