@@ -12,6 +12,16 @@ use std::{env, fs};
 #[path = "build/codegen.rs"]
 mod codegen;
 
+/// The variable naming a directory with the conformance suite's protos.
+const CONFORMANCE_PROTOS: &str = "CLOUD_REPORT_CONFORMANCE_PROTOS";
+
+/// The conformance suite's protos the testee needs, relative to that
+/// directory (the well-known types they import are the crate's own).
+const CONFORMANCE_FILES: [&str; 2] = [
+    "conformance/conformance.proto",
+    "google/protobuf/test_messages_proto3.proto",
+];
+
 fn proto_files(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
@@ -34,13 +44,33 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut files = Vec::new();
     proto_files(Path::new("proto"), &mut files)?;
     files.sort();
-    let relative: Vec<PathBuf> = files
+    let mut relative: Vec<PathBuf> = files
         .iter()
         .map(|f| f.strip_prefix("proto").map(Path::to_path_buf))
         .collect::<Result<_, _>>()?;
 
+    // The protobuf conformance suite's messages, compiled by this same
+    // pipeline for the conformance testee (conformance/testee) only: the
+    // variable names a directory holding them, which conformance/run.sh
+    // takes from the protobuf sources.
+    let mut includes = vec![PathBuf::from("proto")];
+    println!("cargo:rerun-if-env-changed={CONFORMANCE_PROTOS}");
+    println!("cargo::rustc-check-cfg=cfg(conformance_protos)");
+    if let Some(dir) = env::var_os(CONFORMANCE_PROTOS) {
+        let dir = PathBuf::from(dir);
+        for file in CONFORMANCE_FILES {
+            if !dir.join(file).is_file() {
+                return Err(format!("{CONFORMANCE_PROTOS}: no {file} in {}", dir.display()).into());
+            }
+            println!("cargo:rerun-if-changed={}", dir.join(file).display());
+            relative.push(PathBuf::from(file));
+        }
+        includes.push(dir);
+        println!("cargo::rustc-cfg=conformance_protos");
+    }
+
     let compile = |source_info: bool| -> Result<protox::Compiler, protox::Error> {
-        let mut compiler = protox::Compiler::new(["proto"])?;
+        let mut compiler = protox::Compiler::new(&includes)?;
         compiler
             .include_imports(true)
             .include_source_info(source_info);

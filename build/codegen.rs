@@ -404,6 +404,35 @@ fn is_optional(field: &FieldDescriptor) -> bool {
         && (matches!(field.kind(), Kind::Message(_)) || is_proto3_optional(field))
 }
 
+/// Whether prost boxes the field (`Box<T>`): a singular message field whose
+/// type leads back, through singular message fields, to the message holding
+/// it (prost-build's rule, so that the type has a finite size).
+fn is_boxed(field: &FieldDescriptor) -> bool {
+    let Kind::Message(start) = field.kind() else {
+        return false;
+    };
+    if field.is_list() || field.is_map() {
+        return false;
+    }
+    let target = field.parent_message();
+    let mut seen = vec![start.full_name().to_owned()];
+    let mut queue = vec![start];
+    while let Some(message) = queue.pop() {
+        if message == *target {
+            return true;
+        }
+        for f in message.fields().filter(|f| !f.is_list() && !f.is_map()) {
+            if let Kind::Message(next) = f.kind() {
+                if !seen.iter().any(|s| s == next.full_name()) {
+                    seen.push(next.full_name().to_owned());
+                    queue.push(next);
+                }
+            }
+        }
+    }
+    false
+}
+
 fn is_proto3_optional(field: &FieldDescriptor) -> bool {
     field.field_descriptor_proto().proto3_optional()
 }
@@ -466,11 +495,12 @@ impl crate::json::codec::Fields for {path} {{
             for member in oneof.fields() {
                 writeln!(
                     out,
-                    "                {module}::{enum_name}::{}(v) => sink.field::<{}>({:?}, {:?}, v)?,",
+                    "                {module}::{enum_name}::{}(v) => sink.field::<{}>({:?}, {:?}, {})?,",
                     to_upper_camel(member.name()),
                     value_codec(&member.kind()),
                     member.json_name(),
                     json_key(member.json_name()),
+                    if is_boxed(&member) { "&**v" } else { "v" },
                 )
                 .unwrap();
             }
@@ -480,9 +510,10 @@ impl crate::json::codec::Fields for {path} {{
         let name = to_snake(field.name());
         let key = json_key(json);
         if is_optional(field) {
+            let v = if is_boxed(field) { "&**v" } else { "v" };
             writeln!(
                 out,
-                "        if let Some(v) = &self.{name} {{\n            sink.field::<{codec}>({json:?}, {key:?}, v)?;\n        }}"
+                "        if let Some(v) = &self.{name} {{\n            sink.field::<{codec}>({json:?}, {key:?}, {v})?;\n        }}"
             )
             .unwrap();
         } else {
@@ -710,10 +741,11 @@ fn write_field_arms(
         if let Some(oneof) = real_oneof(field) {
             let module = nested_module(m);
             let group = oneof_names.iter().position(|n| n == oneof.name()).unwrap();
+            let v = if is_boxed(field) { "Box::new(v)" } else { "v" };
             writeln!(
                 out,
                 "                    {i} => if let Some(v) = {read} {{
-                        message.{oneof_field} = Some({module}::{enum_name}::{variant}(v));
+                        message.{oneof_field} = Some({module}::{enum_name}::{variant}({v}));
                     }},",
                 read = read_oneof(&value_codec(&field.kind()), group),
                 oneof_field = to_snake(oneof.name()),
@@ -723,7 +755,9 @@ fn write_field_arms(
             .unwrap();
         } else {
             let name = to_snake(field.name());
-            let assign = if is_optional(field) {
+            let assign = if is_boxed(field) {
+                format!("message.{name} = Some(Box::new(v))")
+            } else if is_optional(field) {
                 format!("message.{name} = Some(v)")
             } else {
                 format!("message.{name} = v")
@@ -743,15 +777,44 @@ fn write_field_arms(
 
 fn write_enum(out: &mut String, e: &EnumDescriptor) {
     let path = enum_path(e);
+    // The names come from the descriptor, not from prost's `as_str_name`:
+    // prost drops the aliases of `allow_alias` enums, which JSON readers must
+    // accept. A number is written with the first name declared for it.
+    let mut numbers = String::new();
+    let mut names = String::new();
+    let mut written = Vec::new();
+    for value in e.values() {
+        writeln!(
+            names,
+            "            {:?} => Some({}),",
+            value.name(),
+            value.number()
+        )
+        .unwrap();
+        if !written.contains(&value.number()) {
+            written.push(value.number());
+            writeln!(
+                numbers,
+                "            {} => Some({:?}),",
+                value.number(),
+                value.name()
+            )
+            .unwrap();
+        }
+    }
     writeln!(
         out,
         "impl crate::json::codec::ProtoEnum for {path} {{
     const FULL_NAME: &'static str = {:?};
     fn name_of(number: i32) -> ::core::option::Option<&'static str> {{
-        Self::try_from(number).ok().map(|v| v.as_str_name())
+        match number {{
+{numbers}            _ => None,
+        }}
     }}
     fn number_of(name: &str) -> ::core::option::Option<i32> {{
-        Self::from_str_name(name).map(|v| v as i32)
+        match name {{
+{names}            _ => None,
+        }}
     }}
 }}
 impl serde::Serialize for {path} {{

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the official protobuf conformance test runner from the protobuf
 # sources that the crates.io package protobuf-src ships (2.1.1+27.1, that is
-# protobuf 27.2), and caches it outside the repository. Prints the runner's
-# path on stdout; everything else goes to stderr.
+# protobuf 27.2), and caches it outside the repository, beside the suite's
+# .proto files that the testee compiles (under protos/). Prints the cache
+# directory on stdout; everything else goes to stderr.
 #
 # About 25 minutes on 2 cores the first time; instant once cached.
 # CONFORMANCE_CACHE overrides the cache directory.
@@ -11,22 +12,10 @@ set -euo pipefail
 VERSION=2.1.1+27.1
 CACHE=${CONFORMANCE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cloud-report-proto/conformance-$VERSION}
 RUNNER=$CACHE/conformance_test_runner
-if [ -x "$RUNNER" ]; then
-    echo "$RUNNER"
+PROTOS=$CACHE/protos
+if [ -x "$RUNNER" ] && [ -d "$PROTOS" ]; then
+    echo "$CACHE"
     exit 0
-fi
-
-# The tools: cmake, a C++ compiler and Debian's jsoncpp.
-missing=()
-command -v cmake >/dev/null || missing+=(cmake)
-command -v c++ >/dev/null || missing+=(g++)
-[ -f /usr/include/jsoncpp/json/json.h ] || missing+=(libjsoncpp-dev)
-if ((${#missing[@]})); then
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    echo "installing ${missing[*]}" >&2
-    $sudo apt-get install -y "${missing[@]}" >&2 ||
-        { $sudo apt-get update >&2 && $sudo apt-get install -y "${missing[@]}" >&2; }
 fi
 
 work=$(mktemp -d)
@@ -49,19 +38,40 @@ crate=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"protobuf-src-$VERSION
 tar xzf "$crate" -C "$work"
 src="$work/protobuf-src-$VERSION/protobuf"
 
-# Debian names jsoncpp's CMake target jsoncpp_lib, not jsoncpp.
-sed -i 's/target_link_libraries(conformance_test_runner jsoncpp)/target_link_libraries(conformance_test_runner jsoncpp_lib)/' \
-    "$src/cmake/conformance.cmake"
+if [ ! -d "$PROTOS" ]; then
+    mkdir -p "$CACHE/.protos.partial/conformance" "$CACHE/.protos.partial/google/protobuf"
+    cp "$src/conformance/conformance.proto" "$CACHE/.protos.partial/conformance/"
+    cp "$src/src/google/protobuf/test_messages_proto3.proto" "$CACHE/.protos.partial/google/protobuf/"
+    mv "$CACHE/.protos.partial" "$PROTOS"
+fi
 
-cmake -S "$src" -B "$work/build" \
-    -DCMAKE_BUILD_TYPE=Release \
-    -Dprotobuf_BUILD_CONFORMANCE=ON \
-    -Dprotobuf_JSONCPP_PROVIDER=package \
-    -Dprotobuf_BUILD_TESTS=OFF \
-    -Dprotobuf_BUILD_EXAMPLES=OFF >&2
-cmake --build "$work/build" --target conformance_test_runner -j "$(nproc)" >&2
+if [ ! -x "$RUNNER" ]; then
+    # The tools: cmake, a C++ compiler and Debian's jsoncpp.
+    missing=()
+    command -v cmake >/dev/null || missing+=(cmake)
+    command -v c++ >/dev/null || missing+=(g++)
+    [ -f /usr/include/jsoncpp/json/json.h ] || missing+=(libjsoncpp-dev)
+    if ((${#missing[@]})); then
+        sudo=""
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        echo "installing ${missing[*]}" >&2
+        $sudo apt-get install -y "${missing[@]}" >&2 ||
+            { $sudo apt-get update >&2 && $sudo apt-get install -y "${missing[@]}" >&2; }
+    fi
 
-mkdir -p "$CACHE"
-cp "$work/build/conformance_test_runner" "$CACHE/.runner.partial"
-mv "$CACHE/.runner.partial" "$RUNNER"
-echo "$RUNNER"
+    # Debian names jsoncpp's CMake target jsoncpp_lib, not jsoncpp.
+    sed -i 's/target_link_libraries(conformance_test_runner jsoncpp)/target_link_libraries(conformance_test_runner jsoncpp_lib)/' \
+        "$src/cmake/conformance.cmake"
+
+    cmake -S "$src" -B "$work/build" \
+        -DCMAKE_BUILD_TYPE=${CONFORMANCE_BUILD_TYPE:-Release} \
+        -Dprotobuf_BUILD_CONFORMANCE=ON \
+        -Dprotobuf_JSONCPP_PROVIDER=package \
+        -Dprotobuf_BUILD_TESTS=OFF \
+        -Dprotobuf_BUILD_EXAMPLES=OFF >&2
+    cmake --build "$work/build" --target conformance_test_runner -j "$(nproc)" >&2
+
+    cp "$work/build/conformance_test_runner" "$CACHE/.runner.partial"
+    mv "$CACHE/.runner.partial" "$RUNNER"
+fi
+echo "$CACHE"

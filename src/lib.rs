@@ -69,6 +69,26 @@ macro_rules! include_package {
 
 pub mod google;
 
+/// The protobuf conformance suite's test messages, compiled only for the
+/// conformance testee (`CLOUD_REPORT_CONFORMANCE_PROTOS`; see
+/// `conformance/README.md`).
+#[cfg(conformance_protos)]
+#[doc(hidden)]
+pub mod protobuf_test_messages {
+    /// `protobuf_test_messages.proto3`.
+    pub mod proto3 {
+        include_package!("protobuf_test_messages.proto3");
+    }
+}
+
+/// The conformance suite's protocol (`conformance.proto`), compiled only for
+/// the conformance testee.
+#[cfg(conformance_protos)]
+#[doc(hidden)]
+pub mod conformance {
+    include_package!("conformance");
+}
+
 /// Compiles the README's Rust example as a doctest.
 #[cfg(all(doctest, feature = "json"))]
 #[doc = include_str!("../README.md")]
