@@ -58,15 +58,17 @@ pub fn generate(pool: &DescriptorPool) -> Output {
         }
         let well_known = hand_written(&message);
         let path = rust_path(message.full_name(), message.parent_file().package_name());
-        // Generated messages also write their fields straight into an Any.
-        let fields = if well_known {
-            String::new()
+        // Generated messages are objects of their fields, also inside an
+        // Any; the well-known types have forms of their own.
+        // Empty is `{}`: an Any holds it as an object of its (no) fields.
+        let constructor = if well_known && message.full_name() != "google.protobuf.Empty" {
+            "well_known"
         } else {
-            format!(".with_fields::<{path}>()")
+            "message"
         };
         writeln!(
             registry,
-            "    crate::registry::Entry::of::<{path}>({:?}, {well_known}){fields},",
+            "    crate::registry::Entry::{constructor}::<{path}>({:?}),",
             message.full_name(),
         )
         .unwrap();
@@ -422,11 +424,11 @@ fn is_boxed(field: &FieldDescriptor) -> bool {
             return true;
         }
         for f in message.fields().filter(|f| !f.is_list() && !f.is_map()) {
-            if let Kind::Message(next) = f.kind() {
-                if !seen.iter().any(|s| s == next.full_name()) {
-                    seen.push(next.full_name().to_owned());
-                    queue.push(next);
-                }
+            if let Kind::Message(next) = f.kind()
+                && !seen.iter().any(|s| s == next.full_name())
+            {
+                seen.push(next.full_name().to_owned());
+                queue.push(next);
             }
         }
     }
@@ -465,20 +467,57 @@ fn write_message(out: &mut String, m: &MessageDescriptor) {
     let full_name = m.full_name();
     let mut fields: Vec<FieldDescriptor> = m.fields().collect();
     fields.sort_by_key(|f| f.number());
+    let oneof_names: Vec<String> = m
+        .oneofs()
+        .filter(|o| !o.is_synthetic())
+        .map(|o| o.name().to_owned())
+        .collect();
 
-    // Serialize: fields in number order, defaults omitted, oneof members always.
     writeln!(
         out,
-        "#[allow(deprecated)]
-impl crate::json::codec::Fields for {path} {{
-    #[allow(unused_variables)]
-    fn fields<S: crate::json::codec::FieldSink>(&self, sink: &mut S) -> Result<(), S::Error> {{"
+        "#[allow(deprecated, clippy::match_single_binding)]
+const _: () = {{
+    /// The index of a field by JSON name or proto name, and whether it was
+    /// the proto name (errors name the field as the input did).
+    #[inline]
+    fn field_index(name: &str) -> ::core::option::Option<(usize, bool)> {{
+        match name {{"
     )
     .unwrap();
+    for (i, field) in fields.iter().enumerate() {
+        writeln!(
+            out,
+            "            {:?} => Some(({i}, false)),",
+            field.json_name()
+        )
+        .unwrap();
+        if field.json_name() != field.name() {
+            writeln!(out, "            {:?} => Some(({i}, true)),", field.name()).unwrap();
+        }
+    }
+    writeln!(
+        out,
+        "            _ => None,
+        }}
+    }}
+    #[allow(dead_code)]
+    const ONEOF_NAMES: &[&str] = &[{}];
+
+    impl crate::json::codec::Fields for {path} {{
+        #[allow(unused_variables)]
+        fn write_fields(&self, writer: &mut crate::json::Writer<'_>, first: &mut bool) -> Result<(), crate::json::WriteError> {{",
+        oneof_names
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+    .unwrap();
+
+    // Writing: fields in number order, defaults omitted, oneof members always.
     let mut written_oneofs = Vec::new();
     for field in &fields {
-        let json = field.json_name();
-        let codec = field_codec(field);
+        let key = json_key(field.json_name());
         if let Some(oneof) = real_oneof(field) {
             if written_oneofs.contains(&oneof.name().to_owned()) {
                 continue;
@@ -488,266 +527,98 @@ impl crate::json::codec::Fields for {path} {{
             let enum_name = to_upper_camel(oneof.name());
             writeln!(
                 out,
-                "        if let Some(v) = &self.{} {{\n            match v {{",
+                "            if let Some(v) = &self.{} {{\n                match v {{",
                 to_snake(oneof.name())
             )
             .unwrap();
             for member in oneof.fields() {
                 writeln!(
                     out,
-                    "                {module}::{enum_name}::{}(v) => sink.field::<{}>({:?}, {:?}, {})?,",
+                    "                    {module}::{enum_name}::{}(v) => crate::json::codec::write_field::<{}>(writer, first, {:?}, {})?,",
                     to_upper_camel(member.name()),
                     value_codec(&member.kind()),
-                    member.json_name(),
                     json_key(member.json_name()),
                     if is_boxed(&member) { "&**v" } else { "v" },
                 )
                 .unwrap();
             }
-            writeln!(out, "            }}\n        }}").unwrap();
+            writeln!(out, "                }}\n            }}").unwrap();
             continue;
         }
         let name = to_snake(field.name());
-        let key = json_key(json);
+        let codec = field_codec(field);
         if is_optional(field) {
             let v = if is_boxed(field) { "&**v" } else { "v" };
             writeln!(
                 out,
-                "        if let Some(v) = &self.{name} {{\n            sink.field::<{codec}>({json:?}, {key:?}, {v})?;\n        }}"
+                "            if let Some(v) = &self.{name} {{\n                crate::json::codec::write_field::<{codec}>(writer, first, {key:?}, {v})?;\n            }}"
             )
             .unwrap();
         } else {
             writeln!(
                 out,
-                "        if !<{codec} as crate::json::codec::Codec>::is_default(&self.{name}) {{\n            sink.field::<{codec}>({json:?}, {key:?}, &self.{name})?;\n        }}"
+                "            if !<{codec} as crate::json::codec::Codec>::is_default(&self.{name}) {{\n                crate::json::codec::write_field::<{codec}>(writer, first, {key:?}, &self.{name})?;\n            }}"
             )
             .unwrap();
         }
     }
-    writeln!(out, "        Ok(())\n    }}\n}}").unwrap();
 
-    writeln!(
-        out,
-        "impl serde::Serialize for {path} {{
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {{
-        crate::json::codec::serialize_message(self, serializer)
-    }}
-}}
-impl crate::json::WriteJson for {path} {{
-    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), crate::json::JsonError> {{
-        crate::json::write::write_message(self, out)
-    }}
-}}"
-    )
-    .unwrap();
-
-    // Deserialize: JSON name and proto name both accepted; null leaves a field
-    // unset; repeated keys and a second member of a oneof are errors.
-    let oneof_names: Vec<String> = m
-        .oneofs()
-        .filter(|o| !o.is_synthetic())
-        .map(|o| o.name().to_owned())
-        .collect();
+    // Reading: JSON name and proto name both accepted; null leaves a field
+    // unset; a field given twice and a second member of a oneof are errors.
     assert!(oneof_names.len() < 255, "{full_name} has too many oneofs");
     writeln!(
         out,
-        "#[allow(deprecated, clippy::match_single_binding)]
-const _: () = {{
-        fn field_index(name: &str) -> ::core::option::Option<usize> {{
-            match name {{"
-    )
-    .unwrap();
-    for (i, field) in fields.iter().enumerate() {
-        if field.json_name() == field.name() {
-            writeln!(out, "                {:?} => Some({i}),", field.name()).unwrap();
-        } else {
-            writeln!(
-                out,
-                "                {:?} | {:?} => Some({i}),",
-                field.json_name(),
-                field.name()
-            )
-            .unwrap();
-        }
-    }
-    writeln!(
-        out,
-        "                _ => None,
-            }}
+        "            Ok(())
         }}
-        const JSON_NAMES: &[&str] = &[{}];
-        #[allow(dead_code)]
-        const ONEOF_NAMES: &[&str] = &[{}];
-        /// Resolves member names to fields, over one object's state.
-        fn field_key(seen: &mut [bool]) -> crate::json::codec::FieldKey<'_, impl Fn(&str) -> ::core::option::Option<usize>> {{
-            crate::json::codec::FieldKey {{
-                message: {full_name:?},
-                lookup: field_index,
-                names: JSON_NAMES,
-                seen,
-            }}
-        }}
-        // Reads into a message in place (a fresh default), so that large
-        // messages are not moved through the layers of the reader.
-        struct Visitor<'a>(&'a mut {path});
-        impl<'de> serde::de::Visitor<'de> for Visitor<'_> {{
-            type Value = ();
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{
-                f.write_str(\"a JSON object for {full_name}\")
-            }}
-            #[allow(unused_mut, unused_variables)]
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {{
-                let message = self.0;
-                let mut seen = [false; {}];
-                let mut oneofs_set = [false; {}];
-                while let Some(index) = map.next_key_seed(field_key(&mut seen))? {{
-                    let Some(index) = index else {{
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                        continue;
-                    }};
-                    match index {{",
-        fields
-            .iter()
-            .map(|f| format!("{:?}", f.json_name()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        oneof_names
-            .iter()
-            .map(|n| format!("{n:?}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        fields.len().max(1),
-        oneof_names.len(),
-    )
-    .unwrap();
-    write_field_arms(
-        out,
-        m,
-        &fields,
-        &oneof_names,
-        |codec| format!("map.next_value_seed(crate::json::codec::Seed::<{codec}>::new())?"),
-        |codec, group| {
-            format!(
-                "map.next_value_seed(crate::json::codec::OneofSeed::<{codec}>::new(&mut oneofs_set, {group}, ONEOF_NAMES))?"
-            )
-        },
-    );
-    writeln!(
-        out,
-        "                        _ => unreachable!(\"field_index returns indexes of JSON_NAMES\"),
-                    }}
-                }}
-                Ok(())
-            }}
-        }}
-        // The same reading straight from the crate's reader, for its fast
-        // pass: it accepts exactly what the serde path accepts.
-        fn read_fields(reader: &mut crate::json::read::Reader<'_>, message: &mut {path}) -> Result<(), crate::json::read::ReadError> {{
-            reader.enter_object()?;
-            read_members(reader, message, true)
-        }}
-        /// Reads the members of an entered object, and leaves it; `first`
-        /// says whether no member was read yet.
+
         #[allow(unused_mut, unused_variables)]
-        fn read_members(reader: &mut crate::json::read::Reader<'_>, message: &mut {path}, mut first: bool) -> Result<(), crate::json::read::ReadError> {{
+        fn read_members(&mut self, reader: &mut crate::json::Reader<'_>, mut first: bool, in_any: bool) -> Result<(), crate::json::ReadError> {{
+            let message = self;
             let mut seen = [false; {}];
             let mut oneofs_set = [false; {}];
             loop {{
                 let index = match reader.member_name(&mut first)? {{
                     None => return Ok(()),
-                    Some(name) => field_key(&mut seen)
-                        .resolve::<crate::json::read::ReadError>(name.as_str())?,
+                    Some(name) => field_index(name.as_str()).ok_or_else(|| name.as_str().to_owned()),
                 }};
                 reader.colon()?;
-                let Some(index) = index else {{
-                    reader.skip_value()?;
-                    continue;
+                let (index, by_proto_name) = match index {{
+                    Ok(found) => found,
+                    Err(name) => {{
+                        crate::json::codec::unknown_member(reader, {full_name:?}, &name, in_any)?;
+                        continue;
+                    }}
                 }};
                 match index {{",
         fields.len().max(1),
         oneof_names.len(),
     )
     .unwrap();
-    write_field_arms(
-        out,
-        m,
-        &fields,
-        &oneof_names,
-        |codec| format!("<{codec} as crate::json::codec::Codec>::read_field(reader)?"),
-        |codec, group| {
-            format!(
-                "{{
-                        let v = <{codec} as crate::json::codec::Codec>::read_field(reader)?;
-                        if v.is_some() {{
-                            crate::json::codec::set_oneof::<crate::json::read::ReadError>(&mut oneofs_set, {group}, ONEOF_NAMES)?;
-                        }}
-                        v
-                    }}"
-            )
-        },
-    );
-    writeln!(
-        out,
-        "                    _ => unreachable!(\"field_index returns indexes of JSON_NAMES\"),
-                }}
-            }}
-        }}
-impl crate::json::ReadJson for {path} {{
-    fn read_json(reader: &mut crate::json::read::Reader<'_>) -> Result<Self, crate::json::read::ReadError> {{
-        let mut message = Self::default();
-        read_fields(reader, &mut message)?;
-        Ok(message)
-    }}
-
-    fn read_json_in_place(reader: &mut crate::json::read::Reader<'_>, place: &mut Self) -> Result<(), crate::json::read::ReadError> {{
-        read_fields(reader, place)
-    }}
-
-    fn read_json_members(reader: &mut crate::json::read::Reader<'_>, place: &mut Self) -> Result<(), crate::json::read::ReadError> {{
-        read_members(reader, place, false)
-    }}
-}}
-impl<'de> serde::Deserialize<'de> for {path} {{
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
-        let mut message = Self::default();
-        deserializer.deserialize_map(Visitor(&mut message))?;
-        Ok(message)
-    }}
-
-    fn deserialize_in_place<D: serde::Deserializer<'de>>(deserializer: D, place: &mut Self) -> Result<(), D::Error> {{
-        *place = Self::default();
-        deserializer.deserialize_map(Visitor(place))
-    }}
-}}
-}};"
-    )
-    .unwrap();
-}
-
-/// The match arms that read each field of `m` by its index: `read` gives
-/// the expression that reads a value (`Option`, `None` for a `null` that
-/// leaves the field unset) with the codec it is given; `read_oneof` the one
-/// for a member of a oneof (its group given), which also records that the
-/// oneof is set once a value is read.
-fn write_field_arms(
-    out: &mut String,
-    m: &MessageDescriptor,
-    fields: &[FieldDescriptor],
-    oneof_names: &[String],
-    read: impl Fn(&str) -> String,
-    read_oneof: impl Fn(&str, usize) -> String,
-) {
     for (i, field) in fields.iter().enumerate() {
+        let json = field.json_name();
+        // The name errors give: the one the input used.
+        let named = if json == field.name() {
+            format!("{json:?}")
+        } else {
+            format!(
+                "if by_proto_name {{ {:?} }} else {{ {json:?} }}",
+                field.name()
+            )
+        };
         if let Some(oneof) = real_oneof(field) {
             let module = nested_module(m);
             let group = oneof_names.iter().position(|n| n == oneof.name()).unwrap();
             let v = if is_boxed(field) { "Box::new(v)" } else { "v" };
             writeln!(
                 out,
-                "                    {i} => if let Some(v) = {read} {{
-                        message.{oneof_field} = Some({module}::{enum_name}::{variant}({v}));
-                    }},",
-                read = read_oneof(&value_codec(&field.kind()), group),
+                "                    {i} => {{
+                        crate::json::codec::mark_seen(&mut seen, {i}, {json:?}, {named})?;
+                        if let Some(v) = <{codec} as crate::json::codec::Codec>::read(reader).map_err(|e| e.in_field({named}))? {{
+                            crate::json::codec::set_oneof(&mut oneofs_set, {group}, ONEOF_NAMES).map_err(|e| e.in_field({named}))?;
+                            message.{oneof_field} = Some({module}::{enum_name}::{variant}({v}));
+                        }}
+                    }}",
+                codec = value_codec(&field.kind()),
                 oneof_field = to_snake(oneof.name()),
                 enum_name = to_upper_camel(oneof.name()),
                 variant = to_upper_camel(field.name()),
@@ -764,12 +635,55 @@ fn write_field_arms(
             };
             writeln!(
                 out,
-                "                    {i} => if let Some(v) = {} {{ {assign}; }},",
-                read(&field_codec(field))
+                "                    {i} => {{
+                        crate::json::codec::mark_seen(&mut seen, {i}, {json:?}, {named})?;
+                        if let Some(v) = <{codec} as crate::json::codec::Codec>::read(reader).map_err(|e| e.in_field({named}))? {{ {assign}; }}
+                    }}",
+                codec = field_codec(field),
             )
             .unwrap();
         }
     }
+    writeln!(
+        out,
+        "                    _ => unreachable!(\"field_index returns indexes of fields\"),
+                }}
+            }}
+        }}
+    }}
+
+    impl crate::json::ReadJson for {path} {{
+        fn read_json(reader: &mut crate::json::Reader<'_>) -> Result<Self, crate::json::ReadError> {{
+            let mut message = Self::default();
+            crate::json::codec::read_message(reader, &mut message)?;
+            Ok(message)
+        }}
+
+        fn read_json_in_place(reader: &mut crate::json::Reader<'_>, place: &mut Self) -> Result<(), crate::json::ReadError> {{
+            crate::json::codec::read_message(reader, place)
+        }}
+    }}
+
+    impl crate::json::WriteJson for {path} {{
+        fn write_json(&self, writer: &mut crate::json::Writer<'_>) -> Result<(), crate::json::WriteError> {{
+            crate::json::codec::write_message(self, writer)
+        }}
+    }}
+
+    impl serde::Serialize for {path} {{
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {{
+            crate::json::serde_bridge::serialize(self, serializer)
+        }}
+    }}
+
+    impl<'de> serde::Deserialize<'de> for {path} {{
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
+            crate::json::serde_bridge::deserialize(deserializer)
+        }}
+    }}
+}};"
+    )
+    .unwrap();
 }
 
 // ---------------------------------------------------------------------------
@@ -824,14 +738,10 @@ impl serde::Serialize for {path} {{
 }}
 impl<'de> serde::Deserialize<'de> for {path} {{
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
-        let number = <crate::json::codec::Enum<Self> as crate::json::codec::Codec>::deserialize(deserializer)?;
-        Self::try_from(number).map_err(|_| {{
-            <D::Error as serde::de::Error>::custom(format_args!(\"{{number}} is not a value of {}\"))
-        }})
+        crate::json::serde_bridge::deserialize_enum(deserializer)
     }}
 }}",
         e.full_name(),
-        e.full_name()
     )
     .unwrap();
 }

@@ -24,18 +24,19 @@ use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::json::{JsonError, ParseOptions};
+use crate::json::codec::Fields;
+use crate::json::{
+    JsonError, ParseOptions, ReadError, ReadJson, Reader, WriteError, WriteJson, Writer,
+};
 
-type DecodeFn = fn(&[u8]) -> Result<Box<dyn erased_serde::Serialize>, prost::DecodeError>;
+/// Reads the type's JSON (a value, or an `Any`'s members) into its binary
+/// encoding.
+type ReadFn = for<'de> fn(&mut Reader<'de>) -> Result<Vec<u8>, ReadError>;
+/// Writes the binary encoding as the type's JSON value.
+type WriteFn = fn(&[u8], &mut Writer<'_>) -> Result<(), WriteFailure>;
+/// Writes the binary encoding as an `Any` object with its type URL.
+type WriteAnyFn = fn(&str, &[u8], &mut Writer<'_>) -> Result<(), WriteFailure>;
 type ReencodeFn = fn(&[u8]) -> Result<Vec<u8>, prost::DecodeError>;
-type ToValueFn = fn(&[u8]) -> Result<serde_json::Value, String>;
-type FromValueFn = fn(serde_json::Value) -> Result<Vec<u8>, String>;
-type ReadMembersFn = for<'de> fn(
-    &mut crate::json::read::Reader<'de>,
-) -> Result<Vec<u8>, crate::json::read::ReadError>;
-type WriteFieldsFn = fn(&[u8], &mut Vec<u8>) -> Result<(), FieldsError>;
-type FromJsonFn =
-    for<'de> fn(&mut dyn erased_serde::Deserializer<'de>) -> Result<Vec<u8>, erased_serde::Error>;
 
 /// What the registry knows of one message type: how to turn its binary
 /// encoding into JSON and back.
@@ -43,13 +44,11 @@ type FromJsonFn =
 pub struct Entry {
     full_name: &'static str,
     well_known: bool,
-    decode: DecodeFn,
     reencode: ReencodeFn,
-    from_json: FromJsonFn,
-    read_members: ReadMembersFn,
-    write_fields: Option<WriteFieldsFn>,
-    to_value: ToValueFn,
-    from_value: FromValueFn,
+    read: ReadFn,
+    read_any: ReadFn,
+    write: WriteFn,
+    write_any: WriteAnyFn,
 }
 
 impl std::fmt::Debug for Entry {
@@ -88,94 +87,235 @@ pub enum TranscodeError {
     Json(#[from] JsonError),
 }
 
-fn decode<T: Message + Default + Serialize + 'static>(
-    bytes: &[u8],
-) -> Result<Box<dyn erased_serde::Serialize>, prost::DecodeError> {
-    Ok(Box::new(T::decode(bytes)?))
+/// Why a binary encoding could not be written as JSON.
+pub(crate) enum WriteFailure {
+    /// The encoding does not decode as the type.
+    Decode(prost::DecodeError),
+    /// The message has no JSON form (a NaN in a `Value`, an Any of an
+    /// unknown type, ...).
+    Write(WriteError),
+}
+
+impl From<WriteError> for WriteFailure {
+    fn from(e: WriteError) -> Self {
+        Self::Write(e)
+    }
 }
 
 fn reencode<T: Message + Default>(bytes: &[u8]) -> Result<Vec<u8>, prost::DecodeError> {
     Ok(T::decode(bytes)?.encode_to_vec())
 }
 
-fn to_value<T: Message + Default + Serialize>(bytes: &[u8]) -> Result<serde_json::Value, String> {
-    let message = T::decode(bytes).map_err(|e| e.to_string())?;
-    serde_json::to_value(&message).map_err(|e| e.to_string())
+fn read_value<T: Message + ReadJson>(reader: &mut Reader<'_>) -> Result<Vec<u8>, ReadError> {
+    Ok(T::read_json(reader)?.encode_to_vec())
 }
 
-fn from_value<T: Message + DeserializeOwned>(value: serde_json::Value) -> Result<Vec<u8>, String> {
-    // The path inside the buffered value goes into the message, since the
-    // caller's path ends at the Any.
-    serde_path_to_error::deserialize::<_, T>(value)
-        .map(|m| m.encode_to_vec())
-        .map_err(|e| match e.path().to_string().as_str() {
-            "." => e.into_inner().to_string(),
-            path => format!("{path}: {}", e.into_inner()),
-        })
+fn write_value<T: Message + Default + WriteJson>(
+    bytes: &[u8],
+    writer: &mut Writer<'_>,
+) -> Result<(), WriteFailure> {
+    let message = T::decode(bytes).map_err(WriteFailure::Decode)?;
+    Ok(message.write_json(writer)?)
 }
 
-/// Reads the rest of an object (an Any's members after `"@type"`) from the
-/// crate's reader, without type erasure, and leaves the object.
-fn read_members<T: Message + DeserializeOwned>(
-    reader: &mut crate::json::read::Reader<'_>,
-) -> Result<Vec<u8>, crate::json::read::ReadError> {
-    reader
-        .rest_of_object(|members| {
-            T::deserialize(serde::de::value::MapAccessDeserializer::new(members))
-        })
-        .map(|m| m.encode_to_vec())
-}
-
-/// [`read_members`] for a message of the crate: straight from the text.
-fn read_own_members<T: Message + Default + crate::json::ReadJson>(
-    reader: &mut crate::json::read::Reader<'_>,
-) -> Result<Vec<u8>, crate::json::read::ReadError> {
+/// Reads a generated message from the members of an Any's object.
+fn read_fields<T: Message + Fields>(reader: &mut Reader<'_>) -> Result<Vec<u8>, ReadError> {
     let mut message = T::default();
-    T::read_json_members(reader, &mut message)?;
+    message.read_members(reader, true, true)?;
     Ok(message.encode_to_vec())
 }
 
-/// Why an Any's fields could not be written.
-pub(crate) enum FieldsError {
-    Decode(prost::DecodeError),
-    Write(crate::json::JsonError),
-}
-
-/// Decodes a message of the crate and writes its fields into an open object.
-fn write_fields<T: Message + Default + crate::json::codec::Fields>(
+/// Writes a generated message's fields beside an Any's `"@type"`.
+fn write_fields<T: Message + Fields>(
+    type_url: &str,
     bytes: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<(), FieldsError> {
-    let message = T::decode(bytes).map_err(FieldsError::Decode)?;
-    message
-        .fields(&mut crate::json::write::FieldWriter::continuing(out))
-        .map_err(FieldsError::Write)
+    writer: &mut Writer<'_>,
+) -> Result<(), WriteFailure> {
+    let message = T::decode(bytes).map_err(WriteFailure::Decode)?;
+    open_any(type_url, writer);
+    message.write_fields(writer, &mut false)?;
+    writer.out().push(b'}');
+    Ok(())
 }
 
-fn from_json<T: Message + DeserializeOwned>(
-    de: &mut dyn erased_serde::Deserializer<'_>,
-) -> Result<Vec<u8>, erased_serde::Error> {
-    Ok(erased_serde::deserialize::<T>(de)?.encode_to_vec())
+/// Reads a well-known type from the `"value"` member of an Any's object.
+fn read_value_member<T: Message + prost::Name + ReadJson>(
+    reader: &mut Reader<'_>,
+) -> Result<Vec<u8>, ReadError> {
+    let mut value = None;
+    let mut first = true;
+    while let Some(name) = reader.member_name(&mut first)? {
+        let name = name.as_str().to_owned();
+        reader.colon()?;
+        match name.as_str() {
+            "@type" => reader.skip_value()?,
+            "value" if value.is_none() => {
+                value = Some(T::read_json(reader).map_err(|e| e.in_field("value"))?);
+            }
+            _ if name != "value" && reader.ignores_unknown() => reader.skip_value()?,
+            _ => {
+                return Err(ReadError::new(format_args!(
+                    "unknown field \"{name}\" in an Any of {}, which holds only \"@type\" and \"value\"",
+                    T::full_name()
+                ))
+                .at_key(&name));
+            }
+        }
+    }
+    match value {
+        Some(value) => Ok(value.encode_to_vec()),
+        None => Err(ReadError::new(format_args!(
+            "an Any of {} needs a \"value\" member",
+            T::full_name()
+        ))),
+    }
+}
+
+/// Writes a well-known type as an Any's `"value"` member.
+fn write_value_member<T: Message + Default + WriteJson>(
+    type_url: &str,
+    bytes: &[u8],
+    writer: &mut Writer<'_>,
+) -> Result<(), WriteFailure> {
+    let message = T::decode(bytes).map_err(WriteFailure::Decode)?;
+    open_any(type_url, writer);
+    writer.out().extend_from_slice(b",\"value\":");
+    message.write_json(writer)?;
+    writer.out().push(b'}');
+    Ok(())
+}
+
+/// Opens an Any's object with its `"@type"` member.
+fn open_any(type_url: &str, writer: &mut Writer<'_>) {
+    let out = writer.out();
+    out.extend_from_slice(b"{\"@type\":");
+    crate::json::write::write_str(out, type_url);
+}
+
+/// Reads a user's type through its serde impls (with `serde_json`, from
+/// the raw text of the value).
+fn read_serde<T: Message + DeserializeOwned>(
+    reader: &mut Reader<'_>,
+) -> Result<Vec<u8>, ReadError> {
+    let raw = reader.raw_value()?;
+    serde_json::from_slice::<T>(raw)
+        .map(|m| m.encode_to_vec())
+        .map_err(|e| ReadError::new(serde_message(&e)))
+}
+
+/// Reads a user's type from an Any's object (which the reader has entered):
+/// the object without `"@type"`, through the type's serde impls.
+fn read_serde_any<T: Message + DeserializeOwned>(
+    reader: &mut Reader<'_>,
+) -> Result<Vec<u8>, ReadError> {
+    let mut members = serde_json::Map::new();
+    let mut first = true;
+    while let Some(name) = reader.member_name(&mut first)? {
+        let name = name.as_str().to_owned();
+        reader.colon()?;
+        let raw = reader.raw_value()?;
+        if name != "@type" {
+            let value =
+                serde_json::from_slice(raw).map_err(|e| ReadError::new(serde_message(&e)))?;
+            members.insert(name, value);
+        }
+    }
+    serde_json::from_value::<T>(serde_json::Value::Object(members))
+        .map(|m| m.encode_to_vec())
+        .map_err(|e| ReadError::new(serde_message(&e)))
+}
+
+/// A `serde_json` error without its position, which is not the document's.
+fn serde_message(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+fn write_serde<T: Message + Default + Serialize>(
+    bytes: &[u8],
+    writer: &mut Writer<'_>,
+) -> Result<(), WriteFailure> {
+    let message = T::decode(bytes).map_err(WriteFailure::Decode)?;
+    serde_json::to_writer(writer.out(), &message).map_err(WriteError::new)?;
+    Ok(())
+}
+
+fn write_serde_any<T: Message + Default + Serialize>(
+    type_url: &str,
+    bytes: &[u8],
+    writer: &mut Writer<'_>,
+) -> Result<(), WriteFailure> {
+    let message = T::decode(bytes).map_err(WriteFailure::Decode)?;
+    let text = serde_json::to_vec(&message).map_err(WriteError::new)?;
+    let members = match text.as_slice() {
+        [b'{', b'}'] => &[][..],
+        [b'{', members @ .., b'}'] => members,
+        _ => {
+            return Err(WriteFailure::Write(WriteError::new(
+                "an Any's payload must be written as a JSON object",
+            )));
+        }
+    };
+    open_any(type_url, writer);
+    if !members.is_empty() {
+        writer.out().push(b',');
+        writer.out().extend_from_slice(members);
+    }
+    writer.out().push(b'}');
+    Ok(())
 }
 
 impl Entry {
-    /// The entry of message type `T`. `well_known` marks the types whose JSON
-    /// is not an object of fields (Timestamp, Struct, ...), which an `Any`
-    /// holds under a `"value"` member.
-    pub(crate) fn of<T>(full_name: &'static str, well_known: bool) -> Self
+    /// The entry of a generated message: its JSON is an object of its
+    /// fields, also inside an `Any`.
+    pub(crate) fn message<T>(full_name: &'static str) -> Self
+    where
+        T: Message + Default + Fields + ReadJson + WriteJson + 'static,
+    {
+        Self {
+            full_name,
+            well_known: false,
+            reencode: reencode::<T>,
+            read: read_value::<T>,
+            read_any: read_fields::<T>,
+            write: write_value::<T>,
+            write_any: write_fields::<T>,
+        }
+    }
+
+    /// The entry of a well-known type with a JSON form of its own
+    /// (Timestamp, Struct, ...), which an `Any` holds under `"value"`.
+    pub(crate) fn well_known<T>(full_name: &'static str) -> Self
+    where
+        T: Message + Default + prost::Name + ReadJson + WriteJson + 'static,
+    {
+        Self {
+            full_name,
+            well_known: true,
+            reencode: reencode::<T>,
+            read: read_value::<T>,
+            read_any: read_value_member::<T>,
+            write: write_value::<T>,
+            write_any: write_value_member::<T>,
+        }
+    }
+
+    /// The entry of a user's type, through its serde impls.
+    fn serde<T>(full_name: &'static str) -> Self
     where
         T: Message + Default + Serialize + DeserializeOwned + 'static,
     {
         Self {
             full_name,
-            well_known,
-            decode: decode::<T>,
+            well_known: false,
             reencode: reencode::<T>,
-            from_json: from_json::<T>,
-            read_members: read_members::<T>,
-            write_fields: None,
-            to_value: to_value::<T>,
-            from_value: from_value::<T>,
+            read: read_serde::<T>,
+            read_any: read_serde_any::<T>,
+            write: write_serde::<T>,
+            write_any: write_serde_any::<T>,
         }
     }
 
@@ -192,13 +332,7 @@ impl Entry {
     /// Whether the JSON form is not an object of fields, so that an `Any`
     /// holds it as `{"@type": ..., "value": <json>}`.
     pub fn is_special_json(&self) -> bool {
-        self.well_known && !matches!(self.full_name, "google.protobuf.Empty")
-    }
-
-    /// Decodes the binary encoding into a value that serializes as the
-    /// type's canonical JSON.
-    pub fn decode(&self, bytes: &[u8]) -> Result<Box<dyn erased_serde::Serialize>, TranscodeError> {
-        (self.decode)(bytes).map_err(|source| self.decode_error(bytes, source))
+        self.well_known
     }
 
     /// Decodes the binary encoding and encodes it again: fields in number
@@ -217,84 +351,54 @@ impl Entry {
         }
     }
 
-    /// Decodes the binary encoding into its JSON value, without type erasure
-    /// (for deeply nested Any payloads).
-    pub(crate) fn binary_to_value(&self, bytes: &[u8]) -> Result<serde_json::Value, String> {
-        (self.to_value)(bytes)
+    /// Reads an `Any` of this type from its object, which `reader` has
+    /// entered (its `"@type"` member is skipped wherever it stands), into
+    /// the binary encoding; leaves the object.
+    pub(crate) fn read_any(&self, reader: &mut Reader<'_>) -> Result<Vec<u8>, ReadError> {
+        (self.read_any)(reader)
     }
 
-    /// Reads the type from a buffered JSON value, without type erasure (for
-    /// Any payloads that are buffered); errors name the path inside.
-    pub(crate) fn value_to_binary(&self, value: serde_json::Value) -> Result<Vec<u8>, String> {
-        (self.from_value)(value)
-    }
-
-    /// Reads the type from any serde deserializer and returns its binary
-    /// encoding.
-    pub fn deserialize_to_binary(
+    /// Writes the binary encoding as an `Any` object of this type.
+    pub(crate) fn write_any(
         &self,
-        deserializer: &mut dyn erased_serde::Deserializer<'_>,
-    ) -> Result<Vec<u8>, erased_serde::Error> {
-        (self.from_json)(deserializer)
-    }
-
-    /// The same entry, writing the fields of `T` (a message of the crate)
-    /// straight into an Any's object and reading them straight from one.
-    pub(crate) fn with_fields<
-        T: Message + Default + crate::json::codec::Fields + crate::json::ReadJson,
-    >(
-        self,
-    ) -> Self {
-        Self {
-            write_fields: Some(write_fields::<T>),
-            read_members: read_own_members::<T>,
-            ..self
-        }
-    }
-
-    /// Whether the fields of an Any of this type can be written straight
-    /// into its object (types of the crate, not of the user's).
-    pub(crate) fn writes_fields(&self) -> bool {
-        self.write_fields.is_some() && !self.is_special_json()
-    }
-
-    /// Decodes the binary encoding and writes the message's fields into an
-    /// object that already holds `"@type"`. Errors read as
-    /// [`Entry::decode`]'s.
-    pub(crate) fn write_fields(
-        &self,
+        type_url: &str,
         bytes: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), crate::json::JsonError> {
-        let Some(write) = self.write_fields else {
-            return Err(crate::json::JsonError::Serialize {
-                message: format!("{} has no field writer", self.full_name),
-            });
-        };
-        write(bytes, out).map_err(|e| match e {
-            FieldsError::Decode(source) => crate::json::JsonError::Serialize {
-                message: self.decode_error(bytes, source).to_string(),
-            },
-            FieldsError::Write(e) => e,
+        writer: &mut Writer<'_>,
+    ) -> Result<(), WriteError> {
+        (self.write_any)(type_url, bytes, writer).map_err(|e| match e {
+            WriteFailure::Decode(source) => WriteError::new(self.decode_error(bytes, source)),
+            WriteFailure::Write(e) => e,
         })
     }
 
-    /// Reads the type from the members of an object the crate's reader is
-    /// in, and returns its binary encoding.
-    pub(crate) fn read_members(
+    /// Converts the binary encoding to canonical JSON, appended to `out`.
+    pub fn write_binary_as_json(
         &self,
-        reader: &mut crate::json::read::Reader<'_>,
-    ) -> Result<Vec<u8>, crate::json::read::ReadError> {
-        (self.read_members)(reader)
+        bytes: &[u8],
+        pretty: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranscodeError> {
+        let mut compact = Vec::with_capacity(if pretty { bytes.len() * 2 } else { 0 });
+        let target = if pretty { &mut compact } else { &mut *out };
+        (self.write)(bytes, &mut Writer::new(target)).map_err(|e| match e {
+            WriteFailure::Decode(source) => self.decode_error(bytes, source),
+            WriteFailure::Write(e) => TranscodeError::Json(e.into()),
+        })?;
+        if pretty {
+            out.extend_from_slice(&crate::json::write::indent(&compact));
+        }
+        Ok(())
     }
 
     /// Converts the binary encoding to canonical JSON text.
     pub fn binary_to_json(&self, bytes: &[u8], pretty: bool) -> Result<String, TranscodeError> {
-        let message = self.decode(bytes)?;
-        Ok(if pretty {
-            crate::json::to_string_pretty(&*message)?
-        } else {
-            crate::json::to_string(&*message)?
+        let mut out = Vec::with_capacity(bytes.len() * 2);
+        self.write_binary_as_json(bytes, pretty, &mut out)?;
+        // The writer writes only UTF-8.
+        String::from_utf8(out).map_err(|e| {
+            TranscodeError::Json(JsonError::Serialize {
+                message: e.to_string(),
+            })
         })
     }
 
@@ -310,22 +414,7 @@ impl Entry {
         json: &[u8],
         options: &ParseOptions,
     ) -> Result<Vec<u8>, TranscodeError> {
-        Ok(crate::json::from_slice_seed(json, options, *self)?)
-    }
-}
-
-/// Reading through an entry: the seed is the entry, the value the binary
-/// encoding.
-impl<'de> serde::de::DeserializeSeed<'de> for Entry {
-    type Value = Vec<u8>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Vec<u8>, D::Error> {
-        let mut erased = <dyn erased_serde::Deserializer>::erase(deserializer);
-        self.deserialize_to_binary(&mut erased)
-            .map_err(serde::de::Error::custom)
+        Ok(crate::json::read_with(json, options, self.read)?)
     }
 }
 
@@ -426,7 +515,7 @@ where
         Some((existing, _)) => *existing,
         None => Box::leak(name.into_boxed_str()),
     };
-    registry.insert(full_name, Entry::of::<T>(full_name, false));
+    registry.insert(full_name, Entry::serde::<T>(full_name));
 }
 
 /// Finds the entry of a type by its full name or by a type URL (the name is

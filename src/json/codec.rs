@@ -1,88 +1,69 @@
-//! The value codecs behind the generated serde impls and the crate's writer.
+//! The rules of the proto3 JSON mapping for each kind of value, in one
+//! place each.
 //!
 //! `build/codegen.rs` names one codec per field (`Repeated<I64>`,
 //! `Map<Str, Enum<Code>>`, `Msg<Operation>`, ...) and this module does the
-//! work: int64 as strings, NaN and infinities as strings, bytes as base64, open
-//! enums, `null` as "unset", and the accepted input forms of the proto3 JSON
-//! mapping. Each codec reads and writes through serde. For the crate's own
-//! reader and writer, the common kinds also read straight from the text
-//! (`Codec::read_field`) and write straight to bytes (`Codec::write_json`),
-//! accepting and writing exactly what the serde path does.
+//! work, reading from the crate's [`Reader`] and writing to its [`Writer`]:
+//! int64 as strings, NaN and infinities as strings, bytes as base64, open
+//! enums, `null` as "unset", and the accepted input forms. The messages'
+//! field loops (names, presence, oneofs) are generated; the well-known types
+//! with special forms are written by hand in `src/google/protobuf/`.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
 use base64::Engine as _;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
-use serde::{Deserialize, Serialize};
 
-use super::JsonError;
-use super::options;
-use super::read::{ReadError, ReadJson, Reader};
-use super::write::{self, WriteJson, Writer};
+use super::read::{Number, ReadError, ReadJson, Reader, Scalar};
+use super::write::{self, WriteError, WriteJson, Writer};
 
-/// How one kind of proto value is written to and read from JSON.
+/// How one kind of proto value is read and written.
 pub(crate) trait Codec {
     /// The Rust type prost stores the value as.
     type Value;
     /// Whether the value is the proto3 default, which canonical JSON omits.
     fn is_default(value: &Self::Value) -> bool;
-    /// Writes the value.
-    fn serialize<S: Serializer>(value: &Self::Value, serializer: S) -> Result<S::Ok, S::Error>;
-    /// Reads a non-null value.
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self::Value, D::Error>;
+    /// Reads a value that is not `null`: `None` when it is to be left out
+    /// (an enum name the schema does not know, under "ignore unknown
+    /// fields").
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError>;
     /// What a JSON `null` stands for: `None` (the field stays unset) for every
     /// type but `google.protobuf.Value` and `NullValue`.
     fn from_null() -> Option<Self::Value> {
         None
     }
-    /// Reads the next element of a list into `out`; `false` at the end.
-    /// Messages override it to be read in place.
-    fn read_element<'de, A: SeqAccess<'de>>(
-        seq: &mut A,
-        out: &mut Vec<Self::Value>,
-    ) -> Result<bool, A::Error>
-    where
-        Self: Sized,
-    {
-        match seq.next_element_seed(Element::<Self>(PhantomData))? {
-            Some(value) => {
-                out.push(value);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-    /// Reads a field's value with the crate's reader: `None` for a `null`
-    /// that leaves the field unset. By default through
-    /// [`Codec::deserialize`]; messages, lists, maps and strings read the
-    /// text directly.
+    /// Reads a field's value: `None` leaves the field unset.
     #[inline]
-    fn read_field(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
+    fn read(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
         if reader.null()? {
             return Ok(Self::from_null());
         }
-        Self::deserialize(reader).map(Some)
+        Self::read_value(reader)
     }
-    /// Reads a list element with the crate's reader into `out`; `null` is
-    /// an error unless the type gives it a meaning.
+    /// Reads a list element or a map value, where `null` is an error unless
+    /// the type gives it a meaning: `None` leaves the item out.
+    #[inline]
+    fn read_item(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
+        if reader.null()? {
+            return match Self::from_null() {
+                Some(value) => Ok(Some(value)),
+                None => Err(ReadError::new("null is not allowed here")),
+            };
+        }
+        Self::read_value(reader)
+    }
+    /// Reads a list element into `out`; messages override it to be read in
+    /// place.
     #[inline]
     fn push_item(reader: &mut Reader<'_>, out: &mut Vec<Self::Value>) -> Result<(), ReadError> {
-        match Self::read_field(reader)? {
-            Some(value) => {
-                out.push(value);
-                Ok(())
-            }
-            None => Err(de::Error::custom("null is not allowed here")),
+        if let Some(value) = Self::read_item(reader)? {
+            out.push(value);
         }
+        Ok(())
     }
-    /// Writes the value with the crate's JSON writer: by default through
-    /// [`Codec::serialize`]; the common kinds write their bytes directly.
-    fn write_json(value: &Self::Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
-        Ok(Self::serialize(value, Writer::new(out))?)
-    }
+    /// Writes the value.
+    fn write(value: &Self::Value, writer: &mut Writer<'_>) -> Result<(), WriteError>;
 }
 
 /// A codec of map keys, which JSON always writes as strings.
@@ -91,341 +72,137 @@ pub(crate) trait KeyCodec {
     type Key: Ord;
     /// Parses a key from its JSON string.
     fn parse_key(key: &str) -> Result<Self::Key, String>;
-    /// Formats a key as its JSON string.
-    fn format_key(key: &Self::Key) -> String;
     /// Writes a key as its quoted JSON string.
-    fn write_key(key: &Self::Key, out: &mut Vec<u8>) {
-        write::write_str(out, &Self::format_key(key));
-    }
+    fn write_key(key: &Self::Key, out: &mut Vec<u8>);
 }
 
-/// A protobuf enum as generated by prost: numbers and names.
+/// A protobuf enum: its names and numbers, from its descriptor (aliases
+/// included).
 pub(crate) trait ProtoEnum {
     /// The enum's full proto name, for error messages.
     const FULL_NAME: &'static str;
-    /// The name of a known number.
+    /// The name a known number is written with (the first declared).
     fn name_of(number: i32) -> Option<&'static str>;
     /// The number of a known name.
     fn number_of(name: &str) -> Option<i32>;
 }
 
-/// The deepest `google.protobuf.Any` nesting read or written, as in the
-/// reference implementation's default recursion limit. Binary input can nest
-/// Anys without limit (their payloads are opaque bytes to the decoder), so the
-/// JSON writer needs a limit of its own.
-pub(crate) const MAX_ANY_DEPTH: u32 = 100;
-
-thread_local! {
-    static ANY_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// How many Any levels are entered now.
-pub(crate) fn any_depth() -> u32 {
-    ANY_DEPTH.with(std::cell::Cell::get)
-}
-
-/// One level of Any nesting, entered for as long as the value lives.
-pub(crate) struct AnyLevel(());
-
-impl AnyLevel {
-    /// Enters a level; an error message past [`MAX_ANY_DEPTH`].
-    pub(crate) fn enter() -> Result<Self, String> {
-        let depth = ANY_DEPTH.with(|d| d.get());
-        if depth >= MAX_ANY_DEPTH {
-            return Err(format!(
-                "google.protobuf.Any values nest deeper than {MAX_ANY_DEPTH} levels"
-            ));
-        }
-        ANY_DEPTH.with(|d| d.set(depth + 1));
-        Ok(Self(()))
-    }
-}
-
-impl Drop for AnyLevel {
-    fn drop(&mut self) {
-        ANY_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-    }
-}
-
-/// How many Any levels in a row are read or written by streaming. Each
-/// streamed level reaches the input through one more type-erased layer, so a
-/// value k levels down costs O(k) stack frames; after this many levels the
-/// payload is buffered as a `serde_json::Value` and handled without erasure,
-/// which starts the chain again.
-pub(crate) const MAX_STREAMED_ANY_CHAIN: u32 = 8;
-
-thread_local! {
-    static ANY_CHAIN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// One streamed level of Any, or `None` when the chain is long enough that
-/// this level should buffer.
-pub(crate) struct StreamedAny(());
-
-impl StreamedAny {
-    pub(crate) fn enter() -> Option<Self> {
-        let chain = ANY_CHAIN.with(|c| c.get());
-        (chain < MAX_STREAMED_ANY_CHAIN).then(|| {
-            ANY_CHAIN.with(|c| c.set(chain + 1));
-            Self(())
-        })
-    }
-}
-
-impl Drop for StreamedAny {
-    fn drop(&mut self) {
-        ANY_CHAIN.with(|c| c.set(c.get().saturating_sub(1)));
-    }
-}
-
-/// Runs `f` (the handling of a buffered Any payload) with a fresh chain.
-pub(crate) fn with_new_any_chain<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(u32);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            ANY_CHAIN.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(ANY_CHAIN.with(|c| c.replace(0)));
-    f()
-}
-
 /// Runs `f` with enough stack for one more level of recursive values (Any,
 /// Struct, Value), moving to a fresh heap-allocated segment when the current
-/// stack runs low. Depth stays bounded by the parser's recursion limit and
-/// [`MAX_ANY_DEPTH`]; this keeps those limits reachable without overflowing
+/// stack runs low. Depth stays bounded by the reader's recursion limit and
+/// the Any limit; this keeps those limits reachable without overflowing
 /// small (or debug-build) stacks.
 pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(128 * 1024, 1024 * 1024, f)
 }
 
-/// Where a message's fields are written: a serde map (one of its own, or
-/// the one of an enclosing `Any`), or the crate's JSON writer.
-pub(crate) trait FieldSink {
-    type Error;
-    /// Writes one field: its JSON name, the same quoted and followed by a
-    /// colon (`"name":`, for writers of JSON text), and its value.
-    fn field<C: Codec>(
-        &mut self,
-        name: &'static str,
-        key: &'static str,
-        value: &C::Value,
-    ) -> Result<(), Self::Error>;
-}
-
-impl<M: SerializeMap> FieldSink for M {
-    type Error = M::Error;
-
-    #[inline]
-    fn field<C: Codec>(
-        &mut self,
-        name: &'static str,
-        _key: &'static str,
-        value: &C::Value,
-    ) -> Result<(), M::Error> {
-        self.serialize_entry(name, &Ser::<C>::new(value))
-    }
-}
-
-/// A message type whose generated code hands its set fields, in field
-/// number order, to a [`FieldSink`].
-pub(crate) trait Fields {
-    fn fields<S: FieldSink>(&self, sink: &mut S) -> Result<(), S::Error>;
-}
-
-/// Writes a message as a JSON object of its fields.
-pub(crate) fn serialize_message<T: Fields, S: Serializer>(
-    message: &T,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    let mut map = serializer.serialize_map(None)?;
-    message.fields(&mut map)?;
-    map.end()
-}
-
-/// Serializes a borrowed value with codec `C`.
-pub(crate) struct Ser<'a, C: Codec>(&'a C::Value);
-
-impl<'a, C: Codec> Ser<'a, C> {
-    pub(crate) fn new(value: &'a C::Value) -> Self {
-        Self(value)
-    }
-}
-
-impl<C: Codec> Serialize for Ser<'_, C> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        C::serialize(self.0, serializer)
-    }
-}
-
-/// Reads a field value with codec `C`; `None` when the JSON value is a `null`
-/// that leaves the field unset.
-pub(crate) struct Seed<C>(PhantomData<C>);
-
-impl<C> Seed<C> {
-    pub(crate) fn new() -> Self {
-        Self(PhantomData)
-    }
-}
-
-impl<'de, C: Codec> DeserializeSeed<'de> for Seed<C> {
-    type Value = Option<C::Value>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_option(NullOr::<C>(PhantomData))
-    }
-}
-
-/// [`Seed`] for a member of a oneof: once a value (not `null`) is read,
-/// records that the oneof is set, failing within the member, so that the
-/// error's path names it, when another member holds a value already.
-pub(crate) struct OneofSeed<'s, C> {
-    set: &'s mut [bool],
-    group: usize,
-    names: &'static [&'static str],
-    codec: PhantomData<C>,
-}
-
-impl<'s, C> OneofSeed<'s, C> {
-    pub(crate) fn new(set: &'s mut [bool], group: usize, names: &'static [&'static str]) -> Self {
-        Self {
-            set,
-            group,
-            names,
-            codec: PhantomData,
-        }
-    }
-}
-
-impl<'de, C: Codec> DeserializeSeed<'de> for OneofSeed<'_, C> {
-    type Value = Option<C::Value>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        let value = Seed::<C>::new().deserialize(deserializer)?;
-        if value.is_some() {
-            set_oneof::<D::Error>(self.set, self.group, self.names)?;
-        }
-        Ok(value)
-    }
-}
-
-struct NullOr<C>(PhantomData<C>);
-
-impl<'de, C: Codec> Visitor<'de> for NullOr<C> {
-    type Value = Option<C::Value>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a value or null")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(C::from_null())
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(C::from_null())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        C::deserialize(deserializer).map(Some)
-    }
-}
-
-/// Reads an element of a list or a map value, where `null` is an error unless
-/// the type gives it a meaning.
-struct Element<C>(PhantomData<C>);
-
-impl<'de, C: Codec> DeserializeSeed<'de> for Element<C> {
-    type Value = C::Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<C::Value, D::Error> {
-        match Seed::<C>::new().deserialize(deserializer)? {
-            Some(value) => Ok(value),
-            None => Err(de::Error::custom("null is not allowed here")),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
-// Field names, duplicates, oneofs
+// Messages: what the generated code of each one implements
 
-/// Reads a field name and resolves it to the field's index. Unknown names are
-/// an error unless the parse ignores unknown fields; a field given twice (also
-/// once by JSON name and once by proto name) is an error, and so is a second
-/// member of a oneof. All are reported while the name is read, so the error's
-/// path ends in the name.
-pub(crate) struct FieldKey<'a, L> {
-    /// The message's full name.
-    pub(crate) message: &'static str,
-    /// The index of a field, by JSON name or proto name (the generated
-    /// function itself, so that it can be inlined).
-    pub(crate) lookup: L,
-    /// The JSON name of each field.
-    pub(crate) names: &'static [&'static str],
-    /// Which fields were read so far.
-    pub(crate) seen: &'a mut [bool],
+/// A message whose JSON form is an object of its fields: every generated
+/// message. (The well-known types with special forms implement
+/// [`ReadJson`] and [`WriteJson`] by hand instead.)
+pub(crate) trait Fields: Default {
+    /// Writes the set fields, in field number order, as members of an open
+    /// object; `first` says whether no member was written yet.
+    fn write_fields(&self, writer: &mut Writer<'_>, first: &mut bool) -> Result<(), WriteError>;
+    /// Reads the members of an entered object into `self` (a fresh value),
+    /// and leaves the object. `first` says whether no member was read yet;
+    /// `in_any` that the object is an `Any`'s, whose `"@type"` is skipped.
+    fn read_members(
+        &mut self,
+        reader: &mut Reader<'_>,
+        first: bool,
+        in_any: bool,
+    ) -> Result<(), ReadError>;
+}
+
+/// Writes a generated message as a JSON object of its fields.
+#[inline]
+pub(crate) fn write_message<T: Fields>(
+    message: &T,
+    writer: &mut Writer<'_>,
+) -> Result<(), WriteError> {
+    writer.out().push(b'{');
+    message.write_fields(writer, &mut true)?;
+    writer.out().push(b'}');
+    Ok(())
+}
+
+/// Reads a generated message from a JSON object into `place`.
+#[inline]
+pub(crate) fn read_message<T: Fields>(
+    reader: &mut Reader<'_>,
+    place: &mut T,
+) -> Result<(), ReadError> {
+    reader.enter_object()?;
+    place.read_members(reader, true, false)
+}
+
+/// Writes one member: the prepared key (`"name":`) and the value.
+#[inline]
+pub(crate) fn write_field<C: Codec>(
+    writer: &mut Writer<'_>,
+    first: &mut bool,
+    key: &'static str,
+    value: &C::Value,
+) -> Result<(), WriteError> {
+    let out = writer.out();
+    if !std::mem::replace(first, false) {
+        out.push(b',');
+    }
+    out.extend_from_slice(key.as_bytes());
+    C::write(value, writer)
+}
+
+/// Records that field `index` (JSON name `json_name`, named `named` in the
+/// input) was read, failing when it was read before (also once by JSON name
+/// and once by proto name).
+#[inline]
+pub(crate) fn mark_seen(
+    seen: &mut [bool],
+    index: usize,
+    json_name: &'static str,
+    named: &'static str,
+) -> Result<(), ReadError> {
+    if std::mem::replace(&mut seen[index], true) {
+        return Err(ReadError::new(format_args!(
+            "field \"{json_name}\" is given more than once"
+        ))
+        .in_field(named));
+    }
+    Ok(())
+}
+
+/// Handles a member whose name is no field of `message`: skipped under
+/// "ignore unknown fields" (and an `Any`'s `"@type"`, when `in_any`), an
+/// error otherwise. The reader stands after the colon.
+#[cold]
+pub(crate) fn unknown_member(
+    reader: &mut Reader<'_>,
+    message: &str,
+    name: &str,
+    in_any: bool,
+) -> Result<(), ReadError> {
+    if reader.ignores_unknown() || in_any && name == "@type" {
+        return reader.skip_value();
+    }
+    Err(ReadError::new(format_args!("unknown field \"{name}\" in {message}")).at_key(name))
 }
 
 /// Records that a oneof got a value, or fails when another field of it has
 /// one already. Called once the value is read: a `null` member sets
 /// nothing, so it may stand beside the field that is set
 /// (`{"oneofString": "x", "oneofUint32": null}`).
-pub(crate) fn set_oneof<E: de::Error>(
-    set: &mut [bool],
-    group: usize,
-    names: &[&str],
-) -> Result<(), E> {
+#[inline]
+pub(crate) fn set_oneof(set: &mut [bool], group: usize, names: &[&str]) -> Result<(), ReadError> {
     if std::mem::replace(&mut set[group], true) {
-        return Err(E::custom(format_args!(
+        return Err(ReadError::new(format_args!(
             "more than one field of oneof \"{}\" is set",
             names[group]
         )));
     }
     Ok(())
-}
-
-impl<'de, L: Fn(&str) -> Option<usize>> DeserializeSeed<'de> for FieldKey<'_, L> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<L: Fn(&str) -> Option<usize>> Visitor<'_> for FieldKey<'_, L> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a field name")
-    }
-
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
-        self.resolve(name)
-    }
-}
-
-impl<L: Fn(&str) -> Option<usize>> FieldKey<'_, L> {
-    /// The index of the field named `name`: `None` for an unknown field
-    /// being ignored.
-    #[inline]
-    pub(crate) fn resolve<E: de::Error>(self, name: &str) -> Result<Option<usize>, E> {
-        match (self.lookup)(name) {
-            Some(index) => {
-                if std::mem::replace(&mut self.seen[index], true) {
-                    return Err(E::custom(format_args!(
-                        "field \"{}\" is given more than once",
-                        self.names[index]
-                    )));
-                }
-                Ok(Some(index))
-            }
-            None if options::ignore_unknown_fields() => Ok(None),
-            None => Err(E::custom(format_args!(
-                "unknown field \"{name}\" in {}",
-                self.message
-            ))),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -434,6 +211,7 @@ impl<L: Fn(&str) -> Option<usize>> FieldKey<'_, L> {
 /// Integer types of the JSON mapping, with the conversions a reader needs.
 trait Integer: Sized + Copy + Default + PartialEq + fmt::Display + itoa::Integer {
     const NAME: &'static str;
+    const EXPECTED: &'static str;
     fn from_i64(v: i64) -> Option<Self>;
     fn from_u64(v: u64) -> Option<Self>;
     fn from_f64(v: f64) -> Option<Self>;
@@ -444,6 +222,7 @@ macro_rules! integer {
     ($t:ty, $name:literal, $min:expr, $max_exclusive:expr) => {
         impl Integer for $t {
             const NAME: &'static str = $name;
+            const EXPECTED: &'static str = concat!("an ", $name, " as a number or a string");
             fn from_i64(v: i64) -> Option<Self> {
                 Self::try_from(v).ok()
             }
@@ -465,10 +244,9 @@ macro_rules! integer {
 
 integer!(i32, "int32", -2147483648.0, 2147483648.0);
 integer!(u32, "uint32", 0.0, 4294967296.0);
-// The float form of -2^63 is refused: serde_json hands over an integer
-// literal below i64::MIN as a float, which rounds to exactly -2^63 (in-range
-// integer literals never arrive as floats). The next float up is the lowest
-// accepted.
+// The float form of -2^63 is refused: an integer literal below i64::MIN
+// reads as a float, which rounds to exactly -2^63 (in-range integer literals
+// never read as floats). The next float up is the lowest accepted.
 integer!(i64, "int64", -9223372036854774784.0, 9223372036854775808.0);
 integer!(u64, "uint64", 0.0, 18446744073709551616.0);
 
@@ -505,53 +283,48 @@ fn is_json_number(s: &str) -> bool {
     i == b.len()
 }
 
-struct IntegerVisitor<T>(PhantomData<T>);
+fn out_of_range<T: Integer>(value: impl fmt::Display) -> ReadError {
+    ReadError::new(format_args!("{value} is not a valid {}", T::NAME))
+}
 
-impl<T: Integer> IntegerVisitor<T> {
-    fn out_of_range<E: de::Error>(value: impl fmt::Display) -> E {
-        E::custom(format_args!("{value} is not a valid {}", T::NAME))
+/// An integer from a JSON number.
+fn integer_from_number<T: Integer>(number: Number) -> Result<T, ReadError> {
+    match number {
+        Number::U64(v) => T::from_u64(v).ok_or_else(|| out_of_range::<T>(v)),
+        Number::I64(v) => T::from_i64(v).ok_or_else(|| out_of_range::<T>(v)),
+        Number::F64(v) => T::from_f64(v).ok_or_else(|| out_of_range::<T>(v)),
     }
 }
 
-impl<T: Integer> Visitor<'_> for IntegerVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "an {} as a number or a string", T::NAME)
+/// An integer from a JSON string: its decimal digits, or an exponent or
+/// fraction form whose value is integral (`"1e3"`, `"5.0"`).
+fn integer_from_str<T: Integer>(s: &str) -> Result<T, ReadError> {
+    if let Some(v) = T::parse(s) {
+        return Ok(v);
     }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
-        T::from_i64(v).ok_or_else(|| Self::out_of_range(v))
+    // A plain integer that did not parse is out of range; only exponent and
+    // fraction forms go through a float.
+    let plain = s
+        .strip_prefix('-')
+        .unwrap_or(s)
+        .bytes()
+        .all(|b| b.is_ascii_digit());
+    if !plain
+        && is_json_number(s)
+        && let Ok(f) = s.parse::<f64>()
+        && let Some(v) = T::from_f64(f)
+    {
+        return Ok(v);
     }
+    Err(out_of_range::<T>(format_args!("\"{s}\"")))
+}
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
-        T::from_u64(v).ok_or_else(|| Self::out_of_range(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
-        T::from_f64(v).ok_or_else(|| Self::out_of_range(v))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<T, E> {
-        if let Some(v) = T::parse(s) {
-            return Ok(v);
-        }
-        // A plain integer that did not parse is out of range; only exponent
-        // and fraction forms ("1e3", "5.0") go through a float, and are
-        // accepted when the value is integral.
-        let plain = s
-            .strip_prefix('-')
-            .unwrap_or(s)
-            .bytes()
-            .all(|b| b.is_ascii_digit());
-        if !plain
-            && is_json_number(s)
-            && let Ok(f) = s.parse::<f64>()
-            && let Some(v) = T::from_f64(f)
-        {
-            return Ok(v);
-        }
-        Err(Self::out_of_range(format_args!("\"{s}\"")))
+/// An integer from the next value: a number or a string.
+fn read_integer<T: Integer>(reader: &mut Reader<'_>) -> Result<T, ReadError> {
+    match reader.scalar(T::EXPECTED)? {
+        Scalar::Number(n) => integer_from_number(n),
+        Scalar::Str(s) => integer_from_str(s.as_str()),
+        other => Err(other.invalid(T::EXPECTED)),
     }
 }
 
@@ -571,17 +344,13 @@ macro_rules! integer_codec {
             fn is_default(value: &$t) -> bool {
                 *value == 0
             }
-            fn serialize<S: Serializer>(value: &$t, serializer: S) -> Result<S::Ok, S::Error> {
-                if $quoted {
-                    serializer.serialize_str(itoa::Buffer::new().format(*value))
-                } else {
-                    value.serialize(serializer)
-                }
+            #[inline]
+            fn read_value(reader: &mut Reader<'_>) -> Result<Option<$t>, ReadError> {
+                read_integer::<$t>(reader).map(Some)
             }
-            fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<$t, D::Error> {
-                deserializer.deserialize_any(IntegerVisitor::<$t>(PhantomData))
-            }
-            fn write_json(value: &$t, out: &mut Vec<u8>) -> Result<(), JsonError> {
+            #[inline]
+            fn write(value: &$t, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+                let out = writer.out();
                 if $quoted {
                     out.push(b'"');
                     write::write_integer(out, *value);
@@ -598,9 +367,6 @@ macro_rules! integer_codec {
                 // Map keys are the integer's decimal digits; nothing else.
                 key.parse()
                     .map_err(|_| format!("map key \"{key}\" is not a valid {}", <$t>::NAME))
-            }
-            fn format_key(key: &$t) -> String {
-                key.to_string()
             }
             fn write_key(key: &$t, out: &mut Vec<u8>) {
                 out.push(b'"');
@@ -624,53 +390,42 @@ pub(crate) struct F64;
 /// float: like double, and the value must fit in 32 bits.
 pub(crate) struct F32;
 
-fn serialize_non_finite<S: Serializer>(v: f64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(if v.is_nan() {
-        "NaN"
-    } else if v > 0.0 {
-        "Infinity"
-    } else {
-        "-Infinity"
-    })
-}
+const FLOAT_EXPECTED: &str = "a number, \"NaN\", \"Infinity\" or \"-Infinity\"";
 
-struct FloatVisitor;
-
-impl Visitor<'_> for FloatVisitor {
-    type Value = f64;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a number, \"NaN\", \"Infinity\" or \"-Infinity\"")
-    }
-
-    #[allow(clippy::cast_precision_loss)]
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
-        Ok(v as f64)
-    }
-
-    #[allow(clippy::cast_precision_loss)]
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
-        Ok(v as f64)
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
-        Ok(v)
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<f64, E> {
-        match s {
+/// A double from the next value: a number, a numeric string, or one of the
+/// non-finite names.
+#[allow(clippy::cast_precision_loss)]
+fn read_float(reader: &mut Reader<'_>) -> Result<f64, ReadError> {
+    match reader.scalar(FLOAT_EXPECTED)? {
+        Scalar::Number(Number::U64(v)) => Ok(v as f64),
+        Scalar::Number(Number::I64(v)) => Ok(v as f64),
+        Scalar::Number(Number::F64(v)) => Ok(v),
+        Scalar::Str(s) => match s.as_str() {
             "NaN" => Ok(f64::NAN),
             "Infinity" => Ok(f64::INFINITY),
             "-Infinity" => Ok(f64::NEG_INFINITY),
-            _ if is_json_number(s) => match s.parse::<f64>() {
+            s if is_json_number(s) => match s.parse::<f64>() {
                 Ok(v) if v.is_finite() => Ok(v),
-                _ => Err(E::custom(format_args!(
+                _ => Err(ReadError::new(format_args!(
                     "\"{s}\" is out of range for a double"
                 ))),
             },
-            _ => Err(E::custom(format_args!("\"{s}\" is not a number"))),
-        }
+            s => Err(ReadError::new(format_args!("\"{s}\" is not a number"))),
+        },
+        other => Err(other.invalid(FLOAT_EXPECTED)),
     }
+}
+
+/// Writes a double or float widened to one: finite values as numbers, the
+/// others by name.
+fn write_non_finite(value: f64, out: &mut Vec<u8>) {
+    out.extend_from_slice(if value.is_nan() {
+        b"\"NaN\""
+    } else if value > 0.0 {
+        b"\"Infinity\""
+    } else {
+        b"\"-Infinity\""
+    });
 }
 
 impl Codec for F64 {
@@ -678,23 +433,16 @@ impl Codec for F64 {
     fn is_default(value: &f64) -> bool {
         *value == 0.0
     }
-    fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-        if value.is_finite() {
-            serializer.serialize_f64(*value)
-        } else {
-            serialize_non_finite(*value, serializer)
-        }
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<f64>, ReadError> {
+        read_float(reader).map(Some)
     }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
-        deserializer.deserialize_any(FloatVisitor)
-    }
-    fn write_json(value: &f64, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    fn write(value: &f64, writer: &mut Writer<'_>) -> Result<(), WriteError> {
         if value.is_finite() {
-            write::write_f64(out, *value);
-            Ok(())
+            write::write_f64(writer.out(), *value);
         } else {
-            Ok(serialize_non_finite(*value, Writer::new(out))?)
+            write_non_finite(*value, writer.out());
         }
+        Ok(())
     }
 }
 
@@ -703,25 +451,26 @@ impl Codec for F32 {
     fn is_default(value: &f32) -> bool {
         *value == 0.0
     }
-    fn serialize<S: Serializer>(value: &f32, serializer: S) -> Result<S::Ok, S::Error> {
-        if value.is_finite() {
-            serializer.serialize_f32(*value)
-        } else {
-            serialize_non_finite(f64::from(*value), serializer)
-        }
-    }
     #[allow(clippy::cast_possible_truncation)]
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f32, D::Error> {
-        let v = deserializer.deserialize_any(FloatVisitor)?;
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<f32>, ReadError> {
+        let v = read_float(reader)?;
         // A value is in range when it rounds to a finite float: the shortest
         // text of f32::MAX ("3.4028235e38") lies just above it.
         let rounded = v as f32;
         if v.is_finite() && !rounded.is_finite() {
-            return Err(de::Error::custom(format_args!(
+            return Err(ReadError::new(format_args!(
                 "{v:e} is out of range for a float"
             )));
         }
-        Ok(rounded)
+        Ok(Some(rounded))
+    }
+    fn write(value: &f32, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        if value.is_finite() {
+            write::write_f32(writer.out(), *value);
+        } else {
+            write_non_finite(f64::from(*value), writer.out());
+        }
+        Ok(())
     }
 }
 
@@ -736,14 +485,16 @@ impl Codec for Bool {
     fn is_default(value: &bool) -> bool {
         !*value
     }
-    fn serialize<S: Serializer>(value: &bool, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bool(*value)
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<bool>, ReadError> {
+        match reader.scalar("a boolean")? {
+            Scalar::Bool(b) => Ok(Some(b)),
+            other => Err(other.invalid("a boolean")),
+        }
     }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-        bool::deserialize(deserializer)
-    }
-    fn write_json(value: &bool, out: &mut Vec<u8>) -> Result<(), JsonError> {
-        out.extend_from_slice(if *value { b"true" } else { b"false" });
+    fn write(value: &bool, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        writer
+            .out()
+            .extend_from_slice(if *value { b"true" } else { b"false" });
         Ok(())
     }
 }
@@ -756,9 +507,6 @@ impl KeyCodec for Bool {
             "false" => Ok(false),
             _ => Err(format!("map key \"{key}\" is not \"true\" or \"false\"")),
         }
-    }
-    fn format_key(key: &bool) -> String {
-        key.to_string()
     }
     fn write_key(key: &bool, out: &mut Vec<u8>) {
         out.extend_from_slice(if *key { b"\"true\"" } else { b"\"false\"" });
@@ -773,24 +521,27 @@ impl Codec for Str {
     fn is_default(value: &String) -> bool {
         value.is_empty()
     }
-    fn serialize<S: Serializer>(value: &String, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(value)
-    }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-        String::deserialize(deserializer)
+    #[inline]
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<String>, ReadError> {
+        match reader.scalar("a string")? {
+            Scalar::Str(s) => Ok(Some(s.as_str().to_owned())),
+            other => Err(other.invalid("a string")),
+        }
     }
     #[inline]
-    fn read_field(reader: &mut Reader<'_>) -> Result<Option<String>, ReadError> {
+    fn read(reader: &mut Reader<'_>) -> Result<Option<String>, ReadError> {
+        // Strings first: the common case skips the null check.
         if let Some(text) = reader.string_value()? {
             return Ok(Some(text.as_str().to_owned()));
         }
         if reader.null()? {
             return Ok(None);
         }
-        Self::deserialize(reader).map(Some)
+        Self::read_value(reader)
     }
-    fn write_json(value: &String, out: &mut Vec<u8>) -> Result<(), JsonError> {
-        write::write_str(out, value);
+    #[inline]
+    fn write(value: &String, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        write::write_str(writer.out(), value);
         Ok(())
     }
 }
@@ -799,9 +550,6 @@ impl KeyCodec for Str {
     type Key = String;
     fn parse_key(key: &str) -> Result<String, String> {
         Ok(key.to_owned())
-    }
-    fn format_key(key: &String) -> String {
-        key.clone()
     }
     fn write_key(key: &String, out: &mut Vec<u8>) {
         write::write_str(out, key);
@@ -828,30 +576,32 @@ pub(crate) fn decode_base64(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
     }
 }
 
-struct Base64Visitor;
-
-impl Visitor<'_> for Base64Visitor {
-    type Value = Vec<u8>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a base64 string")
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Vec<u8>, E> {
-        decode_base64(s).map_err(|e| E::custom(format_args!("invalid base64: {e}")))
-    }
-}
-
 impl Codec for Bytes {
     type Value = Vec<u8>;
     fn is_default(value: &Vec<u8>) -> bool {
         value.is_empty()
     }
-    fn serialize<S: Serializer>(value: &Vec<u8>, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(value))
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<Vec<u8>>, ReadError> {
+        match reader.scalar("a base64 string")? {
+            Scalar::Str(s) => decode_base64(s.as_str())
+                .map(Some)
+                .map_err(|e| ReadError::new(format_args!("invalid base64: {e}"))),
+            other => Err(other.invalid("a base64 string")),
+        }
     }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-        deserializer.deserialize_str(Base64Visitor)
+    fn write(value: &Vec<u8>, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        // Base64 needs no escaping: it is encoded straight into the output.
+        let len = base64::encoded_len(value.len(), true)
+            .ok_or_else(|| WriteError::new("a bytes value too long for base64"))?;
+        let out = writer.out();
+        out.push(b'"');
+        let start = out.len();
+        out.resize(start + len, 0);
+        base64::engine::general_purpose::STANDARD
+            .encode_slice(value, &mut out[start..])
+            .map_err(WriteError::new)?;
+        out.push(b'"');
+        Ok(())
     }
 }
 
@@ -862,64 +612,42 @@ impl Codec for Bytes {
 /// otherwise; read from a name or any number.
 pub(crate) struct Enum<E>(PhantomData<E>);
 
-struct EnumVisitor<E>(PhantomData<E>);
-
-impl<E: ProtoEnum> Visitor<'_> for EnumVisitor<E> {
-    type Value = i32;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a value name or number of {}", E::FULL_NAME)
-    }
-
-    fn visit_i64<Er: de::Error>(self, v: i64) -> Result<i32, Er> {
-        IntegerVisitor::<i32>(PhantomData).visit_i64(v)
-    }
-
-    fn visit_u64<Er: de::Error>(self, v: u64) -> Result<i32, Er> {
-        IntegerVisitor::<i32>(PhantomData).visit_u64(v)
-    }
-
-    fn visit_f64<Er: de::Error>(self, v: f64) -> Result<i32, Er> {
-        IntegerVisitor::<i32>(PhantomData).visit_f64(v)
-    }
-
-    fn visit_str<Er: de::Error>(self, s: &str) -> Result<i32, Er> {
-        if let Some(number) = E::number_of(s) {
-            return Ok(number);
-        }
-        if let Ok(number) = s.parse::<i32>() {
-            return Ok(number);
-        }
-        if options::ignore_unknown_fields() {
-            // As the reference implementation does, an unknown name under
-            // "ignore unknown fields" leaves the default.
-            return Ok(0);
-        }
-        Err(Er::custom(format_args!(
-            "\"{s}\" is not a value of {}",
-            E::FULL_NAME
-        )))
-    }
-}
-
 impl<E: ProtoEnum> Codec for Enum<E> {
     type Value = i32;
     fn is_default(value: &i32) -> bool {
         *value == 0
     }
-    fn serialize<S: Serializer>(value: &i32, serializer: S) -> Result<S::Ok, S::Error> {
-        match E::name_of(*value) {
-            Some(name) => serializer.serialize_str(name),
-            None => serializer.serialize_i32(*value),
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<i32>, ReadError> {
+        let ignore_unknown = reader.ignores_unknown();
+        let expected = format_args!("a value name or number of {}", E::FULL_NAME);
+        match reader.scalar(expected)? {
+            Scalar::Number(n) => integer_from_number::<i32>(n).map(Some),
+            Scalar::Str(s) => {
+                let s = s.as_str();
+                if let Some(number) = E::number_of(s) {
+                    return Ok(Some(number));
+                }
+                if let Ok(number) = s.parse::<i32>() {
+                    return Ok(Some(number));
+                }
+                if ignore_unknown {
+                    // As the reference implementations do, an unknown name
+                    // under "ignore unknown fields" is left out: the field
+                    // stays unset, the list element or map entry is dropped.
+                    return Ok(None);
+                }
+                Err(ReadError::new(format_args!(
+                    "\"{s}\" is not a value of {}",
+                    E::FULL_NAME
+                )))
+            }
+            other => Err(other.invalid(format_args!("a value name or number of {}", E::FULL_NAME))),
         }
     }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
-        deserializer.deserialize_any(EnumVisitor::<E>(PhantomData))
-    }
-    fn write_json(value: &i32, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    fn write(value: &i32, writer: &mut Writer<'_>) -> Result<(), WriteError> {
         match E::name_of(*value) {
-            Some(name) => write::write_str(out, name),
-            None => write::write_integer(out, *value),
+            Some(name) => write::write_str(writer.out(), name),
+            None => write::write_integer(writer.out(), *value),
         }
         Ok(())
     }
@@ -927,8 +655,8 @@ impl<E: ProtoEnum> Codec for Enum<E> {
 
 /// `google.protobuf.NullValue`: always JSON `null`. None of the crate's
 /// schemas has a `NullValue` field (only `Value` holds one, written by hand),
-/// but the generator supports one.
-#[cfg_attr(not(test), allow(dead_code))]
+/// but the conformance suite's messages do.
+#[cfg_attr(not(any(test, conformance_protos)), allow(dead_code))]
 pub(crate) struct Null;
 
 impl Codec for Null {
@@ -936,54 +664,46 @@ impl Codec for Null {
     fn is_default(_: &i32) -> bool {
         true
     }
-    fn serialize<S: Serializer>(_: &i32, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_unit()
-    }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
-        match String::deserialize(deserializer)?.as_str() {
-            "NULL_VALUE" => Ok(0),
-            other => Err(de::Error::custom(format_args!(
-                "\"{other}\" is not a value of google.protobuf.NullValue"
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<i32>, ReadError> {
+        const EXPECTED: &str = "null or \"NULL_VALUE\"";
+        match reader.scalar(EXPECTED)? {
+            Scalar::Str(s) if s.as_str() == "NULL_VALUE" => Ok(Some(0)),
+            Scalar::Str(s) => Err(ReadError::new(format_args!(
+                "\"{}\" is not a value of google.protobuf.NullValue",
+                s.as_str()
             ))),
+            other => Err(other.invalid(EXPECTED)),
         }
     }
     fn from_null() -> Option<i32> {
         Some(0)
+    }
+    fn write(_: &i32, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        writer.out().extend_from_slice(b"null");
+        Ok(())
     }
 }
 
 // ---------------------------------------------------------------------------
 // Messages, lists, maps
 
-/// A message field: the message's own serde impls.
+/// A message field: the message's own reading and writing.
 pub(crate) struct Msg<T>(PhantomData<T>);
 
-impl<T: WriteJson + Default + ReadJson> Codec for Msg<T> {
+impl<T: WriteJson + ReadJson + Default> Codec for Msg<T> {
     type Value = T;
     fn is_default(_: &T) -> bool {
         false
     }
-    fn serialize<S: Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
-        value.serialize(serializer)
-    }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
-        T::deserialize(deserializer)
-    }
-    fn write_json(value: &T, out: &mut Vec<u8>) -> Result<(), JsonError> {
-        value.write_json(out)
-    }
     #[inline]
-    fn read_field(reader: &mut Reader<'_>) -> Result<Option<T>, ReadError> {
-        if reader.null()? {
-            return Ok(None);
-        }
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<T>, ReadError> {
         let mut message = T::default();
         T::read_json_in_place(reader, &mut message)?;
         Ok(Some(message))
     }
     fn push_item(reader: &mut Reader<'_>, out: &mut Vec<T>) -> Result<(), ReadError> {
         if reader.null()? {
-            return Err(de::Error::custom("null is not allowed here"));
+            return Err(ReadError::new("null is not allowed here"));
         }
         // Read into a default pushed first, rather than moving a large
         // message into the list once read.
@@ -993,146 +713,68 @@ impl<T: WriteJson + Default + ReadJson> Codec for Msg<T> {
             None => Ok(()),
         }
     }
-    fn read_element<'de, A: SeqAccess<'de>>(
-        seq: &mut A,
-        out: &mut Vec<T>,
-    ) -> Result<bool, A::Error> {
-        // Read into a default pushed first, rather than moving a large
-        // message into the list once read.
-        out.push(T::default());
-        let Some(place) = out.last_mut() else {
-            return Ok(false);
-        };
-        match seq.next_element_seed(InPlace(place))? {
-            Some(()) => Ok(true),
-            None => {
-                out.pop();
-                Ok(false)
-            }
-        }
-    }
-}
-
-/// Reads a list element that is a message into its place; `null` is an
-/// error, as for any element.
-struct InPlace<'a, T>(&'a mut T);
-
-impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for InPlace<'_, T> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_option(self)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for InPlace<'_, T> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a message")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Err(de::Error::custom("null is not allowed here"))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Err(de::Error::custom("null is not allowed here"))
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        T::deserialize_in_place(deserializer, self.0)
+    #[inline]
+    fn write(value: &T, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        value.write_json(writer)
     }
 }
 
 /// A message type for which JSON `null` is a value (`google.protobuf.Value`).
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg_attr(not(any(test, conformance_protos)), allow(dead_code))]
 pub(crate) trait JsonNull {
     /// The value JSON `null` stands for.
     fn json_null() -> Self;
 }
 
 /// A field of a type for which JSON `null` is a value. None of the crate's
-/// schemas has a singular `Value` field, but the generator supports one.
-#[cfg_attr(not(test), allow(dead_code))]
+/// schemas has a singular `Value` field, but the conformance suite's do.
+#[cfg_attr(not(any(test, conformance_protos)), allow(dead_code))]
 pub(crate) struct NullableMsg<T>(PhantomData<T>);
 
-impl<T: WriteJson + for<'de> Deserialize<'de> + JsonNull> Codec for NullableMsg<T> {
+impl<T: WriteJson + ReadJson + Default + JsonNull> Codec for NullableMsg<T> {
     type Value = T;
     fn is_default(_: &T) -> bool {
         false
     }
-    fn serialize<S: Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
-        value.serialize(serializer)
-    }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
-        T::deserialize(deserializer)
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<T>, ReadError> {
+        Msg::<T>::read_value(reader)
     }
     fn from_null() -> Option<T> {
         Some(T::json_null())
     }
-    fn write_json(value: &T, out: &mut Vec<u8>) -> Result<(), JsonError> {
-        value.write_json(out)
+    fn write(value: &T, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        value.write_json(writer)
     }
 }
 
 /// A repeated field: a JSON array.
 pub(crate) struct Repeated<C>(PhantomData<C>);
 
-struct SeqVisitor<C>(PhantomData<C>);
-
-impl<'de, C: Codec> Visitor<'de> for SeqVisitor<C> {
-    type Value = Vec<C::Value>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        // The hint comes from the input; cap it so a hostile one cannot make
-        // us reserve memory the input does not back.
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while C::read_element(&mut seq, &mut out)? {}
-        Ok(out)
-    }
-}
-
 impl<C: Codec> Codec for Repeated<C> {
     type Value = Vec<C::Value>;
     fn is_default(value: &Self::Value) -> bool {
         value.is_empty()
     }
-    fn serialize<S: Serializer>(value: &Self::Value, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(value.len()))?;
-        for v in value {
-            seq.serialize_element(&Ser::<C>::new(v))?;
-        }
-        seq.end()
-    }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_seq(SeqVisitor::<C>(PhantomData))
-    }
-    fn read_field(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
-        if reader.null()? {
-            return Ok(None);
-        }
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
         reader.enter_array()?;
         let mut out = Vec::new();
         let mut first = true;
+        let mut index = 0;
         while reader.next_element(&mut first)? {
-            C::push_item(reader, &mut out)?;
+            C::push_item(reader, &mut out).map_err(|e| e.at_index(index))?;
+            index += 1;
         }
         Ok(Some(out))
     }
-    fn write_json(value: &Self::Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
-        out.push(b'[');
+    fn write(value: &Self::Value, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        writer.out().push(b'[');
         for (i, v) in value.iter().enumerate() {
             if i > 0 {
-                out.push(b',');
+                writer.out().push(b',');
             }
-            C::write_json(v, out)?;
+            C::write(v, writer)?;
         }
-        out.push(b']');
+        writer.out().push(b']');
         Ok(())
     }
 }
@@ -1140,96 +782,46 @@ impl<C: Codec> Codec for Repeated<C> {
 /// A map field: a JSON object whose member names are the keys.
 pub(crate) struct Map<K, V>(PhantomData<(K, V)>);
 
-struct MapVisitor<K, V>(PhantomData<(K, V)>);
-
-struct KeySeed<K>(PhantomData<K>);
-
-impl<'de, K: KeyCodec> DeserializeSeed<'de> for KeySeed<K> {
-    type Value = K::Key;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<K::Key, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<K: KeyCodec> Visitor<'_> for KeySeed<K> {
-    type Value = K::Key;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a map key")
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<K::Key, E> {
-        K::parse_key(s).map_err(E::custom)
-    }
-}
-
-impl<'de, K: KeyCodec, V: Codec> Visitor<'de> for MapVisitor<K, V> {
-    type Value = BTreeMap<K::Key, V::Value>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = BTreeMap::new();
-        while let Some(key) = map.next_key_seed(KeySeed::<K>(PhantomData))? {
-            let value = map.next_value_seed(Element::<V>(PhantomData))?;
-            if let Some(_previous) = out.insert(key, value) {
-                return Err(de::Error::custom("a map key is given more than once"));
-            }
-        }
-        Ok(out)
-    }
-}
-
 impl<K: KeyCodec, V: Codec> Codec for Map<K, V> {
     type Value = BTreeMap<K::Key, V::Value>;
     fn is_default(value: &Self::Value) -> bool {
         value.is_empty()
     }
-    fn serialize<S: Serializer>(value: &Self::Value, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(value.len()))?;
-        for (k, v) in value {
-            map.serialize_entry(&K::format_key(k), &Ser::<V>::new(v))?;
-        }
-        map.end()
-    }
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(MapVisitor::<K, V>(PhantomData))
-    }
-    fn read_field(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
-        if reader.null()? {
-            return Ok(None);
-        }
+    fn read_value(reader: &mut Reader<'_>) -> Result<Option<Self::Value>, ReadError> {
         reader.enter_object()?;
         let mut out = BTreeMap::new();
         let mut first = true;
         loop {
-            let key = match reader.member_name(&mut first)? {
-                Some(name) => K::parse_key(name.as_str()).map_err(de::Error::custom)?,
-                None => return Ok(Some(out)),
+            let (key, value) = {
+                let Some(name) = reader.member_name(&mut first)? else {
+                    return Ok(Some(out));
+                };
+                let name = name.as_str();
+                let key = K::parse_key(name).map_err(|e| ReadError::new(e).at_key(name))?;
+                // The key's text is kept only for an error's path.
+                let text = name.to_owned();
+                reader.colon()?;
+                (key, V::read_item(reader).map_err(|e| e.at_key(&text))?)
             };
-            reader.colon()?;
-            let Some(value) = V::read_field(reader)? else {
-                return Err(de::Error::custom("null is not allowed here"));
-            };
-            if let Some(_previous) = out.insert(key, value) {
-                return Err(de::Error::custom("a map key is given more than once"));
+            if let Some(value) = value
+                && out.insert(key, value).is_some()
+            {
+                return Err(ReadError::new("a map key is given more than once"));
             }
         }
     }
-    fn write_json(value: &Self::Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
-        out.push(b'{');
+    fn write(value: &Self::Value, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        writer.out().push(b'{');
         for (i, (k, v)) in value.iter().enumerate() {
+            let out = writer.out();
             if i > 0 {
                 out.push(b',');
             }
             K::write_key(k, out);
             out.push(b':');
-            V::write_json(v, out)?;
+            V::write(v, writer)?;
         }
-        out.push(b'}');
+        writer.out().push(b'}');
         Ok(())
     }
 }
@@ -1237,6 +829,20 @@ impl<K: KeyCodec, V: Codec> Codec for Map<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::ParseOptions;
+
+    fn read<C: Codec>(json: &str) -> Result<Option<C::Value>, String> {
+        let mut reader = Reader::new(json.as_bytes(), &ParseOptions::default());
+        C::read(&mut reader)
+            .and_then(|v| reader.end().map(|()| v))
+            .map_err(|e| e.to_string())
+    }
+
+    fn write<C: Codec>(value: &C::Value) -> String {
+        let mut out = Vec::new();
+        C::write(value, &mut Writer::new(&mut out)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
 
     #[test]
     fn base64_ignores_the_last_characters_unused_bits() {
@@ -1257,14 +863,6 @@ mod tests {
         ] {
             assert!(!is_json_number(bad), "{bad}");
         }
-    }
-
-    fn read<C: Codec>(json: &str) -> Result<Option<C::Value>, serde_json::Error> {
-        Seed::<C>::new().deserialize(&mut serde_json::Deserializer::from_str(json))
-    }
-
-    fn write<C: Codec>(value: &C::Value) -> String {
-        serde_json::to_string(&Ser::<C>::new(value)).unwrap()
     }
 
     #[test]
@@ -1321,6 +919,10 @@ mod tests {
         assert!(read::<I32>(r#"" 1""#).is_err());
         assert_eq!(write::<I64>(&i64::MIN), r#""-9223372036854775808""#);
         assert_eq!(write::<I32>(&-7), "-7");
+        assert_eq!(
+            read::<I32>("[1]").unwrap_err(),
+            "invalid type: sequence, expected an int32 as a number or a string"
+        );
     }
 
     #[test]
@@ -1363,5 +965,24 @@ mod tests {
         assert_eq!(u64::from_f64(-1.0), None);
         assert_eq!(i32::from_f64(2147483647.0), Some(i32::MAX));
         assert_eq!(i32::from_f64(1.5), None);
+    }
+
+    #[test]
+    fn unknown_enum_names_are_left_out_when_ignored() {
+        type E = Enum<crate::google::rpc::Code>;
+        let lenient = ParseOptions::default().ignore_unknown_fields(true);
+        let read_with = |json: &str| {
+            let mut reader = Reader::new(json.as_bytes(), &lenient);
+            let value = Repeated::<E>::read(&mut reader).unwrap();
+            (
+                value,
+                Map::<Str, E>::read(&mut Reader::new(br#"{"a":"NOPE","b":"OK"}"#, &lenient))
+                    .unwrap(),
+            )
+        };
+        let (list, map) = read_with(r#"["NOPE", "NOT_FOUND", 7]"#);
+        assert_eq!(list, Some(vec![5, 7]));
+        assert_eq!(map, Some(BTreeMap::from([("b".to_owned(), 0)])));
+        assert!(read::<E>(r#""NOPE""#).is_err());
     }
 }

@@ -1,9 +1,12 @@
 //! Canonical proto3 JSON, the wire format of Google's REST APIs.
 //!
-//! Every message of the crate implements [`serde::Serialize`] and
-//! [`serde::Deserialize`] following the [proto3 JSON mapping]; the functions
-//! here add what a caller usually wants on top: the JSON path of a parse error,
-//! and the option to ignore unknown fields.
+//! One engine reads and writes every message of the crate following the
+//! [proto3 JSON mapping]: the functions here, the `Any` registry (and so the
+//! CLI), the REST gateway and clients all go through it. A parse error names
+//! the JSON path, line and column of the value at fault; options travel
+//! explicitly ([`ParseOptions`]). Every message also implements
+//! [`serde::Serialize`] and [`serde::Deserialize`] as adapters over the
+//! engine, for messages embedded in a user's own serde structures.
 //!
 //! What the mapping gives, and this crate guarantees:
 //! - field names in lowerCamelCase on output; JSON names and proto names both
@@ -48,16 +51,14 @@
 pub(crate) mod codec;
 mod options;
 pub(crate) mod read;
+pub(crate) mod serde_bridge;
 pub(crate) mod write;
 
-use std::marker::PhantomData;
-
-use serde::de::DeserializeSeed;
-
 pub use options::ParseOptions;
-pub(crate) use options::ignore_unknown_fields as ignoring_unknown_fields;
 pub use read::ReadJson;
+pub(crate) use read::{ReadError, Reader};
 pub use write::WriteJson;
+pub(crate) use write::{WriteError, Writer};
 
 /// An error reading or writing canonical JSON.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +105,7 @@ impl JsonError {
 
     fn parse(path: String, message: String, line: usize, column: usize) -> Self {
         Self::Parse {
-            path: if path == "." { String::new() } else { path },
+            path,
             message,
             line,
             column,
@@ -136,51 +137,21 @@ pub fn from_slice<T: ReadJson>(bytes: &[u8]) -> Result<T, JsonError> {
 /// # Ok::<(), json::JsonError>(())
 /// ```
 pub fn from_slice_with<T: ReadJson>(bytes: &[u8], options: &ParseOptions) -> Result<T, JsonError> {
-    parse(bytes, options, T::read_json, PhantomData::<T>)
+    read_with(bytes, options, T::read_json)
 }
 
-/// Parses `bytes` with a serde seed (a type chosen at run time, for one).
-pub(crate) fn from_slice_seed<'de, S>(
-    bytes: &'de [u8],
+/// Reads one document of `bytes` with `read`, which must read one value;
+/// only whitespace may follow it.
+pub(crate) fn read_with<T>(
+    bytes: &[u8],
     options: &ParseOptions,
-    seed: S,
-) -> Result<S::Value, JsonError>
-where
-    S: DeserializeSeed<'de> + Clone,
-{
-    let fast = seed.clone();
-    parse(bytes, options, |reader| fast.deserialize(reader), seed)
-}
-
-/// Parses `bytes` with `fast`, which reads with no path tracking. Only a
-/// failed parse is read again, with `seed` (which must accept what `fast`
-/// accepts) and tracking, to say where it failed.
-fn parse<'de, S: DeserializeSeed<'de>>(
-    bytes: &'de [u8],
-    options: &ParseOptions,
-    fast: impl FnOnce(&mut read::Reader<'de>) -> Result<S::Value, read::ReadError>,
-    seed: S,
-) -> Result<S::Value, JsonError> {
-    options::with(options, || {
-        let mut reader = read::Reader::fast(bytes);
-        let first = match fast(&mut reader) {
-            Ok(value) => match reader.end() {
-                Ok(()) => return Ok(value),
-                Err(e) => e,
-            },
-            Err(e) => e,
-        };
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, ReadError>,
+) -> Result<T, JsonError> {
+    let mut reader = Reader::new(bytes, options);
+    let result = read(&mut reader).and_then(|value| reader.end().map(|()| value));
+    result.map_err(|e| {
         let (line, column) = reader.position();
-        let mut reader = read::Reader::new(bytes);
-        let mut track = serde_path_to_error::Track::new();
-        let tracked = serde_path_to_error::Deserializer::new(&mut reader, &mut track);
-        Err(match seed.deserialize(tracked) {
-            Err(e) => {
-                let (line, column) = reader.position();
-                JsonError::parse(track.path().to_string(), e.to_string(), line, column)
-            }
-            Ok(_) => JsonError::parse(String::new(), first.to_string(), line, column),
-        })
+        JsonError::parse(e.path(), e.message().to_owned(), line, column)
     })
 }
 
@@ -195,9 +166,8 @@ pub fn to_string<T: WriteJson + ?Sized>(message: &T) -> Result<String, JsonError
 
 /// Writes a message as canonical JSON indented by two spaces.
 pub fn to_string_pretty<T: WriteJson + ?Sized>(message: &T) -> Result<String, JsonError> {
-    let mut out = Vec::new();
-    to_writer_pretty(&mut out, message)?;
-    String::from_utf8(out).map_err(|e| JsonError::Serialize {
+    let bytes = write::indent(&to_vec(message)?);
+    String::from_utf8(bytes).map_err(|e| JsonError::Serialize {
         message: e.to_string(),
     })
 }
@@ -205,7 +175,7 @@ pub fn to_string_pretty<T: WriteJson + ?Sized>(message: &T) -> Result<String, Js
 /// Writes a message as compact canonical JSON bytes.
 pub fn to_vec<T: WriteJson + ?Sized>(message: &T) -> Result<Vec<u8>, JsonError> {
     let mut out = Vec::with_capacity(128);
-    message.write_json(&mut out)?;
+    message.write_json(&mut Writer::new(&mut out))?;
     Ok(out)
 }
 
@@ -225,10 +195,11 @@ pub fn to_writer<W: std::io::Write, T: WriteJson + ?Sized>(
 
 /// Writes a message as indented canonical JSON to `writer`.
 pub fn to_writer_pretty<W: std::io::Write, T: WriteJson + ?Sized>(
-    writer: W,
+    mut writer: W,
     message: &T,
 ) -> Result<(), JsonError> {
-    serde_json::to_writer_pretty(writer, message).map_err(|e| JsonError::Serialize {
+    let bytes = write::indent(&to_vec(message)?);
+    writer.write_all(&bytes).map_err(|e| JsonError::Serialize {
         message: e.to_string(),
     })
 }

@@ -1,19 +1,22 @@
-//! The JSON reader behind [`from_slice`](super::from_slice) and friends.
+//! The JSON reader of the crate's one JSON engine.
 //!
-//! A [`serde::Deserializer`] over a byte slice that accepts exactly what
-//! `serde_json` accepts and hands visitors the same values (tests compare the
-//! two on random and broken documents): the same number forms, escapes,
-//! recursion limit and error wording. It is built for the shape of canonical
-//! proto3 JSON, many short strings: a string is scanned sixteen bytes at a time
-//! for its end, escapes and non-ASCII bytes in one pass, borrowed from the
-//! input when it has no escapes, and checked as UTF-8 only when it is not
-//! ASCII.
+//! A pull reader over a byte slice: the generated code of each message asks
+//! it for what the message expects next (an object's member names, a
+//! string, a number), so a document is read in one pass straight into the
+//! message. It accepts exactly the JSON grammar (tests compare it with
+//! `serde_json` on random and broken documents), with `serde_json`'s number
+//! forms, escapes, recursion limit and error wording. It is built for the
+//! shape of canonical proto3 JSON, many short strings: a string is scanned
+//! sixteen bytes at a time for its end, escapes and non-ASCII bytes in one
+//! pass, borrowed from the input when it has no escapes, and checked as UTF-8
+//! only when it is not ASCII.
+//!
+//! The parse options travel in the reader; an error carries its message and
+//! collects the JSON path on its way out of the values it fails in.
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IntoDeserializer as _, Visitor};
-use serde::forward_to_deserialize_any;
-
+use super::ParseOptions;
 #[cfg(target_arch = "x86_64")]
 use super::write::sse2;
 use super::write::{HIGHS, escape_flags};
@@ -22,51 +25,111 @@ use super::write::{HIGHS, escape_flags};
 /// is refused.
 const RECURSION_LIMIT: u32 = 128;
 
-/// The newtype-struct name by which `Any`'s `Deserialize` impl asks this
-/// reader for the raw text of the object it stands on (as `serde_json` does
-/// for its `RawValue`): the impl then reads the object again with this
-/// reader's types known, so its payload is read without type erasure.
-/// Other deserializers treat the name as any newtype struct.
-pub(crate) const RAW_ANY: &str = "$cloud_report_proto::RawAny";
+/// The deepest `google.protobuf.Any` nesting read or written, as in the
+/// reference implementation's default recursion limit.
+pub(crate) const MAX_ANY_DEPTH: u32 = 100;
 
-thread_local! {
-    /// Set while raw text is handed to a visitor: the depth budget left at
-    /// the object, for reading it again with the same limit.
-    static RAW_HANDOFF: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+/// One step of a JSON path.
+#[derive(Debug, Clone)]
+enum Segment {
+    /// A message field, by JSON name.
+    Field(&'static str),
+    /// A list element.
+    Index(usize),
+    /// A map entry, by key.
+    Key(String),
 }
 
-/// Takes the hand-off in progress: `Some(depth budget)` when the bytes a
-/// visitor was given are raw text from [`RAW_ANY`].
-pub(crate) fn take_raw_handoff() -> Option<u32> {
-    RAW_HANDOFF.with(std::cell::Cell::take)
-}
-
-/// Why a document could not be read.
+/// Why a document could not be read: what is wrong, and the JSON path of the
+/// value at fault, gathered innermost first as the error leaves each value.
 #[derive(Debug)]
-pub struct ReadError(String);
+pub struct ReadError {
+    message: String,
+    path: Vec<Segment>,
+}
 
 impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
 impl std::error::Error for ReadError {}
 
-impl de::Error for ReadError {
-    fn custom<T: fmt::Display>(message: T) -> Self {
-        Self(message.to_string())
+impl ReadError {
+    /// An error with `message` at the value being read.
+    pub(crate) fn new(message: impl fmt::Display) -> Self {
+        Self {
+            message: message.to_string(),
+            path: Vec::new(),
+        }
+    }
+
+    /// The error as it leaves field `name` (its JSON name).
+    #[cold]
+    pub(crate) fn in_field(mut self, name: &'static str) -> Self {
+        self.path.push(Segment::Field(name));
+        self
+    }
+
+    /// The error as it leaves element `index` of a list.
+    #[cold]
+    pub(crate) fn at_index(mut self, index: usize) -> Self {
+        self.path.push(Segment::Index(index));
+        self
+    }
+
+    /// The error as it leaves the map entry of `key`.
+    #[cold]
+    pub(crate) fn at_key(mut self, key: &str) -> Self {
+        self.path.push(Segment::Key(key.to_owned()));
+        self
+    }
+
+    /// What is wrong.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The JSON path, outermost first: `operations[0].startTime`; empty at
+    /// the top level.
+    pub(crate) fn path(&self) -> String {
+        let mut path = String::new();
+        for segment in self.path.iter().rev() {
+            match segment {
+                Segment::Field(name) => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(name);
+                }
+                Segment::Key(key) => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                }
+                Segment::Index(index) => {
+                    path.push('[');
+                    path.push_str(itoa::Buffer::new().format(*index));
+                    path.push(']');
+                }
+            }
+        }
+        path
     }
 }
 
 type Result<T, E = ReadError> = std::result::Result<T, E>;
 
 fn error(message: &str) -> ReadError {
-    ReadError(message.to_owned())
+    ReadError::new(message)
 }
 
-/// A JSON number as the grammar gives it.
-enum Number {
+/// A JSON number as the grammar gives it: an integer literal that fits is
+/// an integer, anything else a float (as `serde_json` reads them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Number {
     U64(u64),
     I64(i64),
     F64(f64),
@@ -87,34 +150,37 @@ impl Text<'_, '_> {
     }
 }
 
+/// A value that is neither an array nor an object.
+pub(crate) enum Scalar<'de, 's> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    Str(Text<'de, 's>),
+}
+
+impl Scalar<'_, '_> {
+    /// The error for a value of the wrong kind, worded as serde words it:
+    /// `invalid type: string "x", expected an int32`.
+    pub(crate) fn invalid(&self, expected: impl fmt::Display) -> ReadError {
+        let found = match self {
+            Scalar::Null => "null".to_owned(),
+            Scalar::Bool(b) => format!("boolean `{b}`"),
+            Scalar::Number(Number::U64(v)) => format!("integer `{v}`"),
+            Scalar::Number(Number::I64(v)) => format!("integer `{v}`"),
+            Scalar::Number(Number::F64(v)) => format!("floating point `{v}`"),
+            Scalar::Str(s) => format!("string {:?}", s.as_str()),
+        };
+        ReadError::new(format_args!("invalid type: {found}, expected {expected}"))
+    }
+}
+
 /// A type the crate's JSON reader can read: every message and well-known
-/// type of the crate, `Vec`, `Option` and `Box` of these, and `serde_json`
-/// values. [`from_slice`](super::from_slice) and friends take one.
-///
-/// Generated messages are read straight from the text; any other type is
-/// read through its [`Deserialize`](serde::Deserialize) impl, so an own
-/// type opts in with an empty impl:
-///
-/// ```
-/// use cloud_report_proto::json::{self, ReadJson};
-///
-/// #[derive(serde::Deserialize)]
-/// struct Pair {
-///     left: String,
-///     right: String,
-/// }
-/// impl ReadJson for Pair {}
-///
-/// let pair: Pair = json::from_str(r#"{"left": "a", "right": "b"}"#)?;
-/// assert_eq!(pair.right, "b");
-/// # Ok::<(), json::JsonError>(())
-/// ```
-pub trait ReadJson: de::DeserializeOwned {
+/// type of the crate, and lists and options of these.
+/// [`from_slice`](super::from_slice) and friends take one.
+pub trait ReadJson: Sized {
     /// Reads a value from `reader`.
     #[doc(hidden)]
-    fn read_json(reader: &mut Reader<'_>) -> Result<Self> {
-        Self::deserialize(reader)
-    }
+    fn read_json(reader: &mut Reader<'_>) -> Result<Self>;
 
     /// Reads a value from `reader` into `place`, which holds a fresh value
     /// (a message's default), so that large values are not moved.
@@ -123,20 +189,7 @@ pub trait ReadJson: de::DeserializeOwned {
         *place = Self::read_json(reader)?;
         Ok(())
     }
-
-    /// Reads the rest of an object whose first member was read (an `Any`'s
-    /// `"@type"`) as this type's fields into `place`, which holds a fresh
-    /// value, and leaves the object.
-    #[doc(hidden)]
-    fn read_json_members(reader: &mut Reader<'_>, place: &mut Self) -> Result<()> {
-        *place = reader.rest_of_object(|members| {
-            Self::deserialize(de::value::MapAccessDeserializer::new(members))
-        })?;
-        Ok(())
-    }
 }
-
-// As serde's impls for these, with the elements read by `T`'s reader.
 
 impl<T: ReadJson> ReadJson for Vec<T> {
     fn read_json(reader: &mut Reader<'_>) -> Result<Self> {
@@ -144,7 +197,8 @@ impl<T: ReadJson> ReadJson for Vec<T> {
         let mut out = Vec::new();
         let mut first = true;
         while reader.next_element(&mut first)? {
-            out.push(T::read_json(reader)?);
+            let index = out.len();
+            out.push(T::read_json(reader).map_err(|e| e.at_index(index))?);
         }
         Ok(out)
     }
@@ -166,10 +220,7 @@ impl<T: ReadJson> ReadJson for Box<T> {
     }
 }
 
-impl ReadJson for serde_json::Value {}
-impl ReadJson for serde_json::Map<String, serde_json::Value> {}
-
-/// Reads one document from a byte slice.
+/// Reads one document from a byte slice, with the options of its parse.
 pub struct Reader<'de> {
     input: &'de [u8],
     index: usize,
@@ -177,52 +228,44 @@ pub struct Reader<'de> {
     scratch: Vec<u8>,
     /// Whether a value is being skipped.
     skipping: bool,
-    /// Whether `Any` values may be handed over as raw text ([`RAW_ANY`]).
-    raw_any: bool,
+    /// Whether fields and enum names the schema does not know are skipped.
+    ignore_unknown: bool,
+    /// How many more `Any` levels may be entered.
+    any_depth_left: u32,
 }
 
 impl<'de> Reader<'de> {
-    pub(crate) fn new(input: &'de [u8]) -> Self {
+    pub(crate) fn new(input: &'de [u8], options: &ParseOptions) -> Self {
         Self {
             input,
             index: 0,
             depth_left: RECURSION_LIMIT,
             scratch: Vec::new(),
             skipping: false,
-            raw_any: false,
+            ignore_unknown: options.ignores_unknown_fields(),
+            any_depth_left: MAX_ANY_DEPTH,
         }
     }
 
-    /// A reader that hands `Any` objects over as raw text, for a pass that
-    /// does not need error paths.
-    pub(crate) fn fast(input: &'de [u8]) -> Self {
-        Self {
-            raw_any: true,
-            ..Self::new(input)
-        }
+    /// Whether fields and enum value names the schema does not know are
+    /// skipped rather than refused.
+    #[inline]
+    pub(crate) fn ignores_unknown(&self) -> bool {
+        self.ignore_unknown
     }
 
-    /// A reader of raw text handed over at a depth budget of `depth_left`.
-    pub(crate) fn nested(input: &'de [u8], depth_left: u32) -> Self {
-        Self {
-            depth_left,
-            ..Self::new(input)
+    /// Runs `read` one `Any` level deeper; an error past
+    /// [`MAX_ANY_DEPTH`] levels.
+    pub(crate) fn in_any<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.any_depth_left == 0 {
+            return Err(ReadError::new(format_args!(
+                "google.protobuf.Any values nest deeper than {MAX_ANY_DEPTH} levels"
+            )));
         }
-    }
-
-    /// Reads the rest of an object, after its first member, through serde:
-    /// `read` gets the members, then the object is left.
-    pub(crate) fn rest_of_object<T>(
-        &mut self,
-        read: impl FnOnce(Members<'_, 'de>) -> Result<T>,
-    ) -> Result<T> {
-        let value = read(Members {
-            reader: self,
-            first: false,
-        })?;
-        self.ascend();
-        self.end_map()?;
-        Ok(value)
+        self.any_depth_left -= 1;
+        let value = read(self);
+        self.any_depth_left += 1;
+        value
     }
 
     /// Checks that only whitespace follows the document.
@@ -257,6 +300,50 @@ impl<'de> Reader<'de> {
         self.depth_left = depth_left;
     }
 
+    /// The input from `start` (a [`Reader::mark`]) to where the reader
+    /// stands.
+    pub(crate) fn text_since(&self, (start, _): (usize, u32)) -> &'de [u8] {
+        &self.input[start..self.index]
+    }
+
+    /// The first byte of the next value (after whitespace), not consumed.
+    #[inline]
+    pub(crate) fn next_byte(&mut self) -> Option<u8> {
+        self.peek()
+    }
+
+    /// Reads the next value, which must not be an array or an object:
+    /// `expected` says what was (for the error).
+    pub(crate) fn scalar(&mut self, expected: impl fmt::Display) -> Result<Scalar<'de, '_>> {
+        match self.peek() {
+            None => Err(error("EOF while parsing a value")),
+            Some(b'n') => {
+                self.literal(b"null")?;
+                Ok(Scalar::Null)
+            }
+            Some(b't') => {
+                self.literal(b"true")?;
+                Ok(Scalar::Bool(true))
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                Ok(Scalar::Bool(false))
+            }
+            Some(b'-' | b'0'..=b'9') => self.number().map(Scalar::Number),
+            Some(b'"') => {
+                self.index += 1;
+                self.string().map(Scalar::Str)
+            }
+            Some(b'[') => Err(ReadError::new(format_args!(
+                "invalid type: sequence, expected {expected}"
+            ))),
+            Some(b'{') => Err(ReadError::new(format_args!(
+                "invalid type: map, expected {expected}"
+            ))),
+            Some(_) => Err(error("expected value")),
+        }
+    }
+
     /// Consumes a `null` if one comes next.
     #[inline]
     pub(crate) fn null(&mut self) -> Result<bool> {
@@ -283,13 +370,13 @@ impl<'de> Reader<'de> {
     /// Enters the object that must come next, for [`Reader::member_name`].
     #[inline]
     pub(crate) fn enter_object(&mut self) -> Result<()> {
-        self.enter(b'{', "expected an object")
+        self.enter(b'{', "a JSON object")
     }
 
     /// Enters the array that must come next, for [`Reader::next_element`].
     #[inline]
     pub(crate) fn enter_array(&mut self) -> Result<()> {
-        self.enter(b'[', "expected an array")
+        self.enter(b'[', "a JSON array")
     }
 
     #[inline]
@@ -300,8 +387,19 @@ impl<'de> Reader<'de> {
                 self.index += 1;
                 Ok(())
             }
-            Some(_) => Err(error(expected)),
+            Some(_) => Err(self.wrong_type(expected)),
             None => Err(error("EOF while parsing a value")),
+        }
+    }
+
+    /// The error for a value of another kind than `expected`, naming what
+    /// was found as serde does (`invalid type: string "x", expected a JSON
+    /// object`).
+    #[cold]
+    fn wrong_type(&mut self, expected: &str) -> ReadError {
+        match self.scalar(expected) {
+            Ok(found) => found.invalid(expected),
+            Err(e) => e,
         }
     }
 
@@ -621,7 +719,7 @@ impl<'de> Reader<'de> {
     }
 
     /// Reads a number whose first byte (`-` or a digit) was peeked.
-    fn number(&mut self) -> Result<Number> {
+    pub(crate) fn number(&mut self) -> Result<Number> {
         let start = self.index;
         let (negative, int_digits, is_float) = self.scan_number()?;
         let input = self.input;
@@ -734,35 +832,12 @@ impl<'de> Reader<'de> {
         self.depth_left += 1;
     }
 
-    /// Consumes the `]` that ends an array.
-    fn end_seq(&mut self) -> Result<()> {
-        self.end_compound(b']', "EOF while parsing a list")
-    }
-
-    /// Consumes the `}` that ends an object.
-    fn end_map(&mut self) -> Result<()> {
-        self.end_compound(b'}', "EOF while parsing an object")
-    }
-
-    /// Consumes `close`, which must come next: the visitor has read every
-    /// element or member.
-    fn end_compound(&mut self, close: u8, eof: &str) -> Result<()> {
-        match self.peek() {
-            Some(b) if b == close => {
-                self.index += 1;
-                Ok(())
-            }
-            Some(b',') => {
-                self.index += 1;
-                if self.peek() == Some(close) {
-                    Err(error("trailing comma"))
-                } else {
-                    Err(error("trailing characters"))
-                }
-            }
-            Some(_) => Err(error("trailing characters")),
-            None => Err(error(eof)),
-        }
+    /// Skips one value, checking its syntax, and returns its text.
+    pub(crate) fn raw_value(&mut self) -> Result<&'de [u8]> {
+        self.peek();
+        let start = self.index;
+        self.skip_value()?;
+        Ok(&self.input[start..self.index])
     }
 
     /// Skips one value, checking its syntax, without building anything.
@@ -878,227 +953,45 @@ fn mask_below(at: usize) -> u64 {
     }
 }
 
-impl<'de> de::Deserializer<'de> for &mut Reader<'de> {
-    type Error = ReadError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self.peek() {
-            None => Err(error("EOF while parsing a value")),
-            Some(b'n') => {
-                self.literal(b"null")?;
-                visitor.visit_unit()
-            }
-            Some(b't') => {
-                self.literal(b"true")?;
-                visitor.visit_bool(true)
-            }
-            Some(b'f') => {
-                self.literal(b"false")?;
-                visitor.visit_bool(false)
-            }
-            Some(b'-' | b'0'..=b'9') => match self.number()? {
-                Number::U64(v) => visitor.visit_u64(v),
-                Number::I64(v) => visitor.visit_i64(v),
-                Number::F64(v) => visitor.visit_f64(v),
-            },
-            Some(b'"') => {
-                self.index += 1;
-                match self.string()? {
-                    Text::Borrowed(s) => visitor.visit_borrowed_str(s),
-                    Text::Copied(s) => visitor.visit_str(s),
-                }
-            }
-            Some(b'[') => {
-                self.descend()?;
-                self.index += 1;
-                let value = visitor.visit_seq(Elements {
-                    reader: self,
-                    first: true,
-                })?;
-                self.ascend();
-                self.end_seq()?;
-                Ok(value)
-            }
-            Some(b'{') => {
-                self.descend()?;
-                self.index += 1;
-                let value = visitor.visit_map(Members {
-                    reader: self,
-                    first: true,
-                })?;
-                self.ascend();
-                self.end_map()?;
-                Ok(value)
-            }
-            Some(_) => Err(error("expected value")),
-        }
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        if self.peek() == Some(b'n') {
-            self.literal(b"null")?;
-            visitor.visit_none()
-        } else {
-            visitor.visit_some(self)
-        }
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value> {
-        if name == RAW_ANY && self.raw_any && self.peek() == Some(b'{') {
-            let (start, depth_left) = (self.index, self.depth_left);
-            self.skip_value()?;
-            let raw = &self.input[start..self.index];
-            RAW_HANDOFF.with(|h| h.set(Some(depth_left)));
-            let value = visitor.visit_borrowed_bytes(raw);
-            RAW_HANDOFF.with(|h| h.set(None));
-            return value;
-        }
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        if self.peek() == Some(b'"') {
-            self.index += 1;
-            match self.string()? {
-                Text::Borrowed(s) => visitor.visit_borrowed_bytes(s.as_bytes()),
-                Text::Copied(s) => visitor.visit_bytes(s.as_bytes()),
-            }
-        } else {
-            self.deserialize_any(visitor)
-        }
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_bytes(visitor)
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value> {
-        match self.peek() {
-            Some(b'"') => {
-                self.index += 1;
-                match self.string()? {
-                    Text::Borrowed(s) => visitor.visit_enum(s.into_deserializer()),
-                    Text::Copied(s) => visitor.visit_enum(s.into_deserializer()),
-                }
-            }
-            Some(b'{') => {
-                // `{"Variant": value}`: rare in this crate's documents, so
-                // read through a buffered value.
-                let value: serde_json::Value = de::Deserialize::deserialize(&mut *self)?;
-                de::Deserializer::deserialize_enum(value, name, variants, visitor)
-                    .map_err(de::Error::custom)
-            }
-            Some(_) => Err(error("expected value")),
-            None => Err(error("EOF while parsing a value")),
-        }
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.skip_value()?;
-        visitor.visit_unit()
-    }
-
-    forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        unit unit_struct seq tuple tuple_struct map struct identifier
-    }
-}
-
-/// The elements of an array.
-struct Elements<'a, 'de> {
-    reader: &'a mut Reader<'de>,
-    first: bool,
-}
-
-impl<'de> de::SeqAccess<'de> for Elements<'_, 'de> {
-    type Error = ReadError;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        if !self.reader.element_follows(&mut self.first)? {
-            return Ok(None);
-        }
-        seed.deserialize(&mut *self.reader).map(Some)
-    }
-}
-
-/// The members of an object.
-pub(crate) struct Members<'a, 'de> {
-    reader: &'a mut Reader<'de>,
-    first: bool,
-}
-
-impl<'de> de::MapAccess<'de> for Members<'_, 'de> {
-    type Error = ReadError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        if !self.reader.next_member(&mut self.first)? {
-            return Ok(None);
-        }
-        seed.deserialize(MemberName {
-            reader: &mut *self.reader,
-        })
-        .map(Some)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        self.reader.colon()?;
-        seed.deserialize(&mut *self.reader)
-    }
-}
-
-/// An object member's name (its opening quote consumed): always a string.
-struct MemberName<'a, 'de> {
-    reader: &'a mut Reader<'de>,
-}
-
-impl<'de> de::Deserializer<'de> for MemberName<'_, 'de> {
-    type Error = ReadError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match self.reader.string()? {
-            Text::Borrowed(s) => visitor.visit_borrowed_str(s),
-            Text::Copied(s) => visitor.visit_str(s),
-        }
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        visitor.visit_some(self)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.reader.string()?;
-        visitor.visit_unit()
-    }
-
-    forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
-        identifier enum
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde::Deserialize;
+
+    /// Reads any JSON value with the reader's primitives, as
+    /// `google.protobuf.Value` does.
+    fn value(reader: &mut Reader<'_>) -> Result<serde_json::Value> {
+        match reader.next_byte() {
+            Some(b'[') => {
+                reader.enter_array()?;
+                let mut items = Vec::new();
+                let mut first = true;
+                while reader.next_element(&mut first)? {
+                    items.push(value(reader)?);
+                }
+                Ok(serde_json::Value::Array(items))
+            }
+            Some(b'{') => {
+                reader.enter_object()?;
+                let mut members = serde_json::Map::new();
+                let mut first = true;
+                while let Some(name) = reader.member_name(&mut first)? {
+                    let name = name.as_str().to_owned();
+                    reader.colon()?;
+                    members.insert(name, value(reader)?);
+                }
+                Ok(serde_json::Value::Object(members))
+            }
+            _ => Ok(match reader.scalar("a value")? {
+                Scalar::Null => serde_json::Value::Null,
+                Scalar::Bool(b) => serde_json::Value::Bool(b),
+                Scalar::Number(Number::U64(v)) => v.into(),
+                Scalar::Number(Number::I64(v)) => v.into(),
+                Scalar::Number(Number::F64(v)) => v.into(),
+                Scalar::Str(s) => s.as_str().into(),
+            }),
+        }
+    }
 
     /// Reads `text` with both readers into a `serde_json::Value`.
     fn both(
@@ -1107,8 +1000,8 @@ mod tests {
         Result<serde_json::Value, String>,
         Result<serde_json::Value, String>,
     ) {
-        let mut reader = Reader::new(text);
-        let ours = serde_json::Value::deserialize(&mut reader)
+        let mut reader = Reader::new(text, &ParseOptions::default());
+        let ours = value(&mut reader)
             .and_then(|v| reader.end().map(|()| v))
             .map_err(|e| e.to_string());
         let theirs = serde_json::from_slice::<serde_json::Value>(text).map_err(|e| {
@@ -1138,14 +1031,14 @@ mod tests {
         }
         // Skipping accepts what serde_json's skipping accepts (which, unlike
         // reading, has no depth limit).
-        let mut reader = Reader::new(text);
-        let skipped = de::IgnoredAny::deserialize(&mut reader).and_then(|_| reader.end());
+        let mut reader = Reader::new(text, &ParseOptions::default());
+        let skipped = reader.skip_value().and_then(|()| reader.end());
         // serde_json skips invalid UTF-8; JSON text is UTF-8, and Python's
         // reader refuses it too.
         let valid = std::str::from_utf8(text).is_ok();
         assert_eq!(
             skipped.is_ok(),
-            serde_json::from_slice::<de::IgnoredAny>(text).is_ok() && valid,
+            serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok() && valid,
             "skipping {:?}: {skipped:?}",
             String::from_utf8_lossy(text)
         );

@@ -558,10 +558,9 @@ impl Gateway {
             let mut value: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
             selection.apply(&mut value);
-            reply = route
-                .response
-                .value_to_binary(value)
-                .map_err(|e| RestError::new(Code::Internal, format!("cannot apply fields: {e}")))?;
+            let text = serde_json::to_vec(&value)
+                .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
+            reply = route.response.json_to_binary(&text).map_err(internal)?;
         }
         if wire.answer == Encoding::Proto {
             return Ok(([(header::CONTENT_TYPE, PROTO_CONTENT_TYPE)], reply).into_response());
@@ -902,9 +901,13 @@ fn assemble(
         fields.insert(json_name, serde_json::Value::Array(values));
     }
     if !fields.is_empty() {
+        // A small document of the bound fields, read as the request type and
+        // appended: binary fields that come later win, or merge.
+        let text = serde_json::to_vec(&serde_json::Value::Object(fields))
+            .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
         let bound = route
             .request
-            .value_to_binary(serde_json::Value::Object(fields))
+            .json_to_binary(&text)
             .map_err(|e| invalid(format!("invalid path or query parameter: {e}")))?;
         message.extend_from_slice(&bound);
     }

@@ -5,27 +5,39 @@
 
 include_package!("google.protobuf");
 
+/// serde `Serialize` and `Deserialize` of hand-written well-known types, as
+/// adapters over their JSON (the generated messages get the same).
+#[cfg(feature = "json")]
+macro_rules! serde_over_json {
+    ($($type:ty),*) => {$(
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                crate::json::serde_bridge::serialize(self, serializer)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                crate::json::serde_bridge::deserialize(deserializer)
+            }
+        }
+    )*};
+}
+
 /// JSON as the type's canonical text: written as `Display` does once `check()`
 /// passes, read with `FromStr` (which checks too).
 macro_rules! json_as_text {
     ($type:ty, $expecting:literal) => {
         #[cfg(feature = "json")]
-        impl serde::Serialize for $type {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                self.check().map_err(serde::ser::Error::custom)?;
-                serializer.serialize_str(self.canonical_text().as_str())
-            }
-        }
-
-        #[cfg(feature = "json")]
         impl crate::json::WriteJson for $type {
-            fn write_json(&self, out: &mut Vec<u8>) -> Result<(), crate::json::JsonError> {
-                // As the serde impl, with the text (digits and punctuation,
-                // nothing to escape) put down whole.
-                self.check()
-                    .map_err(|e| crate::json::JsonError::Serialize {
-                        message: e.to_string(),
-                    })?;
+            fn write_json(
+                &self,
+                writer: &mut crate::json::Writer<'_>,
+            ) -> Result<(), crate::json::WriteError> {
+                // The text (digits and punctuation, nothing to escape) is put
+                // down whole.
+                self.check().map_err(crate::json::WriteError::new)?;
+                let out = writer.out();
                 out.push(b'"');
                 out.extend_from_slice(self.canonical_text().as_bytes());
                 out.push(b'"');
@@ -34,24 +46,21 @@ macro_rules! json_as_text {
         }
 
         #[cfg(feature = "json")]
-        impl crate::json::ReadJson for $type {}
-
-        #[cfg(feature = "json")]
-        impl<'de> serde::Deserialize<'de> for $type {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct Visitor;
-                impl serde::de::Visitor<'_> for Visitor {
-                    type Value = $type;
-                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        f.write_str($expecting)
+        impl crate::json::ReadJson for $type {
+            fn read_json(
+                reader: &mut crate::json::Reader<'_>,
+            ) -> Result<Self, crate::json::ReadError> {
+                match reader.scalar($expecting)? {
+                    crate::json::read::Scalar::Str(s) => {
+                        s.as_str().parse().map_err(crate::json::ReadError::new)
                     }
-                    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<$type, E> {
-                        s.parse().map_err(E::custom)
-                    }
+                    other => Err(other.invalid($expecting)),
                 }
-                deserializer.deserialize_str(Visitor)
             }
         }
+
+        #[cfg(feature = "json")]
+        serde_over_json!($type);
     };
 }
 

@@ -1,11 +1,11 @@
 //! `google.protobuf.Struct`, `Value`, `ListValue`, `NullValue`: plain JSON.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
-use serde::{Deserialize, Serialize};
+use crate::json::codec::{Fields, read_message, unknown_member, with_stack, write_message};
+use crate::json::read::{Number, Scalar};
+use crate::json::write;
+use crate::json::{ReadError, ReadJson, Reader, WriteError, WriteJson, Writer};
 
 use super::value::Kind;
 use super::{Empty, ListValue, NullValue, Struct, Value};
@@ -91,210 +91,146 @@ impl FromIterator<Value> for ListValue {
 /// reference implementation does. Numbers that JSON cannot hold (NaN and the
 /// infinities) are an error: written as strings they would read back as
 /// string values.
-impl Serialize for Value {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        crate::json::codec::with_stack(|| self.serialize_kind(serializer))
+impl WriteJson for Value {
+    fn write_json(&self, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        with_stack(|| match &self.kind {
+            None | Some(Kind::NullValue(_)) => {
+                writer.out().extend_from_slice(b"null");
+                Ok(())
+            }
+            Some(Kind::NumberValue(v)) if !v.is_finite() => Err(WriteError::new(format_args!(
+                "a google.protobuf.Value cannot hold {v}: JSON has no such number"
+            ))),
+            Some(Kind::NumberValue(v)) => {
+                write::write_f64(writer.out(), *v);
+                Ok(())
+            }
+            Some(Kind::StringValue(v)) => {
+                write::write_str(writer.out(), v);
+                Ok(())
+            }
+            Some(Kind::BoolValue(v)) => {
+                writer
+                    .out()
+                    .extend_from_slice(if *v { b"true" } else { b"false" });
+                Ok(())
+            }
+            Some(Kind::StructValue(v)) => v.write_json(writer),
+            Some(Kind::ListValue(v)) => v.write_json(writer),
+        })
     }
 }
 
-impl Value {
-    fn serialize_kind<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.kind {
-            None | Some(Kind::NullValue(_)) => serializer.serialize_unit(),
-            Some(Kind::NumberValue(v)) if !v.is_finite() => Err(serde::ser::Error::custom(
-                format_args!("a google.protobuf.Value cannot hold {v}: JSON has no such number"),
-            )),
-            Some(Kind::NumberValue(v)) => serializer.serialize_f64(*v),
-            Some(Kind::StringValue(v)) => serializer.serialize_str(v),
-            Some(Kind::BoolValue(v)) => serializer.serialize_bool(*v),
-            Some(Kind::StructValue(v)) => v.serialize(serializer),
-            Some(Kind::ListValue(v)) => v.serialize(serializer),
+impl WriteJson for Struct {
+    fn write_json(&self, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        writer.out().push(b'{');
+        for (i, (k, v)) in self.fields.iter().enumerate() {
+            let out = writer.out();
+            if i > 0 {
+                out.push(b',');
+            }
+            write::write_str(out, k);
+            out.push(b':');
+            v.write_json(writer)?;
         }
+        writer.out().push(b'}');
+        Ok(())
     }
 }
 
-impl Serialize for Struct {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
-        for (k, v) in &self.fields {
-            map.serialize_entry(k, v)?;
+impl WriteJson for ListValue {
+    fn write_json(&self, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        self.values.write_json(writer)
+    }
+}
+
+/// `google.protobuf.Empty` is `{}`: a message with no fields, written by
+/// hand as it has a well-known type's `Any` registration.
+impl Fields for Empty {
+    fn write_fields(&self, _: &mut Writer<'_>, _: &mut bool) -> Result<(), WriteError> {
+        Ok(())
+    }
+
+    fn read_members(
+        &mut self,
+        reader: &mut Reader<'_>,
+        mut first: bool,
+        in_any: bool,
+    ) -> Result<(), ReadError> {
+        // Every member is unknown: an error, or skipped when the parse
+        // ignores unknown fields.
+        while let Some(name) = reader.member_name(&mut first)? {
+            let name = name.as_str().to_owned();
+            reader.colon()?;
+            unknown_member(reader, "google.protobuf.Empty", &name, in_any)?;
         }
-        map.end()
+        Ok(())
     }
 }
 
-impl Serialize for ListValue {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.values.len()))?;
-        for v in &self.values {
-            seq.serialize_element(v)?;
-        }
-        seq.end()
+impl WriteJson for Empty {
+    fn write_json(&self, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+        write_message(self, writer)
     }
 }
 
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::null())
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::null())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(v.into())
-    }
-
-    #[allow(clippy::cast_precision_loss)]
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok((v as f64).into())
-    }
-
-    #[allow(clippy::cast_precision_loss)]
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok((v as f64).into())
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(v.into())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        ListVisitor.visit_seq(seq).map(Value::from)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-        StructVisitor.visit_map(map).map(Value::from)
+impl ReadJson for Empty {
+    fn read_json(reader: &mut Reader<'_>) -> Result<Self, ReadError> {
+        let mut empty = Empty {};
+        read_message(reader, &mut empty)?;
+        Ok(empty)
     }
 }
 
-struct StructVisitor;
-
-impl<'de> Visitor<'de> for StructVisitor {
-    type Value = Struct;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
+#[allow(clippy::cast_precision_loss)]
+impl ReadJson for Value {
+    fn read_json(reader: &mut Reader<'_>) -> Result<Self, ReadError> {
+        with_stack(|| match reader.next_byte() {
+            Some(b'{') => Struct::read_json(reader).map(Value::from),
+            Some(b'[') => ListValue::read_json(reader).map(Value::from),
+            _ => Ok(match reader.scalar("any JSON value")? {
+                Scalar::Null => Value::null(),
+                Scalar::Bool(b) => b.into(),
+                Scalar::Number(Number::U64(v)) => (v as f64).into(),
+                Scalar::Number(Number::I64(v)) => (v as f64).into(),
+                Scalar::Number(Number::F64(v)) => v.into(),
+                Scalar::Str(s) => s.as_str().into(),
+            }),
+        })
     }
+}
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Struct, A::Error> {
+impl ReadJson for Struct {
+    fn read_json(reader: &mut Reader<'_>) -> Result<Self, ReadError> {
+        reader.enter_object()?;
         let mut fields = BTreeMap::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value::<Value>()?;
-            if fields.insert(key, value).is_some() {
-                return Err(de::Error::custom(
-                    "an object member is given more than once",
-                ));
+        let mut first = true;
+        while let Some(name) = reader.member_name(&mut first)? {
+            let key = name.as_str().to_owned();
+            reader.colon()?;
+            let value = Value::read_json(reader).map_err(|e| e.at_key(&key))?;
+            if let Some(_previous) = fields.insert(key, value) {
+                return Err(ReadError::new("an object member is given more than once"));
             }
         }
         Ok(Struct { fields })
     }
 }
 
-struct ListVisitor;
-
-impl<'de> Visitor<'de> for ListVisitor {
-    type Value = ListValue;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ListValue, A::Error> {
-        let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(v) = seq.next_element::<Value>()? {
-            values.push(v);
+impl ReadJson for ListValue {
+    fn read_json(reader: &mut Reader<'_>) -> Result<Self, ReadError> {
+        reader.enter_array()?;
+        let mut values = Vec::new();
+        let mut first = true;
+        while reader.next_element(&mut first)? {
+            let index = values.len();
+            values.push(Value::read_json(reader).map_err(|e| e.at_index(index))?);
         }
         Ok(ListValue { values })
     }
 }
 
-impl crate::json::WriteJson for Value {}
-impl crate::json::WriteJson for Struct {}
-impl crate::json::WriteJson for ListValue {}
-impl crate::json::WriteJson for Empty {}
-impl crate::json::ReadJson for Value {}
-impl crate::json::ReadJson for Struct {}
-impl crate::json::ReadJson for ListValue {}
-impl crate::json::ReadJson for Empty {}
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::json::codec::with_stack(|| deserializer.deserialize_any(ValueVisitor))
-    }
-}
-
-impl<'de> Deserialize<'de> for Struct {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(StructVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for ListValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_seq(ListVisitor)
-    }
-}
-
-/// `google.protobuf.Empty` is `{}`.
-impl Serialize for Empty {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_map(Some(0))?.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Empty {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        fn no_fields(_: &str) -> Option<usize> {
-            None
-        }
-        struct EmptyVisitor;
-        impl<'de> Visitor<'de> for EmptyVisitor {
-            type Value = Empty;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an empty JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Empty, A::Error> {
-                // Every member is unknown: an error, or skipped when the parse
-                // ignores unknown fields.
-                while map
-                    .next_key_seed(crate::json::codec::FieldKey {
-                        message: "google.protobuf.Empty",
-                        lookup: no_fields,
-                        names: &[],
-                        seen: &mut [],
-                    })?
-                    .is_some()
-                {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
-                Ok(Empty {})
-            }
-        }
-        deserializer.deserialize_map(EmptyVisitor)
-    }
-}
+serde_over_json!(Value, Struct, ListValue, Empty);
 
 #[cfg(test)]
 mod tests {

@@ -1,32 +1,30 @@
 //! The scalar wrappers (`Int64Value`, `BytesValue`, ...): in JSON each is its
 //! wrapped value, written as that scalar type is.
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use super::{
     BoolValue, BytesValue, DoubleValue, FloatValue, Int32Value, Int64Value, StringValue,
     UInt32Value, UInt64Value,
 };
 use crate::json::codec::{self, Codec};
+use crate::json::{ReadError, ReadJson, Reader, WriteError, WriteJson, Writer};
 
 macro_rules! wrapper {
     ($wrapper:ty, $codec:ty) => {
-        impl Serialize for $wrapper {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                <$codec>::serialize(&self.value, serializer)
+        impl WriteJson for $wrapper {
+            fn write_json(&self, writer: &mut Writer<'_>) -> Result<(), WriteError> {
+                <$codec>::write(&self.value, writer)
             }
         }
 
-        impl crate::json::WriteJson for $wrapper {}
-        impl crate::json::ReadJson for $wrapper {}
-
-        impl<'de> Deserialize<'de> for $wrapper {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        impl ReadJson for $wrapper {
+            fn read_json(reader: &mut Reader<'_>) -> Result<Self, ReadError> {
                 Ok(Self {
-                    value: <$codec>::deserialize(deserializer)?,
+                    value: <$codec>::read_value(reader)?.unwrap_or_default(),
                 })
             }
         }
+
+        serde_over_json!($wrapper);
     };
 }
 
