@@ -9,7 +9,7 @@ use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
-#[path = "build/codegen.rs"]
+#[path = "build/codegen/mod.rs"]
 mod codegen;
 
 /// The variable naming a directory with the conformance suite's protos.
