@@ -29,9 +29,11 @@ use crate::json::{
     JsonError, ParseOptions, ReadError, ReadJson, Reader, WriteError, WriteJson, Writer,
 };
 
-/// Reads the type's JSON (a value, or an `Any`'s members) into its binary
-/// encoding.
+/// Reads the type's JSON value into its binary encoding.
 type ReadFn = for<'de> fn(&mut Reader<'de>) -> Result<Vec<u8>, ReadError>;
+/// Reads the members of an `Any`'s object into the type's binary encoding;
+/// the flag says whether no member was read yet.
+type ReadAnyFn = for<'de> fn(&mut Reader<'de>, bool) -> Result<Vec<u8>, ReadError>;
 /// Writes the binary encoding as the type's JSON value.
 type WriteFn = fn(&[u8], &mut Writer<'_>) -> Result<(), WriteFailure>;
 /// Writes the binary encoding as an `Any` object with its type URL.
@@ -46,7 +48,7 @@ pub struct Entry {
     well_known: bool,
     reencode: ReencodeFn,
     read: ReadFn,
-    read_any: ReadFn,
+    read_any: ReadAnyFn,
     write: WriteFn,
     write_any: WriteAnyFn,
 }
@@ -119,9 +121,12 @@ fn write_value<T: Message + Default + WriteJson>(
 }
 
 /// Reads a generated message from the members of an Any's object.
-fn read_fields<T: Message + Fields>(reader: &mut Reader<'_>) -> Result<Vec<u8>, ReadError> {
+fn read_fields<T: Message + Fields>(
+    reader: &mut Reader<'_>,
+    first: bool,
+) -> Result<Vec<u8>, ReadError> {
     let mut message = T::default();
-    message.read_members(reader, true, true)?;
+    message.read_members(reader, first, true)?;
     Ok(message.encode_to_vec())
 }
 
@@ -141,9 +146,9 @@ fn write_fields<T: Message + Fields>(
 /// Reads a well-known type from the `"value"` member of an Any's object.
 fn read_value_member<T: Message + prost::Name + ReadJson>(
     reader: &mut Reader<'_>,
+    mut first: bool,
 ) -> Result<Vec<u8>, ReadError> {
     let mut value = None;
-    let mut first = true;
     while let Some(name) = reader.member_name(&mut first)? {
         let name = name.as_str().to_owned();
         reader.colon()?;
@@ -207,9 +212,9 @@ fn read_serde<T: Message + DeserializeOwned>(
 /// the object without `"@type"`, through the type's serde impls.
 fn read_serde_any<T: Message + DeserializeOwned>(
     reader: &mut Reader<'_>,
+    mut first: bool,
 ) -> Result<Vec<u8>, ReadError> {
     let mut members = serde_json::Map::new();
-    let mut first = true;
     while let Some(name) = reader.member_name(&mut first)? {
         let name = name.as_str().to_owned();
         reader.colon()?;
@@ -352,10 +357,15 @@ impl Entry {
     }
 
     /// Reads an `Any` of this type from its object, which `reader` has
-    /// entered (its `"@type"` member is skipped wherever it stands), into
-    /// the binary encoding; leaves the object.
-    pub(crate) fn read_any(&self, reader: &mut Reader<'_>) -> Result<Vec<u8>, ReadError> {
-        (self.read_any)(reader)
+    /// entered (its `"@type"` members are skipped wherever they stand), into
+    /// the binary encoding, and leaves the object; `first` says whether no
+    /// member was read yet.
+    pub(crate) fn read_any(
+        &self,
+        reader: &mut Reader<'_>,
+        first: bool,
+    ) -> Result<Vec<u8>, ReadError> {
+        (self.read_any)(reader, first)
     }
 
     /// Writes the binary encoding as an `Any` object of this type.

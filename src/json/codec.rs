@@ -165,11 +165,13 @@ pub(crate) fn mark_seen(
     json_name: &'static str,
     named: &'static str,
 ) -> Result<(), ReadError> {
+    #[cold]
+    fn twice(json_name: &str, named: &'static str) -> ReadError {
+        ReadError::new(format_args!("field \"{json_name}\" is given more than once"))
+            .in_field(named)
+    }
     if std::mem::replace(&mut seen[index], true) {
-        return Err(ReadError::new(format_args!(
-            "field \"{json_name}\" is given more than once"
-        ))
-        .in_field(named));
+        return Err(twice(json_name, named));
     }
     Ok(())
 }

@@ -124,31 +124,35 @@ mod json {
         let start = reader.mark();
         reader.enter_object()?;
         let mut first = true;
-        let mut type_url = None;
-        while let Some(name) = reader.member_name(&mut first)? {
+        let mut before_type = 0;
+        let type_url = loop {
+            let Some(name) = reader.member_name(&mut first)? else {
+                if before_type == 0 {
+                    // `{}`: the empty Any.
+                    return Ok(Any::default());
+                }
+                return Err(ReadError::new("an Any needs an \"@type\" member"));
+            };
             let is_type = name.as_str() == "@type";
             reader.colon()?;
-            if !is_type {
-                reader.skip_value()?;
-                continue;
+            if is_type {
+                match reader.scalar(EXPECTED)? {
+                    Scalar::Str(url) => break url.as_str().to_owned(),
+                    other => return Err(other.invalid(EXPECTED)),
+                }
             }
-            match reader.scalar(EXPECTED)? {
-                Scalar::Str(url) => type_url = Some(url.as_str().to_owned()),
-                other => return Err(other.invalid(EXPECTED)),
-            }
-            break;
-        }
-        let Some(type_url) = type_url else {
-            if first {
-                // `{}`: the empty Any.
-                return Ok(Any::default());
-            }
-            return Err(ReadError::new("an Any needs an \"@type\" member"));
+            reader.skip_value()?;
+            before_type += 1;
         };
         let entry = entry_for(&type_url, ReadError::new)?;
-        reader.rewind(start);
-        reader.enter_object()?;
-        let value = entry.read_any(reader)?;
+        let value = if before_type == 0 {
+            // The usual order: the rest of the object is the payload's.
+            entry.read_any(reader, false)?
+        } else {
+            reader.rewind(start);
+            reader.enter_object()?;
+            entry.read_any(reader, true)?
+        };
         Ok(Any { type_url, value })
     }
 

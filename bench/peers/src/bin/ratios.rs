@@ -40,28 +40,6 @@ fn rate(seconds: f64, size: usize, mut op: impl FnMut()) -> f64 {
     best
 }
 
-fn python(root: &Path) -> PathBuf {
-    if let Some(python) = std::env::var_os("CLOUD_REPORT_PYTHON") {
-        return python.into();
-    }
-    let tests = root.join("target/tmp/python-reference/venv/bin/python");
-    if tests.exists() {
-        return tests;
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/python-bench");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
-        assert!(status.is_ok_and(|s| s.success()), "cannot make a venv at {}", venv.display());
-        let status = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "-r"])
-            .arg(root.join("tests/reference/requirements.txt"))
-            .status();
-        assert!(status.is_ok_and(|s| s.success()), "pip install failed");
-    }
-    python
-}
-
 struct Row {
     operation: &'static str,
     ours: f64,
@@ -75,10 +53,13 @@ fn main() {
         .map_or(2.0, |s| s.parse().expect("SECONDS is a number"));
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = here.join("../..");
-    let paths: Vec<PathBuf> = DOCUMENTS.iter().map(|d| here.join("data").join(d)).collect();
+    let paths: Vec<PathBuf> = DOCUMENTS
+        .iter()
+        .map(|d| here.join("data").join(d))
+        .collect();
 
     // Python first, in one process for all documents.
-    let output = Command::new(python(&root))
+    let output = Command::new(cloud_report_proto_peers::python(&root))
         .arg(here.join("python/bench.py"))
         .arg(seconds.to_string())
         .args(&paths)
@@ -126,7 +107,9 @@ fn main() {
             },
             Row {
                 operation: "binary encode",
-                ours: rate(seconds, binary.len(), || drop(black_box(ours.encode_to_vec()))),
+                ours: rate(seconds, binary.len(), || {
+                    drop(black_box(ours.encode_to_vec()))
+                }),
                 official: None,
                 python: py("binary_encode"),
             },
