@@ -114,13 +114,36 @@ impl DeploymentService for Backend {
     }
 }
 
+/// How the services are added to the gateway.
+#[derive(Clone, Copy, Debug)]
+enum Wiring {
+    /// As tonic servers: REST reaches them through gRPC's encoding.
+    Tonic,
+    /// With their typed dispatch (`add_<service>`): REST reaches the
+    /// implementation with typed messages.
+    Typed,
+}
+
+impl Wiring {
+    const BOTH: [Wiring; 2] = [Wiring::Tonic, Wiring::Typed];
+}
+
 async fn serve(backend: Backend, max_body: usize) -> SocketAddr {
-    let router = Gateway::new()
-        .add_service(ServiceControllerServer::new(backend.clone()))
-        .add_service(RuntimeServiceServer::new(backend.clone()))
-        .add_service(DeploymentServiceServer::new(backend))
-        .max_body_bytes(max_body)
-        .into_router();
+    serve_wired(backend, max_body, Wiring::Tonic).await
+}
+
+async fn serve_wired(backend: Backend, max_body: usize, wiring: Wiring) -> SocketAddr {
+    let gateway = match wiring {
+        Wiring::Tonic => Gateway::new()
+            .add_service(ServiceControllerServer::new(backend.clone()))
+            .add_service(RuntimeServiceServer::new(backend.clone()))
+            .add_service(DeploymentServiceServer::new(backend)),
+        Wiring::Typed => Gateway::new()
+            .add_service_controller(backend.clone())
+            .add_runtime_service(backend.clone())
+            .add_deployment_service(backend),
+    };
+    let router = gateway.max_body_bytes(max_body).into_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -154,83 +177,88 @@ async fn post(url: String, body: impl Into<reqwest::Body>) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn report_over_rest_and_grpc_gives_the_same_result() {
-    let backend = Backend::default();
-    let addr = serve(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES).await;
+    for wiring in Wiring::BOTH {
+        let backend = Backend::default();
+        let addr = serve_wired(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES, wiring).await;
 
-    // REST: the service name comes from the path, the rest from the body.
-    let mut request: ReportRequest =
-        json::from_str(&golden("google.api.servicecontrol.v1.ReportRequest")).unwrap();
-    request.service_name.clear();
-    let (status, rest_answer) = post(
-        format!("http://{addr}/v1/services/library.example.com:report"),
-        json::to_string(&request).unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{rest_answer}");
-    request.service_name = "library.example.com".into();
+        // REST: the service name comes from the path, the rest from the body.
+        let mut request: ReportRequest =
+            json::from_str(&golden("google.api.servicecontrol.v1.ReportRequest")).unwrap();
+        request.service_name.clear();
+        let (status, rest_answer) = post(
+            format!("http://{addr}/v1/services/library.example.com:report"),
+            json::to_string(&request).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{rest_answer}");
+        request.service_name = "library.example.com".into();
 
-    // gRPC on the same port.
-    let mut client = ServiceControllerClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let grpc_answer = client.report(request.clone()).await.unwrap().into_inner();
-    assert_eq!(rest_answer, serde_json::to_value(&grpc_answer).unwrap());
-    assert_eq!(
-        rest_answer["serviceConfigId"],
-        "config-of-library.example.com"
-    );
+        // gRPC on the same port.
+        let mut client = ServiceControllerClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let grpc_answer = client.report(request.clone()).await.unwrap().into_inner();
+        assert_eq!(rest_answer, serde_json::to_value(&grpc_answer).unwrap());
+        assert_eq!(
+            rest_answer["serviceConfigId"],
+            "config-of-library.example.com"
+        );
 
-    let reports = backend.reports.lock().unwrap().clone();
-    assert_eq!(reports.len(), 2);
-    assert_eq!(reports[0].0, request);
-    assert_eq!(reports[1].0, request);
-    // The caller's headers reach the service as metadata.
-    assert_eq!(reports[0].1.as_deref(), Some("Bearer t0k3n"));
+        let reports = backend.reports.lock().unwrap().clone();
+        assert_eq!(reports.len(), 2);
+        assert_eq!(reports[0].0, request);
+        assert_eq!(reports[1].0, request);
+        // The caller's headers reach the service as metadata.
+        assert_eq!(reports[0].1.as_deref(), Some("Bearer t0k3n"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn apigee_bindings_take_path_variables_and_query_parameters() {
-    let backend = Backend::default();
-    let addr = serve(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES).await;
+    for wiring in Wiring::BOTH {
+        let backend = Backend::default();
+        let addr = serve_wired(backend.clone(), Gateway::DEFAULT_MAX_BODY_BYTES, wiring).await;
 
-    let mut status_request: ReportInstanceStatusRequest = json::from_str(&golden(
-        "google.cloud.apigee.v1.ReportInstanceStatusRequest",
-    ))
-    .unwrap();
-    status_request.instance.clear();
-    let (code, answer) = post(
-        format!("http://{addr}/v1/organizations/my-org/instances/my-instance:reportStatus"),
-        json::to_string(&status_request).unwrap(),
-    )
-    .await;
-    assert_eq!((code, answer), (200, json!({})));
-    status_request.instance = "organizations/my-org/instances/my-instance".into();
-    assert_eq!(
-        backend.statuses.lock().unwrap().as_slice(),
-        &[status_request]
-    );
+        let mut status_request: ReportInstanceStatusRequest = json::from_str(&golden(
+            "google.cloud.apigee.v1.ReportInstanceStatusRequest",
+        ))
+        .unwrap();
+        status_request.instance.clear();
+        let (code, answer) = post(
+            format!("http://{addr}/v1/organizations/my-org/instances/my-instance:reportStatus"),
+            json::to_string(&status_request).unwrap(),
+        )
+        .await;
+        assert_eq!((code, answer), (200, json!({})));
+        status_request.instance = "organizations/my-org/instances/my-instance".into();
+        assert_eq!(
+            backend.statuses.lock().unwrap().as_slice(),
+            &[status_request]
+        );
 
-    let name = "organizations/my-org/environments/prod/apis/orders/revisions/4";
-    let (code, answer) = post(
-        format!("http://{addr}/v1/{name}/deployments:generateDeployChangeReport?override=true"),
-        "",
-    )
-    .await;
-    assert_eq!((code, answer), (200, json!({})));
-    assert_eq!(
-        backend.deploys.lock().unwrap().as_slice(),
-        &[GenerateDeployChangeReportRequest {
-            name: name.into(),
-            r#override: true
-        }]
-    );
+        let name = "organizations/my-org/environments/prod/apis/orders/revisions/4";
+        let (code, answer) = post(
+            format!("http://{addr}/v1/{name}/deployments:generateDeployChangeReport?override=true"),
+            "",
+        )
+        .await;
+        assert_eq!((code, answer), (200, json!({})));
+        assert_eq!(
+            backend.deploys.lock().unwrap().as_slice(),
+            &[GenerateDeployChangeReportRequest {
+                name: name.into(),
+                r#override: true
+            }]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_come_in_googles_form() {
-    let addr = serve(Backend::default(), 256).await;
-    let report = format!("http://{addr}/v1/services/s:report");
-    let cases: Vec<(reqwest::RequestBuilder, u16, &str, &str)> = vec![
+    for wiring in Wiring::BOTH {
+        let addr = serve_wired(Backend::default(), 256, wiring).await;
+        let report = format!("http://{addr}/v1/services/s:report");
+        let cases: Vec<(reqwest::RequestBuilder, u16, &str, &str)> = vec![
         (plain_http().post(&report).body(r#"{"operations": [{"startTime": "soon"}]}"#), 400, "INVALID_ARGUMENT", "operations[0].startTime"),
         (plain_http().post(&report).body(r#"{"nope": 1}"#), 400, "INVALID_ARGUMENT", "unknown field \"nope\""),
         (plain_http().post(&report).body("{not json"), 400, "INVALID_ARGUMENT", "Invalid JSON payload"),
@@ -256,26 +284,27 @@ async fn errors_come_in_googles_form() {
             "takes no request body",
         ),
     ];
-    for (request, http, status, message) in cases {
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status().as_u16(), http);
+        for (request, http, status, message) in cases {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), http, "{wiring:?}");
+            let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+            assert_eq!(body["error"]["code"], http, "{body}");
+            assert_eq!(body["error"]["status"], status, "{body}");
+            let text = body["error"]["message"].as_str().unwrap();
+            assert!(text.contains(message), "{text}");
+        }
+        // Details are the Status details, as Any JSON.
+        let response = plain_http()
+            .post(format!("http://{addr}/v1/services/s:check"))
+            .send()
+            .await
+            .unwrap();
         let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-        assert_eq!(body["error"]["code"], http, "{body}");
-        assert_eq!(body["error"]["status"], status, "{body}");
-        let text = body["error"]["message"].as_str().unwrap();
-        assert!(text.contains(message), "{text}");
+        assert_eq!(
+            body["error"]["details"],
+            json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "NOPE", "domain": "example.com"}])
+        );
     }
-    // Details are the Status details, as Any JSON.
-    let response = plain_http()
-        .post(format!("http://{addr}/v1/services/s:check"))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-    assert_eq!(
-        body["error"]["details"],
-        json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "NOPE", "domain": "example.com"}])
-    );
 }
 
 /// Python's urllib (REST) and the official GAPIC client (gRPC) on one port

@@ -26,6 +26,7 @@ pub(super) fn http_bindings(pool: &DescriptorPool) -> (String, BTreeMap<String, 
     let mut index = 0;
     for service in pool.services() {
         let mut methods = String::new();
+        let mut arms = String::new();
         for method in service.methods() {
             let options = method.options();
             if !options.has_extension(&extension) {
@@ -88,6 +89,17 @@ pub(super) fn http_bindings(pool: &DescriptorPool) -> (String, BTreeMap<String, 
                 message_path(&method.output()),
             )
             .unwrap();
+            writeln!(
+                arms,
+                "            {:?} => Box::pin(async move {{
+                let request = call.request::<{}>().await?;
+                call.reply(self.0.{}(request).await)
+            }}),",
+                method.name(),
+                message_path(&input),
+                to_snake(method.name()),
+            )
+            .unwrap();
             index += 1;
         }
         if methods.is_empty() {
@@ -118,7 +130,31 @@ impl {name}RestClient {{
         Self {{ client }}
     }}
 
-{methods}}}",
+{methods}}}
+
+/// Calls a `{name}` with the typed messages of REST requests.
+struct {name}Dispatch<T>(std::sync::Arc<T>);
+
+impl<T: {snake}_server::{name}> crate::rest::dispatch::Dispatch for {name}Dispatch<T> {{
+    fn call(&self, method: &'static str, call: crate::rest::dispatch::TypedCall) -> crate::rest::dispatch::Reply<'_> {{
+        match method {{
+{arms}            _ => Box::pin(async move {{ Err(call.unbound(method)) }}),
+        }}
+    }}
+}}
+
+impl crate::rest::Gateway {{
+    /// Serves a `{full}` implementation over gRPC and REST on the gateway:
+    /// as [`add_service`](crate::rest::Gateway::add_service) with
+    /// `{snake}_server::{name}Server`, except that REST calls reach
+    /// the implementation with their typed messages, not through gRPC's
+    /// encoding.
+    pub fn add_{snake}<T: {snake}_server::{name}>(self, service: T) -> Self {{
+        let service = std::sync::Arc::new(service);
+        self.add_service({snake}_server::{name}Server::from_arc(service.clone()))
+            .dispatch({snake}_server::SERVICE_NAME, std::sync::Arc::new({name}Dispatch(service)))
+    }}
+}}",
             full = service.full_name(),
             snake = to_snake(service.name()),
         )

@@ -75,19 +75,11 @@ use prost::Message;
 use tonic::{Request, Response};
 
 use crate::google::api::servicecontrol::v1 as sc;
-use crate::google::api::servicecontrol::v1::quota_controller_server::{
-    QuotaController, QuotaControllerServer,
-};
-use crate::google::api::servicecontrol::v1::service_controller_server::{
-    ServiceController, ServiceControllerServer,
-};
+use crate::google::api::servicecontrol::v1::quota_controller_server::QuotaController;
+use crate::google::api::servicecontrol::v1::service_controller_server::ServiceController;
 use crate::google::cloud::apigee::v1 as apigee;
-use crate::google::cloud::apigee::v1::deployment_service_server::{
-    DeploymentService, DeploymentServiceServer,
-};
-use crate::google::cloud::apigee::v1::runtime_service_server::{
-    RuntimeService, RuntimeServiceServer,
-};
+use crate::google::cloud::apigee::v1::deployment_service_server::DeploymentService;
+use crate::google::cloud::apigee::v1::runtime_service_server::RuntimeService;
 use crate::google::protobuf::Timestamp;
 use crate::google::rpc::{Code, Status};
 use crate::rest::{Authenticate, BearerToken, Binding, Gateway, RestError, clip};
@@ -441,10 +433,10 @@ impl Emulator {
             )
             .with_state(self.clone());
         let mut gateway = Gateway::new()
-            .add_service(ServiceControllerServer::new(self.clone()))
-            .add_service(QuotaControllerServer::new(self.clone()))
-            .add_service(RuntimeServiceServer::new(self.clone()))
-            .add_service(DeploymentServiceServer::new(self.clone()))
+            .add_service_controller(self.clone())
+            .add_quota_controller(self.clone())
+            .add_runtime_service(self.clone())
+            .add_deployment_service(self.clone())
             .merge(inspection);
         if let Some(token) = &self.token {
             gateway = gateway.authenticate(token.clone());

@@ -167,8 +167,10 @@ pub(crate) fn mark_seen(
 ) -> Result<(), ReadError> {
     #[cold]
     fn twice(json_name: &str, named: &'static str) -> ReadError {
-        ReadError::new(format_args!("field \"{json_name}\" is given more than once"))
-            .in_field(named)
+        ReadError::new(format_args!(
+            "field \"{json_name}\" is given more than once"
+        ))
+        .in_field(named)
     }
     if std::mem::replace(&mut seen[index], true) {
         return Err(twice(json_name, named));

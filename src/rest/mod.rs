@@ -38,6 +38,7 @@
 
 mod auth;
 mod client;
+pub(crate) mod dispatch;
 mod error;
 mod fields;
 mod grpc;
@@ -294,6 +295,8 @@ struct Route {
 /// [module documentation](self).
 pub struct Gateway {
     services: HashMap<&'static str, GrpcService>,
+    /// Services also called straight with typed messages, by name.
+    dispatch: HashMap<&'static str, Arc<dyn dispatch::Dispatch>>,
     routes: Vec<Route>,
     max_body_bytes: usize,
     max_message_bytes: usize,
@@ -330,6 +333,7 @@ impl Gateway {
     pub fn new() -> Self {
         Self {
             services: HashMap::new(),
+            dispatch: HashMap::new(),
             routes: Vec::new(),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
             max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
@@ -373,6 +377,17 @@ impl Gateway {
         }
         self.services
             .insert(S::NAME, BoxCloneSyncService::new(service));
+        self
+    }
+
+    /// Calls the service named `name` straight with typed messages for REST
+    /// requests (the generated `add_<service>` methods).
+    pub(crate) fn dispatch(
+        mut self,
+        name: &'static str,
+        dispatch: Arc<dyn dispatch::Dispatch>,
+    ) -> Self {
+        self.dispatch.insert(name, dispatch);
         self
     }
 
@@ -513,39 +528,71 @@ impl Gateway {
         let route = &self.routes[index];
         let body = self.read_body(&parts.headers, body).await?;
         let query = parts.uri.query().unwrap_or_default().to_owned();
-        let message = if body.len() > PARSE_ON_POOL_BYTES {
-            // Parsing takes long enough to hold up other clients' requests.
-            let gateway = self.clone();
-            tokio::task::spawn_blocking(move || {
-                assemble(&gateway.routes[index], &values, &query, &body, wire.body)
-            })
-            .await
-            .map_err(|e| RestError::new(Code::Internal, format!("parsing failed: {e}")))??
-        } else {
-            let assembled = assemble(route, &values, &query, &body, wire.body);
-            drop(body);
-            assembled?
-        };
-        if message.len() > self.max_message_bytes {
-            return Err(RestError::new(
-                Code::InvalidArgument,
-                format!(
-                    "the request message is {} bytes; the limit is {}",
-                    message.len(),
-                    self.max_message_bytes
-                ),
-            )
-            .with_http_status(413));
-        }
-
-        // The in-process gRPC call, with the caller's headers as metadata.
-        let headers = forwarded_headers(&parts.headers);
         let selection = match &wire.fields {
             Some(mask) => Some(fields::Selection::of(route.binding.response, mask)?),
             None => None,
         };
-        let mut reply = self.call(route, headers, message).await?;
-        if let Some(selection) = &selection {
+        let mut reply = if let Some(service) = self.dispatch.get(route.binding.service).cloned() {
+            let call = dispatch::TypedCall {
+                gateway: self.clone(),
+                route: index,
+                values,
+                query,
+                body,
+                encoding: wire.body,
+                headers: forwarded_headers(&parts.headers),
+            };
+            service.call(route.binding.method, call).await?
+        } else {
+            self.call_grpc(index, values, query, body, &parts.headers, wire.body)
+                .await?
+        };
+        self.answer(index, &mut reply, selection.as_ref(), &wire)
+    }
+
+    /// Calls route `index`'s method through the service's gRPC interface:
+    /// the request assembled into its binary encoding, the answer unframed.
+    async fn call_grpc(
+        self: &Arc<Self>,
+        index: usize,
+        values: Vec<String>,
+        query: String,
+        body: Bytes,
+        headers: &HeaderMap,
+        encoding: Encoding,
+    ) -> Result<Vec<u8>, RestError> {
+        let route = &self.routes[index];
+        let message = if body.len() > PARSE_ON_POOL_BYTES {
+            // Parsing takes long enough to hold up other clients' requests.
+            let gateway = self.clone();
+            tokio::task::spawn_blocking(move || {
+                assemble(&gateway.routes[index], &values, &query, &body, encoding)
+            })
+            .await
+            .map_err(|e| RestError::new(Code::Internal, format!("parsing failed: {e}")))??
+        } else {
+            let assembled = assemble(route, &values, &query, &body, encoding);
+            drop(body);
+            assembled?
+        };
+        if message.len() > self.max_message_bytes {
+            return Err(message_too_large(message.len(), self.max_message_bytes));
+        }
+        // The in-process gRPC call, with the caller's headers as metadata.
+        self.call(route, forwarded_headers(headers), message).await
+    }
+
+    /// The REST answer of route `index` from the response's binary
+    /// encoding: cut down by `selection`, in the answer's encoding.
+    fn answer(
+        &self,
+        index: usize,
+        reply: &mut Vec<u8>,
+        selection: Option<&fields::Selection>,
+        wire: &Wire,
+    ) -> Result<Response, RestError> {
+        let route = &self.routes[index];
+        if let Some(selection) = selection {
             // Cut the answer down through its JSON form, as the mask's paths
             // are fields of the message.
             let internal = |e: registry::TranscodeError| {
@@ -553,15 +600,16 @@ impl Gateway {
             };
             let text = route
                 .response
-                .binary_to_json(&reply, false)
+                .binary_to_json(reply, false)
                 .map_err(internal)?;
             let mut value: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
             selection.apply(&mut value);
             let text = serde_json::to_vec(&value)
                 .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
-            reply = route.response.json_to_binary(&text).map_err(internal)?;
+            *reply = route.response.json_to_binary(&text).map_err(internal)?;
         }
+        let reply = std::mem::take(reply);
         if wire.answer == Encoding::Proto {
             return Ok(([(header::CONTENT_TYPE, PROTO_CONTENT_TYPE)], reply).into_response());
         }
@@ -839,6 +887,20 @@ fn assemble(
         }
     };
 
+    message.extend_from_slice(&bind_parameters(route, path_values, query)?);
+    Ok(message)
+}
+
+/// The binary encoding of the fields that the path variables and query
+/// parameters bind: appended to the body's encoding, or merged into the
+/// body's message, they set those fields.
+fn bind_parameters(
+    route: &Route,
+    path_values: &[String],
+    query: &str,
+) -> Result<Vec<u8>, RestError> {
+    let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
+    let binding = &route.binding;
     let mut fields = serde_json::Map::new();
     for (path, value) in route.template.variables().iter().zip(path_values) {
         set_path(
@@ -905,13 +967,35 @@ fn assemble(
         // appended: binary fields that come later win, or merge.
         let text = serde_json::to_vec(&serde_json::Value::Object(fields))
             .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
-        let bound = route
+        return route
             .request
             .json_to_binary(&text)
-            .map_err(|e| invalid(format!("invalid path or query parameter: {e}")))?;
-        message.extend_from_slice(&bound);
+            .map_err(|e| invalid(format!("invalid path or query parameter: {e}")));
     }
-    Ok(message)
+    Ok(Vec::new())
+}
+
+/// The error for a request message larger than the gateway's limit.
+fn message_too_large(size: usize, limit: usize) -> RestError {
+    RestError::new(
+        Code::InvalidArgument,
+        format!("the request message is {size} bytes; the limit is {limit}"),
+    )
+    .with_http_status(413)
+}
+
+/// The `google.rpc.Status` a tonic status stands for: the one in its
+/// details when it carries one, its code and message otherwise (as a
+/// gRPC answer's trailers give it, see [`grpc_status`]).
+fn grpc_status_of(status: &tonic::Status) -> Status {
+    let details = <Status as prost::Message>::decode(status.details())
+        .map(|s| s.details)
+        .unwrap_or_default();
+    Status {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        details,
+    }
 }
 
 fn field_json_name<'a>(binding: &'a Binding, name: &str) -> Option<&'a str> {

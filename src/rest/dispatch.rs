@@ -1,0 +1,138 @@
+//! REST calls handed to a service implementation with their typed messages.
+//!
+//! A service added with `Gateway::add_service` (a tonic server) is called
+//! through gRPC's encoding: the REST request becomes a binary message that
+//! tonic decodes again. A service added with its generated `add_<service>`
+//! method is also called straight: the JSON (or binary) body is read into
+//! the request type and the implementation's method is called with it. The
+//! generated code (`build/codegen/rest.rs`) matches the method name to the
+//! typed call; everything else, the same for every method, is here.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use prost::Message;
+
+use super::error::RestError;
+use super::{
+    Encoding, Gateway, PARSE_ON_POOL_BYTES, assemble, bind_parameters, grpc_status_of,
+    invalid_json, invalid_proto, message_too_large,
+};
+use crate::google::rpc::Code;
+use crate::json::ReadJson;
+
+/// What a typed call answers: the response's binary encoding.
+pub(crate) type Reply<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, RestError>> + Send + 'a>>;
+
+/// A service implementation, called by method name with a REST request.
+pub(crate) trait Dispatch: Send + Sync {
+    /// Calls `method` (its gRPC name, such as `Report`) with `call`.
+    fn call(&self, method: &'static str, call: TypedCall) -> Reply<'_>;
+}
+
+/// One REST request bound for a typed call: its body and what the route
+/// bound from the path and query.
+#[derive(Clone)]
+pub(crate) struct TypedCall {
+    pub(super) gateway: Arc<Gateway>,
+    pub(super) route: usize,
+    pub(super) values: Vec<String>,
+    pub(super) query: String,
+    pub(super) body: Bytes,
+    pub(super) encoding: Encoding,
+    pub(super) headers: HeaderMap,
+}
+
+impl TypedCall {
+    /// The request message: the body read as `M` (by the rules of
+    /// `assemble`, which builds the binary form of the same message), with
+    /// the path and query parameters merged in, and the caller's headers as
+    /// metadata. A large body is read on the blocking pool, where it holds
+    /// up no other request.
+    pub(crate) async fn request<M>(&self) -> Result<tonic::Request<M>, RestError>
+    where
+        M: Message + Default + ReadJson + Send + 'static,
+    {
+        let message = if self.body.len() > PARSE_ON_POOL_BYTES {
+            let call = self.clone();
+            tokio::task::spawn_blocking(move || call.read::<M>())
+                .await
+                .map_err(|e| RestError::new(Code::Internal, format!("parsing failed: {e}")))??
+        } else {
+            self.read::<M>()?
+        };
+        Ok(tonic::Request::from_parts(
+            tonic::metadata::MetadataMap::from_headers(self.headers.clone()),
+            http::Extensions::default(),
+            message,
+        ))
+    }
+
+    fn read<M: Message + Default + ReadJson>(&self) -> Result<M, RestError> {
+        let route = &self.gateway.routes[self.route];
+        let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
+        let whole_body = route.binding.body == "*"
+            && match self.encoding {
+                Encoding::Json => !self.body.iter().all(u8::is_ascii_whitespace),
+                Encoding::Proto => !self.body.is_empty(),
+            };
+        let message = if whole_body {
+            let mut message = match self.encoding {
+                Encoding::Json => crate::json::from_slice::<M>(&self.body)
+                    .map_err(|e| invalid(invalid_json(&e.into())))?,
+                Encoding::Proto => match M::decode(&self.body[..]) {
+                    Ok(message) => message,
+                    // The registry words the error (where the encoding
+                    // breaks) as for the gRPC path.
+                    Err(e) => {
+                        return Err(invalid(match route.request.normalize_binary(&self.body) {
+                            Err(error) => invalid_proto(&error),
+                            Ok(_) => e.to_string(),
+                        }));
+                    }
+                },
+            };
+            let bound = bind_parameters(route, &self.values, &self.query)?;
+            if !bound.is_empty() {
+                message
+                    .merge(bound.as_slice())
+                    .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
+            }
+            message
+        } else {
+            // A body bound to one field, or none: rare, and assembled as
+            // for a tonic server.
+            let binary = assemble(route, &self.values, &self.query, &self.body, self.encoding)?;
+            M::decode(binary.as_slice())
+                .map_err(|e| RestError::new(Code::Internal, e.to_string()))?
+        };
+        let size = message.encoded_len();
+        if size > self.gateway.max_message_bytes {
+            return Err(message_too_large(size, self.gateway.max_message_bytes));
+        }
+        Ok(message)
+    }
+
+    /// The answer of the call: the response's binary encoding, or the
+    /// error the status stands for.
+    pub(crate) fn reply<R: Message>(
+        &self,
+        result: Result<tonic::Response<R>, tonic::Status>,
+    ) -> Result<Vec<u8>, RestError> {
+        match result {
+            Ok(response) => Ok(response.into_inner().encode_to_vec()),
+            Err(status) => Err(RestError::from(grpc_status_of(&status))),
+        }
+    }
+
+    /// The error for a method the dispatch does not bind.
+    pub(crate) fn unbound(&self, method: &str) -> RestError {
+        RestError::new(
+            Code::Unimplemented,
+            format!("method {method} is not served over REST"),
+        )
+    }
+}
