@@ -267,12 +267,7 @@ fn run(command: Command) -> Result<(), String> {
             max_input_bytes,
         } => {
             let entry = message_type(&type_name)?;
-            let mut input = Vec::new();
-            io::stdin()
-                .lock()
-                .take(max_input_bytes.saturating_add(1))
-                .read_to_end(&mut input)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            let input = read_stdin(max_input_bytes)?;
             if input.len() as u64 > max_input_bytes {
                 return Err(format!(
                     "input is larger than --max-input-bytes ({max_input_bytes} bytes)"
@@ -312,6 +307,22 @@ fn listen_address(listen: &str) -> Result<std::net::SocketAddr, String> {
         .into_iter()
         .next()
         .ok_or_else(|| format!("--listen {listen}: the name has no address"))
+}
+
+/// Reads stdin whole, up to one byte past `limit`. A regular file (a
+/// redirect) is read into a buffer of its size, with no regrowing.
+fn read_stdin(limit: u64) -> Result<Vec<u8>, String> {
+    use std::os::fd::AsFd;
+    let failed = |e: io::Error| format!("cannot read stdin: {e}");
+    let stdin = io::stdin();
+    let file = std::fs::File::from(stdin.as_fd().try_clone_to_owned().map_err(failed)?);
+    let size = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    let capacity = size.map_or(0, |size| size.min(limit.saturating_add(1)));
+    let mut input = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut input)
+        .map_err(failed)?;
+    Ok(input)
 }
 
 /// A failed write to stdout. A reader that closed the pipe early
