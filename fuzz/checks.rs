@@ -92,6 +92,22 @@ pub fn json(data: &[u8]) {
     let strict = json::ParseOptions::default();
     let lenient = json::ParseOptions::default().ignore_unknown_fields(true);
     let ours = ours.map_err(|e| e.to_string());
+    // Reading in pieces (the CLI's, one element of a top-level list at a
+    // time) gives the same bytes, or the same error at the same place.
+    for options in [&strict, &lenient] {
+        let mut pieces = Vec::new();
+        let in_pieces = entry
+            .json_to_binary_in_pieces(text, options, |piece| {
+                pieces.extend_from_slice(piece);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .map(|()| pieces)
+            .map_err(|e| e.to_string());
+        let whole = entry
+            .json_to_binary_with(text, options)
+            .map_err(|e| e.to_string());
+        assert_eq!(in_pieces, whole, "reading in pieces disagrees");
+    }
     let others = [
         ("typed", with_type!(type_name, typed(text, &strict)), &ours),
         ("serde", with_type!(type_name, through_serde(text)), &ours),

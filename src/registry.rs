@@ -40,12 +40,24 @@ type WriteFn = fn(&[u8], &mut Writer<'_>) -> Result<(), WriteFailure>;
 type WriteAnyFn = fn(&str, &[u8], &mut Writer<'_>) -> Result<(), WriteFailure>;
 type ReencodeFn = fn(&[u8]) -> Result<Vec<u8>, prost::DecodeError>;
 
+/// A list of messages, a field of a message type (the generated table names
+/// them): what reading a large document into the binary encoding takes one
+/// element at a time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ListField {
+    pub(crate) json_name: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) number: u32,
+    pub(crate) element: &'static str,
+}
+
 /// What the registry knows of one message type: how to turn its binary
 /// encoding into JSON and back.
 #[derive(Clone, Copy)]
 pub struct Entry {
     full_name: &'static str,
     well_known: bool,
+    lists: &'static [ListField],
     reencode: ReencodeFn,
     read: ReadFn,
     read_any: ReadAnyFn,
@@ -87,6 +99,35 @@ pub enum TranscodeError {
     /// written as JSON.
     #[error(transparent)]
     Json(#[from] JsonError),
+}
+
+/// Why [`Entry::json_to_binary_in_pieces`] failed: the input, or the
+/// output.
+#[derive(Debug, thiserror::Error)]
+pub enum PiecesError<E> {
+    /// The input does not convert.
+    #[error(transparent)]
+    Transcode(#[from] TranscodeError),
+    /// The output refused a piece.
+    #[error("{0}")]
+    Out(E),
+}
+
+/// The field number of the top-level field at `*at` of an encoding, and
+/// `*at` moved past it; `None` where the encoding breaks.
+fn top_level_field(bytes: &[u8], at: &mut usize) -> Option<u32> {
+    let mut rest = &bytes[*at..];
+    let before = rest.len();
+    let (number, wire_type) = prost::encoding::decode_key(&mut rest).ok()?;
+    prost::encoding::skip_field(
+        wire_type,
+        number,
+        &mut rest,
+        prost::encoding::DecodeContext::default(),
+    )
+    .ok()?;
+    *at += before - rest.len();
+    Some(number)
 }
 
 /// Why a binary encoding could not be written as JSON.
@@ -197,6 +238,16 @@ fn open_any(type_url: &str, writer: &mut Writer<'_>) {
     crate::json::write::write_str(out, type_url);
 }
 
+/// A document read into the binary encoding with its top-level lists of
+/// messages apart: each list's encoded elements, and the document's other
+/// members as a JSON object of their own.
+struct Split {
+    /// `(field number, encoded elements)` of each list given.
+    lists: Vec<(u32, Vec<u8>)>,
+    /// The other members, as an object.
+    rest: Vec<u8>,
+}
+
 /// Reads a user's type through its serde impls (with `serde_json`, from
 /// the raw text of the value).
 fn read_serde<T: Message + DeserializeOwned>(
@@ -283,6 +334,7 @@ impl Entry {
         Self {
             full_name,
             well_known: false,
+            lists: &[],
             reencode: reencode::<T>,
             read: read_value::<T>,
             read_any: read_fields::<T>,
@@ -300,6 +352,7 @@ impl Entry {
         Self {
             full_name,
             well_known: true,
+            lists: &[],
             reencode: reencode::<T>,
             read: read_value::<T>,
             read_any: read_value_member::<T>,
@@ -316,12 +369,18 @@ impl Entry {
         Self {
             full_name,
             well_known: false,
+            lists: &[],
             reencode: reencode::<T>,
             read: read_serde::<T>,
             read_any: read_serde_any::<T>,
             write: write_serde::<T>,
             write_any: write_serde_any::<T>,
         }
+    }
+
+    /// The same entry, with the message's lists of messages.
+    pub(crate) const fn with_lists(self, lists: &'static [ListField]) -> Self {
+        Self { lists, ..self }
     }
 
     /// The full proto name of the type, such as `google.rpc.Status`.
@@ -410,6 +469,163 @@ impl Entry {
                 message: e.to_string(),
             })
         })
+    }
+
+    /// Converts canonical JSON text to the binary encoding as
+    /// [`json_to_binary_with`](Self::json_to_binary_with) does, byte for
+    /// byte and error for error, handing the encoding to `out` in pieces. The
+    /// elements of the document's top-level lists of messages (a
+    /// `ReportRequest`'s `operations`) are read and encoded one at a time, so
+    /// a large document never stands in memory as a whole message: what is
+    /// held is the text, the encoding, and one element.
+    ///
+    /// ```
+    /// use cloud_report_proto::registry;
+    ///
+    /// let entry = registry::lookup("google.api.servicecontrol.v1.ReportRequest").unwrap();
+    /// let json = br#"{"operations": [{"operationId": "a"}, {"operationId": "b"}], "serviceName": "s"}"#;
+    /// let mut binary = Vec::new();
+    /// entry.json_to_binary_in_pieces(json, &Default::default(), |piece| {
+    ///     binary.extend_from_slice(piece);
+    ///     Ok::<(), std::convert::Infallible>(())
+    /// })?;
+    /// assert_eq!(binary, entry.json_to_binary(json)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As `json_to_binary_with`, or the first error of `out`.
+    pub fn json_to_binary_in_pieces<E>(
+        &self,
+        json: &[u8],
+        options: &ParseOptions,
+        mut out: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), PiecesError<E>> {
+        // Anything that fails is read again whole, for the error (or, should
+        // the two readings ever differ, the answer) of the usual reading.
+        let whole = |out: &mut dyn FnMut(&[u8]) -> Result<(), E>| {
+            let binary = self.json_to_binary_with(json, options)?;
+            out(&binary).map_err(PiecesError::Out)
+        };
+        if self.lists.is_empty() || !json.trim_ascii_start().starts_with(b"{") {
+            return whole(&mut out);
+        }
+        let Ok(split) = self.split(json, options) else {
+            return whole(&mut out);
+        };
+        let mut reader = Reader::new(&split.rest, options);
+        let rest = (self.read)(&mut reader).and_then(|binary| reader.end().map(|()| binary));
+        let Ok(rest) = rest else {
+            return whole(&mut out);
+        };
+        // The other members' fields are in number order: each list goes
+        // before the first of them with a higher number.
+        let mut lists = split.lists;
+        lists.sort_by_key(|&(number, _)| number);
+        let mut lists = lists.into_iter().peekable();
+        let mut at = 0;
+        while at < rest.len() {
+            let start = at;
+            let number = top_level_field(&rest, &mut at).ok_or_else(|| {
+                TranscodeError::Json(JsonError::Serialize {
+                    message: "the encoding of the other members does not decode".into(),
+                })
+            })?;
+            while let Some((_, encoded)) = lists.next_if(|&(n, _)| n < number) {
+                out(&encoded).map_err(PiecesError::Out)?;
+            }
+            out(&rest[start..at]).map_err(PiecesError::Out)?;
+        }
+        for (_, encoded) in lists {
+            out(&encoded).map_err(PiecesError::Out)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the top-level object of `json`: the lists of messages into
+    /// their encoding, element by element, the other members copied out.
+    fn split(&self, json: &[u8], options: &ParseOptions) -> Result<Split, ReadError> {
+        let mut reader = Reader::new(json, options);
+        let mut split = Split {
+            lists: Vec::new(),
+            rest: vec![b'{'],
+        };
+        let mut seen = vec![false; self.lists.len()];
+        let result = (|| -> Result<(), ReadError> {
+            reader.enter_object()?;
+            let mut first = true;
+            while let Some(name) = reader.member_name(&mut first)? {
+                let list = self
+                    .lists
+                    .iter()
+                    .position(|l| l.json_name == name.as_str() || l.name == name.as_str());
+                let Some(index) = list else {
+                    // Copied as it stands, `"name":value`, once the value
+                    // is read whole.
+                    let mut member = Vec::new();
+                    crate::json::write::write_str(&mut member, name.as_str());
+                    member.push(b':');
+                    reader.colon()?;
+                    let raw = reader.raw_value()?;
+                    if split.rest.len() > 1 {
+                        split.rest.push(b',');
+                    }
+                    split.rest.extend_from_slice(&member);
+                    split.rest.extend_from_slice(raw.trim_ascii_start());
+                    continue;
+                };
+                let list = self.lists[index];
+                let named = if list.json_name == name.as_str() {
+                    list.json_name
+                } else {
+                    list.name
+                };
+                reader.colon()?;
+                crate::json::codec::mark_seen(&mut seen, index, list.json_name, named)?;
+                if reader.null()? {
+                    continue;
+                }
+                let element = lookup(list.element).ok_or_else(|| {
+                    ReadError::new(format_args!("{} is not registered", list.element))
+                })?;
+                let mut encoded = Vec::new();
+                reader.enter_array().map_err(|e| e.in_field(named))?;
+                let mut first_element = true;
+                let mut i = 0;
+                while reader
+                    .next_element(&mut first_element)
+                    .map_err(|e| e.in_field(named))?
+                {
+                    if reader.null()? {
+                        return Err(ReadError::new("null is not allowed here")
+                            .at_index(i)
+                            .in_field(named));
+                    }
+                    let bytes = element
+                        .read_json(&mut reader)
+                        .map_err(|e| e.at_index(i).in_field(named))?;
+                    prost::encoding::encode_key(
+                        list.number,
+                        prost::encoding::WireType::LengthDelimited,
+                        &mut encoded,
+                    );
+                    prost::encoding::encode_varint(bytes.len() as u64, &mut encoded);
+                    encoded.extend_from_slice(&bytes);
+                    i += 1;
+                }
+                split.lists.push((list.number, encoded));
+            }
+            reader.end()
+        })();
+        result?;
+        split.rest.push(b'}');
+        Ok(split)
+    }
+
+    /// Reads the type's JSON value from `reader` into its binary encoding.
+    fn read_json(&self, reader: &mut Reader<'_>) -> Result<Vec<u8>, ReadError> {
+        (self.read)(reader)
     }
 
     /// Converts canonical JSON text to the binary encoding, rejecting
@@ -554,6 +770,27 @@ pub fn message_names() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::malformed_at;
+
+    #[test]
+    fn top_level_lists_are_read_apart_and_put_back_in_field_order() {
+        let entry = super::lookup("google.api.servicecontrol.v1.ReportRequest").unwrap();
+        let json = br#"{"serviceConfigId": "c", "operations": [{"operationId": "a"}, {"operationId": "b", "labels": {"k": "v"}}], "serviceName": "s"}"#;
+        let options = crate::json::ParseOptions::default();
+        // The lists are read apart (not through the whole reading).
+        let split = entry.split(json, &options).unwrap();
+        assert_eq!(split.lists.len(), 1);
+        assert_eq!(split.rest, br#"{"serviceConfigId":"c","serviceName":"s"}"#);
+        let mut pieces = Vec::new();
+        entry
+            .json_to_binary_in_pieces(json, &options, |piece| {
+                pieces.push(piece.to_vec());
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .unwrap();
+        // Field 1, the list (field 2), field 3.
+        assert_eq!(pieces.len(), 3);
+        assert_eq!(pieces.concat(), entry.json_to_binary(json).unwrap());
+    }
 
     #[test]
     fn finds_where_the_top_level_breaks() {

@@ -94,9 +94,32 @@ fn registry_entry(registry: &mut String, message: &MessageDescriptor) {
     } else {
         "message"
     };
+    // The lists of messages, which a large document's reading into the
+    // binary encoding takes one element at a time.
+    let lists: Vec<String> = message
+        .fields()
+        .filter(|f| f.is_list() && matches!(f.kind(), protox::prost_reflect::Kind::Message(_)))
+        .map(|f| {
+            let protox::prost_reflect::Kind::Message(element) = f.kind() else {
+                unreachable!("filtered on message lists")
+            };
+            format!(
+                "crate::registry::ListField {{ json_name: {:?}, name: {:?}, number: {}, element: {:?} }}",
+                f.json_name(),
+                f.name(),
+                f.number(),
+                element.full_name()
+            )
+        })
+        .collect();
+    let lists = if lists.is_empty() || constructor == "well_known" {
+        String::new()
+    } else {
+        format!(".with_lists(&[{}])", lists.join(", "))
+    };
     writeln!(
         registry,
-        "    crate::registry::Entry::{constructor}::<{}>({:?}),",
+        "    crate::registry::Entry::{constructor}::<{}>({:?}){lists},",
         message_path(message),
         message.full_name(),
     )

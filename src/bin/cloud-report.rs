@@ -274,6 +274,19 @@ fn run(command: Command) -> Result<(), String> {
                 ));
             }
             let options = ParseOptions::default().ignore_unknown_fields(ignore_unknown_fields);
+            if let (Format::Json, Format::Binary) = (&from, &to) {
+                // Large documents: one element of a top-level list at a time,
+                // straight to stdout.
+                let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+                entry
+                    .json_to_binary_in_pieces(&input, &options, |piece| out.write_all(piece))
+                    .map_err(|e| match e {
+                        registry::PiecesError::Transcode(e) => e.to_string(),
+                        registry::PiecesError::Out(e) => stdout_error(e),
+                    })?;
+                drop(input);
+                return out.flush().map_err(stdout_error);
+            }
             let binary = match from {
                 Format::Json => entry.json_to_binary_with(&input, &options),
                 Format::Binary => entry.normalize_binary(&input),
@@ -316,7 +329,11 @@ fn read_stdin(limit: u64) -> Result<Vec<u8>, String> {
     let failed = |e: io::Error| format!("cannot read stdin: {e}");
     let stdin = io::stdin();
     let file = std::fs::File::from(stdin.as_fd().try_clone_to_owned().map_err(failed)?);
-    let size = file.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+    let size = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
     let capacity = size.map_or(0, |size| size.min(limit.saturating_add(1)));
     let mut input = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
     file.take(limit.saturating_add(1))

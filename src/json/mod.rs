@@ -149,10 +149,13 @@ pub(crate) fn read_with<T>(
 ) -> Result<T, JsonError> {
     let mut reader = Reader::new(bytes, options);
     let result = read(&mut reader).and_then(|value| reader.end().map(|()| value));
-    result.map_err(|e| {
-        let (line, column) = reader.position();
-        JsonError::parse(e.path(), e.message().to_owned(), line, column)
-    })
+    result.map_err(|e| parse_error(bytes, reader.offset(), &e))
+}
+
+/// The error of a parse of `input` that stopped at byte `offset`.
+pub(crate) fn parse_error(input: &[u8], offset: usize, error: &ReadError) -> JsonError {
+    let (line, column) = read::line_column(input, offset);
+    JsonError::parse(error.path(), error.message().to_owned(), line, column)
 }
 
 /// Writes a message as compact canonical JSON.

@@ -174,6 +174,18 @@ impl Scalar<'_, '_> {
     }
 }
 
+/// The line and column (both 1-based, the column counted in bytes) of byte
+/// `index` of `input`.
+pub(crate) fn line_column(input: &[u8], index: usize) -> (usize, usize) {
+    let done = &input[..index.min(input.len())];
+    let start_of_line = done.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line = 1 + done[..start_of_line]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count();
+    (line, done.len() - start_of_line)
+}
+
 /// A type the crate's JSON reader can read: every message and well-known
 /// type of the crate, and lists and options of these.
 /// [`from_slice`](super::from_slice) and friends take one.
@@ -276,16 +288,9 @@ impl<'de> Reader<'de> {
         }
     }
 
-    /// The line and column (both 1-based, the column counted in bytes) where
-    /// reading stopped.
-    pub(crate) fn position(&self) -> (usize, usize) {
-        let done = &self.input[..self.index.min(self.input.len())];
-        let start_of_line = done.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let line = 1 + done[..start_of_line]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        (line, done.len() - start_of_line)
+    /// The byte offset where reading stopped.
+    pub(crate) fn offset(&self) -> usize {
+        self.index
     }
 
     /// Where the reader stands, to come back to with [`Reader::rewind`].

@@ -19,29 +19,33 @@ use prost::Message;
 const TARGET_BYTES: usize = 11_600_000;
 
 /// Runs a process with `input` as stdin and stdout discarded: its wall time
-/// and peak resident memory (KiB).
-// The child is reaped by wait4, which also gives its peak memory.
-#[allow(clippy::zombie_processes)]
+/// and peak resident memory (KiB). The peak is the process's own `VmHWM`,
+/// read from `/proc` while it runs: `ru_maxrss` would count this bench's
+/// memory too, as the kernel records the spawning image's peak at `exec`.
 fn run(command: &mut Command, input: &Path) -> (Duration, u64) {
     let start = Instant::now();
-    let child = command
+    let mut child = command
         .stdin(File::open(input).expect("the input opens"))
         .stdout(Stdio::null())
         .spawn()
         .expect("the command starts");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
-    // SAFETY: waits for our own child, filling the two out-parameters.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child is waited for") {
+            break status;
+        }
+        if let Ok(text) = std::fs::read_to_string(&status_file)
+            && let Some(line) = text.lines().find(|l| l.starts_with("VmHWM:"))
+            && let Some(kib) = line.split_whitespace().nth(1).and_then(|v| v.parse().ok())
+        {
+            peak = peak.max(kib);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
     let elapsed = start.elapsed();
-    assert_eq!(waited, pid, "wait4 failed");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{command:?} failed"
-    );
-    (elapsed, u64::try_from(usage.ru_maxrss).unwrap_or(0))
+    assert!(status.success(), "{command:?} failed");
+    (elapsed, peak)
 }
 
 fn best<T>(rounds: usize, mut f: impl FnMut() -> (Duration, T)) -> (Duration, T) {
