@@ -44,15 +44,26 @@ impl From<WriteError> for JsonError {
 /// entered (binary input can nest Anys without limit; their payloads are
 /// opaque bytes to the decoder).
 pub struct Writer<'a> {
-    out: &'a mut Vec<u8>,
+    /// The output, taken from `target` for as long as the writer lives, so
+    /// that writing reaches it with one indirection less.
+    out: Vec<u8>,
+    target: &'a mut Vec<u8>,
     any_depth_left: u32,
 }
 
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        *self.target = std::mem::take(&mut self.out);
+    }
+}
+
 impl<'a> Writer<'a> {
-    /// A writer appending to `out`.
+    /// A writer appending to `out`, which holds the output again once the
+    /// writer is dropped.
     pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
         Self {
-            out,
+            out: std::mem::take(out),
+            target: out,
             any_depth_left: MAX_ANY_DEPTH,
         }
     }
@@ -60,7 +71,7 @@ impl<'a> Writer<'a> {
     /// The output.
     #[inline]
     pub(crate) fn out(&mut self) -> &mut Vec<u8> {
-        self.out
+        &mut self.out
     }
 
     /// Runs `write` one `Any` level deeper; an error past
