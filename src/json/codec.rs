@@ -72,6 +72,8 @@ pub(crate) trait KeyCodec {
     type Key: Ord;
     /// Parses a key from its JSON string.
     fn parse_key(key: &str) -> Result<Self::Key, String>;
+    /// A key's JSON string, for an error's path.
+    fn key_text(key: &Self::Key) -> String;
     /// Writes a key as its quoted JSON string.
     fn write_key(key: &Self::Key, out: &mut Vec<u8>);
 }
@@ -372,6 +374,9 @@ macro_rules! integer_codec {
                 key.parse()
                     .map_err(|_| format!("map key \"{key}\" is not a valid {}", <$t>::NAME))
             }
+            fn key_text(key: &$t) -> String {
+                key.to_string()
+            }
             fn write_key(key: &$t, out: &mut Vec<u8>) {
                 out.push(b'"');
                 write::write_integer(out, *key);
@@ -512,6 +517,9 @@ impl KeyCodec for Bool {
             _ => Err(format!("map key \"{key}\" is not \"true\" or \"false\"")),
         }
     }
+    fn key_text(key: &bool) -> String {
+        key.to_string()
+    }
     fn write_key(key: &bool, out: &mut Vec<u8>) {
         out.extend_from_slice(if *key { b"\"true\"" } else { b"\"false\"" });
     }
@@ -554,6 +562,9 @@ impl KeyCodec for Str {
     type Key = String;
     fn parse_key(key: &str) -> Result<String, String> {
         Ok(key.to_owned())
+    }
+    fn key_text(key: &String) -> String {
+        key.clone()
     }
     fn write_key(key: &String, out: &mut Vec<u8>) {
         write::write_str(out, key);
@@ -802,10 +813,9 @@ impl<K: KeyCodec, V: Codec> Codec for Map<K, V> {
                 };
                 let name = name.as_str();
                 let key = K::parse_key(name).map_err(|e| ReadError::new(e).at_key(name))?;
-                // The key's text is kept only for an error's path.
-                let text = name.to_owned();
                 reader.colon()?;
-                (key, V::read_item(reader).map_err(|e| e.at_key(&text))?)
+                let value = V::read_item(reader).map_err(|e| e.at_key(&K::key_text(&key)))?;
+                (key, value)
             };
             if let Some(value) = value
                 && out.insert(key, value).is_some()
