@@ -271,10 +271,11 @@ const _: () = {{
     impl crate::json::ReadJson for {path} {{
         fn read_json(reader: &mut crate::json::Reader<'_>) -> Result<Self, crate::json::ReadError> {{
             let mut message = Self::default();
-            crate::json::codec::read_message(reader, &mut message)?;
+            Self::read_json_in_place(reader, &mut message)?;
             Ok(message)
         }}
 
+        #[inline]
         fn read_json_in_place(reader: &mut crate::json::Reader<'_>, place: &mut Self) -> Result<(), crate::json::ReadError> {{
             crate::json::codec::read_message(reader, place)
         }}

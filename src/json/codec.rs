@@ -132,7 +132,7 @@ pub(crate) fn write_message<T: Fields>(
 }
 
 /// Reads a generated message from a JSON object into `place`.
-#[inline]
+#[inline(always)]
 pub(crate) fn read_message<T: Fields>(
     reader: &mut Reader<'_>,
     place: &mut T,
@@ -326,7 +326,15 @@ fn integer_from_str<T: Integer>(s: &str) -> Result<T, ReadError> {
 }
 
 /// An integer from the next value: a number or a string.
+#[inline]
 fn read_integer<T: Integer>(reader: &mut Reader<'_>) -> Result<T, ReadError> {
+    // The two forms first, without the general dispatch.
+    if let Some(text) = reader.string_value()? {
+        return integer_from_str(text.as_str());
+    }
+    if matches!(reader.next_byte(), Some(b'-' | b'0'..=b'9')) {
+        return integer_from_number(reader.number()?);
+    }
     match reader.scalar(T::EXPECTED)? {
         Scalar::Number(n) => integer_from_number(n),
         Scalar::Str(s) => integer_from_str(s.as_str()),

@@ -185,9 +185,10 @@ impl ReadJson for Empty {
 #[allow(clippy::cast_precision_loss)]
 impl ReadJson for Value {
     fn read_json(reader: &mut Reader<'_>) -> Result<Self, ReadError> {
-        with_stack(|| match reader.next_byte() {
-            Some(b'{') => Struct::read_json(reader).map(Value::from),
-            Some(b'[') => ListValue::read_json(reader).map(Value::from),
+        // Only nesting needs room on the stack.
+        match reader.next_byte() {
+            Some(b'{') => with_stack(|| Struct::read_json(reader).map(Value::from)),
+            Some(b'[') => with_stack(|| ListValue::read_json(reader).map(Value::from)),
             _ => Ok(match reader.scalar("any JSON value")? {
                 Scalar::Null => Value::null(),
                 Scalar::Bool(b) => b.into(),
@@ -196,7 +197,7 @@ impl ReadJson for Value {
                 Scalar::Number(Number::F64(v)) => v.into(),
                 Scalar::Str(s) => s.as_str().into(),
             }),
-        })
+        }
     }
 }
 
