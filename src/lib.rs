@@ -1,8 +1,9 @@
 //! Google Service Control v1 and Apigee v1 reporting types.
 //!
 //! One set of `.proto` files (in `proto/`) is compiled into prost messages,
-//! tonic client and server stubs (feature `grpc`), and serde impls that follow
-//! the canonical proto3 JSON mapping (feature `json`), so the same Rust value
+//! tonic client and server stubs (feature `grpc`), and the canonical proto3
+//! JSON mapping (feature `json`: the crate's JSON engine, with serde impls
+//! over it), so the same Rust value
 //! speaks both of Google's wire formats: gRPC (binary protobuf) and REST
 //! (JSON).
 //!
@@ -42,10 +43,10 @@
 //! details.
 //!
 //! Features:
-//! - `json` (default): serde impls, [`json`], [`registry`];
+//! - `json` (default): [`json`] (the JSON engine), [`registry`], serde impls;
 //! - `grpc` (default): tonic clients and servers in each service package;
-//! - `rest`: [`rest::Gateway`], serving tonic services over REST and gRPC on
-//!   one port, driven by the `google.api.http` bindings;
+//! - `rest`: [`rest::Gateway`], serving service implementations over REST
+//!   and gRPC on one port, driven by the `google.api.http` bindings;
 //! - `emulator`: [`emulator::Emulator`], a local Service Control and Apigee
 //!   runtime control plane enforcing the documented semantics;
 //! - `client`: [`client::Client`], the Service Control client for gateways:
