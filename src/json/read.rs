@@ -29,6 +29,33 @@ const RECURSION_LIMIT: u32 = 128;
 /// reference implementation's default recursion limit.
 pub(crate) const MAX_ANY_DEPTH: u32 = 100;
 
+/// How many more `Any` levels may be entered: the limit, for the reader and
+/// the writer alike.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AnyDepth(u32);
+
+impl AnyDepth {
+    pub(crate) const fn new() -> Self {
+        Self(MAX_ANY_DEPTH)
+    }
+
+    /// Enters a level; the error's message past [`MAX_ANY_DEPTH`] levels.
+    pub(crate) fn enter(&mut self) -> std::result::Result<(), String> {
+        if self.0 == 0 {
+            return Err(format!(
+                "google.protobuf.Any values nest deeper than {MAX_ANY_DEPTH} levels"
+            ));
+        }
+        self.0 -= 1;
+        Ok(())
+    }
+
+    /// Leaves a level entered.
+    pub(crate) fn leave(&mut self) {
+        self.0 += 1;
+    }
+}
+
 /// One step of a JSON path.
 #[derive(Debug, Clone)]
 enum Segment {
@@ -243,7 +270,7 @@ pub struct Reader<'de> {
     /// Whether fields and enum names the schema does not know are skipped.
     ignore_unknown: bool,
     /// How many more `Any` levels may be entered.
-    any_depth_left: u32,
+    any_depth: AnyDepth,
 }
 
 impl<'de> Reader<'de> {
@@ -255,7 +282,7 @@ impl<'de> Reader<'de> {
             scratch: Vec::new(),
             skipping: false,
             ignore_unknown: options.ignores_unknown_fields(),
-            any_depth_left: MAX_ANY_DEPTH,
+            any_depth: AnyDepth::new(),
         }
     }
 
@@ -269,14 +296,9 @@ impl<'de> Reader<'de> {
     /// Runs `read` one `Any` level deeper; an error past
     /// [`MAX_ANY_DEPTH`] levels.
     pub(crate) fn in_any<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
-        if self.any_depth_left == 0 {
-            return Err(ReadError::new(format_args!(
-                "google.protobuf.Any values nest deeper than {MAX_ANY_DEPTH} levels"
-            )));
-        }
-        self.any_depth_left -= 1;
+        self.any_depth.enter().map_err(ReadError::new)?;
         let value = read(self);
-        self.any_depth_left += 1;
+        self.any_depth.leave();
         value
     }
 

@@ -13,7 +13,7 @@ use std::fmt;
 use serde_json::ser::Formatter as _;
 
 use super::JsonError;
-use super::read::MAX_ANY_DEPTH;
+use super::read::AnyDepth;
 
 /// Why a value could not be written.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ pub struct Writer<'a> {
     /// that writing reaches it with one indirection less.
     out: Vec<u8>,
     target: &'a mut Vec<u8>,
-    any_depth_left: u32,
+    any_depth: AnyDepth,
 }
 
 impl Drop for Writer<'_> {
@@ -64,7 +64,7 @@ impl<'a> Writer<'a> {
         Self {
             out: std::mem::take(out),
             target: out,
-            any_depth_left: MAX_ANY_DEPTH,
+            any_depth: AnyDepth::new(),
         }
     }
 
@@ -74,20 +74,15 @@ impl<'a> Writer<'a> {
         &mut self.out
     }
 
-    /// Runs `write` one `Any` level deeper; an error past
-    /// [`MAX_ANY_DEPTH`] levels.
+    /// Runs `write` one `Any` level deeper; an error past the limit
+    /// ([`AnyDepth`]).
     pub(crate) fn in_any<T>(
         &mut self,
         write: impl FnOnce(&mut Self) -> Result<T, WriteError>,
     ) -> Result<T, WriteError> {
-        if self.any_depth_left == 0 {
-            return Err(WriteError::new(format_args!(
-                "google.protobuf.Any values nest deeper than {MAX_ANY_DEPTH} levels"
-            )));
-        }
-        self.any_depth_left -= 1;
+        self.any_depth.enter().map_err(WriteError::new)?;
         let value = write(self);
-        self.any_depth_left += 1;
+        self.any_depth.leave();
         value
     }
 }
