@@ -18,8 +18,8 @@ use prost::Message;
 
 use super::error::RestError;
 use super::{
-    Encoding, Gateway, PARSE_ON_POOL_BYTES, assemble, bind_parameters, grpc_status_of,
-    invalid_json, invalid_proto, message_too_large,
+    Encoding, Gateway, PARSE_ON_POOL_BYTES, assemble, bind_parameters, body_is_empty,
+    grpc_status_of, invalid_json, invalid_proto, message_too_large,
 };
 use crate::google::rpc::Code;
 use crate::json::ReadJson;
@@ -74,11 +74,7 @@ impl TypedCall {
     fn read<M: Message + Default + ReadJson>(&self) -> Result<M, RestError> {
         let route = &self.gateway.routes[self.route];
         let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
-        let whole_body = route.binding.body == "*"
-            && match self.encoding {
-                Encoding::Json => !self.body.iter().all(u8::is_ascii_whitespace),
-                Encoding::Proto => !self.body.is_empty(),
-            };
+        let whole_body = route.binding.body == "*" && !body_is_empty(&self.body, self.encoding);
         let message = if whole_body {
             let mut message = match self.encoding {
                 Encoding::Json => crate::json::from_slice::<M>(&self.body)

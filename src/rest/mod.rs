@@ -844,10 +844,7 @@ fn assemble(
 ) -> Result<Vec<u8>, RestError> {
     let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
     let binding = &route.binding;
-    let empty = match encoding {
-        Encoding::Json => body.iter().all(u8::is_ascii_whitespace),
-        Encoding::Proto => body.is_empty(),
-    };
+    let empty = body_is_empty(body, encoding);
     let mut message = match (binding.body, encoding) {
         ("", _) if !empty => {
             return Err(invalid(format!(
@@ -898,6 +895,15 @@ fn assemble(
 
     message.extend_from_slice(&bind_parameters(route, path_values, query)?);
     Ok(message)
+}
+
+/// Whether a request body carries no message: only whitespace for JSON,
+/// nothing for binary.
+fn body_is_empty(body: &[u8], encoding: Encoding) -> bool {
+    match encoding {
+        Encoding::Json => body.iter().all(u8::is_ascii_whitespace),
+        Encoding::Proto => body.is_empty(),
+    }
 }
 
 /// The binary encoding of the fields that the path variables and query
