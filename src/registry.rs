@@ -545,6 +545,8 @@ impl Entry {
 
     /// Reads the top-level object of `json`: the lists of messages into
     /// their encoding, element by element, the other members copied out.
+    /// Its errors say nothing to the user: on any of them the document is
+    /// read again whole, for the usual reading's error.
     fn split(&self, json: &[u8], options: &ParseOptions) -> Result<Split, ReadError> {
         let mut reader = Reader::new(json, options);
         let mut split = Split {
@@ -552,73 +554,56 @@ impl Entry {
             rest: vec![b'{'],
         };
         let mut seen = vec![false; self.lists.len()];
-        let result = (|| -> Result<(), ReadError> {
-            reader.enter_object()?;
-            let mut first = true;
-            while let Some(name) = reader.member_name(&mut first)? {
-                let list = self
-                    .lists
-                    .iter()
-                    .position(|l| l.json_name == name.as_str() || l.name == name.as_str());
-                let Some(index) = list else {
-                    // Copied as it stands, `"name":value`, once the value
-                    // is read whole.
-                    let mut member = Vec::new();
-                    crate::json::write::write_str(&mut member, name.as_str());
-                    member.push(b':');
-                    reader.colon()?;
-                    let raw = reader.raw_value()?;
-                    if split.rest.len() > 1 {
-                        split.rest.push(b',');
-                    }
-                    split.rest.extend_from_slice(&member);
-                    split.rest.extend_from_slice(raw.trim_ascii_start());
-                    continue;
-                };
-                let list = self.lists[index];
-                let named = if list.json_name == name.as_str() {
-                    list.json_name
-                } else {
-                    list.name
-                };
+        reader.enter_object()?;
+        let mut first = true;
+        while let Some(name) = reader.member_name(&mut first)? {
+            let list = self
+                .lists
+                .iter()
+                .position(|l| l.json_name == name.as_str() || l.name == name.as_str());
+            let Some(index) = list else {
+                // Copied as it stands, `"name":value`, once the value is
+                // read whole.
+                let mut member = Vec::new();
+                crate::json::write::write_str(&mut member, name.as_str());
+                member.push(b':');
                 reader.colon()?;
-                crate::json::codec::mark_seen(&mut seen, index, list.json_name, named)?;
-                if reader.null()? {
-                    continue;
+                let raw = reader.raw_value()?;
+                if split.rest.len() > 1 {
+                    split.rest.push(b',');
                 }
-                let element = lookup(list.element).ok_or_else(|| {
-                    ReadError::new(format_args!("{} is not registered", list.element))
-                })?;
-                let mut encoded = Vec::new();
-                reader.enter_array().map_err(|e| e.in_field(named))?;
-                let mut first_element = true;
-                let mut i = 0;
-                while reader
-                    .next_element(&mut first_element)
-                    .map_err(|e| e.in_field(named))?
-                {
-                    if reader.null()? {
-                        return Err(ReadError::new("null is not allowed here")
-                            .at_index(i)
-                            .in_field(named));
-                    }
-                    let bytes = element
-                        .read_json(&mut reader)
-                        .map_err(|e| e.at_index(i).in_field(named))?;
-                    prost::encoding::encode_key(
-                        list.number,
-                        prost::encoding::WireType::LengthDelimited,
-                        &mut encoded,
-                    );
-                    prost::encoding::encode_varint(bytes.len() as u64, &mut encoded);
-                    encoded.extend_from_slice(&bytes);
-                    i += 1;
-                }
-                split.lists.push((list.number, encoded));
+                split.rest.extend_from_slice(&member);
+                split.rest.extend_from_slice(raw.trim_ascii_start());
+                continue;
+            };
+            reader.colon()?;
+            if std::mem::replace(&mut seen[index], true) {
+                return Err(ReadError::new("a list given twice"));
             }
-            reader.end()
-        })();
-        result?;
+            if reader.null()? {
+                continue;
+            }
+            let list = self.lists[index];
+            let element = lookup(list.element).ok_or_else(|| ReadError::new("unregistered"))?;
+            let mut encoded = Vec::new();
+            reader.enter_array()?;
+            let mut first_element = true;
+            while reader.next_element(&mut first_element)? {
+                if reader.null()? {
+                    return Err(ReadError::new("a null element"));
+                }
+                let bytes = element.read_json(&mut reader)?;
+                prost::encoding::encode_key(
+                    list.number,
+                    prost::encoding::WireType::LengthDelimited,
+                    &mut encoded,
+                );
+                prost::encoding::encode_varint(bytes.len() as u64, &mut encoded);
+                encoded.extend_from_slice(&bytes);
+            }
+            split.lists.push((list.number, encoded));
+        }
+        reader.end()?;
         split.rest.push(b'}');
         Ok(split)
     }
