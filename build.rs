@@ -1,7 +1,8 @@
-//! Compiles `proto/` with protox (no protoc needed), then generates the prost
-//! messages and tonic stubs (tonic-prost-build), the canonical-JSON serde impls
-//! and the Any registry table (`build/codegen.rs`), and the file descriptor set
-//! the crate re-exports. The well-known types are our own copies under
+//! Compiles `proto/` with protox (no protoc needed), then generates
+//! (`build/codegen/`) the messages with their own binary code (prost's
+//! `Message` trait, unknown fields kept), the tonic stubs (through
+//! tonic-prost-build's service generator), the canonical-JSON code and the
+//! Any registry table, and the file descriptor set the crate re-exports. The well-known types are our own copies under
 //! `proto/google/protobuf/` (protox prefers them to its bundled ones), so they
 //! carry documentation like every other type.
 
@@ -87,28 +88,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
 
     // Code generation reads the comments, which become rustdoc.
-    let compiler = compile(true)?;
-    let fds = compiler.file_descriptor_set();
-    let pool = compiler.descriptor_pool();
-
-    // descriptor.proto is only needed to compile the google.api.http option.
-    let mut for_rust = fds;
-    for_rust
-        .file
-        .retain(|f| f.name() != "google/protobuf/descriptor.proto");
-
+    let pool = compile(true)?.descriptor_pool();
     let grpc = env::var_os("CARGO_FEATURE_GRPC").is_some();
-    let mut config = prost_build::Config::new();
-    config
-        .enable_type_names()
-        .type_name_domain(["."], "type.googleapis.com");
-    tonic_prost_build::configure()
-        .compile_well_known_types(true)
-        .btree_map(".")
-        .build_client(grpc)
-        .build_server(grpc)
-        .build_transport(grpc)
-        .compile_fds_with_config(for_rust, config)?;
+    for (name, contents) in codegen::types(&pool, grpc) {
+        fs::write(out_dir.join(name), contents)?;
+    }
 
     if env::var_os("CARGO_FEATURE_JSON").is_some() {
         let generated = codegen::generate(&pool);

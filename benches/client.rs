@@ -28,6 +28,7 @@ fn espv2_check() -> sc::CheckRequest {
             start_time: Some(cloud_report_proto::google::protobuf::Timestamp {
                 seconds: 1_700_000_000,
                 nanos: 0,
+                ..Default::default()
             }),
             labels: [
                 ("servicecontrol.googleapis.com/caller_ip", "10.0.0.7"),
@@ -46,6 +47,7 @@ fn espv2_check() -> sc::CheckRequest {
             .collect(),
             ..Default::default()
         }),
+        ..Default::default()
     }
 }
 
@@ -71,9 +73,12 @@ fn espv2_quota() -> sc::AllocateQuotaRequest {
                     value: Some(sc::metric_value::Value::Int64Value(1)),
                     ..Default::default()
                 }],
+                ..Default::default()
             }],
             quota_mode: sc::quota_operation::QuotaMode::Normal as i32,
+            ..Default::default()
         }),
+        ..Default::default()
     }
 }
 

@@ -51,10 +51,12 @@ fn operation(id: u64, consumer: u64) -> Operation {
         start_time: Some(Timestamp {
             seconds: 1_700_000_000,
             nanos: 0,
+            ..Default::default()
         }),
         end_time: Some(Timestamp {
             seconds: 1_700_000_001,
             nanos: 0,
+            ..Default::default()
         }),
         labels: [
             (
@@ -74,6 +76,7 @@ fn operation(id: u64, consumer: u64) -> Operation {
                     value: Some(metric_value::Value::Int64Value(1)),
                     ..Default::default()
                 }],
+                ..Default::default()
             },
             MetricValueSet {
                 metric_name: "serviceruntime.googleapis.com/api/consumer/total_latencies".into(),
@@ -89,6 +92,7 @@ fn operation(id: u64, consumer: u64) -> Operation {
                     )),
                     ..Default::default()
                 }],
+                ..Default::default()
             },
         ],
         log_entries: vec![LogEntry {

@@ -158,11 +158,27 @@ pub fn binary(data: &[u8]) {
     };
     fn check<T: Message + Default + json::WriteJson>(bytes: &[u8]) {
         if let Ok(message) = T::decode(bytes) {
-            // Compared as bytes: a NaN is not equal to itself, but its
-            // encoding is.
+            // Decode, encode, decode: the second encoding is the first byte
+            // for byte, unknown fields included. Compared as bytes: a NaN is
+            // not equal to itself, but its encoding is.
             let encoded = message.encode_to_vec();
+            assert_eq!(message.encoded_len(), encoded.len());
             let again = T::decode(encoded.as_slice()).expect("re-decodes");
             assert_eq!(again.encode_to_vec(), encoded);
+            // Every way of encoding writes the same bytes.
+            let mut into = Vec::new();
+            message.encode(&mut into).expect("a Vec grows");
+            assert_eq!(into, encoded);
+            let delimited = message.encode_length_delimited_to_vec();
+            assert_eq!(
+                T::decode_length_delimited(delimited.as_slice())
+                    .expect("re-decodes")
+                    .encode_to_vec(),
+                encoded
+            );
+            let mut raw = Vec::new();
+            message.encode_raw(&mut raw);
+            assert_eq!(raw, encoded);
             let _ = json::to_string(&message);
         }
     }

@@ -18,7 +18,7 @@
 //!     operations: vec![Operation {
 //!         operation_id: "op-1".into(),
 //!         start_time: Some("2014-10-02T15:01:23Z".parse()?),
-//!         end_time: Some(Timestamp { seconds: 1_412_262_084, nanos: 0 }),
+//!         end_time: Some(Timestamp { seconds: 1_412_262_084, ..Default::default() }),
 //!         ..Default::default()
 //!     }],
 //!     ..Default::default()
@@ -114,6 +114,7 @@ mod schema;
 #[cfg(feature = "service-config")]
 pub mod service_config;
 pub mod status;
+pub mod wire;
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every `.proto` file the
 /// crate compiles, well-known types included, for reflection (prost-reflect,

@@ -8,7 +8,7 @@
 //!
 //! let status = Status::new(Code::ResourceExhausted, "quota exceeded")
 //!     .with_detail(&ErrorInfo { reason: "RATE_LIMIT_EXCEEDED".into(), ..Default::default() })
-//!     .with_detail(&RetryInfo { retry_delay: Some("30s".parse()?) });
+//!     .with_detail(&RetryInfo { retry_delay: Some("30s".parse()?), ..Default::default() });
 //! assert_eq!(Code::ResourceExhausted.http_status(), 429);
 //!
 //! // Over gRPC the details travel in grpc-status-details-bin ...
@@ -114,6 +114,7 @@ impl Status {
             code: code as i32,
             message: message.into(),
             details: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -180,6 +181,7 @@ impl TryFrom<&tonic::Status> for Status {
             code: status.code() as i32,
             message: status.message().to_owned(),
             details,
+            ..Default::default()
         })
     }
 }

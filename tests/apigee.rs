@@ -288,14 +288,18 @@ fn written_json_has_the_discovery_types() {
                     message: "m".into(),
                     resource: "r".into(),
                     r#type: "t".into(),
+                    ..Default::default()
                 }],
                 json_spec: "{}".into(),
                 replicas: 2,
                 revision_id: "1".into(),
+                ..Default::default()
             }],
             total_replicas: 3,
             uid: "x".into(),
+            ..Default::default()
         }],
+        ..Default::default()
     };
     let value: serde_json::Value =
         serde_json::from_str(&json::to_string(&request).unwrap()).unwrap();

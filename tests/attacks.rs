@@ -81,7 +81,11 @@ impl Drop for Served {
 }
 
 fn ts(seconds: i64) -> Option<Timestamp> {
-    Some(Timestamp { seconds, nanos: 0 })
+    Some(Timestamp {
+        seconds,
+        nanos: 0,
+        ..Default::default()
+    })
 }
 
 fn op(id: &str) -> Operation {
@@ -241,6 +245,7 @@ fn wide_operation(id: &str, labels: usize, values: usize) -> Operation {
                     ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         }],
         ..op(id)
     }
@@ -762,6 +767,7 @@ async fn what_json_cannot_carry_is_refused_at_the_door() {
         payload: Some(log_entry::Payload::ProtoPayload(Any {
             type_url: "type.googleapis.com/no.such.Type".into(),
             value: vec![1, 2, 3],
+            ..Default::default()
         })),
         ..Default::default()
     };
@@ -771,9 +777,11 @@ async fn what_json_cannot_carry_is_refused_at_the_door() {
                 "x".to_owned(),
                 Value {
                     kind: Some(value::Kind::NumberValue(f64::NAN)),
+                    ..Default::default()
                 },
             )]
             .into(),
+            ..Default::default()
         })),
         ..Default::default()
     };
@@ -781,17 +789,20 @@ async fn what_json_cannot_carry_is_refused_at_the_door() {
         timestamp: Some(Timestamp {
             seconds: 1_200_000_000_000,
             nanos: 0,
+            ..Default::default()
         }),
         ..Default::default()
     };
     let mut nested = Any {
         type_url: "type.googleapis.com/google.protobuf.Empty".into(),
         value: Vec::new(),
+        ..Default::default()
     };
     for _ in 0..150 {
         nested = Any {
             type_url: "type.googleapis.com/google.protobuf.Any".into(),
             value: nested.encode_to_vec(),
+            ..Default::default()
         };
     }
     let deep = LogEntry {
@@ -842,6 +853,7 @@ async fn what_json_cannot_carry_is_refused_at_the_door() {
             report_time: Some(Timestamp {
                 seconds: 1_700_000_000,
                 nanos: -5,
+                ..Default::default()
             }),
             ..Default::default()
         })

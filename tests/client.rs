@@ -148,6 +148,7 @@ fn check(consumer: &str, usage: Option<i64>) -> sc::CheckRequest {
                             value: Some(sc::metric_value::Value::Int64Value(n)),
                             ..Default::default()
                         }],
+                        ..Default::default()
                     }]
                 })
                 .unwrap_or_default(),
@@ -365,6 +366,7 @@ fn ask(consumer: &str, reads: i64) -> sc::AllocateQuotaRequest {
                     value: Some(sc::metric_value::Value::Int64Value(reads)),
                     ..Default::default()
                 }],
+                ..Default::default()
             }],
             quota_mode: sc::quota_operation::QuotaMode::Normal as i32,
             ..Default::default()
@@ -611,8 +613,9 @@ async fn every_transport_reaches_the_emulator() {
         report.start_time = Some(cloud_report_proto::google::protobuf::Timestamp {
             seconds: 1_700_000_040,
             nanos: 0,
+            ..Default::default()
         });
-        report.end_time = report.start_time;
+        report.end_time = report.start_time.clone();
         client.report(report).await.unwrap();
         let statistics = client.shutdown().await;
         assert_eq!(statistics.reports.sent, 1, "{wire}");
@@ -721,10 +724,11 @@ async fn reports_merge_by_the_configurations_metric_kinds() {
         let at = cloud_report_proto::google::protobuf::Timestamp {
             seconds: 1_700_000_000 + i as i64,
             nanos: 0,
+            ..Default::default()
         };
         let int64 = |n| sc::MetricValue {
             value: Some(sc::metric_value::Value::Int64Value(n)),
-            end_time: Some(at),
+            end_time: Some(at.clone()),
             ..Default::default()
         };
         client
@@ -732,16 +736,18 @@ async fn reports_merge_by_the_configurations_metric_kinds() {
                 operation_id: format!("op-{i}"),
                 operation_name: "kinds.v1.Things.Get".into(),
                 consumer_id: "project:p".into(),
-                start_time: Some(at),
-                end_time: Some(at),
+                start_time: Some(at.clone()),
+                end_time: Some(at.clone()),
                 metric_value_sets: vec![
                     sc::MetricValueSet {
                         metric_name: "in_flight".into(),
                         metric_values: vec![int64(value)],
+                        ..Default::default()
                     },
                     sc::MetricValueSet {
                         metric_name: "calls".into(),
                         metric_values: vec![int64(1)],
+                        ..Default::default()
                     },
                 ],
                 ..Default::default()

@@ -35,7 +35,11 @@ async fn start(config: Config) -> (SocketAddr, Emulator) {
 }
 
 fn ts(seconds: i64) -> Option<Timestamp> {
-    Some(Timestamp { seconds, nanos: 0 })
+    Some(Timestamp {
+        seconds,
+        nanos: 0,
+        ..Default::default()
+    })
 }
 
 fn op(id: &str, start: i64, end: Option<i64>) -> Operation {
@@ -50,6 +54,7 @@ fn op(id: &str, start: i64, end: Option<i64>) -> Operation {
                 value: Some(metric_value::Value::Int64Value(1)),
                 ..Default::default()
             }],
+            ..Default::default()
         }],
         ..Default::default()
     }
@@ -304,8 +309,10 @@ async fn instance_status_keeps_the_newest_report() {
                 ],
                 total_replicas: 2,
                 uid: "eg-1".into(),
+                ..Default::default()
             },
         ],
+        ..Default::default()
     };
     rest.report_instance_status(status("uid-1", 200, "new"))
         .await
@@ -614,6 +621,7 @@ mod deployments {
                 let request = GenerateDeployChangeReportRequest {
                     name,
                     r#override: override_,
+                    ..Default::default()
                 };
                 (
                     grpc.generate_deploy_change_report(request.clone())
@@ -624,7 +632,10 @@ mod deployments {
                 )
             }
             None => {
-                let request = GenerateUndeployChangeReportRequest { name };
+                let request = GenerateUndeployChangeReportRequest {
+                    name,
+                    ..Default::default()
+                };
                 (
                     grpc.generate_undeploy_change_report(request.clone())
                         .await
@@ -774,6 +785,7 @@ mod deployments {
         let unknown = GenerateDeployChangeReportRequest {
             name: "organizations/nobody/environments/prod/apis/orders/revisions/1".into(),
             r#override: false,
+            ..Default::default()
         };
         assert_eq!(
             grpc.generate_deploy_change_report(unknown)
@@ -785,6 +797,7 @@ mod deployments {
         let bad = GenerateDeployChangeReportRequest {
             name: "orders".into(),
             r#override: false,
+            ..Default::default()
         };
         assert_eq!(
             grpc.generate_deploy_change_report(bad)

@@ -71,13 +71,16 @@ impl ServiceController for Recorder {
                     code: 3,
                     message: "end_time is required".into(),
                     details: vec![],
+                    ..Default::default()
                 }),
+                ..Default::default()
             })
             .collect();
         Ok(Response::new(ReportResponse {
             report_errors,
             service_config_id: request.service_config_id,
             service_rollout_id: "rollout-1".into(),
+            ..Default::default()
         }))
     }
 }
@@ -216,9 +219,11 @@ fn refusal() -> Status {
             "servicemanagement.services.report".to_owned(),
         )]
         .into(),
+        ..Default::default()
     })
     .with_detail(&RetryInfo {
         retry_delay: Some("2.5s".parse().unwrap()),
+        ..Default::default()
     })
 }
 
@@ -288,6 +293,7 @@ async fn rich_errors_reach_every_client() {
             code: 0,
             message: String::new(),
             details: vec![any],
+            ..Default::default()
         })
         .collect();
     let theirs: Vec<_> = details.into_iter().flat_map(|s| s.details).collect();

@@ -144,6 +144,7 @@ fn any_round_trips_with_and_without_special_forms() {
         code: 7,
         message: "denied".into(),
         details: vec![Any::from_msg(&info), Any::from_msg(&ts), Any::default()],
+        ..Default::default()
     };
     let text = json::to_string(&status).unwrap();
     assert_eq!(
@@ -226,12 +227,14 @@ fn nested_status(levels: usize) -> Status {
         code: 1,
         message: "innermost".into(),
         details: vec![],
+        ..Default::default()
     };
     for level in 0..levels {
         status = Status {
             code: 2,
             message: format!("level {level}"),
             details: vec![Any::from_msg(&status)],
+            ..Default::default()
         };
     }
     status
@@ -317,6 +320,7 @@ fn out_of_range_well_known_values_fail_to_serialize() {
         start_time: Some(cloud_report_proto::google::protobuf::Timestamp {
             seconds: i64::MAX,
             nanos: 0,
+            ..Default::default()
         }),
         ..Default::default()
     };

@@ -72,6 +72,7 @@ fn any_errors_read_the_same_on_both_writers() {
         let any = Any {
             type_url: type_url.into(),
             value,
+            ..Default::default()
         };
         let ours = json::to_string(&any);
         let theirs = serde_json::to_string(&any);
@@ -238,7 +239,11 @@ fn time_values_write_alike_on_both_writers() {
         (0, -1),
         (0, 1_000_000_000),
     ] {
-        same(&Timestamp { seconds, nanos });
+        same(&Timestamp {
+            seconds,
+            nanos,
+            ..Default::default()
+        });
     }
     for (seconds, nanos) in [
         (0, 0),
@@ -249,6 +254,10 @@ fn time_values_write_alike_on_both_writers() {
         (1, -1),
         (0, 1_000_000_000),
     ] {
-        same(&Duration { seconds, nanos });
+        same(&Duration {
+            seconds,
+            nanos,
+            ..Default::default()
+        });
     }
 }

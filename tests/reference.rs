@@ -640,7 +640,11 @@ fn field_masks_write_as_the_reference_writes_them() {
 #[test]
 fn float_max_round_trips_where_the_reference_cannot() {
     use cloud_report_proto::google::protobuf::FloatValue;
-    let binary = FloatValue { value: f32::MAX }.encode_to_vec();
+    let binary = FloatValue {
+        value: f32::MAX,
+        ..Default::default()
+    }
+    .encode_to_vec();
     let mut reference = Reference::get();
     let text = reference
         .json_of("google.protobuf.FloatValue", &binary)

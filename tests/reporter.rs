@@ -25,10 +25,12 @@ fn op(id: &str, consumer: &str, requests: i64) -> Operation {
         start_time: Some(Timestamp {
             seconds: 100,
             nanos: 0,
+            ..Default::default()
         }),
         end_time: Some(Timestamp {
             seconds: 101,
             nanos: 0,
+            ..Default::default()
         }),
         metric_value_sets: vec![MetricValueSet {
             metric_name: "serviceruntime.googleapis.com/api/consumer/request_count".into(),
@@ -36,6 +38,7 @@ fn op(id: &str, consumer: &str, requests: i64) -> Operation {
                 value: Some(metric_value::Value::Int64Value(requests)),
                 ..Default::default()
             }],
+            ..Default::default()
         }],
         log_entries: vec![LogEntry {
             name: "endpoints_log".into(),

@@ -90,7 +90,9 @@ impl RuntimeService for Backend {
         request: Request<ReportInstanceStatusRequest>,
     ) -> Result<Response<ReportInstanceStatusResponse>, tonic::Status> {
         self.statuses.lock().unwrap().push(request.into_inner());
-        Ok(Response::new(ReportInstanceStatusResponse {}))
+        Ok(Response::new(ReportInstanceStatusResponse {
+            ..Default::default()
+        }))
     }
 }
 
@@ -247,7 +249,8 @@ async fn apigee_bindings_take_path_variables_and_query_parameters() {
             backend.deploys.lock().unwrap().as_slice(),
             &[GenerateDeployChangeReportRequest {
                 name: name.into(),
-                r#override: true
+                r#override: true,
+                ..Default::default()
             }]
         );
     }
@@ -399,6 +402,7 @@ mod client {
         let deploy = GenerateDeployChangeReportRequest {
             name: "organizations/o/environments/e/apis/a b/revisions/7".into(),
             r#override: true,
+            ..Default::default()
         };
         let report = DeploymentServiceRestClient::new(rest(addr))
             .generate_deploy_change_report(deploy.clone())

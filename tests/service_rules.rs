@@ -886,6 +886,7 @@ mod quota_properties {
                             value: Some(sc::metric_value::Value::Int64Value(*amount)),
                             ..Default::default()
                         }],
+                        ..Default::default()
                     })
                     .collect(),
                 quota_mode: step.mode,

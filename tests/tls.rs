@@ -53,12 +53,13 @@ fn operation(id: &str) -> sc::Operation {
     let now = cloud_report_proto::google::protobuf::Timestamp {
         seconds: 1_700_000_000,
         nanos: 0,
+        ..Default::default()
     };
     sc::Operation {
         operation_id: id.into(),
         operation_name: "tls.v1.Things.Get".into(),
         consumer_id: "project:p".into(),
-        start_time: Some(now),
+        start_time: Some(now.clone()),
         end_time: Some(now),
         ..Default::default()
     }

@@ -1,4 +1,9 @@
 //! The code generator behind `build.rs`, by concern:
+//! - `types`: the Rust types of messages, enums and oneofs (prost-build's
+//!   names and field types), their docs, `Debug`, `prost::Name`, and the
+//!   tonic stubs of the services;
+//! - `binary`: each message's `prost::Message` (the binary wire format,
+//!   unknown fields kept, encoding in one pass);
 //! - `model`: what the descriptors say (hand-written types, how prost stores
 //!   a field);
 //! - `naming`: prost-build's Rust names;
@@ -11,13 +16,24 @@ use std::fmt::Write as _;
 
 use protox::prost_reflect::{DescriptorPool, MessageDescriptor};
 
+mod binary;
 mod json;
 mod model;
 mod naming;
 mod rest;
+mod types;
 
 use model::{COMPILER_ONLY_FILE, hand_written};
 use naming::{file_stem, message_path};
+
+/// Every package's types, messages' binary code and (when `grpc`) service
+/// stubs: `(file name, contents)`, one `<package>.rs` per package.
+pub fn types(pool: &DescriptorPool, grpc: bool) -> Vec<(String, String)> {
+    types::packages(pool, grpc)
+        .into_iter()
+        .map(|(p, s)| (format!("{}.rs", file_stem(&p)), s))
+        .collect()
+}
 
 /// Generated sources: one `<package>.serde.rs` per package, plus the registry.
 pub struct Output {

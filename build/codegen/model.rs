@@ -90,3 +90,19 @@ pub(super) fn real_oneof(field: &FieldDescriptor) -> Option<OneofDescriptor> {
         .containing_oneof()
         .filter(|_| !is_proto3_optional(field))
 }
+
+/// Whether a repeated field is packed on the wire (prost-build's rule): a
+/// numeric, bool or enum kind, unless `[packed = false]` says otherwise
+/// (proto2 packs only with `[packed = true]`).
+pub(super) fn is_packed(field: &FieldDescriptor) -> bool {
+    let packable = !matches!(field.kind(), Kind::String | Kind::Bytes | Kind::Message(_));
+    let proto3 = field.parent_file().file_descriptor_proto().syntax() == "proto3";
+    field.is_list()
+        && packable
+        && field
+            .field_descriptor_proto()
+            .options
+            .as_ref()
+            .and_then(|o| o.packed)
+            .unwrap_or(proto3)
+}

@@ -15,7 +15,7 @@ pub(super) fn file_stem(package: &str) -> String {
         .join(".")
 }
 
-fn sanitize(ident: String) -> String {
+pub(super) fn sanitize(ident: String) -> String {
     match ident.as_str() {
         "as" | "break" | "const" | "continue" | "else" | "enum" | "false" | "fn" | "for" | "if"
         | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref"

@@ -211,6 +211,7 @@ impl CheckCache {
             service_name: request.service_name.clone(),
             operation: Some(sent.into_operation()),
             service_config_id: request.service_config_id.clone(),
+            ..Default::default()
         };
         let call = Call {
             request,
@@ -329,6 +330,7 @@ impl CheckCache {
             service_name: self.service.0.clone(),
             service_config_id: self.service.1.clone(),
             operation: Some(usage.into_operation()),
+            ..Default::default()
         }
     }
 }

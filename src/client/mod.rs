@@ -693,6 +693,7 @@ impl Inner {
             service_name: self.service_name.clone(),
             service_config_id: self.service_config_id.clone(),
             allocate_operation: None,
+            ..Default::default()
         }
     }
 

@@ -380,6 +380,7 @@ fn exhausted(answer: &AllocateQuotaResponse, consumer: &str) -> AllocateQuotaRes
                 subject: consumer.to_owned(),
                 status: Some(Status::new(Code::ResourceExhausted, description.clone())),
                 description,
+                ..Default::default()
             });
         }
     }
@@ -400,12 +401,14 @@ fn refresh_request(template: &AllocateQuotaRequest, entry: &mut Entry) -> Alloca
                 value: Some(Value::Int64Value(n)),
                 ..Default::default()
             }],
+            ..Default::default()
         })
         .collect();
     AllocateQuotaRequest {
         service_name: template.service_name.clone(),
         service_config_id: template.service_config_id.clone(),
         allocate_operation: Some(operation),
+        ..Default::default()
     }
 }
 

@@ -124,6 +124,7 @@ mod tests {
                     .map(|m| MetricValueSet {
                         metric_name: (*m).into(),
                         metric_values: vec![MetricValue::default()],
+                        ..Default::default()
                     })
                     .collect(),
                 ..Default::default()
@@ -179,7 +180,7 @@ mod tests {
                                 crate::google::api::servicecontrol::v1::metric_value::Value::Int64Value(*n),
                             ),
                             ..Default::default()
-                        }],
+                        }], ..Default::default()
                     })
                     .collect(),
                 ..Default::default()

@@ -226,6 +226,7 @@ impl ConsumerState {
             subject: consumer.to_owned(),
             status: Some(Status::new(rpc_code(code), detail.clone())),
             detail,
+            ..Default::default()
         };
         let project = if let Some(key) = consumer.strip_prefix("api_key:") {
             let Some(api_key) = self.api_keys.get(key) else {
@@ -292,6 +293,7 @@ impl ConsumerState {
             project_number: project.number,
             r#type: consumer_info::ConsumerType::Project as i32,
             consumer_number: project.number,
+            ..Default::default()
         });
         if !judgement.errors.is_empty() {
             return judgement;

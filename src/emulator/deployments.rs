@@ -179,6 +179,7 @@ fn violation(kind: &str, subject: String, description: String) -> Violation {
         r#type: kind.to_owned(),
         subject,
         description,
+        ..Default::default()
     }
 }
 
@@ -214,6 +215,7 @@ impl Organization {
             basepath: basepath.to_owned(),
             environment: d.environment.clone(),
             revision: d.revision.clone(),
+            ..Default::default()
         }
     }
 
@@ -292,7 +294,10 @@ impl Organization {
         }
         if !violations.is_empty() {
             return DeploymentChangeReport {
-                validation_errors: Some(PreconditionFailure { violations }),
+                validation_errors: Some(PreconditionFailure {
+                    violations,
+                    ..Default::default()
+                }),
                 ..Default::default()
             };
         }
@@ -320,7 +325,7 @@ impl Organization {
                             "Base path {basepath} is already claimed by {} revision {} in {}; the new deployment gets no traffic there.",
                             owner.api, owner.revision, owner.environment
                         ),
-                        environment_group: group.clone(),
+                        environment_group: group.clone(), ..Default::default()
                     });
                     continue;
                 }
@@ -340,7 +345,7 @@ impl Organization {
                         environment_group: group.clone(),
                         from_deployment: Some(Self::routing(from, from_path)),
                         should_sequence_rollout: same_proxy_replaced,
-                        to_deployment: Some(Self::routing(target, basepath)),
+                        to_deployment: Some(Self::routing(target, basepath)), ..Default::default()
                     });
                 }
             }
@@ -361,6 +366,7 @@ impl Organization {
                             target.revision, target.api, target.environment
                         ),
                     )],
+                    ..Default::default()
                 }),
                 ..Default::default()
             };
@@ -394,7 +400,7 @@ impl Organization {
                     environment_group: group.clone(),
                     from_deployment: Some(Self::routing(target, basepath)),
                     should_sequence_rollout: false,
-                    to_deployment: to.map(|(d, b)| Self::routing(d, b)),
+                    to_deployment: to.map(|(d, b)| Self::routing(d, b)), ..Default::default()
                 });
             }
         }

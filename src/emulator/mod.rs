@@ -695,6 +695,7 @@ impl ServiceController for Emulator {
                         operation.consumer_id
                     ),
                     status: Some(Status::new(Code::PermissionDenied, "denied")),
+                    ..Default::default()
                 }]
             })
             .unwrap_or_default();
@@ -720,6 +721,7 @@ impl ServiceController for Emulator {
             service_config_id: config_id(&request.service_config_id),
             service_rollout_id: "emulator-rollout".into(),
             check_info: Some(check_info),
+            ..Default::default()
         }))
     }
 
@@ -756,6 +758,7 @@ impl ServiceController for Emulator {
             report_errors: checked.report_errors,
             service_config_id: config_id(&checked.service_config_id),
             service_rollout_id: "emulator-rollout".into(),
+            ..Default::default()
         }))
     }
 }
@@ -799,6 +802,7 @@ fn check_report(
                 .push(sc::report_response::ReportError {
                     operation_id: op.operation_id,
                     status: Some(Status::new(Code::InvalidArgument, problem)),
+                    ..Default::default()
                 }),
             None => {
                 let encoded = Bytes::from(op.encode_to_vec());
@@ -899,6 +903,7 @@ impl QuotaController for Emulator {
                 subject: subject.to_owned(),
                 status: Some(Status::new(status, description.clone())),
                 description,
+                ..Default::default()
             }
         };
         if self
@@ -1012,7 +1017,9 @@ impl RuntimeService for Emulator {
         let replaced = match state.statuses.get(&key) {
             // An older report never replaces a newer one; it is still OK.
             Some(current) if current.time >= time => {
-                return Ok(Response::new(apigee::ReportInstanceStatusResponse {}));
+                return Ok(Response::new(apigee::ReportInstanceStatusResponse {
+                    ..Default::default()
+                }));
             }
             Some(current) => status_cost(&key.0, &key.1, current.encoded.len()),
             None if state.statuses.len() >= self.config.max_statuses => {
@@ -1031,7 +1038,9 @@ impl RuntimeService for Emulator {
         }
         state.bytes = state.bytes - replaced + cost;
         state.statuses.insert(key, StoredStatus { time, encoded });
-        Ok(Response::new(apigee::ReportInstanceStatusResponse {}))
+        Ok(Response::new(apigee::ReportInstanceStatusResponse {
+            ..Default::default()
+        }))
     }
 }
 
@@ -1286,6 +1295,7 @@ async fn inspect_quota(
             let start = Timestamp {
                 seconds: i64::try_from(u.window_start).unwrap_or(i64::MAX),
                 nanos: 0,
+                ..Default::default()
             };
             let mut entry = serde_json::json!({
                 "consumer": u.consumer,

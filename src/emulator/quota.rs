@@ -503,7 +503,7 @@ pub(crate) fn answer(
                     code: sc::quota_error::Code::ResourceExhausted as i32,
                     subject: consumer.to_owned(),
                     status: Some(Status::new(Code::ResourceExhausted, description.clone())),
-                    description,
+                    description, ..Default::default()
                 }
             })
             .collect()
@@ -525,6 +525,7 @@ pub(crate) fn answer(
                 .iter()
                 .map(|(metric, amount)| per_metric(metric, Value::Int64Value(*amount)))
                 .collect(),
+            ..Default::default()
         });
     }
     if !allocation.short.is_empty() {
@@ -535,6 +536,7 @@ pub(crate) fn answer(
                 .iter()
                 .map(|metric| per_metric(metric, Value::BoolValue(true)))
                 .collect(),
+            ..Default::default()
         });
     }
     (errors, metrics)

@@ -80,6 +80,7 @@ impl RestError {
                 code: code as i32,
                 message,
                 details,
+                ..Default::default()
             },
         })
     }

@@ -1010,6 +1010,7 @@ fn grpc_status_of(status: &tonic::Status) -> Status {
         code: status.code() as i32,
         message: status.message().to_owned(),
         details,
+        ..Default::default()
     }
 }
 
@@ -1083,6 +1084,7 @@ fn grpc_status(headers: &HeaderMap) -> Option<Status> {
         code,
         message,
         details,
+        ..Default::default()
     })
 }
 

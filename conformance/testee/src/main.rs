@@ -39,6 +39,7 @@ fn main() -> io::Result<()> {
         };
         let response = ConformanceResponse {
             result: Some(result),
+            ..Default::default()
         }
         .encode_to_vec();
         let length = u32::try_from(response.len()).expect("a response under 4 GiB");

@@ -58,17 +58,17 @@ fn key(ts: Option<&Timestamp>) -> Option<(i64, i32)> {
     ts.map(|t| (t.seconds, t.nanos))
 }
 
-fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+fn earliest(a: &Option<Timestamp>, b: &Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(if key(Some(&a)) <= key(Some(&b)) { a } else { b }),
-        (a, b) => a.or(b),
+        (Some(a), Some(b)) => Some(if key(Some(a)) <= key(Some(b)) { a } else { b }.clone()),
+        (a, b) => a.as_ref().or(b.as_ref()).cloned(),
     }
 }
 
-fn latest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+fn latest(a: &Option<Timestamp>, b: &Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(if key(Some(&a)) >= key(Some(&b)) { a } else { b }),
-        (a, b) => a.or(b),
+        (Some(a), Some(b)) => Some(if key(Some(a)) >= key(Some(b)) { a } else { b }.clone()),
+        (a, b) => a.as_ref().or(b.as_ref()).cloned(),
     }
 }
 
@@ -112,6 +112,7 @@ pub(crate) fn merge_distributions(a: &Distribution, b: &Distribution) -> Option<
         bucket_counts: buckets,
         bucket_option: a.bucket_option.clone().or_else(|| b.bucket_option.clone()),
         exemplars,
+        ..Default::default()
     })
 }
 
@@ -150,9 +151,10 @@ pub(crate) fn merge_values(
             };
             Some(MetricValue {
                 labels: a.labels.clone(),
-                start_time: earliest(a.start_time, b.start_time),
-                end_time: latest(a.end_time, b.end_time),
+                start_time: earliest(&a.start_time, &b.start_time),
+                end_time: latest(&a.end_time, &b.end_time),
                 value: Some(value),
+                ..Default::default()
             })
         }
     }
@@ -327,6 +329,7 @@ impl Aggregate {
                         self.operation.metric_value_sets.push(MetricValueSet {
                             metric_name: set.metric_name.clone(),
                             metric_values: Vec::new(),
+                            ..Default::default()
                         });
                         let s = self.operation.metric_value_sets.len() - 1;
                         if let Some(index) = &mut self.index {
@@ -374,8 +377,8 @@ impl Aggregate {
             self.reindex();
             return false;
         }
-        op.start_time = earliest(op.start_time, b.start_time);
-        op.end_time = latest(op.end_time, b.end_time);
+        op.start_time = earliest(&op.start_time, &b.start_time);
+        op.end_time = latest(&op.end_time, &b.end_time);
         op.log_entries.extend(b.log_entries.iter().cloned());
         op.extensions.extend(b.extensions.iter().cloned());
         self.len_bound = self.len_bound.map(|bound| bound + b_len);
@@ -418,6 +421,7 @@ mod tests {
         a.bucket_counts = vec![1, 0];
         a.bucket_option = Some(BucketOption::ExplicitBuckets(ExplicitBuckets {
             bounds: vec![5.0],
+            ..Default::default()
         }));
         let mut b = a.clone();
         assert_eq!(
@@ -426,6 +430,7 @@ mod tests {
         );
         b.bucket_option = Some(BucketOption::ExplicitBuckets(ExplicitBuckets {
             bounds: vec![6.0],
+            ..Default::default()
         }));
         assert!(merge_distributions(&a, &b).is_none());
     }
@@ -442,6 +447,7 @@ mod tests {
                         ..Default::default()
                     })
                     .collect(),
+                ..Default::default()
             }],
             ..Default::default()
         }
@@ -478,6 +484,7 @@ mod tests {
         b.metric_value_sets.push(MetricValueSet {
             metric_name: "other".into(),
             metric_values: vec![MetricValue::default()],
+            ..Default::default()
         });
         b.metric_value_sets.swap(0, 1);
         assert!(!aggregate.merge(&b, b.encoded_len(), &BTreeMap::new()));
@@ -527,6 +534,7 @@ mod tests {
                     value: Some(value),
                     ..Default::default()
                 }],
+                ..Default::default()
             };
             Operation {
                 operation_id: "op".into(),
@@ -609,7 +617,13 @@ mod tests {
 
         #[test]
         fn gauges_keep_the_latest_and_mismatches_refuse() {
-            let at = |seconds| Some(Timestamp { seconds, nanos: 0 });
+            let at = |seconds| {
+                Some(Timestamp {
+                    seconds,
+                    nanos: 0,
+                    ..Default::default()
+                })
+            };
             let a = MetricValue {
                 end_time: at(10),
                 value: Some(V::Int64Value(1)),

@@ -235,6 +235,7 @@ impl Reporter {
             service_name: config.service_name.clone(),
             service_config_id: config.service_config_id.clone(),
             operations: Vec::new(),
+            ..Default::default()
         }
         .encoded_len();
         // An operation field costs its tag, its length and its bytes.
@@ -469,6 +470,7 @@ impl Aggregator {
                 service_name: self.config.service_name.clone(),
                 operations: request.into_iter().map(|(op, _)| op).collect(),
                 service_config_id: self.config.service_config_id.clone(),
+                ..Default::default()
             };
             self.sends.spawn(async move {
                 delivery.deliver(message, request_ids).await;

@@ -49,6 +49,7 @@ impl Any {
         Self {
             type_url: M::type_url(),
             value: message.encode_to_vec(),
+            ..Default::default()
         }
     }
 
@@ -153,7 +154,11 @@ mod json {
             reader.enter_object()?;
             entry.read_any(reader, true)?
         };
-        Ok(Any { type_url, value })
+        Ok(Any {
+            type_url,
+            value,
+            ..Default::default()
+        })
     }
 
     serde_over_json!(Any);

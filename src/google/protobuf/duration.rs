@@ -44,7 +44,11 @@ impl Duration {
     /// assert!(Duration::new(Duration::MAX_SECONDS + 1, 0).is_err());
     /// ```
     pub fn new(seconds: i64, nanos: i32) -> Result<Self, DurationError> {
-        let d = Self { seconds, nanos };
+        let d = Self {
+            seconds,
+            nanos,
+            ..Default::default()
+        };
         d.check()?;
         Ok(d)
     }
@@ -96,8 +100,8 @@ impl TryFrom<Duration> for std::time::Duration {
 ///
 /// ```
 /// use cloud_report_proto::google::protobuf::Duration;
-/// assert_eq!(Duration { seconds: 3, nanos: 500_000_000 }.to_string(), "3.500s");
-/// assert_eq!(Duration { seconds: 0, nanos: -1 }.to_string(), "-0.000000001s");
+/// assert_eq!(Duration { seconds: 3, nanos: 500_000_000, ..Default::default() }.to_string(), "3.500s");
+/// assert_eq!(Duration { seconds: 0, nanos: -1, ..Default::default() }.to_string(), "-0.000000001s");
 /// ```
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -127,7 +131,7 @@ impl Duration {
 /// ```
 /// use cloud_report_proto::google::protobuf::Duration;
 /// let d: Duration = "3.5s".parse()?;
-/// assert_eq!(d, Duration { seconds: 3, nanos: 500_000_000 });
+/// assert_eq!(d, Duration { seconds: 3, nanos: 500_000_000, ..Default::default() });
 /// # Ok::<(), cloud_report_proto::google::protobuf::DurationError>(())
 /// ```
 impl FromStr for Duration {
@@ -196,7 +200,11 @@ mod tests {
             ),
         ];
         for (seconds, nanos, text) in cases {
-            let d = Duration { seconds, nanos };
+            let d = Duration {
+                seconds,
+                nanos,
+                ..Default::default()
+            };
             assert_eq!(d.to_string(), text);
             assert_eq!(text.parse::<Duration>(), Ok(d), "{text}");
         }
@@ -204,7 +212,8 @@ mod tests {
             "3.5s".parse::<Duration>(),
             Ok(Duration {
                 seconds: 3,
-                nanos: 500_000_000
+                nanos: 500_000_000,
+                ..Default::default()
             })
         );
     }

@@ -31,6 +31,7 @@ impl FieldMask {
     pub fn new<S: Into<String>>(paths: impl IntoIterator<Item = S>) -> Self {
         Self {
             paths: paths.into_iter().map(Into::into).collect(),
+            ..Default::default()
         }
     }
 
@@ -138,7 +139,10 @@ impl std::str::FromStr for FieldMask {
                 Ok(snake)
             })
             .collect::<Result<_, _>>()
-            .map(|paths| Self { paths })
+            .map(|paths| Self {
+                paths,
+                ..Default::default()
+            })
     }
 }
 

@@ -15,6 +15,7 @@ impl Value {
     pub fn null() -> Self {
         Self {
             kind: Some(Kind::NullValue(NullValue::NullValue as i32)),
+            ..Default::default()
         }
     }
 }
@@ -29,6 +30,7 @@ impl From<f64> for Value {
     fn from(v: f64) -> Self {
         Self {
             kind: Some(Kind::NumberValue(v)),
+            ..Default::default()
         }
     }
 }
@@ -37,6 +39,7 @@ impl From<bool> for Value {
     fn from(v: bool) -> Self {
         Self {
             kind: Some(Kind::BoolValue(v)),
+            ..Default::default()
         }
     }
 }
@@ -45,6 +48,7 @@ impl From<String> for Value {
     fn from(v: String) -> Self {
         Self {
             kind: Some(Kind::StringValue(v)),
+            ..Default::default()
         }
     }
 }
@@ -59,6 +63,7 @@ impl From<Struct> for Value {
     fn from(v: Struct) -> Self {
         Self {
             kind: Some(Kind::StructValue(v)),
+            ..Default::default()
         }
     }
 }
@@ -67,6 +72,7 @@ impl From<ListValue> for Value {
     fn from(v: ListValue) -> Self {
         Self {
             kind: Some(Kind::ListValue(v)),
+            ..Default::default()
         }
     }
 }
@@ -75,6 +81,7 @@ impl FromIterator<(String, Value)> for Struct {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
         Self {
             fields: iter.into_iter().collect(),
+            ..Default::default()
         }
     }
 }
@@ -83,6 +90,7 @@ impl FromIterator<Value> for ListValue {
     fn from_iter<I: IntoIterator<Item = Value>>(iter: I) -> Self {
         Self {
             values: iter.into_iter().collect(),
+            ..Default::default()
         }
     }
 }
@@ -176,7 +184,9 @@ impl WriteJson for Empty {
 
 impl ReadJson for Empty {
     fn read_json(reader: &mut Reader<'_>) -> Result<Self, ReadError> {
-        let mut empty = Empty {};
+        let mut empty = Empty {
+            ..Default::default()
+        };
         read_message(reader, &mut empty)?;
         Ok(empty)
     }
@@ -214,7 +224,10 @@ impl ReadJson for Struct {
                 return Err(ReadError::new("an object member is given more than once"));
             }
         }
-        Ok(Struct { fields })
+        Ok(Struct {
+            fields,
+            ..Default::default()
+        })
     }
 }
 
@@ -227,7 +240,10 @@ impl ReadJson for ListValue {
             let index = values.len();
             values.push(Value::read_json(reader).map_err(|e| e.at_index(index))?);
         }
-        Ok(ListValue { values })
+        Ok(ListValue {
+            values,
+            ..Default::default()
+        })
     }
 }
 

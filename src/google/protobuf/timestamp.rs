@@ -39,11 +39,13 @@ impl Timestamp {
     pub const MIN: Self = Self {
         seconds: Self::MIN_SECONDS,
         nanos: 0,
+        unknown_fields: crate::wire::UnknownFields::new(),
     };
     /// The latest valid timestamp.
     pub const MAX: Self = Self {
         seconds: Self::MAX_SECONDS,
         nanos: NANOS_PER_SECOND - 1,
+        unknown_fields: crate::wire::UnknownFields::new(),
     };
 
     /// A timestamp, checked to be in range.
@@ -55,7 +57,11 @@ impl Timestamp {
     /// assert!(Timestamp::new(0, -1).is_err());
     /// ```
     pub fn new(seconds: i64, nanos: i32) -> Result<Self, TimestampError> {
-        let ts = Self { seconds, nanos };
+        let ts = Self {
+            seconds,
+            nanos,
+            ..Default::default()
+        };
         ts.check()?;
         Ok(ts)
     }
@@ -96,7 +102,11 @@ impl From<SystemTime> for Timestamp {
                 }
             }
         };
-        Self { seconds, nanos }
+        Self {
+            seconds,
+            nanos,
+            ..Default::default()
+        }
     }
 }
 
@@ -250,7 +260,7 @@ pub(super) fn decimal(digits: &[u8]) -> Option<u32> {
 ///
 /// ```
 /// use cloud_report_proto::google::protobuf::Timestamp;
-/// let ts = Timestamp { seconds: 1_412_262_083, nanos: 45_000_000 };
+/// let ts = Timestamp { seconds: 1_412_262_083, nanos: 45_000_000, ..Default::default() };
 /// assert_eq!(ts.to_string(), "2014-10-02T15:01:23.045Z");
 /// ```
 impl fmt::Display for Timestamp {
@@ -387,7 +397,11 @@ mod tests {
             (951_782_400, 0, "2000-02-29T00:00:00Z"),
         ];
         for (seconds, nanos, text) in cases {
-            let ts = Timestamp { seconds, nanos };
+            let ts = Timestamp {
+                seconds,
+                nanos,
+                ..Default::default()
+            };
             assert_eq!(ts.to_string(), text);
             assert_eq!(text.parse::<Timestamp>(), Ok(ts), "{text}");
         }
@@ -400,7 +414,8 @@ mod tests {
             ts,
             Timestamp {
                 seconds: 0,
-                nanos: 0
+                nanos: 0,
+                ..Default::default()
             }
         );
         let ts: Timestamp = "1969-12-31T19:00:00.5-05:00".parse().unwrap();
@@ -408,7 +423,8 @@ mod tests {
             ts,
             Timestamp {
                 seconds: 0,
-                nanos: 500_000_000
+                nanos: 500_000_000,
+                ..Default::default()
             }
         );
         for bad in [
@@ -445,7 +461,8 @@ mod tests {
             ts,
             Timestamp {
                 seconds: -2,
-                nanos: 500_000_000
+                nanos: 500_000_000,
+                ..Default::default()
             }
         );
         assert_eq!(SystemTime::try_from(ts), Ok(before_epoch));

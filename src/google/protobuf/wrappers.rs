@@ -20,6 +20,7 @@ macro_rules! wrapper {
             fn read_json(reader: &mut Reader<'_>) -> Result<Self, ReadError> {
                 Ok(Self {
                     value: <$codec>::read_value(reader)?.unwrap_or_default(),
+                    ..Default::default()
                 })
             }
         }
@@ -44,12 +45,18 @@ mod tests {
 
     #[test]
     fn wrappers_are_their_values() {
-        let v = Int64Value { value: i64::MIN };
+        let v = Int64Value {
+            value: i64::MIN,
+            ..Default::default()
+        };
         assert_eq!(
             serde_json::to_string(&v).unwrap(),
             r#""-9223372036854775808""#
         );
-        let v = UInt64Value { value: u64::MAX };
+        let v = UInt64Value {
+            value: u64::MAX,
+            ..Default::default()
+        };
         assert_eq!(
             serde_json::to_string(&v).unwrap(),
             r#""18446744073709551615""#
@@ -60,11 +67,13 @@ mod tests {
         );
         let v = BytesValue {
             value: vec![0xfb, 0xff],
+            ..Default::default()
         };
         assert_eq!(serde_json::to_string(&v).unwrap(), r#""+/8=""#);
         assert_eq!(serde_json::from_str::<BytesValue>(r#""-_8""#).unwrap(), v);
         let v = FloatValue {
             value: f32::NEG_INFINITY,
+            ..Default::default()
         };
         assert_eq!(serde_json::to_string(&v).unwrap(), r#""-Infinity""#);
         assert!(serde_json::from_str::<FloatValue>("1e39").is_err());
@@ -84,7 +93,11 @@ mod tests {
         assert!(serde_json::from_str::<DoubleValue>(r#""nan""#).is_err());
         assert!(serde_json::from_str::<BoolValue>(r#""true""#).is_err());
         assert_eq!(
-            serde_json::to_string(&StringValue { value: "é".into() }).unwrap(),
+            serde_json::to_string(&StringValue {
+                value: "é".into(),
+                ..Default::default()
+            })
+            .unwrap(),
             r#""é""#
         );
     }

@@ -1,0 +1,509 @@
+//! Each message's `prost::Message` implementation: the binary wire format,
+//! owned by the crate instead of derived by prost.
+//!
+//! - Decoding (`merge_field`) reads each known field with prost's public
+//!   encoding functions; a field the message does not define, or a known
+//!   number arriving with a wire type its kind cannot have, goes to
+//!   `unknown_fields` (as upb and C++ keep it).
+//! - Encoding writes back to front (`crate::wire::Encoder`), so a nested
+//!   message's length prefix is written after its content, in one pass.
+//!   Fields come out in number order (oneof members at their own number),
+//!   then the unknown fields; map entries always hold both key and value.
+//!   This is the order and form of upb and C++.
+//! - `encoded_len` sums the same fields; the `encode*` methods are
+//!   overridden to use the back-to-front writer.
+
+use std::fmt::Write as _;
+
+use protox::prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+
+use super::model::{is_boxed, is_optional, is_packed, real_oneof};
+use super::naming::{message_path, to_snake, to_upper_camel};
+use super::types::{UNKNOWN_FIELDS, oneof_path};
+
+/// The wire types, as prost names them.
+#[derive(Clone, Copy, PartialEq)]
+enum Wire {
+    Varint = 0,
+    SixtyFourBit = 1,
+    LengthDelimited = 2,
+    ThirtyTwoBit = 5,
+}
+
+impl Wire {
+    fn of(kind: &Kind) -> Wire {
+        match kind {
+            Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => Wire::SixtyFourBit,
+            Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => Wire::ThirtyTwoBit,
+            Kind::String | Kind::Bytes | Kind::Message(_) => Wire::LengthDelimited,
+            _ => Wire::Varint,
+        }
+    }
+
+    fn prost(self) -> &'static str {
+        match self {
+            Wire::Varint => "WireType::Varint",
+            Wire::SixtyFourBit => "WireType::SixtyFourBit",
+            Wire::LengthDelimited => "WireType::LengthDelimited",
+            Wire::ThirtyTwoBit => "WireType::ThirtyTwoBit",
+        }
+    }
+}
+
+/// prost's encoding module for a kind (enums are `int32` on the wire).
+fn prost_module(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Double => "double",
+        Kind::Float => "float",
+        Kind::Int32 | Kind::Enum(_) => "int32",
+        Kind::Int64 => "int64",
+        Kind::Uint32 => "uint32",
+        Kind::Uint64 => "uint64",
+        Kind::Sint32 => "sint32",
+        Kind::Sint64 => "sint64",
+        Kind::Fixed32 => "fixed32",
+        Kind::Fixed64 => "fixed64",
+        Kind::Sfixed32 => "sfixed32",
+        Kind::Sfixed64 => "sfixed64",
+        Kind::Bool => "bool",
+        Kind::String => "string",
+        Kind::Bytes => "bytes",
+        Kind::Message(_) => "message",
+    }
+}
+
+/// A field key's bytes: the varint of `number << 3 | wire type`.
+fn key_bytes(number: u32, wire: Wire) -> Vec<u8> {
+    let mut key = u64::from(number << 3 | wire as u32);
+    let mut bytes = Vec::new();
+    while key >= 0x80 {
+        bytes.push((key as u8) | 0x80);
+        key >>= 7;
+    }
+    bytes.push(key as u8);
+    bytes
+}
+
+/// Code writing a key in front.
+fn put_key(number: u32, wire: Wire) -> String {
+    match key_bytes(number, wire).as_slice() {
+        [byte] => format!("encoder.put_u8({byte:#04x});"),
+        bytes => format!("encoder.put_slice(&{bytes:#04x?});"),
+    }
+}
+
+/// The value of a varint kind as the `u64` on the wire, from `v: &T`.
+fn varint_of(kind: &Kind, v: &str) -> String {
+    match kind {
+        Kind::Int32 | Kind::Enum(_) => format!("(*{v} as i64 as u64)"),
+        Kind::Int64 => format!("(*{v} as u64)"),
+        Kind::Uint32 => format!("u64::from(*{v})"),
+        Kind::Uint64 => format!("*{v}"),
+        Kind::Sint32 => format!("u64::from(((*{v} << 1) ^ (*{v} >> 31)) as u32)"),
+        Kind::Sint64 => format!("(((*{v} << 1) ^ (*{v} >> 63)) as u64)"),
+        Kind::Bool => format!("u64::from(*{v})"),
+        other => unreachable!("{other:?} is not a varint"),
+    }
+}
+
+/// Code writing one value (without its key) in front, from `v: &T`.
+fn put_value(kind: &Kind, v: &str) -> String {
+    match kind {
+        Kind::Double | Kind::Float => {
+            let put = if *kind == Kind::Double {
+                "put_fixed64"
+            } else {
+                "put_fixed32"
+            };
+            format!("encoder.{put}({v}.to_bits());")
+        }
+        Kind::Fixed64 => format!("encoder.put_fixed64(*{v});"),
+        Kind::Sfixed64 => format!("encoder.put_fixed64(*{v} as u64);"),
+        Kind::Fixed32 => format!("encoder.put_fixed32(*{v});"),
+        Kind::Sfixed32 => format!("encoder.put_fixed32(*{v} as u32);"),
+        Kind::Bool => format!("encoder.put_u8(u8::from(*{v}));"),
+        Kind::String => format!("encoder.put_delimited({v}.as_bytes());"),
+        Kind::Bytes => format!("encoder.put_delimited({v});"),
+        Kind::Message(_) => format!(
+            "let end = encoder.len(); {v}.encode_reverse(encoder); encoder.put_length_since(end);"
+        ),
+        varint => format!("encoder.put_varint({});", varint_of(varint, v)),
+    }
+}
+
+/// The encoded length of one value (without its key), from `v: &T`; `None`
+/// for the fixed-width kinds, whose length is `fixed_len`.
+fn value_len(kind: &Kind, v: &str) -> String {
+    match kind {
+        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => "8".into(),
+        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => "4".into(),
+        Kind::Bool => "1".into(),
+        Kind::String | Kind::Bytes => format!("crate::wire::delimited_len({v}.len())"),
+        Kind::Message(_) => format!("crate::wire::delimited_len({v}.encoded_len())"),
+        varint => format!("crate::wire::varint_len({})", varint_of(varint, v)),
+    }
+}
+
+/// Whether every value of the kind has the same length.
+fn fixed_width(kind: &Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Double
+            | Kind::Fixed64
+            | Kind::Sfixed64
+            | Kind::Float
+            | Kind::Fixed32
+            | Kind::Sfixed32
+            | Kind::Bool
+    )
+}
+
+/// The test that an implicit-presence field holds a value other than its
+/// default, which is what gets it written.
+fn is_set(kind: &Kind, field: &str) -> String {
+    match kind {
+        Kind::Double => format!("!crate::wire::is_default_f64({field})"),
+        Kind::Float => format!("!crate::wire::is_default_f32({field})"),
+        Kind::Bool => field.to_owned(),
+        Kind::String | Kind::Bytes => format!("!{field}.is_empty()"),
+        Kind::Message(_) => unreachable!("message fields have presence"),
+        _ => format!("{field} != 0"),
+    }
+}
+
+/// How a field is held, for the three generated functions.
+enum Shape {
+    /// Written when not the default.
+    Implicit,
+    /// `Option<T>`: proto3 `optional` scalars and singular messages.
+    Optional,
+    /// `Vec<T>`, packed on the wire.
+    Packed,
+    /// `Vec<T>`, one record per value.
+    Repeated,
+    /// `BTreeMap<K, V>`: one entry message per pair.
+    Map(Kind, Kind),
+    /// A member of a oneof: `Option<Enum>`, set when it is this variant.
+    Member(String),
+}
+
+fn shape(field: &FieldDescriptor) -> Shape {
+    if field.is_map() {
+        let Kind::Message(entry) = field.kind() else {
+            unreachable!("map fields are messages")
+        };
+        Shape::Map(
+            entry.map_entry_key_field().kind(),
+            entry.map_entry_value_field().kind(),
+        )
+    } else if field.is_list() {
+        if is_packed(field) {
+            Shape::Packed
+        } else {
+            Shape::Repeated
+        }
+    } else if let Some(oneof) = real_oneof(field) {
+        Shape::Member(format!(
+            "{}::{}",
+            oneof_path(&oneof),
+            to_upper_camel(field.name())
+        ))
+    } else if is_optional(field) {
+        Shape::Optional
+    } else {
+        Shape::Implicit
+    }
+}
+
+/// The Rust field a field is held in (the oneof's, for a member).
+fn holder(field: &FieldDescriptor) -> String {
+    match real_oneof(field) {
+        Some(oneof) => to_snake(oneof.name()),
+        None => to_snake(field.name()),
+    }
+}
+
+/// `v`, or `&**v` when the value is boxed.
+fn unboxed(field: &FieldDescriptor, v: &str) -> String {
+    if is_boxed(field) {
+        format!("&**{v}")
+    } else {
+        v.to_owned()
+    }
+}
+
+pub(super) fn write_message(out: &mut String, message: &MessageDescriptor) {
+    let path = message_path(message);
+    let mut fields: Vec<FieldDescriptor> = message.fields().collect();
+    fields.sort_by_key(|f| f.number());
+
+    writeln!(
+        out,
+        "#[allow(deprecated, unused_imports, unused_parens, unused_variables, unused_mut, dead_code, clippy::all)]
+const _: () = {{
+    use ::prost::Message as _;
+    use ::prost::encoding::WireType;
+    use crate::wire::EncodeReverse as _;
+    impl ::prost::Message for {path} {{
+        fn encode_raw(&self, buf: &mut impl ::prost::bytes::BufMut) {{
+            crate::wire::encode_raw(self, buf)
+        }}
+        fn encode(&self, buf: &mut impl ::prost::bytes::BufMut) -> ::core::result::Result<(), ::prost::EncodeError> {{
+            crate::wire::encode(self, buf)
+        }}
+        fn encode_to_vec(&self) -> ::prost::alloc::vec::Vec<u8> {{
+            crate::wire::encode_to_vec(self)
+        }}
+        fn encode_length_delimited(&self, buf: &mut impl ::prost::bytes::BufMut) -> ::core::result::Result<(), ::prost::EncodeError> {{
+            crate::wire::encode_length_delimited(self, buf)
+        }}
+        fn encode_length_delimited_to_vec(&self) -> ::prost::alloc::vec::Vec<u8> {{
+            crate::wire::encode_length_delimited_to_vec(self)
+        }}"
+    )
+    .unwrap();
+    write_merge_field(out, message, &fields);
+    write_encoded_len(out, &fields);
+    write_clear(out, message);
+    writeln!(
+        out,
+        "    }}
+    impl crate::wire::EncodeReverse for {path} {{
+        fn encode_reverse(&self, encoder: &mut crate::wire::Encoder) {{
+            if !self.{UNKNOWN_FIELDS}.is_empty() {{
+                encoder.put_slice(self.{UNKNOWN_FIELDS}.as_bytes());
+            }}"
+    )
+    .unwrap();
+    for field in fields.iter().rev() {
+        write_encode_field(out, field);
+    }
+    writeln!(out, "        }}\n    }}\n}};").unwrap();
+}
+
+fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[FieldDescriptor]) {
+    writeln!(
+        out,
+        "        fn merge_field(
+            &mut self,
+            tag: u32,
+            wire_type: WireType,
+            buf: &mut impl ::prost::bytes::Buf,
+            ctx: ::prost::encoding::DecodeContext,
+        ) -> ::core::result::Result<(), ::prost::DecodeError> {{
+            const MESSAGE: &str = {:?};
+            match tag {{",
+        to_upper_camel(message.name())
+    )
+    .unwrap();
+    for field in fields {
+        let kind = field.kind();
+        let number = field.number();
+        let module = format!("::prost::encoding::{}", prost_module(&kind));
+        let name = holder(field);
+        let wire = Wire::of(&kind).prost();
+        let (guard, merge) = match shape(field) {
+            Shape::Implicit => (
+                format!("wire_type == {wire}"),
+                format!("{module}::merge(wire_type, &mut self.{name}, buf, ctx)"),
+            ),
+            Shape::Optional => (
+                format!("wire_type == {wire}"),
+                format!(
+                    "{module}::merge(wire_type, self.{name}.get_or_insert_with(::core::default::Default::default), buf, ctx)"
+                ),
+            ),
+            Shape::Packed => (
+                format!("wire_type == {wire} || wire_type == WireType::LengthDelimited"),
+                format!("{module}::merge_repeated(wire_type, &mut self.{name}, buf, ctx)"),
+            ),
+            Shape::Repeated => {
+                let guard = if fixed_width(&kind) || Wire::of(&kind) == Wire::Varint {
+                    // Unpacked on the wire, but packed input is read too.
+                    format!("wire_type == {wire} || wire_type == WireType::LengthDelimited")
+                } else {
+                    format!("wire_type == {wire}")
+                };
+                (
+                    guard,
+                    format!("{module}::merge_repeated(wire_type, &mut self.{name}, buf, ctx)"),
+                )
+            }
+            Shape::Map(key, value) => (
+                "wire_type == WireType::LengthDelimited".to_owned(),
+                format!(
+                    "::prost::encoding::btree_map::merge(::prost::encoding::{}::merge, ::prost::encoding::{}::merge, &mut self.{name}, buf, ctx)",
+                    prost_module(&key),
+                    prost_module(&value)
+                ),
+            ),
+            Shape::Member(variant) => {
+                let fresh = if is_boxed(field) {
+                    "::prost::alloc::boxed::Box::<_>::default()"
+                } else {
+                    "::core::default::Default::default()"
+                };
+                let (target, fresh_target) = if is_boxed(field) {
+                    ("&mut **value", "&mut *value")
+                } else {
+                    ("value", "&mut value")
+                };
+                (
+                    format!("wire_type == {wire}"),
+                    format!(
+                        "match &mut self.{name} {{
+                    ::core::option::Option::Some({variant}(value)) => {module}::merge(wire_type, {target}, buf, ctx),
+                    _ => {{
+                        let mut value = {fresh};
+                        let merged = {module}::merge(wire_type, {fresh_target}, buf, ctx);
+                        self.{name} = ::core::option::Option::Some({variant}(value));
+                        merged
+                    }}
+                }}"
+                    ),
+                )
+            }
+        };
+        writeln!(
+            out,
+            "                {number} if {guard} => ({merge}).map_err(|mut error| {{
+                    error.push(MESSAGE, {:?});
+                    error
+                }}),",
+            to_snake(field.name())
+        )
+        .unwrap();
+    }
+    writeln!(
+        out,
+        "                _ => self.{UNKNOWN_FIELDS}.merge_field(tag, wire_type, buf, ctx),
+            }}
+        }}"
+    )
+    .unwrap();
+}
+
+fn write_encoded_len(out: &mut String, fields: &[FieldDescriptor]) {
+    writeln!(
+        out,
+        "        fn encoded_len(&self) -> usize {{
+            let mut len = self.{UNKNOWN_FIELDS}.encoded_len();"
+    )
+    .unwrap();
+    for field in fields {
+        let kind = field.kind();
+        let name = holder(field);
+        let key_len = key_bytes(field.number(), Wire::of(&kind)).len();
+        let code = match shape(field) {
+            Shape::Implicit => format!(
+                "if {} {{ len += {key_len} + {}; }}",
+                is_set(&kind, &format!("self.{name}")),
+                value_len(&kind, &format!("(&self.{name})"))
+            ),
+            Shape::Optional => format!(
+                "if let ::core::option::Option::Some(v) = &self.{name} {{ len += {key_len} + {}; }}",
+                value_len(&kind, "v")
+            ),
+            Shape::Packed => {
+                let key_len = key_bytes(field.number(), Wire::LengthDelimited).len();
+                let data = if fixed_width(&kind) {
+                    format!("self.{name}.len() * {}", value_len(&kind, "v"))
+                } else {
+                    format!(
+                        "self.{name}.iter().map(|v| {}).sum::<usize>()",
+                        value_len(&kind, "v")
+                    )
+                };
+                format!(
+                    "if !self.{name}.is_empty() {{ len += {key_len} + crate::wire::delimited_len({data}); }}"
+                )
+            }
+            Shape::Repeated => {
+                if fixed_width(&kind) {
+                    format!(
+                        "len += self.{name}.len() * ({key_len} + {});",
+                        value_len(&kind, "v")
+                    )
+                } else {
+                    format!(
+                        "len += self.{name}.iter().map(|v| {key_len} + {}).sum::<usize>();",
+                        value_len(&kind, "v")
+                    )
+                }
+            }
+            Shape::Map(key, value) => format!(
+                "len += self.{name}.iter().map(|(k, v)| {key_len} + crate::wire::delimited_len(2 + {} + {})).sum::<usize>();",
+                value_len(&key, "k"),
+                value_len(&value, "v")
+            ),
+            Shape::Member(variant) => format!(
+                "if let ::core::option::Option::Some({variant}(v)) = &self.{name} {{ len += {key_len} + {}; }}",
+                value_len(&kind, "v")
+            ),
+        };
+        writeln!(out, "            {code}").unwrap();
+    }
+    writeln!(out, "            len\n        }}").unwrap();
+}
+
+fn write_clear(out: &mut String, message: &MessageDescriptor) {
+    writeln!(out, "        fn clear(&mut self) {{").unwrap();
+    let mut cleared: Vec<String> = Vec::new();
+    for field in message.fields() {
+        let name = holder(&field);
+        if cleared.contains(&name) {
+            continue;
+        }
+        let code = match (shape(&field), field.kind()) {
+            (Shape::Packed | Shape::Repeated | Shape::Map(..), _)
+            | (Shape::Implicit, Kind::String | Kind::Bytes) => format!("self.{name}.clear();"),
+            _ => format!("self.{name} = ::core::default::Default::default();"),
+        };
+        writeln!(out, "            {code}").unwrap();
+        cleared.push(name);
+    }
+    writeln!(
+        out,
+        "            self.{UNKNOWN_FIELDS}.clear();\n        }}"
+    )
+    .unwrap();
+}
+
+fn write_encode_field(out: &mut String, field: &FieldDescriptor) {
+    let kind = field.kind();
+    let name = holder(field);
+    let key = put_key(field.number(), Wire::of(&kind));
+    let v = unboxed(field, "v");
+    let code = match shape(field) {
+        Shape::Implicit => format!(
+            "if {} {{ let v = &self.{name}; {} {key} }}",
+            is_set(&kind, &format!("self.{name}")),
+            put_value(&kind, "v")
+        ),
+        Shape::Optional => format!(
+            "if let ::core::option::Option::Some(v) = &self.{name} {{ let v = {v}; {} {key} }}",
+            put_value(&kind, "v")
+        ),
+        Shape::Packed => format!(
+            "if !self.{name}.is_empty() {{ let end = encoder.len(); for v in self.{name}.iter().rev() {{ {} }} encoder.put_length_since(end); {} }}",
+            put_value(&kind, "v"),
+            put_key(field.number(), Wire::LengthDelimited)
+        ),
+        Shape::Repeated => format!(
+            "for v in self.{name}.iter().rev() {{ {} {key} }}",
+            put_value(&kind, "v")
+        ),
+        Shape::Map(k, value) => format!(
+            "for (k, v) in self.{name}.iter().rev() {{ let end = encoder.len(); {{ {} }} {} {{ {} }} {} encoder.put_length_since(end); {key} }}",
+            put_value(&value, "v"),
+            put_key(2, Wire::of(&value)),
+            put_value(&k, "k"),
+            put_key(1, Wire::of(&k)),
+        ),
+        Shape::Member(variant) => format!(
+            "if let ::core::option::Option::Some({variant}(v)) = &self.{name} {{ let v = {v}; {} {key} }}",
+            put_value(&kind, "v")
+        ),
+    };
+    writeln!(out, "            {code}").unwrap();
+}
