@@ -328,3 +328,157 @@ fn any_message(desc: MessageDescriptor, depth: u32) -> BoxedStrategy<DynamicMess
         .collect();
     prop::strategy::Union::new(choices).boxed()
 }
+
+/// A small deterministic generator for [`with_unknown_fields`] (proptest
+/// gives the seed, so failures shrink and replay).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The encoding of a message of type `full_name` with unknown fields added
+/// between its fields, at every nesting level (nested messages, list
+/// elements, map values): every wire type (groups nested in groups too),
+/// numbers the message does not define, and numbers it defines arriving
+/// with a wire type their kind cannot have (which the reference keeps as
+/// unknown too). Returns the bytes and how many fields were added. Any
+/// payloads are left as they are.
+pub fn with_unknown_fields(full_name: &str, bytes: &[u8], rng: &mut Rng) -> (Vec<u8>, usize) {
+    let desc = pool().get_message_by_name(full_name).expect("known type");
+    let mut added = 0;
+    let out = rewrite(&desc, bytes, rng, &mut added);
+    (out, added)
+}
+
+fn rewrite(
+    desc: &MessageDescriptor,
+    mut bytes: &[u8],
+    rng: &mut Rng,
+    added: &mut usize,
+) -> Vec<u8> {
+    use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
+    let mut out = Vec::new();
+    // Map entries are not messages to the reference: it keeps nothing
+    // unknown in them.
+    let inject = !desc.is_map_entry() && desc.full_name() != "google.protobuf.Any";
+    let maybe_add = |out: &mut Vec<u8>, rng: &mut Rng, added: &mut usize| {
+        if inject && rng.below(4) == 0 {
+            unknown_record(desc, out, rng, 0);
+            *added += 1;
+        }
+    };
+    while !bytes.is_empty() {
+        maybe_add(&mut out, rng, added);
+        let (tag, wire_type) = decode_key(&mut bytes).expect("valid input");
+        encode_key(tag, wire_type, &mut out);
+        match wire_type {
+            WireType::Varint => encode_varint(decode_varint(&mut bytes).unwrap(), &mut out),
+            WireType::SixtyFourBit => {
+                out.extend_from_slice(&bytes[..8]);
+                bytes = &bytes[8..];
+            }
+            WireType::ThirtyTwoBit => {
+                out.extend_from_slice(&bytes[..4]);
+                bytes = &bytes[4..];
+            }
+            WireType::LengthDelimited => {
+                let len = decode_varint(&mut bytes).unwrap() as usize;
+                let (value, rest) = bytes.split_at(len);
+                bytes = rest;
+                let nested = desc.get_field(tag).and_then(|f| match f.kind() {
+                    Kind::Message(m) => Some(m),
+                    _ => None,
+                });
+                let value = match nested {
+                    Some(m) => rewrite(&m, value, rng, added),
+                    None => value.to_vec(),
+                };
+                encode_varint(value.len() as u64, &mut out);
+                out.extend_from_slice(&value);
+            }
+            other => panic!("generated input has {other:?}"),
+        }
+    }
+    maybe_add(&mut out, rng, added);
+    out
+}
+
+/// One unknown record of a random wire type.
+fn unknown_record(desc: &MessageDescriptor, out: &mut Vec<u8>, rng: &mut Rng, depth: u32) {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    let wire_types = if depth < 2 { 5 } else { 4 };
+    let wire_type = match rng.below(wire_types) {
+        0 => WireType::Varint,
+        1 => WireType::SixtyFourBit,
+        2 => WireType::LengthDelimited,
+        3 => WireType::ThirtyTwoBit,
+        _ => WireType::StartGroup,
+    };
+    let number = loop {
+        let number = match rng.below(3) {
+            0 => 1 + rng.below(20) as u32,
+            1 => 1000 + rng.below(100_000) as u32,
+            _ => 536_000_000 + rng.below(870_911) as u32,
+        };
+        match desc.get_field(number) {
+            None => break number,
+            // A known number with a wire type its kind cannot have.
+            Some(field) if depth == 0 && !accepts(&field, wire_type) => break number,
+            Some(_) => continue,
+        }
+    };
+    encode_key(number, wire_type, out);
+    match wire_type {
+        WireType::Varint => {
+            let value = match rng.below(3) {
+                0 => rng.below(128),
+                1 => rng.next(),
+                _ => rng.below(1 << 20),
+            };
+            encode_varint(value, out);
+        }
+        WireType::SixtyFourBit => out.extend_from_slice(&rng.next().to_le_bytes()),
+        WireType::ThirtyTwoBit => out.extend_from_slice(&(rng.next() as u32).to_le_bytes()),
+        WireType::LengthDelimited => {
+            let len = rng.below(12) as usize;
+            encode_varint(len as u64, out);
+            out.extend((0..len).map(|_| rng.next() as u8));
+        }
+        _ => {
+            // Groups hold any fields, never checked against a schema.
+            let empty = pool().get_message_by_name("google.protobuf.Empty").unwrap();
+            for _ in 0..rng.below(3) {
+                unknown_record(&empty, out, rng, depth + 1);
+            }
+            encode_key(number, WireType::EndGroup, out);
+        }
+    }
+}
+
+/// Whether a field of the message reads a value of `wire_type` (a list of
+/// numbers reads both packed and single values).
+fn accepts(field: &FieldDescriptor, wire_type: prost::encoding::WireType) -> bool {
+    use prost::encoding::WireType;
+    let own = match field.kind() {
+        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => WireType::SixtyFourBit,
+        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => WireType::ThirtyTwoBit,
+        Kind::String | Kind::Bytes | Kind::Message(_) => WireType::LengthDelimited,
+        _ => WireType::Varint,
+    };
+    wire_type == own || (field.is_list() && wire_type == WireType::LengthDelimited)
+}
