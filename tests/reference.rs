@@ -710,3 +710,31 @@ fn golden_files_read_the_same_in_the_reference() {
     }
     assert!(checked >= 25, "{checked}");
 }
+
+/// Negative zero is not a field's default: implicit presence writes it in
+/// both wire formats, as the reference does (only positive zero is left
+/// out).
+#[test]
+fn negative_zero_is_written_like_the_reference() {
+    let type_name = "google.api.servicecontrol.v1.Distribution";
+    let message = sc::Distribution {
+        mean: -0.0,
+        ..Default::default()
+    };
+    let binary = message.encode_to_vec();
+    assert_eq!(binary, [0x11, 0, 0, 0, 0, 0, 0, 0, 0x80]);
+    let mut reference = Reference::get();
+    let answer = reference.call(json!({
+        "op": "roundtrip", "type": type_name,
+        "binary": base64_encode(&binary), "json": json::to_string(&message).unwrap(),
+    }));
+    assert_eq!(b64(answer["binary"].as_str().unwrap()), binary);
+    // The reference separates with ", " and ": ".
+    assert_eq!(
+        reference.json_of(type_name, &binary).unwrap().replace(' ', ""),
+        json::to_string(&message).unwrap()
+    );
+    let positive = sc::Distribution::default();
+    assert!(positive.encode_to_vec().is_empty());
+    assert_eq!(json::to_string(&positive).unwrap(), "{}");
+}

@@ -448,7 +448,7 @@ fn write_non_finite(value: f64, out: &mut Vec<u8>) {
 impl Codec for F64 {
     type Value = f64;
     fn is_default(value: &f64) -> bool {
-        *value == 0.0
+        crate::wire::is_default_f64(*value)
     }
     fn read_value(reader: &mut Reader<'_>) -> Result<Option<f64>, ReadError> {
         read_float(reader).map(Some)
@@ -466,7 +466,7 @@ impl Codec for F64 {
 impl Codec for F32 {
     type Value = f32;
     fn is_default(value: &f32) -> bool {
-        *value == 0.0
+        crate::wire::is_default_f32(*value)
     }
     #[allow(clippy::cast_possible_truncation)]
     fn read_value(reader: &mut Reader<'_>) -> Result<Option<f32>, ReadError> {
