@@ -400,7 +400,8 @@ impl Entry {
     }
 
     /// Decodes the binary encoding and encodes it again: fields in number
-    /// order, map entries in key order, unknown fields dropped.
+    /// order, map entries in key order, and the fields the type does not
+    /// define (at any level) kept, byte for byte, after the known ones.
     pub fn normalize_binary(&self, bytes: &[u8]) -> Result<Vec<u8>, TranscodeError> {
         (self.reencode)(bytes).map_err(|source| self.decode_error(bytes, source))
     }
@@ -441,6 +442,8 @@ impl Entry {
     }
 
     /// Converts the binary encoding to canonical JSON, appended to `out`.
+    /// Canonical JSON has no place for unknown fields: they are left out, as
+    /// the reference leaves them out.
     pub fn write_binary_as_json(
         &self,
         bytes: &[u8],
@@ -459,7 +462,8 @@ impl Entry {
         Ok(())
     }
 
-    /// Converts the binary encoding to canonical JSON text.
+    /// Converts the binary encoding to canonical JSON text (unknown fields
+    /// left out, as for [`Entry::write_binary_as_json`]).
     pub fn binary_to_json(&self, bytes: &[u8], pretty: bool) -> Result<String, TranscodeError> {
         let mut out = Vec::with_capacity(bytes.len() * 2);
         self.write_binary_as_json(bytes, pretty, &mut out)?;

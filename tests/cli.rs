@@ -56,6 +56,66 @@ fn converts_json_to_binary_and_back() {
     assert_eq!(again.stdout, binary.stdout);
 }
 
+/// Binary to binary keeps the fields the crate's protos do not know, at
+/// every level, byte for byte; JSON has no place for them and leaves them
+/// out, as the reference does.
+#[test]
+fn binary_to_binary_keeps_unknown_fields() {
+    use cloud_report_proto::google::api::servicecontrol::v1::ReportRequest;
+    use cloud_report_proto::json;
+    use cloud_report_proto::wire::{UnknownField, UnknownValue};
+    use prost::Message;
+
+    let example = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/report-request.json"
+    ))
+    .unwrap();
+    let known: ReportRequest = json::from_slice(&example).unwrap();
+    let mut request = known.clone();
+    let field = |number, value| UnknownField { number, value };
+    request
+        .unknown_fields
+        .push(field(
+            9000,
+            UnknownValue::LengthDelimited(b"from a newer client"),
+        ))
+        .unwrap();
+    let operation = &mut request.operations[0];
+    operation
+        .unknown_fields
+        .push(field(77, UnknownValue::Varint(u64::MAX)))
+        .unwrap();
+    operation.metric_value_sets[0]
+        .unknown_fields
+        .push(field(5, UnknownValue::Fixed32(7)))
+        .unwrap();
+    let input = request.encode_to_vec();
+
+    let again = cloud_report(
+        &[
+            "convert", "--type", REPORT, "--from", "binary", "--to", "binary",
+        ],
+        &input,
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(again.stdout, input);
+    assert_eq!(
+        ReportRequest::decode(again.stdout.as_slice()).unwrap(),
+        request
+    );
+
+    let text = cloud_report(
+        &[
+            "convert", "--type", REPORT, "--from", "binary", "--to", "json", "--pretty",
+        ],
+        &input,
+    );
+    assert!(text.status.success(), "{}", stderr(&text));
+    assert_eq!(text.stdout, example);
+    assert_ne!(request, known);
+}
+
 #[test]
 fn compact_json_ends_in_a_newline() {
     let out = cloud_report(

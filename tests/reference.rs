@@ -731,7 +731,10 @@ fn negative_zero_is_written_like_the_reference() {
     assert_eq!(b64(answer["binary"].as_str().unwrap()), binary);
     // The reference separates with ", " and ": ".
     assert_eq!(
-        reference.json_of(type_name, &binary).unwrap().replace(' ', ""),
+        reference
+            .json_of(type_name, &binary)
+            .unwrap()
+            .replace(' ', ""),
         json::to_string(&message).unwrap()
     );
     let positive = sc::Distribution::default();
