@@ -26,13 +26,17 @@ pub enum MetricKind {
 }
 
 /// What operations must share to merge: consumer, operation name, labels and
-/// user labels (the last so that merging never drops a label).
+/// user labels (the last so that merging never drops a label), and the
+/// fields the crate's protos do not know, of the operation and of its start
+/// and end times: an aggregate keeps one copy of them, so only operations
+/// with the same ones merge.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Signature {
     consumer_id: String,
     operation_name: String,
     labels: Vec<(String, String)>,
     user_labels: Vec<(String, String)>,
+    unknown_fields: [Vec<u8>; 3],
 }
 
 impl Signature {
@@ -50,8 +54,28 @@ impl Signature {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            unknown_fields: [
+                op.unknown_fields.as_bytes().to_vec(),
+                unknown_of(op.start_time.as_ref()),
+                unknown_of(op.end_time.as_ref()),
+            ],
         }
     }
+}
+
+fn unknown_of(ts: Option<&Timestamp>) -> Vec<u8> {
+    ts.map(|t| t.unknown_fields.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+/// Whether two messages merged into one lose nothing the crate's protos do
+/// not know: their unknown fields are the same (the merged message keeps one
+/// copy), and so are those of their start and end times (the merged message
+/// keeps one of each).
+fn same_unknown(a: &MetricValue, b: &MetricValue) -> bool {
+    a.unknown_fields == b.unknown_fields
+        && unknown_of(a.start_time.as_ref()) == unknown_of(b.start_time.as_ref())
+        && unknown_of(a.end_time.as_ref()) == unknown_of(b.end_time.as_ref())
 }
 
 fn key(ts: Option<&Timestamp>) -> Option<(i64, i32)> {
@@ -74,8 +98,12 @@ fn latest(a: &Option<Timestamp>, b: &Option<Timestamp>) -> Option<Timestamp> {
 
 /// Merges distribution `b` into `a`: counts and bucket counts add, the mean
 /// is the weighted mean, and the sum of squared deviations combines exactly
-/// (Chan et al.'s parallel formula). `None` when the bucket layouts differ.
+/// (Chan et al.'s parallel formula). `None` when the bucket layouts differ,
+/// or the two carry different unknown fields.
 pub(crate) fn merge_distributions(a: &Distribution, b: &Distribution) -> Option<Distribution> {
+    if a.unknown_fields != b.unknown_fields {
+        return None;
+    }
     if b.count == 0 {
         return Some(a.clone());
     }
@@ -112,18 +140,21 @@ pub(crate) fn merge_distributions(a: &Distribution, b: &Distribution) -> Option<
         bucket_counts: buckets,
         bucket_option: a.bucket_option.clone().or_else(|| b.bucket_option.clone()),
         exemplars,
-        ..Default::default()
+        unknown_fields: a.unknown_fields.clone(),
     })
 }
 
 /// Merges two values of one metric with identical labels; `None` when they
-/// cannot merge without losing something (different value types, or
-/// distributions with different bucket layouts).
+/// cannot merge without losing something (different value types,
+/// distributions with different bucket layouts, different unknown fields).
 pub(crate) fn merge_values(
     kind: MetricKind,
     a: &MetricValue,
     b: &MetricValue,
 ) -> Option<MetricValue> {
+    if !same_unknown(a, b) {
+        return None;
+    }
     match kind {
         MetricKind::Gauge | MetricKind::Cumulative => {
             let same_type = std::mem::discriminant(a.value.as_ref()?)
@@ -154,7 +185,7 @@ pub(crate) fn merge_values(
                 start_time: earliest(&a.start_time, &b.start_time),
                 end_time: latest(&a.end_time, &b.end_time),
                 value: Some(value),
-                ..Default::default()
+                unknown_fields: a.unknown_fields.clone(),
             })
         }
     }
@@ -324,12 +355,20 @@ impl Aggregate {
             let kind = kinds.get(&set.metric_name).copied().unwrap_or_default();
             for value in &set.metric_values {
                 let s = match self.find_set(&set.metric_name) {
+                    // A set keeps one copy of its unknown fields.
+                    Some(s)
+                        if self.operation.metric_value_sets[s].unknown_fields
+                            != set.unknown_fields =>
+                    {
+                        ok = false;
+                        break 'sets;
+                    }
                     Some(s) => s,
                     None => {
                         self.operation.metric_value_sets.push(MetricValueSet {
                             metric_name: set.metric_name.clone(),
                             metric_values: Vec::new(),
-                            ..Default::default()
+                            unknown_fields: set.unknown_fields.clone(),
                         });
                         let s = self.operation.metric_value_sets.len() - 1;
                         if let Some(index) = &mut self.index {
@@ -517,6 +556,72 @@ mod tests {
             aggregate.operation().metric_value_sets[0].metric_values[0].value,
             Some(Value::Int64Value(5))
         );
+    }
+
+    #[test]
+    fn unknown_fields_are_kept_or_the_operations_stay_apart() {
+        use crate::wire::{UnknownField, UnknownValue};
+        let newer = |op: &mut Operation, number: u32| {
+            let field = UnknownField {
+                number,
+                value: UnknownValue::Varint(1),
+            };
+            op.unknown_fields.push(field).unwrap();
+            let set = &mut op.metric_value_sets[0];
+            set.unknown_fields.push(field).unwrap();
+            set.metric_values[0].unknown_fields.push(field).unwrap();
+        };
+        let kinds = BTreeMap::new();
+
+        // The same unknown fields: the aggregate keeps one copy of each.
+        let (mut a, mut b) = (wide(1, 1), wide(1, 2));
+        newer(&mut a, 900);
+        newer(&mut b, 900);
+        assert_eq!(Signature::of(&a), Signature::of(&b));
+        let mut aggregate = Aggregate::new(a.clone());
+        assert!(aggregate.merge(&b, b.encoded_len(), &kinds));
+        let merged = aggregate.into_operation();
+        assert_eq!(merged.unknown_fields, a.unknown_fields);
+        let set = &merged.metric_value_sets[0];
+        assert_eq!(set.unknown_fields, a.metric_value_sets[0].unknown_fields);
+        assert_eq!(set.metric_values[0].value, Some(Value::Int64Value(3)));
+        assert_eq!(
+            set.metric_values[0].unknown_fields,
+            a.metric_value_sets[0].metric_values[0].unknown_fields
+        );
+
+        // Different ones on the operations: different signatures.
+        let (mut a, mut b) = (wide(1, 1), wide(1, 2));
+        newer(&mut a, 900);
+        newer(&mut b, 901);
+        assert_ne!(Signature::of(&a), Signature::of(&b));
+        // Different ones below, on a set or a value: the merge is refused
+        // and changes nothing.
+        for level in 0..3 {
+            let (a, mut b) = (wide(1, 1), wide(1, 2));
+            let field = UnknownField {
+                number: 7,
+                value: UnknownValue::Fixed32(7),
+            };
+            match level {
+                0 => b.metric_value_sets[0].unknown_fields.push(field),
+                1 => b.metric_value_sets[0].metric_values[0]
+                    .unknown_fields
+                    .push(field),
+                _ => b.metric_value_sets[0].metric_values[0]
+                    .end_time
+                    .get_or_insert_default()
+                    .unknown_fields
+                    .push(field),
+            }
+            .unwrap();
+            let mut aggregate = Aggregate::new(a.clone());
+            assert!(
+                !aggregate.merge(&b, b.encoded_len(), &kinds),
+                "level {level}"
+            );
+            assert_eq!(aggregate.operation(), &a);
+        }
     }
 
     mod properties {

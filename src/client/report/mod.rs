@@ -165,7 +165,8 @@ type Stop = (oneshot::Sender<()>, oneshot::Receiver<()>);
 /// sum of squared deviations combine exactly), GAUGE and CUMULATIVE keep the
 /// value with the latest end time. Operations that cannot merge without
 /// losing something (different value types, different bucket layouts, an
-/// int64 sum that would overflow) are never forced: the older aggregate is
+/// int64 sum that would overflow, different unknown fields, which an
+/// aggregate keeps one copy of) are never forced: the older aggregate is
 /// sent first. HIGH importance operations are sent at once.
 ///
 /// Every submitted operation ends in exactly one [`Outcome`]: delivered, or
