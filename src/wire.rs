@@ -318,7 +318,7 @@ pub(crate) const fn varint_len(value: u64) -> usize {
 
 /// A message's binary encoding written back to front: the generated side of
 /// every message of the crate.
-pub(crate) trait EncodeReverse {
+pub(crate) trait EncodeReverse: prost::Message {
     /// Writes the message's fields (without a length prefix) in front of
     /// what `encoder` holds: unknown fields first, then known fields from the
     /// highest number down, so that they read in number order.
@@ -335,23 +335,30 @@ pub(crate) struct Encoder {
 }
 
 impl Encoder {
-    /// The first buffer's size, for a message whose size is unknown.
-    const FIRST_CAPACITY: usize = 256;
-
     /// An empty encoder with room for `capacity` bytes before it grows.
     pub(crate) fn with_capacity(capacity: usize) -> Self {
-        let capacity = capacity.max(16);
         Self {
             buf: vec![0; capacity],
             start: capacity,
         }
     }
 
-    /// Encodes a message.
+    /// Encodes a message into a buffer of its exact size (one pass of
+    /// `encoded_len` to learn it): no growing, and no copy to move the
+    /// result to the buffer's front.
     pub(crate) fn encode(message: &impl EncodeReverse) -> Self {
-        let mut encoder = Self::with_capacity(Self::FIRST_CAPACITY);
+        let mut encoder = Self::with_capacity(message.encoded_len());
         message.encode_reverse(&mut encoder);
         encoder
+    }
+
+    /// The encoding as a vector.
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        if self.start == 0 {
+            self.buf
+        } else {
+            self.buf[self.start..].to_vec()
+        }
     }
 
     /// The bytes written so far.
@@ -464,7 +471,7 @@ pub(crate) fn encode(
 
 /// `prost::Message::encode_to_vec` of every generated message.
 pub(crate) fn encode_to_vec(message: &impl EncodeReverse) -> Vec<u8> {
-    Encoder::encode(message).as_slice().to_vec()
+    Encoder::encode(message).into_vec()
 }
 
 /// `prost::Message::encode_length_delimited` of every generated message.
@@ -511,7 +518,7 @@ impl prost::Message for Room {
 pub(crate) fn encode_length_delimited_to_vec(message: &impl EncodeReverse) -> Vec<u8> {
     let mut encoder = Encoder::encode(message);
     encoder.put_length_since(0);
-    encoder.as_slice().to_vec()
+    encoder.into_vec()
 }
 
 /// Debug output of enum fields, which prost stores as `i32`: the value's

@@ -1,5 +1,13 @@
 //! What the benchmark binaries share.
 
+/// The crate's messages as prost's derived code (`#[derive(Message)]`),
+/// compiled from the same `.proto` files by `build.rs`: the baseline of the
+/// binary benchmarks.
+#[allow(clippy::all, missing_docs)]
+pub mod derived {
+    include!(concat!(env!("OUT_DIR"), "/derived.rs"));
+}
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -27,6 +27,7 @@ fn ts(seconds: i64, nanos: i32) -> Option<Timestamp> {
     Some(Timestamp {
         seconds: 1_700_000_000 + seconds,
         nanos,
+        ..Default::default()
     })
 }
 
@@ -43,6 +44,7 @@ fn operation(i: i64) -> Operation {
         latency: Some(cloud_report_proto::google::protobuf::Duration {
             seconds: 0,
             nanos: 12_500_000,
+            ..Default::default()
         }),
         protocol: "HTTP/1.1".into(),
         ..Default::default()
@@ -102,6 +104,7 @@ fn operation(i: i64) -> Operation {
                     value: Some(metric_value::Value::Int64Value(1)),
                     ..Default::default()
                 }],
+                ..Default::default()
             },
             MetricValueSet {
                 metric_name: "serviceruntime.googleapis.com/api/consumer/total_latencies".into(),
@@ -117,12 +120,14 @@ fn operation(i: i64) -> Operation {
                                 num_finite_buckets: 6,
                                 growth_factor: 10.0,
                                 scale: 1e-6,
+                                ..Default::default()
                             },
                         )),
                         ..Default::default()
                     })),
                     ..Default::default()
                 }],
+                ..Default::default()
             },
         ],
         log_entries: vec![
@@ -151,6 +156,7 @@ fn report(operations: i64) -> ReportRequest {
         service_name: "library.example.com".into(),
         operations: (0..operations).map(operation).collect(),
         service_config_id: "2024-06-01r0".into(),
+        ..Default::default()
     }
 }
 
@@ -160,6 +166,7 @@ fn routing(i: usize, env: &str) -> Option<RoutingDeployment> {
         basepath: format!("/v1/resource-{i}"),
         environment: env.into(),
         revision: format!("{}", i % 7 + 1),
+        ..Default::default()
     })
 }
 
@@ -204,14 +211,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                                     "organizations/acme/apis/proxy-{r}/revisions/{v}"
                                 ),
                                 r#type: "PROXY_LOAD_FAILED".into(),
+                                ..Default::default()
                             }]
                         } else {
                             Vec::new()
                         },
+                        ..Default::default()
                     })
                     .collect(),
+                ..Default::default()
             })
             .collect(),
+        ..Default::default()
     };
     write("instance-status-50x3.json", json::to_string(&status)?)?;
 
@@ -227,6 +238,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 from_deployment: routing(i, "prod"),
                 should_sequence_rollout: i % 2 == 0,
                 to_deployment: routing(i + 1, "prod"),
+                ..Default::default()
             })
             .collect(),
         routing_conflicts: (0..100)
@@ -234,6 +246,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 conflicting_deployment: routing(i, "staging"),
                 description: format!("Base path /v1/resource-{i} is already claimed in staging."),
                 environment_group: format!("group-{}", i % 5),
+                ..Default::default()
             })
             .collect(),
         validation_errors: Some(PreconditionFailure {
@@ -241,8 +254,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 r#type: "missing-proxy-revision".into(),
                 subject: "proxy-9/revisions/12".into(),
                 description: "Revision 12 does not exist.".into(),
+                ..Default::default()
             }],
+            ..Default::default()
         }),
+        ..Default::default()
     };
     write("change-report-100.json", json::to_string(&change)?)?;
     Ok(())

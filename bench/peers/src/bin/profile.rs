@@ -3,12 +3,14 @@
 //! best MiB/s of five rounds; with `nN`, runs exactly N times (for
 //! instruction counts under callgrind).
 //!
-//! Operations: `parse`, `write`, `decode` (cloud-report-proto), `oparse`,
+//! Operations: `parse`, `write`, `decode`, `encode` (cloud-report-proto),
+//! `pdecode`, `pencode` (prost's derived code on the same messages), `oparse`,
 //! `owrite` (the official crate), `skip`, `value` (serde_json alone, as
 //! floors).
 
 use cloud_report_proto::google::api::servicecontrol::v1::ReportRequest;
 use cloud_report_proto::json;
+use cloud_report_proto_peers::derived;
 use google_cloud_api_servicecontrol_v1::model as official;
 use prost::Message;
 use std::hint::black_box;
@@ -45,10 +47,18 @@ fn main() {
     let ours: ReportRequest = json::from_slice(&text).unwrap();
     let theirs: official::ReportRequest = serde_json::from_slice(&text).unwrap();
     let binary = ours.encode_to_vec();
+    let derived =
+        derived::google::api::servicecontrol::v1::ReportRequest::decode(binary.as_slice()).unwrap();
     let run = || match op.as_str() {
         "parse" => drop(black_box(json::from_slice::<ReportRequest>(&text).unwrap())),
         "write" => drop(black_box(json::to_vec(&ours).unwrap())),
         "decode" => drop(black_box(ReportRequest::decode(binary.as_slice()).unwrap())),
+        "encode" => drop(black_box(black_box(&ours).encode_to_vec())),
+        "pdecode" => drop(black_box(
+            derived::google::api::servicecontrol::v1::ReportRequest::decode(binary.as_slice())
+                .unwrap(),
+        )),
+        "pencode" => drop(black_box(black_box(&derived).encode_to_vec())),
         "oparse" => drop(black_box(
             serde_json::from_slice::<official::ReportRequest>(&text).unwrap(),
         )),

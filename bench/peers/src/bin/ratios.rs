@@ -1,6 +1,8 @@
-//! Prints the speed ratios, measured side by side in one run:
-//! cloud-report-proto against the official Rust crate (JSON) and against
-//! Python protobuf with upb (JSON and binary), on the reference documents.
+//! Prints the speed ratios, measured side by side in one run:
+//! cloud-report-proto against the official Rust crate (JSON), against
+//! prost's derived code on the same messages (binary: `derived`, compiled
+//! from the same `.proto` files) and against Python protobuf with upb (JSON
+//! and binary), on the reference documents.
 //!
 //! `cargo run --release --bin ratios [-- SECONDS]` from bench/peers. Each
 //! number is the best of five rounds over SECONDS (default 2) of one
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use cloud_report_proto::google::api::servicecontrol::v1::ReportRequest;
 use cloud_report_proto::json;
+use cloud_report_proto_peers::derived;
 use google_cloud_api_servicecontrol_v1::model as official;
 use prost::Message;
 use std::hint::black_box;
@@ -43,8 +46,25 @@ fn rate(seconds: f64, size: usize, mut op: impl FnMut()) -> f64 {
 struct Row {
     operation: &'static str,
     ours: f64,
-    official: Option<f64>,
+    /// The official crate (JSON rows) or prost's derived code (binary rows).
+    peer: f64,
     python: f64,
+}
+
+fn print_table(peer: &str, rows: &[Row]) {
+    println!("| operation | cloud-report-proto | {peer} | Python | vs {peer} | vs Python |");
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        println!(
+            "| {} | {:.0} MiB/s | {:.0} MiB/s | {:.1} MiB/s | {:.2}x | {:.2}x |",
+            row.operation,
+            row.ours,
+            row.peer,
+            row.python,
+            row.ours / row.peer,
+            row.ours / row.python
+        );
+    }
 }
 
 fn main() {
@@ -82,17 +102,25 @@ fn main() {
         let binary = ours.encode_to_vec();
         let implementation = py["implementation"].as_str().unwrap_or("?").to_owned();
         let py = |key: &str| py[key].as_f64().expect("a rate");
-        let rows = [
+        let derived =
+            derived::google::api::servicecontrol::v1::ReportRequest::decode(binary.as_slice())
+                .unwrap();
+        assert_eq!(
+            derived.encode_to_vec(),
+            binary,
+            "the baseline encodes the same bytes"
+        );
+        let json_rows = [
             Row {
                 operation: "JSON parse",
                 ours: rate(seconds, text.len(), || {
                     drop(black_box(json::from_slice::<ReportRequest>(&text).unwrap()))
                 }),
-                official: Some(rate(seconds, text.len(), || {
+                peer: rate(seconds, text.len(), || {
                     drop(black_box(
                         serde_json::from_slice::<official::ReportRequest>(&text).unwrap(),
                     ))
-                })),
+                }),
                 python: py("json_parse"),
             },
             Row {
@@ -100,25 +128,38 @@ fn main() {
                 ours: rate(seconds, text.len(), || {
                     drop(black_box(json::to_vec(&ours).unwrap()))
                 }),
-                official: Some(rate(seconds, text.len(), || {
+                peer: rate(seconds, text.len(), || {
                     drop(black_box(serde_json::to_vec(&theirs).unwrap()))
-                })),
+                }),
                 python: py("json_write"),
             },
+        ];
+        let binary_rows = [
             Row {
                 operation: "binary encode",
                 ours: rate(seconds, binary.len(), || {
-                    drop(black_box(ours.encode_to_vec()))
+                    drop(black_box(black_box(&ours).encode_to_vec()))
                 }),
-                official: None,
+                peer: rate(seconds, binary.len(), || {
+                    drop(black_box(black_box(&derived).encode_to_vec()))
+                }),
                 python: py("binary_encode"),
             },
             Row {
                 operation: "binary decode",
                 ours: rate(seconds, binary.len(), || {
-                    drop(black_box(ReportRequest::decode(binary.as_slice()).unwrap()))
+                    drop(black_box(
+                        ReportRequest::decode(black_box(binary.as_slice())).unwrap(),
+                    ))
                 }),
-                official: None,
+                peer: rate(seconds, binary.len(), || {
+                    drop(black_box(
+                        derived::google::api::servicecontrol::v1::ReportRequest::decode(black_box(
+                            binary.as_slice(),
+                        ))
+                        .unwrap(),
+                    ))
+                }),
                 python: py("binary_decode"),
             },
         ];
@@ -128,25 +169,8 @@ fn main() {
             binary.len(),
             implementation
         );
-        println!(
-            "| operation | cloud-report-proto | official crate | Python | vs official | vs Python |"
-        );
-        println!("|---|---|---|---|---|---|");
-        for row in rows {
-            let official = row
-                .official
-                .map_or(("n/a".to_owned(), "n/a".to_owned()), |o| {
-                    (format!("{o:.0} MiB/s"), format!("{:.2}x", row.ours / o))
-                });
-            println!(
-                "| {} | {:.0} MiB/s | {} | {:.1} MiB/s | {} | {:.1}x |",
-                row.operation,
-                row.ours,
-                official.0,
-                row.python,
-                official.1,
-                row.ours / row.python
-            );
-        }
+        print_table("official crate", &json_rows);
+        println!();
+        print_table("prost derived", &binary_rows);
     }
 }
