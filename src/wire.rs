@@ -59,9 +59,25 @@ pub enum InvalidUnknownField {
 /// messages with different unknown fields are not equal. Values are kept
 /// byte for byte; a record's key is kept in its shortest form (an encoder
 /// that wrote a key longer than needed gets it back shortened).
-#[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Default)]
 pub struct UnknownFields {
-    records: Vec<u8>,
+    /// Boxed so that the (usual) message without unknown fields pays one
+    /// pointer for them, not a whole vector.
+    records: Option<Box<Vec<u8>>>,
+}
+
+impl PartialEq for UnknownFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for UnknownFields {}
+
+impl std::hash::Hash for UnknownFields {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
 }
 
 /// One unknown field: its number and its value as the wire carried it.
@@ -92,31 +108,33 @@ pub enum UnknownValue<'a> {
 impl UnknownFields {
     /// No unknown fields.
     pub const fn new() -> Self {
-        Self {
-            records: Vec::new(),
-        }
+        Self { records: None }
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.as_bytes().is_empty()
     }
 
     /// The encoded records, in arrival order: what encoding writes after the
     /// known fields.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.records
+        self.records.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// Forgets them all (the next encoding writes only known fields).
     pub fn clear(&mut self) {
-        self.records.clear();
+        self.records = None;
+    }
+
+    fn records_mut(&mut self) -> &mut Vec<u8> {
+        self.records.get_or_insert_default()
     }
 
     /// The fields, in arrival order.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            rest: &self.records,
+            rest: self.as_bytes(),
         }
     }
 
@@ -130,7 +148,7 @@ impl UnknownFields {
         if !(1..=MAX_TAG).contains(&number) {
             return Err(InvalidUnknownField::Number(number));
         }
-        let out = &mut self.records;
+        let out = self.records_mut();
         match field.value {
             UnknownValue::Varint(v) => {
                 encode_key(number, WireType::Varint, out);
@@ -167,7 +185,9 @@ impl UnknownFields {
     /// Appends another message's unknown fields after these (what merging
     /// two messages does with them).
     pub fn extend(&mut self, other: &UnknownFields) {
-        self.records.extend_from_slice(&other.records);
+        if !other.is_empty() {
+            self.records_mut().extend_from_slice(other.as_bytes());
+        }
     }
 
     /// Keeps the field whose key was just read from `buf`: the generated
@@ -181,22 +201,23 @@ impl UnknownFields {
         buf: &mut impl Buf,
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        let start = self.records.len();
-        encode_key(tag, wire_type, &mut self.records);
+        let records = self.records_mut();
+        let start = records.len();
+        encode_key(tag, wire_type, records);
         let mut recording = Recording {
             inner: buf,
-            out: &mut self.records,
+            out: records,
         };
         let kept = skip_field(wire_type, tag, &mut recording, ctx);
         if kept.is_err() {
-            self.records.truncate(start);
+            records.truncate(start);
         }
         kept
     }
 
     /// The encoded length of the records.
     pub(crate) fn encoded_len(&self) -> usize {
-        self.records.len()
+        self.as_bytes().len()
     }
 }
 
@@ -580,4 +601,84 @@ pub(crate) mod debug {
                 .finish()
         }
     }
+}
+
+/// Reads a `string` field's value: prost's `string::merge`, with a fast path
+/// for the usual case where the length prefix and the whole string sit in
+/// the buffer's current chunk (always, for a slice): checked and copied in
+/// one step. Anything else, errors included, goes to prost's function.
+#[inline(always)]
+pub(crate) fn merge_string(
+    wire_type: WireType,
+    value: &mut String,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    if let Some((prefix, bytes)) = delimited_in_chunk(wire_type, buf.chunk()) {
+        // Copied first, then checked: the check runs faster on the copy's
+        // aligned start than in the middle of the input.
+        let mut copy = std::mem::take(value).into_bytes();
+        copy.clear();
+        copy.extend_from_slice(bytes);
+        let read = prefix + bytes.len();
+        if let Ok(text) = String::from_utf8(copy) {
+            *value = text;
+            buf.advance(read);
+            return Ok(());
+        }
+    }
+    prost::encoding::string::merge(wire_type, value, buf, ctx)
+}
+
+/// [`merge_string`] for a `bytes` field.
+#[inline]
+pub(crate) fn merge_bytes(
+    wire_type: WireType,
+    value: &mut Vec<u8>,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    if let Some((prefix, bytes)) = delimited_in_chunk(wire_type, buf.chunk()) {
+        value.clear();
+        value.extend_from_slice(bytes);
+        let read = prefix + bytes.len();
+        buf.advance(read);
+        return Ok(());
+    }
+    prost::encoding::bytes::merge(wire_type, value, buf, ctx)
+}
+
+/// A length-delimited value wholly inside `chunk`: the length prefix's size
+/// and the value.
+#[inline]
+fn delimited_in_chunk(wire_type: WireType, chunk: &[u8]) -> Option<(usize, &[u8])> {
+    if wire_type != WireType::LengthDelimited {
+        return None;
+    }
+    let mut rest = chunk;
+    let len = match rest.first() {
+        Some(&byte) if byte < 0x80 => {
+            rest = &rest[1..];
+            usize::from(byte)
+        }
+        Some(_) => usize::try_from(decode_varint(&mut rest).ok()?).ok()?,
+        None => return None,
+    };
+    let value = rest.get(..len)?;
+    Some((chunk.len() - rest.len(), value))
+}
+
+/// Reads one more element of a list of strings or bytes with `merge`.
+#[inline]
+pub(crate) fn merge_element<T: Default, B: Buf>(
+    wire_type: WireType,
+    values: &mut Vec<T>,
+    buf: &mut B,
+    ctx: DecodeContext,
+    merge: impl FnOnce(WireType, &mut T, &mut B, DecodeContext) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    let mut value = T::default();
+    merge(wire_type, &mut value, buf, ctx)?;
+    values.push(value);
+    Ok(())
 }

@@ -72,6 +72,16 @@ fn prost_module(kind: &Kind) -> &'static str {
     }
 }
 
+/// The function reading one value of a kind (`merge_field`'s, and a map
+/// entry's key and value).
+fn merge_function(kind: &Kind) -> String {
+    match kind {
+        Kind::String => "crate::wire::merge_string".to_owned(),
+        Kind::Bytes => "crate::wire::merge_bytes".to_owned(),
+        other => format!("::prost::encoding::{}::merge", prost_module(other)),
+    }
+}
+
 /// A field key's bytes: the varint of `number << 3 | wire type`.
 fn key_bytes(number: u32, wire: Wire) -> Vec<u8> {
     let mut key = u64::from(number << 3 | wire as u32);
@@ -300,17 +310,19 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
         let kind = field.kind();
         let number = field.number();
         let module = format!("::prost::encoding::{}", prost_module(&kind));
+        // Strings and bytes have a faster reader of the crate's own.
+        let merge_fn = merge_function(&kind);
         let name = holder(field);
         let wire = Wire::of(&kind).prost();
         let (guard, merge) = match shape(field) {
             Shape::Implicit => (
                 format!("wire_type == {wire}"),
-                format!("{module}::merge(wire_type, &mut self.{name}, buf, ctx)"),
+                format!("{merge_fn}(wire_type, &mut self.{name}, buf, ctx)"),
             ),
             Shape::Optional => (
                 format!("wire_type == {wire}"),
                 format!(
-                    "{module}::merge(wire_type, self.{name}.get_or_insert_with(::core::default::Default::default), buf, ctx)"
+                    "{merge_fn}(wire_type, self.{name}.get_or_insert_with(::core::default::Default::default), buf, ctx)"
                 ),
             ),
             Shape::Packed => (
@@ -324,17 +336,21 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
                 } else {
                     format!("wire_type == {wire}")
                 };
-                (
-                    guard,
-                    format!("{module}::merge_repeated(wire_type, &mut self.{name}, buf, ctx)"),
-                )
+                let merge = if matches!(kind, Kind::String | Kind::Bytes) {
+                    format!(
+                        "crate::wire::merge_element(wire_type, &mut self.{name}, buf, ctx, {merge_fn})"
+                    )
+                } else {
+                    format!("{module}::merge_repeated(wire_type, &mut self.{name}, buf, ctx)")
+                };
+                (guard, merge)
             }
             Shape::Map(key, value) => (
                 "wire_type == WireType::LengthDelimited".to_owned(),
                 format!(
-                    "::prost::encoding::btree_map::merge(::prost::encoding::{}::merge, ::prost::encoding::{}::merge, &mut self.{name}, buf, ctx)",
-                    prost_module(&key),
-                    prost_module(&value)
+                    "::prost::encoding::btree_map::merge({}, {}, &mut self.{name}, buf, ctx)",
+                    merge_function(&key),
+                    merge_function(&value)
                 ),
             ),
             Shape::Member(variant) => {
@@ -352,10 +368,10 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
                     format!("wire_type == {wire}"),
                     format!(
                         "match &mut self.{name} {{
-                    ::core::option::Option::Some({variant}(value)) => {module}::merge(wire_type, {target}, buf, ctx),
+                    ::core::option::Option::Some({variant}(value)) => {merge_fn}(wire_type, {target}, buf, ctx),
                     _ => {{
                         let mut value = {fresh};
-                        let merged = {module}::merge(wire_type, {fresh_target}, buf, ctx);
+                        let merged = {merge_fn}(wire_type, {fresh_target}, buf, ctx);
                         self.{name} = ::core::option::Option::Some({variant}(value));
                         merged
                     }}
