@@ -47,13 +47,14 @@ fn main() {
     let ours: ReportRequest = json::from_slice(&text).unwrap();
     let theirs: official::ReportRequest = serde_json::from_slice(&text).unwrap();
     let binary = ours.encode_to_vec();
+    let decoded = ReportRequest::decode(binary.as_slice()).unwrap();
     let derived =
         derived::google::api::servicecontrol::v1::ReportRequest::decode(binary.as_slice()).unwrap();
     let run = || match op.as_str() {
         "parse" => drop(black_box(json::from_slice::<ReportRequest>(&text).unwrap())),
         "write" => drop(black_box(json::to_vec(&ours).unwrap())),
         "decode" => drop(black_box(ReportRequest::decode(binary.as_slice()).unwrap())),
-        "encode" => drop(black_box(black_box(&ours).encode_to_vec())),
+        "encode" => drop(black_box(black_box(&decoded).encode_to_vec())),
         "pdecode" => drop(black_box(
             derived::google::api::servicecontrol::v1::ReportRequest::decode(binary.as_slice())
                 .unwrap(),
