@@ -1,11 +1,12 @@
 //! Google Service Control v1 and Apigee v1 reporting types.
 //!
-//! One set of `.proto` files (in `proto/`) is compiled into prost messages,
-//! tonic client and server stubs (feature `grpc`), and the canonical proto3
-//! JSON mapping (feature `json`: the crate's JSON engine, with serde impls
-//! over it), so the same Rust value
-//! speaks both of Google's wire formats: gRPC (binary protobuf) and REST
-//! (JSON).
+//! One set of `.proto` files (in `proto/`) is compiled into messages
+//! implementing `prost::Message` with the crate's own binary code (unknown
+//! fields kept and written back, encoding in one pass: [`wire`]), tonic
+//! client and server stubs (feature `grpc`), and the canonical proto3 JSON
+//! mapping (feature `json`: the crate's JSON engine, with serde impls over
+//! it), so the same Rust value speaks both of Google's wire formats: gRPC
+//! (binary protobuf) and REST (JSON).
 //!
 //! ```
 //! use cloud_report_proto::google::api::servicecontrol::v1::{Operation, ReportRequest};

@@ -682,3 +682,45 @@ pub(crate) fn merge_element<T: Default, B: Buf>(
     values.push(value);
     Ok(())
 }
+
+/// Reads one more element of a list of messages, as prost's
+/// `message::merge_repeated` does; when it is the first, the list is first
+/// sized for the elements that follow it in a row (records with the same
+/// `key`, counted by their length prefixes in the buffer's current chunk),
+/// so that a long list is not moved to larger and larger buffers.
+#[inline]
+pub(crate) fn merge_messages<M: prost::Message + Default>(
+    wire_type: WireType,
+    values: &mut Vec<M>,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+    key: &[u8],
+) -> Result<(), DecodeError> {
+    if values.is_empty() && wire_type == WireType::LengthDelimited {
+        values.reserve(records_in_a_row(buf.chunk(), key));
+    }
+    prost::encoding::message::merge_repeated(wire_type, values, buf, ctx)
+}
+
+/// How many length-delimited values start at `chunk` (the first without its
+/// key, which was read), each next one after `key`; counting stops at the
+/// first thing that is not one of them, or at the chunk's end.
+fn records_in_a_row(mut chunk: &[u8], key: &[u8]) -> usize {
+    /// Past this, the list grows as usual (a bound on what a forged prefix
+    /// can make the reader reserve).
+    const MOST: usize = 1 << 16;
+    let mut count = 0;
+    loop {
+        let Ok(len) = decode_varint(&mut chunk) else {
+            return count;
+        };
+        let Some(rest) = usize::try_from(len).ok().and_then(|len| chunk.get(len..)) else {
+            return count;
+        };
+        count += 1;
+        match rest.strip_prefix(key) {
+            Some(next) if count < MOST => chunk = next,
+            _ => return count,
+        }
+    }
+}

@@ -336,7 +336,12 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
                 } else {
                     format!("wire_type == {wire}")
                 };
-                let merge = if matches!(kind, Kind::String | Kind::Bytes) {
+                let merge = if let Kind::Message(_) = kind {
+                    format!(
+                        "crate::wire::merge_messages(wire_type, &mut self.{name}, buf, ctx, &{:#04x?})",
+                        key_bytes(number, Wire::LengthDelimited)
+                    )
+                } else if matches!(kind, Kind::String | Kind::Bytes) {
                     format!(
                         "crate::wire::merge_element(wire_type, &mut self.{name}, buf, ctx, {merge_fn})"
                     )
