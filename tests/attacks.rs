@@ -307,12 +307,15 @@ async fn labels_times_values_costs_what_was_sent() {
 /// Opens `n` connections and sends each `bytes`, keeping them open.
 async fn open_and_send(addr: SocketAddr, n: usize, bytes: &[u8]) -> Vec<TcpStream> {
     let mut streams = Vec::new();
+    // Bounded waits: a server at its connection limit leaves connects in
+    // the kernel's backlog, where each would wait minutes for a SYN retry.
+    let wait = Duration::from_secs(3);
     for _ in 0..n {
-        let Ok(mut stream) = TcpStream::connect(addr).await else {
+        let Ok(Ok(mut stream)) = tokio::time::timeout(wait, TcpStream::connect(addr)).await else {
             continue;
         };
         if !bytes.is_empty() {
-            let _ = stream.write_all(bytes).await;
+            let _ = tokio::time::timeout(wait, stream.write_all(bytes)).await;
         }
         streams.push(stream);
     }
@@ -950,7 +953,11 @@ async fn malformed_grpc_calls_are_the_callers_error() {
 /// explicitly and installs none process-wide, so a bare reqwest client
 /// needs one installed.
 fn plain_http() -> reqwest::Client {
-    plain_http_builder().build().unwrap()
+    // A server that stops answering fails the test instead of hanging it.
+    plain_http_builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 /// [`plain_http`]'s builder.
