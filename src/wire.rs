@@ -724,3 +724,26 @@ fn records_in_a_row(mut chunk: &[u8], key: &[u8]) -> usize {
         }
     }
 }
+
+/// Reads a list of numbers, as prost's `merge_repeated` for the kind does
+/// (`merge`); a packed run lying in the buffer's current chunk first sizes
+/// the list for its values: `width` bytes each, or for varints (`width`
+/// 0) one per byte that ends a varint.
+#[inline]
+pub(crate) fn merge_numbers<T, B: Buf>(
+    wire_type: WireType,
+    values: &mut Vec<T>,
+    buf: &mut B,
+    ctx: DecodeContext,
+    width: usize,
+    merge: impl FnOnce(WireType, &mut Vec<T>, &mut B, DecodeContext) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    if let Some((_, packed)) = delimited_in_chunk(wire_type, buf.chunk()) {
+        let count = match width {
+            0 => packed.iter().filter(|&&b| b < 0x80).count(),
+            width => packed.len() / width,
+        };
+        values.reserve(count);
+    }
+    merge(wire_type, values, buf, ctx)
+}

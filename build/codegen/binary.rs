@@ -154,6 +154,15 @@ fn value_len(kind: &Kind, v: &str) -> String {
     }
 }
 
+/// The width of a packed value of the kind: its bytes, or 0 for varints.
+fn packed_width(kind: &Kind) -> usize {
+    match Wire::of(kind) {
+        Wire::SixtyFourBit => 8,
+        Wire::ThirtyTwoBit => 4,
+        _ => 0,
+    }
+}
+
 /// Whether every value of the kind has the same length.
 fn fixed_width(kind: &Kind) -> bool {
     matches!(
@@ -327,7 +336,10 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
             ),
             Shape::Packed => (
                 format!("wire_type == {wire} || wire_type == WireType::LengthDelimited"),
-                format!("{module}::merge_repeated(wire_type, &mut self.{name}, buf, ctx)"),
+                format!(
+                    "crate::wire::merge_numbers(wire_type, &mut self.{name}, buf, ctx, {}, {module}::merge_repeated)",
+                    packed_width(&kind)
+                ),
             ),
             Shape::Repeated => {
                 let guard = if fixed_width(&kind) || Wire::of(&kind) == Wire::Varint {
