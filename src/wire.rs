@@ -62,7 +62,9 @@ pub enum InvalidUnknownField {
 #[derive(Clone, Default)]
 pub struct UnknownFields {
     /// Boxed so that the (usual) message without unknown fields pays one
-    /// pointer for them, not a whole vector.
+    /// pointer for them, not a whole vector (the extra allocation is made
+    /// only for a message that has some).
+    #[allow(clippy::box_collection)]
     records: Option<Box<Vec<u8>>>,
 }
 
