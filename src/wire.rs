@@ -10,9 +10,11 @@
 //!   written back after the known fields, as Google's own implementations do.
 //!   Relaying a message therefore loses nothing. Canonical JSON has no place
 //!   for them: writing JSON leaves them out, as the reference does.
-//! - **Encoding takes one pass.** Messages are written back to front
-//!   (`Encoder`), so a nested message's length is known once its content is
-//!   written, and no length is computed twice however deep the nesting.
+//! - **Encoding is linear.** `encoded_len` once (each message's length is
+//!   asked for once), then the message is written back to front (`Encoder`)
+//!   into a buffer of exactly that size: a nested message's length is known
+//!   once its content is written, so no length is computed twice however
+//!   deep the nesting, and the buffer neither grows nor moves.
 //!
 //! ```
 //! use cloud_report_proto::google::protobuf::Duration;
