@@ -38,11 +38,16 @@ trait Signed {
 
 impl Signed for CheckRequest {
     /// Operation name, consumer id, the labels in key order, then each
-    /// metric by name with the labels of each of its values.
+    /// metric by name with the labels of each of its values; and, beyond
+    /// the anchor, the fields of the request and operation that the crate's
+    /// protos do not know (a newer caller's question is not answered with
+    /// another's, and its unknown fields are not lost in an aggregate).
     fn feed(&self, hasher: &mut impl Hasher) {
+        self.unknown_fields.as_bytes().hash(hasher);
         let Some(op) = &self.operation else {
             return;
         };
+        op.unknown_fields.as_bytes().hash(hasher);
         op.operation_name.hash(hasher);
         op.consumer_id.hash(hasher);
         op.labels.hash(hasher);
@@ -59,11 +64,14 @@ impl Signed for CheckRequest {
 }
 
 impl Signed for AllocateQuotaRequest {
-    /// Method name, consumer id and the metric names in order.
+    /// Method name, consumer id and the metric names in order; and, as for
+    /// Check, the unknown fields of the request and operation.
     fn feed(&self, hasher: &mut impl Hasher) {
+        self.unknown_fields.as_bytes().hash(hasher);
         let Some(op) = &self.allocate_operation else {
             return;
         };
+        op.unknown_fields.as_bytes().hash(hasher);
         op.method_name.hash(hasher);
         op.consumer_id.hash(hasher);
         match op.quota_metrics.as_slice() {
@@ -159,6 +167,19 @@ mod tests {
         ] {
             assert_ne!(sign(&base), sign(&other), "{other:?}");
         }
+        // Fields the protos do not know make another question.
+        let mut newer = base.clone();
+        newer
+            .operation
+            .as_mut()
+            .unwrap()
+            .unknown_fields
+            .push(crate::wire::UnknownField {
+                number: 99,
+                value: crate::wire::UnknownValue::Varint(1),
+            })
+            .unwrap();
+        assert_ne!(sign(&base), sign(&newer));
         // Another client signs under other keys.
         assert_ne!(Signer::default().check(&base), sign(&base));
     }
