@@ -39,7 +39,7 @@ use std::fmt;
 use prost::bytes::{Buf, BufMut};
 use prost::encoding::{
     DecodeContext, MAX_TAG, WireType, decode_key, decode_varint, encode_key, encode_varint,
-    key_len, skip_field,
+    encoded_len_varint, key_len, skip_field,
 };
 use prost::{DecodeError, Message as _};
 
@@ -332,13 +332,7 @@ pub(crate) fn is_default_f32(value: f32) -> bool {
 /// prefix included.
 #[inline]
 pub(crate) const fn delimited_len(len: usize) -> usize {
-    prost::encoding::encoded_len_varint(len as u64) + len
-}
-
-/// The encoded length of a varint.
-#[inline]
-pub(crate) const fn varint_len(value: u64) -> usize {
-    prost::encoding::encoded_len_varint(value)
+    encoded_len_varint(len as u64) + len
 }
 
 /// A message's binary encoding written back to front: the generated side of
@@ -368,12 +362,21 @@ impl Encoder {
         }
     }
 
-    /// Encodes a message into a buffer of its exact size (one pass of
-    /// `encoded_len` to learn it): no growing, and no copy to move the
-    /// result to the buffer's front.
-    pub(crate) fn encode(message: &impl EncodeReverse) -> Self {
-        let mut encoder = Self::with_capacity(message.encoded_len());
+    /// Encodes a message, with its length prefix when `delimited`, into a
+    /// buffer of its exact size (one pass of `encoded_len` to learn it): no
+    /// growing, and no copy to move the result to the buffer's front.
+    pub(crate) fn encode(message: &impl EncodeReverse, delimited: bool) -> Self {
+        let len = message.encoded_len();
+        let prefix = if delimited {
+            encoded_len_varint(len as u64)
+        } else {
+            0
+        };
+        let mut encoder = Self::with_capacity(prefix + len);
         message.encode_reverse(&mut encoder);
+        if delimited {
+            encoder.put_length_since(0);
+        }
         encoder
     }
 
@@ -434,19 +437,15 @@ impl Encoder {
 
     /// Writes a varint in front.
     #[inline]
-    pub(crate) fn put_varint(&mut self, mut value: u64) {
+    pub(crate) fn put_varint(&mut self, value: u64) {
         if value < 0x80 {
             self.put_u8(value as u8);
             return;
         }
-        let n = varint_len(value);
+        let n = encoded_len_varint(value);
         self.reserve(n);
         let start = self.start - n;
-        for byte in &mut self.buf[start..self.start - 1] {
-            *byte = (value as u8) | 0x80;
-            value >>= 7;
-        }
-        self.buf[self.start - 1] = value as u8;
+        encode_varint(value, &mut &mut self.buf[start..self.start]);
         self.start = start;
     }
 
@@ -479,7 +478,7 @@ impl Encoder {
 
 /// `prost::Message::encode_raw` of every generated message.
 pub(crate) fn encode_raw(message: &impl EncodeReverse, buf: &mut impl BufMut) {
-    buf.put_slice(Encoder::encode(message).as_slice());
+    buf.put_slice(Encoder::encode(message, false).as_slice());
 }
 
 /// `prost::Message::encode` of every generated message.
@@ -487,16 +486,12 @@ pub(crate) fn encode(
     message: &impl EncodeReverse,
     buf: &mut impl BufMut,
 ) -> Result<(), prost::EncodeError> {
-    let encoder = Encoder::encode(message);
-    let bytes = encoder.as_slice();
-    Room(bytes.len()).encode(buf)?;
-    buf.put_slice(bytes);
-    Ok(())
+    put_checked(&Encoder::encode(message, false), buf)
 }
 
 /// `prost::Message::encode_to_vec` of every generated message.
 pub(crate) fn encode_to_vec(message: &impl EncodeReverse) -> Vec<u8> {
-    Encoder::encode(message).into_vec()
+    Encoder::encode(message, false).into_vec()
 }
 
 /// `prost::Message::encode_length_delimited` of every generated message.
@@ -504,8 +499,18 @@ pub(crate) fn encode_length_delimited(
     message: &impl EncodeReverse,
     buf: &mut impl BufMut,
 ) -> Result<(), prost::EncodeError> {
-    let mut encoder = Encoder::encode(message);
-    encoder.put_length_since(0);
+    put_checked(&Encoder::encode(message, true), buf)
+}
+
+/// `prost::Message::encode_length_delimited_to_vec` of every generated
+/// message.
+pub(crate) fn encode_length_delimited_to_vec(message: &impl EncodeReverse) -> Vec<u8> {
+    Encoder::encode(message, true).into_vec()
+}
+
+/// Copies an encoding into `buf`, or fails as prost's `encode` does when it
+/// has no room for it.
+fn put_checked(encoder: &Encoder, buf: &mut impl BufMut) -> Result<(), prost::EncodeError> {
     let bytes = encoder.as_slice();
     Room(bytes.len()).encode(buf)?;
     buf.put_slice(bytes);
@@ -536,14 +541,6 @@ impl prost::Message for Room {
     }
 
     fn clear(&mut self) {}
-}
-
-/// `prost::Message::encode_length_delimited_to_vec` of every generated
-/// message.
-pub(crate) fn encode_length_delimited_to_vec(message: &impl EncodeReverse) -> Vec<u8> {
-    let mut encoder = Encoder::encode(message);
-    encoder.put_length_since(0);
-    encoder.into_vec()
 }
 
 /// Debug output of enum fields, which prost stores as `i32`: the value's

@@ -8,13 +8,9 @@ use cloud_report_proto::google::protobuf::Duration;
 use cloud_report_proto::wire::{InvalidUnknownField, UnknownField, UnknownFields, UnknownValue};
 use prost::Message;
 
-fn varint(mut n: u64) -> Vec<u8> {
+fn varint(n: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+    prost::encoding::encode_varint(n, &mut out);
     out
 }
 

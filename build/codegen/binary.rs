@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 
 use protox::prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
-use super::model::{is_boxed, is_optional, is_packed, real_oneof};
+use super::model::{is_boxed, is_optional, is_packable, is_packed, real_oneof};
 use super::naming::{message_path, to_snake, to_upper_camel};
 use super::types::{UNKNOWN_FIELDS, oneof_path};
 
@@ -84,13 +84,8 @@ fn merge_function(kind: &Kind) -> String {
 
 /// A field key's bytes: the varint of `number << 3 | wire type`.
 fn key_bytes(number: u32, wire: Wire) -> Vec<u8> {
-    let mut key = u64::from(number << 3 | wire as u32);
     let mut bytes = Vec::new();
-    while key >= 0x80 {
-        bytes.push((key as u8) | 0x80);
-        key >>= 7;
-    }
-    bytes.push(key as u8);
+    prost::encoding::encode_varint(u64::from(number << 3 | wire as u32), &mut bytes);
     bytes
 }
 
@@ -141,8 +136,8 @@ fn put_value(kind: &Kind, v: &str) -> String {
     }
 }
 
-/// The encoded length of one value (without its key), from `v: &T`; `None`
-/// for the fixed-width kinds, whose length is `fixed_len`.
+/// The encoded length of one value (without its key), from `v: &T`: a
+/// constant for the fixed-width kinds.
 fn value_len(kind: &Kind, v: &str) -> String {
     match kind {
         Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => "8".into(),
@@ -150,7 +145,10 @@ fn value_len(kind: &Kind, v: &str) -> String {
         Kind::Bool => "1".into(),
         Kind::String | Kind::Bytes => format!("crate::wire::delimited_len({v}.len())"),
         Kind::Message(_) => format!("crate::wire::delimited_len({v}.encoded_len())"),
-        varint => format!("crate::wire::varint_len({})", varint_of(varint, v)),
+        varint => format!(
+            "::prost::encoding::encoded_len_varint({})",
+            varint_of(varint, v)
+        ),
     }
 }
 
@@ -342,7 +340,7 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
                 ),
             ),
             Shape::Repeated => {
-                let guard = if fixed_width(&kind) || Wire::of(&kind) == Wire::Varint {
+                let guard = if is_packable(&kind) {
                     // Unpacked on the wire, but packed input is read too.
                     format!("wire_type == {wire} || wire_type == WireType::LengthDelimited")
                 } else {

@@ -95,14 +95,19 @@ pub(super) fn real_oneof(field: &FieldDescriptor) -> Option<OneofDescriptor> {
 /// numeric, bool or enum kind, unless `[packed = false]` says otherwise
 /// (proto2 packs only with `[packed = true]`).
 pub(super) fn is_packed(field: &FieldDescriptor) -> bool {
-    let packable = !matches!(field.kind(), Kind::String | Kind::Bytes | Kind::Message(_));
     let proto3 = field.parent_file().file_descriptor_proto().syntax() == "proto3";
     field.is_list()
-        && packable
+        && is_packable(&field.kind())
         && field
             .field_descriptor_proto()
             .options
             .as_ref()
             .and_then(|o| o.packed)
             .unwrap_or(proto3)
+}
+
+/// Whether a list of the kind may be packed: numbers, bools and enums (a
+/// reader takes such a list packed or not, whatever the field says).
+pub(super) fn is_packable(kind: &Kind) -> bool {
+    !matches!(kind, Kind::String | Kind::Bytes | Kind::Message(_))
 }
