@@ -11,7 +11,9 @@ use cloud_report_proto::client::{Client, GrpcTransport, RestTransport, Source, T
 use cloud_report_proto::emulator::{Config, Emulator, Running};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 use cloud_report_proto::rest::{RestClient, TlsIdentity};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+mod ca;
+use ca::pem_files;
 
 const SERVICE: &str = "tls.example.com";
 
@@ -23,24 +25,6 @@ fn certificates() -> (String, TlsIdentity) {
         ca,
         TlsIdentity::from_pem(chain.as_bytes(), key.as_bytes()).unwrap(),
     )
-}
-
-/// A CA's certificate, and a server certificate it signed for 127.0.0.1
-/// and localhost with its key, as PEM.
-fn pem_files() -> (String, String, String) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "cloud-report-proto test CA");
-    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    (ca_pem, server.pem(), key.serialize_pem())
 }
 
 async fn start(identity: &TlsIdentity) -> Running {

@@ -68,7 +68,8 @@ type QuotaClient =
 use crate::token::TokenSource;
 
 /// The three calls over gRPC, on one channel: plain for `http://`, TLS
-/// (rustls with ring, Mozilla's roots plus any added) for `https://`, with a
+/// (rustls with ring, Mozilla's roots plus any added, and the platform's
+/// when asked) for `https://`, with a
 /// bearer token from a source when one is given.
 ///
 /// ```no_run
@@ -101,6 +102,8 @@ impl std::fmt::Debug for GrpcTransport {
 pub struct GrpcTransportBuilder {
     url: String,
     roots: Vec<Vec<u8>>,
+    #[cfg(feature = "native-roots")]
+    native_roots: bool,
     token: Option<TokenSource>,
     connect_timeout: std::time::Duration,
 }
@@ -117,6 +120,17 @@ impl GrpcTransportBuilder {
     /// Trusts the certificates of this PEM text as roots, beside Mozilla's.
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.roots.push(pem.into());
+        self
+    }
+
+    /// Trusts the platform's certificate store too (feature
+    /// `native-roots`; `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), as
+    /// tonic reads it: for a network whose proxy or private CA only the
+    /// system trusts. Connecting fails when the store holds no usable
+    /// certificate.
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots(mut self) -> Self {
+        self.native_roots = true;
         self
     }
 
@@ -154,6 +168,10 @@ impl GrpcTransportBuilder {
             .user_agent(concat!("cloud-report-proto/", env!("CARGO_PKG_VERSION")))?;
         if self.url.starts_with("https://") {
             let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
+            #[cfg(feature = "native-roots")]
+            if self.native_roots {
+                tls = tls.with_native_roots();
+            }
             for pem in &self.roots {
                 tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
             }
@@ -199,6 +217,8 @@ impl GrpcTransport {
         GrpcTransportBuilder {
             url: url.into(),
             roots: Vec::new(),
+            #[cfg(feature = "native-roots")]
+            native_roots: false,
             token: None,
             connect_timeout: std::time::Duration::from_secs(10),
         }

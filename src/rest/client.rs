@@ -34,6 +34,7 @@ pub struct RestClientBuilder {
     token: Option<TokenSource>,
     binary: bool,
     extra_roots: Vec<Vec<u8>>,
+    native_roots: bool,
 }
 
 impl std::fmt::Debug for RestClientBuilder {
@@ -78,6 +79,16 @@ impl RestClientBuilder {
         self
     }
 
+    /// Trusts the platform's certificate store too (feature
+    /// `native-roots`; `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured): for a
+    /// network whose proxy or private CA only the system trusts. Building
+    /// fails when the store holds no usable certificate.
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots(mut self) -> Self {
+        self.native_roots = true;
+        self
+    }
+
     /// Sends `Authorization: Bearer <token>` with this fixed token.
     pub fn bearer_token(self, token: impl Into<String>) -> Self {
         self.tokens(TokenSource::fixed(token))
@@ -100,13 +111,14 @@ impl RestClientBuilder {
     }
 
     /// Builds the client: HTTP/1.1 and HTTP/2, TLS by rustls with the ring
-    /// provider and Mozilla's roots (`webpki-roots`) plus any added.
+    /// provider and Mozilla's roots (`webpki-roots`) plus any added (and the
+    /// platform's, when asked).
     pub fn build(self) -> Result<RestClient, ClientError> {
         let base_url = self.base_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(ClientError::BaseUrl(self.base_url));
         }
-        let tls = super::tls::client_config(&self.extra_roots)
+        let tls = super::tls::client_config(&self.extra_roots, self.native_roots)
             .map_err(|e| ClientError::Http(e.to_string()))?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
@@ -170,6 +182,7 @@ impl RestClient {
             token: None,
             binary: false,
             extra_roots: Vec::new(),
+            native_roots: false,
         }
     }
 

@@ -100,17 +100,50 @@ impl TlsIdentity {
     }
 }
 
+/// Adds the platform's certificate store (`SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` first, as `rustls-native-certs` reads it). A store that
+/// yields no usable certificate is an error: the caller asked for it.
+#[cfg(feature = "native-roots")]
+fn add_native_roots(roots: &mut rustls::RootCertStore) -> Result<(), TlsError> {
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        return Err(TlsError::Rustls(format!(
+            "no usable certificate in the platform's certificate store{}",
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join("; "))
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// Without the `native-roots` feature no builder asks for them.
+#[cfg(not(feature = "native-roots"))]
+fn add_native_roots(_roots: &mut rustls::RootCertStore) -> Result<(), TlsError> {
+    Ok(())
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A client configuration trusting Mozilla's roots and the PEM
-/// certificates given (a test's own CA, say), with ALPN `h2` then
-/// `http/1.1`.
-pub(crate) fn client_config(extra_roots: &[Vec<u8>]) -> Result<rustls::ClientConfig, TlsError> {
+/// A client configuration trusting Mozilla's roots, the platform's when
+/// `native_roots` asks for them, and the PEM certificates given (a test's
+/// own CA, say), with ALPN `h2` then `http/1.1`.
+pub(crate) fn client_config(
+    extra_roots: &[Vec<u8>],
+    native_roots: bool,
+) -> Result<rustls::ClientConfig, TlsError> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if native_roots {
+        add_native_roots(&mut roots)?;
+    }
     for pem in extra_roots {
         for certificate in certificates(pem)? {
             roots
