@@ -69,3 +69,13 @@ mod emulator_checks;
 fn emulator_corpus() {
     replay("emulator", emulator_checks::emulator);
 }
+
+#[cfg(feature = "service-config")]
+#[path = "../fuzz/service_config_checks.rs"]
+mod service_config_checks;
+
+#[cfg(feature = "service-config")]
+#[test]
+fn service_config_corpus() {
+    replay("service_config", service_config_checks::service_config);
+}

@@ -39,7 +39,7 @@ mod check;
 mod yaml;
 
 use std::collections::HashMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::google::api::{LogDescriptor, MetricDescriptor, MonitoredResourceDescriptor, Service};
@@ -83,26 +83,40 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One line, whatever the file name, a key in the path or the message
+        // quotes.
+        let mut out = OneLine(f);
         if let Some(file) = &self.file {
-            write!(f, "{}:", file.display())?;
+            write!(out, "{}:", file.display())?;
             if let Some((line, column)) = self.position {
-                write!(f, "{line}:{column}:")?;
+                write!(out, "{line}:{column}:")?;
             }
-            f.write_str(" ")?;
+            out.write_str(" ")?;
         } else if let Some((line, column)) = self.position {
-            write!(f, "line {line}, column {column}: ")?;
+            write!(out, "line {line}, column {column}: ")?;
         }
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(out, "{}: ", self.path)?;
         }
-        // One line, whatever the message quotes.
-        for (i, line) in self.message.lines().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            f.write_str(line)?;
+        out.write_str(&self.message)
+    }
+}
+
+/// Writes text with each line break (`\n`, `\r`, U+0085, U+2028, U+2029)
+/// as a space.
+struct OneLine<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl fmt::Write for OneLine<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let is_break = |c: char| matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        let mut rest = text;
+        while let Some(at) = rest.find(is_break) {
+            self.0.write_str(&rest[..at])?;
+            self.0.write_str(" ")?;
+            let width = rest[at..].chars().next().map_or(1, char::len_utf8);
+            rest = &rest[at + width..];
         }
-        Ok(())
+        self.0.write_str(rest)
     }
 }
 
