@@ -36,7 +36,10 @@ pub(crate) struct Signature {
     operation_name: String,
     labels: Vec<(String, String)>,
     user_labels: Vec<(String, String)>,
-    unknown_fields: [Vec<u8>; 3],
+    /// Those of the operation, its start and its end time; `None` when all
+    /// three are empty, as they nearly always are (a signature is held
+    /// twice per aggregate).
+    unknown_fields: Option<Box<[Vec<u8>; 3]>>,
 }
 
 impl Signature {
@@ -54,18 +57,20 @@ impl Signature {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            unknown_fields: [
-                op.unknown_fields.as_bytes().to_vec(),
-                unknown_of(op.start_time.as_ref()),
-                unknown_of(op.end_time.as_ref()),
-            ],
+            unknown_fields: {
+                let three = [
+                    op.unknown_fields.as_bytes(),
+                    unknown_of(op.start_time.as_ref()),
+                    unknown_of(op.end_time.as_ref()),
+                ];
+                (!three.iter().all(|u| u.is_empty())).then(|| Box::new(three.map(<[u8]>::to_vec)))
+            },
         }
     }
 }
 
-fn unknown_of(ts: Option<&Timestamp>) -> Vec<u8> {
-    ts.map(|t| t.unknown_fields.as_bytes().to_vec())
-        .unwrap_or_default()
+fn unknown_of(ts: Option<&Timestamp>) -> &[u8] {
+    ts.map_or(&[], |t| t.unknown_fields.as_bytes())
 }
 
 /// Whether two messages merged into one lose nothing the crate's protos do
@@ -74,8 +79,18 @@ fn unknown_of(ts: Option<&Timestamp>) -> Vec<u8> {
 /// keeps one of each).
 fn same_unknown(a: &MetricValue, b: &MetricValue) -> bool {
     a.unknown_fields == b.unknown_fields
-        && unknown_of(a.start_time.as_ref()) == unknown_of(b.start_time.as_ref())
-        && unknown_of(a.end_time.as_ref()) == unknown_of(b.end_time.as_ref())
+        && same_unknown_of(a.start_time.as_ref(), b.start_time.as_ref())
+        && same_unknown_of(a.end_time.as_ref(), b.end_time.as_ref())
+}
+
+/// Whether two times carry the same unknown fields (an absent time has
+/// none), without comparing bytes when neither has any.
+fn same_unknown_of(a: Option<&Timestamp>, b: Option<&Timestamp>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.unknown_fields == b.unknown_fields,
+        (Some(t), None) | (None, Some(t)) => t.unknown_fields.is_empty(),
+        (None, None) => true,
+    }
 }
 
 fn key(ts: Option<&Timestamp>) -> Option<(i64, i32)> {
@@ -594,6 +609,17 @@ mod tests {
         let (mut a, mut b) = (wide(1, 1), wide(1, 2));
         newer(&mut a, 900);
         newer(&mut b, 901);
+        assert_ne!(Signature::of(&a), Signature::of(&b));
+        // Only on a time of the operation: different signatures too.
+        let (mut a, b) = (wide(1, 1), wide(1, 2));
+        a.start_time
+            .get_or_insert_default()
+            .unknown_fields
+            .push(UnknownField {
+                number: 9,
+                value: UnknownValue::Varint(9),
+            })
+            .unwrap();
         assert_ne!(Signature::of(&a), Signature::of(&b));
         // Different ones below, on a set or a value: the merge is refused
         // and changes nothing.
