@@ -79,7 +79,8 @@ async fn clients_trust_the_platform_store_when_asked() {
     let error = plain.check(check_request()).await.unwrap_err();
     assert_eq!(error.code(), tonic::Code::Unavailable, "{error:?}");
 
-    // A store with nothing usable in it is an error when building.
+    // A store with nothing usable in it is an error when building, on
+    // either transport.
     std::fs::write(&store, "not a certificate").unwrap();
     let empty = RestClient::builder(running.url()).native_roots().build();
     let message = empty.unwrap_err().to_string();
