@@ -1,15 +1,14 @@
 //! `native_roots()`: a client trusts a CA that only the platform's
 //! certificate store holds. The store is pointed at a CA the test generates
 //! through `SSL_CERT_FILE`, which `rustls-native-certs` reads instead of
-//! the system's; a
-//! client that does not ask for the platform's roots refuses the same
-//! server. A test binary of its own: it sets the process's environment.
+//! the system's; a client that does not ask for the platform's roots
+//! refuses the same server. A test binary of its own: it sets the process's environment.
 #![cfg(all(feature = "client", feature = "emulator", feature = "native-roots"))]
 
 use cloud_report_proto::client::{GrpcTransport, RestTransport, Transport};
 use cloud_report_proto::emulator::{Config, Emulator};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
-use cloud_report_proto::rest::{RestClient, TlsIdentity};
+use cloud_report_proto::rest::RestClient;
 
 mod ca;
 
@@ -28,7 +27,7 @@ fn check_request() -> sc::CheckRequest {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn clients_trust_the_platform_store_when_asked() {
-    let (ca, chain, key) = ca::pem_files();
+    let (ca, identity) = ca::certificates();
     let dir = std::env::temp_dir().join(format!("native-roots-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let store = dir.join("ca.pem");
@@ -40,7 +39,6 @@ async fn clients_trust_the_platform_store_when_asked() {
         std::env::set_var("SSL_CERT_FILE", &store);
         std::env::remove_var("SSL_CERT_DIR");
     }
-    let identity = TlsIdentity::from_pem(chain.as_bytes(), key.as_bytes()).unwrap();
     let running = Emulator::start_tls(Config::default(), &identity)
         .await
         .unwrap();
@@ -88,5 +86,9 @@ async fn clients_trust_the_platform_store_when_asked() {
         message.contains("platform's certificate store"),
         "{message}"
     );
+    let empty = GrpcTransport::builder(running.url())
+        .native_roots()
+        .connect_lazy();
+    assert!(empty.is_err(), "gRPC built on an empty store");
     running.shutdown().await;
 }

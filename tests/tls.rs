@@ -13,19 +13,9 @@ use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 use cloud_report_proto::rest::{RestClient, TlsIdentity};
 
 mod ca;
-use ca::pem_files;
+use ca::{certificates, pem_files};
 
 const SERVICE: &str = "tls.example.com";
-
-/// A CA, and a server certificate it signed for 127.0.0.1 and localhost:
-/// (CA PEM, server identity).
-fn certificates() -> (String, TlsIdentity) {
-    let (ca, chain, key) = pem_files();
-    (
-        ca,
-        TlsIdentity::from_pem(chain.as_bytes(), key.as_bytes()).unwrap(),
-    )
-}
 
 async fn start(identity: &TlsIdentity) -> Running {
     Emulator::start_tls(Config::default().require_token("s3cret"), identity)

@@ -1,6 +1,7 @@
 //! A certificate authority generated per test run, for TLS tests on
 //! 127.0.0.1.
 
+use cloud_report_proto::rest::TlsIdentity;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 /// A CA's certificate, and a server certificate it signed for 127.0.0.1
@@ -19,4 +20,14 @@ pub fn pem_files() -> (String, String, String) {
         .signed_by(&key, &issuer)
         .unwrap();
     (ca_pem, server.pem(), key.serialize_pem())
+}
+
+/// A CA, and a server certificate it signed for 127.0.0.1 and localhost:
+/// (CA PEM, server identity).
+pub fn certificates() -> (String, TlsIdentity) {
+    let (ca, chain, key) = pem_files();
+    (
+        ca,
+        TlsIdentity::from_pem(chain.as_bytes(), key.as_bytes()).unwrap(),
+    )
 }
