@@ -26,7 +26,8 @@ use serde::de::DeserializeOwned;
 
 use crate::json::codec::Fields;
 use crate::json::{
-    JsonError, ParseOptions, ReadError, ReadJson, Reader, WriteError, WriteJson, Writer,
+    JsonError, ParseOptions, ReadError, ReadJson, Reader, WriteError, WriteJson, WriteOptions,
+    Writer,
 };
 
 /// Reads the type's JSON value into its binary encoding.
@@ -450,9 +451,22 @@ impl Entry {
         pretty: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), TranscodeError> {
+        self.write_binary_as_json_with(bytes, &WriteOptions::default().pretty(pretty), out)
+    }
+
+    /// Converts the binary encoding to JSON as `options` say, appended to
+    /// `out` (unknown fields left out, as for
+    /// [`Entry::write_binary_as_json`]).
+    pub fn write_binary_as_json_with(
+        &self,
+        bytes: &[u8],
+        options: &WriteOptions,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranscodeError> {
+        let pretty = options.is_pretty();
         let mut compact = Vec::with_capacity(if pretty { bytes.len() * 2 } else { 0 });
         let target = if pretty { &mut compact } else { &mut *out };
-        (self.write)(bytes, &mut Writer::new(target)).map_err(|e| match e {
+        (self.write)(bytes, &mut Writer::with_options(target, options)).map_err(|e| match e {
             WriteFailure::Decode(source) => self.decode_error(bytes, source),
             WriteFailure::Write(e) => TranscodeError::Json(e.into()),
         })?;
@@ -465,8 +479,28 @@ impl Entry {
     /// Converts the binary encoding to canonical JSON text (unknown fields
     /// left out, as for [`Entry::write_binary_as_json`]).
     pub fn binary_to_json(&self, bytes: &[u8], pretty: bool) -> Result<String, TranscodeError> {
+        self.binary_to_json_with(bytes, &WriteOptions::default().pretty(pretty))
+    }
+
+    /// Converts the binary encoding to JSON text as `options` say.
+    ///
+    /// ```
+    /// use cloud_report_proto::json::WriteOptions;
+    /// use cloud_report_proto::registry;
+    ///
+    /// let entry = registry::lookup("google.api.servicecontrol.v1.CheckError").unwrap();
+    /// let binary = entry.json_to_binary(br#"{"code": "NOT_FOUND"}"#)?;
+    /// let numbers = WriteOptions::default().enums_as_ints(true);
+    /// assert_eq!(entry.binary_to_json_with(&binary, &numbers)?, r#"{"code":5}"#);
+    /// # Ok::<(), registry::TranscodeError>(())
+    /// ```
+    pub fn binary_to_json_with(
+        &self,
+        bytes: &[u8],
+        options: &WriteOptions,
+    ) -> Result<String, TranscodeError> {
         let mut out = Vec::with_capacity(bytes.len() * 2);
-        self.write_binary_as_json(bytes, pretty, &mut out)?;
+        self.write_binary_as_json_with(bytes, options, &mut out)?;
         // The writer writes only UTF-8.
         String::from_utf8(out).map_err(|e| {
             TranscodeError::Json(JsonError::Serialize {

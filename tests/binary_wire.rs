@@ -405,6 +405,116 @@ async fn encodings_follow_content_type_ct_and_alt() {
     assert!(String::from_utf8(body).unwrap().contains("alt=media"));
 }
 
+/// `$alt=json;enum-encoding=int`, what Google's generated REST clients
+/// send on every call, on every binding of every service: the same answer
+/// as `alt=json`, with enums as numbers; a body with numeric enums is read.
+#[tokio::test(flavor = "multi_thread")]
+async fn generated_clients_alt_is_answered_on_every_binding() {
+    let state = include_str!("../examples/deployment-state.json");
+    let running = start(
+        Config::default()
+            .state_json(state)
+            .unwrap()
+            .deny_consumer("api_key:blocked", check_error::Code::ApiKeyInvalid),
+    )
+    .await;
+    let base = running.url();
+    let http = plain_http();
+    let check_error = json!({"serviceName": SERVICE, "operation": {
+        "operationId": "c1", "consumerId": "api_key:blocked", "startTime": "2024-01-01T00:00:00Z"}});
+    let quota_error = json!({"serviceName": SERVICE, "allocateOperation": {
+        "operationId": "q1", "consumerId": "api_key:blocked", "quotaMode": 1}});
+    let revision = "organizations/acme/environments/prod/apis/orders/revisions/2";
+    // (path, body, the response type, a field that holds an enum or "")
+    let calls = [
+        (
+            format!("/v1/services/{SERVICE}:check"),
+            check_error,
+            "google.api.servicecontrol.v1.CheckResponse",
+            "checkErrors",
+        ),
+        (
+            format!("/v1/services/{SERVICE}:allocateQuota"),
+            quota_error,
+            "google.api.servicecontrol.v1.AllocateQuotaResponse",
+            "allocateErrors",
+        ),
+        (
+            format!("/v1/services/{SERVICE}:report"),
+            espv2_report("alt-1"),
+            "google.api.servicecontrol.v1.ReportResponse",
+            "",
+        ),
+        (
+            format!("/v1/{revision}/deployments:generateDeployChangeReport"),
+            Value::Null,
+            "google.cloud.apigee.v1.DeploymentChangeReport",
+            "",
+        ),
+        (
+            format!("/v1/{revision}/deployments:generateUndeployChangeReport"),
+            Value::Null,
+            "google.cloud.apigee.v1.DeploymentChangeReport",
+            "",
+        ),
+        (
+            "/v1/organizations/acme/instances/i1:reportStatus".to_owned(),
+            json!({"instanceUid": "u", "reportTime": "2024-01-01T00:00:00Z"}),
+            "google.cloud.apigee.v1.ReportInstanceStatusResponse",
+            "",
+        ),
+    ];
+    assert_eq!(calls.len(), cloud_report_proto::rest::BINDINGS.len());
+    for (path, body, response_type, enum_field) in calls {
+        let entry = cloud_report_proto::registry::lookup(response_type).unwrap();
+        let mut answers = Vec::new();
+        for alt in ["json", "json;enum-encoding=int"] {
+            let mut request = http
+                .post(format!("{base}{path}"))
+                .query(&[("$alt", alt)])
+                .header(
+                    "x-goog-api-client",
+                    "gl-python/3.11.2 rest/2.0.0 gapic/1.22.0",
+                )
+                .header("x-goog-request-params", format!("service_name={SERVICE}"));
+            if !body.is_null() {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+            }
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            let text = answer.text().await.unwrap();
+            assert_eq!(status, 200, "{path} alt={alt}: {text}");
+            let value: Value = serde_json::from_str(&text).unwrap();
+            if !enum_field.is_empty() {
+                let code = &value[enum_field][0]["code"];
+                match alt {
+                    "json" => assert!(code.is_string(), "{path}: {text}"),
+                    _ => assert!(code.is_i64(), "{path}: {text}"),
+                }
+            }
+            answers.push(entry.json_to_binary(text.as_bytes()).unwrap());
+        }
+        assert_eq!(answers[0], answers[1], "{path}");
+    }
+    // Anything else is still refused, naming what is supported.
+    let answer = http
+        .post(format!("{base}/v1/services/{SERVICE}:check"))
+        .query(&[("$alt", "json;enum-encoding=string")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    assert!(
+        answer
+            .text()
+            .await
+            .unwrap()
+            .contains("json, json;enum-encoding=int or proto")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_rest_clients_call_every_binding() {
     let running = start(Config::default()).await;

@@ -1,7 +1,10 @@
 //! The emulator judging by a service configuration and a state file: each
-//! Check and Report rule over gRPC, REST JSON and REST binary, with the same
-//! answers and the same stored state on every wire.
+//! Check and Report rule over gRPC, REST JSON, REST binary and Google's own
+//! generated Python clients over REST, with the same answers and the same
+//! stored state on every wire.
 #![cfg(feature = "emulator")]
+
+mod support;
 
 use cloud_report_proto::emulator::{Config, Emulator, ManualClock, QuotaUsage, Running};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
@@ -13,6 +16,7 @@ use cloud_report_proto::rest::PROTO_CONTENT_TYPE;
 use cloud_report_proto::service_config::ServiceConfig;
 use prost::Message;
 use serde_json::{Value, json};
+use support::reference::Reference;
 
 const SERVICE: &str = "bookstore.endpoints.my-project.cloud.goog";
 const CONFIG: &str = include_str!("../examples/service-config.yaml");
@@ -35,9 +39,12 @@ enum Wire {
     Grpc,
     Json,
     Binary,
+    /// Google's generated client (google-cloud-service-control) over its
+    /// REST transport: `$alt=json;enum-encoding=int`, enums as numbers.
+    Gapic,
 }
 
-const WIRES: [Wire; 3] = [Wire::Grpc, Wire::Json, Wire::Binary];
+const WIRES: [Wire; 4] = [Wire::Grpc, Wire::Json, Wire::Binary, Wire::Gapic];
 
 /// Calls `method` (`check`, `report` or `allocateQuota`) on one wire; the answer, or the
 /// error's code and message.
@@ -101,6 +108,22 @@ where
                 Err((code as i32, status["message"].as_str().unwrap().to_owned()))
             }
         }
+        Wire::Gapic => {
+            let line = json!({
+                "op": "gapic",
+                "url": running.url(),
+                "token": "gapic-token",
+                "method": method,
+                "request": serde_json::from_str::<Value>(&json::to_string(request).unwrap()).unwrap(),
+            });
+            let answer = tokio::task::spawn_blocking(move || Reference::get().call(line))
+                .await
+                .unwrap();
+            match answer.get("response") {
+                Some(response) => Ok(json::from_str(&response.to_string()).unwrap()),
+                None => Err(gapic_error(&url, &answer)),
+            }
+        }
         Wire::Binary => {
             let answer = http
                 .post(&url)
@@ -119,6 +142,38 @@ where
             }
         }
     }
+}
+
+/// The code and message of the typed exception a generated client raised,
+/// checking that its class is google-api-core's for the HTTP status, and
+/// that the status is the code's (`google.rpc.Code`'s mapping).
+fn gapic_error(url: &str, answer: &Value) -> (i32, String) {
+    use cloud_report_proto::google::rpc::Code;
+    let http_status = answer["httpStatus"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no exception: {answer}"));
+    let expected_class = match http_status {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        409 => "Conflict",
+        413 => "GoogleAPICallError",
+        429 => "TooManyRequests",
+        500 => "InternalServerError",
+        501 => "MethodNotImplemented",
+        503 => "ServiceUnavailable",
+        504 => "GatewayTimeout",
+        other => panic!("unexpected HTTP status {other}: {answer}"),
+    };
+    assert_eq!(answer["exception"], expected_class, "{answer}");
+    let code = Code::from_http_status(u16::try_from(http_status).unwrap());
+    // google-api-core prefixes the message with the request's method and URL.
+    let message = answer["message"].as_str().unwrap();
+    let message = message
+        .strip_prefix(&format!("POST {url}?%24alt=json%3Benum-encoding%3Dint: "))
+        .unwrap_or_else(|| panic!("unexpected message form: {message}"));
+    (code as i32, message.to_owned())
 }
 
 fn check_request(consumer: &str, method: &str, labels: Value) -> sc::CheckRequest {
@@ -477,6 +532,65 @@ async fn report_is_judged_by_the_configuration() {
     assert!(answers.windows(2).all(|w| w[0] == w[1]));
 }
 
+/// Google's generated clients against an emulator that requires a token:
+/// the token they were given is accepted; a wrong one, an unconfigured
+/// service and a request refused whole raise google-api-core's typed
+/// exceptions, with the emulator's message.
+#[tokio::test]
+async fn generated_clients_raise_typed_exceptions() {
+    let running = start_with(Config::default().require_token("gapic-token")).await;
+    let gapic = |token: &str, method: &str, request: Value| {
+        let line = json!({"op": "gapic", "url": running.url(), "token": token,
+            "method": method, "request": request});
+        tokio::task::spawn_blocking(move || Reference::get().call(line))
+    };
+    let check = serde_json::to_value(
+        json::to_string(&check_request("api_key:AIza-good", GET_SHELF, json!({}))).unwrap(),
+    )
+    .and_then(|text| serde_json::from_str::<Value>(text.as_str().unwrap()))
+    .unwrap();
+    let answer = gapic("gapic-token", "check", check.clone()).await.unwrap();
+    assert!(answer["response"]["checkInfo"].is_object(), "{answer}");
+
+    let answer = gapic("wrong", "check", check.clone()).await.unwrap();
+    assert_eq!(answer["exception"], "Unauthorized", "{answer}");
+    assert_eq!(answer["httpStatus"], 401);
+
+    let mut other = check.clone();
+    other["serviceName"] = json!("other.example.com");
+    let answer = gapic("gapic-token", "check", other).await.unwrap();
+    assert_eq!(answer["exception"], "NotFound", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("is not configured"),
+        "{answer}"
+    );
+
+    let value = json!({"metricName": "serviceruntime.googleapis.com/api/consumer/request_count",
+        "metricValues": [{"int64Value": "1"}, {"int64Value": "1"}]});
+    let mut twice = operation("d", json!({}), json!([value]), json!([]));
+    twice["consumerId"] = json!("project:my-project");
+    let answer = gapic(
+        "gapic-token",
+        "report",
+        json!({"serviceName": SERVICE, "operations": [twice]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["exception"], "BadRequest", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("identical labels"),
+        "{answer}"
+    );
+    assert!(running.emulator().operations(SERVICE).is_empty());
+    running.shutdown().await;
+}
+
 /// An AllocateQuota of `consumer` for `method`, asking `metrics`
 /// (`[[metric, amount], ...]`) when given, in `mode`.
 fn quota_request(id: &str, consumer: &str, method: &str, metrics: Value, mode: &str) -> Value {
@@ -717,7 +831,7 @@ async fn allocate_quota_is_judged_by_the_limits() {
 #[tokio::test]
 async fn allocate_quota_agrees_on_every_wire() {
     let binary = quota_script(Wire::Binary).await;
-    for wire in [Wire::Grpc, Wire::Json] {
+    for wire in [Wire::Grpc, Wire::Json, Wire::Gapic] {
         let other = quota_script(wire).await;
         for (i, (a, b)) in binary.iter().zip(&other).enumerate() {
             assert_eq!(a, b, "step {i} on {wire:?}");

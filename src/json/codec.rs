@@ -632,7 +632,10 @@ impl Codec for Bytes {
 // Enums
 
 /// An open enum: written by name when the number is known and as a number
-/// otherwise; read from a name or any number.
+/// otherwise (always as a number under [`WriteOptions::enums_as_ints`]);
+/// read from a name or any number.
+///
+/// [`WriteOptions::enums_as_ints`]: crate::json::WriteOptions::enums_as_ints
 pub(crate) struct Enum<E>(PhantomData<E>);
 
 impl<E: ProtoEnum> Codec for Enum<E> {
@@ -669,8 +672,8 @@ impl<E: ProtoEnum> Codec for Enum<E> {
     }
     fn write(value: &i32, writer: &mut Writer<'_>) -> Result<(), WriteError> {
         match E::name_of(*value) {
-            Some(name) => write::write_str(writer.out(), name),
-            None => write::write_integer(writer.out(), *value),
+            Some(name) if !writer.enums_as_ints() => write::write_str(writer.out(), name),
+            _ => write::write_integer(writer.out(), *value),
         }
         Ok(())
     }

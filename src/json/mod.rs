@@ -4,7 +4,7 @@
 //! [proto3 JSON mapping]: the functions here, the `Any` registry (and so the
 //! CLI), the REST gateway and clients all go through it. A parse error names
 //! the JSON path, line and column of the value at fault; options travel
-//! explicitly ([`ParseOptions`]). Every message also implements
+//! explicitly ([`ParseOptions`], [`WriteOptions`]). Every message also implements
 //! [`serde::Serialize`] and [`serde::Deserialize`] as adapters over the
 //! engine, for messages embedded in a user's own serde structures.
 //!
@@ -54,7 +54,7 @@ pub(crate) mod read;
 pub(crate) mod serde_bridge;
 pub(crate) mod write;
 
-pub use options::ParseOptions;
+pub use options::{ParseOptions, WriteOptions};
 pub use read::ReadJson;
 pub(crate) use read::{ReadError, Reader};
 pub use write::WriteJson;
@@ -160,16 +160,21 @@ pub(crate) fn parse_error(input: &[u8], offset: usize, error: &ReadError) -> Jso
 
 /// Writes a message as compact canonical JSON.
 pub fn to_string<T: WriteJson + ?Sized>(message: &T) -> Result<String, JsonError> {
-    let bytes = to_vec(message)?;
-    // The writer writes only UTF-8.
-    String::from_utf8(bytes).map_err(|e| JsonError::Serialize {
-        message: e.to_string(),
-    })
+    to_string_with(message, &WriteOptions::default())
 }
 
 /// Writes a message as canonical JSON indented by two spaces.
 pub fn to_string_pretty<T: WriteJson + ?Sized>(message: &T) -> Result<String, JsonError> {
-    let bytes = write::indent(&to_vec(message)?);
+    to_string_with(message, &WriteOptions::default().pretty(true))
+}
+
+/// Writes a message as JSON text with the given options.
+pub fn to_string_with<T: WriteJson + ?Sized>(
+    message: &T,
+    options: &WriteOptions,
+) -> Result<String, JsonError> {
+    let bytes = to_vec_with(message, options)?;
+    // The writer writes only UTF-8.
     String::from_utf8(bytes).map_err(|e| JsonError::Serialize {
         message: e.to_string(),
     })
@@ -177,8 +182,19 @@ pub fn to_string_pretty<T: WriteJson + ?Sized>(message: &T) -> Result<String, Js
 
 /// Writes a message as compact canonical JSON bytes.
 pub fn to_vec<T: WriteJson + ?Sized>(message: &T) -> Result<Vec<u8>, JsonError> {
+    to_vec_with(message, &WriteOptions::default())
+}
+
+/// Writes a message as JSON bytes with the given options.
+pub fn to_vec_with<T: WriteJson + ?Sized>(
+    message: &T,
+    options: &WriteOptions,
+) -> Result<Vec<u8>, JsonError> {
     let mut out = Vec::with_capacity(128);
-    message.write_json(&mut Writer::new(&mut out))?;
+    message.write_json(&mut Writer::with_options(&mut out, options))?;
+    if options.is_pretty() {
+        out = write::indent(&out);
+    }
     Ok(out)
 }
 
@@ -187,21 +203,28 @@ pub fn to_vec<T: WriteJson + ?Sized>(message: &T) -> Result<Vec<u8>, JsonError> 
 /// The text is built in memory first: a message that cannot be written
 /// leaves `writer` untouched.
 pub fn to_writer<W: std::io::Write, T: WriteJson + ?Sized>(
-    mut writer: W,
+    writer: W,
     message: &T,
 ) -> Result<(), JsonError> {
-    let bytes = to_vec(message)?;
-    writer.write_all(&bytes).map_err(|e| JsonError::Serialize {
-        message: e.to_string(),
-    })
+    to_writer_with(writer, message, &WriteOptions::default())
 }
 
 /// Writes a message as indented canonical JSON to `writer`.
 pub fn to_writer_pretty<W: std::io::Write, T: WriteJson + ?Sized>(
-    mut writer: W,
+    writer: W,
     message: &T,
 ) -> Result<(), JsonError> {
-    let bytes = write::indent(&to_vec(message)?);
+    to_writer_with(writer, message, &WriteOptions::default().pretty(true))
+}
+
+/// Writes a message as JSON to `writer` with the given options; a message
+/// that cannot be written leaves `writer` untouched.
+pub fn to_writer_with<W: std::io::Write, T: WriteJson + ?Sized>(
+    mut writer: W,
+    message: &T,
+    options: &WriteOptions,
+) -> Result<(), JsonError> {
+    let bytes = to_vec_with(message, options)?;
     writer.write_all(&bytes).map_err(|e| JsonError::Serialize {
         message: e.to_string(),
     })

@@ -1,4 +1,5 @@
-//! The options of a JSON parse, carried by the reader.
+//! The options of a JSON parse, carried by the reader, and of a JSON write,
+//! carried by the writer.
 
 /// Options of a JSON parse.
 ///
@@ -27,5 +28,55 @@ impl ParseOptions {
     /// Whether unknown fields are skipped.
     pub fn ignores_unknown_fields(&self) -> bool {
         self.ignore_unknown_fields
+    }
+}
+
+/// Options of a JSON write.
+///
+/// Canonical JSON writes an enum by its value's name. Google's generated
+/// REST clients ask for numbers instead (`$alt=json;enum-encoding=int`), as
+/// Java's `JsonFormat.printer().printingEnumsAsInts()` and Go's
+/// `protojson.MarshalOptions{UseEnumNumbers: true}` write them.
+///
+/// ```
+/// use cloud_report_proto::google::api::servicecontrol::v1::{CheckError, check_error::Code};
+/// use cloud_report_proto::json::{self, WriteOptions};
+///
+/// let error = CheckError { code: Code::ApiKeyInvalid as i32, ..Default::default() };
+/// assert_eq!(json::to_string(&error)?, r#"{"code":"API_KEY_INVALID"}"#);
+/// let numbers = WriteOptions::default().enums_as_ints(true);
+/// assert_eq!(json::to_string_with(&error, &numbers)?, r#"{"code":105}"#);
+/// # Ok::<(), json::JsonError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteOptions {
+    enums_as_ints: bool,
+    pretty: bool,
+}
+
+impl WriteOptions {
+    /// Write enum values as their numbers rather than their names.
+    #[must_use]
+    pub fn enums_as_ints(mut self, numbers: bool) -> Self {
+        self.enums_as_ints = numbers;
+        self
+    }
+
+    /// Indent the output by two spaces, one member or element a line.
+    #[must_use]
+    pub fn pretty(mut self, pretty: bool) -> Self {
+        self.pretty = pretty;
+        self
+    }
+
+    /// Whether enum values are written as numbers.
+    pub fn writes_enums_as_ints(&self) -> bool {
+        self.enums_as_ints
+    }
+
+    /// Whether the output is indented.
+    pub fn is_pretty(&self) -> bool {
+        self.pretty
     }
 }

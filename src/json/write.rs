@@ -12,8 +12,8 @@ use std::fmt;
 
 use serde_json::ser::Formatter as _;
 
-use super::JsonError;
 use super::read::AnyDepth;
+use super::{JsonError, WriteOptions};
 
 /// Why a value could not be written.
 #[derive(Debug)]
@@ -49,6 +49,7 @@ pub struct Writer<'a> {
     out: Vec<u8>,
     target: &'a mut Vec<u8>,
     any_depth: AnyDepth,
+    enums_as_ints: bool,
 }
 
 impl Drop for Writer<'_> {
@@ -61,11 +62,25 @@ impl<'a> Writer<'a> {
     /// A writer appending to `out`, which holds the output again once the
     /// writer is dropped.
     pub(crate) fn new(out: &'a mut Vec<u8>) -> Self {
+        Self::with_options(out, &WriteOptions::default())
+    }
+
+    /// A writer appending to `out` as `options` say (indenting is done on
+    /// the compact output afterwards, by [`indent`]).
+    pub(crate) fn with_options(out: &'a mut Vec<u8>, options: &WriteOptions) -> Self {
         Self {
             out: std::mem::take(out),
             target: out,
             any_depth: AnyDepth::new(),
+            enums_as_ints: options.writes_enums_as_ints(),
         }
+    }
+
+    /// Whether enum values are written as numbers
+    /// ([`WriteOptions::enums_as_ints`]).
+    #[inline]
+    pub(crate) fn enums_as_ints(&self) -> bool {
+        self.enums_as_ints
     }
 
     /// The output.

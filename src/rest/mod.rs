@@ -77,6 +77,7 @@ pub use tls::{TlsError, TlsIdentity};
 
 use crate::google::protobuf::{FieldMask, lower_camel};
 use crate::google::rpc::{Code, Status};
+use crate::json::WriteOptions;
 use crate::registry::{self, Entry};
 
 /// How a request field takes a query parameter's text.
@@ -212,12 +213,12 @@ struct Wire {
     /// parameter over `Content-Type`) is `application/x-protobuf`, JSON
     /// otherwise.
     body: Encoding,
-    /// The answer's: what `alt` (or `$alt`) asks for, `json` or `proto`; the
-    /// body's when neither is given.
+    /// The answer's: what `alt` (or `$alt`) asks for (see [`answer_alt`]);
+    /// the body's when neither is given.
     answer: Encoding,
-    /// Indented JSON (`prettyPrint`, `$prettyPrint` given other than
-    /// `false`).
-    pretty: bool,
+    /// How a JSON answer is written: indented (`prettyPrint`, `$prettyPrint`
+    /// given other than `false`), enums as numbers (`json;enum-encoding=int`).
+    json: WriteOptions,
     /// The fields the answer is cut down to (`fields`, `$fields` or the
     /// `X-Goog-FieldMask` header, in the mask's JSON form); all when absent
     /// or empty.
@@ -257,16 +258,9 @@ impl Wire {
         } else {
             Encoding::Json
         };
-        let answer = match alt.as_deref() {
-            None => body,
-            Some("json") => Encoding::Json,
-            Some("proto") => Encoding::Proto,
-            Some(other) => {
-                return Err(RestError::new(
-                    Code::InvalidArgument,
-                    format!("alt={} is not supported: json or proto", clip(other)),
-                ));
-            }
+        let (answer, enums_as_ints) = match alt.as_deref() {
+            None => (body, false),
+            Some(alt) => answer_alt(alt)?,
         };
         let fields = match fields.as_deref() {
             None | Some("") => None,
@@ -277,9 +271,31 @@ impl Wire {
         Ok(Self {
             body,
             answer,
-            pretty,
+            json: WriteOptions::default()
+                .pretty(pretty)
+                .enums_as_ints(enums_as_ints),
             fields,
         })
+    }
+}
+
+/// What the `alt` system parameter asks of the answer: its encoding, and
+/// whether a JSON answer writes enums as numbers. `json` and `proto`, as
+/// every Google API takes them, and `json;enum-encoding=int`, which Google's
+/// generated REST clients (GAPIC) send on every call and whose answers they
+/// read with numeric enums.
+fn answer_alt(alt: &str) -> Result<(Encoding, bool), RestError> {
+    match alt {
+        "json" => Ok((Encoding::Json, false)),
+        "json;enum-encoding=int" => Ok((Encoding::Json, true)),
+        "proto" => Ok((Encoding::Proto, false)),
+        other => Err(RestError::new(
+            Code::InvalidArgument,
+            format!(
+                "alt={} is not supported: json, json;enum-encoding=int or proto",
+                clip(other)
+            ),
+        )),
     }
 }
 
@@ -624,7 +640,7 @@ impl Gateway {
         }
         let text = route
             .response
-            .binary_to_json(&reply, wire.pretty)
+            .binary_to_json_with(&reply, &wire.json)
             .map_err(|e| {
                 RestError::new(Code::Internal, format!("cannot write the response: {e}"))
             })?;

@@ -30,6 +30,13 @@ Requests ("op" selects):
   start_servers {} -> ports of a grpcio server and an HTTP (REST) server of
              ServiceController built on the official classes.
   served     {} -> what those servers received, in order.
+  gapic      {"url", "token", "method", "request"} -> a call made with
+             Google's generated client (google-cloud-service-control) over
+             its REST transport, as users call it: `$alt=json;enum-encoding=int`,
+             enums as numbers in the body, its x-goog-* headers, the token as
+             a bearer credential. The answer as canonical JSON, or the typed
+             exception google-api-core raised: its class, HTTP status, message
+             and details.
 """
 
 import base64
@@ -392,7 +399,58 @@ def served(_request):
     return {"served": SERVED}
 
 
+GAPIC_CLIENTS = {}
+
+GAPIC_CALLS = {
+    "check": ("ServiceControllerClient", "check", "CheckRequest"),
+    "report": ("ServiceControllerClient", "report", "ReportRequest"),
+    "allocateQuota": ("QuotaControllerClient", "allocate_quota", "AllocateQuotaRequest"),
+}
+
+
+def gapic(request):
+    from google.api_core import exceptions
+    from google.auth import credentials
+
+    class FixedToken(credentials.Credentials):
+        """A token that refreshing gives again: the session's retry after a
+        401 sends the same token, so the 401 reaches the caller."""
+
+        def __init__(self, token):
+            super().__init__()
+            self.token = token
+
+        def refresh(self, _request):
+            pass
+
+
+    client_class, method, request_class = GAPIC_CALLS[request["method"]]
+    key = (request["url"], request.get("token"), client_class)
+    if key not in GAPIC_CLIENTS:
+        GAPIC_CLIENTS[key] = getattr(servicecontrol_v1, client_class)(
+            transport="rest",
+            credentials=FixedToken(request["token"]),
+            client_options={"api_endpoint": request["url"]},
+        )
+    client = GAPIC_CLIENTS[key]
+    message = getattr(servicecontrol_v1, request_class).from_json(json.dumps(request["request"]))
+    try:
+        response = getattr(client, method)(request=message)
+    except exceptions.GoogleAPICallError as e:
+        return {
+            "exception": type(e).__name__,
+            "httpStatus": e.code,
+            "message": e.message,
+            "details": [
+                json_format.MessageToDict(d) if hasattr(d, "DESCRIPTOR") else d
+                for d in e.details
+            ],
+        }
+    return {"response": json.loads(json_format.MessageToJson(type(response).pb(response)))}
+
+
 HANDLERS = {
+    "gapic": gapic,
     "describe": lambda r: describe(r["types"]),
     "describe_service": lambda r: describe_service(r["service"]),
     "roundtrip": roundtrip,
