@@ -344,3 +344,105 @@ fn a_bad_deny_consumer_code_lists_the_codes() {
     );
     assert!(err.contains("SERVICE_NOT_ACTIVATED"), "{err}");
 }
+
+/// `serve --manual-clock --faults FILE`: the clock held until moved, the
+/// faults waiting from the start, the admin routes behind the token; a bad
+/// faults file refused before serving, in one line naming it.
+#[test]
+fn serve_takes_a_manual_clock_and_a_faults_file() {
+    use std::io::{BufRead, BufReader};
+    let dir = std::env::temp_dir().join(format!("cloud-report-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let faults = dir.join("faults.json");
+    std::fs::write(
+        &faults,
+        r#"{"faults": [{"service": "cli.example.com", "method": "check", "httpStatus": 503}]}"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--require-token",
+            "t",
+            "--manual-clock",
+            "--faults",
+        ])
+        .arg(&faults)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap()
+        .to_owned();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seen = runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let get = |path: &str, token: Option<&str>| {
+            let mut request = http.get(format!("http://{addr}{path}"));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            async move {
+                let answer = request.send().await.unwrap();
+                (answer.status().as_u16(), answer.text().await.unwrap())
+            }
+        };
+        let unauthenticated = get("/emulator/v1/clock", None).await.0;
+        let clock = get("/emulator/v1/clock", Some("t")).await;
+        let check = http
+            .post(format!("http://{addr}/v1/services/cli.example.com:check"))
+            .bearer_auth("t")
+            .body(r#"{"operation": {"operationId": "1", "consumerId": "project:p"}}"#)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        let pending = get("/emulator/v1/services/cli.example.com/faults", Some("t")).await;
+        let log = get("/emulator/v1/services/cli.example.com/requests", Some("t")).await;
+        (unauthenticated, clock, check, pending, log)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (unauthenticated, clock, check, pending, log) = seen;
+    assert_eq!(unauthenticated, 401);
+    assert_eq!(clock.0, 200);
+    assert!(clock.1.contains("\"manual\":true"), "{}", clock.1);
+    assert_eq!(check, 503);
+    assert_eq!(pending.1, r#"{"faults":[]}"#);
+    assert!(log.1.contains("\"method\":\"check\""), "{}", log.1);
+
+    std::fs::write(
+        &faults,
+        r#"{"faults": [{"method": "check", "httpStatus": 503}]}"#,
+    )
+    .unwrap();
+    let out = cloud_report(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--faults",
+            faults.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with("cloud-report: ") && last.contains("faults.json: faults[0]: \"service\""),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -629,6 +629,76 @@ async fn every_transport_reaches_the_emulator() {
 
 type ClientBuilderFor = cloud_report_proto::client::ClientBuilder;
 
+/// Faults the emulator injects, met by the client over each real transport:
+/// an outage fails open after the policy's retries (each one in the
+/// emulator's request log), a scripted answer is the server's answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn injected_faults_reach_the_client_on_every_transport() {
+    use cloud_report_proto::client::{GrpcTransport, RestTransport};
+    use cloud_report_proto::emulator::{Fault, Method};
+    use cloud_report_proto::rest::RestClient;
+
+    for wire in ["grpc", "json", "binary"] {
+        let running = Emulator::start(example_config().0).await.unwrap();
+        let builder = Client::builder(SERVICE).check_options(CheckOptions::disabled());
+        let client = if wire == "grpc" {
+            let channel = tonic::transport::Channel::from_shared(running.url())
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            builder.build(GrpcTransport::new(channel))
+        } else {
+            let rest = RestClient::builder(running.url())
+                .binary(wire == "binary")
+                .build()
+                .unwrap();
+            builder.build(RestTransport::new(rest))
+        };
+        let emulator = running.emulator();
+        emulator.add_fault(
+            SERVICE,
+            Fault::from_json(
+                r#"{"method": "check", "times": 100, "status": {"code": "UNAVAILABLE"}}"#,
+            )
+            .unwrap(),
+        );
+        let answer = client
+            .check(&check("api_key:AIza-good", None))
+            .await
+            .unwrap();
+        assert!(
+            matches!(answer.source, Source::FailedOpen(_)),
+            "{wire}: {answer:?}"
+        );
+        let tries = emulator.requests(SERVICE).len();
+        assert!(
+            tries > 1,
+            "{wire}: the policy retries UNAVAILABLE ({tries})"
+        );
+        assert!(
+            emulator
+                .requests(SERVICE)
+                .iter()
+                .all(|r| r.method == Method::Check)
+        );
+        emulator.clear_faults(SERVICE);
+
+        emulator.add_fault(
+            SERVICE,
+            Fault::from_json(r#"{"method": "check", "checkError": "API_KEY_INVALID"}"#).unwrap(),
+        );
+        let answer = client
+            .check(&check("api_key:AIza-good", None))
+            .await
+            .unwrap();
+        assert!(matches!(answer.source, Source::Server), "{wire}");
+        assert!(!answer.allowed(), "{wire}");
+        client.shutdown().await;
+        running.shutdown().await;
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn network_failures_are_retried_by_the_call_policy_and_answers_never() {
     let (emulator, _) = configured();

@@ -103,6 +103,19 @@ enum Command {
         /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<std::path::PathBuf>,
+        /// Hold the clock at the start time until `POST
+        /// /emulator/v1/clock:advance` moves it, so quota windows are tested
+        /// without waiting.
+        #[arg(long)]
+        manual_clock: bool,
+        /// Scripted answers and faults waiting from the start, as
+        /// `{"faults": [{"service": ..., "method": ..., ...}]}` (README).
+        #[arg(long, value_name = "FILE")]
+        faults: Option<std::path::PathBuf>,
+        /// The most bytes the request log holds; the oldest requests are
+        /// dropped past it.
+        #[arg(long, value_name = "BYTES", default_value_t = emulator::DEFAULT_MAX_REQUEST_LOG_BYTES)]
+        max_request_log_bytes: usize,
     },
 }
 
@@ -193,6 +206,9 @@ fn run(command: Command) -> Result<(), String> {
             service_configs,
             tls_cert,
             tls_key,
+            manual_clock,
+            faults,
+            max_request_log_bytes,
         } => {
             let limits = limits.limits()?;
             let tls = match (tls_cert, tls_key) {
@@ -228,6 +244,19 @@ fn run(command: Command) -> Result<(), String> {
             config.require_token = require_token;
             config.max_operations = max_operations;
             config.max_bytes = max_bytes;
+            config.max_request_log_bytes = max_request_log_bytes;
+            if manual_clock {
+                config.clock = emulator::ManualClock::new(std::time::SystemTime::now()).into();
+            }
+            let faults = match faults {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    emulator::read_faults_file(&text)
+                        .map_err(|e| format!("{}: {e}", path.display()))?
+                }
+                None => Vec::new(),
+            };
             for deny in deny_consumers {
                 let (consumer, code) = deny
                     .rsplit_once('=')
@@ -244,12 +273,11 @@ fn run(command: Command) -> Result<(), String> {
                 })?;
                 config.denied_consumers.insert(consumer.to_owned(), code);
             }
-            serve(
-                listen,
-                emulator::Emulator::new(config),
-                limits,
-                tls.as_ref(),
-            )
+            let emulator = emulator::Emulator::new(config);
+            for (service, fault) in faults {
+                emulator.add_fault(&service, fault);
+            }
+            serve(listen, emulator, limits, tls.as_ref())
         }
         Command::Types => {
             let mut out = io::stdout().lock();

@@ -35,6 +35,11 @@ impl Clock {
         }
     }
 
+    /// The manual clock, when it is one.
+    pub fn manual(&self) -> Option<&ManualClock> {
+        self.0.as_ref()
+    }
+
     /// Whole seconds since the Unix epoch (0 for any time before it).
     pub fn unix_seconds(&self) -> u64 {
         self.now()

@@ -60,11 +60,22 @@
 //!   left out when unlimited);
 //! - `GET /emulator/v1/organizations/{org}/instances/{instance}/status`:
 //!   `{"statuses": [...]}`, the latest report of each instance uid.
+//!
+//! Driving it from a test (each also a method of [`Emulator`]): the request
+//! log (`GET /emulator/v1/services/{service}/requests`), scripted answers
+//! and faults ([`Fault`], `.../faults`), the state and configurations
+//! replaced while it runs (`PUT /emulator/v1/state`,
+//! `PUT .../config`), `POST /emulator/v1:reset`, and a manual clock
+//! (`POST /emulator/v1/clock:advance`). The README has the contract.
 
+mod admin;
 mod clock;
 mod consumers;
 mod deployments;
+mod faults;
+mod inspect;
 mod quota;
+mod requests;
 mod rules;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -82,16 +93,18 @@ use crate::google::cloud::apigee::v1::deployment_service_server::DeploymentServi
 use crate::google::cloud::apigee::v1::runtime_service_server::RuntimeService;
 use crate::google::protobuf::Timestamp;
 use crate::google::rpc::{Code, Status};
-use crate::rest::{Authenticate, BearerToken, Binding, Gateway, RestError, clip};
-use axum::extract::rejection::PathRejection;
+use crate::rest::{Authenticate, BearerToken, Binding, CallContext, Gateway, WireFormat, clip};
 
+pub use admin::ClockError;
 pub use clock::{Clock, ManualClock};
 pub use consumers::{
     AndroidApplication, AndroidKeyRestrictions, ApiKey, ApiTarget, BrowserKeyRestrictions,
     ConsumerState, IosKeyRestrictions, Project, Restrictions, ServerKeyRestrictions, labels,
 };
 pub use deployments::{Deployment, DeploymentState, Organization, StateError};
+pub use faults::{Action, Fault, FaultError, Method, read_faults_file};
 pub use quota::{QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT};
+pub use requests::{ReceivedMessage, ReceivedRequest};
 pub use rules::GOOGLE_LABELS;
 
 use crate::service_config::ServiceConfig;
@@ -102,6 +115,9 @@ pub const MAX_REPORT_BYTES: usize = 1_000_000;
 
 /// The default of [`Config::max_bytes`]: 512 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 512 << 20;
+
+/// The default of [`Config::max_request_log_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_REQUEST_LOG_BYTES: usize = 64 << 20;
 
 /// What a stored operation or status costs beside its encoding and names:
 /// the entries in the tables that find it.
@@ -138,6 +154,10 @@ pub struct Config {
     pub consumers: ConsumerState,
     /// The time quota windows are counted by.
     pub clock: Clock,
+    /// The most bytes the request log holds (each request as encoded, its
+    /// service name, and a fixed cost an entry); the oldest entries are
+    /// dropped, and counted, to make room.
+    pub max_request_log_bytes: usize,
 }
 
 impl Default for Config {
@@ -152,6 +172,7 @@ impl Default for Config {
             service_configs: Vec::new(),
             consumers: ConsumerState::default(),
             clock: Clock::system(),
+            max_request_log_bytes: DEFAULT_MAX_REQUEST_LOG_BYTES,
         }
     }
 }
@@ -235,28 +256,7 @@ impl Config {
     /// A member that is not of the documented form, with its JSON path; a
     /// deployment, group or key naming what the file does not define.
     pub fn state_json(mut self, text: &str) -> Result<Self, StateError> {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields, rename_all = "camelCase")]
-        struct StateFile {
-            #[serde(default)]
-            organizations: BTreeMap<String, Organization>,
-            #[serde(default)]
-            projects: BTreeMap<String, Project>,
-            #[serde(default)]
-            api_keys: BTreeMap<String, ApiKey>,
-        }
-        let file: StateFile = deployments::read_state(text)?;
-        let deployments = DeploymentState {
-            organizations: file.organizations,
-        };
-        deployments.check()?;
-        let consumers = ConsumerState {
-            projects: file.projects,
-            api_keys: file.api_keys,
-        };
-        consumers.check().map_err(StateError::Inconsistent)?;
-        self.deployments = deployments;
-        self.consumers = consumers;
+        (self.deployments, self.consumers) = read_state_file(text)?;
         Ok(self)
     }
 
@@ -274,6 +274,38 @@ impl Config {
         self.clock = clock.into();
         self
     }
+
+    /// Sets [`max_request_log_bytes`](Self::max_request_log_bytes).
+    #[must_use]
+    pub fn max_request_log_bytes(mut self, max: usize) -> Self {
+        self.max_request_log_bytes = max;
+        self
+    }
+}
+
+/// A state file read and checked whole (see [`Config::state_json`]).
+fn read_state_file(text: &str) -> Result<(DeploymentState, ConsumerState), StateError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct StateFile {
+        #[serde(default)]
+        organizations: BTreeMap<String, Organization>,
+        #[serde(default)]
+        projects: BTreeMap<String, Project>,
+        #[serde(default)]
+        api_keys: BTreeMap<String, ApiKey>,
+    }
+    let file: StateFile = deployments::read_state(text)?;
+    let deployments = DeploymentState {
+        organizations: file.organizations,
+    };
+    deployments.check()?;
+    let consumers = ConsumerState {
+        projects: file.projects,
+        api_keys: file.api_keys,
+    };
+    consumers.check().map_err(StateError::Inconsistent)?;
+    Ok((deployments, consumers))
 }
 
 /// An emulator serving on 127.0.0.1 in this process, from
@@ -349,6 +381,21 @@ struct State {
     statuses: BTreeMap<(String, String), StoredStatus>,
     /// Quota used, and allocations answered, for retries.
     quota: quota::QuotaLedger,
+    /// Every Check, AllocateQuota and Report received.
+    requests: requests::RequestLog,
+    /// Scripted answers and faults waiting for calls.
+    faults: faults::Faults,
+}
+
+/// What a running emulator judges by and may have replaced while it runs
+/// (`PUT /emulator/v1/state`, `PUT /emulator/v1/services/{service}/config`):
+/// each call takes the whole of it as it was when the call began.
+#[derive(Default)]
+struct Live {
+    deployments: DeploymentState,
+    consumers: ConsumerState,
+    /// Each configured service's rules, by name.
+    rules: HashMap<String, Arc<ServiceRules>>,
 }
 
 /// What a consumer used of a quota limit in its current window, as
@@ -384,8 +431,7 @@ fn status_cost(instance: &str, uid: &str, encoded: usize) -> usize {
 pub struct Emulator {
     config: Arc<Config>,
     token: Option<BearerToken>,
-    /// Each configured service's rules, by name.
-    rules: Arc<HashMap<String, Arc<ServiceRules>>>,
+    live: Arc<std::sync::RwLock<Arc<Live>>>,
     state: Arc<Mutex<State>>,
 }
 
@@ -405,8 +451,13 @@ impl Emulator {
             .iter()
             .map(|c| (c.name().to_owned(), Arc::new(ServiceRules::new(c.clone()))))
             .collect();
+        let live = Live {
+            deployments: config.deployments.clone(),
+            consumers: config.consumers.clone(),
+            rules,
+        };
         Self {
-            rules: Arc::new(rules),
+            live: Arc::new(std::sync::RwLock::new(Arc::new(live))),
             token: config.require_token.clone().map(BearerToken::new),
             config: Arc::new(config),
             state: Arc::default(),
@@ -421,17 +472,18 @@ impl Emulator {
         let inspection = axum::Router::new()
             .route(
                 "/emulator/v1/services/{service_name}/operations",
-                get(inspect_operations).fallback(inspection_method_not_allowed),
+                get(inspect::inspect_operations).fallback(inspect::inspection_method_not_allowed),
             )
             .route(
                 "/emulator/v1/services/{service_name}/quota",
-                get(inspect_quota).fallback(inspection_method_not_allowed),
+                get(inspect::inspect_quota).fallback(inspect::inspection_method_not_allowed),
             )
             .route(
                 "/emulator/v1/organizations/{org}/instances/{instance}/status",
-                get(inspect_statuses).fallback(inspection_method_not_allowed),
+                get(inspect::inspect_statuses).fallback(inspect::inspection_method_not_allowed),
             )
-            .with_state(self.clone());
+            .with_state(self.clone())
+            .merge(admin::routes(self.clone()));
         let mut gateway = Gateway::new()
             .add_service_controller(self.clone())
             .add_quota_controller(self.clone())
@@ -535,7 +587,8 @@ impl Emulator {
     /// current windows, by consumer then limit; limits with nothing used
     /// are left out.
     pub fn quota_usage(&self, service_name: &str) -> Vec<QuotaUsage> {
-        let Some(rules) = self.rules.get(service_name) else {
+        let live = self.live();
+        let Some(rules) = live.rules.get(service_name) else {
             return Vec::new();
         };
         let now = self.config.clock.unix_seconds();
@@ -545,6 +598,14 @@ impl Emulator {
     /// What everything stored costs, as [`Config::max_bytes`] counts it.
     pub fn stored_bytes(&self) -> usize {
         self.state().bytes
+    }
+
+    /// What calls judge by now.
+    fn live(&self) -> Arc<Live> {
+        self.live
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -565,18 +626,21 @@ impl Emulator {
 
     /// The rules of a service: `None` in the lenient mode (no configuration
     /// loaded), NOT_FOUND for a service without a configuration otherwise.
-    fn rules_of(&self, service_name: &str) -> Result<Option<Arc<ServiceRules>>, tonic::Status> {
-        if self.rules.is_empty() {
+    fn rules_of(
+        live: &Live,
+        service_name: &str,
+    ) -> Result<Option<Arc<ServiceRules>>, tonic::Status> {
+        if live.rules.is_empty() {
             return Ok(None);
         }
-        match self.rules.get(service_name) {
+        match live.rules.get(service_name) {
             Some(rules) => Ok(Some(rules.clone())),
             None => Err(Status::new(
                 Code::NotFound,
                 format!(
                     "service {:?} is not configured in the emulator (configured: {})",
                     clip(service_name),
-                    clip(&rules::names(self.rules.keys().map(String::as_str)))
+                    clip(&rules::names(live.rules.keys().map(String::as_str)))
                 ),
             )
             .into()),
@@ -667,6 +731,88 @@ fn duplicate_metric_value<'a>(
     None
 }
 
+impl Emulator {
+    /// Logs a call of `method` and takes the fault waiting for it, if any;
+    /// the call's transport context when it came through the gateway.
+    fn receive<M: Message>(
+        &self,
+        method: Method,
+        service: &str,
+        request: &Request<M>,
+    ) -> (Option<CallContext>, Option<Action>) {
+        let call = request.extensions().get::<CallContext>().cloned();
+        let wire = call.as_ref().map_or(WireFormat::Grpc, CallContext::wire);
+        let encoded = Bytes::from(request.get_ref().encode_to_vec());
+        let now = self.config.clock.now();
+        let mut state = self.state();
+        let max = self.config.max_request_log_bytes;
+        state
+            .requests
+            .record(service, method, wire, now, encoded, max);
+        let fault = state.faults.take(service, method);
+        (call, fault)
+    }
+}
+
+/// What a call does under a fault: `Ok(Some(answer))` when the script
+/// answers it, `Err` when the fault fails it, `Ok(None)` when it goes on to
+/// its usual answer (none, or after a delay). A check error is the check's
+/// own to answer.
+async fn scripted<R: Message + Default>(
+    fault: Option<Action>,
+    call: Option<&CallContext>,
+) -> Result<Option<R>, tonic::Status> {
+    match fault {
+        None | Some(Action::CheckError(_)) => Ok(None),
+        Some(Action::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            Ok(None)
+        }
+        Some(Action::Status { code, message }) => Err(Status::new(code, message).into()),
+        Some(Action::HttpStatus(http)) => {
+            if let Some(call) = call {
+                call.set_http_status(http);
+            }
+            Err(Status::new(
+                Code::from_http_status(http),
+                format!("HTTP {http} injected by the emulator"),
+            )
+            .into())
+        }
+        Some(Action::Response(encoded)) => Ok(Some(decode_stored(&encoded))),
+        Some(Action::Drop(how)) => {
+            // Served some other way than through the gateway, the call
+            // cannot be dropped: it fails as a dropped call would.
+            if let Some(call) = call {
+                call.abort(how);
+            }
+            Err(Status::new(Code::Unavailable, "the call was dropped by the emulator").into())
+        }
+    }
+}
+
+/// A Check answered with one injected check error.
+fn injected_check_error(
+    request: &sc::CheckRequest,
+    code: sc::check_error::Code,
+) -> sc::CheckResponse {
+    sc::CheckResponse {
+        operation_id: request
+            .operation
+            .as_ref()
+            .map(|o| o.operation_id.clone())
+            .unwrap_or_default(),
+        check_errors: vec![sc::CheckError {
+            code: code as i32,
+            detail: format!("{} injected by the emulator", code.as_str_name()),
+            ..Default::default()
+        }],
+        service_config_id: config_id(&request.service_config_id),
+        service_rollout_id: "emulator-rollout".into(),
+        ..Default::default()
+    }
+}
+
 #[tonic::async_trait]
 impl ServiceController for Emulator {
     async fn check(
@@ -674,14 +820,22 @@ impl ServiceController for Emulator {
         request: Request<sc::CheckRequest>,
     ) -> Result<Response<sc::CheckResponse>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
+        let (call, fault) = self.receive(Method::Check, &request.get_ref().service_name, &request);
         let request = request.into_inner();
+        if let Some(Action::CheckError(code)) = fault {
+            return Ok(Response::new(injected_check_error(&request, code)));
+        }
+        if let Some(answer) = scripted(fault, call.as_ref()).await? {
+            return Ok(Response::new(answer));
+        }
         if request.service_name.is_empty() {
             return Err(invalid("service_name is required"));
         }
         let operation = request
             .operation
             .ok_or_else(|| invalid("operation is required"))?;
-        let rules = self.rules_of(&request.service_name)?;
+        let live = self.live();
+        let rules = Self::rules_of(&live, &request.service_name)?;
         let mut check_errors: Vec<sc::CheckError> = self
             .config
             .denied_consumers
@@ -699,7 +853,7 @@ impl ServiceController for Emulator {
                 }]
             })
             .unwrap_or_default();
-        let consumers = &self.config.consumers;
+        let consumers = &live.consumers;
         let judged = !consumers.projects.is_empty() || !consumers.api_keys.is_empty();
         let unregistered = operation.consumer_id.is_empty()
             && rules
@@ -730,6 +884,10 @@ impl ServiceController for Emulator {
         request: Request<sc::ReportRequest>,
     ) -> Result<Response<sc::ReportResponse>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
+        let (call, fault) = self.receive(Method::Report, &request.get_ref().service_name, &request);
+        if let Some(answer) = scripted(fault, call.as_ref()).await? {
+            return Ok(Response::new(answer));
+        }
         let request = request.into_inner();
         let size = request.encoded_len();
         if size > MAX_REPORT_BYTES {
@@ -740,7 +898,7 @@ impl ServiceController for Emulator {
         if request.service_name.is_empty() {
             return Err(invalid("service_name is required"));
         }
-        let rules = self.rules_of(&request.service_name)?;
+        let rules = Self::rules_of(&self.live(), &request.service_name)?;
         let checked = if size > VALIDATE_ON_POOL_BYTES {
             tokio::task::spawn_blocking(move || check_report(request, rules.as_deref()))
                 .await
@@ -879,6 +1037,14 @@ impl QuotaController for Emulator {
         request: Request<sc::AllocateQuotaRequest>,
     ) -> Result<Response<sc::AllocateQuotaResponse>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
+        let (call, fault) = self.receive(
+            Method::AllocateQuota,
+            &request.get_ref().service_name,
+            &request,
+        );
+        if let Some(answer) = scripted(fault, call.as_ref()).await? {
+            return Ok(Response::new(answer));
+        }
         let request = request.into_inner();
         if request.service_name.is_empty() {
             return Err(invalid("service_name is required"));
@@ -886,7 +1052,8 @@ impl QuotaController for Emulator {
         let operation = request
             .allocate_operation
             .ok_or_else(|| invalid("allocate_operation is required"))?;
-        let rules = self.rules_of(&request.service_name)?;
+        let live = self.live();
+        let rules = Self::rules_of(&live, &request.service_name)?;
         let mut answer = sc::AllocateQuotaResponse {
             operation_id: operation.operation_id.clone(),
             service_config_id: config_id(&request.service_config_id),
@@ -934,7 +1101,7 @@ impl QuotaController for Emulator {
             return Ok(Response::new(decode_stored(&earlier)));
         }
         let demand = quota::demand(&rules.config, &operation).map_err(invalid)?;
-        let consumer = match self.config.consumers.quota_consumer(&operation.consumer_id) {
+        let consumer = match live.consumers.quota_consumer(&operation.consumer_id) {
             consumers::QuotaConsumer::Counted(consumer) => consumer,
             consumers::QuotaConsumer::Refused(code, description) => {
                 answer
@@ -1046,15 +1213,17 @@ impl RuntimeService for Emulator {
 
 impl Emulator {
     /// The organization and deployment a change-report request names.
-    fn deployment_target(&self, name: &str) -> Result<(&Organization, Deployment), tonic::Status> {
+    fn deployment_target<'a>(
+        live: &'a Live,
+        name: &str,
+    ) -> Result<(&'a Organization, Deployment), tonic::Status> {
         let target = DeploymentState::target(name).ok_or_else(|| {
             invalid(format!(
                 "name \"{}\" is not of the form organizations/{{org}}/environments/{{env}}/apis/{{api}}/revisions/{{rev}}",
                 clip(name)
             ))
         })?;
-        let org = self
-            .config
+        let org = live
             .deployments
             .organizations
             .get(target.org)
@@ -1076,7 +1245,8 @@ impl DeploymentService for Emulator {
     ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
         let request = request.into_inner();
-        let (org, target) = self.deployment_target(&request.name)?;
+        let live = self.live();
+        let (org, target) = Self::deployment_target(&live, &request.name)?;
         Ok(Response::new(
             org.deploy_report(&target, request.r#override),
         ))
@@ -1088,269 +1258,8 @@ impl DeploymentService for Emulator {
     ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
         let request = request.into_inner();
-        let (org, target) = self.deployment_target(&request.name)?;
+        let live = self.live();
+        let (org, target) = Self::deployment_target(&live, &request.name)?;
         Ok(Response::new(org.undeploy_report(&target)))
     }
-}
-
-// ---------------------------------------------------------------------------
-// Inspection endpoints
-
-/// Items written per chunk of an inspection answer, at most, and the
-/// encoded bytes after which a chunk takes no more (it takes at least one
-/// item): the store is locked once per chunk, never for the whole answer,
-/// and a reader holds one chunk.
-const CHUNK_ITEMS: usize = 64;
-const CHUNK_BYTES: usize = 64 << 10;
-
-/// The first items of `items` that make a chunk.
-fn chunk_of<T>(items: impl Iterator<Item = T>, size: impl Fn(&T) -> usize) -> Vec<T> {
-    let mut bytes = 0;
-    items
-        .take(CHUNK_ITEMS)
-        .take_while(|item| {
-            let more = bytes < CHUNK_BYTES;
-            bytes += size(item);
-            more
-        })
-        .collect()
-}
-
-/// The next items of a listing, as encoded: `None` when there are no more.
-type NextItems = Box<dyn FnMut() -> Option<Vec<Bytes>> + Send>;
-
-/// `{"<field>": [<message JSON>, ...]}`, streamed: each chunk is taken from
-/// the store under its lock and written after, so a reader that never reads
-/// holds one chunk, not the store. An item that cannot be written (the door
-/// checks keep such items out of the store) is left out and named in a
-/// `"notWritten"` list after the items, never failing the rest.
-struct JsonList<M> {
-    field: &'static str,
-    next: NextItems,
-    started: bool,
-    seen: usize,
-    any_written: bool,
-    not_written: Vec<String>,
-    finished: bool,
-    message: std::marker::PhantomData<fn() -> M>,
-}
-
-impl<M: Message + Default + crate::json::WriteJson> JsonList<M> {
-    fn new(field: &'static str, next: NextItems) -> Self {
-        Self {
-            field,
-            next,
-            started: false,
-            seen: 0,
-            any_written: false,
-            not_written: Vec::new(),
-            finished: false,
-            message: std::marker::PhantomData,
-        }
-    }
-
-    /// The next piece of the answer, `None` after the last.
-    fn next_chunk(&mut self) -> Option<Vec<u8>> {
-        if self.finished {
-            return None;
-        }
-        let mut out = Vec::new();
-        if !self.started {
-            self.started = true;
-            out.extend_from_slice(format!("{{\"{}\":[", self.field).as_bytes());
-        }
-        let Some(items) = (self.next)() else {
-            self.finished = true;
-            out.push(b']');
-            if !self.not_written.is_empty() {
-                let list = serde_json::to_string(&self.not_written).unwrap_or_default();
-                out.extend_from_slice(format!(",\"notWritten\":{list}").as_bytes());
-            }
-            out.push(b'}');
-            return Some(out);
-        };
-        for encoded in items {
-            let written = M::decode(&encoded[..])
-                .map_err(|e| e.to_string())
-                .and_then(|m| crate::json::to_vec(&m).map_err(|e| e.to_string()));
-            match written {
-                Ok(json) => {
-                    if self.any_written {
-                        out.push(b',');
-                    }
-                    self.any_written = true;
-                    out.extend_from_slice(&json);
-                }
-                Err(e) => self.not_written.push(format!("item {}: {e}", self.seen)),
-            }
-            self.seen += 1;
-        }
-        Some(out)
-    }
-}
-
-impl<M: Message + Default + crate::json::WriteJson> http_body::Body for JsonList<M> {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        std::task::Poll::Ready(
-            self.next_chunk()
-                .map(|chunk| Ok(http_body::Frame::data(Bytes::from(chunk)))),
-        )
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.finished
-    }
-}
-
-/// A 200 answer streaming a [`JsonList`].
-fn json_list<M: Message + Default + crate::json::WriteJson + 'static>(
-    field: &'static str,
-    next: NextItems,
-) -> axum::response::Response {
-    let mut response =
-        axum::response::Response::new(axum::body::Body::new(JsonList::<M>::new(field, next)));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response
-}
-
-/// A method other than GET on an inspection endpoint: 405 in Google's error
-/// form, as the gateway answers.
-async fn inspection_method_not_allowed(
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-) -> RestError {
-    RestError::new(
-        Code::Unimplemented,
-        format!("method {method} is not allowed on {}", clip(uri.path())),
-    )
-    .with_http_status(405)
-}
-
-/// A path whose variables cannot be read (not UTF-8 once decoded): 400 in
-/// Google's error form.
-fn bad_path(rejection: &PathRejection) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    RestError::new(
-        Code::InvalidArgument,
-        format!("invalid path: {}", rejection.body_text()),
-    )
-    .into_response()
-}
-
-/// The operations of a service in arrival order, as they were when the
-/// request came: later ones are not included.
-async fn inspect_operations(
-    axum::extract::State(emulator): axum::extract::State<Emulator>,
-    service_name: Result<axum::extract::Path<String>, PathRejection>,
-) -> axum::response::Response {
-    let service_name = match service_name {
-        Ok(axum::extract::Path(name)) => name,
-        Err(rejection) => return bad_path(&rejection),
-    };
-    let end = emulator
-        .state()
-        .services
-        .get(&service_name)
-        .map_or(0, |s| s.operations.len());
-    let mut next = 0;
-    json_list::<sc::Operation>(
-        "operations",
-        Box::new(move || {
-            if next >= end {
-                return None;
-            }
-            let state = emulator.state();
-            let stored = &state.services.get(&service_name)?.operations;
-            let chunk = chunk_of(stored[next..end].iter().cloned(), Bytes::len);
-            next += chunk.len();
-            Some(chunk)
-        }),
-    )
-}
-
-/// The quota used in the current windows of a service, as
-/// [`Emulator::quota_usage`] gives it; windows start as RFC 3339 times.
-async fn inspect_quota(
-    axum::extract::State(emulator): axum::extract::State<Emulator>,
-    service_name: Result<axum::extract::Path<String>, PathRejection>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let service_name = match service_name {
-        Ok(axum::extract::Path(name)) => name,
-        Err(rejection) => return bad_path(&rejection),
-    };
-    let usage: Vec<serde_json::Value> = emulator
-        .quota_usage(&service_name)
-        .into_iter()
-        .map(|u| {
-            let start = Timestamp {
-                seconds: i64::try_from(u.window_start).unwrap_or(i64::MAX),
-                nanos: 0,
-                ..Default::default()
-            };
-            let mut entry = serde_json::json!({
-                "consumer": u.consumer,
-                "limit": u.limit,
-                "metric": u.metric,
-                "windowStart": start.to_string(),
-                "windowSeconds": u.window_seconds,
-                "used": u.used,
-            });
-            if let Some(allowance) = u.allowance {
-                entry["allowance"] = allowance.into();
-            }
-            entry
-        })
-        .collect();
-    (
-        [(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json; charset=utf-8"),
-        )],
-        serde_json::json!({ "quotaUsage": usage }).to_string(),
-    )
-        .into_response()
-}
-
-/// The latest status of each uid of an instance, by uid.
-async fn inspect_statuses(
-    axum::extract::State(emulator): axum::extract::State<Emulator>,
-    names: Result<axum::extract::Path<(String, String)>, PathRejection>,
-) -> axum::response::Response {
-    use std::ops::Bound::{Excluded, Included, Unbounded};
-    let (org, instance) = match names {
-        Ok(axum::extract::Path(names)) => names,
-        Err(rejection) => return bad_path(&rejection),
-    };
-    let instance = format!("organizations/{org}/instances/{instance}");
-    let mut after: Option<(String, String)> = None;
-    json_list::<apigee::ReportInstanceStatusRequest>(
-        "statuses",
-        Box::new(move || {
-            let state = emulator.state();
-            let start = match after.take() {
-                Some(key) => Excluded(key),
-                None => Included((instance.clone(), String::new())),
-            };
-            let chunk = chunk_of(
-                state
-                    .statuses
-                    .range((start, Unbounded))
-                    .take_while(|((i, _), _)| *i == instance)
-                    .map(|(key, status)| (key, status.encoded.clone())),
-                |(_, encoded)| encoded.len(),
-            );
-            after = Some(chunk.last()?.0.clone());
-            Some(chunk.into_iter().map(|(_, encoded)| encoded).collect())
-        }),
-    )
 }

@@ -44,6 +44,8 @@ pub(crate) struct TypedCall {
     pub(super) body: Bytes,
     pub(super) encoding: Encoding,
     pub(super) headers: HeaderMap,
+    /// The request's extensions (its [`CallContext`](super::CallContext)).
+    pub(super) extensions: http::Extensions,
 }
 
 impl TypedCall {
@@ -66,7 +68,7 @@ impl TypedCall {
         };
         Ok(tonic::Request::from_parts(
             tonic::metadata::MetadataMap::from_headers(self.headers.clone()),
-            http::Extensions::default(),
+            self.extensions.clone(),
             message,
         ))
     }

@@ -42,6 +42,7 @@
 //! [`Server`] holds every connection to [`Limits`].
 
 mod auth;
+mod call;
 mod client;
 pub(crate) mod dispatch;
 mod error;
@@ -67,6 +68,7 @@ use tower::{Service, ServiceExt};
 
 pub use crate::token::TokenFuture;
 pub use auth::{Authenticate, BearerToken, bearer};
+pub use call::{Abort, CallContext, WireFormat};
 pub use client::{ClientError, RestClient, RestClientBuilder};
 pub use error::RestError;
 pub(crate) use error::clip;
@@ -566,10 +568,11 @@ impl Gateway {
                 body,
                 encoding: wire.body,
                 headers: forwarded_headers(&parts.headers),
+                extensions: parts.extensions.clone(),
             };
             service.call(route.binding.method, call).await?
         } else {
-            self.call_grpc(index, values, query, body, &parts.headers, wire.body)
+            self.call_grpc(index, values, query, body, &parts, wire.body)
                 .await?
         };
         self.answer(index, &mut reply, selection.as_ref(), &wire)
@@ -583,7 +586,7 @@ impl Gateway {
         values: Vec<String>,
         query: String,
         body: Bytes,
-        headers: &HeaderMap,
+        parts: &http::request::Parts,
         encoding: Encoding,
     ) -> Result<Vec<u8>, RestError> {
         let route = &self.routes[index];
@@ -603,8 +606,9 @@ impl Gateway {
         if message.len() > self.max_message_bytes {
             return Err(message_too_large(message.len(), self.max_message_bytes));
         }
-        // The in-process gRPC call, with the caller's headers as metadata.
-        self.call(route, forwarded_headers(headers), message).await
+        // The in-process gRPC call, with the caller's headers as metadata
+        // and the request's extensions (its CallContext).
+        self.call(route, parts, message).await
     }
 
     /// The REST answer of route `index` from the response's binary
@@ -680,7 +684,7 @@ impl Gateway {
     async fn call(
         &self,
         route: &Route,
-        headers: HeaderMap,
+        parts: &http::request::Parts,
         message: Vec<u8>,
     ) -> Result<Vec<u8>, RestError> {
         let service = self
@@ -705,7 +709,8 @@ impl Gateway {
             ))
             .body(tonic::body::Body::new(Full::new(framed.freeze())))
             .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
-        *request.headers_mut() = headers;
+        *request.headers_mut() = forwarded_headers(&parts.headers);
+        *request.extensions_mut() = parts.extensions.clone();
         request.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
@@ -809,18 +814,43 @@ async fn handle(
                 ),
             );
         }
-        return gateway.grpc(request).await;
+        let call = CallContext::new(WireFormat::Grpc);
+        let mut request = request;
+        request.extensions_mut().insert(call.clone());
+        let mut response = gateway.grpc(request).await;
+        if let Some(abort) = call.aborted() {
+            response.extensions_mut().insert(abort);
+        }
+        return response;
     }
     let wire = match Wire::of(request.headers(), request.uri().query()) {
         Ok(wire) => wire,
         Err(error) => return error.into_response(),
     };
     let answer = wire.answer;
-    match gateway.clone().rest(request, wire).await {
+    let call = CallContext::new(match wire.body {
+        Encoding::Json => WireFormat::Json,
+        Encoding::Proto => WireFormat::Binary,
+    });
+    let mut request = request;
+    request.extensions_mut().insert(call.clone());
+    let mut response = match gateway.clone().rest(request, wire).await {
         Ok(response) => response,
-        Err(error) if answer == Encoding::Proto => error.into_proto_response(),
-        Err(error) => error.into_response(),
+        Err(mut error) => {
+            if let Some(status) = call.http_status() {
+                error = error.with_http_status(status);
+            }
+            if answer == Encoding::Proto {
+                error.into_proto_response()
+            } else {
+                error.into_response()
+            }
+        }
+    };
+    if let Some(abort) = call.aborted() {
+        response.extensions_mut().insert(abort);
     }
+    response
 }
 
 /// The request headers passed to the service as gRPC metadata: everything

@@ -29,8 +29,8 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
-use super::RestError;
 use super::error::{BodyError, error_response};
+use super::{Abort, RestError};
 use crate::google::rpc::{Code, Status};
 
 /// The limits a [`Server`] holds connections and requests to.
@@ -276,6 +276,9 @@ struct Connection {
     served: std::sync::atomic::AtomicBool,
     /// Wakes the task to close the connection at once.
     evict: Notify,
+    /// Wakes the task to drop the connection whatever is in flight (a
+    /// service asked for [`Abort::Close`]).
+    abort: Notify,
 }
 
 impl Shared {
@@ -330,6 +333,7 @@ impl Shared {
             last_active: AtomicU64::new(self.now_ms()),
             served: std::sync::atomic::AtomicBool::new(false),
             evict: Notify::new(),
+            abort: Notify::new(),
         });
         connections.insert(id, connection.clone());
         Some((id, connection))
@@ -435,6 +439,7 @@ impl ConnectionTask {
             let wake = closing_by.unwrap_or_else(|| self.next_look());
             tokio::select! {
                 _ = conn.as_mut() => break,
+                () = self.connection.abort.notified() => break,
                 () = self.connection.evict.notified(), if closing_by.is_none() => {
                     // Chosen while idle; a request may have begun since.
                     if self.connection.in_flight.load(Ordering::Acquire) == 0 {
@@ -579,12 +584,24 @@ impl Drop for InFlight {
     }
 }
 
+/// A call left unanswered at its service's request ([`CallContext::abort`](super::CallContext::abort)).
+#[derive(Debug)]
+struct Aborted;
+
+impl std::fmt::Display for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the service asked to leave the call unanswered")
+    }
+}
+
+impl std::error::Error for Aborted {}
+
 async fn serve_request(
     shared: Arc<Shared>,
     connection: Arc<Connection>,
     router: axum::Router,
     request: http::Request<Incoming>,
-) -> Result<Response, Infallible> {
+) -> Result<Response, Aborted> {
     let limits = shared.limits.clone();
     let in_flight = InFlight::begin(shared, connection);
     let grpc = is_grpc(request.headers());
@@ -629,6 +646,16 @@ async fn serve_request(
             )
         }
     };
+    match response.extensions().get::<Abort>() {
+        // hyper resets the stream of a failed call (HTTP/2) or closes its
+        // connection (HTTP/1.1); dropping the connection closes it whole.
+        Some(Abort::Reset) => return Err(Aborted),
+        Some(Abort::Close) => {
+            in_flight.connection.abort.notify_one();
+            return Err(Aborted);
+        }
+        None => {}
+    }
     Ok(response.map(|body| {
         Body::new(ResponseBody {
             inner: body,

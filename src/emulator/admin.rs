@@ -1,0 +1,326 @@
+//! What a gateway test drives a running emulator with: the request log,
+//! scripted answers and faults, state and configurations replaced while it
+//! runs, a reset, and the clock. Each is a method of [`Emulator`] and an
+//! HTTP endpoint (README, "Driving the emulator from a test"), behind the
+//! token check like every route.
+
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use super::faults::Fault;
+use super::inspect::{json_list, path_error};
+use super::requests::{Entry, ReceivedRequest};
+use super::rules::ServiceRules;
+use super::{Emulator, Live, State as Store, StateError, read_state_file};
+use crate::google::protobuf::Timestamp;
+use crate::google::rpc::Code;
+use crate::rest::{RestError, clip};
+use crate::service_config::ServiceConfig;
+
+/// The largest body an admin call takes (a state file, a configuration).
+const MAX_ADMIN_BODY_BYTES: usize = 16 << 20;
+
+/// Why the clock cannot be moved: it is the system's.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the emulator's clock is the system's; start it with a ManualClock (serve --manual-clock) to move it"
+)]
+pub struct ClockError;
+
+impl Emulator {
+    /// Every Check, AllocateQuota and Report a service received and the
+    /// log still holds, in order (see [`Config::max_request_log_bytes`](super::Config::max_request_log_bytes)).
+    pub fn requests(&self, service_name: &str) -> Vec<ReceivedRequest> {
+        let entries = self.state().requests.of(service_name);
+        entries.iter().map(Entry::received).collect()
+    }
+
+    /// How many of a service's requests the log dropped for room.
+    pub fn dropped_requests(&self, service_name: &str) -> u64 {
+        self.state().requests.dropped(service_name)
+    }
+
+    /// Adds a fault for the calls of a service, after those waiting.
+    ///
+    /// ```
+    /// use cloud_report_proto::emulator::{Config, Emulator, Fault};
+    ///
+    /// let emulator = Emulator::new(Config::default());
+    /// let fault = Fault::from_json(r#"{"method": "check", "times": 3, "httpStatus": 503}"#)?;
+    /// emulator.add_fault("my-api.example.com", fault);
+    /// assert_eq!(emulator.faults("my-api.example.com").len(), 1);
+    /// # Ok::<(), cloud_report_proto::emulator::FaultError>(())
+    /// ```
+    pub fn add_fault(&self, service_name: &str, fault: Fault) {
+        self.state().faults.add(service_name, fault);
+    }
+
+    /// The faults waiting for a service's calls, with what is left of their
+    /// `times`.
+    pub fn faults(&self, service_name: &str) -> Vec<Fault> {
+        self.state().faults.list(service_name)
+    }
+
+    /// Drops the faults waiting for a service's calls.
+    pub fn clear_faults(&self, service_name: &str) {
+        self.state().faults.clear(service_name);
+    }
+
+    /// Replaces the projects, API keys and organizations with a state file's
+    /// (the form of [`Config::state_json`](super::Config::state_json)),
+    /// checked whole first: on error nothing changes. Calls under way finish
+    /// with the state they began with.
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::state_json`](super::Config::state_json).
+    pub fn replace_state_json(&self, text: &str) -> Result<(), StateError> {
+        let (deployments, consumers) = read_state_file(text)?;
+        self.update_live(|live| Live {
+            deployments,
+            consumers,
+            rules: live.rules.clone(),
+        });
+        Ok(())
+    }
+
+    /// Adds a service's configuration, or replaces the one of the same
+    /// service. Loading the first configuration ends the lenient mode: other
+    /// services are NOT_FOUND from then on.
+    pub fn replace_service_config(&self, config: ServiceConfig) {
+        let name = config.name().to_owned();
+        let rules = Arc::new(ServiceRules::new(config));
+        self.update_live(|live| {
+            let mut all = live.rules.clone();
+            all.insert(name, rules);
+            Live {
+                deployments: live.deployments.clone(),
+                consumers: live.consumers.clone(),
+                rules: all,
+            }
+        });
+    }
+
+    /// Drops every stored operation and status, the quota used, the request
+    /// log and the waiting faults; the configurations, the state file and
+    /// the clock stay.
+    pub fn reset(&self) {
+        *self.state() = Store::default();
+    }
+
+    /// Moves a manual clock forward (see [`ManualClock`](super::ManualClock)).
+    ///
+    /// # Errors
+    ///
+    /// When the clock is the system's.
+    pub fn advance_clock(&self, by: Duration) -> Result<(), ClockError> {
+        let clock = self.config.clock.manual().ok_or(ClockError)?;
+        clock.advance(by);
+        Ok(())
+    }
+
+    fn update_live(&self, update: impl FnOnce(&Live) -> Live) {
+        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        *live = Arc::new(update(&live));
+    }
+}
+
+/// The admin routes, to merge with the emulator's others.
+pub(super) fn routes(emulator: Emulator) -> axum::Router {
+    use axum::routing::{get, post, put};
+    let not_allowed = super::inspect::inspection_method_not_allowed;
+    axum::Router::new()
+        .route(
+            "/emulator/v1/services/{service_name}/requests",
+            get(list_requests).fallback(not_allowed),
+        )
+        .route(
+            "/emulator/v1/services/{service_name}/faults",
+            get(list_faults)
+                .post(add_fault)
+                .delete(clear_faults)
+                .fallback(not_allowed),
+        )
+        .route(
+            "/emulator/v1/services/{service_name}/config",
+            put(replace_config).fallback(not_allowed),
+        )
+        .route(
+            "/emulator/v1/state",
+            put(replace_state).fallback(not_allowed),
+        )
+        .route("/emulator/v1:reset", post(reset).fallback(not_allowed))
+        .route("/emulator/v1/clock", get(read_clock).fallback(not_allowed))
+        .route(
+            "/emulator/v1/clock:advance",
+            post(advance_clock).fallback(not_allowed),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_ADMIN_BODY_BYTES))
+        .with_state(emulator)
+}
+
+fn json_answer(value: &serde_json::Value) -> Response {
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+fn invalid(message: impl Into<String>) -> RestError {
+    RestError::new(Code::InvalidArgument, message)
+}
+
+/// A body's text, or the error saying it is not UTF-8.
+fn text_of(body: &Bytes) -> Result<&str, RestError> {
+    std::str::from_utf8(body).map_err(|e| invalid(format!("the body is not UTF-8: {e}")))
+}
+
+/// The service a path names, or the error saying why it names none.
+fn service_of(name: Result<Path<String>, PathRejection>) -> Result<String, RestError> {
+    name.map(|Path(name)| name).map_err(|r| path_error(&r))
+}
+
+/// `{"requests": [{"method", "wire", "receiveTime", "request"}], "dropped": N}`,
+/// streamed.
+async fn list_requests(
+    State(emulator): State<Emulator>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Response, RestError> {
+    let service = service_of(name)?;
+    let (entries, dropped) = {
+        let state = emulator.state();
+        (
+            state.requests.of(&service),
+            state.requests.dropped(&service),
+        )
+    };
+    let mut entries = entries.into_iter();
+    Ok(json_list(
+        "requests",
+        Box::new(move || {
+            let chunk: Vec<Entry> = entries.by_ref().take(64).collect();
+            (!chunk.is_empty()).then_some(chunk)
+        }),
+        Entry::to_json,
+        format!(",\"dropped\":{dropped}"),
+    ))
+}
+
+fn faults_answer(emulator: &Emulator, service: &str) -> Response {
+    let faults: Vec<serde_json::Value> = emulator
+        .faults(service)
+        .iter()
+        .map(Fault::to_json)
+        .collect();
+    json_answer(&serde_json::json!({ "faults": faults }))
+}
+
+async fn list_faults(
+    State(emulator): State<Emulator>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Response, RestError> {
+    Ok(faults_answer(&emulator, &service_of(name)?))
+}
+
+/// Adds one fault (its JSON form); answers what is waiting.
+async fn add_fault(
+    State(emulator): State<Emulator>,
+    name: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Response, RestError> {
+    let service = service_of(name)?;
+    let fault =
+        Fault::from_json(text_of(&body)?).map_err(|e| invalid(format!("invalid fault: {e}")))?;
+    emulator.add_fault(&service, fault);
+    Ok(faults_answer(&emulator, &service))
+}
+
+async fn clear_faults(
+    State(emulator): State<Emulator>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Response, RestError> {
+    let service = service_of(name)?;
+    emulator.clear_faults(&service);
+    Ok(faults_answer(&emulator, &service))
+}
+
+/// Replaces a service's configuration with the body (JSON or YAML); its
+/// `name` must be the path's service.
+async fn replace_config(
+    State(emulator): State<Emulator>,
+    name: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Response, RestError> {
+    let service = service_of(name)?;
+    let config = ServiceConfig::parse(text_of(&body)?)
+        .map_err(|e| invalid(format!("invalid service configuration: {e}")))?;
+    if config.name() != service {
+        return Err(invalid(format!(
+            "the configuration is of service \"{}\", not \"{}\"",
+            clip(config.name()),
+            clip(&service)
+        )));
+    }
+    emulator.replace_service_config(config);
+    Ok(json_answer(&serde_json::json!({})))
+}
+
+async fn replace_state(
+    State(emulator): State<Emulator>,
+    body: Bytes,
+) -> Result<Response, RestError> {
+    emulator
+        .replace_state_json(text_of(&body)?)
+        .map_err(|e| invalid(format!("invalid state: {e}")))?;
+    Ok(json_answer(&serde_json::json!({})))
+}
+
+async fn reset(State(emulator): State<Emulator>) -> Response {
+    emulator.reset();
+    json_answer(&serde_json::json!({}))
+}
+
+fn clock_answer(emulator: &Emulator) -> Response {
+    let now = Timestamp::from(emulator.config.clock.now());
+    json_answer(&serde_json::json!({
+        "now": now.to_string(),
+        "manual": emulator.config.clock.manual().is_some(),
+    }))
+}
+
+async fn read_clock(State(emulator): State<Emulator>) -> Response {
+    clock_answer(&emulator)
+}
+
+/// Moves a manual clock by `{"duration": "60s"}`; answers the time now.
+async fn advance_clock(
+    State(emulator): State<Emulator>,
+    body: Bytes,
+) -> Result<Response, RestError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Advance {
+        duration: String,
+    }
+    let advance: Advance = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("expected {{\"duration\": \"60s\"}}: {e}")))?;
+    let by = advance
+        .duration
+        .parse::<crate::google::protobuf::Duration>()
+        .map_err(|e| e.to_string())
+        .and_then(|d| Duration::try_from(d).map_err(|_| "a negative duration".to_owned()))
+        .map_err(|e| invalid(format!("duration: {e}")))?;
+    emulator
+        .advance_clock(by)
+        .map_err(|e| RestError::new(Code::FailedPrecondition, e.to_string()))?;
+    Ok(clock_answer(&emulator))
+}

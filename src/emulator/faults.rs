@@ -1,0 +1,477 @@
+//! Scripted answers and faults: what a gateway test tells the emulator to do
+//! with the next calls of a method instead of (or before) answering them.
+//!
+//! A fault is written as JSON, the same in `POST
+//! /emulator/v1/services/{service}/faults`, in `serve --faults FILE` (with a
+//! `"service"` member) and in [`Fault::from_json`]:
+//!
+//! ```json
+//! {"method": "check", "times": 2, "status": {"code": "UNAVAILABLE", "message": "down"}}
+//! {"method": "report", "fraction": 0.1, "seed": 7, "httpStatus": 503}
+//! {"method": "check", "checkError": "SERVICE_STATUS_UNAVAILABLE"}
+//! {"method": "allocateQuota", "response": {"allocateErrors": [{"code": "RESOURCE_EXHAUSTED"}]}}
+//! {"method": "report", "delay": "2s"}
+//! {"method": "check", "drop": "reset"}
+//! ```
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message;
+use serde::Deserialize;
+
+use crate::google::api::servicecontrol::v1 as sc;
+use crate::google::rpc::Code;
+use crate::rest::Abort;
+
+/// A method of Service Control the emulator serves, as the request log and
+/// faults name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Method {
+    /// `services.check`.
+    Check,
+    /// `services.allocateQuota`.
+    AllocateQuota,
+    /// `services.report`.
+    Report,
+}
+
+impl Method {
+    /// `check`, `allocateQuota` or `report`: the REST method's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Check => "check",
+            Self::AllocateQuota => "allocateQuota",
+            Self::Report => "report",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [Self::Check, Self::AllocateQuota, Self::Report]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+}
+
+/// What a fault does with a call it applies to.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Fails the call with this status (REST: the HTTP status of its code,
+    /// Google's error body).
+    Status {
+        /// The code.
+        code: Code,
+        /// The message.
+        message: String,
+    },
+    /// Fails the call with this HTTP status and Google's error body on REST;
+    /// on gRPC with the code `google.rpc.Code` maps the status to.
+    HttpStatus(u16),
+    /// Answers a Check with one `CheckError` of this code.
+    CheckError(sc::check_error::Code),
+    /// Answers with this message (the method's response type), encoded.
+    Response(Bytes),
+    /// Waits this long, then answers as usual.
+    Delay(Duration),
+    /// Leaves the call unanswered: the stream reset or the connection
+    /// closed.
+    Drop(Abort),
+}
+
+/// Which calls a fault applies to, after its method.
+#[derive(Clone, Debug, PartialEq)]
+enum Trigger {
+    /// The next calls, this many.
+    Times(u64),
+    /// Each call with this probability, drawn from a generator of this
+    /// seed, until the fault is cleared.
+    Fraction(f64, u64),
+}
+
+/// One scripted answer or fault. See the [module documentation](self) for
+/// its JSON form.
+///
+/// ```
+/// use cloud_report_proto::emulator::{Fault, Method};
+///
+/// let fault = Fault::from_json(r#"{"method": "check", "times": 2, "httpStatus": 503}"#)?;
+/// assert_eq!(fault.method(), Method::Check);
+/// assert!(Fault::from_json(r#"{"method": "check", "httpStatus": 99}"#).is_err());
+/// # Ok::<(), cloud_report_proto::emulator::FaultError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    method: Method,
+    trigger: Trigger,
+    action: Action,
+}
+
+/// A fault that is not of the documented form: where and why, on one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FaultError(String);
+
+/// The longest `delay`: a test that waits longer is waiting for nothing.
+const MAX_DELAY: Duration = Duration::from_secs(3600);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Spec {
+    method: String,
+    times: Option<u64>,
+    fraction: Option<f64>,
+    seed: Option<u64>,
+    status: Option<StatusSpec>,
+    http_status: Option<u16>,
+    check_error: Option<String>,
+    response: Option<serde_json::Value>,
+    delay: Option<String>,
+    drop: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusSpec {
+    code: serde_json::Value,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// An error on one line, whatever the text it quotes holds.
+fn error(message: impl std::fmt::Display) -> FaultError {
+    FaultError(
+        message
+            .to_string()
+            .replace(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'], " "),
+    )
+}
+
+impl Fault {
+    /// A fault applying once to the next call of `method`.
+    pub fn new(method: Method, action: Action) -> Self {
+        Self {
+            method,
+            trigger: Trigger::Times(1),
+            action,
+        }
+    }
+
+    /// Applies to the next `times` calls instead (at least one).
+    #[must_use]
+    pub fn times(mut self, times: u64) -> Self {
+        self.trigger = Trigger::Times(times.max(1));
+        self
+    }
+
+    /// Applies to each call with probability `fraction` (0 to 1), drawn
+    /// from a generator seeded with `seed`, until cleared.
+    #[must_use]
+    pub fn fraction(mut self, fraction: f64, seed: u64) -> Self {
+        self.trigger = Trigger::Fraction(fraction.clamp(0.0, 1.0), seed);
+        self
+    }
+
+    /// The method it applies to.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// What it does.
+    pub fn action(&self) -> &Action {
+        &self.action
+    }
+
+    /// Reads a fault from its JSON form.
+    ///
+    /// # Errors
+    ///
+    /// Not JSON, an unknown member, no action or more than one, a value out
+    /// of range: one line naming the member.
+    pub fn from_json(text: &str) -> Result<Self, FaultError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| error(format!("not JSON: {e}")))?;
+        Self::from_value(value)
+    }
+
+    pub(super) fn from_value(value: serde_json::Value) -> Result<Self, FaultError> {
+        let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                error(inner)
+            } else {
+                error(format!("{path}: {inner}"))
+            }
+        })?;
+        let method = Method::parse(&spec.method).ok_or_else(|| {
+            error(format!(
+                "method: \"{}\" is not check, allocateQuota or report",
+                crate::rest::clip(&spec.method)
+            ))
+        })?;
+        let trigger = match (spec.times, spec.fraction, spec.seed) {
+            (Some(_), Some(_), _) => return Err(error("times and fraction exclude each other")),
+            (Some(0), ..) => return Err(error("times: must be at least 1")),
+            (Some(times), None, None) => Trigger::Times(times),
+            (Some(_), None, Some(_)) => return Err(error("seed goes with fraction")),
+            (None, Some(f), seed) if (0.0..=1.0).contains(&f) => {
+                Trigger::Fraction(f, seed.unwrap_or(0))
+            }
+            (None, Some(f), _) => {
+                return Err(error(format!("fraction: {f} is not between 0 and 1")));
+            }
+            (None, None, Some(_)) => return Err(error("seed goes with fraction")),
+            (None, None, None) => Trigger::Times(1),
+        };
+        let mut actions = Vec::new();
+        if let Some(status) = spec.status {
+            let code = match &status.code {
+                serde_json::Value::String(name) => Code::from_str_name(name),
+                serde_json::Value::Number(n) => n
+                    .as_i64()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .and_then(|n| Code::try_from(n).ok()),
+                _ => None,
+            }
+            .filter(|c| *c != Code::Ok)
+            .ok_or_else(|| {
+                error(format!(
+                    "status.code: {} is not a google.rpc.Code other than OK",
+                    status.code
+                ))
+            })?;
+            let message = status
+                .message
+                .unwrap_or_else(|| format!("{} injected by the emulator", code.as_str_name()));
+            actions.push(Action::Status { code, message });
+        }
+        if let Some(http) = spec.http_status {
+            if !(400..=599).contains(&http) {
+                return Err(error(format!(
+                    "httpStatus: {http} is not an error status (400 to 599)"
+                )));
+            }
+            actions.push(Action::HttpStatus(http));
+        }
+        if let Some(name) = spec.check_error {
+            if method != Method::Check {
+                return Err(error("checkError: only a check answers with check errors"));
+            }
+            let code = sc::check_error::Code::from_str_name(&name).ok_or_else(|| {
+                error(format!(
+                    "checkError: \"{}\" is not a CheckError code",
+                    crate::rest::clip(&name)
+                ))
+            })?;
+            actions.push(Action::CheckError(code));
+        }
+        if let Some(response) = spec.response {
+            let text = response.to_string();
+            let encoded = match method {
+                Method::Check => encode::<sc::CheckResponse>(&text),
+                Method::AllocateQuota => encode::<sc::AllocateQuotaResponse>(&text),
+                Method::Report => encode::<sc::ReportResponse>(&text),
+            }?;
+            actions.push(Action::Response(encoded));
+        }
+        if let Some(delay) = spec.delay {
+            let duration: crate::google::protobuf::Duration =
+                delay.parse().map_err(|e| error(format!("delay: {e}")))?;
+            let duration = Duration::try_from(duration)
+                .ok()
+                .filter(|d| *d <= MAX_DELAY)
+                .ok_or_else(|| error(format!("delay: {delay} is not between 0s and 3600s")))?;
+            actions.push(Action::Delay(duration));
+        }
+        if let Some(drop) = spec.drop {
+            let how = match drop.as_str() {
+                "reset" => Abort::Reset,
+                "close" => Abort::Close,
+                other => {
+                    return Err(error(format!(
+                        "drop: \"{}\" is not reset or close",
+                        crate::rest::clip(other)
+                    )));
+                }
+            };
+            actions.push(Action::Drop(how));
+        }
+        let action = match actions.len() {
+            1 => actions.remove(0),
+            0 => {
+                return Err(error(
+                    "no action: one of status, httpStatus, checkError, response, delay, drop",
+                ));
+            }
+            _ => {
+                return Err(error(
+                    "more than one action: one of status, httpStatus, checkError, response, delay, drop",
+                ));
+            }
+        };
+        Ok(Self {
+            method,
+            trigger,
+            action,
+        })
+    }
+
+    /// The JSON form, with what is left of `times`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::json!({ "method": self.method.as_str() });
+        match self.trigger {
+            Trigger::Times(n) => out["times"] = n.into(),
+            Trigger::Fraction(f, seed) => {
+                out["fraction"] = f.into();
+                out["seed"] = seed.into();
+            }
+        }
+        match &self.action {
+            Action::Status { code, message } => {
+                out["status"] = serde_json::json!({"code": code.as_str_name(), "message": message});
+            }
+            Action::HttpStatus(n) => out["httpStatus"] = (*n).into(),
+            Action::CheckError(code) => out["checkError"] = code.as_str_name().into(),
+            Action::Response(encoded) => {
+                let written = match self.method {
+                    Method::Check => json_of::<sc::CheckResponse>(encoded),
+                    Method::AllocateQuota => json_of::<sc::AllocateQuotaResponse>(encoded),
+                    Method::Report => json_of::<sc::ReportResponse>(encoded),
+                };
+                out["response"] = written;
+            }
+            Action::Delay(d) => {
+                let d = crate::google::protobuf::Duration::try_from(*d).unwrap_or_default();
+                out["delay"] = d.to_string().into();
+            }
+            Action::Drop(how) => {
+                out["drop"] = match how {
+                    Abort::Close => "close",
+                    _ => "reset",
+                }
+                .into();
+            }
+        }
+        out
+    }
+}
+
+fn encode<M: Message + Default + crate::json::ReadJson>(text: &str) -> Result<Bytes, FaultError> {
+    let message: M = crate::json::from_str(text).map_err(|e| error(format!("response: {e}")))?;
+    Ok(Bytes::from(message.encode_to_vec()))
+}
+
+fn json_of<M: Message + Default + crate::json::WriteJson>(encoded: &[u8]) -> serde_json::Value {
+    M::decode(encoded)
+        .ok()
+        .and_then(|m| crate::json::to_string(&m).ok())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// A fault waiting for calls, with its generator when it draws.
+#[derive(Debug)]
+struct Pending {
+    fault: Fault,
+    rng: Option<fastrand::Rng>,
+}
+
+/// The faults waiting for the calls of each service, in the order given.
+#[derive(Debug, Default)]
+pub(super) struct Faults {
+    by_service: std::collections::HashMap<String, Vec<Pending>>,
+}
+
+impl Faults {
+    /// Adds a fault for a service's calls, after those already waiting.
+    pub(super) fn add(&mut self, service: &str, fault: Fault) {
+        let rng = match fault.trigger {
+            Trigger::Fraction(_, seed) => Some(fastrand::Rng::with_seed(seed)),
+            Trigger::Times(_) => None,
+        };
+        self.by_service
+            .entry(service.to_owned())
+            .or_default()
+            .push(Pending { fault, rng });
+    }
+
+    /// What the next call of `method` on `service` meets: the first waiting
+    /// fault of that method that applies, counted down (and gone after its
+    /// last time).
+    pub(super) fn take(&mut self, service: &str, method: Method) -> Option<Action> {
+        let pending = self.by_service.get_mut(service)?;
+        let mut found = None;
+        for (i, p) in pending.iter_mut().enumerate() {
+            if p.fault.method != method {
+                continue;
+            }
+            match &mut p.fault.trigger {
+                Trigger::Times(n) => {
+                    *n -= 1;
+                    found = Some((i, *n == 0));
+                    break;
+                }
+                Trigger::Fraction(f, _) => {
+                    let draw = p.rng.as_mut().map_or(1.0, fastrand::Rng::f64);
+                    if draw < *f {
+                        found = Some((i, false));
+                        break;
+                    }
+                }
+            }
+        }
+        let (i, spent) = found?;
+        let action = pending[i].fault.action.clone();
+        if spent {
+            pending.remove(i);
+            if pending.is_empty() {
+                self.by_service.remove(service);
+            }
+        }
+        Some(action)
+    }
+
+    /// The faults waiting for a service's calls.
+    pub(super) fn list(&self, service: &str) -> Vec<Fault> {
+        self.by_service
+            .get(service)
+            .map(|p| p.iter().map(|p| p.fault.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Drops the faults of a service.
+    pub(super) fn clear(&mut self, service: &str) {
+        self.by_service.remove(service);
+    }
+}
+
+/// Reads a faults file (`serve --faults`): `{"faults": [{"service": ...,
+/// <fault>}, ...]}`, every fault checked before any is used.
+///
+/// # Errors
+///
+/// The file's form, or a fault's, with the fault's index.
+pub fn read_faults_file(text: &str) -> Result<Vec<(String, Fault)>, FaultError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        faults: Vec<serde_json::Value>,
+    }
+    let file: File = serde_json::from_str(text).map_err(|e| error(format!("faults file: {e}")))?;
+    file.faults
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut value)| {
+            let service = value
+                .as_object_mut()
+                .and_then(|o| o.remove("service"))
+                .and_then(|s| s.as_str().map(str::to_owned))
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| error(format!("faults[{i}]: \"service\" (a string) is required")))?;
+            let fault = Fault::from_value(value).map_err(|e| error(format!("faults[{i}]: {e}")))?;
+            Ok((service, fault))
+        })
+        .collect()
+}

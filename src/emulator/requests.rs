@@ -1,0 +1,156 @@
+//! The request log: every Check, AllocateQuota and Report the emulator
+//! received, in order, bounded in bytes (oldest dropped first, and counted).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use prost::Message;
+
+use super::faults::Method;
+use crate::google::api::servicecontrol::v1 as sc;
+use crate::rest::WireFormat;
+
+/// What a logged request costs beside its encoding and service name.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// A request as it was received.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ReceivedMessage {
+    /// A `services.check` request.
+    Check(sc::CheckRequest),
+    /// A `services.allocateQuota` request.
+    AllocateQuota(sc::AllocateQuotaRequest),
+    /// A `services.report` request.
+    Report(sc::ReportRequest),
+}
+
+/// One request the emulator received, from [`Emulator::requests`](super::Emulator::requests).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ReceivedRequest {
+    /// The method called.
+    pub method: Method,
+    /// How the call arrived.
+    pub wire: WireFormat,
+    /// When, by the emulator's clock.
+    pub receive_time: SystemTime,
+    /// The request message.
+    pub request: ReceivedMessage,
+}
+
+/// One entry of the log, the request as encoded.
+#[derive(Clone, Debug)]
+pub(super) struct Entry {
+    service: String,
+    pub(super) method: Method,
+    pub(super) wire: WireFormat,
+    pub(super) time: SystemTime,
+    pub(super) encoded: Bytes,
+}
+
+impl Entry {
+    fn cost(&self) -> usize {
+        self.service.len() + self.encoded.len() + ENTRY_OVERHEAD
+    }
+
+    /// The request, decoded again (the emulator encoded it).
+    pub(super) fn received(&self) -> ReceivedRequest {
+        let bytes = &self.encoded[..];
+        let request = match self.method {
+            Method::Check => ReceivedMessage::Check(Message::decode(bytes).unwrap_or_default()),
+            Method::AllocateQuota => {
+                ReceivedMessage::AllocateQuota(Message::decode(bytes).unwrap_or_default())
+            }
+            Method::Report => ReceivedMessage::Report(Message::decode(bytes).unwrap_or_default()),
+        };
+        ReceivedRequest {
+            method: self.method,
+            wire: self.wire,
+            receive_time: self.time,
+            request,
+        }
+    }
+
+    /// `{"method", "wire", "receiveTime", "request"}`, the request in
+    /// canonical JSON.
+    pub(super) fn to_json(&self) -> Result<Vec<u8>, String> {
+        use crate::json::to_vec;
+        let request = match self.received().request {
+            ReceivedMessage::Check(m) => to_vec(&m),
+            ReceivedMessage::AllocateQuota(m) => to_vec(&m),
+            ReceivedMessage::Report(m) => to_vec(&m),
+        }
+        .map_err(|e| e.to_string())?;
+        let time = crate::google::protobuf::Timestamp::from(self.time);
+        let mut out = format!(
+            "{{\"method\":\"{}\",\"wire\":\"{}\",\"receiveTime\":\"{time}\",\"request\":",
+            self.method.as_str(),
+            self.wire.as_str()
+        )
+        .into_bytes();
+        out.extend_from_slice(&request);
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+/// The log of every service, oldest first.
+#[derive(Debug, Default)]
+pub(super) struct RequestLog {
+    entries: VecDeque<Entry>,
+    bytes: usize,
+    /// Entries dropped for room, by service.
+    dropped: HashMap<String, u64>,
+}
+
+impl RequestLog {
+    /// Logs a request, dropping the oldest entries until the log fits in
+    /// `max_bytes` (a request larger than that alone is counted as dropped).
+    pub(super) fn record(
+        &mut self,
+        service: &str,
+        method: Method,
+        wire: WireFormat,
+        time: SystemTime,
+        encoded: Bytes,
+        max_bytes: usize,
+    ) {
+        let entry = Entry {
+            service: service.to_owned(),
+            method,
+            wire,
+            time,
+            encoded,
+        };
+        let cost = entry.cost();
+        if cost > max_bytes {
+            *self.dropped.entry(entry.service).or_default() += 1;
+            return;
+        }
+        while self.bytes + cost > max_bytes {
+            let Some(oldest) = self.entries.pop_front() else {
+                break;
+            };
+            self.bytes -= oldest.cost();
+            *self.dropped.entry(oldest.service).or_default() += 1;
+        }
+        self.bytes += cost;
+        self.entries.push_back(entry);
+    }
+
+    /// A service's entries, oldest first (sharing their encodings).
+    pub(super) fn of(&self, service: &str) -> Vec<Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.service == service)
+            .cloned()
+            .collect()
+    }
+
+    /// How many of a service's entries were dropped for room.
+    pub(super) fn dropped(&self, service: &str) -> u64 {
+        self.dropped.get(service).copied().unwrap_or(0)
+    }
+}
