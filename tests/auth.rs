@@ -11,15 +11,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cloud_report_proto::client::{
-    CheckOptions, Client, GoogleCredentials, GrpcTransport, SERVICE_CONTROL_SCOPES, Source,
-};
-use cloud_report_proto::emulator::{Config, Emulator};
+use cloud_report_proto::client::{CheckOptions, Client, GoogleCredentials, GrpcTransport, Source};
+use cloud_report_proto::emulator::{Config, Emulator, TrustedServiceAccount};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
-use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::ServiceControllerServer;
-use cloud_report_proto::rest::Gateway;
 
 const SERVICE: &str = "auth.example.com";
 const CLIENT_EMAIL: &str = "reporter@test-project.iam.gserviceaccount.com";
@@ -65,39 +59,6 @@ async fn metadata_server(token: &'static str) -> (String, Arc<AtomicUsize>) {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr.to_string(), served)
-}
-
-/// Checks a self-signed service-account JWT: RS256 under the key's public
-/// half, issued by the account for the Service Control scopes.
-fn verify_jwt(token: &str, public_key: &[u8]) -> Result<(), String> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(claims), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err("not a JWT".into());
-    };
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|e| e.to_string())?;
-    ring::signature::UnparsedPublicKey::new(
-        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        public_key,
-    )
-    .verify(format!("{header}.{claims}").as_bytes(), &signature)
-    .map_err(|_| "bad signature".to_owned())?;
-    let header: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    let claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    if header["alg"] != "RS256" || header["kid"] != "test-key-id" {
-        return Err(format!("header {header}"));
-    }
-    if claims["iss"] != CLIENT_EMAIL || claims["scope"] != SERVICE_CONTROL_SCOPES.join(" ") {
-        return Err(format!("claims {claims}"));
-    }
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -159,45 +120,16 @@ async fn application_default_credentials_reach_the_emulator() {
     unsafe {
         std::env::set_var("GOOGLE_APPLICATION_CREDENTIALS", &key_file);
     }
-    let pkcs8 = {
-        use rustls::pki_types::PrivateKeyDer;
-        use rustls::pki_types::pem::PemObject;
-        PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap()
-    };
-    let public_key = ring::signature::RsaKeyPair::from_pkcs8(pkcs8.secret_der())
-        .unwrap()
-        .public()
-        .as_ref()
-        .to_vec();
-    let seen = Arc::new(AtomicUsize::new(0));
-    let counter = seen.clone();
-    let emulator = Emulator::new(Config::default());
-    let router = Gateway::new()
-        .add_service(ServiceControllerServer::new(emulator.clone()))
-        .authenticate(move |headers: &axum::http::HeaderMap| {
-            let token = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or_default();
-            verify_jwt(token, &public_key).map_err(|e| {
-                cloud_report_proto::google::rpc::Status::new(
-                    cloud_report_proto::google::rpc::Code::Unauthenticated,
-                    e,
-                )
-            })?;
-            counter.fetch_add(1, Ordering::SeqCst);
-            Ok(())
-        })
-        .into_router();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(cloud_report_proto::rest::Server::new(router).serve(listener));
+    // The emulator trusts the key file, as `serve --trust-service-account`.
+    let trusted = TrustedServiceAccount::parse(&key.to_string()).unwrap();
+    let running = Emulator::start(Config::default().trust_service_account(trusted))
+        .await
+        .unwrap();
     for credentials in [
         GoogleCredentials::application_default().unwrap(),
         GoogleCredentials::service_account(key.clone()).unwrap(),
     ] {
-        let transport = GrpcTransport::builder(format!("http://{addr}"))
+        let transport = GrpcTransport::builder(running.url())
             .tokens(credentials.token_source())
             .connect()
             .await
@@ -208,10 +140,13 @@ async fn application_default_credentials_reach_the_emulator() {
         for i in 0..3 {
             let answer = client.check(&check(&format!("sa-{i}"))).await.unwrap();
             assert!(answer.allowed(), "{:?}", answer.response);
+            assert!(matches!(answer.source, Source::Server));
         }
         client.shutdown().await;
     }
-    assert_eq!(seen.load(Ordering::SeqCst), 6);
+    let seen = running.emulator().requests(SERVICE).len();
+    running.shutdown().await;
+    assert_eq!(seen, 6);
     assert_eq!(served.load(Ordering::SeqCst), 1, "the key needs no server");
 
     // 3. A key that is not one: a clear error at once.
@@ -222,4 +157,192 @@ async fn application_default_credentials_reach_the_emulator() {
         "{error}"
     );
     std::fs::remove_dir_all(&home).unwrap();
+}
+
+/// A service-account key (PKCS#8 PEM) and its key file.
+fn service_account_key(id: &str) -> (String, serde_json::Value) {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let pem = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+        .unwrap()
+        .to_pkcs8_pem(LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let file = serde_json::json!({
+        "type": "service_account",
+        "project_id": "test-project",
+        "private_key_id": id,
+        "private_key": pem,
+        "client_email": CLIENT_EMAIL,
+        "client_id": "1234567890",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    });
+    (pem, file)
+}
+
+/// A JWT with these claims, signed RS256 by `pem` under key id `kid`.
+fn jwt(pem: &str, kid: &str, claims: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let der = PrivateKeyDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(der.secret_der()).unwrap();
+    let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut signature = vec![0; pair.public().modulus_len()];
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        signed.as_bytes(),
+        &mut signature,
+    )
+    .unwrap();
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// `--trust-service-account` with a key file or its certificate: the
+/// account's tokens are accepted on both wires; one signed by another key,
+/// expired, for another API or of another account is refused with 401 /
+/// UNAUTHENTICATED, saying why; the fixed token of `--require-token` is
+/// accepted beside them.
+#[tokio::test(flavor = "multi_thread")]
+async fn trusted_service_accounts_refuse_every_other_token() {
+    let (pem, file) = service_account_key("key-a");
+    let (other_pem, _) = service_account_key("key-b");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = |extra: serde_json::Value| {
+        let mut claims = serde_json::json!({"iss": CLIENT_EMAIL, "sub": CLIENT_EMAIL,
+            "iat": now - 10, "exp": now + 3590});
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        claims
+    };
+    let scoped =
+        claims(serde_json::json!({"scope": "https://www.googleapis.com/auth/cloud-platform"}));
+    let certificate = {
+        let key =
+            rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
+        rcgen::CertificateParams::new(vec![CLIENT_EMAIL.to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap()
+            .pem()
+    };
+    for trusted in [
+        TrustedServiceAccount::parse(&file.to_string()).unwrap(),
+        TrustedServiceAccount::from_certificate_pem(&certificate).unwrap(),
+    ] {
+        let by_certificate = trusted.email().is_none();
+        let running = Emulator::start(
+            Config::default()
+                .require_token("fixed")
+                .trust_service_account(trusted),
+        )
+        .await
+        .unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let rest = |token: String| {
+            let request = http
+                .post(format!("{}/v1/services/{SERVICE}:check", running.url()))
+                .bearer_auth(token)
+                .body(r#"{"operation": {"operationId": "1", "consumerId": "project:p"}}"#);
+            async move {
+                let answer = request.send().await.unwrap();
+                (answer.status().as_u16(), answer.text().await.unwrap())
+            }
+        };
+        let grpc = |token: String| {
+            let url = running.url();
+            async move {
+                let mut client =
+                    sc::service_controller_client::ServiceControllerClient::connect(url)
+                        .await
+                        .unwrap();
+                let mut request = tonic::Request::new(sc::CheckRequest {
+                    service_name: SERVICE.into(),
+                    ..check("g")
+                });
+                request
+                    .metadata_mut()
+                    .insert("authorization", format!("Bearer {token}").parse().unwrap());
+                client.check(request).await.map(|_| ())
+            }
+        };
+        let accepted = [
+            jwt(&pem, "key-a", &scoped),
+            jwt(
+                &pem,
+                "key-a",
+                &claims(serde_json::json!({"aud": "https://servicecontrol.googleapis.com/"})),
+            ),
+            "fixed".to_owned(),
+        ];
+        for token in accepted {
+            assert_eq!(rest(token.clone()).await.0, 200, "{token}");
+            grpc(token).await.unwrap();
+        }
+        let mut refused = vec![
+            (jwt(&other_pem, "key-a", &scoped), "signature"),
+            (
+                jwt(
+                    &pem,
+                    "key-a",
+                    &claims(serde_json::json!({"iat": now - 7200, "exp": now - 3600,
+                    "scope": "https://www.googleapis.com/auth/cloud-platform"})),
+                ),
+                "expired",
+            ),
+            (
+                jwt(
+                    &pem,
+                    "key-a",
+                    &claims(serde_json::json!({"aud": "https://pubsub.googleapis.com/"})),
+                ),
+                "not for this API",
+            ),
+            ("not-a-jwt".to_owned(), "not a JWT"),
+        ];
+        if !by_certificate {
+            refused.push((
+                jwt(&pem, "key-a", &{
+                    let mut c = scoped.clone();
+                    c["iss"] = serde_json::json!("someone@else.iam.gserviceaccount.com");
+                    c
+                }),
+                "iss and sub",
+            ));
+            refused.push((jwt(&pem, "key-b", &scoped), "kid"));
+        }
+        for (token, why) in refused {
+            let (status, body) = rest(token.clone()).await;
+            assert_eq!(status, 401, "{why}: {body}");
+            assert!(body.contains(why), "{why}: {body}");
+            let error = grpc(token).await.unwrap_err();
+            assert_eq!(error.code(), tonic::Code::Unauthenticated, "{why}");
+            assert!(error.message().contains(why), "{why}: {}", error.message());
+        }
+        assert!(running.emulator().requests(SERVICE).len() == 6);
+        running.shutdown().await;
+    }
+    // Files that are no key and no certificate: one line, saying which.
+    for (text, why) in [
+        ("{}", "not a service-account key file"),
+        (
+            r#"{"type": "user", "client_email": "a", "private_key": ""}"#,
+            "not service_account",
+        ),
+        ("garbage", "not a key file nor a PEM certificate"),
+    ] {
+        let error = TrustedServiceAccount::parse(text).unwrap_err().to_string();
+        assert!(error.contains(why) && !error.contains('\n'), "{error}");
+    }
 }

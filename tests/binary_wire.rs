@@ -161,7 +161,9 @@ async fn esp_calls_all_three_methods_in_binary() {
     assert_eq!(answer["content_type"], PROTO_CONTENT_TYPE);
     let check: Value = serde_json::from_str(answer["json"].as_str().unwrap()).unwrap();
     assert_eq!(check["operationId"], "a0e7cd3d-6f0c-4b0e-9a31-4d8d5c0e9b11");
-    assert_eq!(check["serviceConfigId"], "2024-01-01r0");
+    // Without a configuration the answer carries the emulator's own id, not
+    // the request's.
+    assert_eq!(check["serviceConfigId"], "emulator-config");
     assert!(check.get("checkErrors").is_none(), "{check}");
 
     let mut denied = espv2_check();
@@ -266,7 +268,7 @@ async fn esp_calls_the_configured_emulator_in_binary() {
     // Check: the key's project and uid, or the key's error.
     let check = call("check", &with_key(espv2_check(), "operation", "AIza-good"));
     assert!(check.get("checkErrors").is_none(), "{check}");
-    assert_eq!(check["checkInfo"]["apiKeyUid"], "key-uid-good");
+    assert_eq!(check["checkInfo"]["apiKeyUid"], "apikey:key-uid-good");
     assert_eq!(
         check["checkInfo"]["consumerInfo"]["projectNumber"],
         "123456789012"
@@ -684,4 +686,200 @@ fn plain_http() -> reqwest::Client {
 fn plain_http_builder() -> reqwest::ClientBuilder {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
+}
+
+/// One value as ESPv2 reports it in an exponential distribution
+/// (`request_builder.cc`: times 29 buckets ×2 from 1e-6 s, sizes 8 buckets
+/// ×10 from 1 byte): count 1, the value as mean, minimum and maximum, and
+/// every bucket counted, underflow and overflow included.
+fn espv2_distribution(value: f64, buckets: i32, growth: f64, scale: f64) -> Value {
+    let mut counts = vec!["0"; buckets as usize + 2];
+    let index = if value < scale {
+        0
+    } else {
+        let finite = ((value / scale).ln() / growth.ln()).floor() as usize + 1;
+        finite.min(buckets as usize + 1)
+    };
+    counts[index] = "1";
+    json!({"distributionValue": {
+        "count": "1", "mean": value, "minimum": value, "maximum": value,
+        "exponentialBuckets": {"numFiniteBuckets": buckets, "growthFactor": growth, "scale": scale},
+        "bucketCounts": counts}})
+}
+
+/// The operations ESPv2's request builder makes, for an API-key call (with
+/// the by-consumer operation it adds when Check named the consumer's
+/// project), a JWT call refused with 401, and a keyless call: each operation
+/// carries the labels of every metric the service reports, whichever
+/// metrics it holds, and the emulator given a configuration like ESPv2's
+/// test configurations accepts them all, over ESPv2's binary wire.
+#[tokio::test(flavor = "multi_thread")]
+async fn espv2_operations_of_every_credential_are_accepted() {
+    use cloud_report_proto::service_config::ServiceConfig;
+    const ECHO: &str = "echo-api.endpoints.my-project.cloud.goog";
+    const METHOD: &str = "1.echo_api_endpoints_my_project_cloud_goog.Echo";
+    let config = ServiceConfig::from_yaml(include_str!("espv2/service-config.yaml")).unwrap();
+    let state = json!({
+        "projects": {"my-project": {"number": 123456, "enabledServices": [ECHO]}},
+        "apiKeys": {"AIza-echo": {"project": "my-project", "uid": "u-1"}}
+    });
+    let running = start(
+        Config::default()
+            .service_config(config)
+            .state_json(&state.to_string())
+            .unwrap(),
+    )
+    .await;
+    let post = |verb: &'static str, request_type: &'static str, request: Value| {
+        let url = format!("{}/v1/services/{ECHO}:{verb}", running.url());
+        async move {
+            let entry = cloud_report_proto::registry::lookup(request_type).unwrap();
+            let body = entry
+                .json_to_binary(request.to_string().as_bytes())
+                .unwrap();
+            let answer = plain_http()
+                .post(url)
+                .header("content-type", PROTO_CONTENT_TYPE)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200);
+            answer.bytes().await.unwrap()
+        }
+    };
+    let system = json!({
+        "cloud.googleapis.com/location": "us-central1",
+        "servicecontrol.googleapis.com/platform": "GKE(ESPv2)",
+        "servicecontrol.googleapis.com/service_agent": "ESPv2/2.45.0",
+        "servicecontrol.googleapis.com/user_agent": "ESPv2",
+        "serviceruntime.googleapis.com/api_method": METHOD,
+        "serviceruntime.googleapis.com/api_version": "1.0.0",
+    });
+    let with = |extra: Value| {
+        let mut labels = system.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            labels[k] = v.clone();
+        }
+        labels
+    };
+
+    // Check of the API key, as ESPv2 sends it.
+    let check = json!({"serviceName": ECHO, "serviceConfigId": "test-config-id", "operation": {
+        "operationId": "c-1", "operationName": METHOD, "consumerId": "api_key:AIza-echo",
+        "startTime": "2024-01-01T00:00:00Z", "endTime": "2024-01-01T00:00:00Z",
+        "labels": {"servicecontrol.googleapis.com/caller_ip": "10.0.0.7",
+                   "servicecontrol.googleapis.com/service_agent": "ESPv2/2.45.0",
+                   "servicecontrol.googleapis.com/user_agent": "ESPv2"}}});
+    let answer = post("check", "google.api.servicecontrol.v1.CheckRequest", check).await;
+    let answer =
+        cloud_report_proto::google::api::servicecontrol::v1::CheckResponse::decode(answer).unwrap();
+    assert!(answer.check_errors.is_empty(), "{answer:?}");
+    let info = answer.check_info.unwrap();
+    // ESPv2 copies the uid into /credential_id as it comes.
+    assert_eq!(info.api_key_uid, "apikey:u-1");
+    assert_eq!(answer.service_config_id, "test-config-id");
+
+    let time = |v: f64| espv2_distribution(v, 29, 2.0, 1e-6);
+    let size = |v: f64| espv2_distribution(v, 8, 10.0, 1.0);
+    let status = json!({"/protocol": "http", "/response_code": "200", "/response_code_class": "2xx", "/status_code": "0"});
+    let log = |severity: &str, status: i32| {
+        json!({
+        "name": "endpoints_log", "timestamp": "2024-01-01T00:00:00.012Z", "severity": severity,
+        "httpRequest": {"requestMethod": "POST", "requestUrl": "/echo", "status": status, "protocol": "http"},
+        "structPayload": {"api_key_state": "VERIFIED", "service_agent": "ESPv2/2.45.0",
+                          "service_config_id": "test-config-id", "http_status_code": status,
+                          "api_method": METHOD, "log_message": format!("{METHOD} is called")}})
+    };
+    let op = |id: &str, labels: Value, metrics: Value, logs: Value| {
+        json!({
+        "operationId": id, "operationName": METHOD,
+        "startTime": "2024-01-01T00:00:00.012Z", "endTime": "2024-01-01T00:00:00.012Z",
+        "labels": labels, "metricValueSets": metrics, "logEntries": logs})
+    };
+    let set = |name: &str, value: Value| json!({"metricName": format!("serviceruntime.googleapis.com/api/{name}"), "metricValues": [value]});
+    let one = json!({"int64Value": "1"});
+
+    let mut keyed_labels = with(status.clone());
+    keyed_labels["/credential_id"] = json!("apikey:AIza-echo");
+    let mut keyed = op(
+        "k-1",
+        keyed_labels.clone(),
+        json!([
+            set("consumer/request_count", one.clone()),
+            set("producer/request_count", one.clone()),
+            set("consumer/request_sizes", size(512.0)),
+            set("producer/request_sizes", size(512.0)),
+            set("consumer/response_sizes", size(1_048_576.0)),
+            set("producer/response_sizes", size(1_048_576.0)),
+            set("consumer/total_latencies", time(0.123)),
+            set("producer/total_latencies", time(0.123)),
+            set("producer/backend_latencies", time(0.1)),
+            set("producer/request_overhead_latencies", time(0.023)),
+        ]),
+        json!([log("INFO", 200)]),
+    );
+    keyed["consumerId"] = json!("api_key:AIza-echo");
+    // The by-consumer operation: the id with "1" appended, every label and
+    // the consumer's project, the by_consumer metrics, no log.
+    let mut by_consumer_labels = keyed_labels;
+    by_consumer_labels["serviceruntime.googleapis.com/consumer_project"] = json!("123456");
+    let mut by_consumer = op(
+        "k-11",
+        by_consumer_labels,
+        json!([
+            set("producer/by_consumer/request_count", one.clone()),
+            set("producer/by_consumer/request_sizes", size(512.0)),
+            set("producer/by_consumer/total_latencies", time(0.123)),
+        ]),
+        json!([]),
+    );
+    by_consumer["consumerId"] = json!("api_key:AIza-echo");
+    // A JWT call refused with 401: no consumer, producer metrics only, the
+    // credential named by its issuer and audience.
+    let mut jwt_labels = with(json!({"/protocol": "http", "/response_code": "401",
+        "/response_code_class": "4xx", "/status_code": "16"}));
+    jwt_labels["/credential_id"] =
+        json!("jwtauth:issuer=YXV0aC1pc3N1ZXI&audience=YXV0aC1hdWRpZW5jZQ");
+    let jwt = op(
+        "j-1",
+        jwt_labels,
+        json!([
+            set("producer/request_count", one.clone()),
+            set("producer/total_latencies", time(0.002)),
+        ]),
+        json!([log("ERROR", 401)]),
+    );
+    // A keyless call of a method that allows unregistered callers.
+    let mut keyless = op(
+        "n-1",
+        with(status),
+        json!([
+            set("producer/request_count", one),
+            set("producer/request_sizes", size(0.0)),
+            set("producer/total_latencies", time(0.000_000_5)),
+        ]),
+        json!([log("INFO", 200)]),
+    );
+    keyless["operationName"] = json!("1.echo_api_endpoints_my_project_cloud_goog.Echo_nokey");
+    let report = json!({"serviceName": ECHO, "serviceConfigId": "test-config-id",
+        "operations": [keyed, by_consumer, jwt, keyless]});
+    let answer = post(
+        "report",
+        "google.api.servicecontrol.v1.ReportRequest",
+        report,
+    )
+    .await;
+    let answer =
+        cloud_report_proto::google::api::servicecontrol::v1::ReportResponse::decode(answer)
+            .unwrap();
+    assert!(answer.report_errors.is_empty(), "{answer:?}");
+    assert_eq!(answer.service_config_id, "test-config-id");
+    let stored: Vec<String> = running
+        .emulator()
+        .operations(ECHO)
+        .into_iter()
+        .map(|o| o.operation_id)
+        .collect();
+    assert_eq!(stored, ["k-1", "k-11", "j-1", "n-1"]);
 }

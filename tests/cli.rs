@@ -1,6 +1,8 @@
 //! The `cloud-report` binary, run as a user runs it.
 #![cfg(feature = "cli")]
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -316,21 +318,12 @@ fn a_closed_pipe_ends_the_listing_quietly() {
 
 #[test]
 fn serve_listens_on_a_host_name() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
-        .args(["serve", "--listen", "localhost:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(line.contains("listening on 127.0.0.1:"), "{line}");
+    let served = support::serve::Served::start(["--listen", "localhost:0"]);
+    assert!(
+        served.first_line.contains("listening on 127.0.0.1:"),
+        "{}",
+        served.first_line
+    );
 }
 
 #[test]
@@ -350,7 +343,6 @@ fn a_bad_deny_consumer_code_lists_the_codes() {
 /// faults file refused before serving, in one line naming it.
 #[test]
 fn serve_takes_a_manual_clock_and_a_faults_file() {
-    use std::io::{BufRead, BufReader};
     let dir = std::env::temp_dir().join(format!("cloud-report-faults-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let faults = dir.join("faults.json");
@@ -359,30 +351,16 @@ fn serve_takes_a_manual_clock_and_a_faults_file() {
         r#"{"faults": [{"service": "cli.example.com", "method": "check", "httpStatus": 503}]}"#,
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--require-token",
-            "t",
-            "--manual-clock",
-            "--faults",
-        ])
-        .arg(&faults)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .unwrap()
-        .to_owned();
+    let served = support::serve::Served::start([
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--require-token".as_ref(),
+        "t".as_ref(),
+        "--manual-clock".as_ref(),
+        "--faults".as_ref(),
+        faults.as_os_str(),
+    ]);
+    let addr = served.addr.clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let seen = runtime.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -412,8 +390,7 @@ fn serve_takes_a_manual_clock_and_a_faults_file() {
         let log = get("/emulator/v1/services/cli.example.com/requests", Some("t")).await;
         (unauthenticated, clock, check, pending, log)
     });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(served);
     let (unauthenticated, clock, check, pending, log) = seen;
     assert_eq!(unauthenticated, 401);
     assert_eq!(clock.0, 200);

@@ -587,7 +587,7 @@ async fn every_transport_reaches_the_emulator() {
         assert!(matches!(first.source, Source::Server), "{wire}");
         assert_eq!(
             first.response.check_info.as_ref().unwrap().api_key_uid,
-            "key-uid-good"
+            "apikey:key-uid-good"
         );
         let second = client
             .check(&check("api_key:AIza-good", None))

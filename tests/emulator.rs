@@ -14,6 +14,7 @@ use cloud_report_proto::google::api::servicecontrol::v1::service_controller_clie
 use cloud_report_proto::google::api::servicecontrol::v1::{
     AllocateQuotaRequest, CheckRequest, MetricValue, MetricValueSet, Operation, QuotaOperation,
     ReportRequest, ReportResponse, ServiceControllerRestClient, check_error, metric_value,
+    quota_error, quota_operation,
 };
 use cloud_report_proto::google::cloud::apigee::v1::runtime_service_client::RuntimeServiceClient;
 use cloud_report_proto::google::cloud::apigee::v1::{
@@ -366,6 +367,10 @@ async fn check_and_allocate_quota_echo_and_deny_as_configured() {
         "project:blocked".into(),
         check_error::Code::ServiceNotActivated,
     );
+    config.denied_consumers.insert(
+        "project:no-billing".into(),
+        check_error::Code::BillingDisabled,
+    );
     let (addr, _) = start(config).await;
     let mut client = ServiceControllerClient::connect(format!("http://{addr}"))
         .await
@@ -400,17 +405,34 @@ async fn check_and_allocate_quota_echo_and_deny_as_configured() {
     let mut quota = QuotaControllerClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    let allocate = |consumer: &str| AllocateQuotaRequest {
+    let allocate = |consumer: &str, mode: quota_operation::QuotaMode| AllocateQuotaRequest {
         service_name: "s".into(),
         allocate_operation: Some(QuotaOperation {
             operation_id: "q-1".into(),
             consumer_id: consumer.into(),
+            quota_mode: mode as i32,
+            quota_metrics: vec![MetricValueSet {
+                metric_name: "reads".into(),
+                metric_values: vec![
+                    MetricValue {
+                        value: Some(metric_value::Value::Int64Value(2)),
+                        ..Default::default()
+                    },
+                    MetricValue {
+                        value: Some(metric_value::Value::Int64Value(3)),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
             ..Default::default()
         }),
         ..Default::default()
     };
+    use quota_operation::QuotaMode;
+    // Granted, in the production shape: what was used, by metric.
     let granted = quota
-        .allocate_quota(allocate("project:ok"))
+        .allocate_quota(allocate("project:ok", QuotaMode::Normal))
         .await
         .unwrap()
         .into_inner();
@@ -418,12 +440,46 @@ async fn check_and_allocate_quota_echo_and_deny_as_configured() {
         (granted.operation_id.as_str(), granted.allocate_errors.len()),
         ("q-1", 0)
     );
-    let refused = quota
-        .allocate_quota(allocate("project:blocked"))
+    let used = &granted.quota_metrics[0];
+    assert_eq!(
+        used.metric_name,
+        "serviceruntime.googleapis.com/api/consumer/quota_used_count"
+    );
+    assert_eq!(used.metric_values[0].labels["/quota_name"], "reads");
+    assert_eq!(
+        used.metric_values[0].value,
+        Some(metric_value::Value::Int64Value(5))
+    );
+    // CHECK_ONLY allocates nothing.
+    let checked = quota
+        .allocate_quota(allocate("project:ok", QuotaMode::CheckOnly))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(refused.allocate_errors.len(), 1);
+    assert!(checked.quota_metrics.is_empty());
+    // UNSPECIFIED "Must not be used".
+    let error = quota
+        .allocate_quota(allocate("project:ok", QuotaMode::Unspecified))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::InvalidArgument);
+    // A consumer Check denies for its service's activation is no quota
+    // matter; one denied for billing is refused with the matching code.
+    let not_activated = quota
+        .allocate_quota(allocate("project:blocked", QuotaMode::Normal))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(not_activated.allocate_errors.is_empty());
+    let refused = quota
+        .allocate_quota(allocate("project:no-billing", QuotaMode::Normal))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        refused.allocate_errors[0].code,
+        quota_error::Code::BillingNotActive as i32
+    );
 }
 
 /// The official Python client (gRPC) and urllib (REST) against the emulator.
@@ -529,22 +585,9 @@ async fn load_every_accepted_operation_is_stored_once() {
 #[cfg(feature = "cli")]
 #[test]
 fn serve_command_runs_the_emulator() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--require-token", "t"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .unwrap()
-        .to_owned();
+    use std::process::Command;
+    let served = support::serve::Served::start(["--listen", "127.0.0.1:0", "--require-token", "t"]);
+    let addr = served.addr.clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let result = runtime.block_on(async {
         let client = ServiceControllerRestClient::new(
@@ -561,8 +604,7 @@ fn serve_command_runs_the_emulator() {
             })
             .await
     });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(served);
     assert!(result.unwrap().report_errors.is_empty());
 
     let refused = Command::new(env!("CARGO_BIN_EXE_cloud-report"))

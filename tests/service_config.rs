@@ -134,7 +134,15 @@ fn bad_configurations_are_one_line_errors() {
         ),
         (
             "type: google.api.Service\nname: a\nmetrics:\n- {name: m, metric_kind: DELTA, value_type: INT64}\nquota:\n  limits:\n  - {name: l, metric: m, unit: '1/fortnight/{project}'}\n",
-            "quota.limits[0].unit: unit period \"fortnight\"",
+            "quota.limits[0].unit: unit \"1/fortnight/{project}\" is not \"1/min/{project}\"",
+        ),
+        (
+            "type: google.api.Service\nname: a\nmetrics:\n- {name: m, metric_kind: DELTA, value_type: INT64}\nquota:\n  limits:\n  - {name: l, metric: m, unit: '1/d/{project}'}\n",
+            "quota.limits[0].unit: unit \"1/d/{project}\" is not \"1/min/{project}\"",
+        ),
+        (
+            "type: google.api.Service\nname: a\nmetrics:\n- {name: m, metric_kind: DELTA, value_type: INT64}\nquota:\n  limits:\n  - {name: l, metric: m, duration: 100s}\n",
+            "quota.limits[0].duration: a limit needs unit",
         ),
         (
             "type: google.api.Service\nname: a\nmetrics:\n- {name: m, metric_kind: DELTA, value_type: INT64}\nquota:\n  limits:\n  - {name: l, metric: m, unit: '1/min/{project}', values: {STANDARD: -2}}\n",

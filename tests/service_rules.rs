@@ -236,14 +236,8 @@ async fn check_judges_consumers_and_keys() {
             json!({}),
             Some(C::ProjectDeleted),
         ),
-        (
-            "project:nobody",
-            GET_SHELF,
-            json!({}),
-            Some(C::ProjectInvalid),
-        ),
-        ("garbage", GET_SHELF, json!({}), Some(C::ConsumerInvalid)),
-        ("", GET_SHELF, json!({}), Some(C::ConsumerInvalid)),
+        // "The consumer's project id ... was not found": NOT_FOUND.
+        ("project:nobody", GET_SHELF, json!({}), Some(C::NotFound)),
         // The configuration lets ListShelves be called with no consumer.
         ("", LIST_SHELVES, json!({}), None),
         (
@@ -280,6 +274,13 @@ async fn check_judges_consumers_and_keys() {
             "api_key:AIza-web",
             GET_SHELF,
             json!({"servicecontrol.googleapis.com/referer": "https://evil.test/"}),
+            Some(C::RefererBlocked),
+        ),
+        (
+            // The pattern's host is matched against the referer's host.
+            "api_key:AIza-web",
+            GET_SHELF,
+            json!({"servicecontrol.googleapis.com/referer": "https://evil.test/?x=.example.com/"}),
             Some(C::RefererBlocked),
         ),
         (
@@ -346,7 +347,22 @@ async fn check_judges_consumers_and_keys() {
             );
         }
         if consumer == "api_key:AIza-good" {
-            assert_eq!(info.api_key_uid, "key-uid-good");
+            assert_eq!(info.api_key_uid, "apikey:key-uid-good");
+        }
+    }
+    // A consumer id of no consumer form is refused whole, on every wire, as
+    // AllocateQuota refuses it.
+    for consumer in ["garbage", "", "project_number:twelve"] {
+        for wire in WIRES {
+            let request = check_request(consumer, GET_SHELF, json!({}));
+            let (code, message) = call::<_, sc::CheckResponse>(&running, wire, "check", &request)
+                .await
+                .unwrap_err();
+            assert_eq!(code, 3, "{wire:?} {consumer:?}");
+            assert!(
+                message.starts_with("operation.consumer_id: "),
+                "{wire:?}: {message}"
+            );
         }
     }
     // A service without a configuration.
@@ -441,15 +457,38 @@ async fn report_is_judged_by_the_configuration() {
             Some("labels: label \"not/allowed\" is not a label"),
         ),
         (
-            // A metric's label is allowed on the operation only with a value
-            // of that metric.
+            // A label of any of the service's metrics is allowed on an
+            // operation without a value of that metric, as ESPv2 sends the
+            // labels of all the metrics it reports on every operation.
             operation(
                 "label-without-metric",
                 json!({"/response_code": "200"}),
                 json!([]),
                 json!([]),
             ),
-            Some("label \"/response_code\""),
+            None,
+        ),
+        (
+            operation(
+                "bad-distribution",
+                json!({}),
+                json!([{"metricName": "serviceruntime.googleapis.com/api/consumer/total_latencies",
+                        "metricValues": [{"distributionValue": {
+                            "count": "2", "mean": 1.0, "minimum": 1.0, "maximum": 1.0,
+                            "exponentialBuckets": {"numFiniteBuckets": 2, "growthFactor": 2.0, "scale": 1.0},
+                            "bucketCounts": ["0", "1", "0", "0"]}}]}]),
+                json!([]),
+            ),
+            Some("bucket_counts add up to 1, not to count 2"),
+        ),
+        (
+            operation(
+                "empty-location",
+                json!({"cloud.googleapis.com/location": ""}),
+                json!([]),
+                json!([]),
+            ),
+            Some("cloud.googleapis.com/location must not be empty"),
         ),
         (
             operation(
@@ -507,7 +546,7 @@ async fn report_is_judged_by_the_configuration() {
             .into_iter()
             .map(|o| o.operation_id)
             .collect();
-        assert_eq!(ops, ["good"], "{wire:?}");
+        assert_eq!(ops, ["good", "label-without-metric"], "{wire:?}");
         // An unconfigured service is NOT_FOUND, and nothing is stored.
         if matches!(wire, Wire::Grpc) {
             let mut other = report(vec![operation("x", json!({}), json!([]), json!([]))]);
@@ -628,7 +667,7 @@ async fn quota_script(wire: Wire) -> Vec<(Result<Value, (i32, String)>, Vec<Quot
         // metric rule), whether the project is named by key, id or number.
         ["r1", "api_key:AIza-good", GET_SHELF, null, "NORMAL", 0],
         ["r2", "project:my-project", GET_SHELF, null, "NORMAL", 0],
-        ["r3", "project_number:123456789012", GET_SHELF, null, "UNSPECIFIED", 0],
+        ["r3", "project_number:123456789012", GET_SHELF, null, "NORMAL", 0],
         ["r4", "api_key:AIza-good", GET_SHELF, [["read-requests", "2"]], "NORMAL", 0],
         // A retry of r4 is answered as before and not counted again.
         ["r4", "api_key:AIza-good", GET_SHELF, [["read-requests", "2"]], "NORMAL", 0],
@@ -661,6 +700,8 @@ async fn quota_script(wire: Wire) -> Vec<(Result<Value, (i32, String)>, Vec<Quot
         // The next minute opens a new window; r4's retry is still known.
         ["r12", "api_key:AIza-good", GET_SHELF, [["read-requests", "5"]], "NORMAL", 60],
         ["r4", "api_key:AIza-good", GET_SHELF, [["read-requests", "2"]], "NORMAL", 0],
+        // UNSPECIFIED "Must not be used".
+        ["x8", "project:my-project", GET_SHELF, null, "UNSPECIFIED", 0],
     ]);
     for step in steps.as_array().unwrap() {
         let text = |i: usize| step[i].as_str().unwrap();
@@ -699,7 +740,7 @@ async fn allocate_quota_is_judged_by_the_limits() {
                 "metricName": "serviceruntime.googleapis.com/api/consumer/quota_used_count",
                 "metricValues": [{"labels": {"/quota_name": "read-requests"}, "int64Value": "1"}]
             }],
-            "serviceConfigId": "emulator-config"
+            "serviceConfigId": "2024-01-01r0"
         })
     );
     assert_eq!(used(2, "read-requests"), [(mine(), 3)]);
@@ -759,7 +800,7 @@ async fn allocate_quota_is_judged_by_the_limits() {
     );
     assert_eq!(
         answer(11),
-        json!({"operationId": "r11", "serviceConfigId": "emulator-config"})
+        json!({"operationId": "r11", "serviceConfigId": "2024-01-01r0"})
     );
     for (i, code) in [
         (12, "API_KEY_EXPIRED"),
@@ -826,6 +867,12 @@ async fn allocate_quota_is_judged_by_the_limits() {
     );
     assert_eq!(answer(24), answer(3), "the retry is still known");
     assert_eq!(used(24, "read-requests"), [(mine(), 5)]);
+    let (code, message) = script[25].0.clone().unwrap_err();
+    assert_eq!(code, 3);
+    assert!(
+        message.contains("UNSPECIFIED must not be used"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -1040,7 +1087,7 @@ mod quota_properties {
                         prop_assert!(usage.used <= allowance, "{usage:?}");
                     }
                 }
-                let retried = (0..=2).contains(&step.mode).then(|| answered.get(&step.id)).flatten();
+                let retried = (1..=2).contains(&step.mode).then(|| answered.get(&step.id)).flatten();
                 if let Some(first) = retried {
                     prop_assert_eq!(Some(first), result.as_ref().ok().map(tonic::Response::get_ref));
                     prop_assert_eq!(&before, &after);

@@ -736,3 +736,50 @@ fn faults_read_from_a_file_and_in_rust_agree() {
     .unwrap_err();
     assert!(error.to_string().contains("faults[0]"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rollout_id_changes_while_running() {
+    let running = Emulator::start(configured()).await.unwrap();
+    let rollout = |answer: Outcome| match answer {
+        Outcome::Answer(answer) => (
+            answer["serviceConfigId"].clone(),
+            answer["serviceRolloutId"].clone(),
+        ),
+        other => panic!("{other:?}"),
+    };
+    let good = check("api_key:AIza-good");
+    assert_eq!(
+        rollout(call(&running, Wire::Json, "check", &good).await),
+        (json!("2024-01-01r0"), json!("emulator-rollout"))
+    );
+    let path = format!("/emulator/v1/services/{SERVICE}/rollout");
+    let (status, _) = admin(
+        &running,
+        reqwest::Method::PUT,
+        &path,
+        Some(r#"{"rolloutId": "r-2"}"#.into()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    for wire in WIRES {
+        assert_eq!(
+            rollout(call(&running, wire, "report", &report("r-1")).await),
+            (json!("2024-01-01r0"), json!("r-2")),
+            "{wire:?}"
+        );
+    }
+    let (status, answer) = admin(
+        &running,
+        reqwest::Method::PUT,
+        &path,
+        Some(r#"{"rolloutId": ""}"#.into()),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    running.emulator().set_rollout_id(SERVICE, "r-3");
+    assert_eq!(
+        rollout(call(&running, Wire::Grpc, "check", &good).await).1,
+        json!("r-3")
+    );
+    running.shutdown().await;
+}

@@ -13,6 +13,8 @@ use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 use cloud_report_proto::rest::{RestClient, TlsIdentity};
 
 mod ca;
+#[cfg(feature = "cli")]
+mod support;
 use ca::{certificates, pem_files};
 
 const SERVICE: &str = "tls.example.com";
@@ -156,8 +158,6 @@ async fn an_untrusted_server_or_a_wrong_token_does_not_get_through() {
 #[cfg(feature = "cli")]
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_serves_tls() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     use tokio::io::AsyncReadExt;
 
     let (ca_pem, server_pem, key_pem) = pem_files();
@@ -167,31 +167,18 @@ async fn the_cli_serves_tls() {
     std::fs::write(&cert_file, server_pem).unwrap();
     std::fs::write(&key_file, key_pem).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--header-read-timeout",
-            "0.3",
-        ])
-        .arg("--tls-cert")
-        .arg(&cert_file)
-        .arg("--tls-key")
-        .arg(&key_file)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("TLS"), "{line}");
-    let addr = line
-        .split_whitespace()
-        .find(|w| w.starts_with("127.0.0.1:"))
-        .unwrap()
-        .to_owned();
+    let served = support::serve::Served::start([
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--header-read-timeout".as_ref(),
+        "0.3".as_ref(),
+        "--tls-cert".as_ref(),
+        cert_file.as_os_str(),
+        "--tls-key".as_ref(),
+        key_file.as_os_str(),
+    ]);
+    assert!(served.first_line.contains("TLS"), "{}", served.first_line);
+    let addr = served.addr.clone();
 
     let client = Client::builder(SERVICE).build(RestTransport::new(
         RestClient::builder(format!("https://{addr}"))
@@ -211,8 +198,7 @@ async fn the_cli_serves_tls() {
     let started = std::time::Instant::now();
     let mut buffer = [0u8; 16];
     let read = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buffer)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(served);
     std::fs::remove_dir_all(&dir).unwrap();
     let answer = answer.unwrap();
     assert!(

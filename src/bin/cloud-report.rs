@@ -103,6 +103,12 @@ enum Command {
         /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<std::path::PathBuf>,
+        /// Accept the self-signed JWTs of a service account as bearer
+        /// tokens, checked as Google's front end checks them: its key file
+        /// (JSON) or its public certificate (PEM); repeatable. With
+        /// --require-token, either is accepted.
+        #[arg(long = "trust-service-account", value_name = "FILE")]
+        trust_service_accounts: Vec<std::path::PathBuf>,
         /// Hold the clock at the start time until `POST
         /// /emulator/v1/clock:advance` moves it, so quota windows are tested
         /// without waiting.
@@ -209,6 +215,7 @@ fn run(command: Command) -> Result<(), String> {
             manual_clock,
             faults,
             max_request_log_bytes,
+            trust_service_accounts,
         } => {
             let limits = limits.limits()?;
             let tls = match (tls_cert, tls_key) {
@@ -242,6 +249,11 @@ fn run(command: Command) -> Result<(), String> {
                 );
             }
             config.require_token = require_token;
+            for path in &trust_service_accounts {
+                let account =
+                    emulator::TrustedServiceAccount::load(path).map_err(|e| e.to_string())?;
+                config = config.trust_service_account(account);
+            }
             config.max_operations = max_operations;
             config.max_bytes = max_bytes;
             config.max_request_log_bytes = max_request_log_bytes;

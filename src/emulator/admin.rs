@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::faults::Fault;
-use super::inspect::{json_list, path_error};
+use super::inspect::{json_list, service_of};
 use super::requests::{Entry, ReceivedRequest};
 use super::rules::ServiceRules;
 use super::{Emulator, Live, State as Store, StateError, read_state_file};
@@ -81,10 +81,9 @@ impl Emulator {
     /// As [`Config::state_json`](super::Config::state_json).
     pub fn replace_state_json(&self, text: &str) -> Result<(), StateError> {
         let (deployments, consumers) = read_state_file(text)?;
-        self.update_live(|live| Live {
-            deployments,
-            consumers,
-            rules: live.rules.clone(),
+        self.update_live(|live| {
+            live.deployments = deployments;
+            live.consumers = consumers;
         });
         Ok(())
     }
@@ -96,13 +95,17 @@ impl Emulator {
         let name = config.name().to_owned();
         let rules = Arc::new(ServiceRules::new(config));
         self.update_live(|live| {
-            let mut all = live.rules.clone();
-            all.insert(name, rules);
-            Live {
-                deployments: live.deployments.clone(),
-                consumers: live.consumers.clone(),
-                rules: all,
-            }
+            live.rules.insert(name, rules);
+        });
+    }
+
+    /// Sets the `service_rollout_id` a service's answers carry (by default
+    /// [`DEFAULT_ROLLOUT_ID`](super::DEFAULT_ROLLOUT_ID)): ESPv2's managed
+    /// rollout strategy polls it to learn of a new configuration.
+    pub fn set_rollout_id(&self, service_name: &str, rollout_id: &str) {
+        self.update_live(|live| {
+            live.rollouts
+                .insert(service_name.to_owned(), rollout_id.to_owned());
         });
     }
 
@@ -124,9 +127,13 @@ impl Emulator {
         Ok(())
     }
 
-    fn update_live(&self, update: impl FnOnce(&Live) -> Live) {
+    /// Changes what calls judge by: a copy changed whole, then put in
+    /// place, so a call under way keeps the one it began with.
+    fn update_live(&self, update: impl FnOnce(&mut Live)) {
         let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
-        *live = Arc::new(update(&live));
+        let mut next = Live::clone(&live);
+        update(&mut next);
+        *live = Arc::new(next);
     }
 }
 
@@ -149,6 +156,10 @@ pub(super) fn routes(emulator: Emulator) -> axum::Router {
         .route(
             "/emulator/v1/services/{service_name}/config",
             put(replace_config).fallback(not_allowed),
+        )
+        .route(
+            "/emulator/v1/services/{service_name}/rollout",
+            put(set_rollout).fallback(not_allowed),
         )
         .route(
             "/emulator/v1/state",
@@ -182,11 +193,6 @@ fn invalid(message: impl Into<String>) -> RestError {
 /// A body's text, or the error saying it is not UTF-8.
 fn text_of(body: &Bytes) -> Result<&str, RestError> {
     std::str::from_utf8(body).map_err(|e| invalid(format!("the body is not UTF-8: {e}")))
-}
-
-/// The service a path names, or the error saying why it names none.
-fn service_of(name: Result<Path<String>, PathRejection>) -> Result<String, RestError> {
-    name.map(|Path(name)| name).map_err(|r| path_error(&r))
 }
 
 /// `{"requests": [{"method", "wire", "receiveTime", "request"}], "dropped": N}`,
@@ -272,6 +278,29 @@ async fn replace_config(
     }
     emulator.replace_service_config(config);
     Ok(json_answer(&serde_json::json!({})))
+}
+
+/// Sets a service's rollout id from `{"rolloutId": "..."}`.
+async fn set_rollout(
+    State(emulator): State<Emulator>,
+    name: Result<Path<String>, PathRejection>,
+    body: Bytes,
+) -> Result<Response, RestError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Rollout {
+        rollout_id: String,
+    }
+    let service = service_of(name)?;
+    let rollout: Rollout = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("expected {{\"rolloutId\": \"...\"}}: {e}")))?;
+    if rollout.rollout_id.is_empty() {
+        return Err(invalid("rolloutId: must not be empty"));
+    }
+    emulator.set_rollout_id(&service, &rollout.rollout_id);
+    Ok(json_answer(
+        &serde_json::json!({ "rolloutId": rollout.rollout_id }),
+    ))
 }
 
 async fn replace_state(

@@ -12,7 +12,7 @@
 //!     "AIza-good": {"project": "my-project"},
 //!     "AIza-office": {"project": "my-project", "restrictions": {
 //!       "serverKeyRestrictions": {"allowedIps": ["203.0.113.0/24"]},
-//!       "apiTargets": [{"service": "bookstore.example.com", "methods": ["*.GetShelf"]}]
+//!       "apiTargets": [{"service": "bookstore.example.com", "methods": ["GetShelf"]}]
 //!     }}
 //!   }
 //! }
@@ -90,8 +90,9 @@ fn yes() -> bool {
 pub struct ApiKey {
     /// The id of the project that owns the key.
     pub project: String,
-    /// The key's unique id, returned as `check_info.api_key_uid`; made up
-    /// from the key when not given.
+    /// The key's unique id; Check answers `check_info.api_key_uid` as
+    /// `apikey:<uid>` (the form ESPv2 copies into `/credential_id`) when the
+    /// key passed every validation. Made up from the key when not given.
     #[serde(default)]
     pub uid: Option<String>,
     /// The key has expired.
@@ -166,13 +167,16 @@ pub struct IosKeyRestrictions {
 }
 
 /// A service a key may call, and which of its methods (all when empty).
+/// Names compare without case, as the API Keys API compares them.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiTarget {
     /// The service name.
     pub service: String,
-    /// Method selectors (`*.GetShelf`, `Pkg.Svc.*`, a full name); empty
-    /// allows every method.
+    /// Method patterns, as the API Keys API takes them: a full name
+    /// (`endpoints.examples.bookstore.Bookstore.GetShelf`), a short name
+    /// (`GetShelf`), either prefixed by the service name, and `*` only as the
+    /// last symbol (`Get*`); empty allows every method.
     #[serde(default)]
     pub methods: Vec<String>,
 }
@@ -186,6 +190,27 @@ impl ConsumerState {
                     "apiKeys.{key}.project: {:?} is not a project of the state",
                     api_key.project
                 ));
+            }
+            let r = &api_key.restrictions;
+            let kinds = [
+                r.browser_key_restrictions.is_some(),
+                r.server_key_restrictions.is_some(),
+                r.android_key_restrictions.is_some(),
+                r.ios_key_restrictions.is_some(),
+            ];
+            if kinds.iter().filter(|k| **k).count() > 1 {
+                return Err(format!(
+                    "apiKeys.{key}.restrictions: a key has one kind of client restriction (browser, server, Android or iOS), as the API Keys API's oneof allows"
+                ));
+            }
+            for (i, target) in r.api_targets.iter().enumerate() {
+                for (j, method) in target.methods.iter().enumerate() {
+                    if method.is_empty() || method[..method.len() - 1].contains('*') {
+                        return Err(format!(
+                            "apiKeys.{key}.restrictions.apiTargets[{i}].methods[{j}]: {method:?}: a wildcard may only be the last symbol"
+                        ));
+                    }
+                }
             }
             if let Some(server) = &api_key.restrictions.server_key_restrictions {
                 for (i, ip) in server.allowed_ips.iter().enumerate() {
@@ -242,12 +267,6 @@ impl ConsumerState {
                     .push(fail(CheckCode::ApiKeyNotFound, "API key not found.".into()));
                 return judgement;
             }
-            judgement.api_key_uid = Some(
-                api_key
-                    .uid
-                    .clone()
-                    .unwrap_or_else(|| format!("emulator-key-{:016x}", fnv(key))),
-            );
             if api_key.expired {
                 judgement.errors.push(fail(
                     CheckCode::ApiKeyExpired,
@@ -255,37 +274,28 @@ impl ConsumerState {
                 ));
                 return judgement;
             }
-            if let Some(error) = restriction_error(&api_key.restrictions, service, op) {
-                judgement.errors.push(fail(error.0, error.1));
+            match restriction_error(&api_key.restrictions, service, op) {
+                Some(error) => judgement.errors.push(fail(error.0, error.1)),
+                None => {
+                    let uid = api_key.uid.clone();
+                    let uid = uid.unwrap_or_else(|| format!("emulator-key-{:016x}", fnv(key)));
+                    judgement.api_key_uid = Some(format!("apikey:{uid}"));
+                }
             }
             ProjectRef::Id(&api_key.project)
-        } else if let Some(id) = consumer.strip_prefix("project:") {
-            ProjectRef::Id(id)
-        } else if let Some(number) = consumer.strip_prefix("project_number:") {
-            match number.parse() {
-                Ok(n) => ProjectRef::Number(n),
-                Err(_) => {
-                    judgement.errors.push(fail(
-                        CheckCode::ProjectInvalid,
-                        format!("{number:?} is not a project number"),
-                    ));
+        } else {
+            match project_ref(consumer) {
+                Ok(project) => project,
+                Err(why) => {
+                    judgement.malformed = Some(why);
                     return judgement;
                 }
             }
-        } else {
-            judgement.errors.push(fail(
-                CheckCode::ConsumerInvalid,
-                format!(
-                    "consumer_id {:?} is none of project:, project_number:, api_key:",
-                    crate::rest::clip(consumer)
-                ),
-            ));
-            return judgement;
         };
         let Some((id, project)) = self.project(project) else {
             judgement.errors.push(fail(
-                CheckCode::ProjectInvalid,
-                "the consumer's project does not exist".into(),
+                CheckCode::NotFound,
+                "Client project not found. Please pass a valid project.".into(),
             ));
             return judgement;
         };
@@ -350,22 +360,11 @@ impl ConsumerState {
                 }
                 Some(api_key) => ProjectRef::Id(&api_key.project),
             }
-        } else if let Some(id) = consumer_id.strip_prefix("project:") {
-            ProjectRef::Id(id)
-        } else if let Some(number) = consumer_id.strip_prefix("project_number:") {
-            match number.parse() {
-                Ok(n) => ProjectRef::Number(n),
-                Err(_) => return Malformed(format!("{number:?} is not a project number")),
-            }
         } else {
-            return Malformed(if consumer_id.is_empty() {
-                "is required".into()
-            } else {
-                format!(
-                    "{:?} is none of project:, project_number:, api_key:",
-                    crate::rest::clip(consumer_id)
-                )
-            });
+            match project_ref(consumer_id) {
+                Ok(project) => project,
+                Err(why) => return Malformed(why),
+            }
         };
         match self.project(project) {
             Some((id, project)) if project.deleted => Refused(
@@ -394,10 +393,40 @@ enum ProjectRef<'a> {
     Number(i64),
 }
 
+/// The project a consumer id other than an API key names, or why it is
+/// not a consumer id: one rule for Check and AllocateQuota, whose answer to
+/// a malformed id is INVALID_ARGUMENT naming the field (Google documents no
+/// check error for it: `CONSUMER_INVALID` means a key's consumer that is no
+/// valid folder or organization, `PROJECT_INVALID` a project that is no
+/// valid project).
+fn project_ref(consumer_id: &str) -> Result<ProjectRef<'_>, String> {
+    if let Some(id) = consumer_id.strip_prefix("project:") {
+        if id.is_empty() {
+            return Err("project: names no project".into());
+        }
+        Ok(ProjectRef::Id(id))
+    } else if let Some(number) = consumer_id.strip_prefix("project_number:") {
+        number
+            .parse()
+            .map(ProjectRef::Number)
+            .map_err(|_| format!("{:?} is not a project number", crate::rest::clip(number)))
+    } else if consumer_id.is_empty() {
+        Err("is required".into())
+    } else {
+        Err(format!(
+            "{:?} is none of project:, project_number:, api_key:",
+            crate::rest::clip(consumer_id)
+        ))
+    }
+}
+
 /// What Check decided about a consumer.
 #[derive(Debug, Default)]
 pub(crate) struct Judgement {
     pub(crate) errors: Vec<sc::CheckError>,
+    /// The consumer id is not of a consumer form: why (the request is
+    /// refused whole).
+    pub(crate) malformed: Option<String>,
     pub(crate) consumer: Option<ConsumerInfo>,
     pub(crate) api_key_uid: Option<String>,
 }
@@ -437,11 +466,11 @@ fn restriction_error(
     let label = |key: &str| op.labels.get(key).map(String::as_str).unwrap_or("");
     if !r.api_targets.is_empty() {
         let allowed = r.api_targets.iter().any(|t| {
-            t.service == service
+            t.service.eq_ignore_ascii_case(service)
                 && (t.methods.is_empty()
                     || t.methods
                         .iter()
-                        .any(|m| method_matches(m, &op.operation_name)))
+                        .any(|m| method_matches(m, service, &op.operation_name)))
         });
         if !allowed {
             return Some((
@@ -510,30 +539,60 @@ fn restriction_error(
     None
 }
 
-/// A method pattern of an API target: a full name, or `*` standing for any
-/// run of characters (`*.GetShelf`, `Pkg.Svc.*`).
-fn method_matches(pattern: &str, method: &str) -> bool {
-    wildcard(pattern.as_bytes(), method.as_bytes())
+/// A method pattern of an API target, as the API Keys API reads one: the
+/// method's full name, its short name (after the last `.`), or the service
+/// name and short name, compared without case; a `*` (only ever last)
+/// makes the pattern a prefix of one of these.
+fn method_matches(pattern: &str, service: &str, method: &str) -> bool {
+    let short = method.rsplit('.').next().unwrap_or(method);
+    let qualified = format!("{service}.{short}");
+    let (prefix, wild) = match pattern.strip_suffix('*') {
+        Some(prefix) => (prefix, true),
+        None => (pattern, false),
+    };
+    [method, short, qualified.as_str()].iter().any(|name| {
+        if wild {
+            name.len() >= prefix.len()
+                && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        } else {
+            name.eq_ignore_ascii_case(prefix)
+        }
+    })
 }
 
-/// A referer pattern: `*` stands for any run of characters; a pattern with
-/// no scheme matches any scheme, and one with no path any path.
+/// A referer pattern, as the browser restrictions of a key take one:
+/// `[scheme://]host[/path]`, `*` in the host standing for any run of the
+/// host's characters (`*.example.com`), `*` in the path for any run of it. A
+/// pattern without a scheme takes any scheme, one without a path any path.
+/// The host is matched against the referer's host alone, so nothing in a
+/// referer's path or query stands for its host.
 fn referer_matches(pattern: &str, referer: &str) -> bool {
-    let strip_scheme = |s: &str| -> (Option<String>, String) {
-        match s.split_once("://") {
-            Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest.to_owned()),
-            None => (None, s.to_owned()),
+    /// (scheme, host with port, path with query)
+    fn parts(url: &str) -> (Option<&str>, &str, Option<&str>) {
+        let (scheme, rest) = match url.split_once("://") {
+            Some((scheme, rest)) => (Some(scheme), rest),
+            None => (None, url),
+        };
+        match rest.find(['/', '?', '#']) {
+            Some(i) => (scheme, &rest[..i], Some(&rest[i..])),
+            None => (scheme, rest, None),
         }
-    };
-    let (p_scheme, mut p_rest) = strip_scheme(pattern);
-    let (r_scheme, r_rest) = strip_scheme(referer);
-    if p_scheme.is_some() && p_scheme != r_scheme {
+    }
+    let (p_scheme, p_host, p_path) = parts(pattern);
+    let (r_scheme, r_host, r_path) = parts(referer);
+    if let Some(scheme) = p_scheme
+        && !r_scheme.is_some_and(|r| r.eq_ignore_ascii_case(scheme))
+    {
         return false;
     }
-    if !p_rest.contains('/') {
-        p_rest.push_str("/*");
+    let host = |s: &str| s.to_ascii_lowercase();
+    if !wildcard(host(p_host).as_bytes(), host(r_host).as_bytes()) {
+        return false;
     }
-    wildcard(p_rest.as_bytes(), r_rest.as_bytes())
+    match p_path {
+        None | Some("/*") => true,
+        Some(path) => wildcard(path.as_bytes(), r_path.unwrap_or("/").as_bytes()),
+    }
 }
 
 /// `*` matching any run of bytes; at most text × pattern steps.
@@ -614,8 +673,42 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert!(method_matches("*.GetShelf", "a.B.GetShelf"));
-        assert!(!method_matches("*.GetShelf", "a.B.GetShelves"));
+        let (service, method) = ("bookstore.example.com", "a.B.GetShelf");
+        for allowed in [
+            "a.B.GetShelf",
+            "GetShelf",
+            "getshelf",
+            "Get*",
+            "a.b.*",
+            "bookstore.example.com.GetShelf",
+            "BOOKSTORE.example.com.Get*",
+        ] {
+            assert!(method_matches(allowed, service, method), "{allowed}");
+        }
+        for refused in [
+            "GetShelves",
+            "a.B.Get",
+            "List*",
+            "B.GetShelf",
+            "other.com.GetShelf",
+        ] {
+            assert!(!method_matches(refused, service, method), "{refused}");
+        }
+        // The host is the referer's host, never a part of its path or query.
+        assert!(!referer_matches(
+            "*.example.com",
+            "https://evil.com/?x=.example.com/"
+        ));
+        assert!(!referer_matches(
+            "*.example.com",
+            "https://evil.com/a.example.com"
+        ));
+        assert!(referer_matches(
+            "*.example.com/*",
+            "https://www.example.com/page?q=1"
+        ));
+        assert!(!referer_matches("*.example.com", "https://example.com/"));
+        assert!(referer_matches("example.com", "http://EXAMPLE.com"));
         assert!(referer_matches(
             "*.example.com",
             "https://www.example.com/page"

@@ -90,8 +90,18 @@ enum Trigger {
     Fraction(f64, u64),
 }
 
-/// One scripted answer or fault. See the [module documentation](self) for
-/// its JSON form.
+/// One scripted answer or fault: the method it applies to, which calls
+/// (`"times": N`, or `"fraction"` with a `"seed"`), and one action. Its JSON
+/// form, as `POST /emulator/v1/services/{service}/faults` takes it:
+///
+/// ```json
+/// {"method": "check", "times": 2, "status": {"code": "UNAVAILABLE", "message": "down"}}
+/// {"method": "report", "fraction": 0.1, "seed": 7, "httpStatus": 503}
+/// {"method": "check", "checkError": "SERVICE_STATUS_UNAVAILABLE"}
+/// {"method": "allocateQuota", "response": {"allocateErrors": [{"code": "RESOURCE_EXHAUSTED"}]}}
+/// {"method": "report", "delay": "2s"}
+/// {"method": "check", "drop": "reset"}
+/// ```
 ///
 /// ```
 /// use cloud_report_proto::emulator::{Fault, Method};

@@ -163,12 +163,6 @@ pub(super) async fn inspection_method_not_allowed(
 
 /// A path whose variables cannot be read (not UTF-8 once decoded): 400 in
 /// Google's error form.
-pub(super) fn bad_path(rejection: &PathRejection) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    path_error(rejection).into_response()
-}
-
-/// The error of a path whose variables cannot be read.
 pub(super) fn path_error(rejection: &PathRejection) -> RestError {
     RestError::new(
         Code::InvalidArgument,
@@ -176,23 +170,28 @@ pub(super) fn path_error(rejection: &PathRejection) -> RestError {
     )
 }
 
+/// The service a path names, or the error saying why it names none.
+pub(super) fn service_of(
+    name: Result<axum::extract::Path<String>, PathRejection>,
+) -> Result<String, RestError> {
+    name.map(|axum::extract::Path(name)| name)
+        .map_err(|r| path_error(&r))
+}
+
 /// The operations of a service in arrival order, as they were when the
 /// request came: later ones are not included.
 pub(super) async fn inspect_operations(
     axum::extract::State(emulator): axum::extract::State<Emulator>,
     service_name: Result<axum::extract::Path<String>, PathRejection>,
-) -> axum::response::Response {
-    let service_name = match service_name {
-        Ok(axum::extract::Path(name)) => name,
-        Err(rejection) => return bad_path(&rejection),
-    };
+) -> Result<axum::response::Response, RestError> {
+    let service_name = service_of(service_name)?;
     let end = emulator
         .state()
         .services
         .get(&service_name)
         .map_or(0, |s| s.operations.len());
     let mut next = 0;
-    json_list(
+    Ok(json_list(
         "operations",
         Box::new(move || {
             if next >= end {
@@ -206,7 +205,7 @@ pub(super) async fn inspect_operations(
         }),
         message_json::<sc::Operation>,
         String::new(),
-    )
+    ))
 }
 
 /// The quota used in the current windows of a service, as
@@ -214,12 +213,9 @@ pub(super) async fn inspect_operations(
 pub(super) async fn inspect_quota(
     axum::extract::State(emulator): axum::extract::State<Emulator>,
     service_name: Result<axum::extract::Path<String>, PathRejection>,
-) -> axum::response::Response {
+) -> Result<axum::response::Response, RestError> {
     use axum::response::IntoResponse;
-    let service_name = match service_name {
-        Ok(axum::extract::Path(name)) => name,
-        Err(rejection) => return bad_path(&rejection),
-    };
+    let service_name = service_of(service_name)?;
     let usage: Vec<serde_json::Value> = emulator
         .quota_usage(&service_name)
         .into_iter()
@@ -243,29 +239,26 @@ pub(super) async fn inspect_quota(
             entry
         })
         .collect();
-    (
+    Ok((
         [(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/json; charset=utf-8"),
         )],
         serde_json::json!({ "quotaUsage": usage }).to_string(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// The latest status of each uid of an instance, by uid.
 pub(super) async fn inspect_statuses(
     axum::extract::State(emulator): axum::extract::State<Emulator>,
     names: Result<axum::extract::Path<(String, String)>, PathRejection>,
-) -> axum::response::Response {
+) -> Result<axum::response::Response, RestError> {
     use std::ops::Bound::{Excluded, Included, Unbounded};
-    let (org, instance) = match names {
-        Ok(axum::extract::Path(names)) => names,
-        Err(rejection) => return bad_path(&rejection),
-    };
+    let axum::extract::Path((org, instance)) = names.map_err(|r| path_error(&r))?;
     let instance = format!("organizations/{org}/instances/{instance}");
     let mut after: Option<(String, String)> = None;
-    json_list(
+    Ok(json_list(
         "statuses",
         Box::new(move || {
             let state = emulator.state();
@@ -286,5 +279,5 @@ pub(super) async fn inspect_statuses(
         }),
         message_json::<apigee::ReportInstanceStatusRequest>,
         String::new(),
-    )
+    ))
 }

@@ -74,9 +74,11 @@ mod consumers;
 mod deployments;
 mod faults;
 mod inspect;
+mod operation;
 mod quota;
 mod requests;
 mod rules;
+mod trust;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -106,6 +108,7 @@ pub use faults::{Action, Fault, FaultError, Method, read_faults_file};
 pub use quota::{QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT};
 pub use requests::{ReceivedMessage, ReceivedRequest};
 pub use rules::GOOGLE_LABELS;
+pub use trust::{ACCEPTED_AUDIENCES, ACCEPTED_SCOPES, TrustError, TrustedServiceAccount};
 
 use crate::service_config::ServiceConfig;
 use rules::ServiceRules;
@@ -130,8 +133,14 @@ const SERVICE_OVERHEAD: usize = 160;
 #[non_exhaustive]
 pub struct Config {
     /// Calls without `Authorization: Bearer <token>` fail with
-    /// UNAUTHENTICATED when set.
+    /// UNAUTHENTICATED when set (unless their token is one a
+    /// [`trusted_service_accounts`](Self::trusted_service_accounts) signed).
     pub require_token: Option<String>,
+    /// Service accounts whose self-signed JWTs (what Google's auth
+    /// libraries make from a key file) are accepted as bearer tokens, as
+    /// Google's front end checks them (see [`TrustedServiceAccount`]). With
+    /// some, a call needs such a token or [`require_token`](Self::require_token)'s.
+    pub trusted_service_accounts: Vec<TrustedServiceAccount>,
     /// The most operations stored, over all services.
     pub max_operations: usize,
     /// The most instance statuses stored.
@@ -140,7 +149,9 @@ pub struct Config {
     /// and names, and a fixed cost per stored item and per service.
     pub max_bytes: usize,
     /// Consumers (`project:...`, `api_key:...`) that Check denies, with the
-    /// code to deny them with; AllocateQuota refuses them quota.
+    /// code to deny them with; AllocateQuota refuses them quota with the
+    /// matching `QuotaError` code where there is one (a denial that is
+    /// Check's alone, such as `SERVICE_NOT_ACTIVATED`, refuses no quota).
     pub denied_consumers: BTreeMap<String, sc::check_error::Code>,
     /// What deployment change reports are computed from.
     pub deployments: DeploymentState,
@@ -164,6 +175,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             require_token: None,
+            trusted_service_accounts: Vec::new(),
             max_operations: 1_000_000,
             max_statuses: 100_000,
             max_bytes: DEFAULT_MAX_BYTES,
@@ -195,6 +207,13 @@ impl Config {
     #[must_use]
     pub fn require_token(mut self, token: impl Into<String>) -> Self {
         self.require_token = Some(token.into());
+        self
+    }
+
+    /// Adds to [`trusted_service_accounts`](Self::trusted_service_accounts).
+    #[must_use]
+    pub fn trust_service_account(mut self, account: TrustedServiceAccount) -> Self {
+        self.trusted_service_accounts.push(account);
         self
     }
 
@@ -390,12 +409,42 @@ struct State {
 /// What a running emulator judges by and may have replaced while it runs
 /// (`PUT /emulator/v1/state`, `PUT /emulator/v1/services/{service}/config`):
 /// each call takes the whole of it as it was when the call began.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Live {
     deployments: DeploymentState,
     consumers: ConsumerState,
     /// Each configured service's rules, by name.
     rules: HashMap<String, Arc<ServiceRules>>,
+    /// Each service's rollout id, where one was set.
+    rollouts: HashMap<String, String>,
+}
+
+/// The rollout id answered for a service none was set for.
+pub const DEFAULT_ROLLOUT_ID: &str = "emulator-rollout";
+
+/// The configuration id answered for a service without a configuration, or
+/// whose configuration has no `id`.
+pub const DEFAULT_CONFIG_ID: &str = "emulator-config";
+
+impl Live {
+    /// The `service_config_id` answers carry: the id of the configuration
+    /// in use (not the request's), as Service Control answers it.
+    fn config_id(&self, service: &str) -> String {
+        self.rules
+            .get(service)
+            .map(|r| r.config.service().id.as_str())
+            .filter(|id| !id.is_empty())
+            .unwrap_or(DEFAULT_CONFIG_ID)
+            .to_owned()
+    }
+
+    /// The `service_rollout_id` answers carry.
+    fn rollout_id(&self, service: &str) -> String {
+        self.rollouts
+            .get(service)
+            .map_or(DEFAULT_ROLLOUT_ID, String::as_str)
+            .to_owned()
+    }
 }
 
 /// What a consumer used of a quota limit in its current window, as
@@ -430,7 +479,8 @@ fn status_cost(instance: &str, uid: &str, encoded: usize) -> usize {
 #[derive(Clone, Default)]
 pub struct Emulator {
     config: Arc<Config>,
-    token: Option<BearerToken>,
+    /// Who may call, when not everyone.
+    callers: Option<Arc<trust::Callers>>,
     live: Arc<std::sync::RwLock<Arc<Live>>>,
     state: Arc<Mutex<State>>,
 }
@@ -455,10 +505,18 @@ impl Emulator {
             deployments: config.deployments.clone(),
             consumers: config.consumers.clone(),
             rules,
+            rollouts: HashMap::new(),
         };
         Self {
             live: Arc::new(std::sync::RwLock::new(Arc::new(live))),
-            token: config.require_token.clone().map(BearerToken::new),
+            callers: (config.require_token.is_some()
+                || !config.trusted_service_accounts.is_empty())
+            .then(|| {
+                Arc::new(trust::Callers {
+                    token: config.require_token.clone().map(BearerToken::new),
+                    accounts: config.trusted_service_accounts.clone(),
+                })
+            }),
             config: Arc::new(config),
             state: Arc::default(),
         }
@@ -490,8 +548,10 @@ impl Emulator {
             .add_runtime_service(self.clone())
             .add_deployment_service(self.clone())
             .merge(inspection);
-        if let Some(token) = &self.token {
-            gateway = gateway.authenticate(token.clone());
+        if let Some(callers) = &self.callers {
+            let callers = callers.clone();
+            gateway = gateway
+                .authenticate(move |headers: &http::HeaderMap| callers.authenticate(headers));
         }
         gateway.into_router()
     }
@@ -618,8 +678,8 @@ impl Emulator {
     /// HTTP headers (the same map). The router checks it before reading a
     /// body; this covers the services served some other way.
     fn authorize(&self, headers: &http::HeaderMap) -> Result<(), Status> {
-        match &self.token {
-            Some(token) => token.authenticate(headers),
+        match &self.callers {
+            Some(callers) => callers.authenticate(headers),
             None => Ok(()),
         }
     }
@@ -662,74 +722,9 @@ fn time_of(ts: Option<&Timestamp>) -> Option<(i64, i32)> {
         .map(|t| (t.seconds, t.nanos))
 }
 
-/// Why an operation cannot be stored, or `None` when it can.
-fn operation_problem(op: &sc::Operation) -> Option<String> {
-    if op.operation_id.is_empty() {
-        return Some("operation_id is required".into());
-    }
-    let Some(start) = time_of(op.start_time.as_ref()) else {
-        return Some("start_time is required and must be a valid timestamp".into());
-    };
-    let Some(end) = time_of(op.end_time.as_ref()) else {
-        return Some("end_time is required in Report and must be a valid timestamp".into());
-    };
-    if end < start {
-        return Some("end_time is before start_time".into());
-    }
-    json_problem(op)
-}
-
-/// What of an operation cannot be written as canonical JSON, naming the
-/// field: the REST wire could not carry it (an `Any` of an unknown type,
-/// Anys nested past the limit, NaN in a `Struct`, a time out of range), so it
-/// is refused at the door rather than stored to break inspection later.
-fn json_problem(op: &sc::Operation) -> Option<String> {
-    use crate::json::{WriteJson, to_vec};
-    fn first_failure<T: WriteJson>(field: &str, items: &[T]) -> Option<String> {
-        items.iter().enumerate().find_map(|(i, item)| {
-            to_vec(item)
-                .err()
-                .map(|e| format!("{field}[{i}] cannot be written as JSON: {e}"))
-        })
-    }
-    let error = to_vec(op).err()?;
-    first_failure("log_entries", &op.log_entries)
-        .or_else(|| first_failure("metric_value_sets", &op.metric_value_sets))
-        .or_else(|| first_failure("extensions", &op.extensions))
-        .or_else(|| Some(format!("cannot be written as JSON: {error}")))
-}
-
 /// Requests larger than this are validated on the blocking pool, so that the
 /// async workers keep answering other clients meanwhile.
 const VALIDATE_ON_POOL_BYTES: usize = 64 << 10;
-
-/// The first metric with two values of identical labels in one operation
-/// (of a `Report` or an `AllocateQuota`), given the operation's labels.
-/// Labels are the value's own over the operation's, as the service applies
-/// them. Two values have the same effective labels exactly when their own
-/// labels that differ from the operation's are the same, so each value is
-/// keyed by those alone: time and memory linear in what was sent, however
-/// many labels the operation has.
-fn duplicate_metric_value<'a>(
-    labels: &BTreeMap<String, String>,
-    sets: &'a [sc::MetricValueSet],
-) -> Option<&'a str> {
-    let mut seen = HashSet::new();
-    for set in sets {
-        for value in &set.metric_values {
-            let own: Vec<(&str, &str)> = value
-                .labels
-                .iter()
-                .filter(|(k, v)| labels.get(*k) != Some(*v))
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            if !seen.insert((set.metric_name.as_str(), own)) {
-                return Some(&set.metric_name);
-            }
-        }
-    }
-    None
-}
 
 impl Emulator {
     /// Logs a call of `method` and takes the fault waiting for it, if any;
@@ -742,10 +737,13 @@ impl Emulator {
     ) -> (Option<CallContext>, Option<Action>) {
         let call = request.extensions().get::<CallContext>().cloned();
         let wire = call.as_ref().map_or(WireFormat::Grpc, CallContext::wire);
-        let encoded = Bytes::from(request.get_ref().encode_to_vec());
         let now = self.config.clock.now();
-        let mut state = self.state();
         let max = self.config.max_request_log_bytes;
+        // Encoded before the store is locked: a report may be megabytes.
+        let message = request.get_ref();
+        let encoded = requests::RequestLog::fits(service, message.encoded_len(), max)
+            .then(|| Bytes::from(message.encode_to_vec()));
+        let mut state = self.state();
         state
             .requests
             .record(service, method, wire, now, encoded, max);
@@ -793,6 +791,7 @@ async fn scripted<R: Message + Default>(
 
 /// A Check answered with one injected check error.
 fn injected_check_error(
+    live: &Live,
     request: &sc::CheckRequest,
     code: sc::check_error::Code,
 ) -> sc::CheckResponse {
@@ -807,8 +806,8 @@ fn injected_check_error(
             detail: format!("{} injected by the emulator", code.as_str_name()),
             ..Default::default()
         }],
-        service_config_id: config_id(&request.service_config_id),
-        service_rollout_id: "emulator-rollout".into(),
+        service_config_id: live.config_id(&request.service_name),
+        service_rollout_id: live.rollout_id(&request.service_name),
         ..Default::default()
     }
 }
@@ -823,7 +822,11 @@ impl ServiceController for Emulator {
         let (call, fault) = self.receive(Method::Check, &request.get_ref().service_name, &request);
         let request = request.into_inner();
         if let Some(Action::CheckError(code)) = fault {
-            return Ok(Response::new(injected_check_error(&request, code)));
+            return Ok(Response::new(injected_check_error(
+                &self.live(),
+                &request,
+                code,
+            )));
         }
         if let Some(answer) = scripted(fault, call.as_ref()).await? {
             return Ok(Response::new(answer));
@@ -865,6 +868,9 @@ impl ServiceController for Emulator {
         };
         if check_errors.is_empty() && judged && !unregistered {
             let judgement = consumers.judge(&request.service_name, &operation);
+            if let Some(why) = judgement.malformed {
+                return Err(invalid(format!("operation.consumer_id: {why}")));
+            }
             check_errors = judgement.errors;
             check_info.consumer_info = judgement.consumer.or(check_info.consumer_info);
             check_info.api_key_uid = judgement.api_key_uid.unwrap_or_default();
@@ -872,8 +878,8 @@ impl ServiceController for Emulator {
         Ok(Response::new(sc::CheckResponse {
             operation_id: operation.operation_id,
             check_errors,
-            service_config_id: config_id(&request.service_config_id),
-            service_rollout_id: "emulator-rollout".into(),
+            service_config_id: live.config_id(&request.service_name),
+            service_rollout_id: live.rollout_id(&request.service_name),
             check_info: Some(check_info),
             ..Default::default()
         }))
@@ -898,7 +904,8 @@ impl ServiceController for Emulator {
         if request.service_name.is_empty() {
             return Err(invalid("service_name is required"));
         }
-        let rules = Self::rules_of(&self.live(), &request.service_name)?;
+        let live = self.live();
+        let rules = Self::rules_of(&live, &request.service_name)?;
         let checked = if size > VALIDATE_ON_POOL_BYTES {
             tokio::task::spawn_blocking(move || check_report(request, rules.as_deref()))
                 .await
@@ -914,8 +921,8 @@ impl ServiceController for Emulator {
         self.store(&checked)?;
         Ok(Response::new(sc::ReportResponse {
             report_errors: checked.report_errors,
-            service_config_id: config_id(&checked.service_config_id),
-            service_rollout_id: "emulator-rollout".into(),
+            service_config_id: live.config_id(&checked.service_name),
+            service_rollout_id: live.rollout_id(&checked.service_name),
             ..Default::default()
         }))
     }
@@ -925,7 +932,6 @@ impl ServiceController for Emulator {
 /// operations, encoded, and an error for each invalid one.
 struct CheckedReport {
     service_name: String,
-    service_config_id: String,
     /// (operation id, encoded operation) of each valid operation.
     valid: Vec<(String, Bytes)>,
     report_errors: Vec<sc::report_response::ReportError>,
@@ -938,7 +944,7 @@ fn check_report(
     rules: Option<&ServiceRules>,
 ) -> Result<CheckedReport, tonic::Status> {
     for op in &request.operations {
-        if let Some(metric) = duplicate_metric_value(&op.labels, &op.metric_value_sets) {
+        if let Some(metric) = operation::duplicate_metric_value(&op.labels, &op.metric_value_sets) {
             return Err(invalid(format!(
                 "operation \"{}\" has more than one value of metric {} with identical labels",
                 clip(&op.operation_id),
@@ -948,12 +954,12 @@ fn check_report(
     }
     let mut checked = CheckedReport {
         service_name: request.service_name,
-        service_config_id: request.service_config_id,
         valid: Vec::new(),
         report_errors: Vec::new(),
     };
     for op in request.operations {
-        let problem = operation_problem(&op).or_else(|| rules.and_then(|rules| rules.problem(&op)));
+        let problem = operation::operation_problem(&op)
+            .or_else(|| rules.and_then(|rules| rules.problem(&op)));
         match problem {
             Some(problem) => checked
                 .report_errors
@@ -1022,14 +1028,6 @@ fn exhausted(message: String) -> tonic::Status {
     Status::new(Code::ResourceExhausted, message).into()
 }
 
-fn config_id(requested: &str) -> String {
-    if requested.is_empty() {
-        "emulator-config".into()
-    } else {
-        requested.into()
-    }
-}
-
 #[tonic::async_trait]
 impl QuotaController for Emulator {
     async fn allocate_quota(
@@ -1056,7 +1054,7 @@ impl QuotaController for Emulator {
         let rules = Self::rules_of(&live, &request.service_name)?;
         let mut answer = sc::AllocateQuotaResponse {
             operation_id: operation.operation_id.clone(),
-            service_config_id: config_id(&request.service_config_id),
+            service_config_id: live.config_id(&request.service_name),
             ..Default::default()
         };
         let quota_error = |code: sc::quota_error::Code, subject: &str, description: String| {
@@ -1073,13 +1071,15 @@ impl QuotaController for Emulator {
                 ..Default::default()
             }
         };
-        if self
+        let mode = quota::Mode::of(&operation)?;
+        let denied = self
             .config
             .denied_consumers
-            .contains_key(&operation.consumer_id)
-        {
+            .get(&operation.consumer_id)
+            .and_then(|code| quota::refusal_of(*code));
+        if let Some(code) = denied {
             answer.allocate_errors.push(quota_error(
-                sc::quota_error::Code::ResourceExhausted,
+                code,
                 &operation.consumer_id,
                 "quota refused by the emulator's configuration".into(),
             ));
@@ -1087,10 +1087,9 @@ impl QuotaController for Emulator {
         }
         let Some(rules) = rules else {
             // The lenient mode: everything asked is granted.
-            answer.quota_metrics = operation.quota_metrics;
+            answer.quota_metrics = quota::granted_as_asked(&operation, mode);
             return Ok(Response::new(answer));
         };
-        let mode = quota::Mode::of(&operation)?;
         let service = request.service_name.as_str();
         if mode != quota::Mode::CheckOnly
             && let Some(earlier) = self

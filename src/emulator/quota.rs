@@ -100,13 +100,18 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    /// The mode of an operation. `UNSPECIFIED`, proto3's default that many
-    /// clients leave unset, is taken as `NORMAL`. `QUERY_ONLY` is open only
+    /// The mode of an operation. `UNSPECIFIED` is refused: the `QuotaMode`
+    /// reference says it "Must not be used". `QUERY_ONLY` is open only
     /// to services Google allowlists and `ADJUST_ONLY` is not for rate
     /// quota, the only kind a configuration's windowed limits define.
     pub(crate) fn of(op: &sc::QuotaOperation) -> Result<Self, tonic::Status> {
         match QuotaMode::try_from(op.quota_mode) {
-            Ok(QuotaMode::Unspecified | QuotaMode::Normal) => Ok(Self::Normal),
+            Ok(QuotaMode::Normal) => Ok(Self::Normal),
+            Ok(QuotaMode::Unspecified) => Err(Status::new(
+                Code::InvalidArgument,
+                "allocate_operation.quota_mode: UNSPECIFIED must not be used; NORMAL, BEST_EFFORT or CHECK_ONLY",
+            )
+            .into()),
             Ok(QuotaMode::BestEffort) => Ok(Self::BestEffort),
             Ok(QuotaMode::CheckOnly) => Ok(Self::CheckOnly),
             Ok(QuotaMode::QueryOnly) => Err(Status::new(
@@ -154,7 +159,7 @@ pub(crate) fn demand(
             })
             .unwrap_or_default());
     }
-    if let Some(metric) = super::duplicate_metric_value(&op.labels, &op.quota_metrics) {
+    if let Some(metric) = super::operation::duplicate_metric_value(&op.labels, &op.quota_metrics) {
         return Err(format!(
             "allocate_operation.quota_metrics: more than one value of metric {} with identical labels",
             clip(metric)
@@ -540,6 +545,60 @@ pub(crate) fn answer(
         });
     }
     (errors, metrics)
+}
+
+/// The `QuotaError` code AllocateQuota refuses a consumer with that Check
+/// denies with `code` (`--deny-consumer`): the quota methods judge only
+/// keys, deleted projects, billing and exhaustion (`QuotaError.Code`);
+/// other denials are Check's alone, and quota is allocated as usual.
+pub(crate) fn refusal_of(code: sc::check_error::Code) -> Option<sc::quota_error::Code> {
+    use sc::check_error::Code as C;
+    use sc::quota_error::Code as Q;
+    match code {
+        C::ResourceExhausted => Some(Q::ResourceExhausted),
+        C::BillingDisabled => Some(Q::BillingNotActive),
+        C::ProjectDeleted => Some(Q::ProjectDeleted),
+        C::ApiKeyInvalid | C::ApiKeyNotFound => Some(Q::ApiKeyInvalid),
+        C::ApiKeyExpired => Some(Q::ApiKeyExpired),
+        _ => None,
+    }
+}
+
+/// The `quota_metrics` of an answer granting what `op` asks, as the
+/// emulator answers without a configuration: `quota_used_count` with one
+/// value per metric asked (`/quota_name`, the `int64Value` amounts added
+/// up), nothing for `CHECK_ONLY`, which allocates nothing.
+pub(crate) fn granted_as_asked(op: &sc::QuotaOperation, mode: Mode) -> Vec<sc::MetricValueSet> {
+    let mut amounts: Vec<(&str, i64)> = Vec::new();
+    for set in &op.quota_metrics {
+        let amount = set
+            .metric_values
+            .iter()
+            .filter_map(|v| match v.value {
+                Some(Value::Int64Value(n)) => Some(n),
+                _ => None,
+            })
+            .fold(0i64, i64::saturating_add);
+        match amounts.iter_mut().find(|(m, _)| *m == set.metric_name) {
+            Some((_, total)) => *total = total.saturating_add(amount),
+            None => amounts.push((&set.metric_name, amount)),
+        }
+    }
+    if mode == Mode::CheckOnly || amounts.is_empty() {
+        return Vec::new();
+    }
+    vec![sc::MetricValueSet {
+        metric_name: QUOTA_USED_COUNT.into(),
+        metric_values: amounts
+            .into_iter()
+            .map(|(metric, amount)| sc::MetricValue {
+                labels: [(QUOTA_NAME_LABEL.to_owned(), metric.to_owned())].into(),
+                value: Some(Value::Int64Value(amount)),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }]
 }
 
 /// The encoded answer, as remembered for retries.

@@ -14,6 +14,12 @@ use crate::rest::WireFormat;
 /// What a logged request costs beside its encoding and service name.
 const ENTRY_OVERHEAD: usize = 64;
 
+/// What an entry costs: its encoding, its service's name, and the fixed
+/// cost of an entry.
+fn cost(service: &str, encoded_len: usize) -> usize {
+    service.len() + encoded_len + ENTRY_OVERHEAD
+}
+
 /// A request as it was received.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -52,7 +58,7 @@ pub(super) struct Entry {
 
 impl Entry {
     fn cost(&self) -> usize {
-        self.service.len() + self.encoded.len() + ENTRY_OVERHEAD
+        cost(&self.service, self.encoded.len())
     }
 
     /// The request, decoded again (the emulator encoded it).
@@ -106,17 +112,27 @@ pub(super) struct RequestLog {
 }
 
 impl RequestLog {
-    /// Logs a request, dropping the oldest entries until the log fits in
-    /// `max_bytes` (a request larger than that alone is counted as dropped).
+    /// Whether a request of `encoded_len` bytes for `service` can be held
+    /// in a log of `max_bytes` (so whether to encode it at all).
+    pub(super) fn fits(service: &str, encoded_len: usize, max_bytes: usize) -> bool {
+        cost(service, encoded_len) <= max_bytes
+    }
+
+    /// Logs a request (`None`: one too large to hold, counted as dropped),
+    /// dropping the oldest entries until the log fits in `max_bytes`.
     pub(super) fn record(
         &mut self,
         service: &str,
         method: Method,
         wire: WireFormat,
         time: SystemTime,
-        encoded: Bytes,
+        encoded: Option<Bytes>,
         max_bytes: usize,
     ) {
+        let Some(encoded) = encoded else {
+            *self.dropped.entry(service.to_owned()).or_default() += 1;
+            return;
+        };
         let entry = Entry {
             service: service.to_owned(),
             method,
@@ -125,10 +141,6 @@ impl RequestLog {
             encoded,
         };
         let cost = entry.cost();
-        if cost > max_bytes {
-            *self.dropped.entry(entry.service).or_default() += 1;
-            return;
-        }
         while self.bytes + cost > max_bytes {
             let Some(oldest) = self.entries.pop_front() else {
                 break;

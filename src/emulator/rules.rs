@@ -5,15 +5,18 @@
 //! - each `MetricValueSet` is a metric defined in the configuration, and each
 //!   value is of the type the definition gives;
 //! - an operation's labels are labels of the monitored resources, labels of
-//!   the metrics it carries values of ("default labels of metric values"),
-//!   or labels Google defines ([`GOOGLE_LABELS`]);
+//!   any metric the configuration defines ("default labels of metric
+//!   values": ESPv2 puts the labels of every metric it reports for the
+//!   service on each operation, whichever metrics that operation carries,
+//!   `logs_metrics_loader.cc` and `request_builder.cc`), or labels Google
+//!   defines ([`GOOGLE_LABELS`]);
 //! - a metric value's own labels are labels of its metric, of the monitored
 //!   resources, or Google's;
 //! - a label declared `BOOL` or `INT64` holds `true`/`false` or an integer;
 //! - each log entry is written to a declared log (or one a logging
 //!   destination names), with labels the log declares.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::google::api::label_descriptor::ValueType as LabelType;
 use crate::google::api::metric_descriptor::ValueType;
@@ -51,6 +54,9 @@ pub(crate) struct ServiceRules {
     metric_labels: HashMap<String, Labels>,
     /// Labels of every monitored resource, with their types.
     resource_labels: Labels,
+    /// Labels of every metric, with their types (the first metric's type
+    /// where two declare one key): what an operation may carry.
+    any_metric_labels: Labels,
     /// Each log by name: its labels, or `None` for a log only a logging
     /// destination names (another service's log, labels not declared here).
     logs: HashMap<String, Option<Labels>>,
@@ -74,6 +80,14 @@ impl ServiceRules {
             .iter()
             .map(|m| (m.r#type.clone(), label_types(&m.labels)))
             .collect();
+        let mut any_metric_labels = Labels::new();
+        for metric in &service.metrics {
+            for label in &metric.labels {
+                any_metric_labels
+                    .entry(label.key.clone())
+                    .or_insert(label.value_type());
+            }
+        }
         let mut resource_labels = HashMap::new();
         for resource in &service.monitored_resources {
             resource_labels.extend(label_types(&resource.labels));
@@ -99,6 +113,7 @@ impl ServiceRules {
             config,
             metric_labels,
             resource_labels,
+            any_metric_labels,
             logs,
         }
     }
@@ -115,10 +130,6 @@ impl ServiceRules {
     /// Why the configuration does not allow `op`, naming the field. Paths
     /// are written only for the problem found.
     pub(crate) fn problem(&self, op: &sc::Operation) -> Option<String> {
-        // The labels of each metric the operation carries values of, once
-        // per metric however many sets name it.
-        let mut metrics: Vec<&Labels> = Vec::new();
-        let mut seen = HashSet::new();
         for (i, set) in op.metric_value_sets.iter().enumerate() {
             let (Some(metric), Some(labels)) = (
                 self.config.metric(&set.metric_name),
@@ -149,18 +160,16 @@ impl ServiceRules {
                     }
                 }
             }
-            if seen.insert(set.metric_name.as_str()) {
-                metrics.push(labels);
-            }
         }
         for (key, text) in &op.labels {
-            let allowed = metrics
-                .iter()
-                .find_map(|labels| labels.get(key).copied())
+            let allowed = self
+                .any_metric_labels
+                .get(key)
+                .copied()
                 .or_else(|| self.shared_label(key));
             let Some(t) = allowed else {
                 return Some(format!(
-                    "labels: label {:?} is not a label of the service's monitored resources, of the operation's metrics, or one Google defines",
+                    "labels: label {:?} is not a label of the service's monitored resources, of its metrics, or one Google defines",
                     clip(key)
                 ));
             };

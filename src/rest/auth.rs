@@ -72,14 +72,20 @@ pub fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
     Some(rest.trim_ascii())
 }
 
+/// The refusal of a request without `Authorization: Bearer`.
+pub(crate) fn missing_credential() -> Status {
+    Status::new(
+        Code::Unauthenticated,
+        "Request is missing required authentication credential: expected \"Authorization: Bearer <token>\"",
+    )
+}
+
 impl Authenticate for BearerToken {
     fn authenticate(&self, headers: &HeaderMap) -> Result<(), Status> {
         use subtle::ConstantTimeEq;
         let refuse = |message: &str| Err(Status::new(Code::Unauthenticated, message));
         match bearer(headers) {
-            None => refuse(
-                "Request is missing required authentication credential: expected \"Authorization: Bearer <token>\"",
-            ),
+            None => Err(missing_credential()),
             Some(given) if bool::from(given.ct_eq(self.token.as_bytes())) => Ok(()),
             Some(_) => refuse(
                 "Request had invalid authentication credentials: the bearer token does not match",

@@ -67,6 +67,7 @@ use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 pub use crate::token::TokenFuture;
+pub(crate) use auth::missing_credential;
 pub use auth::{Authenticate, BearerToken, bearer};
 pub use call::{Abort, CallContext, WireFormat};
 pub use client::{ClientError, RestClient, RestClientBuilder};

@@ -81,55 +81,42 @@ impl<'a> Selector<'a> {
     }
 }
 
-/// The fixed time window a quota limit counts in, from its `unit`
-/// (`1/min/{project}`, `1/h/{project}`, `1/d/{project}`) or, without a unit,
-/// its `duration` (`100s`, `1m`, `1h`, `1d`). Windows are aligned to the Unix
-/// epoch, so every day window starts at midnight UTC.
+/// The fixed time window a quota limit counts in, from its `unit`. Cloud
+/// Endpoints and Service Infrastructure take one unit, `1/min/{project}`
+/// ("Currently, only per-minute, per-project limits are supported", the
+/// Endpoints rate-limiting page), and `gcloud endpoints services deploy`
+/// refuses others, so any other unit, or a `duration` in place of one, is an
+/// error. Windows are aligned to the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuotaWindow {
     seconds: u64,
 }
 
 impl QuotaWindow {
+    /// The unit every limit takes.
+    pub const UNIT: &str = "1/min/{project}";
+
     /// The window of a limit.
     pub fn of(limit: &QuotaLimit) -> Result<Self, String> {
-        if !limit.unit.is_empty() {
-            let mut parts = limit.unit.split('/');
-            let (Some("1"), Some(period), Some("{project}"), None) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                return Err(format!(
-                    "unit {:?} is not 1/<period>/{{project}}, the per-project form enforced here",
-                    limit.unit
-                ));
-            };
-            let seconds = match period {
-                "s" => 1,
-                "min" => 60,
-                "h" => 3600,
-                "d" => 86_400,
-                other => return Err(format!("unit period {other:?} is not s, min, h or d")),
-            };
-            return Ok(Self { seconds });
+        if limit.unit == Self::UNIT {
+            return Ok(Self { seconds: 60 });
         }
-        let d = limit.duration.as_str();
-        let (number, scale) = match d.as_bytes().last() {
-            Some(b's') => (&d[..d.len() - 1], 1),
-            Some(b'm') => (&d[..d.len() - 1], 60),
-            Some(b'h') => (&d[..d.len() - 1], 3600),
-            Some(b'd') => (&d[..d.len() - 1], 86_400),
-            _ => {
-                return Err(format!(
-                    "neither a unit nor a duration such as \"1d\" (duration {d:?})"
-                ));
-            }
-        };
-        match number.parse::<u64>() {
-            Ok(n) if n > 0 && n <= 366 * 86_400 => Ok(Self { seconds: n * scale }),
-            _ => Err(format!(
-                "duration {d:?} is not a positive whole number of s, m, h or d"
-            )),
+        if limit.unit.is_empty() {
+            return Err(format!(
+                "a limit needs unit {:?} (only per-minute, per-project limits are supported{})",
+                Self::UNIT,
+                if limit.duration.is_empty() {
+                    String::new()
+                } else {
+                    format!("; duration {:?} is not one", limit.duration)
+                }
+            ));
         }
+        Err(format!(
+            "unit {:?} is not {:?}: only per-minute, per-project limits are supported",
+            limit.unit,
+            Self::UNIT
+        ))
     }
 
     /// The window's length in seconds.
@@ -426,28 +413,16 @@ mod tests {
             duration: duration.into(),
             ..Default::default()
         };
-        assert_eq!(
-            QuotaWindow::of(&limit("1/min/{project}", ""))
-                .unwrap()
-                .seconds(),
-            60
-        );
-        assert_eq!(
-            QuotaWindow::of(&limit("1/d/{project}", ""))
-                .unwrap()
-                .seconds(),
-            86_400
-        );
-        assert_eq!(QuotaWindow::of(&limit("", "100s")).unwrap().seconds(), 100);
-        assert_eq!(
-            QuotaWindow::of(&limit("", "1d")).unwrap().start(86_401),
-            86_400
-        );
+        let minute = QuotaWindow::of(&limit("1/min/{project}", "")).unwrap();
+        assert_eq!(minute.seconds(), 60);
+        assert_eq!(minute.start(121), 120);
         for (unit, duration) in [
             ("1/min", ""),
-            ("1/week/{project}", ""),
-            ("", "0s"),
-            ("", "x"),
+            ("1/d/{project}", ""),
+            ("1/s/{project}", ""),
+            ("1/min/{user}", ""),
+            ("", "100s"),
+            ("", "1d"),
             ("", ""),
         ] {
             assert!(
