@@ -122,28 +122,37 @@ fn main() {
         addr
     });
     // Room for every report of the run: a full emulator refuses reports.
-    let emulator = runtime
-        .block_on(Emulator::start(
-            Config::default()
-                .max_operations(usize::MAX)
-                .max_bytes(usize::MAX),
-        ))
-        .unwrap();
+    // Once with its request log as it comes (64 MiB, full within the first
+    // seconds, so every call then drops the oldest entry) and once without.
+    let start = |log_bytes: usize| {
+        runtime
+            .block_on(Emulator::start(
+                Config::default()
+                    .max_operations(usize::MAX)
+                    .max_bytes(usize::MAX)
+                    .max_request_log_bytes(log_bytes),
+            ))
+            .unwrap()
+    };
+    let emulator = start(cloud_report_proto::emulator::DEFAULT_MAX_REQUEST_LOG_BYTES);
+    let unlogged = start(0);
     // A gRPC error comes with HTTP status 200, so what the servers took is
     // checked: the reports the no-op service was called with; the emulator
     // keeps one operation per id, so it is called once here instead, and
     // must take the report (over REST, a refusal is a 4xx h2load sees).
-    runtime.block_on(async {
-        let mut client = ServiceControllerClient::connect(emulator.url())
-            .await
-            .unwrap();
-        client
-            .report(report.clone())
-            .await
-            .expect("the emulator takes the report");
-    });
+    for running in [&emulator, &unlogged] {
+        runtime.block_on(async {
+            let mut client = ServiceControllerClient::connect(running.url())
+                .await
+                .unwrap();
+            client
+                .report(report.clone())
+                .await
+                .expect("the emulator takes the report");
+        });
+    }
     let taken = |name: &str| -> Option<u64> {
-        (name != "emulator").then(|| no_op.0.load(Ordering::Relaxed))
+        (!name.starts_with("emulator")).then(|| no_op.0.load(Ordering::Relaxed))
     };
 
     println!(
@@ -156,6 +165,7 @@ fn main() {
     for (name, addr) in [
         ("gateway over a no-op service", gateway),
         ("emulator", emulator.addr()),
+        ("emulator, request log off", unlogged.addr()),
     ] {
         let measure = |url: String, body: &std::path::Path, headers: &[&str]| {
             let before = taken(name);

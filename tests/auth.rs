@@ -309,7 +309,8 @@ async fn trusted_service_accounts_refuse_every_other_token() {
                 ),
                 "not for this API",
             ),
-            ("not-a-jwt".to_owned(), "not a JWT"),
+            // Not a JWT: meant as the fixed token, and refused as it.
+            ("not-a-jwt".to_owned(), "does not match"),
         ];
         if !by_certificate {
             refused.push((

@@ -656,13 +656,15 @@ async fn injected_faults_reach_the_client_on_every_transport() {
             builder.build(RestTransport::new(rest))
         };
         let emulator = running.emulator();
-        emulator.add_fault(
-            SERVICE,
-            Fault::from_json(
-                r#"{"method": "check", "times": 100, "status": {"code": "UNAVAILABLE"}}"#,
+        emulator
+            .add_fault(
+                SERVICE,
+                Fault::from_json(
+                    r#"{"method": "check", "times": 100, "status": {"code": "UNAVAILABLE"}}"#,
+                )
+                .unwrap(),
             )
-            .unwrap(),
-        );
+            .unwrap();
         let answer = client
             .check(&check("api_key:AIza-good", None))
             .await
@@ -684,10 +686,13 @@ async fn injected_faults_reach_the_client_on_every_transport() {
         );
         emulator.clear_faults(SERVICE);
 
-        emulator.add_fault(
-            SERVICE,
-            Fault::from_json(r#"{"method": "check", "checkError": "API_KEY_INVALID"}"#).unwrap(),
-        );
+        emulator
+            .add_fault(
+                SERVICE,
+                Fault::from_json(r#"{"method": "check", "checkError": "API_KEY_INVALID"}"#)
+                    .unwrap(),
+            )
+            .unwrap();
         let answer = client
             .check(&check("api_key:AIza-good", None))
             .await

@@ -311,6 +311,14 @@ async fn check_judges_consumers_and_keys() {
             Some(C::ClientAppBlocked),
         ),
         ("api_key:AIza-shelves-only", LIST_SHELVES, json!({}), None),
+        // A prefix of the short name, service and method without case.
+        ("api_key:AIza-getters", GET_SHELF, json!({}), None),
+        (
+            "api_key:AIza-getters",
+            LIST_SHELVES,
+            json!({}),
+            Some(C::ApiTargetBlocked),
+        ),
         (
             "api_key:AIza-shelves-only",
             GET_SHELF,
@@ -349,6 +357,25 @@ async fn check_judges_consumers_and_keys() {
         if consumer == "api_key:AIza-good" {
             assert_eq!(info.api_key_uid, "apikey:key-uid-good");
         }
+        // The uid only for a key that passed every key validation.
+        let key_failed = expected.is_some_and(|c| {
+            matches!(
+                c,
+                C::ApiKeyInvalid
+                    | C::ApiKeyNotFound
+                    | C::ApiKeyExpired
+                    | C::ApiTargetBlocked
+                    | C::IpAddressBlocked
+                    | C::RefererBlocked
+                    | C::ClientAppBlocked
+            )
+        });
+        assert_eq!(
+            info.api_key_uid.is_empty(),
+            key_failed || !consumer.starts_with("api_key:"),
+            "{consumer} {method}: {:?}",
+            info.api_key_uid
+        );
     }
     // A consumer id of no consumer form is refused whole, on every wire, as
     // AllocateQuota refuses it.
@@ -365,6 +392,20 @@ async fn check_judges_consumers_and_keys() {
             );
         }
     }
+    // ... or answered with a CONSUMER_INVALID check error, by choice.
+    let choosing = start_with(
+        Config::default().consumer_errors(cloud_report_proto::emulator::ConsumerErrors::CheckError),
+    )
+    .await;
+    for consumer in ["garbage", "", "project_number:twelve"] {
+        for wire in WIRES {
+            let request = check_request(consumer, GET_SHELF, json!({}));
+            let answer: sc::CheckResponse = call(&choosing, wire, "check", &request).await.unwrap();
+            let codes: Vec<i32> = answer.check_errors.iter().map(|e| e.code).collect();
+            assert_eq!(codes, [C::ConsumerInvalid as i32], "{wire:?} {consumer:?}");
+        }
+    }
+    choosing.shutdown().await;
     // A service without a configuration.
     let mut other = check_request("project:my-project", GET_SHELF, json!({}));
     other.service_name = "other.example.com".into();
@@ -480,6 +521,16 @@ async fn report_is_judged_by_the_configuration() {
                 json!([]),
             ),
             Some("bucket_counts add up to 1, not to count 2"),
+        ),
+        (
+            operation(
+                "not-audit-log",
+                json!({}),
+                json!([]),
+                json!([{"name": "endpoints_log", "protoPayload": {
+                    "@type": "type.googleapis.com/google.rpc.Status", "code": 3}}]),
+            ),
+            Some("log_entries[0].proto_payload: \"type.googleapis.com/google.rpc.Status\" is not"),
         ),
         (
             operation(

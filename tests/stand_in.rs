@@ -515,6 +515,67 @@ async fn bad_scripts_are_refused_in_one_line() {
         assert!(!message.contains('\n'), "{body}: {message}");
     }
     assert!(running.emulator().faults(SERVICE).is_empty());
+    // A fault built in Rust is judged as its JSON form is.
+    use cloud_report_proto::emulator::Action;
+    assert!(
+        Fault::new(
+            Method::Report,
+            Action::CheckError(sc::check_error::Code::NotFound)
+        )
+        .is_err()
+    );
+    assert!(Fault::new(Method::Check, Action::HttpStatus(200)).is_err());
+    assert!(
+        Fault::new(
+            Method::Check,
+            Action::Status {
+                code: cloud_report_proto::google::rpc::Code::Ok,
+                message: String::new()
+            }
+        )
+        .is_err()
+    );
+    assert!(Fault::new(Method::Check, Action::Response(vec![0xff].into())).is_err());
+    // A state file that breaks a rule of the API Keys API, or is not one
+    // line long in its keys: one line, and the state in force stays.
+    let mut state: Value = serde_json::from_str(STATE).unwrap();
+    state["apiKeys"]["AIza-two"] = json!({"project": "my-project", "restrictions": {
+        "serverKeyRestrictions": {"allowedIps": ["10.0.0.0/8"]},
+        "iosKeyRestrictions": {"allowedBundleIds": ["a.b"]}}});
+    let mut bad_method = serde_json::from_str::<Value>(STATE).unwrap();
+    bad_method["apiKeys"]["AIza-ß"] = json!({"project": "my-project", "restrictions": {
+        "apiTargets": [{"service": SERVICE, "methods": ["Getß", "*Get"]}]}});
+    let mut broken_key = serde_json::from_str::<Value>(STATE).unwrap();
+    broken_key["apiKeys"]["line\nbreak"] = json!({"project": "nowhere"});
+    for (state, why) in [
+        (state, "one kind of client restriction"),
+        (bad_method, "a wildcard may only be the last symbol"),
+        (broken_key, "is not a project of the state"),
+    ] {
+        let (status, answer) = admin(
+            &running,
+            reqwest::Method::PUT,
+            "/emulator/v1/state",
+            Some(state.to_string()),
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(why) && !message.contains('\n'),
+            "{message}"
+        );
+    }
+    // An admin body over 16 MiB: 413 in Google's form.
+    let (status, answer) = admin(
+        &running,
+        reqwest::Method::PUT,
+        "/emulator/v1/state",
+        Some(" ".repeat((16 << 20) + 1)),
+    )
+    .await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer["error"]["message"].is_string());
     // Other admin calls.
     for (verb, path, body, expected) in [
         (
@@ -768,6 +829,7 @@ async fn the_rollout_id_changes_while_running() {
             "{wire:?}"
         );
     }
+    // An empty id sets the default again.
     let (status, answer) = admin(
         &running,
         reqwest::Method::PUT,
@@ -775,8 +837,33 @@ async fn the_rollout_id_changes_while_running() {
         Some(r#"{"rolloutId": ""}"#.into()),
     )
     .await;
-    assert_eq!(status, 400, "{answer}");
-    running.emulator().set_rollout_id(SERVICE, "r-3");
+    assert_eq!(
+        (status, answer),
+        (200, json!({"rolloutId": "emulator-rollout"}))
+    );
+    // A service no configuration names: 404, for rollouts as for faults.
+    for (verb, path, body) in [
+        (
+            reqwest::Method::PUT,
+            "/emulator/v1/services/typo.example.com/rollout",
+            r#"{"rolloutId": "r"}"#,
+        ),
+        (
+            reqwest::Method::POST,
+            "/emulator/v1/services/typo.example.com/faults",
+            r#"{"method": "check", "httpStatus": 503}"#,
+        ),
+    ] {
+        let (status, answer) = admin(&running, verb, path, Some(body.into())).await;
+        assert_eq!(status, 404, "{path}: {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("typo.example.com")
+        );
+    }
+    running.emulator().set_rollout_id(SERVICE, "r-3").unwrap();
     assert_eq!(
         rollout(call(&running, Wire::Grpc, "check", &good).await).1,
         json!("r-3")

@@ -109,6 +109,12 @@ enum Command {
         /// --require-token, either is accepted.
         #[arg(long = "trust-service-account", value_name = "FILE")]
         trust_service_accounts: Vec<std::path::PathBuf>,
+        /// How Check answers a consumer id of no consumer form, or none where
+        /// one is needed (Google documents neither): `refuse`
+        /// (INVALID_ARGUMENT, as AllocateQuota) or `check-error`
+        /// (a CONSUMER_INVALID check error).
+        #[arg(long, value_name = "ANSWER", default_value = "refuse", value_parser = ["refuse", "check-error"])]
+        consumer_errors: String,
         /// Hold the clock at the start time until `POST
         /// /emulator/v1/clock:advance` moves it, so quota windows are tested
         /// without waiting.
@@ -216,6 +222,7 @@ fn run(command: Command) -> Result<(), String> {
             faults,
             max_request_log_bytes,
             trust_service_accounts,
+            consumer_errors,
         } => {
             let limits = limits.limits()?;
             let tls = match (tls_cert, tls_key) {
@@ -257,6 +264,10 @@ fn run(command: Command) -> Result<(), String> {
             config.max_operations = max_operations;
             config.max_bytes = max_bytes;
             config.max_request_log_bytes = max_request_log_bytes;
+            config.consumer_errors = match consumer_errors.as_str() {
+                "check-error" => emulator::ConsumerErrors::CheckError,
+                _ => emulator::ConsumerErrors::Refuse,
+            };
             if manual_clock {
                 config.clock = emulator::ManualClock::new(std::time::SystemTime::now()).into();
             }
@@ -286,8 +297,10 @@ fn run(command: Command) -> Result<(), String> {
                 config.denied_consumers.insert(consumer.to_owned(), code);
             }
             let emulator = emulator::Emulator::new(config);
-            for (service, fault) in faults {
-                emulator.add_fault(&service, fault);
+            for (i, (service, fault)) in faults.into_iter().enumerate() {
+                emulator
+                    .add_fault(&service, fault)
+                    .map_err(|e| format!("--faults: faults[{i}]: {e}"))?;
             }
             serve(listen, emulator, limits, tls.as_ref())
         }

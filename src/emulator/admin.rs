@@ -7,16 +7,16 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::Response;
 use bytes::Bytes;
 
+use super::config::read_state_file;
 use super::faults::Fault;
-use super::inspect::{json_list, service_of};
+use super::inspect::{ServiceName, json_answer, json_list};
 use super::requests::{Entry, ReceivedRequest};
 use super::rules::ServiceRules;
-use super::{Emulator, Live, State as Store, StateError, read_state_file};
+use super::{Calls, Emulator, Live, State as Store, StateError};
 use crate::google::protobuf::Timestamp;
 use crate::google::rpc::Code;
 use crate::rest::{RestError, clip};
@@ -24,6 +24,26 @@ use crate::service_config::ServiceConfig;
 
 /// The largest body an admin call takes (a state file, a configuration).
 const MAX_ADMIN_BODY_BYTES: usize = 16 << 20;
+
+/// An admin operation refused: its `google.rpc.Code` (NOT_FOUND for a
+/// service the loaded configurations do not name, RESOURCE_EXHAUSTED past a
+/// bound) and why, on one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct AdminError {
+    code: Code,
+    message: String,
+}
+
+impl AdminError {
+    /// The code, as the HTTP endpoint answers it.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+}
+
+/// The most services a rollout id is set for.
+const MAX_ROLLOUTS: usize = 10_000;
 
 /// Why the clock cannot be moved: it is the system's.
 #[derive(Debug, thiserror::Error)]
@@ -36,39 +56,72 @@ impl Emulator {
     /// Every Check, AllocateQuota and Report a service received and the
     /// log still holds, in order (see [`Config::max_request_log_bytes`](super::Config::max_request_log_bytes)).
     pub fn requests(&self, service_name: &str) -> Vec<ReceivedRequest> {
-        let entries = self.state().requests.of(service_name);
+        let entries = self.calls().requests.of(service_name);
         entries.iter().map(Entry::received).collect()
     }
 
     /// How many of a service's requests the log dropped for room.
     pub fn dropped_requests(&self, service_name: &str) -> u64 {
-        self.state().requests.dropped(service_name)
+        self.calls().requests.dropped(service_name)
     }
 
     /// Adds a fault for the calls of a service, after those waiting.
+    ///
+    /// # Errors
+    ///
+    /// NOT_FOUND for a service the loaded configurations do not name (its
+    /// calls are refused before any fault), RESOURCE_EXHAUSTED when 10,000
+    /// faults are waiting.
     ///
     /// ```
     /// use cloud_report_proto::emulator::{Config, Emulator, Fault};
     ///
     /// let emulator = Emulator::new(Config::default());
     /// let fault = Fault::from_json(r#"{"method": "check", "times": 3, "httpStatus": 503}"#)?;
-    /// emulator.add_fault("my-api.example.com", fault);
+    /// emulator.add_fault("my-api.example.com", fault)?;
     /// assert_eq!(emulator.faults("my-api.example.com").len(), 1);
-    /// # Ok::<(), cloud_report_proto::emulator::FaultError>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn add_fault(&self, service_name: &str, fault: Fault) {
-        self.state().faults.add(service_name, fault);
+    pub fn add_fault(&self, service_name: &str, fault: Fault) -> Result<(), AdminError> {
+        self.known_service(service_name)?;
+        if self.calls().faults.add(service_name, fault) {
+            Ok(())
+        } else {
+            Err(AdminError {
+                code: Code::ResourceExhausted,
+                message: format!(
+                    "the emulator holds at most {} faults waiting",
+                    super::faults::MAX_FAULTS
+                ),
+            })
+        }
+    }
+
+    /// NOT_FOUND for a service the loaded configurations do not name (none
+    /// loaded: every service is known).
+    fn known_service(&self, service_name: &str) -> Result<(), AdminError> {
+        let live = self.live();
+        if live.rules.is_empty() || live.rules.contains_key(service_name) {
+            return Ok(());
+        }
+        Err(AdminError {
+            code: Code::NotFound,
+            message: format!(
+                "service {:?} is not configured in the emulator",
+                clip(service_name)
+            ),
+        })
     }
 
     /// The faults waiting for a service's calls, with what is left of their
     /// `times`.
     pub fn faults(&self, service_name: &str) -> Vec<Fault> {
-        self.state().faults.list(service_name)
+        self.calls().faults.list(service_name)
     }
 
     /// Drops the faults waiting for a service's calls.
     pub fn clear_faults(&self, service_name: &str) {
-        self.state().faults.clear(service_name);
+        self.calls().faults.clear(service_name);
     }
 
     /// Replaces the projects, API keys and organizations with a state file's
@@ -100,13 +153,37 @@ impl Emulator {
     }
 
     /// Sets the `service_rollout_id` a service's answers carry (by default
-    /// [`DEFAULT_ROLLOUT_ID`](super::DEFAULT_ROLLOUT_ID)): ESPv2's managed
-    /// rollout strategy polls it to learn of a new configuration.
-    pub fn set_rollout_id(&self, service_name: &str, rollout_id: &str) {
+    /// [`DEFAULT_ROLLOUT_ID`](super::DEFAULT_ROLLOUT_ID), and again when
+    /// `rollout_id` is empty): ESPv2's managed rollout strategy polls it to
+    /// learn of a new configuration.
+    ///
+    /// # Errors
+    ///
+    /// NOT_FOUND for a service the loaded configurations do not name,
+    /// RESOURCE_EXHAUSTED past 10,000 services.
+    pub fn set_rollout_id(&self, service_name: &str, rollout_id: &str) -> Result<(), AdminError> {
+        self.known_service(service_name)?;
+        let mut full = false;
         self.update_live(|live| {
-            live.rollouts
-                .insert(service_name.to_owned(), rollout_id.to_owned());
+            if rollout_id.is_empty() {
+                live.rollouts.remove(service_name);
+            } else if live.rollouts.len() < MAX_ROLLOUTS || live.rollouts.contains_key(service_name)
+            {
+                live.rollouts
+                    .insert(service_name.to_owned(), rollout_id.to_owned());
+            } else {
+                full = true;
+            }
         });
+        if full {
+            return Err(AdminError {
+                code: Code::ResourceExhausted,
+                message: format!(
+                    "the emulator holds rollout ids for at most {MAX_ROLLOUTS} services"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Drops every stored operation and status, the quota used, the request
@@ -114,6 +191,12 @@ impl Emulator {
     /// the clock stay.
     pub fn reset(&self) {
         *self.state() = Store::default();
+        *self.calls() = Calls::default();
+    }
+
+    /// The clock the emulator counts quota windows and stamps requests by.
+    pub fn clock(&self) -> &super::Clock {
+        &self.config.clock
     }
 
     /// Moves a manual clock forward (see [`ManualClock`](super::ManualClock)).
@@ -175,38 +258,45 @@ pub(super) fn routes(emulator: Emulator) -> axum::Router {
         .with_state(emulator)
 }
 
-fn json_answer(value: &serde_json::Value) -> Response {
-    (
-        [(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json; charset=utf-8"),
-        )],
-        value.to_string(),
-    )
-        .into_response()
+impl From<AdminError> for RestError {
+    fn from(e: AdminError) -> Self {
+        RestError::new(e.code, e.message)
+    }
 }
 
 fn invalid(message: impl Into<String>) -> RestError {
     RestError::new(Code::InvalidArgument, message)
 }
 
-/// A body's text, or the error saying it is not UTF-8.
-fn text_of(body: &Bytes) -> Result<&str, RestError> {
-    std::str::from_utf8(body).map_err(|e| invalid(format!("the body is not UTF-8: {e}")))
+/// An admin call's body as text; one that cannot be read (over the
+/// 16 MiB limit: 413) or is not UTF-8 is answered in Google's error form.
+struct Text(String);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Text {
+    type Rejection = RestError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, RestError> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|r| {
+            RestError::new(Code::InvalidArgument, r.body_text())
+                .with_http_status(r.status().as_u16())
+        })?;
+        String::from_utf8(bytes.into())
+            .map(Self)
+            .map_err(|e| invalid(format!("the body is not UTF-8: {e}")))
+    }
 }
 
 /// `{"requests": [{"method", "wire", "receiveTime", "request"}], "dropped": N}`,
 /// streamed.
 async fn list_requests(
     State(emulator): State<Emulator>,
-    name: Result<Path<String>, PathRejection>,
+    ServiceName(service): ServiceName,
 ) -> Result<Response, RestError> {
-    let service = service_of(name)?;
     let (entries, dropped) = {
-        let state = emulator.state();
+        let calls = emulator.calls();
         (
-            state.requests.of(&service),
-            state.requests.dropped(&service),
+            calls.requests.of(&service),
+            calls.requests.dropped(&service),
         )
     };
     let mut entries = entries.into_iter();
@@ -232,29 +322,26 @@ fn faults_answer(emulator: &Emulator, service: &str) -> Response {
 
 async fn list_faults(
     State(emulator): State<Emulator>,
-    name: Result<Path<String>, PathRejection>,
+    ServiceName(service): ServiceName,
 ) -> Result<Response, RestError> {
-    Ok(faults_answer(&emulator, &service_of(name)?))
+    Ok(faults_answer(&emulator, &service))
 }
 
 /// Adds one fault (its JSON form); answers what is waiting.
 async fn add_fault(
     State(emulator): State<Emulator>,
-    name: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    ServiceName(service): ServiceName,
+    Text(body): Text,
 ) -> Result<Response, RestError> {
-    let service = service_of(name)?;
-    let fault =
-        Fault::from_json(text_of(&body)?).map_err(|e| invalid(format!("invalid fault: {e}")))?;
-    emulator.add_fault(&service, fault);
+    let fault = Fault::from_json(&body).map_err(|e| invalid(format!("invalid fault: {e}")))?;
+    emulator.add_fault(&service, fault)?;
     Ok(faults_answer(&emulator, &service))
 }
 
 async fn clear_faults(
     State(emulator): State<Emulator>,
-    name: Result<Path<String>, PathRejection>,
+    ServiceName(service): ServiceName,
 ) -> Result<Response, RestError> {
-    let service = service_of(name)?;
     emulator.clear_faults(&service);
     Ok(faults_answer(&emulator, &service))
 }
@@ -263,11 +350,10 @@ async fn clear_faults(
 /// `name` must be the path's service.
 async fn replace_config(
     State(emulator): State<Emulator>,
-    name: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    ServiceName(service): ServiceName,
+    Text(body): Text,
 ) -> Result<Response, RestError> {
-    let service = service_of(name)?;
-    let config = ServiceConfig::parse(text_of(&body)?)
+    let config = ServiceConfig::parse(&body)
         .map_err(|e| invalid(format!("invalid service configuration: {e}")))?;
     if config.name() != service {
         return Err(invalid(format!(
@@ -283,32 +369,27 @@ async fn replace_config(
 /// Sets a service's rollout id from `{"rolloutId": "..."}`.
 async fn set_rollout(
     State(emulator): State<Emulator>,
-    name: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    ServiceName(service): ServiceName,
+    Text(body): Text,
 ) -> Result<Response, RestError> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     struct Rollout {
         rollout_id: String,
     }
-    let service = service_of(name)?;
-    let rollout: Rollout = serde_json::from_slice(&body)
+    let rollout: Rollout = serde_json::from_str(&body)
         .map_err(|e| invalid(format!("expected {{\"rolloutId\": \"...\"}}: {e}")))?;
-    if rollout.rollout_id.is_empty() {
-        return Err(invalid("rolloutId: must not be empty"));
-    }
-    emulator.set_rollout_id(&service, &rollout.rollout_id);
-    Ok(json_answer(
-        &serde_json::json!({ "rolloutId": rollout.rollout_id }),
-    ))
+    emulator.set_rollout_id(&service, &rollout.rollout_id)?;
+    let now = emulator.live().rollout_id(&service);
+    Ok(json_answer(&serde_json::json!({ "rolloutId": now })))
 }
 
 async fn replace_state(
     State(emulator): State<Emulator>,
-    body: Bytes,
+    Text(body): Text,
 ) -> Result<Response, RestError> {
     emulator
-        .replace_state_json(text_of(&body)?)
+        .replace_state_json(&body)
         .map_err(|e| invalid(format!("invalid state: {e}")))?;
     Ok(json_answer(&serde_json::json!({})))
 }
@@ -333,14 +414,14 @@ async fn read_clock(State(emulator): State<Emulator>) -> Response {
 /// Moves a manual clock by `{"duration": "60s"}`; answers the time now.
 async fn advance_clock(
     State(emulator): State<Emulator>,
-    body: Bytes,
+    Text(body): Text,
 ) -> Result<Response, RestError> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Advance {
         duration: String,
     }
-    let advance: Advance = serde_json::from_slice(&body)
+    let advance: Advance = serde_json::from_str(&body)
         .map_err(|e| invalid(format!("expected {{\"duration\": \"60s\"}}: {e}")))?;
     let by = advance
         .duration

@@ -205,7 +205,8 @@ impl ConsumerState {
             }
             for (i, target) in r.api_targets.iter().enumerate() {
                 for (j, method) in target.methods.iter().enumerate() {
-                    if method.is_empty() || method[..method.len() - 1].contains('*') {
+                    if method.is_empty() || method.strip_suffix('*').unwrap_or(method).contains('*')
+                    {
                         return Err(format!(
                             "apiKeys.{key}.restrictions.apiTargets[{i}].methods[{j}]: {method:?}: a wildcard may only be the last symbol"
                         ));
@@ -240,46 +241,52 @@ impl ConsumerState {
         }
     }
 
+    /// A key of the state, or the check error of why it cannot be used
+    /// (unknown, deleted, expired, judged in that order) with its message
+    /// (ESPv2's words for each code).
+    fn key(&self, key: &str) -> Result<&ApiKey, (CheckCode, &'static str)> {
+        match self.api_keys.get(key) {
+            None => Err((
+                CheckCode::ApiKeyInvalid,
+                "API key not valid. Please pass a valid API key.",
+            )),
+            Some(k) if k.deleted => Err((
+                CheckCode::ApiKeyNotFound,
+                "API key not found. Please pass a valid API key.",
+            )),
+            Some(k) if k.expired => Err((
+                CheckCode::ApiKeyExpired,
+                "API key expired. Please renew the API key.",
+            )),
+            Some(k) => Ok(k),
+        }
+    }
+
     /// The Check judgement of `operation` for `service`: the errors, in the
     /// order the real API judges (key, key restrictions, project), the
     /// consumer when known, and the key's uid.
     pub(crate) fn judge(&self, service: &str, op: &sc::Operation) -> Judgement {
         let mut judgement = Judgement::default();
         let consumer = op.consumer_id.as_str();
-        let fail = |code: CheckCode, detail: String| sc::CheckError {
-            code: code as i32,
-            subject: consumer.to_owned(),
-            status: Some(Status::new(rpc_code(code), detail.clone())),
-            detail,
-            ..Default::default()
-        };
+        let fail = |code: CheckCode, detail: String| check_error(code, consumer, detail);
         let project = if let Some(key) = consumer.strip_prefix("api_key:") {
-            let Some(api_key) = self.api_keys.get(key) else {
-                judgement.errors.push(fail(
-                    CheckCode::ApiKeyInvalid,
-                    "API key not valid. Please pass a valid API key.".into(),
-                ));
-                return judgement;
+            let api_key = match self.key(key) {
+                Ok(api_key) => api_key,
+                Err((code, why)) => {
+                    judgement.errors.push(fail(code, why.into()));
+                    return judgement;
+                }
             };
-            if api_key.deleted {
-                judgement
-                    .errors
-                    .push(fail(CheckCode::ApiKeyNotFound, "API key not found.".into()));
-                return judgement;
-            }
-            if api_key.expired {
-                judgement.errors.push(fail(
-                    CheckCode::ApiKeyExpired,
-                    "API key expired. Please renew the API key.".into(),
-                ));
-                return judgement;
-            }
             match restriction_error(&api_key.restrictions, service, op) {
                 Some(error) => judgement.errors.push(fail(error.0, error.1)),
                 None => {
                     let uid = api_key.uid.clone();
                     let uid = uid.unwrap_or_else(|| format!("emulator-key-{:016x}", fnv(key)));
-                    judgement.api_key_uid = Some(format!("apikey:{uid}"));
+                    judgement.api_key_uid = Some(if uid.starts_with("apikey:") {
+                        uid
+                    } else {
+                        format!("apikey:{uid}")
+                    });
                 }
             }
             ProjectRef::Id(&api_key.project)
@@ -342,23 +349,12 @@ impl ConsumerState {
             if self.projects.is_empty() && self.api_keys.is_empty() {
                 return Counted(consumer_id.to_owned());
             }
-            match self.api_keys.get(key) {
-                None => {
-                    return Refused(
-                        QuotaCode::ApiKeyInvalid,
-                        "API key not valid. Please pass a valid API key.".into(),
-                    );
+            match self.key(key) {
+                Ok(api_key) => ProjectRef::Id(&api_key.project),
+                Err((code, why)) => {
+                    let code = super::quota::refusal_of(code).unwrap_or(QuotaCode::ApiKeyInvalid);
+                    return Refused(code, why.into());
                 }
-                Some(api_key) if api_key.deleted => {
-                    return Refused(QuotaCode::ApiKeyInvalid, "API key not found.".into());
-                }
-                Some(api_key) if api_key.expired => {
-                    return Refused(
-                        QuotaCode::ApiKeyExpired,
-                        "API key expired. Please renew the API key.".into(),
-                    );
-                }
-                Some(api_key) => ProjectRef::Id(&api_key.project),
             }
         } else {
             match project_ref(consumer_id) {
@@ -429,6 +425,32 @@ pub(crate) struct Judgement {
     pub(crate) malformed: Option<String>,
     pub(crate) consumer: Option<ConsumerInfo>,
     pub(crate) api_key_uid: Option<String>,
+}
+
+/// A `CheckError` of `subject`, with the status a gateway answers its
+/// client with for the code.
+pub(crate) fn check_error(code: CheckCode, subject: &str, detail: String) -> sc::CheckError {
+    sc::CheckError {
+        code: code as i32,
+        subject: subject.to_owned(),
+        status: Some(Status::new(rpc_code(code), detail.clone())),
+        detail,
+        ..Default::default()
+    }
+}
+
+/// Why a consumer id is of no consumer form, `None` when it is of one or
+/// empty (an absent consumer is the method's to judge): one rule for Check
+/// and AllocateQuota, in every mode.
+pub(crate) fn malformed(consumer_id: &str) -> Option<String> {
+    if consumer_id.is_empty() {
+        return None;
+    }
+    match consumer_id.strip_prefix("api_key:") {
+        Some("") => Some("api_key: names no key".into()),
+        Some(_) => None,
+        None => project_ref(consumer_id).err(),
+    }
 }
 
 /// The `google.rpc.Code` a gateway answers its client with for each

@@ -32,6 +32,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::service_config::one_line;
+
 use crate::google::cloud::apigee::v1::DeploymentChangeReport;
 use crate::google::cloud::apigee::v1::deployment_change_report::{
     RoutingChange, RoutingConflict, RoutingDeployment,
@@ -44,7 +46,7 @@ use crate::google::rpc::precondition_failure::Violation;
 #[non_exhaustive]
 pub enum StateError {
     /// The file is not valid JSON of the documented form.
-    #[error("invalid deployment state at {path}: {message}")]
+    #[error("invalid state at {}: {}", one_line(.path), one_line(.message))]
     Syntax {
         /// The JSON path of the problem.
         path: String,
@@ -52,7 +54,7 @@ pub enum StateError {
         message: String,
     },
     /// The file is consistent JSON but refers to things it does not define.
-    #[error("invalid deployment state: {0}")]
+    #[error("invalid state: {}", one_line(.0))]
     Inconsistent(String),
 }
 

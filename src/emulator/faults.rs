@@ -3,16 +3,7 @@
 //!
 //! A fault is written as JSON, the same in `POST
 //! /emulator/v1/services/{service}/faults`, in `serve --faults FILE` (with a
-//! `"service"` member) and in [`Fault::from_json`]:
-//!
-//! ```json
-//! {"method": "check", "times": 2, "status": {"code": "UNAVAILABLE", "message": "down"}}
-//! {"method": "report", "fraction": 0.1, "seed": 7, "httpStatus": 503}
-//! {"method": "check", "checkError": "SERVICE_STATUS_UNAVAILABLE"}
-//! {"method": "allocateQuota", "response": {"allocateErrors": [{"code": "RESOURCE_EXHAUSTED"}]}}
-//! {"method": "report", "delay": "2s"}
-//! {"method": "check", "drop": "reset"}
-//! ```
+//! `"service"` member) and in [`Fault::from_json`]; [`Fault`] shows the forms.
 
 use std::time::Duration;
 
@@ -51,6 +42,26 @@ impl Method {
         [Self::Check, Self::AllocateQuota, Self::Report]
             .into_iter()
             .find(|m| m.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = FaultError;
+
+    /// `check`, `allocateQuota` or `report`.
+    fn from_str(text: &str) -> Result<Self, FaultError> {
+        Self::parse(text).ok_or_else(|| {
+            error(format!(
+                "\"{}\" is not check, allocateQuota or report",
+                crate::rest::clip(text)
+            ))
+        })
     }
 }
 
@@ -151,21 +162,58 @@ struct StatusSpec {
 
 /// An error on one line, whatever the text it quotes holds.
 fn error(message: impl std::fmt::Display) -> FaultError {
-    FaultError(
-        message
-            .to_string()
-            .replace(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'], " "),
-    )
+    FaultError(crate::service_config::one_line(&message.to_string()))
 }
 
 impl Fault {
     /// A fault applying once to the next call of `method`.
-    pub fn new(method: Method, action: Action) -> Self {
-        Self {
+    ///
+    /// # Errors
+    ///
+    /// An action the method cannot take: a status of OK, an HTTP status
+    /// outside 400 to 599, a check error for another method than Check, a
+    /// response that is not the method's response message, a delay over an
+    /// hour.
+    pub fn new(method: Method, action: Action) -> Result<Self, FaultError> {
+        match &action {
+            Action::Status { code: Code::Ok, .. } => {
+                return Err(error("status.code: OK is not a fault"));
+            }
+            Action::HttpStatus(http) if !(400..=599).contains(http) => {
+                return Err(error(format!(
+                    "httpStatus: {http} is not an error status (400 to 599)"
+                )));
+            }
+            Action::CheckError(_) if method != Method::Check => {
+                return Err(error("checkError: only a check answers with check errors"));
+            }
+            Action::Response(encoded) => {
+                let decoded = match method {
+                    Method::Check => sc::CheckResponse::decode(&encoded[..]).map(drop),
+                    Method::AllocateQuota => {
+                        sc::AllocateQuotaResponse::decode(&encoded[..]).map(drop)
+                    }
+                    Method::Report => sc::ReportResponse::decode(&encoded[..]).map(drop),
+                };
+                decoded.map_err(|e| {
+                    error(format!(
+                        "response: not a {} response message: {e}",
+                        method.as_str()
+                    ))
+                })?;
+            }
+            Action::Delay(delay) if *delay > MAX_DELAY => {
+                return Err(error(format!(
+                    "delay: {delay:?} is longer than {MAX_DELAY:?}"
+                )));
+            }
+            _ => {}
+        }
+        Ok(Self {
             method,
             trigger: Trigger::Times(1),
             action,
-        }
+        })
     }
 
     /// Applies to the next `times` calls instead (at least one).
@@ -186,6 +234,14 @@ impl Fault {
     /// The method it applies to.
     pub fn method(&self) -> Method {
         self.method
+    }
+
+    /// How many more calls it applies to; `None` for a fraction of calls.
+    pub fn times_left(&self) -> Option<u64> {
+        match self.trigger {
+            Trigger::Times(n) => Some(n),
+            Trigger::Fraction(..) => None,
+        }
     }
 
     /// What it does.
@@ -215,12 +271,10 @@ impl Fault {
                 error(format!("{path}: {inner}"))
             }
         })?;
-        let method = Method::parse(&spec.method).ok_or_else(|| {
-            error(format!(
-                "method: \"{}\" is not check, allocateQuota or report",
-                crate::rest::clip(&spec.method)
-            ))
-        })?;
+        let method: Method = spec
+            .method
+            .parse()
+            .map_err(|e| error(format!("method: {e}")))?;
         let trigger = match (spec.times, spec.fraction, spec.seed) {
             (Some(_), Some(_), _) => return Err(error("times and fraction exclude each other")),
             (Some(0), ..) => return Err(error("times: must be at least 1")),
@@ -245,10 +299,9 @@ impl Fault {
                     .and_then(|n| Code::try_from(n).ok()),
                 _ => None,
             }
-            .filter(|c| *c != Code::Ok)
             .ok_or_else(|| {
                 error(format!(
-                    "status.code: {} is not a google.rpc.Code other than OK",
+                    "status.code: {} is not a google.rpc.Code",
                     status.code
                 ))
             })?;
@@ -258,17 +311,9 @@ impl Fault {
             actions.push(Action::Status { code, message });
         }
         if let Some(http) = spec.http_status {
-            if !(400..=599).contains(&http) {
-                return Err(error(format!(
-                    "httpStatus: {http} is not an error status (400 to 599)"
-                )));
-            }
             actions.push(Action::HttpStatus(http));
         }
         if let Some(name) = spec.check_error {
-            if method != Method::Check {
-                return Err(error("checkError: only a check answers with check errors"));
-            }
             let code = sc::check_error::Code::from_str_name(&name).ok_or_else(|| {
                 error(format!(
                     "checkError: \"{}\" is not a CheckError code",
@@ -290,9 +335,7 @@ impl Fault {
             let duration: crate::google::protobuf::Duration =
                 delay.parse().map_err(|e| error(format!("delay: {e}")))?;
             let duration = Duration::try_from(duration)
-                .ok()
-                .filter(|d| *d <= MAX_DELAY)
-                .ok_or_else(|| error(format!("delay: {delay} is not between 0s and 3600s")))?;
+                .map_err(|_| error(format!("delay: {delay} is negative")))?;
             actions.push(Action::Delay(duration));
         }
         if let Some(drop) = spec.drop {
@@ -321,11 +364,9 @@ impl Fault {
                 ));
             }
         };
-        Ok(Self {
-            method,
-            trigger,
-            action,
-        })
+        let mut fault = Self::new(method, action)?;
+        fault.trigger = trigger;
+        Ok(fault)
     }
 
     /// The JSON form, with what is left of `times`.
@@ -388,15 +429,24 @@ struct Pending {
     rng: Option<fastrand::Rng>,
 }
 
+/// The most faults waiting, over all services.
+pub(super) const MAX_FAULTS: usize = 10_000;
+
 /// The faults waiting for the calls of each service, in the order given.
 #[derive(Debug, Default)]
 pub(super) struct Faults {
     by_service: std::collections::HashMap<String, Vec<Pending>>,
+    count: usize,
 }
 
 impl Faults {
-    /// Adds a fault for a service's calls, after those already waiting.
-    pub(super) fn add(&mut self, service: &str, fault: Fault) {
+    /// Adds a fault for a service's calls, after those already waiting;
+    /// `false` when [`MAX_FAULTS`] are waiting.
+    pub(super) fn add(&mut self, service: &str, fault: Fault) -> bool {
+        if self.count >= MAX_FAULTS {
+            return false;
+        }
+        self.count += 1;
         let rng = match fault.trigger {
             Trigger::Fraction(_, seed) => Some(fastrand::Rng::with_seed(seed)),
             Trigger::Times(_) => None,
@@ -405,6 +455,7 @@ impl Faults {
             .entry(service.to_owned())
             .or_default()
             .push(Pending { fault, rng });
+        true
     }
 
     /// What the next call of `method` on `service` meets: the first waiting
@@ -436,6 +487,7 @@ impl Faults {
         let action = pending[i].fault.action.clone();
         if spent {
             pending.remove(i);
+            self.count -= 1;
             if pending.is_empty() {
                 self.by_service.remove(service);
             }
@@ -453,7 +505,9 @@ impl Faults {
 
     /// Drops the faults of a service.
     pub(super) fn clear(&mut self, service: &str) {
-        self.by_service.remove(service);
+        if let Some(dropped) = self.by_service.remove(service) {
+            self.count -= dropped.len();
+        }
     }
 }
 

@@ -170,21 +170,30 @@ pub(super) fn path_error(rejection: &PathRejection) -> RestError {
     )
 }
 
-/// The service a path names, or the error saying why it names none.
-pub(super) fn service_of(
-    name: Result<axum::extract::Path<String>, PathRejection>,
-) -> Result<String, RestError> {
-    name.map(|axum::extract::Path(name)| name)
-        .map_err(|r| path_error(&r))
+/// The service a route's path names (its one variable); a path that
+/// cannot be read is answered in Google's error form.
+pub(super) struct ServiceName(pub(super) String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ServiceName {
+    type Rejection = RestError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, RestError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(name)| Self(name))
+            .map_err(|r| path_error(&r))
+    }
 }
 
 /// The operations of a service in arrival order, as they were when the
 /// request came: later ones are not included.
 pub(super) async fn inspect_operations(
     axum::extract::State(emulator): axum::extract::State<Emulator>,
-    service_name: Result<axum::extract::Path<String>, PathRejection>,
+    ServiceName(service_name): ServiceName,
 ) -> Result<axum::response::Response, RestError> {
-    let service_name = service_of(service_name)?;
     let end = emulator
         .state()
         .services
@@ -199,6 +208,11 @@ pub(super) async fn inspect_operations(
             }
             let state = emulator.state();
             let stored = &state.services.get(&service_name)?.operations;
+            // A reset may have emptied the store since the listing began.
+            let end = end.min(stored.len());
+            if next >= end {
+                return None;
+            }
             let chunk = chunk_of(stored[next..end].iter().cloned(), Bytes::len);
             next += chunk.len();
             Some(chunk)
@@ -212,10 +226,8 @@ pub(super) async fn inspect_operations(
 /// [`Emulator::quota_usage`] gives it; windows start as RFC 3339 times.
 pub(super) async fn inspect_quota(
     axum::extract::State(emulator): axum::extract::State<Emulator>,
-    service_name: Result<axum::extract::Path<String>, PathRejection>,
+    ServiceName(service_name): ServiceName,
 ) -> Result<axum::response::Response, RestError> {
-    use axum::response::IntoResponse;
-    let service_name = service_of(service_name)?;
     let usage: Vec<serde_json::Value> = emulator
         .quota_usage(&service_name)
         .into_iter()
@@ -239,14 +251,20 @@ pub(super) async fn inspect_quota(
             entry
         })
         .collect();
-    Ok((
+    Ok(json_answer(&serde_json::json!({ "quotaUsage": usage })))
+}
+
+/// A 200 answer of a small JSON value.
+pub(super) fn json_answer(value: &serde_json::Value) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
         [(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/json; charset=utf-8"),
         )],
-        serde_json::json!({ "quotaUsage": usage }).to_string(),
+        value.to_string(),
     )
-        .into_response())
+        .into_response()
 }
 
 /// The latest status of each uid of an instance, by uid.

@@ -504,12 +504,7 @@ pub(crate) fn answer(
                     "Quota exceeded for quota metric '{metric}' and limit '{}' of service '{service}' for consumer '{consumer}'.",
                     limit.shown
                 );
-                sc::QuotaError {
-                    code: sc::quota_error::Code::ResourceExhausted as i32,
-                    subject: consumer.to_owned(),
-                    status: Some(Status::new(Code::ResourceExhausted, description.clone())),
-                    description, ..Default::default()
-                }
+                quota_error(sc::quota_error::Code::ResourceExhausted, consumer, description)
             })
             .collect()
     } else {
@@ -545,6 +540,29 @@ pub(crate) fn answer(
         });
     }
     (errors, metrics)
+}
+
+/// A `QuotaError` with the status a gateway answers its client with for
+/// the code (ESPv2's `check_response_convert_utils.cc`).
+pub(crate) fn quota_error(
+    code: sc::quota_error::Code,
+    subject: &str,
+    description: String,
+) -> sc::QuotaError {
+    use sc::quota_error::Code as Q;
+    let status = match code {
+        Q::ResourceExhausted => Code::ResourceExhausted,
+        Q::BillingNotActive => Code::PermissionDenied,
+        Q::ProjectDeleted | Q::ApiKeyInvalid | Q::ApiKeyExpired => Code::InvalidArgument,
+        Q::Unspecified => Code::Internal,
+    };
+    sc::QuotaError {
+        code: code as i32,
+        subject: subject.to_owned(),
+        status: Some(Status::new(status, description.clone())),
+        description,
+        ..Default::default()
+    }
 }
 
 /// The `QuotaError` code AllocateQuota refuses a consumer with that Check

@@ -13,6 +13,9 @@ use crate::rest::WireFormat;
 
 /// What a logged request costs beside its encoding and service name.
 const ENTRY_OVERHEAD: usize = 64;
+/// The most services whose dropped entries are counted: any name may be
+/// called, so the counts are bounded apart from the log.
+const MAX_DROPPED_SERVICES: usize = 1024;
 
 /// What an entry costs: its encoding, its service's name, and the fixed
 /// cost of an entry.
@@ -130,7 +133,7 @@ impl RequestLog {
         max_bytes: usize,
     ) {
         let Some(encoded) = encoded else {
-            *self.dropped.entry(service.to_owned()).or_default() += 1;
+            self.count_dropped(service);
             return;
         };
         let entry = Entry {
@@ -146,10 +149,18 @@ impl RequestLog {
                 break;
             };
             self.bytes -= oldest.cost();
-            *self.dropped.entry(oldest.service).or_default() += 1;
+            self.count_dropped(&oldest.service);
         }
         self.bytes += cost;
         self.entries.push_back(entry);
+    }
+
+    fn count_dropped(&mut self, service: &str) {
+        if let Some(n) = self.dropped.get_mut(service) {
+            *n += 1;
+        } else if self.dropped.len() < MAX_DROPPED_SERVICES {
+            self.dropped.insert(service.to_owned(), 1);
+        }
     }
 
     /// A service's entries, oldest first (sharing their encodings).

@@ -18,6 +18,24 @@ pub enum WireFormat {
     Binary,
 }
 
+impl std::fmt::Display for WireFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for WireFormat {
+    type Err = String;
+
+    /// `grpc`, `json` or `binary`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        [Self::Grpc, Self::Json, Self::Binary]
+            .into_iter()
+            .find(|w| w.as_str() == text)
+            .ok_or_else(|| format!("{text:?} is not grpc, json or binary"))
+    }
+}
+
 impl WireFormat {
     /// `grpc`, `json` or `binary`.
     pub fn as_str(self) -> &'static str {
@@ -70,7 +88,9 @@ pub struct CallContext {
 }
 
 impl CallContext {
-    pub(crate) fn new(wire: WireFormat) -> Self {
+    /// The context of a call that arrived over `wire`, as the gateway makes
+    /// one (a test of a service can make its own).
+    pub fn new(wire: WireFormat) -> Self {
         Self {
             wire,
             asked: Arc::default(),
@@ -82,11 +102,14 @@ impl CallContext {
         self.wire
     }
 
-    /// Answers an error of this call, on REST, with `status` rather than the
-    /// HTTP status of its code (the body is Google's error form still); a
-    /// gRPC caller gets the code.
+    /// Answers an error of this call, on REST, with `status` (an error
+    /// status, 400 to 599; others are ignored) rather than the HTTP status
+    /// of its code (the body is Google's error form still); a gRPC caller
+    /// gets the code.
     pub fn set_http_status(&self, status: u16) {
-        self.asked().http_status = Some(status);
+        if (400..=599).contains(&status) {
+            self.asked().http_status = Some(status);
+        }
     }
 
     /// Leaves the call unanswered: its stream reset or its connection

@@ -102,13 +102,24 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Writes text with each line break (`\n`, `\r`, U+0085, U+2028, U+2029)
-/// as a space.
+/// Whether a character breaks a line (`\n`, `\r`, U+0085, U+2028, U+2029):
+/// what an error message written on one line must not hold.
+fn is_line_break(c: char) -> bool {
+    matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// `text` with each line break as a space: one line for an error message,
+/// whatever it quotes.
+pub(crate) fn one_line(text: &str) -> String {
+    text.replace(is_line_break, " ")
+}
+
+/// Writes text with each line break as a space ([`one_line`], streamed).
 struct OneLine<'a, 'b>(&'a mut fmt::Formatter<'b>);
 
 impl fmt::Write for OneLine<'_, '_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        let is_break = |c: char| matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}');
+        let is_break = is_line_break;
         let mut rest = text;
         while let Some(at) = rest.find(is_break) {
             self.0.write_str(&rest[..at])?;

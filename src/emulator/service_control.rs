@@ -1,0 +1,262 @@
+//! `ServiceController`: Check and Report, judged by the API's own rules and
+//! the service's configuration, with their scripted answers.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use prost::Message;
+use tonic::{Request, Response};
+
+use super::rules::{self, ServiceRules};
+use super::{
+    Action, ConsumerErrors, Emulator, ITEM_OVERHEAD, Live, MAX_REPORT_BYTES, Method,
+    SERVICE_OVERHEAD, consumers, exhausted, invalid, operation, scripted,
+};
+use crate::google::api::servicecontrol::v1 as sc;
+use crate::google::api::servicecontrol::v1::service_controller_server::ServiceController;
+use crate::google::rpc::{Code, Status};
+use crate::rest::clip;
+
+/// Requests larger than this are validated on the blocking pool, so that the
+/// async workers keep answering other clients meanwhile.
+const VALIDATE_ON_POOL_BYTES: usize = 64 << 10;
+
+/// A Check answered with one injected check error.
+fn injected_check_error(
+    live: &Live,
+    request: &sc::CheckRequest,
+    code: sc::check_error::Code,
+) -> sc::CheckResponse {
+    sc::CheckResponse {
+        operation_id: request
+            .operation
+            .as_ref()
+            .map(|o| o.operation_id.clone())
+            .unwrap_or_default(),
+        check_errors: vec![sc::CheckError {
+            code: code as i32,
+            detail: format!("{} injected by the emulator", code.as_str_name()),
+            ..Default::default()
+        }],
+        service_config_id: live.config_id(&request.service_name),
+        service_rollout_id: live.rollout_id(&request.service_name),
+        ..Default::default()
+    }
+}
+
+#[tonic::async_trait]
+impl ServiceController for Emulator {
+    async fn check(
+        &self,
+        request: Request<sc::CheckRequest>,
+    ) -> Result<Response<sc::CheckResponse>, tonic::Status> {
+        self.authorize(request.metadata().as_ref())?;
+        let (call, fault) = self.receive(Method::Check, &request.get_ref().service_name, &request);
+        let request = request.into_inner();
+        if let Some(Action::CheckError(code)) = fault {
+            return Ok(Response::new(injected_check_error(
+                &self.live(),
+                &request,
+                code,
+            )));
+        }
+        if let Some(answer) = scripted(fault, call.as_ref()).await? {
+            return Ok(Response::new(answer));
+        }
+        if request.service_name.is_empty() {
+            return Err(invalid("service_name is required"));
+        }
+        let operation = request
+            .operation
+            .ok_or_else(|| invalid("operation is required"))?;
+        let live = self.live();
+        let rules = Self::rules_of(&live, &request.service_name)?;
+        let consumer_error = |why: String| match self.config.consumer_errors {
+            ConsumerErrors::Refuse => Err(invalid(format!("operation.consumer_id: {why}"))),
+            ConsumerErrors::CheckError => Ok(consumers::check_error(
+                sc::check_error::Code::ConsumerInvalid,
+                &operation.consumer_id,
+                format!("consumer_id {why}"),
+            )),
+        };
+        let mut check_errors = Vec::new();
+        if let Some(why) = consumers::malformed(&operation.consumer_id) {
+            check_errors.push(consumer_error(why)?);
+        }
+        if let Some(code) = self.config.denied_consumers.get(&operation.consumer_id) {
+            check_errors.push(consumers::check_error(
+                *code,
+                &operation.consumer_id,
+                format!(
+                    "{} is denied by the emulator's configuration",
+                    clip(&operation.consumer_id)
+                ),
+            ));
+        }
+        let consumers = &live.consumers;
+        let judged = !consumers.projects.is_empty() || !consumers.api_keys.is_empty();
+        let unregistered = operation.consumer_id.is_empty()
+            && rules
+                .as_ref()
+                .is_some_and(|r| rules::allows_unregistered(&r.config, &operation.operation_name));
+        let mut check_info = sc::check_response::CheckInfo {
+            consumer_info: Some(sc::check_response::ConsumerInfo::default()),
+            ..Default::default()
+        };
+        if check_errors.is_empty() && judged && !unregistered {
+            let judgement = consumers.judge(&request.service_name, &operation);
+            check_errors = match judgement.malformed {
+                Some(why) => vec![consumer_error(why)?],
+                None => judgement.errors,
+            };
+            check_info.consumer_info = judgement.consumer.or(check_info.consumer_info);
+            check_info.api_key_uid = judgement.api_key_uid.unwrap_or_default();
+        }
+        Ok(Response::new(sc::CheckResponse {
+            operation_id: operation.operation_id,
+            check_errors,
+            service_config_id: live.config_id(&request.service_name),
+            service_rollout_id: live.rollout_id(&request.service_name),
+            check_info: Some(check_info),
+            ..Default::default()
+        }))
+    }
+
+    async fn report(
+        &self,
+        request: Request<sc::ReportRequest>,
+    ) -> Result<Response<sc::ReportResponse>, tonic::Status> {
+        self.authorize(request.metadata().as_ref())?;
+        let (call, fault) = self.receive(Method::Report, &request.get_ref().service_name, &request);
+        if let Some(answer) = scripted(fault, call.as_ref()).await? {
+            return Ok(Response::new(answer));
+        }
+        let request = request.into_inner();
+        let size = request.encoded_len();
+        if size > MAX_REPORT_BYTES {
+            return Err(invalid(format!(
+                "ReportRequest is {size} bytes; the limit is {MAX_REPORT_BYTES}"
+            )));
+        }
+        if request.service_name.is_empty() {
+            return Err(invalid("service_name is required"));
+        }
+        let live = self.live();
+        let rules = Self::rules_of(&live, &request.service_name)?;
+        let checked = if size > VALIDATE_ON_POOL_BYTES {
+            tokio::task::spawn_blocking(move || check_report(request, rules.as_deref()))
+                .await
+                .map_err(|e| {
+                    tonic::Status::from(Status::new(
+                        Code::Internal,
+                        format!("validation failed: {e}"),
+                    ))
+                })?
+        } else {
+            check_report(request, rules.as_deref())
+        }?;
+        self.store(&checked)?;
+        Ok(Response::new(sc::ReportResponse {
+            report_errors: checked.report_errors,
+            service_config_id: live.config_id(&checked.service_name),
+            service_rollout_id: live.rollout_id(&checked.service_name),
+            ..Default::default()
+        }))
+    }
+}
+
+/// A report that passed the checks of the whole request: its valid
+/// operations, encoded, and an error for each invalid one.
+struct CheckedReport {
+    service_name: String,
+    /// (operation id, encoded operation) of each valid operation.
+    valid: Vec<(String, Bytes)>,
+    report_errors: Vec<sc::report_response::ReportError>,
+}
+
+/// Every rule of `Report` that needs no stored state, the configuration's
+/// when the service has one; time linear in the request.
+fn check_report(
+    request: sc::ReportRequest,
+    rules: Option<&ServiceRules>,
+) -> Result<CheckedReport, tonic::Status> {
+    for op in &request.operations {
+        if let Some(metric) = operation::duplicate_metric_value(&op.labels, &op.metric_value_sets) {
+            return Err(invalid(format!(
+                "operation \"{}\" has more than one value of metric {} with identical labels",
+                clip(&op.operation_id),
+                clip(metric)
+            )));
+        }
+    }
+    let mut checked = CheckedReport {
+        service_name: request.service_name,
+        valid: Vec::new(),
+        report_errors: Vec::new(),
+    };
+    for op in request.operations {
+        let problem = operation::operation_problem(&op)
+            .or_else(|| rules.and_then(|rules| rules.problem(&op)));
+        match problem {
+            Some(problem) => checked
+                .report_errors
+                .push(sc::report_response::ReportError {
+                    operation_id: op.operation_id,
+                    status: Some(Status::new(Code::InvalidArgument, problem)),
+                    ..Default::default()
+                }),
+            None => {
+                let encoded = Bytes::from(op.encode_to_vec());
+                checked.valid.push((op.operation_id, encoded));
+            }
+        }
+    }
+    Ok(checked)
+}
+
+impl Emulator {
+    /// Stores a checked report's new operations, all or none.
+    fn store(&self, report: &CheckedReport) -> Result<(), tonic::Status> {
+        let mut state = self.state();
+        let known = state.services.get(&report.service_name);
+        let mut fresh: Vec<&(String, Bytes)> = Vec::with_capacity(report.valid.len());
+        let mut ids_now = HashSet::new();
+        let mut cost = 0;
+        for op in &report.valid {
+            let stored = known.is_some_and(|s| s.ids.contains(&op.0));
+            if !stored && ids_now.insert(op.0.as_str()) {
+                cost += op.0.len() + op.1.len() + ITEM_OVERHEAD;
+                fresh.push(op);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        if known.is_none() {
+            cost += report.service_name.len() + SERVICE_OVERHEAD;
+        }
+        if state.operation_count + fresh.len() > self.config.max_operations {
+            return Err(exhausted(format!(
+                "the emulator stores at most {} operations; this report would exceed it",
+                self.config.max_operations
+            )));
+        }
+        if state.bytes + cost > self.config.max_bytes {
+            return Err(exhausted(format!(
+                "the emulator stores at most {} bytes; this report would exceed it",
+                self.config.max_bytes
+            )));
+        }
+        state.operation_count += fresh.len();
+        state.bytes += cost;
+        let service = state
+            .services
+            .entry(report.service_name.clone())
+            .or_default();
+        for (id, encoded) in fresh {
+            service.ids.insert(id.clone());
+            service.operations.push(encoded.clone());
+        }
+        Ok(())
+    }
+}
