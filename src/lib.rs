@@ -49,7 +49,9 @@
 //! - `rest`: [`rest::Gateway`], serving service implementations over REST
 //!   and gRPC on one port, driven by the `google.api.http` bindings;
 //! - `emulator`: [`emulator::Emulator`], a local Service Control and Apigee
-//!   runtime control plane enforcing the documented semantics;
+//!   runtime control plane enforcing the documented semantics, which gateway
+//!   tests drive: a request log, scripted answers and faults, state changed
+//!   while it runs, a manual clock;
 //! - `client`: [`client::Client`], the Service Control client for gateways:
 //!   the Check cache, quota aggregation and report aggregation of Google's
 //!   own gateways, over gRPC or REST, plain or TLS;
