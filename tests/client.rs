@@ -629,6 +629,61 @@ async fn every_transport_reaches_the_emulator() {
 
 type ClientBuilderFor = cloud_report_proto::client::ClientBuilder;
 
+/// A check error saying a backend of Service Control is unavailable is a
+/// failure, as ESPv2 takes it (UNAVAILABLE): failing open lets the request
+/// through, failing closed is the error, and neither is cached as a denial
+/// (the next request asks the server again).
+#[tokio::test(flavor = "multi_thread")]
+async fn unavailable_check_errors_fail_open_and_are_never_cached() {
+    use cloud_report_proto::client::GrpcTransport;
+    use cloud_report_proto::emulator::Fault;
+
+    let running = Emulator::start(example_config().0).await.unwrap();
+    let emulator = running.emulator();
+    for code in [
+        "NAMESPACE_LOOKUP_UNAVAILABLE",
+        "SERVICE_STATUS_UNAVAILABLE",
+        "BILLING_STATUS_UNAVAILABLE",
+        "CLOUD_RESOURCE_MANAGER_BACKEND_UNAVAILABLE",
+    ] {
+        for fail_open in [true, false] {
+            let channel = tonic::transport::Channel::from_shared(running.url())
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let client = Client::builder(SERVICE)
+                .fail_open(fail_open)
+                .build(GrpcTransport::new(channel));
+            let fault = format!(r#"{{"method": "check", "checkError": "{code}"}}"#);
+            emulator
+                .add_fault(SERVICE, Fault::from_json(&fault).unwrap())
+                .unwrap();
+            let before = emulator.requests(SERVICE).len();
+            let request = check("api_key:AIza-good", None);
+            match client.check(&request).await {
+                Ok(answer) => {
+                    assert!(fail_open, "{code}: failing closed, it is an error");
+                    assert!(matches!(answer.source, Source::FailedOpen(_)), "{code}");
+                    assert!(answer.allowed() && !answer.api_key_checked());
+                }
+                Err(status) => {
+                    assert!(!fail_open, "{code}: failing open, it is let through");
+                    assert_eq!(status.code(), tonic::Code::Unavailable, "{code}");
+                    assert!(status.message().contains(code), "{}", status.message());
+                }
+            }
+            // Not cached: the same request goes to the server, which allows.
+            let again = client.check(&request).await.unwrap();
+            assert!(matches!(again.source, Source::Server), "{code}");
+            assert!(again.allowed());
+            assert_eq!(emulator.requests(SERVICE).len(), before + 2, "{code}");
+            client.shutdown().await;
+        }
+    }
+    running.shutdown().await;
+}
+
 /// Faults the emulator injects, met by the client over each real transport:
 /// an outage fails open after the policy's retries (each one in the
 /// emulator's request log), a scripted answer is the server's answer.

@@ -203,6 +203,32 @@ struct Stats {
     retries: AtomicU64,
 }
 
+/// The failure an answer stands for when its first check error says a
+/// backend of Service Control is unavailable (`NAMESPACE_LOOKUP_UNAVAILABLE`,
+/// `SERVICE_STATUS_UNAVAILABLE`, `BILLING_STATUS_UNAVAILABLE`,
+/// `CLOUD_RESOURCE_MANAGER_BACKEND_UNAVAILABLE`): UNAVAILABLE, which fails
+/// open or closed like an unreachable server, and is never cached as a
+/// denial. ESPv2 reads the first error alone and turns these into
+/// UNAVAILABLE (`check_response_convert_utils.cc`); ESP let them through.
+fn unavailable_check_error(response: &CheckResponse) -> Option<tonic::Status> {
+    use crate::google::api::servicecontrol::v1::check_error::Code;
+    let first = response.check_errors.first()?;
+    let code = Code::try_from(first.code).ok()?;
+    matches!(
+        code,
+        Code::NamespaceLookupUnavailable
+            | Code::ServiceStatusUnavailable
+            | Code::BillingStatusUnavailable
+            | Code::CloudResourceManagerBackendUnavailable
+    )
+    .then(|| {
+        tonic::Status::unavailable(format!(
+            "One or more Google Service Control backends are unavailable ({})",
+            code.as_str_name()
+        ))
+    })
+}
+
 fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
@@ -470,6 +496,12 @@ impl Client {
             .instrument(span)
             .await;
         add(&inner.stats.retries, retries);
+        // An answer saying a backend of Service Control is unavailable is no
+        // decision: a failure, never cached as a denial.
+        let result = result.and_then(|response| match unavailable_check_error(&response) {
+            Some(status) => Err(status),
+            None => Ok(response),
+        });
         match result {
             Ok(response) => {
                 let response = Arc::new(response);
