@@ -30,6 +30,8 @@ struct InProcess {
     down: Arc<AtomicBool>,
     /// So many next calls fail so.
     failing: Arc<AtomicUsize>,
+    /// While set, calls never answer (a server that hangs).
+    stalled: Arc<AtomicBool>,
     checks: Arc<Mutex<Vec<sc::CheckRequest>>>,
     quotas: Arc<Mutex<Vec<sc::AllocateQuotaRequest>>>,
     reports: Arc<AtomicUsize>,
@@ -41,6 +43,7 @@ impl InProcess {
             emulator,
             down: Arc::default(),
             failing: Arc::default(),
+            stalled: Arc::default(),
             checks: Arc::default(),
             quotas: Arc::default(),
             reports: Arc::default(),
@@ -56,6 +59,13 @@ impl InProcess {
             .then(|| tonic::Status::unavailable("connection refused"))
     }
 
+    /// Waits forever while stalled.
+    async fn stall(&self) {
+        if self.stalled.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+    }
+
     fn checks(&self) -> Vec<sc::CheckRequest> {
         self.checks.lock().unwrap().clone()
     }
@@ -69,6 +79,7 @@ impl Transport for InProcess {
     fn check(&self, request: sc::CheckRequest) -> CallFuture<sc::CheckResponse> {
         let this = self.clone();
         Box::pin(async move {
+            this.stall().await;
             if let Some(status) = this.unreachable() {
                 return Err(status);
             }
@@ -85,6 +96,7 @@ impl Transport for InProcess {
     ) -> CallFuture<sc::AllocateQuotaResponse> {
         let this = self.clone();
         Box::pin(async move {
+            this.stall().await;
             if let Some(status) = this.unreachable() {
                 return Err(status);
             }
@@ -319,6 +331,94 @@ async fn check_usage_is_sent_once_however_the_entry_ends() {
     let statistics = client.shutdown().await;
     assert_eq!(usage_sent(&transport.checks()), 15);
     assert_eq!(statistics.undelivered, 0);
+}
+
+/// A Check dropped while it waits (its caller gone, an outer timeout) gives
+/// back the usage of earlier requests it carried: it is sent later, once.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_check_loses_no_usage() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE)
+        .check_options(CheckOptions::default())
+        .build(transport.clone());
+    // One call, then usage that waits in the cached entry.
+    for n in [1, 2, 3] {
+        client
+            .check(&check("api_key:AIza-good", Some(n)))
+            .await
+            .unwrap();
+    }
+    // The next call after the flush interval carries the 5 waiting; it
+    // hangs, and its caller gives up.
+    tokio::time::advance(Duration::from_millis(600)).await;
+    transport.stalled.store(true, Ordering::SeqCst);
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(100),
+        client.check(&check("api_key:AIza-good", Some(4))),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the call hangs");
+    transport.stalled.store(false, Ordering::SeqCst);
+    let statistics = client.shutdown().await;
+    // The first call's 1 and the 5 given back; the cancelled request's own
+    // 4 never went on, so it is not owed.
+    assert_eq!(usage_sent(&transport.checks()), 6);
+    assert_eq!(statistics.undelivered, 0);
+}
+
+/// A quota ask asked again of the server (a denial due to be asked again,
+/// in NORMAL mode) and dropped while it waits does not leave its entry
+/// asking for good: at the next refresh it is asked again.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_quota_ask_leaves_no_entry_stuck() {
+    use cloud_report_proto::emulator::Fault;
+    let (emulator, _) = configured();
+    emulator
+        .add_fault(
+            SERVICE,
+            Fault::from_json(
+                r#"{"method": "allocateQuota", "response": {"allocateErrors": [{"code": "RESOURCE_EXHAUSTED"}]}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE).build(transport.clone());
+    // Let through at once; the server's answer (scripted) denies.
+    let first = client
+        .allocate_quota(&ask("api_key:AIza-good", 1))
+        .await
+        .unwrap();
+    assert!(matches!(first.source, Source::Optimistic));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let denied = client
+        .allocate_quota(&ask("api_key:AIza-good", 1))
+        .await
+        .unwrap();
+    assert!(!denied.allowed() && matches!(denied.source, Source::Cache));
+    // Due to be asked again: the server hangs and the caller gives up.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    transport.stalled.store(true, Ordering::SeqCst);
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(100),
+        client.allocate_quota(&ask("api_key:AIza-good", 1)),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the ask hangs");
+    transport.stalled.store(false, Ordering::SeqCst);
+    // At the next refresh the entry is asked again, and the server (no
+    // fault now) grants.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = client
+        .allocate_quota(&ask("api_key:AIza-good", 1))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again.source, Source::Server) && again.allowed(),
+        "{again:?}"
+    );
+    client.shutdown().await;
 }
 
 #[tokio::test(start_paused = true)]

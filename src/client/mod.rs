@@ -203,6 +203,55 @@ struct Stats {
     retries: AtomicU64,
 }
 
+/// The usage of earlier requests a Check call carries, held while the call
+/// waits. Dropped with it (the call's future dropped: its caller gone, an
+/// outer timeout), the usage goes back to its entry, or on its own to the
+/// server when the entry is gone: never lost.
+struct HeldUsage<'a> {
+    inner: &'a Arc<Inner>,
+    key: Option<u128>,
+    usage: Option<Operation>,
+}
+
+impl Drop for HeldUsage<'_> {
+    fn drop(&mut self) {
+        let Some(usage) = self.usage.take() else {
+            return;
+        };
+        let restored = match self.key {
+            Some(key) => self.inner.check.restore(key, usage),
+            None => self.inner.check.restore_unkeyed(usage),
+        };
+        let Some(request) = restored else {
+            return;
+        };
+        // Sending needs the runtime; a client dropped with it counts what
+        // it could not send.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.inner.send_usage(request);
+        } else {
+            bump(&self.inner.stats.undelivered);
+            tracing::error!(service = %self.inner.service_name, "usage of a cancelled Check could not be sent: no runtime");
+        }
+    }
+}
+
+/// A quota entry asked for by a call that waits. Dropped before the answer
+/// is stored (the call's future dropped), it frees the entry to be asked
+/// again at its next refresh.
+struct Asking<'a> {
+    quota: &'a quota::QuotaCache,
+    key: Option<u128>,
+}
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.quota.abandon(key);
+        }
+    }
+}
+
 /// The failure an answer stands for when its first check error says a
 /// backend of Service Control is unavailable (`NAMESPACE_LOOKUP_UNAVAILABLE`,
 /// `SERVICE_STATUS_UNAVAILABLE`, `BILLING_STATUS_UNAVAILABLE`,
@@ -483,6 +532,13 @@ impl Client {
             check::Lookup::Call(call) => *call,
         };
         inner.fill_service(&mut sent.service_name, &mut sent.service_config_id);
+        // Others' usage rides on this call: if the call is dropped before
+        // its answer, the guard puts the usage back.
+        let mut held = HeldUsage {
+            inner,
+            key,
+            usage: earlier,
+        };
         bump(&inner.stats.check_calls);
         let transport = inner.transport.clone();
         let span = tracing::debug_span!(
@@ -502,6 +558,7 @@ impl Client {
             Some(status) => Err(status),
             None => Ok(response),
         });
+        let earlier = held.usage.take();
         match result {
             Ok(response) => {
                 let response = Arc::new(response);
@@ -599,6 +656,13 @@ impl Client {
             }
         };
         bump(&inner.stats.quota_calls);
+        // The entry is asked for while this call waits: if the call is
+        // dropped before its answer, the guard frees the entry to be asked
+        // again, or it would deny for good.
+        let mut asking = Asking {
+            quota: &inner.quota,
+            key,
+        };
         let transport = inner.transport.clone();
         let span =
             tracing::debug_span!("servicecontrol.allocate_quota", service = %inner.service_name);
@@ -609,7 +673,7 @@ impl Client {
             .await;
         add(&inner.stats.retries, retries);
         let outcome = inner.quota_outcome(result);
-        if let Some(key) = key {
+        if let Some(key) = asking.key.take() {
             inner.quota.store(
                 key,
                 &request,

@@ -311,6 +311,14 @@ impl QuotaCache {
         true
     }
 
+    /// Frees an entry whose call was dropped before its answer: asked again
+    /// at its next refresh, its answer and costs as they were.
+    pub(crate) fn abandon(&self, key: u128) {
+        if let Some(entry) = self.entries().peek_mut(&key) {
+            entry.in_flight = false;
+        }
+    }
+
     /// The refreshes due at `now` (entries with costs waiting), and the
     /// final ones of entries expired, which are dropped.
     pub(crate) fn tick(&self, now: Instant, template: &AllocateQuotaRequest) -> Vec<Refresh> {
