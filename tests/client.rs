@@ -784,6 +784,100 @@ async fn unavailable_check_errors_fail_open_and_are_never_cached() {
     running.shutdown().await;
 }
 
+/// Every kind of failure, injected by the emulator on each real transport,
+/// decided as ESPv2 decides: a Check fails open only on what ESPv2 calls
+/// UNAVAILABLE (HTTP 429, 502, 503, 504; gRPC UNAVAILABLE, DEADLINE_EXCEEDED,
+/// RESOURCE_EXHAUSTED; a timeout) and closed on the rest (500, 404, a reset
+/// stream); AllocateQuota lets every failure through; with `fail_open(false)`
+/// every failure is the caller's error.
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_are_decided_as_espv2_decides_on_every_transport() {
+    use cloud_report_proto::client::{CallPolicy, GrpcTransport, RestTransport};
+    use cloud_report_proto::emulator::Fault;
+    use cloud_report_proto::rest::RestClient;
+
+    // (fault action, Check fails open on gRPC, on REST)
+    let cases = [
+        (r#""httpStatus": 503"#, true, true),
+        (r#""httpStatus": 429"#, true, true),
+        (r#""httpStatus": 504"#, true, true),
+        // No gRPC code for 502: google.rpc.Code's table gives INTERNAL.
+        (r#""httpStatus": 502"#, false, true),
+        (r#""httpStatus": 500"#, false, false),
+        (r#""httpStatus": 404"#, false, false),
+        (r#""status": {"code": "UNAVAILABLE"}"#, true, true),
+        (r#""status": {"code": "INTERNAL"}"#, false, false),
+        (r#""drop": "reset""#, false, false),
+        (r#""delay": "1s""#, true, true),
+    ];
+    let running = Emulator::start(example_config().0).await.unwrap();
+    let emulator = running.emulator();
+    for wire in ["grpc", "json", "binary"] {
+        for fail_open in [true, false] {
+            // One try of 300 ms: the delay is a timeout, and a case takes
+            // no longer than that.
+            let policy = CallPolicy::check()
+                .timeout(Duration::from_millis(300))
+                .retries(0);
+            let builder = Client::builder(SERVICE)
+                .check_options(CheckOptions::disabled())
+                .check_policy(policy.clone())
+                .quota_policy(policy)
+                .fail_open(fail_open);
+            let client = if wire == "grpc" {
+                let channel = tonic::transport::Channel::from_shared(running.url())
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+                builder.build(GrpcTransport::new(channel))
+            } else {
+                let rest = RestClient::builder(running.url())
+                    .binary(wire == "binary")
+                    .build()
+                    .unwrap();
+                builder.build(RestTransport::new(rest))
+            };
+            for (action, grpc_open, rest_open) in cases {
+                let case = format!("{wire} fail_open={fail_open} {action}");
+                let opens = fail_open && if wire == "grpc" { grpc_open } else { rest_open };
+                let fault = |method: &str| {
+                    Fault::from_json(&format!(r#"{{"method": "{method}", {action}}}"#)).unwrap()
+                };
+                emulator.add_fault(SERVICE, fault("check")).unwrap();
+                match client.check(&check("api_key:AIza-good", None)).await {
+                    Ok(answer) => {
+                        assert!(opens, "{case}: let through");
+                        assert!(matches!(answer.source, Source::FailedOpen(_)), "{case}");
+                    }
+                    Err(status) => assert!(!opens, "{case}: refused with {status:?}"),
+                }
+                // An ask the server must answer (no costs to add up).
+                emulator.add_fault(SERVICE, fault("allocateQuota")).unwrap();
+                let mut quota = ask("api_key:AIza-good", 1);
+                quota
+                    .allocate_operation
+                    .as_mut()
+                    .unwrap()
+                    .quota_metrics
+                    .clear();
+                match client.allocate_quota(&quota).await {
+                    Ok(answer) => {
+                        assert!(fail_open, "{case}: quota let through failing closed");
+                        assert!(matches!(answer.source, Source::FailedOpen(_)), "{case}");
+                    }
+                    Err(status) => assert!(!fail_open, "{case}: quota refused with {status:?}"),
+                }
+                emulator.clear_faults(SERVICE);
+                // A delayed answer may still be on its way: let it land.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            client.shutdown().await;
+        }
+    }
+    running.shutdown().await;
+}
+
 /// Faults the emulator injects, met by the client over each real transport:
 /// an outage fails open after the policy's retries (each one in the
 /// emulator's request log), a scripted answer is the server's answer.

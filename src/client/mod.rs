@@ -15,9 +15,13 @@
 //!
 //! Calls go through a [`Transport`] (gRPC, REST JSON or binary protobuf over
 //! HTTP) by a [`CallPolicy`] each (timeout and retries of network
-//! failures). When the network fails, the client fails open by default, as
-//! ESPv2 does: the request is let through and the answer says so
-//! ([`Source::FailedOpen`]); failing closed, the failure is the answer.
+//! failures). Failures are decided as ESPv2 decides them, failing open by
+//! default: a Check that fails UNAVAILABLE ([`is_unavailable`]: no
+//! connection, no answer in time, 429, 502, 503, 504, a backend said to be
+//! unavailable) and any failed AllocateQuota let the request through, and
+//! the answer says so ([`Source::FailedOpen`]); other Check failures (500, a
+//! reset stream, no token) are the caller's error. Failing closed
+//! ([`ClientBuilder::fail_open`]), every failure is.
 //!
 //! The client is `Send + Sync` and cheap to clone; every cache is bounded.
 //! [`Client::shutdown`] sends everything still held and waits for it.
@@ -70,7 +74,7 @@ pub use crate::token::{TokenFuture, TokenSource};
 #[cfg(feature = "auth")]
 pub use auth::{AuthError, GoogleCredentials, SERVICE_CONTROL_SCOPES};
 pub use check::CheckOptions;
-pub use policy::{CallPolicy, is_network_failure};
+pub use policy::{CallPolicy, is_network_failure, is_unavailable};
 pub use quota::QuotaOptions;
 pub use report::{Config as ReportConfig, Counters, MetricKind, Outcome, Reporter, SubmitError};
 #[cfg(feature = "rest")]
@@ -350,9 +354,12 @@ impl ClientBuilder {
         self
     }
 
-    /// Whether a Check or AllocateQuota that fails for the network's reasons
-    /// ([`is_network_failure`]) lets the request through (default: yes, as
-    /// ESPv2's `network_fail_open`).
+    /// Whether failures let requests through (default: yes, ESPv2's
+    /// `network_fail_open`): a Check that fails UNAVAILABLE
+    /// ([`is_unavailable`]; any other failure fails closed, as in ESPv2), and
+    /// an AllocateQuota that fails at all (ESPv2 never fails quota closed).
+    /// With `false`, every failure is the caller's error: quota failing
+    /// closed departs from ESPv2, for a gateway that must not overspend.
     pub fn fail_open(mut self, fail_open: bool) -> Self {
         self.fail_open = fail_open;
         self
@@ -573,7 +580,7 @@ impl Client {
                 })
             }
             Err(status) => {
-                let fails_open = inner.fail_open && is_network_failure(&status);
+                let fails_open = inner.fail_open && is_unavailable(&status);
                 // What earlier requests used is owed whatever happens; this
                 // request's own usage only if it goes on (failing open).
                 let own = if fails_open { usage_of(request) } else { None };
@@ -803,7 +810,7 @@ impl Inner {
                 response: Arc::new(response),
                 source: Source::Server,
             }),
-            Err(status) if self.fail_open && is_network_failure(&status) => {
+            Err(status) if self.fail_open => {
                 bump(&self.stats.quota_failed_open);
                 tracing::warn!(service = %self.service_name, %status, "Service Control AllocateQuota failed; failing open");
                 Ok(QuotaAnswer {
@@ -864,7 +871,7 @@ impl Inner {
                 Ok(response) => (Ok(Arc::new(response)), false),
                 Err(status) => {
                     tracing::warn!(service = %inner.service_name, %status, "AllocateQuota refresh failed");
-                    let deny = !(inner.fail_open && is_network_failure(&status));
+                    let deny = !inner.fail_open;
                     (Err(deny.then_some(status)), true)
                 }
             };

@@ -135,9 +135,9 @@ impl CallPolicy {
 /// answer of the service: the connection failed (which tonic reports under
 /// various codes, CANCELLED and UNKNOWN among them, with a transport, HTTP or
 /// I/O error as the cause), no answer came in time, or the server failed
-/// (UNAVAILABLE, INTERNAL, UNIMPLEMENTED, DEADLINE_EXCEEDED, UNKNOWN: every
-/// 5xx, which ESPv2 counts as UNAVAILABLE, and the codes ESP fails open on).
-/// These are retried and, failing open, let through.
+/// (UNAVAILABLE, INTERNAL, UNIMPLEMENTED, DEADLINE_EXCEEDED, UNKNOWN). These
+/// are retried by a [`CallPolicy`]; whether a Check is then let through is
+/// [`is_unavailable`]'s to say.
 ///
 /// ```
 /// use cloud_report_proto::client::is_network_failure;
@@ -169,4 +169,51 @@ pub fn is_network_failure(status: &tonic::Status) -> bool {
         source = error.source();
     }
     false
+}
+
+/// Whether a failure is what ESPv2 calls UNAVAILABLE, the one failure it lets
+/// a Check through on when failing open (`client_cache.cc`,
+/// `network_fail_open`):
+/// - a REST answer with HTTP 429, 502, 503 or 504 (Envoy's
+///   `httpToGrpcStatus`, which ESPv2 applies to Service Control's HTTP
+///   status, never reading an error body);
+/// - otherwise the codes UNAVAILABLE (a connection that failed, a check
+///   error saying a backend is unavailable), DEADLINE_EXCEEDED (no answer in
+///   time) and RESOURCE_EXHAUSTED (gRPC's 429).
+///
+/// Everything else fails closed: HTTP 500 and other 4xx and 5xx, INTERNAL and
+/// UNKNOWN (a reset stream, an unreadable answer), UNIMPLEMENTED (404), and
+/// UNAUTHENTICATED (no token).
+///
+/// ```
+/// use cloud_report_proto::client::is_unavailable;
+///
+/// assert!(is_unavailable(&tonic::Status::unavailable("connection refused")));
+/// assert!(!is_unavailable(&tonic::Status::internal("HTTP 500")));
+/// ```
+pub fn is_unavailable(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    #[cfg(feature = "rest")]
+    if let Some(http) = http_status(status) {
+        return matches!(http, 429 | 502 | 503 | 504);
+    }
+    matches!(
+        status.code(),
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted
+    )
+}
+
+/// The HTTP status of a REST answer behind a failure (the REST clients keep
+/// the [`RestError`](crate::rest::RestError) as the status's source).
+#[cfg(feature = "rest")]
+fn http_status(status: &tonic::Status) -> Option<u16> {
+    use std::error::Error;
+    let mut source = status.source();
+    while let Some(error) = source {
+        if let Some(rest) = error.downcast_ref::<crate::rest::RestError>() {
+            return Some(rest.http_status);
+        }
+        source = error.source();
+    }
+    None
 }

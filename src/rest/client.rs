@@ -281,12 +281,21 @@ impl RestClient {
     }
 }
 
+/// The status of a REST call that got no answer: DEADLINE_EXCEEDED when it
+/// timed out, UNAVAILABLE when no connection could be made (what a gateway
+/// answers as 504 and 503), INTERNAL when the exchange broke off after it
+/// began (a reset stream, a connection closed mid-answer), as ESPv2's HTTP
+/// client takes a failure after connecting.
 fn transport_error(error: reqwest::Error) -> tonic::Status {
-    if error.is_timeout() {
+    let mut status = if error.is_timeout() {
         tonic::Status::deadline_exceeded(format!("REST call timed out: {error}"))
+    } else if error.is_connect() {
+        tonic::Status::unavailable(format!("REST call could not connect: {error}"))
     } else {
-        tonic::Status::unavailable(format!("REST call failed: {error}"))
-    }
+        tonic::Status::internal(format!("REST call broke off: {error}"))
+    };
+    status.set_source(std::sync::Arc::new(error));
+    status
 }
 
 /// The path, query string and JSON body (not yet written, as a binary call
@@ -397,8 +406,12 @@ fn query_string(
 
 /// The error a REST client reports, as a `tonic::Status` so that code handling
 /// both wires handles one error type; the details ride along.
+/// The status of the error, which keeps the error (and so its HTTP status)
+/// as its source.
 impl From<RestError> for tonic::Status {
     fn from(error: RestError) -> Self {
-        error.status.into()
+        let mut status: tonic::Status = error.status.clone().into();
+        status.set_source(std::sync::Arc::new(error));
+        status
     }
 }
