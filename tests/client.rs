@@ -579,6 +579,30 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
     assert_eq!(statistics.undelivered, 0);
 }
 
+/// CHECK_ONLY asks charge nothing: each goes to the server as it is and
+/// waits for its answer, never added up into a charging refresh.
+#[tokio::test(start_paused = true)]
+async fn check_only_quota_asks_are_never_charged() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator.clone());
+    let client = Client::builder(SERVICE).build(transport.clone());
+    for _ in 0..10 {
+        let mut request = ask("api_key:AIza-good", 1);
+        request.allocate_operation.as_mut().unwrap().quota_mode =
+            sc::quota_operation::QuotaMode::CheckOnly as i32;
+        let answer = client.allocate_quota(&request).await.unwrap();
+        assert!(matches!(answer.source, Source::Server) && answer.allowed());
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    client.shutdown().await;
+    assert_eq!(transport.quotas().len(), 10);
+    assert!(transport.quotas().iter().all(|q| {
+        q.allocate_operation.as_ref().unwrap().quota_mode
+            == sc::quota_operation::QuotaMode::CheckOnly as i32
+    }));
+    assert_eq!(reads_used(&emulator), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn quota_costs_are_counted_once_through_failures_and_shutdown() {
     let (emulator, _) = configured();

@@ -124,10 +124,17 @@ pub(crate) struct QuotaCache {
     entries: Mutex<LruCache<u128, Entry>>,
 }
 
-/// Whether an ask's costs can be added up: it has `quota_metrics`, each
-/// amount an int64.
+/// Whether an ask's costs can be added up: it charges (neither CHECK_ONLY
+/// nor QUERY_ONLY), and it has `quota_metrics`, each amount an int64.
 fn countable(op: &QuotaOperation) -> bool {
-    !op.quota_metrics.is_empty()
+    // CHECK_ONLY and QUERY_ONLY asks charge nothing: adding their costs up
+    // would charge them. They go to the server as they are, each waiting.
+    let charges = !matches!(
+        QuotaMode::try_from(op.quota_mode),
+        Ok(QuotaMode::CheckOnly | QuotaMode::QueryOnly)
+    );
+    charges
+        && !op.quota_metrics.is_empty()
         && op
             .quota_metrics
             .iter()
