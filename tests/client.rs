@@ -110,6 +110,7 @@ impl Transport for InProcess {
     fn report(&self, request: sc::ReportRequest) -> CallFuture<sc::ReportResponse> {
         let this = self.clone();
         Box::pin(async move {
+            this.stall().await;
             if let Some(status) = this.unreachable() {
                 return Err(status);
             }
@@ -577,6 +578,43 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
     let statistics = client.shutdown().await;
     assert_eq!(statistics.quota_optimistic, 1);
     assert_eq!(statistics.undelivered, 0);
+}
+
+/// `report` never waits: while Service Control hangs and the reporter is
+/// full, each operation is taken or handed back at once, and what was
+/// handed back is counted.
+#[tokio::test(start_paused = true)]
+async fn report_never_waits() {
+    use cloud_report_proto::client::ReportConfig;
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    transport.stalled.store(true, Ordering::SeqCst);
+    let mut config = ReportConfig::new(SERVICE);
+    config.window = Duration::from_millis(10);
+    config.max_in_flight = 1;
+    config.max_cached_entries = 2;
+    config.queue_capacity = 4;
+    let client = Client::builder(SERVICE)
+        .report_config(config)
+        .build(transport.clone());
+    let mut refused = 0;
+    for i in 0..200 {
+        let mut operation = check(&format!("project:p{i}"), None).operation.unwrap();
+        operation.operation_id = format!("r-{i}");
+        let taken = tokio::time::timeout(Duration::from_millis(1), client.report(operation))
+            .await
+            .expect("report returns at once");
+        if taken.is_err() {
+            refused += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let reports = client.statistics().reports;
+    assert!(refused > 0, "the reporter filled up");
+    assert_eq!(reports.refused, refused);
+    assert_eq!(reports.accepted + reports.refused, 200);
+    transport.stalled.store(false, Ordering::SeqCst);
+    client.shutdown().await;
 }
 
 /// CHECK_ONLY asks charge nothing: each goes to the server as it is and

@@ -693,22 +693,30 @@ impl Client {
         outcome
     }
 
-    /// Queues an operation to report, waiting while the reporter is full.
+    /// Queues an operation to report, at once: it never waits, so a request
+    /// handler that reports is never held up by Service Control (ESPv2's
+    /// report never waits either). An operation the reporter cannot take now
+    /// (its queue full during an outage, the client shut down, an operation
+    /// too large for a request) is handed back in the error, counted in
+    /// [`Statistics::reports`] (`refused`), and warned about.
     ///
     /// # Errors
     ///
-    /// See [`Reporter::submit`].
+    /// See [`Reporter::try_submit`].
     pub async fn report(&self, operation: Operation) -> Result<(), SubmitError> {
-        self.reporter.submit(operation).await
+        self.try_report(operation)
     }
 
-    /// Queues an operation to report if there is room now.
+    /// Queues an operation to report if there is room now: what
+    /// [`report`](Self::report) does, without the `async`.
     ///
     /// # Errors
     ///
     /// See [`Reporter::try_submit`].
     pub fn try_report(&self, operation: Operation) -> Result<(), SubmitError> {
-        self.reporter.try_submit(operation)
+        self.reporter.try_submit(operation).inspect_err(|error| {
+            tracing::warn!(service = %self.inner.service_name, %error, "an operation to report was refused");
+        })
     }
 
     /// The counts so far.

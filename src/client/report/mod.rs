@@ -122,6 +122,9 @@ pub struct Counters {
     pub failed: u64,
     /// Requests sent again after a transient failure.
     pub retried: u64,
+    /// Operations refused when submitted: the queue full, the reporter shut
+    /// down, or too large for a request (each handed back to its caller).
+    pub refused: u64,
 }
 
 #[derive(Default)]
@@ -131,6 +134,7 @@ struct AtomicCounters {
     sent: AtomicU64,
     failed: AtomicU64,
     retried: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl AtomicCounters {
@@ -141,6 +145,7 @@ impl AtomicCounters {
             sent: self.sent.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             retried: self.retried.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -276,24 +281,37 @@ impl Reporter {
 
     /// Submits an operation, waiting while the reporter is full.
     pub async fn submit(&self, operation: Operation) -> Result<(), SubmitError> {
-        let operation = self.check_size(operation)?;
-        self.queue
-            .send(operation)
-            .await
-            .map_err(|e| SubmitError::Closed(Box::new(e.0)))?;
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        let taken = match self.check_size(operation) {
+            Ok(operation) => self
+                .queue
+                .send(operation)
+                .await
+                .map_err(|e| SubmitError::Closed(Box::new(e.0))),
+            Err(e) => Err(e),
+        };
+        self.count(taken)
     }
 
-    /// Submits an operation if there is room now; otherwise hands it back.
+    /// Submits an operation if there is room now; otherwise hands it back,
+    /// at once.
     pub fn try_submit(&self, operation: Operation) -> Result<(), SubmitError> {
-        let operation = self.check_size(operation)?;
-        self.queue.try_send(operation).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(op) => SubmitError::Full(Box::new(op)),
-            mpsc::error::TrySendError::Closed(op) => SubmitError::Closed(Box::new(op)),
-        })?;
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        let taken = self.check_size(operation).and_then(|operation| {
+            self.queue.try_send(operation).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(op) => SubmitError::Full(Box::new(op)),
+                mpsc::error::TrySendError::Closed(op) => SubmitError::Closed(Box::new(op)),
+            })
+        });
+        self.count(taken)
+    }
+
+    /// Counts a submission taken or refused.
+    fn count(&self, taken: Result<(), SubmitError>) -> Result<(), SubmitError> {
+        let counter = match taken {
+            Ok(()) => &self.counters.accepted,
+            Err(_) => &self.counters.refused,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        taken
     }
 
     /// The counters so far.
