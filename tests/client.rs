@@ -580,6 +580,64 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
     assert_eq!(statistics.undelivered, 0);
 }
 
+/// The end of a client: calls after `shutdown()` are refused (their usage
+/// could not be sent); a shutdown with a deadline gives up, and counts,
+/// what it could not send in time; a client dropped without `shutdown()`
+/// sends what it held in the background.
+#[tokio::test(start_paused = true)]
+async fn nothing_is_lost_silently_at_the_end() {
+    // Dropped without shutdown: the 5 waiting in the cache are sent.
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE)
+        .check_options(CheckOptions::default())
+        .build(transport.clone());
+    for n in [1, 2, 3] {
+        client
+            .check(&check("api_key:AIza-good", Some(n)))
+            .await
+            .unwrap();
+    }
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(usage_sent(&transport.checks()), 6);
+
+    // After shutdown: refused, every call.
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE).build(transport.clone());
+    client.shutdown().await;
+    let error = client
+        .check(&check("api_key:AIza-good", Some(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::FailedPrecondition);
+    assert!(error.message().contains("shut down"), "{}", error.message());
+    let error = client
+        .allocate_quota(&ask("api_key:AIza-good", 1))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), tonic::Code::FailedPrecondition);
+    let operation = check("api_key:AIza-good", None).operation.unwrap();
+    assert!(client.report(operation).await.is_err());
+
+    // A deadline: usage stuck behind a hanging server is given up, counted.
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE)
+        .check_options(CheckOptions::default())
+        .build(transport.clone());
+    for n in [1, 2] {
+        client
+            .check(&check("api_key:AIza-good", Some(n)))
+            .await
+            .unwrap();
+    }
+    transport.stalled.store(true, Ordering::SeqCst);
+    let statistics = client.shutdown_within(Duration::from_millis(100)).await;
+    assert_eq!(statistics.undelivered, 1, "{statistics:?}");
+}
+
 /// `report` never waits: while Service Control hangs and the reporter is
 /// full, each operation is taken or handed back at once, and what was
 /// handed back is counted.

@@ -426,6 +426,7 @@ impl ClientBuilder {
             fail_open: self.fail_open,
             stats: Stats::default(),
             sends: Mutex::new(JoinSet::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
         let ticker = tokio::spawn(tick_until_dropped(Arc::downgrade(&inner), tick));
         Client {
@@ -465,6 +466,75 @@ struct Inner {
     stats: Stats,
     /// Calls made in the background: usage, refreshes.
     sends: Mutex<JoinSet<()>>,
+    /// Set by `shutdown`: later calls are refused, as their usage could not
+    /// be sent.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// The sends a shutdown waits for. Dropped before they end (the shutdown's
+/// future dropped, its deadline passed), it gives them up and counts them.
+struct Draining<'a> {
+    inner: &'a Inner,
+    sends: JoinSet<()>,
+}
+
+impl Drop for Draining<'_> {
+    fn drop(&mut self) {
+        let cut = self.sends.len();
+        if cut > 0 {
+            add(
+                &self.inner.stats.undelivered,
+                u32::try_from(cut).unwrap_or(u32::MAX),
+            );
+            tracing::error!(service = %self.inner.service_name, cut, "shutdown cut short: usage and quota costs still being sent are given up");
+        }
+    }
+}
+
+/// What the client holds when its last clone is dropped without
+/// `shutdown()` goes out in the background, as service-control-client-cxx
+/// flushes in its destructor: Check usage and quota costs are sent (with no
+/// one to hear how it went), and sends under way go on.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let usage = self.check.drain();
+        let template = self.quota_template();
+        let refreshes = self.quota.drain(&template);
+        let held = usage.len() + refreshes.len();
+        if tokio::runtime::Handle::try_current().is_err() {
+            if held > 0 {
+                tracing::error!(service = %self.service_name, held, "client dropped outside a runtime: held usage and quota costs are lost");
+            }
+            return;
+        }
+        self.sends
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .detach_all();
+        if held == 0 {
+            return;
+        }
+        tracing::warn!(service = %self.service_name, held, "client dropped without shutdown(): sending what it held in the background");
+        for request in usage {
+            let (transport, policy) = (self.transport.clone(), self.check_policy.clone());
+            tokio::spawn(async move {
+                let _ = policy.call(|| transport.check(request.clone())).await;
+            });
+        }
+        for refresh in refreshes {
+            let (transport, policy) = (self.transport.clone(), self.quota_policy.clone());
+            let mut request = refresh.request;
+            self.fill_service(&mut request.service_name, &mut request.service_config_id);
+            tokio::spawn(async move {
+                let _ = policy
+                    .call(|| transport.allocate_quota(request.clone()))
+                    .await;
+            });
+        }
+    }
 }
 
 /// Every tick, expires Check answers and refreshes quota, until the client
@@ -748,10 +818,12 @@ impl Client {
     }
 
     /// Stops the background work, sends the usage and quota costs still
-    /// held and every report, and waits for all of it. Calls made after it
-    /// still work, uncached usage aside. Later calls, from any clone,
-    /// return the counts at once.
+    /// held and every report, and waits for all of it. Checks, quota asks
+    /// and reports made after it are refused (FAILED_PRECONDITION,
+    /// `SubmitError::Closed`): their usage could not be sent. Later calls,
+    /// from any clone, return the counts at once.
     pub async fn shutdown(&self) -> Statistics {
+        self.inner.closed.store(true, Ordering::Release);
         let ticker = self
             .ticker
             .lock()
@@ -766,18 +838,36 @@ impl Client {
             for refresh in inner.quota.drain(&inner.quota_template()) {
                 inner.send_refresh(refresh);
             }
-            let mut sends =
-                std::mem::take(&mut *inner.sends.lock().unwrap_or_else(PoisonError::into_inner));
-            while sends.join_next().await.is_some() {}
+            let mut draining = Draining {
+                inner,
+                sends: std::mem::take(
+                    &mut *inner.sends.lock().unwrap_or_else(PoisonError::into_inner),
+                ),
+            };
+            while draining.sends.join_next().await.is_some() {}
             self.reporter.shutdown().await;
         }
+        self.statistics()
+    }
+
+    /// [`shutdown`](Self::shutdown), waiting at most `deadline`. Usage and
+    /// quota costs not delivered by then are given up and counted in
+    /// [`Statistics::undelivered`] (each call once); report requests under
+    /// way go on in the background, their outcomes still told.
+    pub async fn shutdown_within(&self, deadline: Duration) -> Statistics {
+        let _ = tokio::time::timeout(deadline, self.shutdown()).await;
         self.statistics()
     }
 }
 
 impl Inner {
-    /// Refuses a request of another service.
+    /// Refuses a request of another service, or any once shut down.
     fn ours(&self, name: &str) -> Result<(), tonic::Status> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(tonic::Status::failed_precondition(
+                "the Service Control client is shut down: its usage could not be sent",
+            ));
+        }
         if name.is_empty() || name == self.service_name {
             Ok(())
         } else {
