@@ -580,6 +580,66 @@ async fn quota_is_optimistic_aggregated_and_refreshed() {
     assert_eq!(statistics.undelivered, 0);
 }
 
+/// Concurrent misses of one cold key share one call: 1,000 Checks at once
+/// make one Check, each answered by it, every unit of usage sent once; when
+/// that call fails, they fail as it failed.
+#[tokio::test(start_paused = true)]
+async fn concurrent_cold_checks_of_one_key_make_one_call() {
+    use cloud_report_proto::emulator::Fault;
+    let (emulator, _) = configured();
+    // The server takes its time, so that the misses pile up.
+    emulator
+        .add_fault(
+            SERVICE,
+            Fault::from_json(r#"{"method": "check", "delay": "0.05s"}"#).unwrap(),
+        )
+        .unwrap();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE)
+        .check_options(CheckOptions::default())
+        .build(transport.clone());
+    let request = check("api_key:AIza-good", Some(1));
+    let asks: Vec<_> = (0..1000)
+        .map(|_| {
+            let (client, request) = (client.clone(), request.clone());
+            tokio::spawn(async move { client.check(&request).await })
+        })
+        .collect();
+    for ask in asks {
+        let answer = ask.await.unwrap().unwrap();
+        assert!(answer.allowed(), "{answer:?}");
+    }
+    assert_eq!(transport.checks().len(), 1, "one call for the key");
+    let statistics = client.shutdown().await;
+    assert_eq!(statistics.check_calls, 1);
+    assert_eq!(usage_sent(&transport.checks()), 1000);
+
+    // The shared call fails: every waiter fails open as it did.
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    transport.down.store(true, Ordering::SeqCst);
+    let client = Client::builder(SERVICE)
+        .check_options(CheckOptions::default())
+        .build(transport.clone());
+    let asks: Vec<_> = (0..100)
+        .map(|_| {
+            let (client, request) = (client.clone(), request.clone());
+            tokio::spawn(async move { client.check(&request).await })
+        })
+        .collect();
+    for ask in asks {
+        let answer = ask.await.unwrap().unwrap();
+        assert!(matches!(answer.source, Source::FailedOpen(_)));
+    }
+    let statistics = client.statistics();
+    assert_eq!(statistics.check_calls, 1);
+    assert_eq!(statistics.check_failed_open, 100);
+    transport.down.store(false, Ordering::SeqCst);
+    client.shutdown().await;
+    // Let through, each one's usage is owed, and sent.
+    assert_eq!(usage_sent(&transport.checks()), 100);
+}
+
 /// The end of a client: calls after `shutdown()` are refused (their usage
 /// could not be sent); a shutdown with a deadline gives up, and counts,
 /// what it could not send in time; a client dropped without `shutdown()`

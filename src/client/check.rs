@@ -14,7 +14,7 @@
 //! - an entry unused for the expiration time is dropped; the cache holds at
 //!   most a given number of entries, the least recently used evicted first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -99,7 +99,18 @@ pub(crate) enum Lookup {
     Hit(Arc<CheckResponse>),
     /// Ask the server: no answer is cached, or it is time to refresh it.
     Call(Box<Call>),
+    /// Another request is asking the server for the same key: wait for its
+    /// landing, then look up again (or fail as it failed).
+    Wait(Flight),
 }
+
+/// How a call for a key ended, as the requests waiting on it hear: its
+/// failure, or `None` for an answer (now cached) or a call given up (one
+/// of the waiters asks again).
+pub(crate) type Landing = Option<tonic::Status>;
+
+/// A call others wait on: they hear its landing.
+pub(crate) type Flight = tokio::sync::watch::Receiver<Option<Landing>>;
 
 /// A Check to send for a request.
 pub(crate) struct Call {
@@ -120,6 +131,10 @@ pub(crate) struct CheckCache {
     signer: Signer,
     metric_kinds: Arc<BTreeMap<String, MetricKind>>,
     entries: Mutex<LruCache<u128, Entry>>,
+    /// The calls under way for keys not cached yet, by key: concurrent
+    /// misses of one key share one call (cxx and ESPv2 send each). Locked
+    /// after `entries`, never before.
+    flights: Mutex<HashMap<u128, tokio::sync::watch::Sender<Option<Landing>>>>,
 }
 
 /// The largest aggregated operation: the `ReportRequest` limit, as a Check
@@ -135,6 +150,7 @@ impl CheckCache {
         Self {
             service,
             entries: Mutex::new(LruCache::new(options.entries.max(1))),
+            flights: Mutex::new(HashMap::new()),
             options,
             signer: Signer::default(),
             metric_kinds,
@@ -169,6 +185,12 @@ impl CheckCache {
         let key = self.signer.check(request);
         let mut entries = self.entries();
         let Some(entry) = entries.get_mut(&key) else {
+            // A cold key: the first miss calls, the others wait for it.
+            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(flight) = flights.get(&key) {
+                return (Lookup::Wait(flight.subscribe()), None);
+            }
+            flights.insert(key, tokio::sync::watch::channel(None).0);
             return (call(Some(key)), None);
         };
         entry.last_use = now;
@@ -235,6 +257,19 @@ impl CheckCache {
             return None;
         }
         entry.pending.replace(Aggregate::new(operation.clone()))
+    }
+
+    /// Tells the requests waiting on a call for `key` how it landed, and
+    /// lets the next miss call again. Nothing when no one waits.
+    pub(crate) fn land(&self, key: u128, landing: Landing) {
+        let flight = self
+            .flights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+        if let Some(flight) = flight {
+            flight.send_replace(Some(landing));
+        }
     }
 
     /// Keeps usage a failed call carried for the next call of its entry;

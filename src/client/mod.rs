@@ -240,6 +240,36 @@ impl Drop for HeldUsage<'_> {
     }
 }
 
+/// A Check call others of its key wait on. Dropped, it tells them how it
+/// landed: its failure, or nothing (an answer, now cached; or the call given
+/// up, when it is dropped before landing).
+struct Flying<'a> {
+    inner: &'a Inner,
+    key: Option<u128>,
+    landing: Option<check::Landing>,
+}
+
+impl Drop for Flying<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.inner.check.land(key, self.landing.take().flatten());
+        }
+    }
+}
+
+/// How the call a request waits on landed: its failure, or `None` (look
+/// up again).
+async fn landing(mut flight: check::Flight) -> check::Landing {
+    loop {
+        if let Some(landing) = flight.borrow_and_update().clone() {
+            return landing;
+        }
+        if flight.changed().await.is_err() {
+            return flight.borrow().clone().flatten();
+        }
+    }
+}
+
 /// A quota entry asked for by a call that waits. Dropped before the answer
 /// is stored (the call's future dropped), it frees the entry to be asked
 /// again at its next refresh.
@@ -590,23 +620,40 @@ impl Client {
         if request.operation.is_none() {
             return Err(tonic::Status::invalid_argument("operation is required"));
         }
-        let (lookup, overflow) = inner.check.lookup(request, Instant::now());
-        if let Some(usage) = overflow {
-            inner.send_usage(usage);
-        }
         let check::Call {
             request: mut sent,
             key,
             earlier,
-        } = match lookup {
-            check::Lookup::Hit(response) => {
-                bump(&inner.stats.check_hits);
-                return Ok(CheckAnswer {
-                    response,
-                    source: Source::Cache,
-                });
+        } = loop {
+            let (lookup, overflow) = inner.check.lookup(request, Instant::now());
+            if let Some(usage) = overflow {
+                inner.send_usage(usage);
             }
-            check::Lookup::Call(call) => *call,
+            match lookup {
+                check::Lookup::Hit(response) => {
+                    bump(&inner.stats.check_hits);
+                    return Ok(CheckAnswer {
+                        response,
+                        source: Source::Cache,
+                    });
+                }
+                check::Lookup::Call(call) => break *call,
+                check::Lookup::Wait(flight) => {
+                    // Another request of the key is asking: its answer, now
+                    // cached, is looked up again; its failure is this
+                    // request's too; a call given up is asked again.
+                    if let Some(status) = landing(flight).await {
+                        return inner.waiter_failed(request, status);
+                    }
+                }
+            }
+        };
+        // Requests of the key that miss meanwhile wait for this call: the
+        // guard tells them how it landed, or that it was given up.
+        let mut flying = Flying {
+            inner,
+            key,
+            landing: None,
         };
         inner.fill_service(&mut sent.service_name, &mut sent.service_config_id);
         // Others' usage rides on this call: if the call is dropped before
@@ -636,6 +683,7 @@ impl Client {
             None => Ok(response),
         });
         let earlier = held.usage.take();
+        flying.landing = Some(result.as_ref().err().cloned());
         match result {
             Ok(response) => {
                 let response = Arc::new(response);
@@ -861,6 +909,28 @@ impl Client {
 }
 
 impl Inner {
+    /// The answer to a request whose key's call failed while it waited: let
+    /// through as that call was (its usage sent on its own), or the same
+    /// error.
+    fn waiter_failed(
+        self: &Arc<Self>,
+        request: &CheckRequest,
+        status: tonic::Status,
+    ) -> Result<CheckAnswer, tonic::Status> {
+        if self.fail_open && is_unavailable(&status) {
+            if let Some(usage) = usage_of(request).and_then(|u| self.check.restore_unkeyed(u)) {
+                self.send_usage(usage);
+            }
+            bump(&self.stats.check_failed_open);
+            return Ok(CheckAnswer {
+                response: Arc::default(),
+                source: Source::FailedOpen(status),
+            });
+        }
+        bump(&self.stats.check_failures);
+        Err(status)
+    }
+
     /// Refuses a request of another service, or any once shut down.
     fn ours(&self, name: &str) -> Result<(), tonic::Status> {
         if self.closed.load(Ordering::Acquire) {
