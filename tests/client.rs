@@ -640,6 +640,41 @@ async fn concurrent_cold_checks_of_one_key_make_one_call() {
     assert_eq!(usage_sent(&transport.checks()), 100);
 }
 
+/// A shared call given up (its caller gone) leaves no one waiting: the next
+/// request of the key asks itself.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_shared_check_leaves_no_one_waiting() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE)
+        .check_options(CheckOptions::default())
+        .build(transport.clone());
+    let request = check("api_key:AIza-good", None);
+    transport.stalled.store(true, Ordering::SeqCst);
+    let leader = {
+        let (client, request) = (client.clone(), request.clone());
+        tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_millis(100), client.check(&request)).await
+        })
+    };
+    tokio::task::yield_now().await;
+    let waiter = {
+        let (client, request) = (client.clone(), request.clone());
+        tokio::spawn(async move { client.check(&request).await })
+    };
+    tokio::task::yield_now().await;
+    // The leader's call hangs for good; calls from now on do not.
+    transport.stalled.store(false, Ordering::SeqCst);
+    assert!(leader.await.unwrap().is_err(), "the leader gave up");
+    let answer = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("the waiter asks itself")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(answer.source, Source::Server) && answer.allowed());
+    client.shutdown().await;
+}
+
 /// The end of a client: calls after `shutdown()` are refused (their usage
 /// could not be sent); a shutdown with a deadline gives up, and counts,
 /// what it could not send in time; a client dropped without `shutdown()`
