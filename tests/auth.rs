@@ -80,6 +80,11 @@ async fn application_default_credentials_reach_the_emulator() {
         .await
         .unwrap();
     let credentials = GoogleCredentials::application_default().unwrap();
+    // They say where they come from before the first token.
+    assert_eq!(
+        credentials.source(),
+        format!("the metadata server at {metadata}")
+    );
     let transport = GrpcTransport::builder(running.url())
         .tokens(credentials.token_source())
         .connect()
@@ -154,6 +159,33 @@ async fn application_default_credentials_reach_the_emulator() {
         .unwrap_err();
     assert!(
         error.to_string().starts_with("Google credentials:"),
+        "{error}"
+    );
+    // Where the credentials come from is said, and a failed token names it.
+    let from_file = GoogleCredentials::application_default().unwrap();
+    assert!(
+        from_file.source().contains(&format!(
+            "{} (GOOGLE_APPLICATION_CREDENTIALS)",
+            key_file.display()
+        )),
+        "{}",
+        from_file.source()
+    );
+    let from_key = GoogleCredentials::service_account(key.clone()).unwrap();
+    assert!(
+        from_key.source().contains(CLIENT_EMAIL),
+        "{}",
+        from_key.source()
+    );
+    // SAFETY: as above.
+    unsafe {
+        std::env::remove_var("GOOGLE_APPLICATION_CREDENTIALS");
+        std::env::set_var("GCE_METADATA_HOST", "127.0.0.1:1");
+    }
+    let unreachable = GoogleCredentials::application_default().unwrap();
+    let error = unreachable.token().await.unwrap_err();
+    assert!(
+        error.starts_with("no token from the metadata server at 127.0.0.1:1: "),
         "{error}"
     );
     std::fs::remove_dir_all(&home).unwrap();

@@ -44,6 +44,36 @@ pub struct AuthError(String);
 #[derive(Clone, Debug)]
 pub struct GoogleCredentials {
     inner: AccessTokenCredentials,
+    /// Where they come from, for messages.
+    source: Arc<str>,
+}
+
+/// Where application default credentials come from, in the order Google's
+/// libraries look: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
+/// application-default file, the metadata server.
+fn application_default_source() -> String {
+    if let Some(path) = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS") {
+        return format!(
+            "the credential file {} (GOOGLE_APPLICATION_CREDENTIALS)",
+            std::path::Path::new(&path).display()
+        );
+    }
+    let gcloud = std::env::var_os("CLOUDSDK_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| std::path::Path::new(&home).join(".config").join("gcloud"))
+        })
+        .map(|dir| dir.join("application_default_credentials.json"));
+    if let Some(file) = gcloud.filter(|f| f.is_file()) {
+        return format!(
+            "gcloud's application-default credentials {}",
+            file.display()
+        );
+    }
+    let host = std::env::var("GCE_METADATA_HOST")
+        .unwrap_or_else(|_| "metadata.google.internal".to_owned());
+    format!("the metadata server at {host}")
 }
 
 fn install_ring() {
@@ -70,11 +100,15 @@ impl GoogleCredentials {
     /// As [`application_default`](Self::application_default).
     pub fn application_default_with_scopes(scopes: &[&str]) -> Result<Self, AuthError> {
         install_ring();
+        let source = application_default_source();
         let inner = Builder::default()
             .with_scopes(scopes.iter().copied())
             .build_access_token_credentials()
-            .map_err(|e| AuthError(e.to_string()))?;
-        Ok(Self { inner })
+            .map_err(|e| AuthError(format!("from {source}: {e}")))?;
+        Ok(Self {
+            inner,
+            source: source.into(),
+        })
     }
 
     /// Credentials of a service-account key (the JSON file's contents),
@@ -85,6 +119,10 @@ impl GoogleCredentials {
     /// A key that is not a service-account key.
     pub fn service_account(key: serde_json::Value) -> Result<Self, AuthError> {
         install_ring();
+        let source = match key.get("client_email").and_then(|e| e.as_str()) {
+            Some(email) => format!("the service-account key of {email}"),
+            None => "a service-account key".to_owned(),
+        };
         let inner = google_cloud_auth::credentials::service_account::Builder::new(key)
             .with_access_specifier(
                 google_cloud_auth::credentials::service_account::AccessSpecifier::from_scopes(
@@ -92,21 +130,32 @@ impl GoogleCredentials {
                 ),
             )
             .build_access_token_credentials()
-            .map_err(|e| AuthError(e.to_string()))?;
-        Ok(Self { inner })
+            .map_err(|e| AuthError(format!("from {source}: {e}")))?;
+        Ok(Self {
+            inner,
+            source: source.into(),
+        })
+    }
+
+    /// Where the credentials come from: the credential file (and the
+    /// variable naming it), gcloud's file, the metadata server's address, or
+    /// the service account of a key; said when they are built, so that a
+    /// deployment can log it before the first token is asked for.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// A token, from the cache or fetched.
     ///
     /// # Errors
     ///
-    /// Why no token could be had.
+    /// Why no token could be had, naming the source it was asked of.
     pub async fn token(&self) -> Result<String, String> {
         self.inner
             .access_token()
             .await
             .map(|t| t.token)
-            .map_err(|e| e.to_string())
+            .map_err(|e| format!("no token from {}: {e}", self.source))
     }
 
     /// The credentials as the token source of a transport
