@@ -32,6 +32,8 @@ struct InProcess {
     failing: Arc<AtomicUsize>,
     /// While set, calls never answer (a server that hangs).
     stalled: Arc<AtomicBool>,
+    /// Calls hanging so.
+    hanging: Arc<AtomicUsize>,
     checks: Arc<Mutex<Vec<sc::CheckRequest>>>,
     quotas: Arc<Mutex<Vec<sc::AllocateQuotaRequest>>>,
     reports: Arc<AtomicUsize>,
@@ -44,6 +46,7 @@ impl InProcess {
             down: Arc::default(),
             failing: Arc::default(),
             stalled: Arc::default(),
+            hanging: Arc::default(),
             checks: Arc::default(),
             quotas: Arc::default(),
             reports: Arc::default(),
@@ -62,6 +65,7 @@ impl InProcess {
     /// Waits forever while stalled.
     async fn stall(&self) {
         if self.stalled.load(Ordering::SeqCst) {
+            self.hanging.fetch_add(1, Ordering::SeqCst);
             std::future::pending::<()>().await;
         }
     }
@@ -673,6 +677,49 @@ async fn a_cancelled_shared_check_leaves_no_one_waiting() {
         .unwrap();
     assert!(matches!(answer.source, Source::Server) && answer.allowed());
     client.shutdown().await;
+}
+
+/// During an outage background sends are bounded in total: past
+/// `MAX_BACKGROUND_SENDS` under way, usage is not sent but counted
+/// undelivered, never held without bound nor lost silently.
+#[tokio::test(start_paused = true)]
+async fn background_sends_are_bounded_in_an_outage() {
+    use cloud_report_proto::client::MAX_BACKGROUND_SENDS;
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let mut options = CheckOptions::default();
+    options.entries = 3000;
+    let client = Client::builder(SERVICE)
+        .check_options(options)
+        .build(transport.clone());
+    let consumers = MAX_BACKGROUND_SENDS + 500;
+    // Each consumer's answer cached, then usage waiting in it.
+    for i in 0..consumers {
+        // One key per caller address.
+        let mut request = check("api_key:AIza-good", Some(1));
+        request.operation.as_mut().unwrap().labels.insert(
+            "servicecontrol.googleapis.com/caller_ip".into(),
+            format!("10.0.{}.{}", i / 256, i % 256),
+        );
+        for _ in 0..2 {
+            let answer = client.check(&request).await.unwrap();
+            assert!(answer.allowed());
+        }
+    }
+    // The server hangs; the shutdown sends every entry's usage at once.
+    transport.stalled.store(true, Ordering::SeqCst);
+    let shutdown = {
+        let client = client.clone();
+        tokio::spawn(async move { client.shutdown_within(Duration::from_secs(30)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(
+        transport.hanging.load(Ordering::SeqCst),
+        MAX_BACKGROUND_SENDS
+    );
+    assert_eq!(client.statistics().undelivered, 500);
+    let statistics = shutdown.await.unwrap();
+    assert_eq!(statistics.undelivered, consumers as u64);
 }
 
 /// The end of a client: calls after `shutdown()` are refused (their usage

@@ -501,6 +501,10 @@ struct Inner {
     closed: std::sync::atomic::AtomicBool,
 }
 
+/// The most calls sent in the background at once (usage, quota refreshes):
+/// an outage makes them pile up, each holding its request.
+pub const MAX_BACKGROUND_SENDS: usize = 1024;
+
 /// The sends a shutdown waits for. Dropped before they end (the shutdown's
 /// future dropped, its deadline passed), it gives them up and counts them.
 struct Draining<'a> {
@@ -993,18 +997,26 @@ impl Inner {
         }
     }
 
-    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+    /// Runs a send in the background, unless [`MAX_BACKGROUND_SENDS`] are
+    /// under way (an outage piles them up): then `false`, and the caller
+    /// keeps or counts what it was to send.
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) -> bool {
         let mut sends = self.sends.lock().unwrap_or_else(PoisonError::into_inner);
         while sends.try_join_next().is_some() {}
+        if sends.len() >= MAX_BACKGROUND_SENDS {
+            return false;
+        }
         sends.spawn(task);
+        true
     }
 
-    /// Sends a Check carrying usage only, in the background.
+    /// Sends a Check carrying usage only, in the background; past the bound
+    /// of sends under way, the usage is counted undelivered.
     fn send_usage(self: &Arc<Self>, request: CheckRequest) {
         bump(&self.stats.check_usage_calls);
         let inner = self.clone();
         let span = tracing::debug_span!("servicecontrol.check_usage", service = %self.service_name);
-        self.spawn(async move {
+        let spawned = self.spawn(async move {
             let transport = inner.transport.clone();
             let (result, retries) = inner
                 .check_policy
@@ -1017,6 +1029,10 @@ impl Inner {
                 tracing::error!(service = %inner.service_name, %status, "usage counted by cached Check answers could not be sent");
             }
         });
+        if !spawned {
+            bump(&self.stats.undelivered);
+            tracing::error!(service = %self.service_name, "usage counted by cached Check answers could not be sent: {MAX_BACKGROUND_SENDS} sends already under way");
+        }
     }
 
     /// Sends a quota refresh in the background and stores its answer.
@@ -1025,7 +1041,9 @@ impl Inner {
         let inner = self.clone();
         let span =
             tracing::debug_span!("servicecontrol.quota_refresh", service = %self.service_name);
-        self.spawn(async move {
+        // Kept to give the costs back to their entry if the send cannot run.
+        let (key, held) = (refresh.key, refresh.request.clone());
+        let spawned = self.spawn(async move {
             let transport = inner.transport.clone();
             let mut request = refresh.request;
             inner.fill_service(&mut request.service_name, &mut request.service_config_id);
@@ -1051,5 +1069,11 @@ impl Inner {
                 tracing::error!(service = %inner.service_name, "quota costs could not be sent");
             }
         });
+        // Too many sends under way: the costs wait in their entry for the
+        // next refresh, as after a failed one (an entry gone counts them).
+        if !spawned && !self.quota.store(key, &held, Err(None)) {
+            bump(&self.stats.undelivered);
+            tracing::error!(service = %self.service_name, "quota costs could not be sent: {MAX_BACKGROUND_SENDS} sends already under way");
+        }
     }
 }
