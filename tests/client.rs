@@ -126,6 +126,14 @@ impl Transport for InProcess {
     }
 }
 
+/// A client of the service caching Check answers (`CheckOptions`' defaults)
+/// over `transport`.
+fn caching_client(transport: &InProcess) -> Client {
+    Client::builder(SERVICE)
+        .check_options(CheckOptions::default())
+        .build(transport.clone())
+}
+
 /// The example configuration and state, on a manual clock at a minute's
 /// start.
 fn configured() -> (Emulator, ManualClock) {
@@ -279,9 +287,7 @@ async fn check_usage_is_sent_once_however_the_entry_ends() {
     let (emulator, _) = configured();
     let transport = InProcess::new(emulator);
     // One entry, so a second consumer evicts the first.
-    let client = Client::builder(SERVICE)
-        .check_options(CheckOptions::default())
-        .build(transport.clone());
+    let client = caching_client(&transport);
     let mut asked = 0;
     for round in 0..5 {
         for i in 0..7 {
@@ -344,9 +350,7 @@ async fn check_usage_is_sent_once_however_the_entry_ends() {
 async fn a_cancelled_check_loses_no_usage() {
     let (emulator, _) = configured();
     let transport = InProcess::new(emulator);
-    let client = Client::builder(SERVICE)
-        .check_options(CheckOptions::default())
-        .build(transport.clone());
+    let client = caching_client(&transport);
     // One call, then usage that waits in the cached entry.
     for n in [1, 2, 3] {
         client
@@ -599,9 +603,7 @@ async fn concurrent_cold_checks_of_one_key_make_one_call() {
         )
         .unwrap();
     let transport = InProcess::new(emulator);
-    let client = Client::builder(SERVICE)
-        .check_options(CheckOptions::default())
-        .build(transport.clone());
+    let client = caching_client(&transport);
     let request = check("api_key:AIza-good", Some(1));
     let asks: Vec<_> = (0..1000)
         .map(|_| {
@@ -622,9 +624,7 @@ async fn concurrent_cold_checks_of_one_key_make_one_call() {
     let (emulator, _) = configured();
     let transport = InProcess::new(emulator);
     transport.down.store(true, Ordering::SeqCst);
-    let client = Client::builder(SERVICE)
-        .check_options(CheckOptions::default())
-        .build(transport.clone());
+    let client = caching_client(&transport);
     let asks: Vec<_> = (0..100)
         .map(|_| {
             let (client, request) = (client.clone(), request.clone());
@@ -650,9 +650,7 @@ async fn concurrent_cold_checks_of_one_key_make_one_call() {
 async fn a_cancelled_shared_check_leaves_no_one_waiting() {
     let (emulator, _) = configured();
     let transport = InProcess::new(emulator);
-    let client = Client::builder(SERVICE)
-        .check_options(CheckOptions::default())
-        .build(transport.clone());
+    let client = caching_client(&transport);
     let request = check("api_key:AIza-good", None);
     transport.stalled.store(true, Ordering::SeqCst);
     let leader = {
@@ -731,9 +729,7 @@ async fn nothing_is_lost_silently_at_the_end() {
     // Dropped without shutdown: the 5 waiting in the cache are sent.
     let (emulator, _) = configured();
     let transport = InProcess::new(emulator);
-    let client = Client::builder(SERVICE)
-        .check_options(CheckOptions::default())
-        .build(transport.clone());
+    let client = caching_client(&transport);
     for n in [1, 2, 3] {
         client
             .check(&check("api_key:AIza-good", Some(n)))
@@ -766,9 +762,7 @@ async fn nothing_is_lost_silently_at_the_end() {
     // A deadline: usage stuck behind a hanging server is given up, counted.
     let (emulator, _) = configured();
     let transport = InProcess::new(emulator);
-    let client = Client::builder(SERVICE)
-        .check_options(CheckOptions::default())
-        .build(transport.clone());
+    let client = caching_client(&transport);
     for n in [1, 2] {
         client
             .check(&check("api_key:AIza-good", Some(n)))
