@@ -345,6 +345,9 @@ impl ConsumerState {
     pub(crate) fn quota_consumer(&self, consumer_id: &str) -> QuotaConsumer {
         use QuotaConsumer::{Counted, Malformed, Refused};
         use sc::quota_error::Code as QuotaCode;
+        if let Some(why) = quota_consumer_problem(consumer_id) {
+            return Malformed(why);
+        }
         let project = if let Some(key) = consumer_id.strip_prefix("api_key:") {
             if self.projects.is_empty() && self.api_keys.is_empty() {
                 return Counted(consumer_id.to_owned());
@@ -450,6 +453,16 @@ pub(crate) fn malformed(consumer_id: &str) -> Option<String> {
         Some("") => Some("api_key: names no key".into()),
         Some(_) => None,
         None => project_ref(consumer_id).err(),
+    }
+}
+
+/// Why an AllocateQuota's consumer id is none: empty (a quota is always
+/// some consumer's; ESPv2 names the producer's project when a call carries
+/// no key) or of no consumer form ([`malformed`]).
+pub(crate) fn quota_consumer_problem(consumer_id: &str) -> Option<String> {
+    match consumer_id {
+        "" => Some("is required".to_owned()),
+        id => malformed(id),
     }
 }
 

@@ -51,19 +51,9 @@ impl QuotaController for Emulator {
             ));
             return Ok(Response::new(answer));
         }
-        // A quota is always some consumer's (ESPv2 names the producer's
-        // project when a call carries no key): checked after a retry is
-        // recognized, which is answered as the first call whatever it sends.
-        let consumer_problem = || {
-            let why = match operation.consumer_id.as_str() {
-                "" => Some("is required".to_owned()),
-                id => consumers::malformed(id),
-            };
-            why.map(|why| invalid(format!("allocate_operation.consumer_id: {why}")))
-        };
         let Some(rules) = rules else {
-            if let Some(error) = consumer_problem() {
-                return Err(error);
+            if let Some(why) = consumers::quota_consumer_problem(&operation.consumer_id) {
+                return Err(invalid(format!("allocate_operation.consumer_id: {why}")));
             }
             // The lenient mode: everything asked is granted.
             answer.quota_metrics = quota::granted_as_asked(&operation, mode);
@@ -78,9 +68,8 @@ impl QuotaController for Emulator {
         {
             return Ok(Response::new(decode_stored(&earlier)));
         }
-        if let Some(error) = consumer_problem() {
-            return Err(error);
-        }
+        // The consumer is judged after a retry is recognized, which is
+        // answered as the first call whatever it sends.
         let demand = quota::demand(&rules.config, &operation).map_err(invalid)?;
         let consumer = match live.consumers.quota_consumer(&operation.consumer_id) {
             consumers::QuotaConsumer::Counted(consumer) => consumer,
