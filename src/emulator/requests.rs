@@ -5,8 +5,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use prost::Message;
 
+use super::decode_stored;
 use super::faults::Method;
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::rest::WireFormat;
@@ -68,11 +68,11 @@ impl Entry {
     pub(super) fn received(&self) -> ReceivedRequest {
         let bytes = &self.encoded[..];
         let request = match self.method {
-            Method::Check => ReceivedMessage::Check(Message::decode(bytes).unwrap_or_default()),
+            Method::Check => ReceivedMessage::Check(decode_stored(bytes)),
             Method::AllocateQuota => {
-                ReceivedMessage::AllocateQuota(Message::decode(bytes).unwrap_or_default())
+                ReceivedMessage::AllocateQuota(decode_stored(bytes))
             }
-            Method::Report => ReceivedMessage::Report(Message::decode(bytes).unwrap_or_default()),
+            Method::Report => ReceivedMessage::Report(decode_stored(bytes)),
         };
         ReceivedRequest {
             method: self.method,
