@@ -171,10 +171,11 @@ impl TrustedServiceAccount {
     /// Why the token is refused (not a JWT, another key, expired, another
     /// API, another account), on one line.
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<(), TrustError> {
-        self.check(token, now).map_err(TrustError)
+        self.check(token, now).map(drop).map_err(TrustError)
     }
 
-    fn check(&self, token: &str, now: SystemTime) -> Result<(), String> {
+    /// [`verify`](Self::verify), giving the token's `exp` when it passes.
+    fn check(&self, token: &str, now: SystemTime) -> Result<i128, String> {
         let mut parts = token.split('.');
         let (Some(header), Some(claims), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -255,7 +256,7 @@ impl TrustedServiceAccount {
                 ACCEPTED_AUDIENCES[0]
             ));
         }
-        Ok(())
+        Ok(exp)
     }
 
     fn verify_signature(&self, message: &[u8], signature: &[u8]) -> Result<(), String> {
@@ -306,18 +307,8 @@ impl Callers {
         verified.get(token).copied()
     }
 
-    /// Remembers a verified token by its `exp` (read again from its claims,
-    /// which verification found well formed).
-    fn remember(&self, token: &str) {
-        let exp = token
-            .split('.')
-            .nth(1)
-            .and_then(|claims| URL_SAFE_NO_PAD.decode(claims).ok())
-            .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
-            .and_then(|claims| claims["exp"].as_i64());
-        let Some(exp) = exp else {
-            return;
-        };
+    /// Remembers a verified token until its `exp`.
+    fn remember(&self, token: &str, exp: i128) {
         let mut verified = self
             .verified
             .lock()
@@ -325,7 +316,7 @@ impl Callers {
         if verified.len() >= REMEMBERED_TOKENS {
             verified.clear();
         }
-        verified.insert(token.to_owned(), i128::from(exp));
+        verified.insert(token.to_owned(), exp);
     }
 }
 
@@ -354,12 +345,12 @@ impl crate::rest::Authenticate for Callers {
         let now = SystemTime::now();
         let mut why = String::new();
         for account in &self.accounts {
-            match account.verify(&token, now) {
-                Ok(()) => {
-                    self.remember(&token);
+            match account.check(&token, now) {
+                Ok(exp) => {
+                    self.remember(&token, exp);
                     return Ok(());
                 }
-                Err(e) if why.is_empty() => why = e.to_string(),
+                Err(e) if why.is_empty() => why = crate::service_config::one_line(&e),
                 Err(_) => {}
             }
         }
