@@ -69,9 +69,7 @@ impl Entry {
         let bytes = &self.encoded[..];
         let request = match self.method {
             Method::Check => ReceivedMessage::Check(decode_stored(bytes)),
-            Method::AllocateQuota => {
-                ReceivedMessage::AllocateQuota(decode_stored(bytes))
-            }
+            Method::AllocateQuota => ReceivedMessage::AllocateQuota(decode_stored(bytes)),
             Method::Report => ReceivedMessage::Report(decode_stored(bytes)),
         };
         ReceivedRequest {
