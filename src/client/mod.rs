@@ -997,17 +997,13 @@ impl Inner {
         }
     }
 
-    /// Runs a send in the background, unless [`MAX_BACKGROUND_SENDS`] are
-    /// under way (an outage piles them up): then `false`, and the caller
-    /// keeps or counts what it was to send.
-    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) -> bool {
+    /// The background sends, to spawn one more into, unless
+    /// [`MAX_BACKGROUND_SENDS`] are under way (an outage piles them up):
+    /// then `None`, and the caller keeps or counts what it was to send.
+    fn room(&self) -> Option<std::sync::MutexGuard<'_, JoinSet<()>>> {
         let mut sends = self.sends.lock().unwrap_or_else(PoisonError::into_inner);
         while sends.try_join_next().is_some() {}
-        if sends.len() >= MAX_BACKGROUND_SENDS {
-            return false;
-        }
-        sends.spawn(task);
-        true
+        (sends.len() < MAX_BACKGROUND_SENDS).then_some(sends)
     }
 
     /// Sends a Check carrying usage only, in the background; past the bound
@@ -1016,7 +1012,12 @@ impl Inner {
         bump(&self.stats.check_usage_calls);
         let inner = self.clone();
         let span = tracing::debug_span!("servicecontrol.check_usage", service = %self.service_name);
-        let spawned = self.spawn(async move {
+        let Some(mut sends) = self.room() else {
+            bump(&self.stats.undelivered);
+            tracing::error!(service = %self.service_name, "usage counted by cached Check answers could not be sent: {MAX_BACKGROUND_SENDS} sends already under way");
+            return;
+        };
+        sends.spawn(async move {
             let transport = inner.transport.clone();
             let (result, retries) = inner
                 .check_policy
@@ -1029,10 +1030,6 @@ impl Inner {
                 tracing::error!(service = %inner.service_name, %status, "usage counted by cached Check answers could not be sent");
             }
         });
-        if !spawned {
-            bump(&self.stats.undelivered);
-            tracing::error!(service = %self.service_name, "usage counted by cached Check answers could not be sent: {MAX_BACKGROUND_SENDS} sends already under way");
-        }
     }
 
     /// Sends a quota refresh in the background and stores its answer.
@@ -1041,9 +1038,17 @@ impl Inner {
         let inner = self.clone();
         let span =
             tracing::debug_span!("servicecontrol.quota_refresh", service = %self.service_name);
-        // Kept to give the costs back to their entry if the send cannot run.
-        let (key, held) = (refresh.key, refresh.request.clone());
-        let spawned = self.spawn(async move {
+        let Some(mut sends) = self.room() else {
+            // Too many sends under way: the costs wait in their entry for
+            // the next refresh, as after a failed one (an entry gone counts
+            // them).
+            if !self.quota.store(refresh.key, &refresh.request, Err(None)) {
+                bump(&self.stats.undelivered);
+                tracing::error!(service = %self.service_name, "quota costs could not be sent: {MAX_BACKGROUND_SENDS} sends already under way");
+            }
+            return;
+        };
+        sends.spawn(async move {
             let transport = inner.transport.clone();
             let mut request = refresh.request;
             inner.fill_service(&mut request.service_name, &mut request.service_config_id);
@@ -1069,11 +1074,5 @@ impl Inner {
                 tracing::error!(service = %inner.service_name, "quota costs could not be sent");
             }
         });
-        // Too many sends under way: the costs wait in their entry for the
-        // next refresh, as after a failed one (an entry gone counts them).
-        if !spawned && !self.quota.store(key, &held, Err(None)) {
-            bump(&self.stats.undelivered);
-            tracing::error!(service = %self.service_name, "quota costs could not be sent: {MAX_BACKGROUND_SENDS} sends already under way");
-        }
     }
 }
