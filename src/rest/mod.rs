@@ -799,9 +799,9 @@ fn parameters_as_headers(request: &mut axum::extract::Request) {
 
 async fn handle(
     axum::extract::State(gateway): axum::extract::State<Arc<Gateway>>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
 ) -> Response {
-    if server::is_grpc(request.headers()) {
+    let wire = if server::is_grpc(request.headers()) {
         if request.version() < http::Version::HTTP_2 {
             // Trailers cannot be sent: refuse before the service runs.
             return error_response(
@@ -815,36 +815,36 @@ async fn handle(
                 ),
             );
         }
-        let call = CallContext::new(WireFormat::Grpc);
-        let mut request = request;
-        request.extensions_mut().insert(call.clone());
-        let mut response = gateway.grpc(request).await;
-        if let Some(abort) = call.aborted() {
-            response.extensions_mut().insert(abort);
+        None
+    } else {
+        match Wire::of(request.headers(), request.uri().query()) {
+            Ok(wire) => Some(wire),
+            Err(error) => return error.into_response(),
         }
-        return response;
-    }
-    let wire = match Wire::of(request.headers(), request.uri().query()) {
-        Ok(wire) => wire,
-        Err(error) => return error.into_response(),
     };
-    let answer = wire.answer;
-    let call = CallContext::new(match wire.body {
-        Encoding::Json => WireFormat::Json,
-        Encoding::Proto => WireFormat::Binary,
+    // What the service learns of its call and may ask of it, on either wire.
+    let call = CallContext::new(match wire.as_ref().map(|w| w.body) {
+        None => WireFormat::Grpc,
+        Some(Encoding::Json) => WireFormat::Json,
+        Some(Encoding::Proto) => WireFormat::Binary,
     });
-    let mut request = request;
     request.extensions_mut().insert(call.clone());
-    let mut response = match gateway.clone().rest(request, wire).await {
-        Ok(response) => response,
-        Err(mut error) => {
-            if let Some(status) = call.http_status() {
-                error = error.with_http_status(status);
-            }
-            if answer == Encoding::Proto {
-                error.into_proto_response()
-            } else {
-                error.into_response()
+    let mut response = match wire {
+        None => gateway.grpc(request).await,
+        Some(wire) => {
+            let answer = wire.answer;
+            match gateway.clone().rest(request, wire).await {
+                Ok(response) => response,
+                Err(mut error) => {
+                    if let Some(status) = call.http_status() {
+                        error = error.with_http_status(status);
+                    }
+                    if answer == Encoding::Proto {
+                        error.into_proto_response()
+                    } else {
+                        error.into_response()
+                    }
+                }
             }
         }
     };
