@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cloud_report_proto::client::{
-    CallFuture, CheckOptions, Client, QuotaOptions, Source, Transport,
+    CallFuture, CallPolicy, CheckOptions, Client, QuotaOptions, QuotaRefresh, Source, Transport,
 };
 use cloud_report_proto::emulator::{Config, Emulator, ManualClock};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
@@ -34,6 +34,9 @@ struct InProcess {
     stalled: Arc<AtomicBool>,
     /// Calls hanging so.
     hanging: Arc<AtomicUsize>,
+    /// So many next calls reach the server, and their answers are lost on
+    /// the way back (a timeout after the server acted).
+    losing: Arc<AtomicUsize>,
     checks: Arc<Mutex<Vec<sc::CheckRequest>>>,
     quotas: Arc<Mutex<Vec<sc::AllocateQuotaRequest>>>,
     reports: Arc<AtomicUsize>,
@@ -47,6 +50,7 @@ impl InProcess {
             failing: Arc::default(),
             stalled: Arc::default(),
             hanging: Arc::default(),
+            losing: Arc::default(),
             checks: Arc::default(),
             quotas: Arc::default(),
             reports: Arc::default(),
@@ -70,6 +74,18 @@ impl InProcess {
         }
     }
 
+    /// The server's answer, or its loss on the way back.
+    fn answer<T>(&self, answer: Result<T, tonic::Status>) -> Result<T, tonic::Status> {
+        let lost = self
+            .losing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if lost {
+            return Err(tonic::Status::deadline_exceeded("the answer was lost"));
+        }
+        answer
+    }
+
     fn checks(&self) -> Vec<sc::CheckRequest> {
         self.checks.lock().unwrap().clone()
     }
@@ -88,9 +104,10 @@ impl Transport for InProcess {
                 return Err(status);
             }
             this.checks.lock().unwrap().push(request.clone());
-            ServiceController::check(&this.emulator, tonic::Request::new(request))
+            let answer = ServiceController::check(&this.emulator, tonic::Request::new(request))
                 .await
-                .map(tonic::Response::into_inner)
+                .map(tonic::Response::into_inner);
+            this.answer(answer)
         })
     }
 
@@ -105,9 +122,11 @@ impl Transport for InProcess {
                 return Err(status);
             }
             this.quotas.lock().unwrap().push(request.clone());
-            QuotaController::allocate_quota(&this.emulator, tonic::Request::new(request))
-                .await
-                .map(tonic::Response::into_inner)
+            let answer =
+                QuotaController::allocate_quota(&this.emulator, tonic::Request::new(request))
+                    .await
+                    .map(tonic::Response::into_inner);
+            this.answer(answer)
         })
     }
 
@@ -493,11 +512,90 @@ fn reads_used(emulator: &Emulator) -> i64 {
         .sum()
 }
 
+/// ESPv2's scheme, the default: refreshes in the caller's mode (NORMAL),
+/// a denial being an answer with `allocate_errors`.
 #[tokio::test(start_paused = true)]
-async fn quota_is_optimistic_aggregated_and_refreshed() {
+async fn quota_refreshes_as_asked_and_enforces_allocate_errors() {
     let (emulator, clock) = configured();
     let transport = InProcess::new(emulator.clone());
     let client = Client::builder(SERVICE).build(transport.clone());
+    let normal = sc::quota_operation::QuotaMode::Normal as i32;
+    // Each ask its own operation (ids are unique, as a gateway's are).
+    let ask_one = || async { client.allocate_quota(&ask("api_key:AIza-good", 1)).await };
+
+    assert!(matches!(
+        ask_one().await.unwrap().source,
+        Source::Optimistic
+    ));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(reads_used(&emulator), 1);
+    for _ in 0..2 {
+        assert!(matches!(ask_one().await.unwrap().source, Source::Cache));
+    }
+    // The two added up go after the refresh interval, in NORMAL mode.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(reads_used(&emulator), 3);
+    let sent = transport.quotas();
+    let refresh = sent.last().unwrap().allocate_operation.clone().unwrap();
+    assert_eq!(refresh.quota_mode, normal);
+    assert_eq!(
+        refresh.quota_metrics[0].metric_values[0].value,
+        Some(sc::metric_value::Value::Int64Value(2))
+    );
+    assert_ne!(
+        refresh.operation_id,
+        sent[0].allocate_operation.as_ref().unwrap().operation_id
+    );
+
+    // Three more are let through; their refresh asks 3 of the 2 left, is
+    // refused whole (NORMAL charges all or nothing), and the entry denies
+    // with the server's own errors.
+    for _ in 0..3 {
+        assert!(ask_one().await.unwrap().allowed());
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(reads_used(&emulator), 3);
+    let denied = ask_one().await.unwrap();
+    assert!(matches!(denied.source, Source::Cache) && !denied.allowed());
+    assert_eq!(
+        denied.response.allocate_errors[0].code,
+        sc::quota_error::Code::ResourceExhausted as i32
+    );
+    // Denied asks are not added up: nothing goes at the next tick.
+    let calls = transport.quotas().len();
+    ask_one().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(transport.quotas().len(), calls);
+
+    // Once the interval has passed, the next ask goes to the server in
+    // NORMAL mode and waits: one unit of the 2 left is granted, counted
+    // once, and the entry lets asks through again.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let again = ask_one().await.unwrap();
+    assert!(matches!(again.source, Source::Server) && again.allowed());
+    assert_eq!(reads_used(&emulator), 4);
+    assert!(matches!(ask_one().await.unwrap().source, Source::Cache));
+    clock.advance(Duration::from_secs(60));
+    let statistics = client.shutdown().await;
+    assert_eq!(
+        reads_used(&emulator),
+        1,
+        "the last ask, sent at shutdown in a new minute"
+    );
+    assert_eq!(statistics.undelivered, 0);
+}
+
+/// The BEST_EFFORT scheme, chosen: the server charges what is left, and a
+/// limit reached is learned from the `quota/exceeded` metric.
+#[tokio::test(start_paused = true)]
+async fn quota_is_optimistic_aggregated_and_refreshed_best_effort() {
+    let (emulator, clock) = configured();
+    let transport = InProcess::new(emulator.clone());
+    let mut options = QuotaOptions::default();
+    options.refresh = QuotaRefresh::BestEffort;
+    let client = Client::builder(SERVICE)
+        .quota_options(options)
+        .build(transport.clone());
 
     // A miss is let through at once while the server is asked.
     let first = client
@@ -875,6 +973,90 @@ async fn quota_costs_are_counted_once_through_failures_and_shutdown() {
     assert_eq!(statistics.undelivered, 0);
 }
 
+/// Costs whose call failed after the server counted them (the answer lost
+/// to a timeout) go again under the same operation id, and the server's
+/// deduplication counts them once; a NORMAL ask let through on a failure
+/// keeps its costs too.
+#[tokio::test(start_paused = true)]
+async fn resent_quota_costs_keep_their_operation_id() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator.clone());
+    let mut options = QuotaOptions::default();
+    options.refresh_interval = Duration::from_millis(100);
+    let client = Client::builder(SERVICE)
+        .quota_options(options)
+        .quota_policy(CallPolicy::quota().retries(0))
+        .build(transport.clone());
+    let consumer = "project:my-project";
+    client.allocate_quota(&ask(consumer, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    for _ in 0..2 {
+        client.allocate_quota(&ask(consumer, 1)).await.unwrap();
+    }
+    // The refresh of the two reaches the server, which counts them; its
+    // answer is lost.
+    transport.losing.store(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(reads_used(&emulator), 3);
+    let lost = transport.quotas().last().unwrap().clone();
+    // One more ask; at the next refresh the lost one goes again as it was,
+    // and the server knows it: still 3.
+    client.allocate_quota(&ask(consumer, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let again = transport.quotas().last().unwrap().clone();
+    assert_eq!(again, lost, "sent again as it was, operation id and all");
+    assert_eq!(reads_used(&emulator), 3);
+    // The new ask goes with the refresh after.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(reads_used(&emulator), 4);
+    let statistics = client.shutdown().await;
+    assert_eq!(reads_used(&emulator), 4);
+    assert_eq!(statistics.undelivered, 0);
+}
+
+/// A denial asked again while the server cannot be reached fails open: the
+/// ask is let through, and its cost is sent later under its own id.
+#[tokio::test(start_paused = true)]
+async fn a_denied_ask_let_through_on_failure_keeps_its_cost() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator.clone());
+    let mut options = QuotaOptions::default();
+    options.refresh_interval = Duration::from_millis(100);
+    let client = Client::builder(SERVICE)
+        .quota_options(options)
+        .quota_policy(CallPolicy::quota().retries(0))
+        .build(transport.clone());
+    let consumer = "project:my-project";
+    client.allocate_quota(&ask(consumer, 1)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    // Five more than the four left: refused whole, the entry denies.
+    client.allocate_quota(&ask(consumer, 5)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(reads_used(&emulator), 1);
+    assert!(
+        !client
+            .allocate_quota(&ask(consumer, 1))
+            .await
+            .unwrap()
+            .allowed()
+    );
+    // Due again, asked in NORMAL mode; the server is down: let through.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    transport.down.store(true, Ordering::SeqCst);
+    let asked = ask(consumer, 1);
+    let answer = client.allocate_quota(&asked).await.unwrap();
+    assert!(matches!(answer.source, Source::FailedOpen(_)) && answer.allowed());
+    transport.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(reads_used(&emulator), 2, "the cost let through is counted");
+    let sent = transport.quotas().last().unwrap().clone();
+    assert_eq!(
+        sent.allocate_operation.unwrap().operation_id,
+        asked.allocate_operation.unwrap().operation_id
+    );
+    assert_eq!(client.shutdown().await.undelivered, 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn quota_fails_closed_when_told() {
     let (emulator, _) = configured();
@@ -1048,7 +1230,7 @@ async fn unavailable_check_errors_fail_open_and_are_never_cached() {
 /// every failure is the caller's error.
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_are_decided_as_espv2_decides_on_every_transport() {
-    use cloud_report_proto::client::{CallPolicy, GrpcTransport, RestTransport};
+    use cloud_report_proto::client::{GrpcTransport, RestTransport};
     use cloud_report_proto::emulator::Fault;
     use cloud_report_proto::rest::RestClient;
 

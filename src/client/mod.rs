@@ -75,7 +75,7 @@ pub use crate::token::{TokenFuture, TokenSource};
 pub use auth::{AuthError, GoogleCredentials, SERVICE_CONTROL_SCOPES};
 pub use check::CheckOptions;
 pub use policy::{CallPolicy, is_network_failure, is_unavailable};
-pub use quota::QuotaOptions;
+pub use quota::{QuotaOptions, QuotaRefresh};
 pub use report::{Config as ReportConfig, Counters, MetricKind, Outcome, Reporter, SubmitError};
 #[cfg(feature = "rest")]
 pub use transport::RestTransport;
@@ -751,7 +751,7 @@ impl Client {
             ));
         }
         let (lookup, evicted) = inner.quota.lookup(request, Instant::now());
-        if let Some(refresh) = evicted {
+        for refresh in evicted {
             inner.send_refresh(refresh);
         }
         let (request, key) = match lookup {
@@ -801,18 +801,22 @@ impl Client {
             .instrument(span)
             .await;
         add(&inner.stats.retries, retries);
-        let outcome = inner.quota_outcome(result);
         if let Some(key) = asking.key.take() {
-            inner.quota.store(
-                key,
-                &request,
-                outcome
-                    .as_ref()
-                    .map(|a| a.response.clone())
-                    .map_err(|e| Some(e.clone())),
-            );
+            // Failing open, the ask is let through: its costs are kept to
+            // send again, under its operation id.
+            let outcome = match &result {
+                Ok(response) => quota::Outcome::Answered(Arc::new(response.clone())),
+                Err(status) => quota::Outcome::Failed {
+                    deny: (!inner.fail_open).then(|| status.clone()),
+                    let_through: inner.fail_open,
+                },
+            };
+            if !inner.quota.store(key, &request, outcome) && inner.fail_open && result.is_err() {
+                bump(&inner.stats.undelivered);
+                tracing::error!(service = %inner.service_name, "quota costs of an ask let through could not be sent");
+            }
         }
-        outcome
+        inner.quota_outcome(result)
     }
 
     /// Queues an operation to report, at once: it never waits, so a request
@@ -1042,7 +1046,10 @@ impl Inner {
             // Too many sends under way: the costs wait in their entry for
             // the next refresh, as after a failed one (an entry gone counts
             // them).
-            if !self.quota.store(refresh.key, &refresh.request, Err(None)) {
+            if !self
+                .quota
+                .store(refresh.key, &refresh.request, quota::Outcome::NotSent)
+            {
                 bump(&self.stats.undelivered);
                 tracing::error!(service = %self.service_name, "quota costs could not be sent: {MAX_BACKGROUND_SENDS} sends already under way");
             }
@@ -1059,16 +1066,20 @@ impl Inner {
                 .await;
             add(&inner.stats.retries, retries);
             let (outcome, failed) = match result {
-                Ok(response) => (Ok(Arc::new(response)), false),
+                Ok(response) => (quota::Outcome::Answered(Arc::new(response)), false),
                 Err(status) => {
                     tracing::warn!(service = %inner.service_name, %status, "AllocateQuota refresh failed");
-                    let deny = !inner.fail_open;
-                    (Err(deny.then_some(status)), true)
+                    let deny = (!inner.fail_open).then_some(status);
+                    let outcome = quota::Outcome::Failed {
+                        deny,
+                        let_through: true,
+                    };
+                    (outcome, true)
                 }
             };
-            // Costs of a failed refresh wait in their entry for the next
-            // one; with the entry gone (expired, evicted, shut down), they
-            // are lost.
+            // Costs of a failed refresh wait in their entry, as they were
+            // sent, for the next one; with the entry gone (expired,
+            // evicted, shut down), they are lost.
             if !inner.quota.store(refresh.key, &request, outcome) && failed {
                 bump(&inner.stats.undelivered);
                 tracing::error!(service = %inner.service_name, "quota costs could not be sent");

@@ -1,26 +1,29 @@
-//! The quota cache, after `service-control-client-cxx`'s quota aggregator:
+//! The quota cache, after `service-control-client-cxx`'s quota aggregator,
+//! which ESPv2 runs:
 //!
 //! - an ask is found by the request's [signature](super::signature)
 //!   (method, consumer, metric names);
 //! - a miss is answered at once with a positive (optimistic) answer while the
 //!   real call, carrying the ask's own costs, runs; asks meanwhile join it;
 //! - while the cached answer is positive, costs add up and are sent every
-//!   refresh interval, in `BEST_EFFORT` mode (they were let through, so all
-//!   that can be counted is);
+//!   refresh interval, as [`QuotaRefresh`] says: by default in the mode of
+//!   the entry's first ask (`NORMAL` from ESPv2), a denial being an answer
+//!   with `allocate_errors`;
 //! - while it is negative, asks get the cached denial without counting;
 //!   once the refresh interval has passed, the next ask goes to the server
 //!   in `NORMAL` mode and waits for it, so a granted ask is counted once and
 //!   a denied one not at all;
-//! - an answer is negative when it has `allocate_errors` or says, in its
-//!   `serviceruntime.googleapis.com/quota/exceeded` metric, that a limit was
-//!   reached (a BEST_EFFORT refresh granted less than it carried); asks then
-//!   get it with a RESOURCE_EXHAUSTED error per such metric;
-//! - costs of a failed refresh go with the next; an entry not refreshed for
-//!   the expiration time is dropped, its costs sent first, and the least
-//!   recently used one is evicted, its costs sent, when the cache is full.
+//! - costs of asks let through whose call failed are kept whole, operation
+//!   id and all, and sent again as they were before any new costs: a server
+//!   that had counted them before the failure (an answer lost to a timeout)
+//!   recognizes the retry by its id and counts them once;
+//! - an entry not refreshed for the expiration time is dropped, its costs
+//!   sent first, and the least recently used one is evicted, its costs sent,
+//!   when the cache is full.
 //!
-//! An ask without `quota_metrics` (costs left to the server's metric rules)
-//! cannot be added up and always goes to the server.
+//! An ask without `quota_metrics` (costs left to the server's metric rules),
+//! or one that charges nothing (`CHECK_ONLY`, `QUERY_ONLY`), cannot be added
+//! up and always goes to the server.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -41,9 +44,11 @@ use crate::google::api::servicecontrol::v1::{
 ///
 /// ```
 /// use std::time::Duration;
-/// use cloud_report_proto::client::QuotaOptions;
+/// use cloud_report_proto::client::{QuotaOptions, QuotaRefresh};
 ///
-/// assert_eq!(QuotaOptions::default().refresh_interval, Duration::from_secs(1));
+/// let options = QuotaOptions::default();
+/// assert_eq!(options.refresh_interval, Duration::from_secs(1));
+/// assert_eq!(options.refresh, QuotaRefresh::AsAsked);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -55,15 +60,44 @@ pub struct QuotaOptions {
     pub refresh_interval: Duration,
     /// How long an entry is kept without a refresh.
     pub expiration: Duration,
+    /// In which mode added-up costs are sent, and how a limit reached is
+    /// learned.
+    pub refresh: QuotaRefresh,
+}
+
+/// How the quota cache sends the costs it added up, and learns that a
+/// limit was reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QuotaRefresh {
+    /// In the mode of the entry's first ask (ESPv2 asks in `NORMAL`), as
+    /// service-control-client-cxx sends them; an answer with
+    /// `allocate_errors` is a denial, and the costs it refused are not
+    /// charged (they were let through already; `NORMAL` charges all or
+    /// nothing). ESPv2's scheme, relying only on documented behaviour.
+    #[default]
+    AsAsked,
+    /// In `BEST_EFFORT` mode, which charges what is left of a limit: the
+    /// server counts as much of the usage let through as it can. A limit
+    /// reached is learned from `allocate_errors` or from a
+    /// `serviceruntime.googleapis.com/quota/exceeded` metric set to true in
+    /// the answer, which then denies with a RESOURCE_EXHAUSTED error per
+    /// such metric. It relies on the server reporting exhaustion of a
+    /// `BEST_EFFORT` ask in one of these ways; Google documents neither for
+    /// this mode (the emulator does both), and without them quota is never
+    /// enforced after a key's first ask.
+    BestEffort,
 }
 
 impl Default for QuotaOptions {
-    /// 10,000 entries, refreshed every second, expired after 10 minutes.
+    /// 10,000 entries, refreshed every second as asked, expired after 10
+    /// minutes.
     fn default() -> Self {
         Self {
             entries: 10_000,
             refresh_interval: Duration::from_secs(1),
             expiration: Duration::from_secs(600),
+            refresh: QuotaRefresh::AsAsked,
         }
     }
 }
@@ -93,6 +127,9 @@ struct Entry {
     template: QuotaOperation,
     /// Costs let through and not yet sent, by metric.
     pending: BTreeMap<String, i64>,
+    /// Costs let through whose call failed, each as it was sent (its
+    /// operation id kept), to send again before new costs.
+    unsent: Vec<QuotaOperation>,
 }
 
 /// What the cache says about an ask.
@@ -115,6 +152,23 @@ pub(crate) enum Lookup {
 pub(crate) struct Refresh {
     pub(crate) key: u128,
     pub(crate) request: AllocateQuotaRequest,
+}
+
+/// How a call for an entry ended, to [`QuotaCache::store`].
+pub(crate) enum Outcome {
+    /// The server's answer.
+    Answered(Arc<AllocateQuotaResponse>),
+    /// The call failed. `deny` is the failure that denies asks until the
+    /// next refresh (failing closed), or `None` to let them through (failing
+    /// open); `let_through` says whether the costs it carried were let
+    /// through, and so are to be sent again.
+    Failed {
+        deny: Option<tonic::Status>,
+        let_through: bool,
+    },
+    /// The call was never made (no room to send it): its costs wait, as
+    /// they were, for the next refresh; the answer is unchanged.
+    NotSent,
 }
 
 /// The quota cache; see the module documentation.
@@ -160,16 +214,16 @@ fn add_costs(into: &mut BTreeMap<String, i64>, op: &QuotaOperation) {
     }
 }
 
-/// Whether an answer lets asks through.
-pub(crate) fn is_positive(answer: &AllocateQuotaResponse) -> bool {
-    answer.allocate_errors.is_empty()
-        && !answer.quota_metrics.iter().any(|set| {
-            set.metric_name == QUOTA_EXCEEDED
-                && set
-                    .metric_values
-                    .iter()
-                    .any(|v| v.value == Some(Value::BoolValue(true)))
-        })
+/// Whether an answer says, in a `quota/exceeded` metric, that a limit was
+/// reached.
+fn reports_exceeded(answer: &AllocateQuotaResponse) -> bool {
+    answer.quota_metrics.iter().any(|set| {
+        set.metric_name == QUOTA_EXCEEDED
+            && set
+                .metric_values
+                .iter()
+                .any(|v| v.value == Some(Value::BoolValue(true)))
+    })
 }
 
 impl QuotaCache {
@@ -192,20 +246,20 @@ impl QuotaCache {
         &self,
         request: &AllocateQuotaRequest,
         now: Instant,
-    ) -> (Lookup, Option<Refresh>) {
+    ) -> (Lookup, Vec<Refresh>) {
         let operation = match &request.allocate_operation {
             Some(op) if self.options.entries > 0 && countable(op) => op,
-            _ => return (Lookup::Call(request.clone(), None), None),
+            _ => return (Lookup::Call(request.clone(), None), Vec::new()),
         };
         let key = self.signer.quota(request);
         let mut entries = self.entries();
         let Some(entry) = entries.get_mut(&key) else {
             let evicted = if entries.len() >= self.options.entries {
-                entries
-                    .remove_lru()
-                    .and_then(|(key, entry)| final_refresh(key, entry, request))
+                entries.remove_lru().map_or_else(Vec::new, |(key, entry)| {
+                    self.final_refreshes(key, entry, request)
+                })
             } else {
-                None
+                Vec::new()
             };
             let template = QuotaOperation {
                 quota_metrics: Vec::new(),
@@ -221,6 +275,7 @@ impl QuotaCache {
                     last_refresh: now,
                     template,
                     pending: BTreeMap::new(),
+                    unsent: Vec::new(),
                 },
             );
             let answer = Lookup::Answer {
@@ -242,7 +297,7 @@ impl QuotaCache {
                 entry.last_refresh = now;
                 Refresh {
                     key,
-                    request: refresh_request(request, entry),
+                    request: self.next_send(request, entry),
                 }
             });
             let answer = Lookup::Answer {
@@ -250,7 +305,7 @@ impl QuotaCache {
                 optimistic: false,
                 refresh,
             };
-            return (answer, None);
+            return (answer, Vec::new());
         }
         if due {
             // Ask again, in NORMAL mode, and wait.
@@ -260,7 +315,7 @@ impl QuotaCache {
             if let Some(op) = request.allocate_operation.as_mut() {
                 op.quota_mode = QuotaMode::Normal as i32;
             }
-            return (Lookup::Call(request, Some(key)), None);
+            return (Lookup::Call(request, Some(key)), Vec::new());
         }
         let lookup = match &entry.failure {
             Some(status) => Lookup::Failed(status.clone()),
@@ -270,48 +325,55 @@ impl QuotaCache {
                 refresh: None,
             },
         };
-        (lookup, None)
+        (lookup, Vec::new())
     }
 
-    /// Stores the outcome of a call for `key`. A failed call's costs (those
-    /// of `sent`) go with the next refresh; `deny` is the failure that
-    /// denies asks until then, or `None` to keep letting them through
-    /// (failing open). Whether the entry was still there.
-    pub(crate) fn store(
-        &self,
-        key: u128,
-        sent: &AllocateQuotaRequest,
-        outcome: Result<Arc<AllocateQuotaResponse>, Option<tonic::Status>>,
-    ) -> bool {
+    /// Whether an answer lets asks through, as the refresh scheme reads it.
+    fn is_positive(&self, answer: &AllocateQuotaResponse) -> bool {
+        answer.allocate_errors.is_empty()
+            && (self.options.refresh == QuotaRefresh::AsAsked || !reports_exceeded(answer))
+    }
+
+    /// Stores how a call for `key` ended (`sent` is what it sent). Whether
+    /// the entry was still there: when it is not, costs of a failed call
+    /// that were let through are the caller's to count as undelivered.
+    pub(crate) fn store(&self, key: u128, sent: &AllocateQuotaRequest, outcome: Outcome) -> bool {
         let mut entries = self.entries();
         let Some(entry) = entries.peek_mut(&key) else {
             return false;
         };
         entry.in_flight = false;
         match outcome {
-            Ok(answer) => {
-                entry.positive = is_positive(&answer);
-                entry.answer = if entry.positive || !answer.allocate_errors.is_empty() {
-                    answer
-                } else {
-                    Arc::new(exhausted(&answer, &entry.template.consumer_id))
-                };
+            Outcome::Answered(answer) => {
+                entry.positive = self.is_positive(&answer);
                 entry.failure = None;
+                if entry.positive {
+                    entry.answer = answer;
+                } else if self.options.refresh == QuotaRefresh::AsAsked {
+                    // As cxx does: costs let through since the call was
+                    // made would be refused as the call was; they are not
+                    // charged.
+                    entry.pending.clear();
+                    entry.answer = answer;
+                } else if answer.allocate_errors.is_empty() {
+                    entry.answer = Arc::new(exhausted(&answer, &entry.template.consumer_id));
+                } else {
+                    entry.answer = answer;
+                }
             }
-            Err(deny) => {
-                let normal = sent
-                    .allocate_operation
-                    .as_ref()
-                    .is_some_and(|op| op.quota_mode == QuotaMode::Normal as i32);
-                // A BEST_EFFORT refresh carried costs let through: they go
-                // again. A NORMAL ask was not let through: nothing to keep.
-                if !normal && let Some(op) = &sent.allocate_operation {
-                    add_costs(&mut entry.pending, op);
+            Outcome::Failed { deny, let_through } => {
+                if let_through && let Some(op) = &sent.allocate_operation {
+                    entry.unsent.push(op.clone());
                 }
                 entry.failure = deny;
                 if entry.failure.is_none() {
                     entry.positive = true;
                     entry.answer = Arc::default();
+                }
+            }
+            Outcome::NotSent => {
+                if let Some(op) = &sent.allocate_operation {
+                    entry.unsent.push(op.clone());
                 }
             }
         }
@@ -339,20 +401,20 @@ impl QuotaCache {
             }
             if age >= self.options.expiration {
                 expired.push(*key);
-            } else if age >= self.options.refresh_interval && !entry.pending.is_empty() {
+            } else if age >= self.options.refresh_interval
+                && !(entry.pending.is_empty() && entry.unsent.is_empty())
+            {
                 entry.in_flight = true;
                 entry.last_refresh = now;
                 refreshes.push(Refresh {
                     key: *key,
-                    request: refresh_request(template, entry),
+                    request: self.next_send(template, entry),
                 });
             }
         }
         for key in expired {
-            if let Some(entry) = entries.remove(&key)
-                && let Some(refresh) = final_refresh(key, entry, template)
-            {
-                refreshes.push(refresh);
+            if let Some(entry) = entries.remove(&key) {
+                refreshes.extend(self.final_refreshes(key, entry, template));
             }
         }
         refreshes
@@ -363,11 +425,79 @@ impl QuotaCache {
         let mut entries = self.entries();
         let mut refreshes = Vec::new();
         while let Some((key, entry)) = entries.remove_lru() {
-            if let Some(refresh) = final_refresh(key, entry, template) {
-                refreshes.push(refresh);
-            }
+            refreshes.extend(self.final_refreshes(key, entry, template));
         }
         refreshes
+    }
+
+    /// What a refresh of an entry sends: the oldest costs whose call
+    /// failed, again as they were sent; else the costs waiting, which leave
+    /// the entry.
+    fn next_send(
+        &self,
+        template: &AllocateQuotaRequest,
+        entry: &mut Entry,
+    ) -> AllocateQuotaRequest {
+        let operation = if entry.unsent.is_empty() {
+            self.costs_operation(entry)
+        } else {
+            entry.unsent.remove(0)
+        };
+        request_of(template, operation)
+    }
+
+    /// The operation carrying an entry's waiting costs, under a new
+    /// operation id, in the mode [`QuotaRefresh`] says; the costs leave the
+    /// entry.
+    fn costs_operation(&self, entry: &mut Entry) -> QuotaOperation {
+        let mut operation = entry.template.clone();
+        operation.operation_id = format!("{}-{:016x}", operation.operation_id, fastrand::u64(..));
+        if self.options.refresh == QuotaRefresh::BestEffort {
+            operation.quota_mode = QuotaMode::BestEffort as i32;
+        }
+        operation.quota_metrics = std::mem::take(&mut entry.pending)
+            .into_iter()
+            .map(|(metric, n)| MetricValueSet {
+                metric_name: metric,
+                metric_values: vec![MetricValue {
+                    value: Some(Value::Int64Value(n)),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect();
+        operation
+    }
+
+    /// The last sends of an entry leaving the cache: its failed costs as
+    /// they were, then its waiting ones.
+    fn final_refreshes(
+        &self,
+        key: u128,
+        mut entry: Entry,
+        template: &AllocateQuotaRequest,
+    ) -> Vec<Refresh> {
+        let mut operations = std::mem::take(&mut entry.unsent);
+        if !entry.pending.is_empty() {
+            operations.push(self.costs_operation(&mut entry));
+        }
+        operations
+            .into_iter()
+            .map(|op| Refresh {
+                key,
+                request: request_of(template, op),
+            })
+            .collect()
+    }
+}
+
+/// A request of `template`'s service carrying `operation`.
+fn request_of(template: &AllocateQuotaRequest, operation: QuotaOperation) -> AllocateQuotaRequest {
+    AllocateQuotaRequest {
+        service_name: template.service_name.clone(),
+        service_config_id: template.service_config_id.clone(),
+        allocate_operation: Some(operation),
+        ..Default::default()
     }
 }
 
@@ -400,37 +530,4 @@ fn exhausted(answer: &AllocateQuotaResponse, consumer: &str) -> AllocateQuotaRes
         }
     }
     denial
-}
-
-/// The request sending an entry's waiting costs, in BEST_EFFORT mode; the
-/// costs leave the entry.
-fn refresh_request(template: &AllocateQuotaRequest, entry: &mut Entry) -> AllocateQuotaRequest {
-    let mut operation = entry.template.clone();
-    operation.operation_id = format!("{}-{:016x}", operation.operation_id, fastrand::u64(..));
-    operation.quota_mode = QuotaMode::BestEffort as i32;
-    operation.quota_metrics = std::mem::take(&mut entry.pending)
-        .into_iter()
-        .map(|(metric, n)| MetricValueSet {
-            metric_name: metric,
-            metric_values: vec![MetricValue {
-                value: Some(Value::Int64Value(n)),
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .collect();
-    AllocateQuotaRequest {
-        service_name: template.service_name.clone(),
-        service_config_id: template.service_config_id.clone(),
-        allocate_operation: Some(operation),
-        ..Default::default()
-    }
-}
-
-/// The last refresh of an entry leaving the cache, when costs wait.
-fn final_refresh(key: u128, mut entry: Entry, template: &AllocateQuotaRequest) -> Option<Refresh> {
-    (!entry.pending.is_empty()).then(|| Refresh {
-        key,
-        request: refresh_request(template, &mut entry),
-    })
 }
