@@ -301,6 +301,71 @@ async fn checks_are_cached_flushed_and_expired() {
     assert_eq!(statistics.check_calls, 6);
 }
 
+/// A Check that fails while its request is let through is sent again whole,
+/// under its operation id, once the server answers for its entry: a server
+/// that counted it before its answer was lost knows the retry.
+#[tokio::test(start_paused = true)]
+async fn resent_check_usage_keeps_its_operation_id() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let client = Client::builder(SERVICE)
+        .check_options(CheckOptions::default())
+        .check_policy(CallPolicy::check().retries(0))
+        .build(transport.clone());
+    let good = "api_key:AIza-good";
+    client.check(&check(good, Some(1))).await.unwrap();
+    client.check(&check(good, Some(2))).await.unwrap();
+    // The call after the flush interval carries the 2 waiting with its own
+    // 3; the server counts it, and its answer is lost: let through.
+    tokio::time::advance(Duration::from_millis(600)).await;
+    transport.losing.store(1, Ordering::SeqCst);
+    let answer = client.check(&check(good, Some(3))).await.unwrap();
+    assert!(matches!(answer.source, Source::FailedOpen(_)));
+    let lost = transport.checks().last().unwrap().clone();
+    assert_eq!(usage_sent(std::slice::from_ref(&lost)), 5);
+    // Held, not sent while the server cannot answer; after the next answer
+    // for the entry it goes again as it was.
+    tokio::time::advance(Duration::from_millis(600)).await;
+    client.check(&check(good, Some(1))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let again = transport.checks().last().unwrap().clone();
+    assert_eq!(again.operation, lost.operation, "operation id and all");
+    let statistics = client.shutdown().await;
+    assert_eq!(statistics.undelivered, 0);
+    // 1, 5 (lost, counted by the server) sent twice under one id, 1.
+    assert_eq!(usage_sent(&transport.checks()), 1 + 5 + 1 + 5);
+}
+
+/// The usage all entries hold is bounded in bytes: past the bound, usage
+/// goes at once on its own, none lost.
+#[tokio::test(start_paused = true)]
+async fn held_usage_is_bounded_in_total() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator);
+    let one = check("api_key:AIza-good", Some(1));
+    let mut options = CheckOptions::default();
+    // Room for three (the second consumer's operations are a byte longer).
+    options.max_held_bytes = 3 * prost::Message::encoded_len(one.operation.as_ref().unwrap()) + 8;
+    let client = Client::builder(SERVICE)
+        .check_options(options)
+        .build(transport.clone());
+    for consumer in ["api_key:AIza-good", "project:my-project"] {
+        client.check(&check(consumer, Some(1))).await.unwrap();
+    }
+    // Ten hits of two entries: three are held, seven go on their own.
+    for i in 0..10 {
+        let consumer = ["api_key:AIza-good", "project:my-project"][i % 2];
+        let answer = client.check(&check(consumer, Some(1))).await.unwrap();
+        assert!(matches!(answer.source, Source::Cache));
+    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(client.statistics().check_usage_calls, 7);
+    assert_eq!(usage_sent(&transport.checks()), 2 + 7);
+    let statistics = client.shutdown().await;
+    assert_eq!(usage_sent(&transport.checks()), 12);
+    assert_eq!(statistics.undelivered, 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn check_usage_is_sent_once_however_the_entry_ends() {
     let (emulator, _) = configured();

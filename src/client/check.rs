@@ -11,6 +11,13 @@
 //!   go to the server with the next call for the entry, or on their own when
 //!   the entry is evicted, expires or the client shuts down: usage is sent
 //!   once, never lost while the server can be reached;
+//! - a call that fails while its request is let through (failing open) is
+//!   kept whole, operation id and all, and sent again on its own after the
+//!   next answer for its entry: a server that had counted it before its
+//!   answer was lost knows the retry by its id;
+//! - what all entries hold, added up and kept, is bounded in bytes
+//!   ([`CheckOptions::max_held_bytes`]); usage past it goes at once on its
+//!   own;
 //! - an entry unused for the expiration time is dropped; the cache holds at
 //!   most a given number of entries, the least recently used evicted first.
 
@@ -49,27 +56,38 @@ pub struct CheckOptions {
     pub flush_interval: Duration,
     /// How long an unused answer is kept; at least the flush interval.
     pub expiration: Duration,
+    /// The most bytes of usage all entries hold at once (each operation
+    /// counted by its encoded length as it joins); usage that would pass
+    /// it is sent at once on its own instead of being held.
+    pub max_held_bytes: usize,
 }
 
+/// The default of [`CheckOptions::max_held_bytes`]: 64 MiB.
+const DEFAULT_MAX_HELD_BYTES: usize = 64 << 20;
+
 impl Default for CheckOptions {
-    /// 10,000 entries, flushed after 500 ms, expired after 1 s.
+    /// 10,000 entries, flushed after 500 ms, expired after 1 s, holding at
+    /// most 64 MiB of usage.
     fn default() -> Self {
         Self {
             entries: 10_000,
             flush_interval: Duration::from_millis(500),
             expiration: Duration::from_secs(1),
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
         }
     }
 }
 
 impl CheckOptions {
     /// ESPv2's: 10,000 entries, flushed after 5 minutes, expired after an
-    /// hour (safe because Check answers change slowly).
+    /// hour (safe because Check answers change slowly); at most 64 MiB of
+    /// usage held (ESPv2 sends no usage in Check).
     pub fn espv2() -> Self {
         Self {
             entries: 10_000,
             flush_interval: Duration::from_secs(300),
             expiration: Duration::from_secs(3600),
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
         }
     }
 
@@ -91,6 +109,47 @@ struct Entry {
     last_use: Instant,
     /// Usage of the requests it answered since the last call, not yet sent.
     pending: Option<Aggregate>,
+    /// The bytes `pending` counts against the held bound.
+    pending_bytes: usize,
+    /// Calls that failed while their request was let through, each kept
+    /// as it was sent, to send again after the next answer.
+    unsent: Vec<Operation>,
+    /// The bytes `unsent` counts against the held bound.
+    unsent_bytes: usize,
+}
+
+impl Entry {
+    fn new(answer: Arc<CheckResponse>, now: Instant) -> Self {
+        Self {
+            answer,
+            last_call: now,
+            last_use: now,
+            pending: None,
+            pending_bytes: 0,
+            unsent: Vec::new(),
+            unsent_bytes: 0,
+        }
+    }
+}
+
+/// The entries, and the bytes of usage they hold in all.
+struct Entries {
+    lru: LruCache<u128, Entry>,
+    held: usize,
+}
+
+impl Entries {
+    /// Everything a leaving entry holds, out of the bound: its calls to
+    /// send again, then its waiting usage.
+    fn release(&mut self, entry: Entry) -> Vec<Aggregate> {
+        self.held -= entry.pending_bytes + entry.unsent_bytes;
+        entry
+            .unsent
+            .into_iter()
+            .map(Aggregate::new)
+            .chain(entry.pending)
+            .collect()
+    }
 }
 
 /// What the cache says about a request.
@@ -130,7 +189,7 @@ pub(crate) struct CheckCache {
     service: (String, String),
     signer: Signer,
     metric_kinds: Arc<BTreeMap<String, MetricKind>>,
-    entries: Mutex<LruCache<u128, Entry>>,
+    entries: Mutex<Entries>,
     /// The calls under way for keys not cached yet, by key: concurrent
     /// misses of one key share one call (cxx and ESPv2 send each). Locked
     /// after `entries`, never before.
@@ -149,7 +208,10 @@ impl CheckCache {
     ) -> Self {
         Self {
             service,
-            entries: Mutex::new(LruCache::new(options.entries.max(1))),
+            entries: Mutex::new(Entries {
+                lru: LruCache::new(options.entries.max(1)),
+                held: 0,
+            }),
             flights: Mutex::new(HashMap::new()),
             options,
             signer: Signer::default(),
@@ -157,7 +219,7 @@ impl CheckCache {
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, LruCache<u128, Entry>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         // Every update is whole before anything can panic.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -183,8 +245,9 @@ impl CheckCache {
             return (call(None), None);
         }
         let key = self.signer.check(request);
-        let mut entries = self.entries();
-        let Some(entry) = entries.get_mut(&key) else {
+        let mut guard = self.entries();
+        let entries = &mut *guard;
+        let Some(entry) = entries.lru.get_mut(&key) else {
             // A cold key: the first miss calls, the others wait for it.
             let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(flight) = flights.get(&key) {
@@ -207,7 +270,7 @@ impl CheckCache {
             let overflow = if operation.metric_value_sets.is_empty() {
                 None
             } else {
-                self.add_usage(entry, operation)
+                self.add_usage(&mut entries.held, entry, operation)
                     .map(|usage| self.usage_request(usage))
             };
             return (Lookup::Hit(entry.answer.clone()), overflow);
@@ -216,6 +279,7 @@ impl CheckCache {
         // carrying the usage waiting; the others keep the cached answer
         // meanwhile.
         entry.last_call = now;
+        entries.held -= std::mem::take(&mut entry.pending_bytes);
         let mut earlier = entry.pending.take().map(Aggregate::into_operation);
         let mut sent = Aggregate::new(operation.clone());
         let mut overflow = None;
@@ -243,19 +307,33 @@ impl CheckCache {
         (Lookup::Call(Box::new(call)), overflow)
     }
 
-    /// Adds an operation's usage to an entry's; when it cannot join, the
-    /// usage waiting before is handed back.
-    fn add_usage(&self, entry: &mut Entry, operation: &Operation) -> Option<Aggregate> {
+    /// Adds an operation's usage to an entry's, within the bound of bytes
+    /// held (`held`, all entries'). Usage handed back is to send on its own:
+    /// the operation itself when holding it would pass the bound, or the
+    /// usage waiting before when the operation cannot join it.
+    fn add_usage(
+        &self,
+        held: &mut usize,
+        entry: &mut Entry,
+        operation: &Operation,
+    ) -> Option<Aggregate> {
+        let len = operation.encoded_len();
+        if held.saturating_add(len) > self.options.max_held_bytes {
+            return Some(Aggregate::new(operation.clone()));
+        }
+        *held += len;
         let Some(pending) = entry.pending.as_mut() else {
             entry.pending = Some(Aggregate::new(operation.clone()));
+            entry.pending_bytes = len;
             return None;
         };
-        let len = operation.encoded_len();
         if pending.fits(len, MAX_AGGREGATE_BYTES)
             && pending.merge(operation, len, &self.metric_kinds)
         {
+            entry.pending_bytes += len;
             return None;
         }
+        *held -= std::mem::replace(&mut entry.pending_bytes, len);
         entry.pending.replace(Aggregate::new(operation.clone()))
     }
 
@@ -273,17 +351,47 @@ impl CheckCache {
     }
 
     /// Keeps usage a failed call carried for the next call of its entry;
-    /// when the entry is gone, the usage is handed back, to send on its own.
+    /// when the entry is gone, or the bound of bytes held is reached, the
+    /// usage is handed back, to send on its own.
     pub(crate) fn restore(&self, key: u128, operation: Operation) -> Option<CheckRequest> {
         if operation.metric_value_sets.is_empty() {
             return None;
         }
-        let mut entries = self.entries();
-        let Some(entry) = entries.get_mut(&key) else {
+        let mut guard = self.entries();
+        let entries = &mut *guard;
+        let Some(entry) = entries.lru.get_mut(&key) else {
             return Some(self.usage_request(Aggregate::new(operation)));
         };
-        self.add_usage(entry, &operation)
+        self.add_usage(&mut entries.held, entry, &operation)
             .map(|usage| self.usage_request(usage))
+    }
+
+    /// Keeps a call that failed while its request was let through, whole
+    /// (its operation id kept), to send again on its own after the next
+    /// answer for its entry. Handed back, to send now, when it carries no
+    /// usage, the entry is gone, or the bound of
+    /// bytes held is reached.
+    pub(crate) fn keep_unsent(
+        &self,
+        key: Option<u128>,
+        operation: Operation,
+    ) -> Option<CheckRequest> {
+        if operation.metric_value_sets.is_empty() {
+            return None;
+        }
+        let mut guard = self.entries();
+        let entries = &mut *guard;
+        let len = operation.encoded_len();
+        let entry = key.and_then(|key| entries.lru.get_mut(&key));
+        match entry {
+            Some(entry) if entries.held.saturating_add(len) <= self.options.max_held_bytes => {
+                entries.held += len;
+                entry.unsent_bytes += len;
+                entry.unsent.push(operation);
+                None
+            }
+            _ => Some(self.usage_request(Aggregate::new(operation))),
+        }
     }
 
     /// Usage to send on its own (no entry to keep it in).
@@ -292,71 +400,84 @@ impl CheckCache {
             .then(|| self.usage_request(Aggregate::new(operation)))
     }
 
-    /// Caches the server's answer to a request looked up under `key`. An
-    /// entry evicted to make room hands back its waiting usage, to send.
+    /// Caches the server's answer to a request looked up under `key`. What
+    /// to send now comes back: the calls of the entry kept to send again
+    /// (the server answers), and the usage of an entry evicted to make room.
     pub(crate) fn store(
         &self,
         key: u128,
         answer: Arc<CheckResponse>,
         now: Instant,
-    ) -> Option<CheckRequest> {
-        let mut entries = self.entries();
-        if let Some(entry) = entries.get_mut(&key) {
+    ) -> Vec<CheckRequest> {
+        let mut guard = self.entries();
+        let entries = &mut *guard;
+        if let Some(entry) = entries.lru.get_mut(&key) {
             entry.answer = answer;
             entry.last_call = entry.last_call.max(now);
-            return None;
+            entries.held -= std::mem::take(&mut entry.unsent_bytes);
+            let unsent = std::mem::take(&mut entry.unsent);
+            return unsent
+                .into_iter()
+                .map(|op| self.usage_request(Aggregate::new(op)))
+                .collect();
         }
-        let evicted = if entries.len() >= self.options.entries {
-            entries.remove_lru().and_then(|(_, e)| e.pending)
+        let evicted = if entries.lru.len() >= self.options.entries {
+            entries
+                .lru
+                .remove_lru()
+                .map_or_else(Vec::new, |(_, e)| entries.release(e))
         } else {
-            None
+            Vec::new()
         };
-        entries.insert(
-            key,
-            Entry {
-                answer,
-                last_call: now,
-                last_use: now,
-                pending: None,
-            },
-        );
-        evicted.map(|usage| self.usage_request(usage))
+        entries.lru.insert(key, Entry::new(answer, now));
+        evicted
+            .into_iter()
+            .map(|usage| self.usage_request(usage))
+            .collect()
     }
 
-    /// Drops the entries unused for the expiration time; their waiting
-    /// usage, to send.
+    /// Drops the entries unused for the expiration time; what they held,
+    /// to send.
     pub(crate) fn expire(&self, now: Instant) -> Vec<CheckRequest> {
         let expiration = self.options.expiration.max(self.options.flush_interval);
         let mut entries = self.entries();
         let mut usage = Vec::new();
-        while let Some((_, entry)) = entries.iter().next() {
+        while let Some((_, entry)) = entries.lru.iter().next() {
             if now.saturating_duration_since(entry.last_use) < expiration {
                 break;
             }
-            if let Some((_, entry)) = entries.remove_lru()
-                && let Some(pending) = entry.pending
-            {
-                usage.push(self.usage_request(pending));
+            if let Some((_, entry)) = entries.lru.remove_lru() {
+                usage.extend(entries.release(entry));
             }
         }
         usage
+            .into_iter()
+            .map(|usage| self.usage_request(usage))
+            .collect()
     }
 
-    /// Empties the cache; the waiting usage, to send.
+    /// Empties the cache; what it held, to send.
     pub(crate) fn drain(&self) -> Vec<CheckRequest> {
         let mut entries = self.entries();
         let mut usage = Vec::new();
-        while let Some((_, entry)) = entries.remove_lru() {
-            if let Some(pending) = entry.pending {
-                usage.push(self.usage_request(pending));
-            }
+        while let Some((_, entry)) = entries.lru.remove_lru() {
+            usage.extend(entries.release(entry));
         }
         usage
+            .into_iter()
+            .map(|usage| self.usage_request(usage))
+            .collect()
     }
 
     /// How many answers are held.
     pub(crate) fn len(&self) -> usize {
-        self.entries().len()
+        self.entries().lru.len()
+    }
+
+    /// How many bytes of usage the entries hold.
+    #[cfg(test)]
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.entries().held
     }
 
     /// A Check carrying waiting usage.
@@ -367,5 +488,81 @@ impl CheckCache {
             operation: Some(usage.into_operation()),
             ..Default::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::google::api::servicecontrol::v1::{MetricValue, MetricValueSet, metric_value};
+
+    fn request(consumer: &str, n: i64) -> CheckRequest {
+        CheckRequest {
+            operation: Some(Operation {
+                operation_id: format!("op-{n}"),
+                operation_name: "m".into(),
+                consumer_id: consumer.into(),
+                importance: Importance::Low as i32,
+                metric_value_sets: vec![MetricValueSet {
+                    metric_name: "calls".into(),
+                    metric_values: vec![MetricValue {
+                        value: Some(metric_value::Value::Int64Value(n)),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// The bytes held come back to zero whichever way the usage leaves: a
+    /// call, a failure kept and sent again, eviction, expiry, drain.
+    #[test]
+    fn held_bytes_are_accounted_both_ways() {
+        let options = CheckOptions {
+            entries: 2,
+            ..CheckOptions::default()
+        };
+        let cache = CheckCache::new(options, Arc::default(), Default::default());
+        let now = Instant::now();
+        let mut keys = Vec::new();
+        for consumer in ["a", "b"] {
+            let (Lookup::Call(call), _) = cache.lookup(&request(consumer, 1), now) else {
+                panic!("a miss calls");
+            };
+            let key = call.key.unwrap();
+            assert!(cache.store(key, Arc::default(), now).is_empty());
+            keys.push(key);
+        }
+        for n in 0..5 {
+            let (lookup, overflow) = cache.lookup(&request(["a", "b"][n % 2], 1), now);
+            assert!(matches!(lookup, Lookup::Hit(_)) && overflow.is_none());
+        }
+        assert!(cache.held_bytes() > 0);
+        // Due: the call takes the waiting usage out.
+        let later = now + Duration::from_millis(600);
+        let (Lookup::Call(call), _) = cache.lookup(&request("a", 1), later) else {
+            panic!("due");
+        };
+        let held = cache.held_bytes();
+        let sent = call.request.operation.unwrap();
+        assert!(cache.keep_unsent(call.key, sent).is_none());
+        assert!(cache.held_bytes() > held);
+        assert_eq!(cache.store(keys[0], Arc::default(), later).len(), 1);
+        assert_eq!(cache.held_bytes(), held);
+        // A third consumer evicts the least recently used, its usage out.
+        let (Lookup::Call(call), _) = cache.lookup(&request("c", 1), later) else {
+            panic!("a miss calls");
+        };
+        assert_eq!(cache.store(call.key.unwrap(), Arc::default(), later).len(), 1);
+        let (lookup, _) = cache.lookup(&request("c", 2), later);
+        assert!(matches!(lookup, Lookup::Hit(_)));
+        assert!(cache.held_bytes() > 0);
+        assert!(!cache.expire(later + Duration::from_secs(5)).is_empty());
+        assert_eq!(cache.held_bytes(), 0);
+        assert_eq!(cache.len(), 0);
+        assert!(cache.drain().is_empty());
     }
 }

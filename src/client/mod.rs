@@ -691,10 +691,10 @@ impl Client {
         match result {
             Ok(response) => {
                 let response = Arc::new(response);
-                if let Some(key) = key
-                    && let Some(usage) = inner.check.store(key, response.clone(), Instant::now())
-                {
-                    inner.send_usage(usage);
+                if let Some(key) = key {
+                    for usage in inner.check.store(key, response.clone(), Instant::now()) {
+                        inner.send_usage(usage);
+                    }
                 }
                 Ok(CheckAnswer {
                     response,
@@ -705,15 +705,23 @@ impl Client {
                 let fails_open = inner.fail_open && is_unavailable(&status);
                 // What earlier requests used is owed whatever happens; this
                 // request's own usage only if it goes on (failing open).
-                let own = if fails_open { usage_of(request) } else { None };
-                for usage in earlier.into_iter().chain(own) {
-                    let restored = match key {
+                // Going on, the call is owed whole: it is kept as it was
+                // sent, its operation id with it, so that a server that
+                // counted it before the failure knows the retry. Not going
+                // on, the earlier usage waits again, in its entry, under
+                // the id of the call that takes it next.
+                let owed = if fails_open {
+                    sent.operation
+                        .take()
+                        .and_then(|op| inner.check.keep_unsent(key, op))
+                } else {
+                    earlier.and_then(|usage| match key {
                         Some(key) => inner.check.restore(key, usage),
                         None => inner.check.restore_unkeyed(usage),
-                    };
-                    if let Some(usage) = restored {
-                        inner.send_usage(usage);
-                    }
+                    })
+                };
+                if let Some(usage) = owed {
+                    inner.send_usage(usage);
                 }
                 if fails_open {
                     bump(&inner.stats.check_failed_open);
