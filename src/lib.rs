@@ -93,8 +93,15 @@ pub mod conformance {
     include_package!("conformance");
 }
 
-/// Compiles the README's Rust example as a doctest.
-#[cfg(all(doctest, feature = "json"))]
+/// Compiles the README's Rust examples as doctests (with the features they
+/// use: the test command's `--all-features`).
+#[cfg(all(
+    doctest,
+    feature = "json",
+    feature = "auth",
+    feature = "native-roots",
+    feature = "service-config"
+))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 

@@ -15,6 +15,8 @@ use cloud_report_proto::client::{CheckOptions, Client, GoogleCredentials, GrpcTr
 use cloud_report_proto::emulator::{Config, Emulator, TrustedServiceAccount};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 
+mod ca;
+
 const SERVICE: &str = "auth.example.com";
 const CLIENT_EMAIL: &str = "reporter@test-project.iam.gserviceaccount.com";
 
@@ -102,24 +104,8 @@ async fn application_default_credentials_reach_the_emulator() {
 
     // 2. A service-account key in GOOGLE_APPLICATION_CREDENTIALS: a JWT the
     // account signs itself, verified by the server.
-    let key_pem = {
-        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-        rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
-            .unwrap()
-            .to_pkcs8_pem(LineEnding::LF)
-            .unwrap()
-            .to_string()
-    };
+    let (_, key) = ca::service_account_key(CLIENT_EMAIL, "test-key-id");
     let key_file = home.join("key.json");
-    let key = serde_json::json!({
-        "type": "service_account",
-        "project_id": "test-project",
-        "private_key_id": "test-key-id",
-        "private_key": key_pem,
-        "client_email": CLIENT_EMAIL,
-        "client_id": "1234567890",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    });
     std::fs::write(&key_file, key.to_string()).unwrap();
     // SAFETY: as above.
     unsafe {
@@ -191,26 +177,6 @@ async fn application_default_credentials_reach_the_emulator() {
     std::fs::remove_dir_all(&home).unwrap();
 }
 
-/// A service-account key (PKCS#8 PEM) and its key file.
-fn service_account_key(id: &str) -> (String, serde_json::Value) {
-    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    let pem = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
-        .unwrap()
-        .to_pkcs8_pem(LineEnding::LF)
-        .unwrap()
-        .to_string();
-    let file = serde_json::json!({
-        "type": "service_account",
-        "project_id": "test-project",
-        "private_key_id": id,
-        "private_key": pem,
-        "client_email": CLIENT_EMAIL,
-        "client_id": "1234567890",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    });
-    (pem, file)
-}
-
 /// A JWT with these claims, signed RS256 by `pem` under key id `kid`.
 fn jwt(pem: &str, kid: &str, claims: &serde_json::Value) -> String {
     use base64::Engine as _;
@@ -243,8 +209,8 @@ fn jwt(pem: &str, kid: &str, claims: &serde_json::Value) -> String {
 /// accepted beside them.
 #[tokio::test(flavor = "multi_thread")]
 async fn trusted_service_accounts_refuse_every_other_token() {
-    let (pem, file) = service_account_key("key-a");
-    let (other_pem, _) = service_account_key("key-b");
+    let (pem, file) = ca::service_account_key(CLIENT_EMAIL, "key-a");
+    let (other_pem, _) = ca::service_account_key(CLIENT_EMAIL, "key-b");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

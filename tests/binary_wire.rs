@@ -718,7 +718,7 @@ async fn espv2_operations_of_every_credential_are_accepted() {
     use cloud_report_proto::service_config::ServiceConfig;
     const ECHO: &str = "echo-api.endpoints.my-project.cloud.goog";
     const METHOD: &str = "1.echo_api_endpoints_my_project_cloud_goog.Echo";
-    let config = ServiceConfig::from_yaml(include_str!("espv2/service-config.yaml")).unwrap();
+    let config = ServiceConfig::from_yaml(&config_yaml()).unwrap();
     let state = json!({
         "projects": {"my-project": {"number": 123456, "enabledServices": [ECHO]}},
         "apiKeys": {"AIza-echo": {"project": "my-project", "uid": "u-1"}}
@@ -862,6 +862,10 @@ async fn espv2_operations_of_every_credential_are_accepted() {
         json!([log("INFO", 200)]),
     );
     keyless["operationName"] = json!("1.echo_api_endpoints_my_project_cloud_goog.Echo_nokey");
+    keyless["labels"]["serviceruntime.googleapis.com/api_method"] =
+        keyless["operationName"].clone();
+    let expected = [&keyed, &by_consumer, &jwt, &keyless];
+    built_by_the_request_builder_as_written(&config_yaml(), &expected);
     let report = json!({"serviceName": ECHO, "serviceConfigId": "test-config-id",
         "operations": [keyed, by_consumer, jwt, keyless]});
     let answer = post(
@@ -883,3 +887,94 @@ async fn espv2_operations_of_every_credential_are_accepted() {
         .collect();
     assert_eq!(stored, ["k-1", "k-11", "j-1", "n-1"]);
 }
+
+/// The configuration shaped like ESPv2's test configurations.
+fn config_yaml() -> String {
+    include_str!("espv2/service-config.yaml").to_owned()
+}
+
+/// `client::gateway::RequestBuilder`, given that configuration and the
+/// three calls, builds the operations written out above from ESPv2's
+/// request builder: the same ids, consumers, labels (the configuration's
+/// user labels and the system ones, no `/error_type` nor `/referer`), metrics
+/// in ESPv2's order with the same distributions, and one log entry on the
+/// call's operation.
+#[cfg(feature = "client")]
+fn built_by_the_request_builder_as_written(yaml: &str, expected: &[&Value]) {
+    use cloud_report_proto::client::gateway::{
+        ApiKeyState, CallInfo, Protocol, ReportInfo, RequestBuilder,
+    };
+    use cloud_report_proto::google::api::servicecontrol::v1::Operation;
+    use cloud_report_proto::google::rpc::Code;
+    use cloud_report_proto::service_config::ServiceConfig;
+    use std::time::{Duration, SystemTime};
+    const METHOD: &str = "1.echo_api_endpoints_my_project_cloud_goog.Echo";
+    let config = ServiceConfig::from_yaml(yaml).unwrap();
+    let builder = RequestBuilder::from_service(config.service())
+        .agent("ESPv2", "ESPv2/2.45.0")
+        .platform("GKE(ESPv2)");
+    let now = SystemTime::UNIX_EPOCH + Duration::from_millis(1_704_067_200_012);
+    let report = |id: &str, method: &str, status: u16| {
+        let mut info = ReportInfo::new(CallInfo::new(id, method));
+        info.location = "us-central1".into();
+        info.api_version = "1.0.0".into();
+        info.frontend_protocol = Protocol::Http;
+        info.response_code = status;
+        info.method = "POST".into();
+        info.url = "/echo".into();
+        info
+    };
+    let mut keyed = report("k-1", METHOD, 200);
+    keyed.call.api_key = "AIza-echo".into();
+    keyed.api_key_state = ApiKeyState::Verified;
+    keyed.consumer_project_number = Some(123456);
+    keyed.request_size = Some(512);
+    keyed.response_size = Some(1_048_576);
+    keyed.request_time = Some(Duration::from_millis(123));
+    keyed.backend_time = Some(Duration::from_millis(100));
+    keyed.overhead_time = Some(Duration::from_millis(23));
+    let mut jwt = report("j-1", METHOD, 401);
+    jwt.auth_issuer = "auth-issuer".into();
+    jwt.auth_audience = "auth-audience".into();
+    jwt.status = Code::Unauthenticated;
+    jwt.request_time = Some(Duration::from_millis(2));
+    let mut keyless = report(
+        "n-1",
+        "1.echo_api_endpoints_my_project_cloud_goog.Echo_nokey",
+        200,
+    );
+    keyless.request_size = Some(0);
+    keyless.request_time = Some(Duration::from_nanos(500));
+    let mut built = Vec::new();
+    for info in [keyed, jwt, keyless] {
+        built.extend(builder.report_operations(&info, now).unwrap());
+    }
+    assert_eq!(built.len(), expected.len());
+    for (built, expected) in built.iter().zip(expected) {
+        let expected: Operation =
+            cloud_report_proto::json::from_str(&expected.to_string()).unwrap();
+        let id = &expected.operation_id;
+        assert_eq!(built.operation_id, *id);
+        assert_eq!(built.operation_name, expected.operation_name, "{id}");
+        assert_eq!(built.consumer_id, expected.consumer_id, "{id}");
+        assert_eq!(built.start_time, expected.start_time, "{id}");
+        assert_eq!(built.labels, expected.labels, "{id}");
+        assert_eq!(built.metric_value_sets, expected.metric_value_sets, "{id}");
+        assert_eq!(built.log_entries.len(), expected.log_entries.len(), "{id}");
+        for (b, e) in built.log_entries.iter().zip(&expected.log_entries) {
+            assert_eq!((&b.name, b.severity), (&e.name, e.severity), "{id}");
+            let (b, e) = (
+                b.http_request.as_ref().unwrap(),
+                e.http_request.as_ref().unwrap(),
+            );
+            assert_eq!(
+                (b.status, &b.protocol, &b.request_url),
+                (e.status, &e.protocol, &e.request_url),
+                "{id}"
+            );
+        }
+    }
+}
+
+#[cfg(not(feature = "client"))]
+fn built_by_the_request_builder_as_written(_: &str, _: &[&Value]) {}

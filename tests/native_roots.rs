@@ -2,8 +2,16 @@
 //! certificate store holds. The store is pointed at a CA the test generates
 //! through `SSL_CERT_FILE`, which `rustls-native-certs` reads instead of
 //! the system's; a client that does not ask for the platform's roots
-//! refuses the same server. A test binary of its own: it sets the process's environment.
-#![cfg(all(feature = "client", feature = "emulator", feature = "native-roots"))]
+//! refuses the same server. The README's production example
+//! (`examples/gateway.rs`) runs here too, against the emulator over TLS with
+//! a service-account key it trusts, only its URL changed. A test binary of
+//! its own: it sets the process's environment.
+#![cfg(all(
+    feature = "client",
+    feature = "auth",
+    feature = "emulator",
+    feature = "native-roots"
+))]
 
 use cloud_report_proto::client::{GrpcTransport, RestTransport, Transport};
 use cloud_report_proto::emulator::{Config, Emulator};
@@ -11,6 +19,8 @@ use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 use cloud_report_proto::rest::RestClient;
 
 mod ca;
+#[path = "../examples/gateway.rs"]
+mod gateway;
 
 fn check_request() -> sc::CheckRequest {
     sc::CheckRequest {
@@ -35,9 +45,13 @@ async fn clients_trust_the_platform_store_when_asked() {
     // SAFETY: the only test of this binary, before any thread reads the
     // environment. The store is this file alone (`SSL_CERT_DIR` would add
     // the machine's).
+    let (_, key) = ca::service_account_key("gateway@my-project.iam.gserviceaccount.com", "k-1");
+    let key_file = dir.join("key.json");
+    std::fs::write(&key_file, key.to_string()).unwrap();
     unsafe {
         std::env::set_var("SSL_CERT_FILE", &store);
         std::env::remove_var("SSL_CERT_DIR");
+        std::env::set_var("GOOGLE_APPLICATION_CREDENTIALS", &key_file);
     }
     let running = Emulator::start_tls(Config::default(), &identity)
         .await
@@ -77,6 +91,8 @@ async fn clients_trust_the_platform_store_when_asked() {
     let error = plain.check(check_request()).await.unwrap_err();
     assert_eq!(error.code(), tonic::Code::Unavailable, "{error:?}");
 
+    production_example_runs_against_the_emulator(&identity, &key).await;
+
     // A store with nothing usable in it is an error when building, on
     // either transport.
     std::fs::write(&store, "not a certificate").unwrap();
@@ -90,5 +106,100 @@ async fn clients_trust_the_platform_store_when_asked() {
         .native_roots()
         .connect_lazy();
     assert!(empty.is_err(), "gRPC built on an empty store");
+    running.shutdown().await;
+}
+
+/// `examples/gateway.rs`, the README's production example, as it is: TLS
+/// trusted through the platform's store, application default credentials
+/// from the key file, the requests built from the configuration. Only the
+/// URL is the emulator's, which trusts the key.
+async fn production_example_runs_against_the_emulator(
+    identity: &cloud_report_proto::rest::TlsIdentity,
+    key: &serde_json::Value,
+) {
+    use cloud_report_proto::client::gateway::CallInfo;
+    use cloud_report_proto::emulator::TrustedServiceAccount;
+    use cloud_report_proto::service_config::ServiceConfig;
+    const SERVICE: &str = "bookstore.endpoints.my-project.cloud.goog";
+    const GET_SHELF: &str = "endpoints.examples.bookstore.Bookstore.GetShelf";
+    let yaml = include_str!("../examples/service-config.yaml");
+    let emulator = Config::default()
+        .service_config(ServiceConfig::from_yaml(yaml).unwrap())
+        .state_json(include_str!("../examples/service-state.json"))
+        .unwrap()
+        .trust_service_account(TrustedServiceAccount::parse(&key.to_string()).unwrap());
+    let running = Emulator::start_tls(emulator, identity).await.unwrap();
+
+    let config = ServiceConfig::from_yaml(yaml).unwrap();
+    let (client, requests) = gateway::connect(&running.url(), &config).await.unwrap();
+    let call = |id: &str, key: &str| {
+        let mut call = CallInfo::new(id, GET_SHELF);
+        call.api_key = key.into();
+        call.client_ip = "10.0.0.7".into();
+        call
+    };
+    let status = gateway::handle(&client, &requests, call("call-1", "AIza-good"), || async {
+        200
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    let refused = gateway::handle(
+        &client,
+        &requests,
+        call("call-2", "AIza-expired"),
+        || async { unreachable!("a refused call never reaches the backend") },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    let statistics = client.shutdown().await;
+    assert_eq!(statistics.undelivered, 0);
+    assert_eq!(statistics.reports.refused, 0);
+
+    // What the emulator stored is what ESPv2 would have sent.
+    let emulator = running.emulator();
+    let used: i64 = emulator
+        .quota_usage(SERVICE)
+        .iter()
+        .filter(|u| u.metric == "read-requests")
+        .map(|u| u.used)
+        .sum();
+    assert_eq!(used, 1, "the good call's quota");
+    let operations = emulator.operations(SERVICE);
+    let good = operations
+        .iter()
+        .find(|op| op.operation_id == "call-1")
+        .expect("the good call was reported");
+    assert_eq!(good.consumer_id, "api_key:AIza-good");
+    assert_eq!(good.labels["/credential_id"], "apikey:AIza-good");
+    assert_eq!(good.labels["/response_code"], "200");
+    assert_eq!(
+        good.labels["servicecontrol.googleapis.com/service_agent"],
+        "my-gateway/1.0"
+    );
+    assert_eq!(good.log_entries.len(), 1);
+    assert!(
+        good.metric_value_sets
+            .iter()
+            .any(|s| s.metric_name == "serviceruntime.googleapis.com/api/consumer/request_count")
+    );
+    let by_consumer = operations
+        .iter()
+        .find(|op| op.operation_id == "call-11")
+        .expect("Check named the consumer's project: a by-consumer operation");
+    assert!(
+        by_consumer
+            .labels
+            .contains_key("serviceruntime.googleapis.com/consumer_project")
+    );
+    let bad = operations
+        .iter()
+        .find(|op| op.operation_id == "call-2")
+        .expect("the refused call was reported");
+    assert!(bad.consumer_id.is_empty(), "an invalid key is no consumer");
+    assert_eq!(bad.labels["/response_code"], "400");
+    assert_eq!(bad.labels["/status_code"], "3");
+    assert!(!bad.labels.contains_key("/credential_id"));
     running.shutdown().await;
 }

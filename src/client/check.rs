@@ -556,7 +556,10 @@ mod tests {
         let (Lookup::Call(call), _) = cache.lookup(&request("c", 1), later) else {
             panic!("a miss calls");
         };
-        assert_eq!(cache.store(call.key.unwrap(), Arc::default(), later).len(), 1);
+        assert_eq!(
+            cache.store(call.key.unwrap(), Arc::default(), later).len(),
+            1
+        );
         let (lookup, _) = cache.lookup(&request("c", 2), later);
         assert!(matches!(lookup, Lookup::Hit(_)));
         assert!(cache.held_bytes() > 0);

@@ -55,6 +55,7 @@
 #[cfg(feature = "auth")]
 mod auth;
 mod check;
+pub mod gateway;
 mod policy;
 mod quota;
 mod report;
@@ -126,6 +127,89 @@ impl CheckAnswer {
         self.response.check_errors.is_empty()
     }
 
+    /// What a gateway answers its caller when the request may not go on,
+    /// from the first check error, with ESPv2's codes
+    /// (`check_response_convert_utils.cc`): INVALID_ARGUMENT for an API key
+    /// not found, expired or invalid, an unknown or invalid project;
+    /// PERMISSION_DENIED for a service not enabled, a call blocked by the
+    /// key's restrictions or the API's, a project deleted, billing
+    /// disabled, an invalid credential or consumer; RESOURCE_EXHAUSTED for
+    /// quota; UNAVAILABLE for a backend unavailable; INTERNAL for any
+    /// other. `None` when it may go on.
+    ///
+    /// ```
+    /// use cloud_report_proto::client::{CheckAnswer, Source};
+    /// use cloud_report_proto::google::api::servicecontrol::v1::{check_error, CheckError, CheckResponse};
+    ///
+    /// let response = CheckResponse {
+    ///     check_errors: vec![CheckError { code: check_error::Code::ApiKeyInvalid as i32, ..Default::default() }],
+    ///     ..Default::default()
+    /// };
+    /// let answer = CheckAnswer::new(response, Source::Server);
+    /// assert_eq!(answer.denial().unwrap().code(), tonic::Code::InvalidArgument);
+    /// ```
+    pub fn denial(&self) -> Option<tonic::Status> {
+        use crate::google::api::servicecontrol::v1::check_error::Code as C;
+        let first = self.response.check_errors.first()?;
+        let code = C::try_from(first.code).unwrap_or(C::ErrorCodeUnspecified);
+        let (status, what) = match code {
+            C::NotFound => (
+                tonic::Code::InvalidArgument,
+                "the consumer's project was not found",
+            ),
+            C::ProjectInvalid => (
+                tonic::Code::InvalidArgument,
+                "the consumer's project is invalid",
+            ),
+            C::ApiKeyNotFound | C::ApiKeyExpired | C::ApiKeyInvalid => {
+                (tonic::Code::InvalidArgument, "the API key is not valid")
+            }
+            C::ResourceExhausted => (tonic::Code::ResourceExhausted, "quota exceeded"),
+            C::ServiceNotActivated => (
+                tonic::Code::PermissionDenied,
+                "the API is not enabled for the consumer's project",
+            ),
+            C::ApiTargetBlocked | C::IpAddressBlocked | C::RefererBlocked | C::ClientAppBlocked => {
+                (
+                    tonic::Code::PermissionDenied,
+                    "the call is blocked by a restriction",
+                )
+            }
+            C::PermissionDenied | C::InvalidCredential | C::ConsumerInvalid => (
+                tonic::Code::PermissionDenied,
+                "the consumer may not call this API",
+            ),
+            C::ProjectDeleted => (
+                tonic::Code::PermissionDenied,
+                "the consumer's project was deleted",
+            ),
+            C::BillingDisabled => (
+                tonic::Code::PermissionDenied,
+                "billing is disabled for the consumer's project",
+            ),
+            C::NamespaceLookupUnavailable
+            | C::ServiceStatusUnavailable
+            | C::BillingStatusUnavailable
+            | C::CloudResourceManagerBackendUnavailable => (
+                tonic::Code::Unavailable,
+                "a Service Control backend is unavailable",
+            ),
+            _ => (tonic::Code::Internal, "Service Control refused the call"),
+        };
+        Some(tonic::Status::new(
+            status,
+            denial_message(what, code.as_str_name(), &first.detail),
+        ))
+    }
+
+    /// An answer, as a test of a gateway's decisions builds one.
+    pub fn new(response: CheckResponse, source: Source) -> Self {
+        Self {
+            response: Arc::new(response),
+            source,
+        }
+    }
+
     /// Whether the consumer's credentials (an API key) were judged by the
     /// server, now or in the cached answer; not when failed open.
     pub fn api_key_checked(&self) -> bool {
@@ -148,6 +232,55 @@ impl QuotaAnswer {
     /// Whether the request may go on: no `allocate_errors`.
     pub fn allowed(&self) -> bool {
         self.response.allocate_errors.is_empty()
+    }
+
+    /// What a gateway answers its caller when the request may not go on,
+    /// from the first allocate error, with ESPv2's codes
+    /// (`check_response_convert_utils.cc`): RESOURCE_EXHAUSTED for quota
+    /// exceeded, PERMISSION_DENIED for billing not active,
+    /// INVALID_ARGUMENT for a project deleted or an API key invalid or
+    /// expired, INTERNAL for any other. `None` when it may go on (an error
+    /// of code UNSPECIFIED denies nothing).
+    pub fn denial(&self) -> Option<tonic::Status> {
+        use crate::google::api::servicecontrol::v1::quota_error::Code as Q;
+        let first = self.response.allocate_errors.first()?;
+        let Ok(code) = Q::try_from(first.code) else {
+            let code = format!("code {}", first.code);
+            return Some(tonic::Status::internal(denial_message(
+                "Service Control refused the quota",
+                &code,
+                &first.description,
+            )));
+        };
+        let (status, what) = match code {
+            Q::Unspecified => return None,
+            Q::ResourceExhausted => (tonic::Code::ResourceExhausted, "quota exceeded"),
+            Q::BillingNotActive => (
+                tonic::Code::PermissionDenied,
+                "billing is not active for the consumer's project",
+            ),
+            Q::ProjectDeleted => (
+                tonic::Code::InvalidArgument,
+                "the consumer's project was deleted",
+            ),
+            Q::ApiKeyInvalid | Q::ApiKeyExpired => {
+                (tonic::Code::InvalidArgument, "the API key is not valid")
+            }
+        };
+        Some(tonic::Status::new(
+            status,
+            denial_message(what, code.as_str_name(), &first.description),
+        ))
+    }
+}
+
+/// A denial's message: what it means, the error's code, and what the
+/// server said, when it said something.
+fn denial_message(what: &str, code: &str, detail: &str) -> String {
+    if detail.is_empty() {
+        format!("{what} ({code})")
+    } else {
+        format!("{what} ({code}): {detail}")
     }
 }
 

@@ -1,5 +1,7 @@
-//! A certificate authority generated per test run, for TLS tests on
-//! 127.0.0.1.
+//! Credentials generated per test run: a certificate authority, for TLS
+//! tests on 127.0.0.1, and service-account keys. Each test binary uses what
+//! it needs of them.
+#![allow(dead_code)]
 
 use cloud_report_proto::rest::TlsIdentity;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
@@ -30,4 +32,25 @@ pub fn certificates() -> (String, TlsIdentity) {
         ca,
         TlsIdentity::from_pem(chain.as_bytes(), key.as_bytes()).unwrap(),
     )
+}
+
+/// A service account's key (PKCS#8 PEM) and its key file, as the IAM API
+/// hands one out, for `email` under key id `id`.
+pub fn service_account_key(email: &str, id: &str) -> (String, serde_json::Value) {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let pem = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+        .unwrap()
+        .to_pkcs8_pem(LineEnding::LF)
+        .unwrap()
+        .to_string();
+    let file = serde_json::json!({
+        "type": "service_account",
+        "project_id": "test-project",
+        "private_key_id": id,
+        "private_key": pem,
+        "client_email": email,
+        "client_id": "1234567890",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    });
+    (pem, file)
 }
