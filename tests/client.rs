@@ -428,8 +428,9 @@ async fn check_usage_is_sent_once_however_the_entry_ends() {
     assert_eq!(statistics.undelivered, 0);
 }
 
-/// A Check dropped while it waits (its caller gone, an outer timeout) gives
-/// back the usage of earlier requests it carried: it is sent later, once.
+/// A Check dropped while it waits (its caller gone, an outer timeout) with
+/// the usage of earlier requests in it is sent again later, whole, under
+/// its operation id: that usage is neither lost nor counted twice.
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_check_loses_no_usage() {
     let (emulator, _) = configured();
@@ -446,17 +447,19 @@ async fn a_cancelled_check_loses_no_usage() {
     // hangs, and its caller gives up.
     tokio::time::advance(Duration::from_millis(600)).await;
     transport.stalled.store(true, Ordering::SeqCst);
-    let cancelled = tokio::time::timeout(
-        Duration::from_millis(100),
-        client.check(&check("api_key:AIza-good", Some(4))),
-    )
-    .await;
+    let request = check("api_key:AIza-good", Some(4));
+    let cancelled = tokio::time::timeout(Duration::from_millis(100), client.check(&request)).await;
     assert!(cancelled.is_err(), "the call hangs");
     transport.stalled.store(false, Ordering::SeqCst);
     let statistics = client.shutdown().await;
-    // The first call's 1 and the 5 given back; the cancelled request's own
-    // 4 never went on, so it is not owed.
-    assert_eq!(usage_sent(&transport.checks()), 6);
+    // The first call's 1, and the cancelled call as it was sent: it may
+    // have reached the server, so it goes again whole under its id (a
+    // server that counted it knows the retry), the request's own 4 with
+    // the 5 it carried.
+    let checks = transport.checks();
+    assert_eq!(usage_sent(&checks), 1 + 9);
+    let again = checks.last().unwrap().operation.as_ref().unwrap();
+    assert_eq!(again.operation_id, request.operation.unwrap().operation_id);
     assert_eq!(statistics.undelivered, 0);
 }
 

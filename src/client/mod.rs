@@ -340,26 +340,25 @@ struct Stats {
     retries: AtomicU64,
 }
 
-/// The usage of earlier requests a Check call carries, held while the call
+/// A Check call carrying the usage of earlier requests, held while the call
 /// waits. Dropped with it (the call's future dropped: its caller gone, an
-/// outer timeout), the usage goes back to its entry, or on its own to the
-/// server when the entry is gone: never lost.
+/// outer timeout), the call is owed whole, as it was sent, operation id and
+/// all: it may have reached the server, which then knows a retry by its id.
+/// It waits in its entry for the next answer, or goes on its own when the
+/// entry is gone: the earlier usage is never lost nor counted twice (the
+/// cancelled request's own usage is counted once, as if it had waited).
 struct HeldUsage<'a> {
     inner: &'a Arc<Inner>,
     key: Option<u128>,
-    usage: Option<Operation>,
+    sent: Option<Operation>,
 }
 
 impl Drop for HeldUsage<'_> {
     fn drop(&mut self) {
-        let Some(usage) = self.usage.take() else {
+        let Some(sent) = self.sent.take() else {
             return;
         };
-        let restored = match self.key {
-            Some(key) => self.inner.check.restore(key, usage),
-            None => self.inner.check.restore_unkeyed(usage),
-        };
-        let Some(request) = restored else {
+        let Some(request) = self.inner.check.keep_unsent(self.key, sent) else {
             return;
         };
         // Sending needs the runtime; a client dropped with it counts what
@@ -794,11 +793,11 @@ impl Client {
         };
         inner.fill_service(&mut sent.service_name, &mut sent.service_config_id);
         // Others' usage rides on this call: if the call is dropped before
-        // its answer, the guard puts the usage back.
+        // its answer, the guard keeps the call, as sent, to send again.
         let mut held = HeldUsage {
             inner,
             key,
-            usage: earlier,
+            sent: earlier.as_ref().and(sent.operation.clone()),
         };
         bump(&inner.stats.check_calls);
         let transport = inner.transport.clone();
@@ -819,7 +818,7 @@ impl Client {
             Some(status) => Err(status),
             None => Ok(response),
         });
-        let earlier = held.usage.take();
+        held.sent = None;
         flying.landing = Some(result.as_ref().err().cloned());
         match result {
             Ok(response) => {
