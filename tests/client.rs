@@ -37,6 +37,11 @@ struct InProcess {
     /// So many next calls reach the server, and their answers are lost on
     /// the way back (a timeout after the server acted).
     losing: Arc<AtomicUsize>,
+    /// The percentage of calls whose answers are lost so, drawn at random.
+    lose_percent: Arc<AtomicUsize>,
+    /// The Check usage the server answered, by operation id: what it
+    /// counted, each operation once.
+    counted: Arc<Mutex<std::collections::HashMap<String, i64>>>,
     checks: Arc<Mutex<Vec<sc::CheckRequest>>>,
     quotas: Arc<Mutex<Vec<sc::AllocateQuotaRequest>>>,
     reports: Arc<AtomicUsize>,
@@ -51,6 +56,8 @@ impl InProcess {
             stalled: Arc::default(),
             hanging: Arc::default(),
             losing: Arc::default(),
+            lose_percent: Arc::default(),
+            counted: Arc::default(),
             checks: Arc::default(),
             quotas: Arc::default(),
             reports: Arc::default(),
@@ -79,7 +86,8 @@ impl InProcess {
         let lost = self
             .losing
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
+            .is_ok()
+            || fastrand::usize(..100) < self.lose_percent.load(Ordering::SeqCst);
         if lost {
             return Err(tonic::Status::deadline_exceeded("the answer was lost"));
         }
@@ -104,9 +112,15 @@ impl Transport for InProcess {
                 return Err(status);
             }
             this.checks.lock().unwrap().push(request.clone());
+            let usage = usage_sent(std::slice::from_ref(&request));
+            let id = request.operation.as_ref().unwrap().operation_id.clone();
             let answer = ServiceController::check(&this.emulator, tonic::Request::new(request))
                 .await
                 .map(tonic::Response::into_inner);
+            if answer.is_ok() {
+                // A server counts an operation id once, the first time.
+                this.counted.lock().unwrap().entry(id).or_insert(usage);
+            }
             this.answer(answer)
         })
     }
@@ -429,8 +443,8 @@ async fn check_usage_is_sent_once_however_the_entry_ends() {
 }
 
 /// A Check dropped while it waits (its caller gone, an outer timeout) with
-/// the usage of earlier requests in it is sent again later, whole, under
-/// its operation id: that usage is neither lost nor counted twice.
+/// the usage of earlier requests in it: that usage is sent again later
+/// under the call's operation id, neither lost nor counted twice.
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_check_loses_no_usage() {
     let (emulator, _) = configured();
@@ -452,12 +466,11 @@ async fn a_cancelled_check_loses_no_usage() {
     assert!(cancelled.is_err(), "the call hangs");
     transport.stalled.store(false, Ordering::SeqCst);
     let statistics = client.shutdown().await;
-    // The first call's 1, and the cancelled call as it was sent: it may
-    // have reached the server, so it goes again whole under its id (a
-    // server that counted it knows the retry), the request's own 4 with
-    // the 5 it carried.
+    // The first call's 1, and the 5 the cancelled call carried, again
+    // under its id: it may have reached the server, which then knows the
+    // retry. The cancelled request's own 4 never went on: not owed.
     let checks = transport.checks();
-    assert_eq!(usage_sent(&checks), 1 + 9);
+    assert_eq!(usage_sent(&checks), 1 + 5);
     let again = checks.last().unwrap().operation.as_ref().unwrap();
     assert_eq!(again.operation_id, request.operation.unwrap().operation_id);
     assert_eq!(statistics.undelivered, 0);
@@ -1603,4 +1616,227 @@ async fn reports_merge_by_the_configurations_metric_kinds() {
         Some(sc::metric_value::Value::Int64Value(3))
     );
     assert_eq!(value("calls"), Some(sc::metric_value::Value::Int64Value(2)));
+}
+
+/// Thousands of requests from many tasks against the emulator answering
+/// with injected faults (unavailable, internal errors, a backend said to be
+/// unavailable, delays past the timeout) and answers lost after the server
+/// acted, some cancelled at random, on tokio's driven clock. At the end:
+///
+/// - every unit of Check usage let through was counted by the server once
+///   by operation id, and at most the usage of the cancelled and refused
+///   requests more (their calls may have reached the server before they
+///   failed); the same for quota costs, which the emulator deduplicates by
+///   operation id;
+/// - what was not delivered is in `statistics().undelivered`;
+/// - every decision is the table's: failing open exactly on UNAVAILABLE
+///   failures, errors only for the others, quota never failing;
+/// - once the faults clear, no key is stuck: each is allowed again.
+#[tokio::test(start_paused = true)]
+async fn a_fault_simulation_loses_nothing_and_decides_as_the_table() {
+    simulate_faults(22, 5).await;
+}
+
+/// The simulation without lost answers: no refused call reached the
+/// server, so the server counted exactly what was let through (and at most
+/// the cancelled requests' usage more).
+#[tokio::test(start_paused = true)]
+async fn a_fault_simulation_without_lost_answers_counts_exactly() {
+    simulate_faults(7, 0).await;
+}
+
+/// The fault simulation, drawn from `seed`, with `lose_percent` of the
+/// answers lost after the server acted.
+async fn simulate_faults(seed: u64, lose_percent: usize) {
+    use cloud_report_proto::client::is_unavailable;
+    use cloud_report_proto::emulator::Fault;
+    fastrand::seed(seed);
+    // The example configuration, its quota limits out of reach: every
+    // cost let through is to be counted.
+    let yaml =
+        include_str!("../examples/service-config.yaml").replace("STANDARD: ", "STANDARD: 1000000");
+    let clock = ManualClock::new(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_040));
+    let emulator = Emulator::new(
+        Config::default()
+            .clock(clock)
+            .state_json(include_str!("../examples/service-state.json"))
+            .unwrap()
+            .service_config(ServiceConfig::from_yaml(&yaml).unwrap()),
+    );
+    let faults = [
+        r#"{"method": "check", "fraction": 0.3, "seed": 1, "status": {"code": "UNAVAILABLE"}}"#,
+        r#"{"method": "check", "fraction": 0.1, "seed": 2, "status": {"code": "INTERNAL"}}"#,
+        r#"{"method": "check", "fraction": 0.1, "seed": 3, "checkError": "SERVICE_STATUS_UNAVAILABLE"}"#,
+        r#"{"method": "check", "fraction": 0.04, "seed": 4, "delay": "3s"}"#,
+        r#"{"method": "allocateQuota", "fraction": 0.3, "seed": 5, "status": {"code": "UNAVAILABLE"}}"#,
+        r#"{"method": "allocateQuota", "fraction": 0.04, "seed": 6, "delay": "3s"}"#,
+    ];
+    for fault in faults {
+        emulator
+            .add_fault(SERVICE, Fault::from_json(fault).unwrap())
+            .unwrap();
+    }
+    let transport = InProcess::new(emulator.clone());
+    transport.lose_percent.store(lose_percent, Ordering::SeqCst);
+    // Short intervals and one retry, so that many calls meet the faults.
+    let mut check_options = CheckOptions::default();
+    check_options.flush_interval = Duration::from_millis(50);
+    check_options.expiration = Duration::from_millis(200);
+    let mut quota_options = QuotaOptions::default();
+    quota_options.refresh_interval = Duration::from_millis(100);
+    let client = Client::builder(SERVICE)
+        .check_options(check_options)
+        .quota_options(quota_options)
+        .check_policy(CallPolicy::check().retries(1))
+        .quota_policy(CallPolicy::quota().retries(1))
+        .build(transport.clone());
+
+    #[derive(Default)]
+    struct Tally {
+        check_owed: i64,
+        quota_owed: i64,
+        cancelled_usage: i64,
+        refused_usage: i64,
+        cancelled_costs: i64,
+        failed_open: usize,
+        errors: usize,
+        denied: usize,
+    }
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let consumers = [
+        "api_key:AIza-good",
+        "project:my-project",
+        "api_key:AIza-expired",
+    ];
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (client, tally) = (client.clone(), tally.clone());
+            tokio::spawn(async move {
+                for _ in 0..50 {
+                    let consumer = consumers[fastrand::usize(..consumers.len())];
+                    let good = consumer != "api_key:AIza-expired";
+                    // Denied consumers carry no usage: what a denial counts
+                    // is not the question here.
+                    let n = fastrand::i64(1..4);
+                    let usage = good.then_some(n);
+                    let request = async {
+                        let checked = client.check(&check(consumer, usage)).await;
+                        {
+                            let mut t = tally.lock().unwrap();
+                            match &checked {
+                                Ok(answer) => {
+                                    if let Source::FailedOpen(status) = &answer.source {
+                                        assert!(
+                                            is_unavailable(status),
+                                            "failed open on {status:?}"
+                                        );
+                                        t.failed_open += 1;
+                                    } else if !answer.allowed() {
+                                        assert!(!good, "{consumer} denied: {:?}", answer.response);
+                                        t.denied += 1;
+                                    }
+                                    if answer.allowed() {
+                                        t.check_owed += usage.unwrap_or(0);
+                                    }
+                                }
+                                Err(status) => {
+                                    assert!(
+                                        !is_unavailable(status),
+                                        "an UNAVAILABLE failure refused: {status:?}"
+                                    );
+                                    t.errors += 1;
+                                    // An attempt may have reached the
+                                    // server before the one that failed.
+                                    t.refused_usage += usage.unwrap_or(0);
+                                }
+                            }
+                        }
+                        let go_on = good && checked.is_ok_and(|a| a.allowed());
+                        if go_on {
+                            let answer = client.allocate_quota(&ask(consumer, n)).await;
+                            let answer = answer.expect("quota fails open on every failure");
+                            if answer.allowed() {
+                                tally.lock().unwrap().quota_owed += n;
+                            }
+                        }
+                    };
+                    if fastrand::u8(..10) < 2 {
+                        // Cancelled somewhere in its awaits, or not at all.
+                        let within = Duration::from_millis(fastrand::u64(..1500));
+                        if tokio::time::timeout(within, request).await.is_err() {
+                            let mut t = tally.lock().unwrap();
+                            t.cancelled_usage += usage.unwrap_or(0);
+                            t.cancelled_costs += n;
+                        }
+                    } else {
+                        request.await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(..300))).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    // The faults clear: every key is asked again and let through, none
+    // stuck in a call that never lands.
+    emulator.clear_faults(SERVICE);
+    transport.lose_percent.store(0, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for consumer in &consumers[..2] {
+        let checked = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.check(&check(consumer, Some(1))),
+        )
+        .await
+        .expect("a Check of a key is stuck")
+        .unwrap();
+        assert!(
+            checked.allowed() && checked.api_key_checked(),
+            "{consumer}: {checked:?}"
+        );
+        tally.lock().unwrap().check_owed += 1;
+        let answer = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.allocate_quota(&ask(consumer, 1)),
+        )
+        .await
+        .expect("a quota ask of a key is stuck")
+        .unwrap();
+        assert!(
+            answer.allowed() && !matches!(answer.source, Source::FailedOpen(_)),
+            "{consumer}: {answer:?}"
+        );
+        tally.lock().unwrap().quota_owed += 1;
+    }
+    let statistics = client.shutdown().await;
+
+    let t = tally.lock().unwrap();
+    assert!(
+        t.failed_open > 0 && t.errors > 0 && t.denied > 0,
+        "every decision met: failed open {}, errors {}, denied {}",
+        t.failed_open,
+        t.errors,
+        t.denied
+    );
+    let counted: i64 = transport.counted.lock().unwrap().values().sum();
+    let used: i64 = emulator.quota_usage(SERVICE).iter().map(|u| u.used).sum();
+    eprintln!(
+        "check: owed {} counted {counted} (+{} cancelled, +{} refused); quota: owed {} counted {used} (+{} cancelled); {statistics:?}",
+        t.check_owed, t.cancelled_usage, t.refused_usage, t.quota_owed, t.cancelled_costs
+    );
+    assert_eq!(
+        statistics.undelivered, 0,
+        "nothing given up once the faults cleared"
+    );
+    assert!(t.check_owed <= counted);
+    let refused = if lose_percent == 0 {
+        0
+    } else {
+        t.refused_usage
+    };
+    assert!(counted <= t.check_owed + t.cancelled_usage + refused);
+    assert!(t.quota_owed <= used && used <= t.quota_owed + t.cancelled_costs);
 }

@@ -132,13 +132,26 @@ impl Entry {
     }
 }
 
-/// The entries, and the bytes of usage they hold in all.
+/// The entries, the usage whose entry is gone, and the bytes of usage they
+/// hold in all.
 struct Entries {
     lru: LruCache<u128, Entry>,
+    /// Calls to send again whose entry is gone (expired, evicted), or whose
+    /// own send failed: sent again at every tick until delivered.
+    orphans: Vec<Operation>,
     held: usize,
 }
 
 impl Entries {
+    /// The calls kept without an entry, out of the bound.
+    fn take_orphans(&mut self) -> Vec<Aggregate> {
+        let orphans = std::mem::take(&mut self.orphans);
+        for op in &orphans {
+            self.held -= op.encoded_len();
+        }
+        orphans.into_iter().map(Aggregate::new).collect()
+    }
+
     /// Everything a leaving entry holds, out of the bound: its calls to
     /// send again, then its waiting usage.
     fn release(&mut self, entry: Entry) -> Vec<Aggregate> {
@@ -210,6 +223,7 @@ impl CheckCache {
             service,
             entries: Mutex::new(Entries {
                 lru: LruCache::new(options.entries.max(1)),
+                orphans: Vec::new(),
                 held: 0,
             }),
             flights: Mutex::new(HashMap::new()),
@@ -350,26 +364,11 @@ impl CheckCache {
         }
     }
 
-    /// Keeps usage a failed call carried for the next call of its entry;
-    /// when the entry is gone, or the bound of bytes held is reached, the
-    /// usage is handed back, to send on its own.
-    pub(crate) fn restore(&self, key: u128, operation: Operation) -> Option<CheckRequest> {
-        if operation.metric_value_sets.is_empty() {
-            return None;
-        }
-        let mut guard = self.entries();
-        let entries = &mut *guard;
-        let Some(entry) = entries.lru.get_mut(&key) else {
-            return Some(self.usage_request(Aggregate::new(operation)));
-        };
-        self.add_usage(&mut entries.held, entry, &operation)
-            .map(|usage| self.usage_request(usage))
-    }
-
-    /// Keeps a call that failed while its request was let through, whole
-    /// (its operation id kept), to send again on its own after the next
-    /// answer for its entry. Handed back, to send now, when it carries no
-    /// usage, the entry is gone, or the bound of
+    /// Keeps a call owed whole (it failed, or was dropped, while its request
+    /// was let through; or its own send failed), operation id and all, to
+    /// send again on its own: after the next answer for its entry, or at the
+    /// next tick when it has no entry (`key` `None`, or the entry gone).
+    /// Handed back, to send now or count as undelivered, when the bound of
     /// bytes held is reached.
     pub(crate) fn keep_unsent(
         &self,
@@ -382,16 +381,18 @@ impl CheckCache {
         let mut guard = self.entries();
         let entries = &mut *guard;
         let len = operation.encoded_len();
-        let entry = key.and_then(|key| entries.lru.get_mut(&key));
-        match entry {
-            Some(entry) if entries.held.saturating_add(len) <= self.options.max_held_bytes => {
-                entries.held += len;
+        if entries.held.saturating_add(len) > self.options.max_held_bytes {
+            return Some(self.usage_request(Aggregate::new(operation)));
+        }
+        entries.held += len;
+        match key.and_then(|key| entries.lru.get_mut(&key)) {
+            Some(entry) => {
                 entry.unsent_bytes += len;
                 entry.unsent.push(operation);
-                None
             }
-            _ => Some(self.usage_request(Aggregate::new(operation))),
+            None => entries.orphans.push(operation),
         }
+        None
     }
 
     /// Usage to send on its own (no entry to keep it in).
@@ -437,11 +438,11 @@ impl CheckCache {
     }
 
     /// Drops the entries unused for the expiration time; what they held,
-    /// to send.
+    /// and the calls kept without an entry, to send.
     pub(crate) fn expire(&self, now: Instant) -> Vec<CheckRequest> {
         let expiration = self.options.expiration.max(self.options.flush_interval);
         let mut entries = self.entries();
-        let mut usage = Vec::new();
+        let mut usage = entries.take_orphans();
         while let Some((_, entry)) = entries.lru.iter().next() {
             if now.saturating_duration_since(entry.last_use) < expiration {
                 break;
@@ -459,7 +460,7 @@ impl CheckCache {
     /// Empties the cache; what it held, to send.
     pub(crate) fn drain(&self) -> Vec<CheckRequest> {
         let mut entries = self.entries();
-        let mut usage = Vec::new();
+        let mut usage = entries.take_orphans();
         while let Some((_, entry)) = entries.lru.remove_lru() {
             usage.extend(entries.release(entry));
         }

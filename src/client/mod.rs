@@ -340,13 +340,12 @@ struct Stats {
     retries: AtomicU64,
 }
 
-/// A Check call carrying the usage of earlier requests, held while the call
-/// waits. Dropped with it (the call's future dropped: its caller gone, an
-/// outer timeout), the call is owed whole, as it was sent, operation id and
-/// all: it may have reached the server, which then knows a retry by its id.
-/// It waits in its entry for the next answer, or goes on its own when the
-/// entry is gone: the earlier usage is never lost nor counted twice (the
-/// cancelled request's own usage is counted once, as if it had waited).
+/// The usage of earlier requests a Check call carries, under the call's
+/// operation id, held while the call waits. Dropped with it (the call's
+/// future dropped: its caller gone, an outer timeout), the usage is owed:
+/// it waits in its entry for the next answer, or goes on its own when the
+/// entry is gone, under the call's id, so that a server the call reached
+/// counts it once. The dropped request's own usage is not owed.
 struct HeldUsage<'a> {
     inner: &'a Arc<Inner>,
     key: Option<u128>,
@@ -793,11 +792,20 @@ impl Client {
         };
         inner.fill_service(&mut sent.service_name, &mut sent.service_config_id);
         // Others' usage rides on this call: if the call is dropped before
-        // its answer, the guard keeps the call, as sent, to send again.
+        // its answer, the guard keeps that usage to send again.
+        let call_id = sent
+            .operation
+            .as_ref()
+            .map(|op| op.operation_id.clone())
+            .unwrap_or_default();
+        let mut earlier = earlier.map(|mut usage| {
+            usage.operation_id.clone_from(&call_id);
+            usage
+        });
         let mut held = HeldUsage {
             inner,
             key,
-            sent: earlier.as_ref().and(sent.operation.clone()),
+            sent: earlier.clone(),
         };
         bump(&inner.stats.check_calls);
         let transport = inner.transport.clone();
@@ -837,22 +845,17 @@ impl Client {
                 let fails_open = inner.fail_open && is_unavailable(&status);
                 // What earlier requests used is owed whatever happens; this
                 // request's own usage only if it goes on (failing open).
-                // Going on, the call is owed whole: it is kept as it was
-                // sent, its operation id with it, so that a server that
-                // counted it before the failure knows the retry. Not going
-                // on, the earlier usage waits again, in its entry, under
-                // the id of the call that takes it next.
+                // Either goes again under the call's operation id: a server
+                // that counted the call before the failure (an answer lost,
+                // a retry refused) knows it by its id and counts nothing
+                // more. Going on, the call is owed whole, as it was sent;
+                // not going on, only the earlier usage.
                 let owed = if fails_open {
-                    sent.operation
-                        .take()
-                        .and_then(|op| inner.check.keep_unsent(key, op))
+                    sent.operation.take()
                 } else {
-                    earlier.and_then(|usage| match key {
-                        Some(key) => inner.check.restore(key, usage),
-                        None => inner.check.restore_unkeyed(usage),
-                    })
+                    earlier.take()
                 };
-                if let Some(usage) = owed {
+                if let Some(usage) = owed.and_then(|op| inner.check.keep_unsent(key, op)) {
                     inner.send_usage(usage);
                 }
                 if fails_open {
@@ -1170,10 +1173,26 @@ impl Inner {
                 .await;
             add(&inner.stats.retries, retries);
             if let Err(status) = result {
-                bump(&inner.stats.undelivered);
-                tracing::error!(service = %inner.service_name, %status, "usage counted by cached Check answers could not be sent");
+                inner.keep_undelivered_usage(request, &status);
             }
         });
+    }
+
+    /// Keeps usage whose send failed, as it was sent, to send again at the
+    /// next tick (a server that counted it knows the retry by its id). Once
+    /// the client is shut down, or past the bound of bytes held, it is
+    /// counted undelivered instead.
+    fn keep_undelivered_usage(&self, request: CheckRequest, status: &tonic::Status) {
+        let kept = !self.closed.load(Ordering::Acquire)
+            && request
+                .operation
+                .is_some_and(|op| self.check.keep_unsent(None, op).is_none());
+        if kept {
+            tracing::warn!(service = %self.service_name, %status, "usage counted by cached Check answers could not be sent; trying again at the next tick");
+        } else {
+            bump(&self.stats.undelivered);
+            tracing::error!(service = %self.service_name, %status, "usage counted by cached Check answers could not be sent");
+        }
     }
 
     /// Sends a quota refresh in the background and stores its answer.
