@@ -1138,6 +1138,44 @@ async fn a_denied_ask_let_through_on_failure_keeps_its_cost() {
     assert_eq!(client.shutdown().await.undelivered, 0);
 }
 
+/// Costs whose entry expired while the server was down are kept and sent
+/// once it is back, not given up.
+#[tokio::test(start_paused = true)]
+async fn costs_of_an_expired_entry_survive_an_outage() {
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator.clone());
+    let mut options = QuotaOptions::default();
+    options.refresh_interval = Duration::from_millis(100);
+    options.expiration = Duration::from_millis(250);
+    let client = Client::builder(SERVICE)
+        .quota_options(options)
+        .quota_policy(CallPolicy::quota().retries(0))
+        .build(transport.clone());
+    client
+        .allocate_quota(&ask("project:my-project", 1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    transport.down.store(true, Ordering::SeqCst);
+    client
+        .allocate_quota(&ask("project:my-project", 2))
+        .await
+        .unwrap();
+    // Its refreshes fail, then the entry expires: its costs have no entry.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(reads_used(&emulator), 1);
+    transport.down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        reads_used(&emulator),
+        3,
+        "sent at a tick once the server is back"
+    );
+    let statistics = client.shutdown().await;
+    assert_eq!(statistics.undelivered, 0);
+    assert_eq!(reads_used(&emulator), 3);
+}
+
 #[tokio::test(start_paused = true)]
 async fn quota_fails_closed_when_told() {
     let (emulator, _) = configured();

@@ -313,8 +313,10 @@ pub struct Statistics {
     pub quota_failed_open: u64,
     /// Quota asks answered with a failure.
     pub quota_failures: u64,
-    /// Usage or costs that could not be delivered when the client shut
-    /// down (each a request; the error log says which).
+    /// Usage or costs given up: still undelivered when the client shut
+    /// down (or its shutdown's deadline passed), or past the bounds of what
+    /// is held and sent at once during an outage (each a request; the error
+    /// log says which). Until then, what fails is kept and sent again.
     pub undelivered: u64,
     /// Check and AllocateQuota calls tried again after a network failure.
     pub retries: u64,
@@ -955,8 +957,7 @@ impl Client {
                 },
             };
             if !inner.quota.store(key, &request, outcome) && inner.fail_open && result.is_err() {
-                bump(&inner.stats.undelivered);
-                tracing::error!(service = %inner.service_name, "quota costs of an ask let through could not be sent");
+                inner.keep_undelivered_costs(key, &request);
             }
         }
         inner.quota_outcome(result)
@@ -1044,6 +1045,16 @@ impl Client {
                 ),
             };
             while draining.sends.join_next().await.is_some() {}
+            // A send that failed while the shutdown began may have kept its
+            // usage after the drain: it is not sent now, but counted.
+            let left = inner.check.drain().len() + inner.quota.drain(&inner.quota_template()).len();
+            if left > 0 {
+                add(
+                    &inner.stats.undelivered,
+                    u32::try_from(left).unwrap_or(u32::MAX),
+                );
+                tracing::error!(service = %inner.service_name, left, "usage kept while the client shut down could not be sent");
+            }
             self.reporter.shutdown().await;
         }
         self.statistics()
@@ -1195,6 +1206,19 @@ impl Inner {
         }
     }
 
+    /// Keeps quota costs let through whose call failed after their entry
+    /// was gone, as they were sent, to send again at the next tick. Once
+    /// the client is shut down, or past the bound, they are counted
+    /// undelivered instead.
+    fn keep_undelivered_costs(&self, key: u128, sent: &AllocateQuotaRequest) {
+        if self.closed.load(Ordering::Acquire) || !self.quota.keep_orphan(key, sent) {
+            bump(&self.stats.undelivered);
+            tracing::error!(service = %self.service_name, "quota costs let through could not be sent");
+        } else {
+            tracing::warn!(service = %self.service_name, "quota costs let through could not be sent; trying again at the next tick");
+        }
+    }
+
     /// Sends a quota refresh in the background and stores its answer.
     fn send_refresh(self: &Arc<Self>, refresh: quota::Refresh) {
         bump(&self.stats.quota_calls);
@@ -1209,8 +1233,7 @@ impl Inner {
                 .quota
                 .store(refresh.key, &refresh.request, quota::Outcome::NotSent)
             {
-                bump(&self.stats.undelivered);
-                tracing::error!(service = %self.service_name, "quota costs could not be sent: {MAX_BACKGROUND_SENDS} sends already under way");
+                self.keep_undelivered_costs(refresh.key, &refresh.request);
             }
             return;
         };
@@ -1238,10 +1261,9 @@ impl Inner {
             };
             // Costs of a failed refresh wait in their entry, as they were
             // sent, for the next one; with the entry gone (expired,
-            // evicted, shut down), they are lost.
+            // evicted), for the next tick.
             if !inner.quota.store(refresh.key, &request, outcome) && failed {
-                bump(&inner.stats.undelivered);
-                tracing::error!(service = %inner.service_name, "quota costs could not be sent");
+                inner.keep_undelivered_costs(refresh.key, &request);
             }
         });
     }

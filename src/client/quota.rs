@@ -176,6 +176,11 @@ pub(crate) struct QuotaCache {
     options: QuotaOptions,
     signer: Signer,
     entries: Mutex<LruCache<u128, Entry>>,
+    /// Costs let through whose call failed after their entry was gone
+    /// (expired, evicted), each as it was sent: sent again at every tick
+    /// until delivered. At most as many as the cache has entries. Never
+    /// locked with `entries`.
+    orphans: Mutex<Vec<(u128, QuotaOperation)>>,
 }
 
 /// Whether an ask's costs can be added up: it charges (neither CHECK_ONLY
@@ -230,6 +235,7 @@ impl QuotaCache {
     pub(crate) fn new(options: QuotaOptions) -> Self {
         Self {
             entries: Mutex::new(LruCache::new(options.entries.max(1))),
+            orphans: Mutex::new(Vec::new()),
             options,
             signer: Signer::default(),
         }
@@ -380,6 +386,32 @@ impl QuotaCache {
         true
     }
 
+    /// Keeps the costs of a failed call whose entry is gone, as they were
+    /// sent, to send again at the next tick; `false` when too many wait
+    /// already (the caller counts them undelivered).
+    pub(crate) fn keep_orphan(&self, key: u128, sent: &AllocateQuotaRequest) -> bool {
+        let Some(op) = &sent.allocate_operation else {
+            return true;
+        };
+        let mut orphans = self.orphans.lock().unwrap_or_else(PoisonError::into_inner);
+        if orphans.len() >= self.options.entries.max(1) {
+            return false;
+        }
+        orphans.push((key, op.clone()));
+        true
+    }
+
+    /// The orphaned costs, to send again.
+    fn take_orphans(&self, template: &AllocateQuotaRequest) -> Vec<Refresh> {
+        std::mem::take(&mut *self.orphans.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_iter()
+            .map(|(key, op)| Refresh {
+                key,
+                request: request_of(template, op),
+            })
+            .collect()
+    }
+
     /// Frees an entry whose call was dropped before its answer: asked again
     /// at its next refresh, its answer and costs as they were.
     pub(crate) fn abandon(&self, key: u128) {
@@ -388,11 +420,11 @@ impl QuotaCache {
         }
     }
 
-    /// The refreshes due at `now` (entries with costs waiting), and the
-    /// final ones of entries expired, which are dropped.
+    /// The refreshes due at `now` (entries with costs waiting), the final
+    /// ones of entries expired, which are dropped, and the orphaned costs.
     pub(crate) fn tick(&self, now: Instant, template: &AllocateQuotaRequest) -> Vec<Refresh> {
+        let mut refreshes = self.take_orphans(template);
         let mut entries = self.entries();
-        let mut refreshes = Vec::new();
         let mut expired = Vec::new();
         for (key, entry) in entries.iter_mut() {
             let age = now.saturating_duration_since(entry.last_refresh);
@@ -420,10 +452,11 @@ impl QuotaCache {
         refreshes
     }
 
-    /// Empties the cache; the costs still waiting, to send.
+    /// Empties the cache; the costs still waiting (orphans included), to
+    /// send.
     pub(crate) fn drain(&self, template: &AllocateQuotaRequest) -> Vec<Refresh> {
+        let mut refreshes = self.take_orphans(template);
         let mut entries = self.entries();
-        let mut refreshes = Vec::new();
         while let Some((key, entry)) = entries.remove_lru() {
             refreshes.extend(self.final_refreshes(key, entry, template));
         }
