@@ -60,13 +60,22 @@ where
     Fut: Future<Output = u16>,
 {
     let started = Instant::now();
-    let checked = client
-        .check(&requests.check_request(&call, SystemTime::now())?)
-        .await;
-    let mut report = ReportInfo::checked(call, &checked);
-    let mut refusal = match &checked {
-        Ok(answer) => answer.denial(),
-        Err(status) => Some(status.clone()),
+    // As ESPv2: a call with a key is checked; one without is refused unless
+    // its method allows unregistered calls.
+    let (mut report, mut refusal) = if !call.api_key.is_empty() {
+        let checked = client
+            .check(&requests.check_request(&call, SystemTime::now())?)
+            .await;
+        let refusal = match &checked {
+            Ok(answer) => answer.denial(),
+            Err(status) => Some(status.clone()),
+        };
+        (ReportInfo::checked(call, &checked), refusal)
+    } else if requests.allows_unregistered_calls(&call.operation_name) {
+        (ReportInfo::new(call), None)
+    } else {
+        let refusal = tonic::Status::unauthenticated("this method needs an API key");
+        (ReportInfo::new(call), Some(refusal))
     };
     if refusal.is_none()
         && let Some(ask) = requests.quota_request(&report.call)?

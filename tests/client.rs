@@ -1878,3 +1878,98 @@ async fn simulate_faults(seed: u64, lose_percent: usize) {
     assert!(counted <= t.check_owed + t.cancelled_usage + refused);
     assert!(t.quota_owed <= used && used <= t.quota_owed + t.cancelled_costs);
 }
+
+/// A gateway's answers to Service Control's, as ESPv2 gives them: the first
+/// error alone decides, and an allocate error of code UNSPECIFIED denies
+/// nothing (the cache does not turn to denying on it either).
+#[test]
+fn denials_are_espv2s() {
+    use cloud_report_proto::client::{CheckAnswer, QuotaAnswer};
+    use sc::{check_error, quota_error};
+    let quota = |codes: &[quota_error::Code]| {
+        let errors = codes
+            .iter()
+            .map(|&c| sc::QuotaError {
+                code: c as i32,
+                ..Default::default()
+            })
+            .collect();
+        QuotaAnswer::new(
+            sc::AllocateQuotaResponse {
+                allocate_errors: errors,
+                ..Default::default()
+            },
+            Source::Server,
+        )
+    };
+    let unspecified = quota(&[
+        quota_error::Code::Unspecified,
+        quota_error::Code::ResourceExhausted,
+    ]);
+    assert!(unspecified.allowed() && unspecified.denial().is_none());
+    let exhausted = quota(&[quota_error::Code::ResourceExhausted]);
+    assert_eq!(
+        exhausted.denial().unwrap().code(),
+        tonic::Code::ResourceExhausted
+    );
+    assert_eq!(
+        quota(&[quota_error::Code::BillingNotActive])
+            .denial()
+            .unwrap()
+            .code(),
+        tonic::Code::PermissionDenied
+    );
+    assert_eq!(
+        quota(&[quota_error::Code::ProjectDeleted])
+            .denial()
+            .unwrap()
+            .code(),
+        tonic::Code::InvalidArgument
+    );
+    let check = |code: i32| {
+        CheckAnswer::new(
+            sc::CheckResponse {
+                check_errors: vec![sc::CheckError {
+                    code,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            Source::Server,
+        )
+        .denial()
+        .unwrap()
+    };
+    for (code, expected) in [
+        (check_error::Code::NotFound, tonic::Code::InvalidArgument),
+        (
+            check_error::Code::ApiKeyNotFound,
+            tonic::Code::InvalidArgument,
+        ),
+        (
+            check_error::Code::ServiceNotActivated,
+            tonic::Code::PermissionDenied,
+        ),
+        (
+            check_error::Code::ResourceExhausted,
+            tonic::Code::ResourceExhausted,
+        ),
+        (
+            check_error::Code::ClientAppBlocked,
+            tonic::Code::PermissionDenied,
+        ),
+        (
+            check_error::Code::ProjectInvalid,
+            tonic::Code::InvalidArgument,
+        ),
+        (
+            check_error::Code::BillingStatusUnavailable,
+            tonic::Code::Unavailable,
+        ),
+    ] {
+        assert_eq!(check(code as i32).code(), expected, "{code:?}");
+    }
+    let unknown = check(9999);
+    assert_eq!(unknown.code(), tonic::Code::Internal);
+    assert!(unknown.message().contains("code 9999"), "{unknown:?}");
+}

@@ -153,6 +153,19 @@ async fn production_example_runs_against_the_emulator(
     .await
     .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    // Without a key: refused without a Check, unless the method allows
+    // unregistered calls.
+    let keyless = gateway::handle(&client, &requests, call("call-3", ""), || async { 200 })
+        .await
+        .unwrap_err();
+    assert_eq!(keyless.code(), tonic::Code::Unauthenticated);
+    let mut list = CallInfo::new(
+        "call-4",
+        "endpoints.examples.bookstore.Bookstore.ListShelves",
+    );
+    list.client_ip = "10.0.0.7".into();
+    let listed = gateway::handle(&client, &requests, list, || async { 200 }).await;
+    assert_eq!(listed.unwrap(), 200);
     let statistics = client.shutdown().await;
     assert_eq!(statistics.undelivered, 0);
     assert_eq!(statistics.reports.refused, 0);
@@ -201,5 +214,16 @@ async fn production_example_runs_against_the_emulator(
     assert_eq!(bad.labels["/response_code"], "400");
     assert_eq!(bad.labels["/status_code"], "3");
     assert!(!bad.labels.contains_key("/credential_id"));
+    let checks = emulator
+        .requests(SERVICE)
+        .iter()
+        .filter(|r| r.method.as_str() == "check")
+        .count();
+    assert_eq!(checks, 2, "keyless calls are not checked");
+    let keyless = operations
+        .iter()
+        .find(|op| op.operation_id == "call-3")
+        .unwrap();
+    assert_eq!(keyless.labels["/response_code"], "401");
     running.shutdown().await;
 }

@@ -193,6 +193,9 @@ pub(crate) struct Call {
     /// The usage of earlier requests the call carries, to keep for the next
     /// call if this one fails.
     pub(crate) earlier: Option<Operation>,
+    /// Whether requests of the key wait for this call (a miss of a key not
+    /// cached, which registered its flight): only such a call lands one.
+    pub(crate) flight: bool,
 }
 
 /// The cache of Check answers; see the module documentation.
@@ -245,18 +248,19 @@ impl CheckCache {
         request: &CheckRequest,
         now: Instant,
     ) -> (Lookup, Option<CheckRequest>) {
-        let call = |key| {
+        let call = |key, flight| {
             Lookup::Call(Box::new(Call {
                 request: request.clone(),
                 key,
                 earlier: None,
+                flight,
             }))
         };
         let Some(operation) = request.operation.as_ref() else {
-            return (call(None), None);
+            return (call(None, false), None);
         };
         if self.options.entries == 0 || operation.importance != Importance::Low as i32 {
-            return (call(None), None);
+            return (call(None, false), None);
         }
         let key = self.signer.check(request);
         let mut guard = self.entries();
@@ -268,7 +272,7 @@ impl CheckCache {
                 return (Lookup::Wait(flight.subscribe()), None);
             }
             flights.insert(key, tokio::sync::watch::channel(None).0);
-            return (call(Some(key)), None);
+            return (call(Some(key), true), None);
         };
         entry.last_use = now;
         let due = now.saturating_duration_since(entry.last_call) >= self.options.flush_interval;
@@ -278,7 +282,7 @@ impl CheckCache {
                 return (Lookup::Hit(entry.answer.clone()), None);
             }
             entry.last_call = now;
-            return (call(Some(key)), None);
+            return (call(Some(key), false), None);
         }
         if !due {
             let overflow = if operation.metric_value_sets.is_empty() {
@@ -317,6 +321,7 @@ impl CheckCache {
             request,
             key: Some(key),
             earlier,
+            flight: false,
         };
         (Lookup::Call(Box::new(call)), overflow)
     }

@@ -232,7 +232,7 @@ pub struct ReportInfo {
     /// `/credential_id` when [`RequestBuilder::api_key_uid_reporting`] is on.
     pub api_key_uid: String,
     /// The consumer's project number from Check's
-    /// `check_info.consumer_info.project_number`: when set, a second,
+    /// `check_info.consumer_info.project_number`: when above 0, a second,
     /// by-consumer operation is reported.
     pub consumer_project_number: Option<i64>,
     /// The `iss` and `aud` of the JWT that authenticated the call (empty
@@ -331,6 +331,11 @@ impl ReportInfo {
                 .filter(|&n| n > 0);
         }
         info
+    }
+
+    /// The consumer's project number, when Check gave one (above 0).
+    fn consumer_project(&self) -> Option<i64> {
+        self.consumer_project_number.filter(|&n| n > 0)
     }
 
     /// The HTTP status reported: a gRPC call's status mapped to HTTP
@@ -523,6 +528,9 @@ pub struct RequestBuilder {
     /// Metric costs by method selector, from the configuration's quota
     /// rules.
     costs: BTreeMap<String, BTreeMap<String, i64>>,
+    /// The methods callable without an API key (`usage.rules`'
+    /// `allow_unregistered_calls`), by selector; `*` for all.
+    unregistered: BTreeSet<String>,
     user_agent: String,
     service_agent: String,
     platform: String,
@@ -542,6 +550,7 @@ impl RequestBuilder {
             labels: (0..LABELS.len()).collect(),
             logs: vec![DEFAULT_LOG.to_owned()],
             costs: BTreeMap::new(),
+            unregistered: BTreeSet::new(),
             user_agent: "cloud-report-proto".to_owned(),
             service_agent: concat!("cloud-report-proto/", env!("CARGO_PKG_VERSION")).to_owned(),
             platform: "UNKNOWN".to_owned(),
@@ -606,8 +615,15 @@ impl RequestBuilder {
             let Some(resource) = resources.get(destination.monitored_resource.as_str()) else {
                 continue;
             };
+            add_labels(resource);
             for name in &destination.metrics {
-                let Some(descriptor) = service.metrics.iter().find(|m| &m.r#type == name) else {
+                // ESPv2 finds a descriptor by its `name`; a `google.api.Service`
+                // read elsewhere may have only its `type`.
+                let descriptor = service
+                    .metrics
+                    .iter()
+                    .find(|m| &m.name == name || (m.name.is_empty() && &m.r#type == name));
+                let Some(descriptor) = descriptor else {
                     continue;
                 };
                 let Some(index) = METRICS.iter().position(|(n, ..)| n == name) else {
@@ -623,7 +639,6 @@ impl RequestBuilder {
                     continue;
                 }
                 add_labels(&descriptor.labels);
-                add_labels(resource);
                 metric_names.insert(index);
             }
         }
@@ -643,7 +658,32 @@ impl RequestBuilder {
                 )
             })
             .collect();
+        builder.unregistered = service
+            .usage
+            .iter()
+            .flat_map(|u| &u.rules)
+            .filter(|rule| rule.allow_unregistered_calls)
+            .map(|rule| rule.selector.clone())
+            .collect();
         builder
+    }
+
+    /// Whether a method may be called without an API key (the
+    /// configuration's `usage.rules` with `allow_unregistered_calls`, a
+    /// selector of the method, `*`, or a prefix ending in `.*`). ESPv2 calls
+    /// Check only for a call with a key: a keyless call of such a method
+    /// goes on unchecked, one of any other method is refused
+    /// (UNAUTHENTICATED) without calling.
+    pub fn allows_unregistered_calls(&self, operation_name: &str) -> bool {
+        self.unregistered.iter().any(|selector| {
+            selector == "*"
+                || selector == operation_name
+                || selector.strip_suffix(".*").is_some_and(|prefix| {
+                    operation_name
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
+        })
     }
 
     /// The project of the service's producer: the consumer of a keyless
@@ -870,7 +910,7 @@ impl RequestBuilder {
             .map(|name| self.log_entry(name, info, now))
             .collect();
         let mut operations = vec![main];
-        if info.consumer_project_number.is_some() {
+        if info.consumer_project().is_some() {
             by_consumer.operation_id.push('1');
             operations.push(by_consumer);
         }
@@ -919,7 +959,7 @@ impl RequestBuilder {
             Label::BackendProtocol => (info.backend_protocol == Protocol::Grpc
                 && info.frontend_protocol != Protocol::Grpc)
                 .then(|| Protocol::Grpc.as_str().to_owned()),
-            Label::ConsumerProject => info.consumer_project_number.map(|n| n.to_string()),
+            Label::ConsumerProject => info.consumer_project().map(|n| n.to_string()),
         }
     }
 
@@ -952,15 +992,23 @@ impl RequestBuilder {
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        let mut payload = BTreeMap::new();
+        // Always written, even empty.
+        let mut payload = BTreeMap::from([
+            (
+                "service_config_id".to_owned(),
+                text(&self.service_config_id),
+            ),
+            ("service_agent".to_owned(), text(&self.service_agent)),
+            (
+                "api_key_state".to_owned(),
+                text(info.api_key_state.as_str()),
+            ),
+        ]);
         let mut string = |key: &str, value: &str| {
             if !value.is_empty() {
                 payload.insert(key.to_owned(), text(value));
             }
         };
-        string("service_config_id", &self.service_config_id);
-        string("service_agent", &self.service_agent);
-        string("api_key_state", info.api_key_state.as_str());
         string("response_code_detail", &info.response_code_detail);
         string("producer_project_id", &self.producer_project_id);
         string("api_key", &call.api_key);
@@ -975,7 +1023,7 @@ impl RequestBuilder {
             string("error_cause", &info.status_message);
         }
         if let Some(code) = info.grpc_status {
-            string("grpc_status_code", code.as_str_name());
+            string("grpc_status_code", grpc_status_name(code));
         }
         payload.insert("timestamp".to_owned(), number(seconds));
         payload.insert(
@@ -1018,6 +1066,30 @@ impl RequestBuilder {
             })),
             ..Default::default()
         }
+    }
+}
+
+/// A gRPC status as the log names it, in Envoy's words
+/// (`grpcStatusToString`): `Ok`, `NotFound`, `Unavailable`, ...
+fn grpc_status_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "Ok",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
     }
 }
 

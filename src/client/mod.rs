@@ -151,7 +151,14 @@ impl CheckAnswer {
     pub fn denial(&self) -> Option<tonic::Status> {
         use crate::google::api::servicecontrol::v1::check_error::Code as C;
         let first = self.response.check_errors.first()?;
-        let code = C::try_from(first.code).unwrap_or(C::ErrorCodeUnspecified);
+        let Ok(code) = C::try_from(first.code) else {
+            let code = format!("code {}", first.code);
+            return Some(tonic::Status::internal(denial_message(
+                "Service Control refused the call",
+                &code,
+                &first.detail,
+            )));
+        };
         let (status, what) = match code {
             C::NotFound => (
                 tonic::Code::InvalidArgument,
@@ -229,9 +236,19 @@ pub struct QuotaAnswer {
 }
 
 impl QuotaAnswer {
-    /// Whether the request may go on: no `allocate_errors`.
+    /// Whether the request may go on: no `allocate_errors`, or a first one
+    /// of code UNSPECIFIED, which ESPv2 reads as no error (it reads the
+    /// first alone). The same rule as [`denial`](Self::denial)'s.
     pub fn allowed(&self) -> bool {
-        self.response.allocate_errors.is_empty()
+        !quota::denies(&self.response)
+    }
+
+    /// An answer, as a test of a gateway's decisions builds one.
+    pub fn new(response: AllocateQuotaResponse, source: Source) -> Self {
+        Self {
+            response: Arc::new(response),
+            source,
+        }
     }
 
     /// What a gateway answers its caller when the request may not go on,
@@ -351,24 +368,13 @@ struct Stats {
 struct HeldUsage<'a> {
     inner: &'a Arc<Inner>,
     key: Option<u128>,
-    sent: Option<Operation>,
+    usage: Option<Operation>,
 }
 
 impl Drop for HeldUsage<'_> {
     fn drop(&mut self) {
-        let Some(sent) = self.sent.take() else {
-            return;
-        };
-        let Some(request) = self.inner.check.keep_unsent(self.key, sent) else {
-            return;
-        };
-        // Sending needs the runtime; a client dropped with it counts what
-        // it could not send.
-        if tokio::runtime::Handle::try_current().is_ok() {
-            self.inner.send_usage(request);
-        } else {
-            bump(&self.inner.stats.undelivered);
-            tracing::error!(service = %self.inner.service_name, "usage of a cancelled Check could not be sent: no runtime");
+        if let Some(usage) = self.usage.take() {
+            self.inner.owe(self.key, usage);
         }
     }
 }
@@ -408,7 +414,7 @@ async fn landing(mut flight: check::Flight) -> check::Landing {
 /// again at its next refresh.
 struct Asking<'a> {
     quota: &'a quota::QuotaCache,
-    key: Option<u128>,
+    key: Option<quota::Slot>,
 }
 
 impl Drop for Asking<'_> {
@@ -665,6 +671,12 @@ impl Drop for Draining<'_> {
 impl Drop for Inner {
     fn drop(&mut self) {
         if self.closed.load(Ordering::Acquire) {
+            // Shut down: what a call failing at the same time kept after
+            // the shutdown's drain is lost; the log says so.
+            let left = self.check.drain().len() + self.quota.drain(&self.quota_template()).len();
+            if left > 0 {
+                tracing::error!(service = %self.service_name, left, "usage kept while the client shut down could not be sent");
+            }
             return;
         }
         let usage = self.check.drain();
@@ -761,6 +773,7 @@ impl Client {
             request: mut sent,
             key,
             earlier,
+            flight,
         } = loop {
             let (lookup, overflow) = inner.check.lookup(request, Instant::now());
             if let Some(usage) = overflow {
@@ -789,7 +802,7 @@ impl Client {
         // guard tells them how it landed, or that it was given up.
         let mut flying = Flying {
             inner,
-            key,
+            key: key.filter(|_| flight),
             landing: None,
         };
         inner.fill_service(&mut sent.service_name, &mut sent.service_config_id);
@@ -807,7 +820,7 @@ impl Client {
         let mut held = HeldUsage {
             inner,
             key,
-            sent: earlier.clone(),
+            usage: earlier.clone(),
         };
         bump(&inner.stats.check_calls);
         let transport = inner.transport.clone();
@@ -828,7 +841,7 @@ impl Client {
             Some(status) => Err(status),
             None => Ok(response),
         });
-        held.sent = None;
+        held.usage = None;
         flying.landing = Some(result.as_ref().err().cloned());
         match result {
             Ok(response) => {
@@ -857,8 +870,8 @@ impl Client {
                 } else {
                     earlier.take()
                 };
-                if let Some(usage) = owed.and_then(|op| inner.check.keep_unsent(key, op)) {
-                    inner.send_usage(usage);
+                if let Some(usage) = owed {
+                    inner.owe(key, usage);
                 }
                 if fails_open {
                     bump(&inner.stats.check_failed_open);
@@ -959,6 +972,16 @@ impl Client {
             if !inner.quota.store(key, &request, outcome) && inner.fail_open && result.is_err() {
                 inner.keep_undelivered_costs(key, &request);
             }
+        } else if inner.fail_open
+            && result.is_err()
+            && request
+                .allocate_operation
+                .as_ref()
+                .is_some_and(quota::charges)
+        {
+            // An ask outside the cache let through on a failure: its costs
+            // are owed, sent again under its id at the next tick.
+            inner.keep_undelivered_costs(quota::Slot::NONE, &request);
         }
         inner.quota_outcome(result)
     }
@@ -1171,8 +1194,10 @@ impl Inner {
         let inner = self.clone();
         let span = tracing::debug_span!("servicecontrol.check_usage", service = %self.service_name);
         let Some(mut sends) = self.room() else {
-            bump(&self.stats.undelivered);
-            tracing::error!(service = %self.service_name, "usage counted by cached Check answers could not be sent: {MAX_BACKGROUND_SENDS} sends already under way");
+            let busy = tonic::Status::resource_exhausted(format!(
+                "{MAX_BACKGROUND_SENDS} sends already under way"
+            ));
+            self.keep_undelivered_usage(request, &busy);
             return;
         };
         sends.spawn(async move {
@@ -1187,6 +1212,25 @@ impl Inner {
                 inner.keep_undelivered_usage(request, &status);
             }
         });
+    }
+
+    /// Owes the usage of a call that failed or was dropped while its usage
+    /// was owed: kept to send again under its operation id (in its entry,
+    /// or for the next tick), sent now past the bound of bytes held. Once
+    /// the client is shut down (or outside a runtime), it can no longer be
+    /// sent, and is counted undelivered.
+    fn owe(self: &Arc<Self>, key: Option<u128>, usage: Operation) {
+        if usage.metric_value_sets.is_empty() {
+            return;
+        }
+        if self.closed.load(Ordering::Acquire) || tokio::runtime::Handle::try_current().is_err() {
+            bump(&self.stats.undelivered);
+            tracing::error!(service = %self.service_name, "usage of a failed or cancelled Check could not be sent: the client is shut down");
+            return;
+        }
+        if let Some(request) = self.check.keep_unsent(key, usage) {
+            self.send_usage(request);
+        }
     }
 
     /// Keeps usage whose send failed, as it was sent, to send again at the
@@ -1210,7 +1254,7 @@ impl Inner {
     /// was gone, as they were sent, to send again at the next tick. Once
     /// the client is shut down, or past the bound, they are counted
     /// undelivered instead.
-    fn keep_undelivered_costs(&self, key: u128, sent: &AllocateQuotaRequest) {
+    fn keep_undelivered_costs(&self, key: quota::Slot, sent: &AllocateQuotaRequest) {
         if self.closed.load(Ordering::Acquire) || !self.quota.keep_orphan(key, sent) {
             bump(&self.stats.undelivered);
             tracing::error!(service = %self.service_name, "quota costs let through could not be sent");

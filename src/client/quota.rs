@@ -127,9 +127,21 @@ struct Entry {
     template: QuotaOperation,
     /// Costs let through and not yet sent, by metric.
     pending: BTreeMap<String, i64>,
+    /// Which entry of its key it is (see [`Slot`]).
+    generation: u64,
     /// Costs let through whose call failed, each as it was sent (its
     /// operation id kept), to send again before new costs.
     unsent: Vec<QuotaOperation>,
+}
+
+impl Entry {
+    /// The entry as a call for it finds it.
+    fn slot(&self, key: u128) -> Slot {
+        Slot {
+            key,
+            generation: self.generation,
+        }
+    }
 }
 
 /// What the cache says about an ask.
@@ -145,13 +157,30 @@ pub(crate) enum Lookup {
     Failed(tonic::Status),
     /// Ask the server and wait: the cache is off, the ask cannot be added
     /// up, or a denial is due to be asked again (then with its key).
-    Call(AllocateQuotaRequest, Option<u128>),
+    Call(AllocateQuotaRequest, Option<Slot>),
 }
 
-/// A call the cache wants made, and the key to store its answer under.
+/// A call the cache wants made, and the entry to store its answer in.
 pub(crate) struct Refresh {
-    pub(crate) key: u128,
+    pub(crate) key: Slot,
     pub(crate) request: AllocateQuotaRequest,
+}
+
+/// An entry as a call for it found it: its key, and which entry of that key
+/// (one dropped and made again under the same key is another, and the
+/// answer of a call for the first must not land in the second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    key: u128,
+    generation: u64,
+}
+
+impl Slot {
+    /// No entry: an ask outside the cache.
+    pub(crate) const NONE: Slot = Slot {
+        key: 0,
+        generation: 0,
+    };
 }
 
 /// How a call for an entry ended, to [`QuotaCache::store`].
@@ -176,11 +205,13 @@ pub(crate) struct QuotaCache {
     options: QuotaOptions,
     signer: Signer,
     entries: Mutex<LruCache<u128, Entry>>,
+    /// The generation of the next entry made (from 1: 0 is no entry).
+    generations: std::sync::atomic::AtomicU64,
     /// Costs let through whose call failed after their entry was gone
     /// (expired, evicted), each as it was sent: sent again at every tick
     /// until delivered. At most as many as the cache has entries. Never
     /// locked with `entries`.
-    orphans: Mutex<Vec<(u128, QuotaOperation)>>,
+    orphans: Mutex<Vec<(Slot, QuotaOperation)>>,
 }
 
 /// Whether an ask's costs can be added up: it charges (neither CHECK_ONLY
@@ -188,17 +219,22 @@ pub(crate) struct QuotaCache {
 fn countable(op: &QuotaOperation) -> bool {
     // CHECK_ONLY and QUERY_ONLY asks charge nothing: adding their costs up
     // would charge them. They go to the server as they are, each waiting.
-    let charges = !matches!(
-        QuotaMode::try_from(op.quota_mode),
-        Ok(QuotaMode::CheckOnly | QuotaMode::QueryOnly)
-    );
-    charges
+    charges(op)
         && !op.quota_metrics.is_empty()
         && op
             .quota_metrics
             .iter()
             .flat_map(|s| &s.metric_values)
             .all(|v| matches!(v.value, Some(Value::Int64Value(_))))
+}
+
+/// Whether an ask charges its costs: it is neither CHECK_ONLY nor
+/// QUERY_ONLY.
+pub(crate) fn charges(op: &QuotaOperation) -> bool {
+    !matches!(
+        QuotaMode::try_from(op.quota_mode),
+        Ok(QuotaMode::CheckOnly | QuotaMode::QueryOnly)
+    )
 }
 
 /// Adds an ask's costs to those waiting, by metric (allocating only for a
@@ -219,6 +255,15 @@ fn add_costs(into: &mut BTreeMap<String, i64>, op: &QuotaOperation) {
     }
 }
 
+/// Whether an answer denies: its first allocate error has a code, as ESPv2
+/// reads it (`check_response_convert_utils.cc` reads the first error alone,
+/// and one of code UNSPECIFIED denies nothing).
+pub(crate) fn denies(answer: &AllocateQuotaResponse) -> bool {
+    answer.allocate_errors.first().is_some_and(|e| {
+        e.code != crate::google::api::servicecontrol::v1::quota_error::Code::Unspecified as i32
+    })
+}
+
 /// Whether an answer says, in a `quota/exceeded` metric, that a limit was
 /// reached.
 fn reports_exceeded(answer: &AllocateQuotaResponse) -> bool {
@@ -236,6 +281,7 @@ impl QuotaCache {
         Self {
             entries: Mutex::new(LruCache::new(options.entries.max(1))),
             orphans: Mutex::new(Vec::new()),
+            generations: std::sync::atomic::AtomicU64::new(1),
             options,
             signer: Signer::default(),
         }
@@ -271,9 +317,13 @@ impl QuotaCache {
                 quota_metrics: Vec::new(),
                 ..operation.clone()
             };
+            let generation = self
+                .generations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             entries.insert(
                 key,
                 Entry {
+                    generation,
                     answer: Arc::default(),
                     positive: true,
                     failure: None,
@@ -288,7 +338,7 @@ impl QuotaCache {
                 answer: Arc::default(),
                 optimistic: true,
                 refresh: Some(Refresh {
-                    key,
+                    key: Slot { key, generation },
                     request: request.clone(),
                 }),
             };
@@ -302,7 +352,7 @@ impl QuotaCache {
                 entry.in_flight = true;
                 entry.last_refresh = now;
                 Refresh {
-                    key,
+                    key: entry.slot(key),
                     request: self.next_send(request, entry),
                 }
             });
@@ -321,7 +371,7 @@ impl QuotaCache {
             if let Some(op) = request.allocate_operation.as_mut() {
                 op.quota_mode = QuotaMode::Normal as i32;
             }
-            return (Lookup::Call(request, Some(key)), Vec::new());
+            return (Lookup::Call(request, Some(entry.slot(key))), Vec::new());
         }
         let lookup = match &entry.failure {
             Some(status) => Lookup::Failed(status.clone()),
@@ -336,16 +386,19 @@ impl QuotaCache {
 
     /// Whether an answer lets asks through, as the refresh scheme reads it.
     fn is_positive(&self, answer: &AllocateQuotaResponse) -> bool {
-        answer.allocate_errors.is_empty()
+        !denies(answer)
             && (self.options.refresh == QuotaRefresh::AsAsked || !reports_exceeded(answer))
     }
 
     /// Stores how a call for `key` ended (`sent` is what it sent). Whether
     /// the entry was still there: when it is not, costs of a failed call
     /// that were let through are the caller's to count as undelivered.
-    pub(crate) fn store(&self, key: u128, sent: &AllocateQuotaRequest, outcome: Outcome) -> bool {
+    pub(crate) fn store(&self, key: Slot, sent: &AllocateQuotaRequest, outcome: Outcome) -> bool {
         let mut entries = self.entries();
-        let Some(entry) = entries.peek_mut(&key) else {
+        let Some(entry) = entries
+            .peek_mut(&key.key)
+            .filter(|e| e.generation == key.generation)
+        else {
             return false;
         };
         entry.in_flight = false;
@@ -361,7 +414,7 @@ impl QuotaCache {
                     // charged.
                     entry.pending.clear();
                     entry.answer = answer;
-                } else if answer.allocate_errors.is_empty() {
+                } else if !denies(&answer) {
                     entry.answer = Arc::new(exhausted(&answer, &entry.template.consumer_id));
                 } else {
                     entry.answer = answer;
@@ -389,7 +442,7 @@ impl QuotaCache {
     /// Keeps the costs of a failed call whose entry is gone, as they were
     /// sent, to send again at the next tick; `false` when too many wait
     /// already (the caller counts them undelivered).
-    pub(crate) fn keep_orphan(&self, key: u128, sent: &AllocateQuotaRequest) -> bool {
+    pub(crate) fn keep_orphan(&self, key: Slot, sent: &AllocateQuotaRequest) -> bool {
         let Some(op) = &sent.allocate_operation else {
             return true;
         };
@@ -414,8 +467,12 @@ impl QuotaCache {
 
     /// Frees an entry whose call was dropped before its answer: asked again
     /// at its next refresh, its answer and costs as they were.
-    pub(crate) fn abandon(&self, key: u128) {
-        if let Some(entry) = self.entries().peek_mut(&key) {
+    pub(crate) fn abandon(&self, key: Slot) {
+        if let Some(entry) = self
+            .entries()
+            .peek_mut(&key.key)
+            .filter(|e| e.generation == key.generation)
+        {
             entry.in_flight = false;
         }
     }
@@ -439,7 +496,7 @@ impl QuotaCache {
                 entry.in_flight = true;
                 entry.last_refresh = now;
                 refreshes.push(Refresh {
-                    key: *key,
+                    key: entry.slot(*key),
                     request: self.next_send(template, entry),
                 });
             }
@@ -514,6 +571,7 @@ impl QuotaCache {
         if !entry.pending.is_empty() {
             operations.push(self.costs_operation(&mut entry));
         }
+        let key = entry.slot(key);
         operations
             .into_iter()
             .map(|op| Refresh {
