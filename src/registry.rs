@@ -80,7 +80,7 @@ impl std::fmt::Debug for Entry {
 pub enum TranscodeError {
     /// The binary input does not decode as the type.
     #[error(
-        "invalid {type_name} binary{}: {source}",
+        "invalid {type_name} binary{}: {error}",
         offset.zip(problem.as_ref()).map(|(o, p)| format!(" at byte {o} ({p})")).unwrap_or_default()
     )]
     Decode {
@@ -92,9 +92,9 @@ pub enum TranscodeError {
         offset: Option<usize>,
         /// What is broken there.
         problem: Option<String>,
-        /// What prost reported, naming the message and field at fault.
-        #[source]
-        source: prost::DecodeError,
+        /// What prost reported, naming the message and field at fault
+        /// (printed in the message, not given as its source).
+        error: prost::DecodeError,
     },
     /// The JSON input does not parse as the type, or the message cannot be
     /// written as JSON.
@@ -407,13 +407,13 @@ impl Entry {
         (self.reencode)(bytes).map_err(|source| self.decode_error(bytes, source))
     }
 
-    fn decode_error(&self, bytes: &[u8], source: prost::DecodeError) -> TranscodeError {
+    fn decode_error(&self, bytes: &[u8], error: prost::DecodeError) -> TranscodeError {
         let (offset, problem) = malformed_at(bytes).unzip();
         TranscodeError::Decode {
             type_name: self.full_name,
             offset,
             problem,
-            source,
+            error,
         }
     }
 

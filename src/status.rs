@@ -104,7 +104,7 @@ impl From<tonic::Code> for Code {
 pub enum StatusError {
     /// The `grpc-status-details-bin` payload is not a `google.rpc.Status`.
     #[error("grpc-status-details-bin does not decode as google.rpc.Status: {0}")]
-    Details(#[source] prost::DecodeError),
+    Details(prost::DecodeError),
 }
 
 impl Status {

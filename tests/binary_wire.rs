@@ -6,7 +6,8 @@
 //! REST clients in binary mode.
 #![cfg(feature = "cli")]
 
-mod support;
+use crate::support;
+use crate::support::plain_http;
 
 use std::net::SocketAddr;
 
@@ -466,7 +467,7 @@ async fn generated_clients_alt_is_answered_on_every_binding() {
             "",
         ),
     ];
-    assert_eq!(calls.len(), cloud_report_proto::rest::BINDINGS.len());
+    assert_eq!(calls.len(), cloud_report_proto::rest::bindings().len());
     for (path, body, response_type, enum_field) in calls {
         let entry = cloud_report_proto::registry::lookup(response_type).unwrap();
         let mut answers = Vec::new();
@@ -672,20 +673,6 @@ async fn fields_cut_answers_as_the_references_field_mask_does() {
         .unwrap();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("invalid fields"));
-}
-
-/// A plain-HTTP client. The crate's TLS names its provider (ring)
-/// explicitly and installs none process-wide, so a bare reqwest client
-/// needs one installed.
-fn plain_http() -> reqwest::Client {
-    plain_http_builder().build().unwrap()
-}
-
-/// [`plain_http`]'s builder.
-#[allow(dead_code)]
-fn plain_http_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }
 
 /// One value as ESPv2 reports it in an exponential distribution

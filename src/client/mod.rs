@@ -71,7 +71,6 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-pub use crate::token::{TokenFuture, TokenSource};
 #[cfg(feature = "auth")]
 pub use auth::{AuthError, GoogleCredentials, SERVICE_CONTROL_SCOPES};
 pub use check::CheckOptions;

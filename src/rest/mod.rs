@@ -66,7 +66,6 @@ use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
-pub use crate::token::TokenFuture;
 pub(crate) use auth::missing_credential;
 pub use auth::{Authenticate, BearerToken, bearer};
 pub use call::{Abort, CallContext, WireFormat};
@@ -85,8 +84,7 @@ use crate::registry::{self, Entry};
 
 /// How a request field takes a query parameter's text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FieldKind {
+pub(crate) enum FieldKind {
     /// `true` or `false`.
     Bool,
     /// A number, string or enum: the text is the field's JSON string form.
@@ -97,43 +95,87 @@ pub enum FieldKind {
 
 /// A top-level field of a request message.
 #[derive(Clone, Copy, Debug)]
-pub struct RequestField {
+pub(crate) struct RequestField {
     /// The proto name, as path templates and query parameters use it.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// The JSON name.
-    pub json_name: &'static str,
+    pub(crate) json_name: &'static str,
     /// How a query parameter's text becomes the field's value.
-    pub kind: FieldKind,
+    pub(crate) kind: FieldKind,
     /// Whether the field is repeated (the parameter may be given repeatedly).
-    pub repeated: bool,
+    pub(crate) repeated: bool,
     /// The field number, for a binary body that is this field.
-    pub number: u32,
+    pub(crate) number: u32,
 }
 
-/// One method's `google.api.http` binding.
+/// One method's `google.api.http` binding, from [`bindings`].
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Binding {
-    /// The service's full name.
-    pub service: &'static str,
-    /// The method's name.
-    pub method: &'static str,
-    /// The HTTP verb.
-    pub verb: &'static str,
-    /// The path template.
-    pub template: &'static str,
+    pub(crate) service: &'static str,
+    pub(crate) method: &'static str,
+    pub(crate) verb: &'static str,
+    pub(crate) template: &'static str,
+    pub(crate) body: &'static str,
+    pub(crate) request: &'static str,
+    pub(crate) response: &'static str,
+    pub(crate) fields: &'static [RequestField],
+}
+
+impl Binding {
+    /// The service's full name, e.g. `google.api.servicecontrol.v1.ServiceController`.
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// The method's name, e.g. `Check`.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The HTTP verb, e.g. `POST`.
+    pub fn verb(&self) -> &'static str {
+        self.verb
+    }
+
+    /// The path template, e.g. `/v1/services/{service_name}:check`.
+    pub fn template(&self) -> &'static str {
+        self.template
+    }
+
     /// Which request field is the body: `*` for all fields not in the path,
     /// empty for none.
-    pub body: &'static str,
+    pub fn body(&self) -> &'static str {
+        self.body
+    }
+
     /// The request message's full name.
-    pub request: &'static str,
+    pub fn request(&self) -> &'static str {
+        self.request
+    }
+
     /// The response message's full name.
-    pub response: &'static str,
-    /// The request message's top-level fields.
-    pub fields: &'static [RequestField],
+    pub fn response(&self) -> &'static str {
+        self.response
+    }
 }
 
 /// The binding of every method of the crate that has one.
-pub const BINDINGS: &[Binding] = include!(concat!(env!("OUT_DIR"), "/http_bindings.rs"));
+pub(crate) const BINDINGS: &[Binding] = include!(concat!(env!("OUT_DIR"), "/http_bindings.rs"));
+
+/// The binding of every method of the crate that has one, in the order of
+/// the `.proto` files.
+///
+/// ```
+/// let check = cloud_report_proto::rest::bindings()
+///     .iter()
+///     .find(|b| b.method() == "Check")
+///     .unwrap();
+/// assert_eq!(check.template(), "/v1/services/{service_name}:check");
+/// ```
+pub fn bindings() -> &'static [Binding] {
+    BINDINGS
+}
 
 /// The parsed path template of every binding in [`BINDINGS`], by its text;
 /// parsed once, on first use.
@@ -158,7 +200,7 @@ impl Binding {
     /// ```
     /// use cloud_report_proto::rest::Binding;
     /// let b = Binding::find("google.api.servicecontrol.v1.ServiceController", "Report").unwrap();
-    /// assert_eq!(b.template, "/v1/services/{service_name}:report");
+    /// assert_eq!(b.template(), "/v1/services/{service_name}:report");
     /// ```
     pub fn find(service: &str, method: &str) -> Option<&'static Binding> {
         BINDINGS
@@ -166,8 +208,7 @@ impl Binding {
             .find(|b| b.service == service && b.method == method)
     }
 
-    /// The parsed path template: the crate's bindings are parsed once; a
-    /// binding built elsewhere is parsed now.
+    /// The parsed path template, parsed once.
     pub fn path_template(&self) -> Result<Cow<'static, PathTemplate>, TemplateError> {
         match parsed_templates().get(self.template) {
             Some(parsed) => Ok(Cow::Borrowed(parsed)),

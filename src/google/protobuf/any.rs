@@ -22,13 +22,13 @@ pub enum AnyError {
         actual: String,
     },
     /// The packed bytes do not decode as the type.
-    #[error("the Any's {type_url} payload does not decode: {source}")]
+    #[error("the Any's {type_url} payload does not decode: {error}")]
     Decode {
         /// The type URL of the Any.
         type_url: String,
-        /// What prost reported.
-        #[source]
-        source: prost::DecodeError,
+        /// What prost reported (printed in the message, not given as its
+        /// source).
+        error: prost::DecodeError,
     },
 }
 
@@ -67,9 +67,9 @@ impl Any {
                 actual: self.type_url.clone(),
             });
         }
-        M::decode(self.value.as_slice()).map_err(|source| AnyError::Decode {
+        M::decode(self.value.as_slice()).map_err(|error| AnyError::Decode {
             type_url: self.type_url.clone(),
-            source,
+            error,
         })
     }
 }
