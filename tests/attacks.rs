@@ -5,9 +5,9 @@
 //! under a stated bound, and that nothing accepted is lost.
 #![cfg(feature = "cli")]
 
-use std::io::{BufRead, BufReader};
+use crate::support::serve::Served;
+use crate::support::{plain_http, plain_http_builder};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,60 +24,12 @@ use tokio::net::TcpStream;
 
 const PROBE_SERVICE: &str = "probe.example.com";
 
-/// A `cloud-report serve` child process; killed when dropped.
-struct Served {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Served {
-    /// Starts the server with these extra arguments, and with at most
-    /// `open_files` file descriptors when given.
-    fn start(args: &[&str], open_files: Option<u32>) -> Self {
-        let binary = env!("CARGO_BIN_EXE_cloud-report");
-        let mut command = Command::new("sh");
-        let limit = open_files.map_or(String::new(), |n| format!("ulimit -n {n} && "));
-        command
-            .arg("-c")
-            .arg(format!("{limit}exec \"$0\" \"$@\""))
-            .arg(binary)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split_whitespace()
-            .find_map(|w| w.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Self { child, addr }
-    }
-
-    /// The server's resident memory, in MiB.
-    fn rss_mib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap();
-        kib / 1024
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `cloud-report serve` on a port of its choosing, with these extra
+/// arguments, and with at most `open_files` file descriptors when given.
+fn serve(args: &[&str], open_files: Option<u32>) -> Served {
+    let mut all = vec!["--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    Served::start_limited(all, open_files)
 }
 
 fn ts(seconds: i64) -> Option<Timestamp> {
@@ -253,7 +205,7 @@ fn wide_operation(id: &str, labels: usize, values: usize) -> Operation {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn labels_times_values_costs_what_was_sent() {
-    let served = Served::start(&[], None);
+    let served = serve(&[], None);
     let before = served.rss_mib();
     let mut client = grpc(&served).await;
     // As many labels and values as fit in the 1 MB report limit.
@@ -349,12 +301,12 @@ async fn closed_by_server(streams: &mut [TcpStream], wait: Duration) -> (usize, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_that_never_finish_their_headers_are_closed() {
-    let served = Served::start(&["--header-read-timeout", "1"], None);
+    let served = serve(&["--header-read-timeout", "1"], None);
     let (mut streams, probe) = probed(&served, None, Duration::from_secs(1), async {
-        let mut streams = open_and_send(served.addr, 300, b"").await;
+        let mut streams = open_and_send(served.socket_addr(), 300, b"").await;
         streams.extend(
             open_and_send(
-                served.addr,
+                served.socket_addr(),
                 200,
                 b"POST /v1/services/x:report HTTP/1.1\r\nHost: a\r\nContent-Ty",
             )
@@ -373,7 +325,7 @@ async fn connections_that_never_finish_their_headers_are_closed() {
 async fn idle_sockets_past_the_file_limit_do_not_lock_clients_out() {
     // 128 file descriptors; idle connections are not timed out during the
     // test, so only closing the longest idle ones lets new clients in.
-    let served = Served::start(
+    let served = serve(
         &[
             "--max-connections",
             "100",
@@ -385,7 +337,7 @@ async fn idle_sockets_past_the_file_limit_do_not_lock_clients_out() {
         Some(128),
     );
     let (mut streams, probe) = probed(&served, None, Duration::from_secs(2), async {
-        open_and_send(served.addr, 250, b"").await
+        open_and_send(served.socket_addr(), 250, b"").await
     })
     .await;
     probe.assert_served();
@@ -396,7 +348,7 @@ async fn idle_sockets_past_the_file_limit_do_not_lock_clients_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_that_never_finish_hold_bounded_memory_and_time_out() {
-    let served = Served::start(
+    let served = serve(
         &[
             "--body-timeout",
             "2",
@@ -409,7 +361,7 @@ async fn bodies_that_never_finish_hold_bounded_memory_and_time_out() {
     let head = "POST /v1/services/slow.example.com:report HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 8000000\r\n\r\n";
     let chunk = vec![b' '; 1 << 20];
     let ((mut streams, peak), probe) = probed(&served, None, Duration::from_secs(1), async {
-        let mut streams = open_and_send(served.addr, 60, head.as_bytes()).await;
+        let mut streams = open_and_send(served.socket_addr(), 60, head.as_bytes()).await;
         for stream in &mut streams {
             // Two megabytes each, then nothing: far more than the budget.
             for _ in 0..2 {
@@ -508,7 +460,7 @@ const REPORT: &str = "/google.api.servicecontrol.v1.ServiceController/Report";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_streams_holding_large_bodies_are_bounded() {
-    let served = Served::start(
+    let served = serve(
         &[
             "--body-timeout",
             "2",
@@ -521,7 +473,7 @@ async fn http2_streams_holding_large_bodies_are_bounded() {
     );
     let before = served.rss_mib();
     let ((refused, peak), probe) = probed(&served, None, Duration::from_secs(1), async {
-        let send = h2_connect(served.addr).await;
+        let send = h2_connect(served.socket_addr()).await;
         let mut streams = Vec::new();
         let mut refused = 0;
         // 200 streams, each announcing a 4 MB message and sending 1 MiB.
@@ -564,7 +516,7 @@ async fn http2_streams_holding_large_bodies_are_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_is_checked_before_any_body_byte() {
-    let served = Served::start(&["--require-token", "s3cret"], None);
+    let served = serve(&["--require-token", "s3cret"], None);
     let client = plain_http();
     let report = served.url("/v1/services/t.example.com:report");
     // Invalid JSON without a token: 401, not 400.
@@ -583,7 +535,7 @@ async fn the_token_is_checked_before_any_body_byte() {
     assert!(wrong.text().await.unwrap().contains("does not match"));
 
     // A body announced and never sent: answered at once.
-    let mut stream = TcpStream::connect(served.addr).await.unwrap();
+    let mut stream = TcpStream::connect(served.socket_addr()).await.unwrap();
     stream
         .write_all(b"POST /v1/services/t.example.com:report HTTP/1.1\r\nHost: a\r\nContent-Length: 8000000\r\n\r\n")
         .await
@@ -596,7 +548,7 @@ async fn the_token_is_checked_before_any_body_byte() {
     assert_eq!(&head, b"HTTP/1.1 401");
 
     // gRPC: refused from the headers, with most of the body not sent.
-    let send = h2_connect(served.addr).await;
+    let send = h2_connect(served.socket_addr()).await;
     let (response, mut body) = send
         .ready()
         .await
@@ -638,7 +590,7 @@ async fn the_token_is_checked_before_any_body_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_is_bounded_in_bytes() {
-    let served = Served::start(&["--max-bytes", "3000000"], None);
+    let served = serve(&["--max-bytes", "3000000"], None);
     let mut client = grpc(&served).await;
     let big = |id: &str| Operation {
         labels: [("blob".to_owned(), "x".repeat(900_000))].into(),
@@ -721,7 +673,7 @@ async fn reports_that_store_nothing_cost_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_that_never_read_do_not_pin_the_store() {
-    let served = Served::start(&[], None);
+    let served = serve(&[], None);
     let mut client = grpc(&served).await;
     // About 40 MB stored, in operations of 400 KB.
     for n in 0..100 {
@@ -742,7 +694,7 @@ async fn readers_that_never_read_do_not_pin_the_store() {
     let request =
         "GET /emulator/v1/services/read.example.com/operations HTTP/1.1\r\nHost: a\r\n\r\n";
     let (_readers, probe) = probed(&served, None, Duration::from_secs(2), async {
-        open_and_send(served.addr, 6, request.as_bytes()).await
+        open_and_send(served.socket_addr(), 6, request.as_bytes()).await
     })
     .await;
     probe.assert_served();
@@ -757,7 +709,7 @@ async fn readers_that_never_read_do_not_pin_the_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_json_cannot_carry_is_refused_at_the_door() {
-    let served = Served::start(&[], None);
+    let served = serve(&[], None);
     let mut client = grpc(&served).await;
     let with_log = |id: &str, entry: LogEntry| Operation {
         log_entries: vec![LogEntry {
@@ -867,8 +819,8 @@ async fn what_json_cannot_carry_is_refused_at_the_door() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_grpc_calls_are_the_callers_error() {
-    let served = Served::start(&[], None);
-    let mut send = h2_connect(served.addr).await;
+    let served = serve(&[], None);
+    let mut send = h2_connect(served.socket_addr()).await;
     // Not a protobuf message: INVALID_ARGUMENT, not INTERNAL.
     let (code, message) = h2_call(&mut send, REPORT, None, grpc_frame(&[0xff, 0xff])).await;
     assert_eq!(code, "3", "{message}");
@@ -898,7 +850,7 @@ async fn malformed_grpc_calls_are_the_callers_error() {
     assert_eq!(code, "3", "{message}");
     assert!(message.contains("more%20than%20one") || message.contains("more than one"));
     // gRPC over HTTP/1.1: not run, and the answer carries a grpc-status.
-    let mut stream = TcpStream::connect(served.addr).await.unwrap();
+    let mut stream = TcpStream::connect(served.socket_addr()).await.unwrap();
     let body = grpc_frame(&request("h1"));
     let head = format!(
         "POST {REPORT} HTTP/1.1\r\nHost: a\r\nContent-Type: application/grpc\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -947,22 +899,4 @@ async fn malformed_grpc_calls_are_the_callers_error() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(status.message().len() < 1_000);
-}
-
-/// A plain-HTTP client. The crate's TLS names its provider (ring)
-/// explicitly and installs none process-wide, so a bare reqwest client
-/// needs one installed.
-fn plain_http() -> reqwest::Client {
-    // A server that stops answering fails the test instead of hanging it.
-    plain_http_builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
-/// [`plain_http`]'s builder.
-#[allow(dead_code)]
-fn plain_http_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }

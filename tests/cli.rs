@@ -1,7 +1,7 @@
 //! The `cloud-report` binary, run as a user runs it.
 #![cfg(feature = "cli")]
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -3,7 +3,8 @@
 //! load.
 #![cfg(feature = "emulator")]
 
-mod support;
+use crate::support;
+use crate::support::plain_http;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -875,18 +876,4 @@ async fn started_in_process_in_one_call_and_shut_down() {
     let addr = running.addr();
     running.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
-}
-
-/// A plain-HTTP client. The crate's TLS names its provider (ring)
-/// explicitly and installs none process-wide, so a bare reqwest client
-/// needs one installed.
-fn plain_http() -> reqwest::Client {
-    plain_http_builder().build().unwrap()
-}
-
-/// [`plain_http`]'s builder.
-#[allow(dead_code)]
-fn plain_http_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }

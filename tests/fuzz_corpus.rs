@@ -3,8 +3,7 @@
 //! checks, as ordinary tests, on stable Rust.
 #![cfg(feature = "json")]
 
-#[path = "../fuzz/checks.rs"]
-mod checks;
+use crate::fuzz_checks as checks;
 
 /// Runs `check` on every file of `fuzz/corpus/<target>` and of
 /// `fuzz/regressions/<target>` (inputs that once failed, kept whatever the

@@ -4,7 +4,7 @@
 //! client over an insecure channel) and by the generated Rust client.
 #![cfg(all(feature = "grpc", feature = "json"))]
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

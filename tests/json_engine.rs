@@ -6,9 +6,8 @@
 //! adapter (see `checks::json`).
 #![cfg(feature = "json")]
 
-#[path = "../fuzz/checks.rs"]
-mod checks;
-mod support;
+use crate::fuzz_checks as checks;
+use crate::support;
 
 use cloud_report_proto::registry;
 use proptest::prelude::*;

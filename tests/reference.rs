@@ -4,7 +4,7 @@
 //! wire formats, the schemas field by field, and JSON edge cases.
 #![cfg(feature = "json")]
 
-mod support;
+use crate::support;
 
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 use cloud_report_proto::google::cloud::audit::AuditLog;

@@ -2,7 +2,8 @@
 //! gRPC on one port, with the same result, and errors come in Google's form.
 #![cfg(feature = "rest")]
 
-mod support;
+use crate::support;
+use crate::support::{plain_http, plain_http_builder};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -683,18 +684,4 @@ async fn system_parameters_become_headers_and_verbs() {
         .unwrap();
     assert_eq!(same.status(), 200);
     assert_eq!(backend.metadata.lock().unwrap().len(), 3);
-}
-
-/// A plain-HTTP client. The crate's TLS names its provider (ring)
-/// explicitly and installs none process-wide, so a bare reqwest client
-/// needs one installed.
-fn plain_http() -> reqwest::Client {
-    plain_http_builder().build().unwrap()
-}
-
-/// [`plain_http`]'s builder.
-#[allow(dead_code)]
-fn plain_http_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }

@@ -4,6 +4,7 @@
 //! shutdown that lets requests in flight finish.
 #![cfg(feature = "rest")]
 
+use crate::support::{plain_http, plain_http_builder};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -159,18 +160,4 @@ async fn shutdown_lets_requests_in_flight_finish() {
         .unwrap()
         .unwrap();
     assert!(TcpStream::connect(addr).await.is_err());
-}
-
-/// A plain-HTTP client. The crate's TLS names its provider (ring)
-/// explicitly and installs none process-wide, so a bare reqwest client
-/// needs one installed.
-fn plain_http() -> reqwest::Client {
-    plain_http_builder().build().unwrap()
-}
-
-/// [`plain_http`]'s builder.
-#[allow(dead_code)]
-fn plain_http_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }

@@ -3,7 +3,7 @@
 //! refused with one line naming where.
 #![cfg(feature = "service-config")]
 
-mod support;
+use crate::support;
 
 use cloud_report_proto::google::api::Service;
 use cloud_report_proto::json;

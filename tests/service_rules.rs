@@ -4,7 +4,8 @@
 //! stored state on every wire.
 #![cfg(feature = "emulator")]
 
-mod support;
+use crate::support;
+use crate::support::plain_http;
 
 use cloud_report_proto::emulator::{Config, Emulator, ManualClock, QuotaUsage, Running};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
@@ -1174,18 +1175,4 @@ mod quota_properties {
             }
         }
     }
-}
-
-/// A plain-HTTP client. The crate's TLS names its provider (ring)
-/// explicitly and installs none process-wide, so a bare reqwest client
-/// needs one installed.
-fn plain_http() -> reqwest::Client {
-    plain_http_builder().build().unwrap()
-}
-
-/// [`plain_http`]'s builder.
-#[allow(dead_code)]
-fn plain_http_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }

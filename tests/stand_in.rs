@@ -5,6 +5,7 @@
 //! half applied.
 #![cfg(feature = "emulator")]
 
+use crate::support::plain_http;
 use std::time::{Duration, Instant};
 
 use cloud_report_proto::emulator::{Config, Emulator, Fault, ManualClock, Method, Running};
@@ -41,11 +42,6 @@ enum Outcome {
     Error(i32, Option<u16>, String),
     /// No answer: the stream or connection went away.
     Dropped,
-}
-
-fn plain_http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
 }
 
 fn check(consumer: &str) -> Value {

@@ -12,9 +12,9 @@ use cloud_report_proto::emulator::{Config, Emulator, Running};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 use cloud_report_proto::rest::{RestClient, TlsIdentity};
 
-mod ca;
+use crate::ca;
 #[cfg(feature = "cli")]
-mod support;
+use crate::support;
 use ca::{certificates, pem_files};
 
 const SERVICE: &str = "tls.example.com";

@@ -6,3 +6,20 @@ pub mod arbitrary;
 pub mod reference;
 #[cfg(feature = "cli")]
 pub mod serve;
+
+/// A plain-HTTP client that gives up after 30 s, so that a server that
+/// stops answering fails the test instead of hanging it. The crate's TLS
+/// names its provider (ring) explicitly and installs none process-wide, so
+/// a bare reqwest client needs one installed.
+pub fn plain_http() -> reqwest::Client {
+    plain_http_builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// [`plain_http`]'s builder, without the timeout.
+pub fn plain_http_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}

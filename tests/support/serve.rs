@@ -22,7 +22,28 @@ impl Served {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+        Self::start_limited(args, None)
+    }
+
+    /// [`start`](Self::start), with at most `open_files` file descriptors
+    /// when given (`ulimit -n`, through `sh`).
+    pub fn start_limited<I, S>(args: I, open_files: Option<u32>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let binary = env!("CARGO_BIN_EXE_cloud-report");
+        let mut command = match open_files {
+            Some(n) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(binary);
+                sh
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .arg("serve")
             .args(args)
             .stdout(Stdio::piped())
@@ -43,6 +64,28 @@ impl Served {
             first_line,
             addr,
         }
+    }
+
+    /// The address bound, as a socket address.
+    pub fn socket_addr(&self) -> std::net::SocketAddr {
+        self.addr.parse().unwrap()
+    }
+
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The server's resident memory, in MiB.
+    pub fn rss_mib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        kib / 1024
     }
 }
 
