@@ -107,9 +107,9 @@ pub struct ReadmeDoctests;
 
 #[cfg(feature = "client")]
 pub mod client;
-#[cfg(any(feature = "rest", feature = "client"))]
+#[cfg(any(feature = "rest-client", feature = "client"))]
 mod token;
-#[cfg(any(feature = "rest", feature = "client"))]
+#[cfg(any(feature = "rest-client", feature = "client"))]
 pub use token::{TokenFuture, TokenSource};
 #[cfg(feature = "emulator")]
 pub mod emulator;
@@ -117,7 +117,7 @@ pub mod emulator;
 pub mod json;
 #[cfg(feature = "json")]
 pub mod registry;
-#[cfg(feature = "rest")]
+#[cfg(feature = "rest-client")]
 pub mod rest;
 #[cfg(any(feature = "rest", feature = "service-config"))]
 mod schema;

@@ -133,8 +133,10 @@ impl {name}RestClient {{
 {methods}}}
 
 /// Calls a `{name}` with the typed messages of REST requests.
+#[cfg(feature = \"rest\")]
 struct {name}Dispatch<T>(std::sync::Arc<T>);
 
+#[cfg(feature = \"rest\")]
 impl<T: {snake}_server::{name}> crate::rest::dispatch::Dispatch for {name}Dispatch<T> {{
     fn call(&self, method: &'static str, call: crate::rest::dispatch::TypedCall) -> crate::rest::dispatch::Reply<'_> {{
         match method {{
@@ -143,6 +145,7 @@ impl<T: {snake}_server::{name}> crate::rest::dispatch::Dispatch for {name}Dispat
     }}
 }}
 
+#[cfg(feature = \"rest\")]
 impl crate::rest::Gateway {{
     /// Serves a `{full}` implementation over gRPC and REST on the gateway:
     /// as [`add_service`](crate::rest::Gateway::add_service) with

@@ -77,7 +77,7 @@ pub use check::CheckOptions;
 pub use policy::{CallPolicy, is_network_failure, is_unavailable};
 pub use quota::{QuotaOptions, QuotaRefresh};
 pub use report::{Config as ReportConfig, Counters, MetricKind, Outcome, Reporter, SubmitError};
-#[cfg(feature = "rest")]
+#[cfg(feature = "rest-client")]
 pub use transport::RestTransport;
 pub use transport::{CallFuture, GrpcTransport, GrpcTransportBuilder, Transport};
 

@@ -193,7 +193,7 @@ pub fn is_network_failure(status: &tonic::Status) -> bool {
 /// ```
 pub fn is_unavailable(status: &tonic::Status) -> bool {
     use tonic::Code;
-    #[cfg(feature = "rest")]
+    #[cfg(feature = "rest-client")]
     if let Some(http) = http_status(status) {
         return matches!(http, 429 | 502 | 503 | 504);
     }
@@ -205,7 +205,7 @@ pub fn is_unavailable(status: &tonic::Status) -> bool {
 
 /// The HTTP status of a REST answer behind a failure (the REST clients keep
 /// the [`RestError`](crate::rest::RestError) as the status's source).
-#[cfg(feature = "rest")]
+#[cfg(feature = "rest-client")]
 fn http_status(status: &tonic::Status) -> Option<u16> {
     use std::error::Error;
     let mut source = status.source();

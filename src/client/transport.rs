@@ -285,14 +285,14 @@ impl Transport for GrpcTransport {
 /// The three calls over REST, as canonical JSON or, with
 /// [`RestClientBuilder::binary`](crate::rest::RestClientBuilder::binary),
 /// binary protobuf over HTTP the way ESP and ESPv2 call Service Control.
-#[cfg(feature = "rest")]
+#[cfg(feature = "rest-client")]
 #[derive(Clone, Debug)]
 pub struct RestTransport {
     control: crate::google::api::servicecontrol::v1::ServiceControllerRestClient,
     quota: crate::google::api::servicecontrol::v1::QuotaControllerRestClient,
 }
 
-#[cfg(feature = "rest")]
+#[cfg(feature = "rest-client")]
 impl RestTransport {
     /// The transport over a REST client.
     pub fn new(client: crate::rest::RestClient) -> Self {
@@ -306,7 +306,7 @@ impl RestTransport {
     }
 }
 
-#[cfg(feature = "rest")]
+#[cfg(feature = "rest-client")]
 impl Transport for RestTransport {
     fn check(&self, request: CheckRequest) -> CallFuture<CheckResponse> {
         let client = self.control.clone();

@@ -7,7 +7,8 @@ use std::time::Duration;
 use prost::Message as _;
 use serde::Serialize;
 
-use super::{Binding, FieldKind, RestError};
+use super::bindings::{Binding, FieldKind, PROTO_CONTENT_TYPE};
+use super::error::RestError;
 use crate::google::rpc::Code;
 use crate::json::ParseOptions;
 
@@ -231,7 +232,7 @@ impl RestClient {
         let mut call = self.http.request(method, url);
         if let Some((body, proto)) = body {
             let content_type = if proto {
-                super::PROTO_CONTENT_TYPE
+                PROTO_CONTENT_TYPE
             } else {
                 "application/json"
             };
@@ -242,10 +243,10 @@ impl RestClient {
         }
         let response = call.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
-        let proto_answer = response.headers().get("content-type").is_some_and(|v| {
-            v.as_bytes()
-                .starts_with(super::PROTO_CONTENT_TYPE.as_bytes())
-        });
+        let proto_answer = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(PROTO_CONTENT_TYPE.as_bytes()));
         let bytes = response.bytes().await.map_err(transport_error)?;
         let unreadable = |e: &dyn std::fmt::Display| {
             tonic::Status::internal(format!(
@@ -356,7 +357,10 @@ fn take_path(
         };
     }
     let nested = fields.get_mut(&json_name)?.as_object_mut()?;
-    let rest: Vec<String> = rest.iter().map(|s| super::lower_camel(s)).collect();
+    let rest: Vec<String> = rest
+        .iter()
+        .map(|s| crate::google::protobuf::lower_camel(s))
+        .collect();
     take_nested(nested, &rest)
 }
 

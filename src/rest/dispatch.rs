@@ -17,7 +17,7 @@ use http::HeaderMap;
 use prost::Message;
 
 use super::error::RestError;
-use super::{
+use super::gateway::{
     Encoding, Gateway, PARSE_ON_POOL_BYTES, assemble, bind_parameters, body_is_empty,
     grpc_status_of, invalid_json, invalid_proto, message_too_large,
 };

@@ -109,6 +109,7 @@ impl std::fmt::Display for RestError {
 
 impl std::error::Error for RestError {}
 
+#[cfg(feature = "rest")]
 /// At most the first 100 characters of text a caller sent, for an error
 /// message: a message must stay small enough for a gRPC header.
 pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {
@@ -119,6 +120,7 @@ pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+#[cfg(feature = "rest")]
 /// The answer to a request that fails before or outside its service: on a
 /// gRPC call a trailers-only answer with the status (HTTP 200, as gRPC
 /// requires); on REST the error's HTTP status and Google's JSON form.
@@ -139,6 +141,7 @@ pub(crate) fn error_response(grpc: bool, error: RestError) -> axum::response::Re
     response
 }
 
+#[cfg(feature = "rest")]
 /// The error as a REST front end answers it: its HTTP status and Google's
 /// JSON error body.
 impl axum::response::IntoResponse for RestError {
@@ -157,6 +160,7 @@ impl axum::response::IntoResponse for RestError {
     }
 }
 
+#[cfg(feature = "rest")]
 impl RestError {
     /// The error as a REST front end answers a call that asked for binary
     /// protobuf (`alt=proto`, or a binary request): its HTTP status, and the
@@ -168,13 +172,17 @@ impl RestError {
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         (
             status,
-            [(http::header::CONTENT_TYPE, super::PROTO_CONTENT_TYPE)],
+            [(
+                http::header::CONTENT_TYPE,
+                super::bindings::PROTO_CONTENT_TYPE,
+            )],
             self.status.encode_to_vec(),
         )
             .into_response()
     }
 }
 
+#[cfg(feature = "rest")]
 /// A request body that failed for a limit of the server (time or memory):
 /// the REST answer, and the same status as the body error's source, where
 /// tonic looks for the status to answer a gRPC call with.
@@ -184,6 +192,7 @@ pub(crate) struct BodyError {
     grpc: tonic::Status,
 }
 
+#[cfg(feature = "rest")]
 impl BodyError {
     pub(crate) fn new(rest: RestError) -> Self {
         let grpc = rest.status.clone().into();
@@ -203,12 +212,14 @@ impl BodyError {
     }
 }
 
+#[cfg(feature = "rest")]
 impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.rest.status.message)
     }
 }
 
+#[cfg(feature = "rest")]
 impl std::error::Error for BodyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.grpc)

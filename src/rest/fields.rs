@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::RestError;
+use super::error::RestError;
 use crate::google::protobuf::FieldMask;
 use crate::google::rpc::Code;
 use crate::schema::{self, Kind};
@@ -32,7 +32,7 @@ impl Selection {
             let invalid = |why: String| {
                 RestError::new(
                     Code::InvalidArgument,
-                    format!("invalid fields: {}: {why}", super::clip(path)),
+                    format!("invalid fields: {}: {why}", super::error::clip(path)),
                 )
             };
             let mut node = &mut root;

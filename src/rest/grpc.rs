@@ -9,8 +9,7 @@ use bytes::{Buf, Bytes};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 
-use super::RestError;
-use super::error::BodyError;
+use super::error::{BodyError, RestError};
 use crate::google::rpc::Code;
 
 /// The gRPC path (`/package.Service/Method`) of every method of the crate

@@ -86,6 +86,7 @@ impl TlsIdentity {
         Self::from_pem(&read(chain.as_ref())?, &read(key.as_ref())?)
     }
 
+    #[cfg(feature = "rest")]
     /// The server configuration: ring, TLS 1.2 and 1.3, ALPN `h2` then
     /// `http/1.1`.
     pub(crate) fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {

@@ -18,7 +18,7 @@ pub const QUOTA_EXCEEDED: &str = "serviceruntime.googleapis.com/quota/exceeded";
 /// The label naming the quota metric of a value of those two.
 pub const QUOTA_NAME_LABEL: &str = "/quota_name";
 
-#[cfg(feature = "rest")]
+#[cfg(feature = "rest-client")]
 include!(concat!(
     env!("OUT_DIR"),
     "/google.api.servicecontrol.v1.rest.rs"

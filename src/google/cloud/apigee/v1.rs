@@ -9,5 +9,5 @@
 
 include_package!("google.cloud.apigee.v1");
 
-#[cfg(feature = "rest")]
+#[cfg(feature = "rest-client")]
 include!(concat!(env!("OUT_DIR"), "/google.cloud.apigee.v1.rest.rs"));
