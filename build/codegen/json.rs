@@ -268,6 +268,8 @@ const _: () = {{
         }}
     }}
 
+    impl crate::json::Sealed for {path} {{}}
+
     impl crate::json::ReadJson for {path} {{
         fn read_json(reader: &mut crate::json::Reader<'_>) -> Result<Self, crate::json::ReadError> {{
             let mut message = Self::default();

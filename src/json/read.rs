@@ -215,8 +215,9 @@ pub(crate) fn line_column(input: &[u8], index: usize) -> (usize, usize) {
 
 /// A type the crate's JSON reader can read: every message and well-known
 /// type of the crate, and lists and options of these.
-/// [`from_slice`](super::from_slice) and friends take one.
-pub trait ReadJson: Sized {
+/// [`from_slice`](super::from_slice) and friends take one. Sealed: no other
+/// type can implement it.
+pub trait ReadJson: Sized + super::Sealed {
     /// Reads a value from `reader`.
     #[doc(hidden)]
     fn read_json(reader: &mut Reader<'_>) -> Result<Self>;

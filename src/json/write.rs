@@ -104,8 +104,9 @@ impl<'a> Writer<'a> {
 
 /// A value the crate's JSON writer ([`to_vec`](super::to_vec) and friends)
 /// can write: every message and well-known type of the crate, and lists,
-/// options and references of these.
-pub trait WriteJson {
+/// options and references of these. Sealed: no other type can implement
+/// it.
+pub trait WriteJson: super::Sealed {
     /// Appends the value's compact JSON. On error, the output holds a
     /// partial document.
     #[doc(hidden)]

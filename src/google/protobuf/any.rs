@@ -98,6 +98,8 @@ mod json {
 
     /// `{"@type": url, fields...}`, or `{"@type": url, "value": json}` for a
     /// well-known type with a form of its own; the empty Any is `{}`.
+    impl crate::json::Sealed for Any {}
+
     impl WriteJson for Any {
         fn write_json(&self, writer: &mut Writer<'_>) -> Result<(), WriteError> {
             if self.type_url.is_empty() && self.value.is_empty() {

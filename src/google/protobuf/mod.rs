@@ -29,6 +29,9 @@ macro_rules! serde_over_json {
 macro_rules! json_as_text {
     ($type:ty, $expecting:literal) => {
         #[cfg(feature = "json")]
+        impl crate::json::Sealed for $type {}
+
+        #[cfg(feature = "json")]
         impl crate::json::WriteJson for $type {
             fn write_json(
                 &self,

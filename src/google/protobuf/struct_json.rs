@@ -99,6 +99,11 @@ impl FromIterator<Value> for ListValue {
 /// reference implementation does. Numbers that JSON cannot hold (NaN and the
 /// infinities) are an error: written as strings they would read back as
 /// string values.
+impl crate::json::Sealed for Value {}
+impl crate::json::Sealed for Struct {}
+impl crate::json::Sealed for ListValue {}
+impl crate::json::Sealed for Empty {}
+
 impl WriteJson for Value {
     fn write_json(&self, writer: &mut Writer<'_>) -> Result<(), WriteError> {
         with_stack(|| match &self.kind {

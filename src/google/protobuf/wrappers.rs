@@ -10,6 +10,8 @@ use crate::json::{ReadError, ReadJson, Reader, WriteError, WriteJson, Writer};
 
 macro_rules! wrapper {
     ($wrapper:ty, $codec:ty) => {
+        impl crate::json::Sealed for $wrapper {}
+
         impl WriteJson for $wrapper {
             fn write_json(&self, writer: &mut Writer<'_>) -> Result<(), WriteError> {
                 <$codec>::write(&self.value, writer)
