@@ -49,8 +49,10 @@
 //! [proto3 JSON mapping]: https://protobuf.dev/programming-guides/json/
 
 pub(crate) mod codec;
+mod limits;
 mod options;
 pub(crate) mod read;
+mod scan;
 pub(crate) mod serde_bridge;
 pub(crate) mod write;
 

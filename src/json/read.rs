@@ -18,43 +18,14 @@ use std::fmt;
 
 use super::ParseOptions;
 #[cfg(target_arch = "x86_64")]
-use super::write::sse2;
-use super::write::{HIGHS, escape_flags};
+use super::limits::AnyDepth;
+#[cfg(target_arch = "x86_64")]
+use super::scan::sse2;
+use super::scan::{HIGHS, escape_flags};
 
 /// How deep arrays and objects may nest, as in `serde_json`: the 128th level
 /// is refused.
 const RECURSION_LIMIT: u32 = 128;
-
-/// The deepest `google.protobuf.Any` nesting read or written, as in the
-/// reference implementation's default recursion limit.
-pub(crate) const MAX_ANY_DEPTH: u32 = 100;
-
-/// How many more `Any` levels may be entered: the limit, for the reader and
-/// the writer alike.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct AnyDepth(u32);
-
-impl AnyDepth {
-    pub(crate) const fn new() -> Self {
-        Self(MAX_ANY_DEPTH)
-    }
-
-    /// Enters a level; the error's message past [`MAX_ANY_DEPTH`] levels.
-    pub(crate) fn enter(&mut self) -> std::result::Result<(), String> {
-        if self.0 == 0 {
-            return Err(format!(
-                "google.protobuf.Any values nest deeper than {MAX_ANY_DEPTH} levels"
-            ));
-        }
-        self.0 -= 1;
-        Ok(())
-    }
-
-    /// Leaves a level entered.
-    pub(crate) fn leave(&mut self) {
-        self.0 += 1;
-    }
-}
 
 /// One step of a JSON path.
 #[derive(Debug, Clone)]
@@ -295,7 +266,7 @@ impl<'de> Reader<'de> {
     }
 
     /// Runs `read` one `Any` level deeper; an error past
-    /// [`MAX_ANY_DEPTH`] levels.
+    /// [`MAX_ANY_DEPTH`](super::limits::MAX_ANY_DEPTH) levels.
     pub(crate) fn in_any<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         self.any_depth.enter().map_err(ReadError::new)?;
         let value = read(self);
