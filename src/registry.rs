@@ -1,9 +1,14 @@
 //! The type registry behind `google.protobuf.Any` JSON, and behind any tool
 //! that handles messages by name (the `cloud-report` CLI, for one).
 //!
-//! Every message of the crate is registered from the start. Users add their
-//! own types with [`register`]; an `Any` whose type no entry knows cannot be
-//! written as JSON nor read from it, and the error says which type it was.
+//! Every message of the crate is in an immutable table, [`lookup`] finds
+//! it. Types of the user's own go in a [`TypeRegistry`], a value the user
+//! owns and hands to the JSON options that need it
+//! ([`ParseOptions::type_registry`], [`WriteOptions::type_registry`]), as
+//! Java's `JsonFormat.printer().usingTypeRegistry(registry)` and Go's
+//! `protojson.MarshalOptions{Resolver: ...}` take theirs. An `Any` whose
+//! type neither knows cannot be written as JSON nor read from it, and the
+//! error says which type it was.
 //!
 //! ```
 //! use cloud_report_proto::registry;
@@ -17,8 +22,9 @@
 //! # Ok::<(), registry::TranscodeError>(())
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::sync::OnceLock;
 
 use prost::Message;
 use serde::Serialize;
@@ -52,11 +58,32 @@ pub(crate) struct ListField {
     pub(crate) element: &'static str,
 }
 
+/// A type's full proto name: whole for the crate's types, in its two
+/// parts for a user's (`prost::Name` gives those as constants).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Name {
+    Full(&'static str),
+    Parts {
+        package: &'static str,
+        name: &'static str,
+    },
+}
+
+impl Name {
+    fn full(self) -> Cow<'static, str> {
+        match self {
+            Self::Full(name) => Cow::Borrowed(name),
+            Self::Parts { package: "", name } => Cow::Borrowed(name),
+            Self::Parts { package, name } => Cow::Owned(format!("{package}.{name}")),
+        }
+    }
+}
+
 /// What the registry knows of one message type: how to turn its binary
 /// encoding into JSON and back.
 #[derive(Clone, Copy)]
 pub struct Entry {
-    full_name: &'static str,
+    full_name: Name,
     well_known: bool,
     lists: &'static [ListField],
     reencode: ReencodeFn,
@@ -69,7 +96,7 @@ pub struct Entry {
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entry")
-            .field("full_name", &self.full_name)
+            .field("full_name", &self.full_name())
             .finish_non_exhaustive()
     }
 }
@@ -85,7 +112,7 @@ pub enum TranscodeError {
     )]
     Decode {
         /// The message type.
-        type_name: &'static str,
+        type_name: String,
         /// Where the encoding stops being well-formed, when that is at the
         /// top level: where the broken key, varint, length or value starts;
         /// prost's message names the field path in any case.
@@ -333,7 +360,7 @@ impl Entry {
         T: Message + Default + Fields + ReadJson + WriteJson + 'static,
     {
         Self {
-            full_name,
+            full_name: Name::Full(full_name),
             well_known: false,
             lists: &[],
             reencode: reencode::<T>,
@@ -351,7 +378,7 @@ impl Entry {
         T: Message + Default + prost::Name + ReadJson + WriteJson + 'static,
     {
         Self {
-            full_name,
+            full_name: Name::Full(full_name),
             well_known: true,
             lists: &[],
             reencode: reencode::<T>,
@@ -363,12 +390,15 @@ impl Entry {
     }
 
     /// The entry of a user's type, through its serde impls.
-    fn serde<T>(full_name: &'static str) -> Self
+    fn serde<T>() -> Self
     where
-        T: Message + Default + Serialize + DeserializeOwned + 'static,
+        T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
     {
         Self {
-            full_name,
+            full_name: Name::Parts {
+                package: T::PACKAGE,
+                name: T::NAME,
+            },
             well_known: false,
             lists: &[],
             reencode: reencode::<T>,
@@ -385,13 +415,13 @@ impl Entry {
     }
 
     /// The full proto name of the type, such as `google.rpc.Status`.
-    pub fn full_name(&self) -> &'static str {
-        self.full_name
+    pub fn full_name(&self) -> Cow<'static, str> {
+        self.full_name.full()
     }
 
     /// The type URL an `Any` of this type carries.
     pub fn type_url(&self) -> String {
-        format!("type.googleapis.com/{}", self.full_name)
+        format!("type.googleapis.com/{}", self.full_name())
     }
 
     /// Whether the JSON form is not an object of fields, so that an `Any`
@@ -410,7 +440,7 @@ impl Entry {
     fn decode_error(&self, bytes: &[u8], error: prost::DecodeError) -> TranscodeError {
         let (offset, problem) = malformed_at(bytes).unzip();
         TranscodeError::Decode {
-            type_name: self.full_name,
+            type_name: self.full_name().into_owned(),
             offset,
             problem,
             error,
@@ -733,61 +763,141 @@ fn malformed_at(bytes: &[u8]) -> Option<(usize, String)> {
     None
 }
 
-fn registry() -> &'static RwLock<HashMap<&'static str, Entry>> {
-    static REGISTRY: OnceLock<RwLock<HashMap<&'static str, Entry>>> = OnceLock::new();
-    REGISTRY.get_or_init(|| {
-        let builtins: Vec<Entry> =
+/// The crate's own types, by full name: built once from the generated
+/// table, never changed.
+fn builtins() -> &'static HashMap<&'static str, Entry> {
+    static BUILTINS: OnceLock<HashMap<&'static str, Entry>> = OnceLock::new();
+    BUILTINS.get_or_init(|| {
+        let entries: Vec<Entry> =
             Vec::from(include!(concat!(env!("OUT_DIR"), "/registry_entries.rs")));
-        RwLock::new(builtins.into_iter().map(|e| (e.full_name, e)).collect())
+        entries
+            .into_iter()
+            .filter_map(|e| match e.full_name {
+                Name::Full(name) => Some((name, e)),
+                Name::Parts { .. } => None,
+            })
+            .collect()
     })
 }
 
-/// Registers a message type of the user's, so `Any` values holding it can be
-/// written and read as JSON. Registering a name again replaces the entry.
-///
-/// ```
-/// use cloud_report_proto::google::rpc::Status;
-/// use cloud_report_proto::registry;
-///
-/// registry::register::<Status>();
-/// assert!(registry::lookup("google.rpc.Status").is_some());
-/// ```
-pub fn register<T>()
-where
-    T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
-{
-    let name = T::full_name();
-    let mut registry = registry().write().unwrap_or_else(PoisonError::into_inner);
-    // prost::Name builds names at run time; a name is kept for the life of
-    // the process, once, however often it is registered.
-    let full_name = match registry.get_key_value(name.as_str()) {
-        Some((existing, _)) => *existing,
-        None => Box::leak(name.into_boxed_str()),
-    };
-    registry.insert(full_name, Entry::serde::<T>(full_name));
+/// The name a type URL (or a full name) names: what follows its last `/`.
+fn name_of(name_or_url: &str) -> &str {
+    name_or_url.rsplit('/').next().unwrap_or(name_or_url)
 }
 
-/// Finds the entry of a type by its full name or by a type URL (the name is
-/// what follows the last `/`).
+/// Finds the entry of one of the crate's types by its full name or by a
+/// type URL (the name is what follows the last `/`).
 pub fn lookup(name_or_url: &str) -> Option<Entry> {
-    let name = name_or_url.rsplit('/').next().unwrap_or(name_or_url);
-    registry()
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(name)
-        .copied()
+    builtins().get(name_of(name_or_url)).copied()
 }
 
-/// The full names of every registered message type, sorted.
+/// The full names of the crate's message types, sorted.
 pub fn message_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = registry()
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .keys()
-        .copied()
-        .collect();
+    let mut names: Vec<&'static str> = builtins().keys().copied().collect();
     names.sort_unstable();
     names
+}
+
+/// Message types of the user's own, for `Any` values holding them: a value
+/// the user builds and hands to [`ParseOptions::type_registry`] and
+/// [`WriteOptions::type_registry`]. A type is found here before the crate's
+/// table, so a registry may also replace one of the crate's types.
+///
+/// ```
+/// use cloud_report_proto::google::protobuf::Any;
+/// use cloud_report_proto::json::{self, ParseOptions, WriteOptions};
+/// use cloud_report_proto::registry::TypeRegistry;
+///
+/// /// A message of the user's own, with serde impls.
+/// #[derive(Clone, PartialEq, prost::Message, serde::Serialize, serde::Deserialize)]
+/// struct Shipped {
+///     #[prost(string, tag = "1")]
+///     order: String,
+/// }
+/// impl prost::Name for Shipped {
+///     const NAME: &'static str = "Shipped";
+///     const PACKAGE: &'static str = "shop.v1";
+///     fn type_url() -> String {
+///         format!("type.googleapis.com/{}", Self::full_name())
+///     }
+/// }
+///
+/// let types = TypeRegistry::new().with::<Shipped>();
+/// let any = Any::from_msg(&Shipped { order: "A-1".into() });
+/// let text = json::to_string_with(&any, &WriteOptions::default().type_registry(types.clone()))?;
+/// assert_eq!(text, r#"{"@type":"type.googleapis.com/shop.v1.Shipped","order":"A-1"}"#);
+/// let back: Any = json::from_slice_with(text.as_bytes(), &ParseOptions::default().type_registry(types))?;
+/// assert_eq!(back, any);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct TypeRegistry {
+    entries: HashMap<String, Entry>,
+}
+
+impl TypeRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The registry with `T` added, read and written through its serde
+    /// impls.
+    #[must_use]
+    pub fn with<T>(mut self) -> Self
+    where
+        T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
+    {
+        self.add::<T>();
+        self
+    }
+
+    /// Adds `T`; adding a name again replaces its entry.
+    pub fn add<T>(&mut self)
+    where
+        T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
+    {
+        let entry = Entry::serde::<T>();
+        self.entries.insert(entry.full_name().into_owned(), entry);
+    }
+
+    /// Finds a type by its full name or a type URL: the registry's own
+    /// first, then the crate's.
+    pub fn lookup(&self, name_or_url: &str) -> Option<Entry> {
+        let name = name_of(name_or_url);
+        self.entries.get(name).copied().or_else(|| lookup(name))
+    }
+
+    /// The full names of the types added, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.entries.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+impl std::fmt::Debug for TypeRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.names()).finish()
+    }
+}
+
+/// Two registries are equal when they hold the same names.
+impl PartialEq for TypeRegistry {
+    fn eq(&self, other: &Self) -> bool {
+        self.names() == other.names()
+    }
+}
+
+impl Eq for TypeRegistry {}
+
+/// The entry of a type URL or name: in `types` first, when given, then in
+/// the crate's table. The one rule the JSON engine resolves `Any` types by.
+pub(crate) fn resolve(types: Option<&TypeRegistry>, name_or_url: &str) -> Option<Entry> {
+    match types {
+        Some(types) => types.lookup(name_or_url),
+        None => lookup(name_or_url),
+    }
 }
 
 #[cfg(test)]

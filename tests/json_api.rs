@@ -263,10 +263,13 @@ fn deep_any_nesting_in_output_is_bounded() {
     );
 }
 
-/// Registering a type of the user's makes its Any values readable and
-/// writable; registering it again changes nothing.
+/// A type of the user's, in a `TypeRegistry` given in the options, makes
+/// its Any values readable and writable; without it they are an error, and
+/// no global state changes.
 #[test]
-fn users_register_their_own_any_types() {
+fn users_give_their_own_any_types_in_the_options() {
+    use cloud_report_proto::json::{ParseOptions, WriteOptions};
+    use cloud_report_proto::registry::TypeRegistry;
     let text =
         r#"{"code": 3, "details": [{"id": 1234, "@type": "types.example.com/standard.id"}]}"#;
     let err = json::from_str::<Status>(text).unwrap_err().to_string();
@@ -275,18 +278,25 @@ fn users_register_their_own_any_types() {
         "{err}"
     );
 
-    registry::register::<StandardId>();
-    registry::register::<StandardId>();
-    let status: Status = json::from_str(text).unwrap();
+    let types = TypeRegistry::new()
+        .with::<StandardId>()
+        .with::<StandardId>();
+    assert_eq!(types.names(), ["standard.id"]);
+    let parse = ParseOptions::default().type_registry(types.clone());
+    let status: Status = json::from_slice_with(text.as_bytes(), &parse).unwrap();
     assert_eq!(status.details[0].type_url, "types.example.com/standard.id");
     assert_eq!(
         status.details[0].to_msg::<StandardId>().unwrap(),
         StandardId { id: 1234 }
     );
+    let write = WriteOptions::default().type_registry(types);
     assert_eq!(
-        json::to_string(&status).unwrap(),
+        json::to_string_with(&status, &write).unwrap(),
         r#"{"code":3,"details":[{"@type":"types.example.com/standard.id","id":1234}]}"#
     );
+    // Nothing global: without the registry, still unknown.
+    assert!(json::to_string(&status).is_err());
+    assert!(registry::lookup("standard.id").is_none());
 }
 
 #[test]

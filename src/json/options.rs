@@ -1,6 +1,10 @@
 //! The options of a JSON parse, carried by the reader, and of a JSON write,
 //! carried by the writer.
 
+use std::sync::Arc;
+
+use crate::registry::TypeRegistry;
+
 /// Options of a JSON parse.
 ///
 /// ```
@@ -12,6 +16,7 @@
 #[non_exhaustive]
 pub struct ParseOptions {
     ignore_unknown_fields: bool,
+    pub(super) types: Option<Arc<TypeRegistry>>,
 }
 
 impl ParseOptions {
@@ -28,6 +33,19 @@ impl ParseOptions {
     /// Whether unknown fields are skipped.
     pub fn ignores_unknown_fields(&self) -> bool {
         self.ignore_unknown_fields
+    }
+
+    /// Read `Any` values of the user's types in `types` too (see
+    /// [`TypeRegistry`]).
+    #[must_use]
+    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
+        self.types = Some(types.into());
+        self
+    }
+
+    /// The user's types, when given.
+    pub fn types(&self) -> Option<&TypeRegistry> {
+        self.types.as_deref()
     }
 }
 
@@ -48,11 +66,12 @@ impl ParseOptions {
 /// assert_eq!(json::to_string_with(&error, &numbers)?, r#"{"code":105}"#);
 /// # Ok::<(), json::JsonError>(())
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WriteOptions {
     enums_as_ints: bool,
     pretty: bool,
+    pub(super) types: Option<Arc<TypeRegistry>>,
 }
 
 impl WriteOptions {
@@ -73,6 +92,19 @@ impl WriteOptions {
     /// Whether enum values are written as numbers.
     pub fn writes_enums_as_ints(&self) -> bool {
         self.enums_as_ints
+    }
+
+    /// Write `Any` values of the user's types in `types` too (see
+    /// [`TypeRegistry`]).
+    #[must_use]
+    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
+        self.types = Some(types.into());
+        self
+    }
+
+    /// The user's types, when given.
+    pub fn types(&self) -> Option<&TypeRegistry> {
+        self.types.as_deref()
     }
 
     /// Whether the output is indented.

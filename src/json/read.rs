@@ -243,6 +243,8 @@ pub struct Reader<'de> {
     ignore_unknown: bool,
     /// How many more `Any` levels may be entered.
     any_depth: AnyDepth,
+    /// The user's types for `Any` values, from the options.
+    types: Option<std::sync::Arc<crate::registry::TypeRegistry>>,
 }
 
 impl<'de> Reader<'de> {
@@ -255,7 +257,13 @@ impl<'de> Reader<'de> {
             skipping: false,
             ignore_unknown: options.ignores_unknown_fields(),
             any_depth: AnyDepth::new(),
+            types: options.types.clone(),
         }
+    }
+
+    /// The user's types for `Any` values, when the options gave some.
+    pub(crate) fn types(&self) -> Option<&crate::registry::TypeRegistry> {
+        self.types.as_deref()
     }
 
     /// Whether fields and enum value names the schema does not know are

@@ -53,6 +53,8 @@ pub struct Writer<'a> {
     target: &'a mut Vec<u8>,
     any_depth: AnyDepth,
     enums_as_ints: bool,
+    /// The user's types for `Any` values, from the options.
+    types: Option<std::sync::Arc<crate::registry::TypeRegistry>>,
 }
 
 impl Drop for Writer<'_> {
@@ -75,8 +77,14 @@ impl<'a> Writer<'a> {
             out: std::mem::take(out),
             target: out,
             any_depth: AnyDepth::new(),
+            types: options.types.clone(),
             enums_as_ints: options.writes_enums_as_ints(),
         }
+    }
+
+    /// The user's types for `Any` values, when the options gave some.
+    pub(crate) fn types(&self) -> Option<&crate::registry::TypeRegistry> {
+        self.types.as_deref()
     }
 
     /// Whether enum values are written as numbers

@@ -82,16 +82,21 @@ mod json {
     use crate::json::{ReadError, ReadJson, Reader, WriteError, WriteJson, Writer};
     use crate::registry::{self, Entry};
 
-    /// The registry's entry for a type URL; `error` makes the error.
-    fn entry_for<E>(type_url: &str, error: impl FnOnce(String) -> E) -> Result<Entry, E> {
+    /// The entry for a type URL, in the user's `types` or the crate's;
+    /// `error` makes the error.
+    fn entry_for<E>(
+        types: Option<&registry::TypeRegistry>,
+        type_url: &str,
+        error: impl FnOnce(String) -> E,
+    ) -> Result<Entry, E> {
         if type_url.is_empty() || !type_url.contains('/') && !type_url.contains('.') {
             return Err(error(format!(
                 "\"{type_url}\" is not a type URL such as \"type.googleapis.com/google.rpc.ErrorInfo\""
             )));
         }
-        registry::lookup(type_url).ok_or_else(|| {
+        registry::resolve(types, type_url).ok_or_else(|| {
             error(format!(
-                "unknown Any type \"{type_url}\": register it with cloud_report_proto::registry::register"
+                "unknown Any type \"{type_url}\": add it to a registry::TypeRegistry given in the JSON options"
             ))
         })
     }
@@ -106,7 +111,7 @@ mod json {
                 writer.out().extend_from_slice(b"{}");
                 return Ok(());
             }
-            let entry = entry_for(&self.type_url, WriteError::new)?;
+            let entry = entry_for(writer.types(), &self.type_url, WriteError::new)?;
             writer.in_any(|writer| {
                 with_stack(|| entry.write_any(&self.type_url, &self.value, writer))
             })
@@ -147,7 +152,7 @@ mod json {
             reader.skip_value()?;
             before_type += 1;
         };
-        let entry = entry_for(&type_url, ReadError::new)?;
+        let entry = entry_for(reader.types(), &type_url, ReadError::new)?;
         let value = if before_type == 0 {
             // The usual order: the rest of the object is the payload's.
             entry.read_any(reader, false)?
