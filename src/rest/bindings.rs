@@ -138,6 +138,30 @@ impl Binding {
             .find(|b| b.service == service && b.method == method)
     }
 
+    /// The JSON name of a top-level request field, by its proto name.
+    pub(crate) fn field_json_name(&self, name: &str) -> Option<&'static str> {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.json_name)
+    }
+
+    /// The JSON names along a path variable's field path (proto names, as
+    /// templates write them): the request field's own JSON name at the top,
+    /// lowerCamelCase below. The one rule the client and the gateway bind
+    /// path variables by.
+    pub(crate) fn json_path(&self, path: &[String]) -> Vec<String> {
+        path.iter()
+            .enumerate()
+            .map(
+                |(i, name)| match self.field_json_name(name).filter(|_| i == 0) {
+                    Some(json_name) => json_name.to_owned(),
+                    None => crate::google::protobuf::lower_camel(name),
+                },
+            )
+            .collect()
+    }
+
     /// The parsed path template, parsed once.
     pub fn path_template(&self) -> Result<Cow<'static, PathTemplate>, TemplateError> {
         match parsed_templates().get(self.template) {

@@ -324,11 +324,7 @@ fn bind<Req: Serialize>(
         "*" => (String::new(), Some(serde_json::Value::Object(fields))),
         "" => (query_string(binding, &fields)?, None),
         field => {
-            let json_name = binding
-                .fields
-                .iter()
-                .find(|f| f.name == field)
-                .map_or(field, |f| f.json_name);
+            let json_name = binding.field_json_name(field).unwrap_or(field);
             let body = fields
                 .remove(json_name)
                 .unwrap_or(serde_json::Value::Object(Default::default()));
@@ -338,44 +334,23 @@ fn bind<Req: Serialize>(
     Ok((path, query, body))
 }
 
-/// Removes a path variable's field from the request JSON; its text.
+/// Removes a path variable's field (by [`Binding::json_path`]) from the
+/// request JSON; its text.
 fn take_path(
     binding: &Binding,
     fields: &mut serde_json::Map<String, serde_json::Value>,
     path: &[String],
 ) -> Option<String> {
-    let (first, rest) = path.split_first()?;
-    let json_name = binding
-        .fields
-        .iter()
-        .find(|f| f.name == first)
-        .map_or_else(|| first.clone(), |f| f.json_name.to_owned());
-    if rest.is_empty() {
-        return match fields.remove(&json_name)? {
-            serde_json::Value::String(s) => Some(s),
-            other => Some(other.to_string()),
-        };
+    let names = binding.json_path(path);
+    let (last, parents) = names.split_last()?;
+    let mut current = fields;
+    for name in parents {
+        current = current.get_mut(name)?.as_object_mut()?;
     }
-    let nested = fields.get_mut(&json_name)?.as_object_mut()?;
-    let rest: Vec<String> = rest
-        .iter()
-        .map(|s| crate::google::protobuf::lower_camel(s))
-        .collect();
-    take_nested(nested, &rest)
-}
-
-fn take_nested(
-    fields: &mut serde_json::Map<String, serde_json::Value>,
-    path: &[String],
-) -> Option<String> {
-    let (first, rest) = path.split_first()?;
-    if rest.is_empty() {
-        return match fields.remove(first)? {
-            serde_json::Value::String(s) => Some(s),
-            other => Some(other.to_string()),
-        };
+    match current.remove(last)? {
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
     }
-    take_nested(fields.get_mut(first)?.as_object_mut()?, rest)
 }
 
 /// The remaining fields as query parameters (top-level scalars only, as the

@@ -21,7 +21,7 @@ use super::error::BodyError;
 use super::error::{RestError, clip, error_response};
 use super::template::PathTemplate;
 use super::{Authenticate, CallContext, WireFormat, dispatch, fields, grpc, server};
-use crate::google::protobuf::{FieldMask, lower_camel};
+use crate::google::protobuf::FieldMask;
 use crate::google::rpc::{Code, Status};
 use crate::json::WriteOptions;
 use crate::registry::{self, Entry};
@@ -757,7 +757,7 @@ pub(super) fn assemble(
             .normalize_binary(body)
             .map_err(|e| invalid(invalid_proto(&e)))?,
         (field, Encoding::Json) => {
-            let json_name = field_json_name(binding, field).unwrap_or(field);
+            let json_name = binding.field_json_name(field).unwrap_or(field);
             let wrapped = [format!("{{\"{json_name}\":").as_bytes(), body, b"}"].concat();
             route
                 .request
@@ -908,42 +908,26 @@ pub(super) fn grpc_status_of(status: &tonic::Status) -> Status {
     }
 }
 
-fn field_json_name<'a>(binding: &'a Binding, name: &str) -> Option<&'a str> {
-    binding
-        .fields
-        .iter()
-        .find(|f| f.name == name)
-        .map(|f| f.json_name)
-}
-
-/// Sets a path variable's field, nested fields by their proto names turned
-/// into JSON names where known (top level) and lowerCamelCase below.
+/// Sets a path variable's field, by [`Binding::json_path`].
 fn set_path(
     binding: &Binding,
     object: &mut serde_json::Map<String, serde_json::Value>,
     path: &[String],
     value: serde_json::Value,
 ) -> Result<(), RestError> {
-    let mut names = path.iter().enumerate().map(|(i, name)| {
-        if i == 0 {
-            field_json_name(binding, name).map_or_else(|| lower_camel(name), str::to_owned)
-        } else {
-            lower_camel(name)
-        }
-    });
-    let last = path.len().saturating_sub(1);
+    let names = binding.json_path(path);
+    let Some((last, parents)) = names.split_last() else {
+        return Ok(());
+    };
     let mut current = object;
-    for (i, name) in names.by_ref().enumerate() {
-        if i == last {
-            current.insert(name, value);
-            return Ok(());
-        }
+    for name in parents {
         current = current
-            .entry(name)
+            .entry(name.clone())
             .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()))
             .as_object_mut()
             .ok_or_else(|| RestError::new(Code::Internal, "path variables overlap"))?;
     }
+    current.insert(last.clone(), value);
     Ok(())
 }
 
