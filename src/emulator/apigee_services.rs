@@ -6,10 +6,9 @@ use bytes::Bytes;
 use prost::Message;
 use tonic::{Request, Response};
 
-use super::{
-    Deployment, DeploymentState, Emulator, ITEM_OVERHEAD, Live, Organization, StoredStatus,
-    exhausted, invalid, time_of,
-};
+use super::answers::{exhausted, invalid};
+use super::store::{ITEM_OVERHEAD, Live, StoredStatus, time_of};
+use super::{Deployment, DeploymentState, Emulator, Organization};
 use crate::google::cloud::apigee::v1 as apigee;
 use crate::google::cloud::apigee::v1::deployment_service_server::DeploymentService;
 use crate::google::cloud::apigee::v1::runtime_service_server::RuntimeService;

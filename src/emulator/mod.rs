@@ -69,6 +69,7 @@
 //! (`POST /emulator/v1/clock:advance`). The README has the contract.
 
 mod admin;
+mod answers;
 mod apigee_services;
 mod clock;
 mod config;
@@ -82,9 +83,10 @@ mod quota_controller;
 mod requests;
 mod rules;
 mod service_control;
+mod store;
 mod trust;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -93,7 +95,6 @@ use tonic::Request;
 
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::cloud::apigee::v1 as apigee;
-use crate::google::protobuf::Timestamp;
 use crate::google::rpc::{Code, Status};
 use crate::rest::{Authenticate, BearerToken, CallContext, Gateway, WireFormat, clip};
 
@@ -112,6 +113,7 @@ pub use rules::GOOGLE_LABELS;
 pub use trust::{ACCEPTED_AUDIENCES, ACCEPTED_SCOPES, TrustError, TrustedServiceAccount};
 
 use rules::ServiceRules;
+use store::{Calls, Live, State, decode_stored};
 
 /// The largest `ReportRequest` accepted, encoded: the documented 1 MB.
 pub const MAX_REPORT_BYTES: usize = 1_000_000;
@@ -121,12 +123,6 @@ pub const DEFAULT_MAX_BYTES: usize = 512 << 20;
 
 /// The default of [`Config::max_request_log_bytes`]: 64 MiB.
 pub const DEFAULT_MAX_REQUEST_LOG_BYTES: usize = 64 << 20;
-
-/// What a stored operation or status costs beside its encoding and names:
-/// the entries in the tables that find it.
-const ITEM_OVERHEAD: usize = 96;
-/// What a service's entry costs beside its name.
-const SERVICE_OVERHEAD: usize = 160;
 
 /// An emulator serving on 127.0.0.1 in this process, from
 /// [`Emulator::start`]. Dropping it stops the server; [`shutdown`](Self::shutdown)
@@ -178,81 +174,12 @@ impl Drop for Running {
     }
 }
 
-/// The operations of one service, each as encoded, in arrival order.
-#[derive(Default)]
-struct ServiceOperations {
-    ids: HashSet<String>,
-    operations: Vec<Bytes>,
-}
-
-/// An instance status report as encoded, with its report time.
-struct StoredStatus {
-    time: (i64, i32),
-    encoded: Bytes,
-}
-
-#[derive(Default)]
-struct State {
-    services: HashMap<String, ServiceOperations>,
-    operation_count: usize,
-    /// What everything stored costs, as [`Config::max_bytes`] counts it.
-    bytes: usize,
-    /// The latest status report per (instance, instance uid).
-    statuses: BTreeMap<(String, String), StoredStatus>,
-    /// Quota used, and allocations answered, for retries.
-    quota: quota::QuotaLedger,
-}
-
-/// What a test drives and reads of the calls themselves, under a lock of
-/// its own so that logging a call does not wait on the store.
-#[derive(Default)]
-struct Calls {
-    /// Every Check, AllocateQuota and Report received.
-    requests: requests::RequestLog,
-    /// Scripted answers and faults waiting for calls.
-    faults: faults::Faults,
-}
-
-/// What a running emulator judges by and may have replaced while it runs
-/// (`PUT /emulator/v1/state`, `PUT /emulator/v1/services/{service}/config`):
-/// each call takes the whole of it as it was when the call began.
-#[derive(Clone, Default)]
-struct Live {
-    deployments: DeploymentState,
-    consumers: ConsumerState,
-    /// Each configured service's rules, by name.
-    rules: HashMap<String, Arc<ServiceRules>>,
-    /// Each service's rollout id, where one was set.
-    rollouts: HashMap<String, String>,
-}
-
 /// The rollout id answered for a service none was set for.
 pub const DEFAULT_ROLLOUT_ID: &str = "emulator-rollout";
 
 /// The configuration id answered for a service without a configuration, or
 /// whose configuration has no `id`.
 pub const DEFAULT_CONFIG_ID: &str = "emulator-config";
-
-impl Live {
-    /// The `service_config_id` answers carry: the id of the configuration
-    /// in use (not the request's), as Service Control answers it.
-    fn config_id(&self, service: &str) -> String {
-        self.rules
-            .get(service)
-            .map(|r| r.config.service().id.as_str())
-            .filter(|id| !id.is_empty())
-            .unwrap_or(DEFAULT_CONFIG_ID)
-            .to_owned()
-    }
-
-    /// The `service_rollout_id` answers carry.
-    fn rollout_id(&self, service: &str) -> String {
-        self.rollouts
-            .get(service)
-            .map_or(DEFAULT_ROLLOUT_ID, String::as_str)
-            .to_owned()
-    }
-}
 
 /// What a consumer used of a quota limit in its current window, as
 /// [`Emulator::quota_usage`] and the inspection endpoint show it.
@@ -518,20 +445,6 @@ impl Emulator {
     }
 }
 
-/// A message the emulator encoded itself.
-fn decode_stored<M: Message + Default>(bytes: &[u8]) -> M {
-    M::decode(bytes).unwrap_or_default()
-}
-
-fn invalid(message: impl Into<String>) -> tonic::Status {
-    Status::new(Code::InvalidArgument, message).into()
-}
-
-fn time_of(ts: Option<&Timestamp>) -> Option<(i64, i32)> {
-    ts.filter(|t| t.check().is_ok())
-        .map(|t| (t.seconds, t.nanos))
-}
-
 impl Emulator {
     /// Logs a call of `method` and takes the fault waiting for it, if any;
     /// the call's transport context when it came through the gateway.
@@ -556,45 +469,4 @@ impl Emulator {
         let fault = calls.faults.take(service, method);
         (call, fault)
     }
-}
-
-/// What a call does under a fault: `Ok(Some(answer))` when the script
-/// answers it, `Err` when the fault fails it, `Ok(None)` when it goes on to
-/// its usual answer (none, or after a delay). A check error is the check's
-/// own to answer.
-async fn scripted<R: Message + Default>(
-    fault: Option<Action>,
-    call: Option<&CallContext>,
-) -> Result<Option<R>, tonic::Status> {
-    match fault {
-        None | Some(Action::CheckError(_)) => Ok(None),
-        Some(Action::Delay(delay)) => {
-            tokio::time::sleep(delay).await;
-            Ok(None)
-        }
-        Some(Action::Status { code, message }) => Err(Status::new(code, message).into()),
-        Some(Action::HttpStatus(http)) => {
-            if let Some(call) = call {
-                call.set_http_status(http);
-            }
-            Err(Status::new(
-                Code::from_http_status(http),
-                format!("HTTP {http} injected by the emulator"),
-            )
-            .into())
-        }
-        Some(Action::Response(encoded)) => Ok(Some(decode_stored(&encoded))),
-        Some(Action::Drop(how)) => {
-            // Served some other way than through the gateway, the call
-            // cannot be dropped: it fails as a dropped call would.
-            if let Some(call) = call {
-                call.abort(how);
-            }
-            Err(Status::new(Code::Unavailable, "the call was dropped by the emulator").into())
-        }
-    }
-}
-
-fn exhausted(message: String) -> tonic::Status {
-    Status::new(Code::ResourceExhausted, message).into()
 }

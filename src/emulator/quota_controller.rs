@@ -3,7 +3,9 @@
 
 use tonic::{Request, Response};
 
-use super::{Emulator, Method, consumers, decode_stored, exhausted, invalid, quota, scripted};
+use super::answers::{exhausted, invalid, scripted};
+use super::store::decode_stored;
+use super::{Emulator, Method, consumers, quota};
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::api::servicecontrol::v1::quota_controller_server::QuotaController;
 

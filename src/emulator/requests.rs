@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use super::decode_stored;
 use super::faults::Method;
+use super::store::decode_stored;
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::rest::WireFormat;
 

@@ -7,11 +7,10 @@ use bytes::Bytes;
 use prost::Message;
 use tonic::{Request, Response};
 
+use super::answers::{exhausted, invalid, scripted};
 use super::rules::{self, ServiceRules};
-use super::{
-    Action, ConsumerErrors, Emulator, ITEM_OVERHEAD, Live, MAX_REPORT_BYTES, Method,
-    SERVICE_OVERHEAD, consumers, exhausted, invalid, operation, scripted,
-};
+use super::store::{ITEM_OVERHEAD, Live, SERVICE_OVERHEAD};
+use super::{Action, ConsumerErrors, Emulator, MAX_REPORT_BYTES, Method, consumers, operation};
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::api::servicecontrol::v1::service_controller_server::ServiceController;
 use crate::google::rpc::{Code, Status};
