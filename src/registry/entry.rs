@@ -1,30 +1,7 @@
-//! The type registry behind `google.protobuf.Any` JSON, and behind any tool
-//! that handles messages by name (the `cloud-report` CLI, for one).
-//!
-//! Every message of the crate is in an immutable table, [`lookup`] finds
-//! it. Types of the user's own go in a [`TypeRegistry`], a value the user
-//! owns and hands to the JSON options that need it
-//! ([`ParseOptions::type_registry`], [`WriteOptions::type_registry`]), as
-//! Java's `JsonFormat.printer().usingTypeRegistry(registry)` and Go's
-//! `protojson.MarshalOptions{Resolver: ...}` take theirs. An `Any` whose
-//! type neither knows cannot be written as JSON nor read from it, and the
-//! error says which type it was.
-//!
-//! ```
-//! use cloud_report_proto::registry;
-//!
-//! let entry = registry::lookup("type.googleapis.com/google.rpc.ErrorInfo").unwrap();
-//! assert_eq!(entry.full_name(), "google.rpc.ErrorInfo");
-//!
-//! // Convert between the wire formats of a type chosen at run time.
-//! let binary = entry.json_to_binary(br#"{"reason": "API_DISABLED"}"#)?;
-//! assert_eq!(entry.binary_to_json(&binary, false)?, r#"{"reason":"API_DISABLED"}"#);
-//! # Ok::<(), registry::TranscodeError>(())
-//! ```
+//! One type's entry: how its binary encoding becomes JSON and back, alone,
+//! inside an `Any`, and in pieces for large documents.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use prost::Message;
 use serde::Serialize;
@@ -390,7 +367,7 @@ impl Entry {
     }
 
     /// The entry of a user's type, through its serde impls.
-    fn serde<T>() -> Self
+    pub(super) fn serde<T>() -> Self
     where
         T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
     {
@@ -412,6 +389,14 @@ impl Entry {
     /// The same entry, with the message's lists of messages.
     pub(crate) const fn with_lists(self, lists: &'static [ListField]) -> Self {
         Self { lists, ..self }
+    }
+
+    /// The full name of one of the crate's types, whole and static.
+    pub(super) fn static_name(&self) -> Option<&'static str> {
+        match self.full_name {
+            Name::Full(name) => Some(name),
+            Name::Parts { .. } => None,
+        }
     }
 
     /// The full proto name of the type, such as `google.rpc.Status`.
@@ -652,7 +637,8 @@ impl Entry {
                 continue;
             }
             let list = self.lists[index];
-            let element = lookup(list.element).ok_or_else(|| ReadError::new("unregistered"))?;
+            let element =
+                super::lookup(list.element).ok_or_else(|| ReadError::new("unregistered"))?;
             let mut encoded = Vec::new();
             reader.enter_array()?;
             let mut first_element = true;
@@ -763,150 +749,13 @@ fn malformed_at(bytes: &[u8]) -> Option<(usize, String)> {
     None
 }
 
-/// The crate's own types, by full name: built once from the generated
-/// table, never changed.
-fn builtins() -> &'static HashMap<&'static str, Entry> {
-    static BUILTINS: OnceLock<HashMap<&'static str, Entry>> = OnceLock::new();
-    BUILTINS.get_or_init(|| {
-        let entries: Vec<Entry> =
-            Vec::from(include!(concat!(env!("OUT_DIR"), "/registry_entries.rs")));
-        entries
-            .into_iter()
-            .filter_map(|e| match e.full_name {
-                Name::Full(name) => Some((name, e)),
-                Name::Parts { .. } => None,
-            })
-            .collect()
-    })
-}
-
-/// The name a type URL (or a full name) names: what follows its last `/`.
-fn name_of(name_or_url: &str) -> &str {
-    name_or_url.rsplit('/').next().unwrap_or(name_or_url)
-}
-
-/// Finds the entry of one of the crate's types by its full name or by a
-/// type URL (the name is what follows the last `/`).
-pub fn lookup(name_or_url: &str) -> Option<Entry> {
-    builtins().get(name_of(name_or_url)).copied()
-}
-
-/// The full names of the crate's message types, sorted.
-pub fn message_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = builtins().keys().copied().collect();
-    names.sort_unstable();
-    names
-}
-
-/// Message types of the user's own, for `Any` values holding them: a value
-/// the user builds and hands to [`ParseOptions::type_registry`] and
-/// [`WriteOptions::type_registry`]. A type is found here before the crate's
-/// table, so a registry may also replace one of the crate's types.
-///
-/// ```
-/// use cloud_report_proto::google::protobuf::Any;
-/// use cloud_report_proto::json::{self, ParseOptions, WriteOptions};
-/// use cloud_report_proto::registry::TypeRegistry;
-///
-/// /// A message of the user's own, with serde impls.
-/// #[derive(Clone, PartialEq, prost::Message, serde::Serialize, serde::Deserialize)]
-/// struct Shipped {
-///     #[prost(string, tag = "1")]
-///     order: String,
-/// }
-/// impl prost::Name for Shipped {
-///     const NAME: &'static str = "Shipped";
-///     const PACKAGE: &'static str = "shop.v1";
-///     fn type_url() -> String {
-///         format!("type.googleapis.com/{}", Self::full_name())
-///     }
-/// }
-///
-/// let types = TypeRegistry::new().with::<Shipped>();
-/// let any = Any::from_msg(&Shipped { order: "A-1".into() });
-/// let text = json::to_string_with(&any, &WriteOptions::default().type_registry(types.clone()))?;
-/// assert_eq!(text, r#"{"@type":"type.googleapis.com/shop.v1.Shipped","order":"A-1"}"#);
-/// let back: Any = json::from_slice_with(text.as_bytes(), &ParseOptions::default().type_registry(types))?;
-/// assert_eq!(back, any);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, Default)]
-pub struct TypeRegistry {
-    entries: HashMap<String, Entry>,
-}
-
-impl TypeRegistry {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The registry with `T` added, read and written through its serde
-    /// impls.
-    #[must_use]
-    pub fn with<T>(mut self) -> Self
-    where
-        T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
-    {
-        self.add::<T>();
-        self
-    }
-
-    /// Adds `T`; adding a name again replaces its entry.
-    pub fn add<T>(&mut self)
-    where
-        T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
-    {
-        let entry = Entry::serde::<T>();
-        self.entries.insert(entry.full_name().into_owned(), entry);
-    }
-
-    /// Finds a type by its full name or a type URL: the registry's own
-    /// first, then the crate's.
-    pub fn lookup(&self, name_or_url: &str) -> Option<Entry> {
-        let name = name_of(name_or_url);
-        self.entries.get(name).copied().or_else(|| lookup(name))
-    }
-
-    /// The full names of the types added, sorted.
-    pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.entries.keys().map(String::as_str).collect();
-        names.sort_unstable();
-        names
-    }
-}
-
-impl std::fmt::Debug for TypeRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.names()).finish()
-    }
-}
-
-/// Two registries are equal when they hold the same names.
-impl PartialEq for TypeRegistry {
-    fn eq(&self, other: &Self) -> bool {
-        self.names() == other.names()
-    }
-}
-
-impl Eq for TypeRegistry {}
-
-/// The entry of a type URL or name: in `types` first, when given, then in
-/// the crate's table. The one rule the JSON engine resolves `Any` types by.
-pub(crate) fn resolve(types: Option<&TypeRegistry>, name_or_url: &str) -> Option<Entry> {
-    match types {
-        Some(types) => types.lookup(name_or_url),
-        None => lookup(name_or_url),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::malformed_at;
 
     #[test]
     fn top_level_lists_are_read_apart_and_put_back_in_field_order() {
-        let entry = super::lookup("google.api.servicecontrol.v1.ReportRequest").unwrap();
+        let entry = crate::registry::lookup("google.api.servicecontrol.v1.ReportRequest").unwrap();
         let json = br#"{"serviceConfigId": "c", "operations": [{"operationId": "a"}, {"operationId": "b", "labels": {"k": "v"}}], "serviceName": "s"}"#;
         let options = crate::json::ParseOptions::default();
         // The lists are read apart (not through the whole reading).
