@@ -149,6 +149,24 @@ pub(crate) fn write_field<C: Codec>(
     key: &'static str,
     value: &C::Value,
 ) -> Result<(), WriteError> {
+    if let Some(mask) = writer.mask() {
+        // The key is `"name":`; a member the mask leaves out is not written.
+        let name = key.get(1..key.len().saturating_sub(2)).unwrap_or_default();
+        let Some(kept) = mask.member(name).cloned() else {
+            return Ok(());
+        };
+        return writer.masked(kept, |writer| write_member::<C>(writer, first, key, value));
+    }
+    write_member::<C>(writer, first, key, value)
+}
+
+#[inline]
+fn write_member<C: Codec>(
+    writer: &mut Writer<'_>,
+    first: &mut bool,
+    key: &'static str,
+    value: &C::Value,
+) -> Result<(), WriteError> {
     let out = writer.out();
     if !std::mem::replace(first, false) {
         out.push(b',');

@@ -50,6 +50,7 @@
 
 pub(crate) mod codec;
 mod limits;
+pub(crate) mod mask;
 mod options;
 pub(crate) mod read;
 mod scan;

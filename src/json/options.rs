@@ -72,6 +72,9 @@ pub struct WriteOptions {
     enums_as_ints: bool,
     pretty: bool,
     pub(super) types: Option<Arc<TypeRegistry>>,
+    /// What a field mask keeps of the value written (the REST gateway's
+    /// `fields`); everything when `None`.
+    pub(super) mask: Option<Arc<super::mask::Mask>>,
 }
 
 impl WriteOptions {
@@ -105,6 +108,14 @@ impl WriteOptions {
     /// The user's types, when given.
     pub fn types(&self) -> Option<&TypeRegistry> {
         self.types.as_deref()
+    }
+
+    /// Writes only what `mask` keeps.
+    #[cfg(feature = "rest")]
+    #[must_use]
+    pub(crate) fn mask(mut self, mask: Arc<super::mask::Mask>) -> Self {
+        self.mask = Some(mask);
+        self
     }
 
     /// Whether the output is indented.

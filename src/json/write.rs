@@ -55,6 +55,9 @@ pub struct Writer<'a> {
     enums_as_ints: bool,
     /// The user's types for `Any` values, from the options.
     types: Option<std::sync::Arc<crate::registry::TypeRegistry>>,
+    /// What a field mask keeps, from the root to the value being written;
+    /// empty for everything.
+    mask: Vec<std::sync::Arc<super::mask::Mask>>,
 }
 
 impl Drop for Writer<'_> {
@@ -78,8 +81,28 @@ impl<'a> Writer<'a> {
             target: out,
             any_depth: AnyDepth::new(),
             types: options.types.clone(),
+            mask: options.mask.iter().cloned().collect(),
             enums_as_ints: options.writes_enums_as_ints(),
         }
+    }
+
+    /// What the mask keeps of the message being written: `None` when
+    /// everything is (no mask, or a part kept whole).
+    #[inline]
+    pub(crate) fn mask(&self) -> Option<&std::sync::Arc<super::mask::Mask>> {
+        self.mask.last().filter(|m| !m.all)
+    }
+
+    /// Writes a member's value under what the mask keeps of it.
+    pub(crate) fn masked<T>(
+        &mut self,
+        kept: std::sync::Arc<super::mask::Mask>,
+        write: impl FnOnce(&mut Self) -> Result<T, WriteError>,
+    ) -> Result<T, WriteError> {
+        self.mask.push(kept);
+        let value = write(self);
+        self.mask.pop();
+        value
     }
 
     /// The user's types for `Any` values, when the options gave some.

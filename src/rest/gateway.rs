@@ -24,6 +24,7 @@ use super::{Authenticate, CallContext, WireFormat, dispatch, fields, grpc, serve
 use crate::google::protobuf::FieldMask;
 use crate::google::rpc::{Code, Status};
 use crate::json::WriteOptions;
+use crate::json::mask::Mask;
 use crate::registry::{self, Entry};
 
 /// REST bodies larger than this are parsed on the blocking pool, so that
@@ -404,7 +405,7 @@ impl Gateway {
         let body = self.read_body(&parts.headers, body).await?;
         let query = parts.uri.query().unwrap_or_default().to_owned();
         let selection = match &wire.fields {
-            Some(mask) => Some(fields::Selection::of(route.binding.response, mask)?),
+            Some(mask) => Some(Arc::new(fields::selection(route.binding.response, mask)?)),
             None => None,
         };
         let mut reply = if let Some(service) = self.dispatch.get(route.binding.service).cloned() {
@@ -423,7 +424,7 @@ impl Gateway {
             self.call_grpc(index, values, query, body, &parts, wire.body)
                 .await?
         };
-        self.answer(index, &mut reply, selection.as_ref(), &wire)
+        self.answer(index, &mut reply, selection, &wire)
     }
 
     /// Calls route `index`'s method through the service's gRPC interface:
@@ -460,42 +461,45 @@ impl Gateway {
     }
 
     /// The REST answer of route `index` from the response's binary
-    /// encoding: cut down by `selection`, in the answer's encoding.
+    /// encoding: cut down by `mask` as it is written, in the answer's
+    /// encoding.
     fn answer(
         &self,
         index: usize,
         reply: &mut Vec<u8>,
-        selection: Option<&fields::Selection>,
+        mask: Option<Arc<Mask>>,
         wire: &Wire,
     ) -> Result<Response, RestError> {
         let route = &self.routes[index];
-        if let Some(selection) = selection {
-            // Cut the answer down through its JSON form, as the mask's paths
-            // are fields of the message.
-            let internal = |e: registry::TranscodeError| {
-                RestError::new(Code::Internal, format!("cannot apply fields: {e}"))
-            };
-            let text = route
-                .response
-                .binary_to_json(reply, false)
-                .map_err(internal)?;
-            let mut value: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
-            selection.apply(&mut value);
-            let text = serde_json::to_vec(&value)
-                .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
-            *reply = route.response.json_to_binary(&text).map_err(internal)?;
+        let write_error = |e: registry::TranscodeError| {
+            RestError::new(Code::Internal, format!("cannot write the response: {e}"))
+        };
+        let mut options = wire.json.clone();
+        if let Some(mask) = mask {
+            options = options.mask(mask);
         }
         let reply = std::mem::take(reply);
         if wire.answer == Encoding::Proto {
+            // A binary answer cut down: written as JSON under the mask and
+            // read back, as the mask's paths are fields of the message.
+            let reply = if options == wire.json {
+                reply
+            } else {
+                let text = route
+                    .response
+                    .binary_to_json_with(&reply, &options)
+                    .map_err(write_error)?;
+                route
+                    .response
+                    .json_to_binary(text.as_bytes())
+                    .map_err(write_error)?
+            };
             return Ok(([(header::CONTENT_TYPE, PROTO_CONTENT_TYPE)], reply).into_response());
         }
         let text = route
             .response
-            .binary_to_json_with(&reply, &wire.json)
-            .map_err(|e| {
-                RestError::new(Code::Internal, format!("cannot write the response: {e}"))
-            })?;
+            .binary_to_json_with(&reply, &options)
+            .map_err(write_error)?;
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
