@@ -17,7 +17,6 @@
 use std::fmt;
 
 use super::ParseOptions;
-#[cfg(target_arch = "x86_64")]
 use super::limits::AnyDepth;
 #[cfg(target_arch = "x86_64")]
 use super::scan::sse2;

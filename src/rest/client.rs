@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message as _;
-use serde::Serialize;
 
 use super::bindings::{Binding, FieldKind, PROTO_CONTENT_TYPE};
 use super::error::RestError;
 use crate::google::rpc::Code;
-use crate::json::ParseOptions;
+use crate::json::{ParseOptions, WriteOptions};
+use crate::registry::TypeRegistry;
 
 use crate::token::TokenSource;
 
@@ -36,6 +36,7 @@ pub struct RestClientBuilder {
     binary: bool,
     extra_roots: Vec<Vec<u8>>,
     native_roots: bool,
+    types: Option<Arc<TypeRegistry>>,
 }
 
 impl std::fmt::Debug for RestClientBuilder {
@@ -111,6 +112,13 @@ impl RestClientBuilder {
         self
     }
 
+    /// Writes and reads `Any` values of the user's own types in `types`
+    /// (see [`TypeRegistry`]) in requests and answers.
+    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
+        self.types = Some(types.into());
+        self
+    }
+
     /// Builds the client: HTTP/1.1 and HTTP/2, TLS by rustls with the ring
     /// provider and Mozilla's roots (`webpki-roots`) plus any added (and the
     /// platform's, when asked).
@@ -128,11 +136,19 @@ impl RestClientBuilder {
             .user_agent(concat!("cloud-report-proto/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Http(e.to_string()))?;
+        let (mut write, mut parse) = (WriteOptions::default(), ParseOptions::default());
+        if let Some(types) = self.types {
+            write = write.type_registry(types.clone());
+            parse = parse.type_registry(types);
+        }
         Ok(RestClient {
             http,
             base_url: base_url.into(),
             token: self.token,
             binary: self.binary,
+            write,
+            // Servers add fields over time; a client reads what it knows.
+            parse: parse.ignore_unknown_fields(true),
         })
     }
 }
@@ -162,6 +178,10 @@ pub struct RestClient {
     base_url: Arc<str>,
     token: Option<TokenSource>,
     binary: bool,
+    /// How requests are written, and answers read (the user's `Any` types
+    /// among them).
+    write: WriteOptions,
+    parse: ParseOptions,
 }
 
 impl std::fmt::Debug for RestClient {
@@ -184,6 +204,7 @@ impl RestClient {
             binary: false,
             extra_roots: Vec::new(),
             native_roots: false,
+            types: None,
         }
     }
 
@@ -202,10 +223,10 @@ impl RestClient {
         request: &Req,
     ) -> Result<Resp, tonic::Status>
     where
-        Req: Serialize + prost::Message,
+        Req: crate::json::WriteJson + prost::Message,
         Resp: crate::json::ReadJson + prost::Message + Default,
     {
-        let (path, mut query, body) = bind(binding, request)?;
+        let (path, mut query, body) = bind(binding, request, &self.write)?;
         let binary = self.binary;
         let body = match body {
             // The whole message, path fields included: they agree.
@@ -258,9 +279,7 @@ impl RestClient {
             if proto_answer {
                 return Resp::decode(&bytes[..]).map_err(|e| unreadable(&e));
             }
-            // Servers add fields over time; a client reads what it knows.
-            let lenient = ParseOptions::default().ignore_unknown_fields(true);
-            return crate::json::from_slice_with(&bytes, &lenient).map_err(|e| unreadable(&e));
+            return crate::json::from_slice_with(&bytes, &self.parse).map_err(|e| unreadable(&e));
         }
         let error = if proto_answer {
             crate::google::rpc::Status::decode(&bytes[..])
@@ -301,15 +320,18 @@ fn transport_error(error: reqwest::Error) -> tonic::Status {
 
 /// The path, query string and JSON body (not yet written, as a binary call
 /// sends the message instead) of a request under a binding.
-fn bind<Req: Serialize>(
+fn bind<Req: crate::json::WriteJson>(
     binding: &Binding,
     request: &Req,
+    options: &WriteOptions,
 ) -> Result<(String, String, Option<serde_json::Value>), tonic::Status> {
     let invalid = |m: String| tonic::Status::invalid_argument(m);
     let template = binding
         .path_template()
         .map_err(|e| tonic::Status::internal(e.to_string()))?;
-    let value = serde_json::to_value(request)
+    let value: serde_json::Value = crate::json::to_vec_with(request, options)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_slice(&text).map_err(|e| e.to_string()))
         .map_err(|e| invalid(format!("cannot write the request as JSON: {e}")))?;
     let serde_json::Value::Object(mut fields) = value else {
         return Err(invalid("the request is not a JSON object".into()));

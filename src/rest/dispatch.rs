@@ -79,8 +79,10 @@ impl TypedCall {
         let whole_body = route.binding.body == "*" && !body_is_empty(&self.body, self.encoding);
         let message = if whole_body {
             let mut message = match self.encoding {
-                Encoding::Json => crate::json::from_slice::<M>(&self.body)
-                    .map_err(|e| invalid(invalid_json(&e.into())))?,
+                Encoding::Json => {
+                    crate::json::from_slice_with::<M>(&self.body, &self.gateway.parse)
+                        .map_err(|e| invalid(invalid_json(&e.into())))?
+                }
                 Encoding::Proto => match M::decode(&self.body[..]) {
                     Ok(message) => message,
                     // The registry words the error (where the encoding
@@ -103,7 +105,14 @@ impl TypedCall {
         } else {
             // A body bound to one field, or none: rare, and assembled as
             // for a tonic server.
-            let binary = assemble(route, &self.values, &self.query, &self.body, self.encoding)?;
+            let binary = assemble(
+                route,
+                &self.values,
+                &self.query,
+                &self.body,
+                self.encoding,
+                &self.gateway.parse,
+            )?;
             M::decode(binary.as_slice())
                 .map_err(|e| RestError::new(Code::Internal, e.to_string()))?
         };

@@ -23,8 +23,9 @@ use super::template::PathTemplate;
 use super::{Authenticate, CallContext, WireFormat, dispatch, fields, grpc, server};
 use crate::google::protobuf::FieldMask;
 use crate::google::rpc::{Code, Status};
-use crate::json::WriteOptions;
 use crate::json::mask::Mask;
+use crate::json::{ParseOptions, WriteOptions};
+use crate::registry::TypeRegistry;
 use crate::registry::{self, Entry};
 
 /// REST bodies larger than this are parsed on the blocking pool, so that
@@ -174,6 +175,10 @@ pub struct Gateway {
     pub(super) max_message_bytes: usize,
     authenticator: Option<Arc<dyn Authenticate>>,
     extra: axum::Router,
+    /// How request bodies are read: the user's `Any` types among them.
+    pub(super) parse: ParseOptions,
+    /// The user's `Any` types, for answers too.
+    types: Option<Arc<TypeRegistry>>,
 }
 
 impl Default for Gateway {
@@ -211,6 +216,8 @@ impl Gateway {
             max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
             authenticator: None,
             extra: axum::Router::new(),
+            parse: ParseOptions::default(),
+            types: None,
         }
     }
 
@@ -264,6 +271,16 @@ impl Gateway {
         dispatch: Arc<dyn dispatch::Dispatch>,
     ) -> Self {
         self.dispatch.insert(name, dispatch);
+        self
+    }
+
+    /// Reads and writes `Any` values of the user's own types in `types` (see
+    /// [`TypeRegistry`]) in REST requests and answers.
+    #[must_use]
+    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
+        let types = types.into();
+        self.parse = ParseOptions::default().type_registry(types.clone());
+        self.types = Some(types);
         self
     }
 
@@ -443,12 +460,19 @@ impl Gateway {
             // Parsing takes long enough to hold up other clients' requests.
             let gateway = self.clone();
             tokio::task::spawn_blocking(move || {
-                assemble(&gateway.routes[index], &values, &query, &body, encoding)
+                assemble(
+                    &gateway.routes[index],
+                    &values,
+                    &query,
+                    &body,
+                    encoding,
+                    &gateway.parse,
+                )
             })
             .await
             .map_err(|e| RestError::new(Code::Internal, format!("parsing failed: {e}")))??
         } else {
-            let assembled = assemble(route, &values, &query, &body, encoding);
+            let assembled = assemble(route, &values, &query, &body, encoding, &self.parse);
             drop(body);
             assembled?
         };
@@ -491,7 +515,7 @@ impl Gateway {
                     .map_err(write_error)?;
                 route
                     .response
-                    .json_to_binary(text.as_bytes())
+                    .json_to_binary_with(text.as_bytes(), &self.parse)
                     .map_err(write_error)?
             };
             return Ok(([(header::CONTENT_TYPE, PROTO_CONTENT_TYPE)], reply).into_response());
@@ -669,7 +693,12 @@ async fn handle(
         None
     } else {
         match Wire::of(request.headers(), request.uri().query()) {
-            Ok(wire) => Some(wire),
+            Ok(mut wire) => {
+                if let Some(types) = &gateway.types {
+                    wire.json = wire.json.type_registry(types.clone());
+                }
+                Some(wire)
+            }
             Err(error) => return error.into_response(),
         }
     };
@@ -739,6 +768,7 @@ pub(super) fn assemble(
     query: &str,
     body: &[u8],
     encoding: Encoding,
+    options: &ParseOptions,
 ) -> Result<Vec<u8>, RestError> {
     let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
     let binding = &route.binding;
@@ -754,7 +784,7 @@ pub(super) fn assemble(
         (_, _) if empty => Vec::new(),
         ("*", Encoding::Json) => route
             .request
-            .json_to_binary(body)
+            .json_to_binary_with(body, options)
             .map_err(|e| invalid(invalid_json(&e)))?,
         ("*", Encoding::Proto) => route
             .request
@@ -765,7 +795,7 @@ pub(super) fn assemble(
             let wrapped = [format!("{{\"{json_name}\":").as_bytes(), body, b"}"].concat();
             route
                 .request
-                .json_to_binary(&wrapped)
+                .json_to_binary_with(&wrapped, options)
                 .map_err(|e| invalid(invalid_json(&e)))?
         }
         (field, Encoding::Proto) => {

@@ -1,7 +1,9 @@
 //! REST (HTTP/JSON) for the crate's services, driven by each method's
-//! `google.api.http` binding.
+//! `google.api.http` binding ([`bindings`]).
 //!
-//! [`Gateway`] serves service implementations over REST as well as gRPC, on
+//! With `rest-client`, [`RestClient`] calls them (JSON or binary protobuf),
+//! and each service package has a `...RestClient` of typed methods. With
+//! `rest`, `Gateway` serves service implementations over REST as well as gRPC, on
 //! one port: a REST request is matched against the bindings' path templates,
 //! its request message is assembled from the JSON body, the path variables
 //! and the query parameters, and it is handed to the implementation; the
@@ -13,11 +15,12 @@
 //! An implementation added with its generated method
 //! (`add_service_controller`, `add_quota_controller`, `add_runtime_service`,
 //! `add_deployment_service`) gets REST requests as typed messages, read by
-//! the JSON engine; a tonic server added with [`Gateway::add_service`] (any
+//! the JSON engine; a tonic server added with `Gateway::add_service` (any
 //! of them, the crate's or others') gets them as an in-process gRPC call,
 //! through the binary encoding.
 //!
 //! ```no_run
+//! # #[cfg(feature = "rest")] mod gateway {
 //! use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::ServiceController;
 //! use cloud_report_proto::rest::{BearerToken, Gateway, Limits, Server};
 //! # use cloud_report_proto::google::api::servicecontrol::v1::*;
@@ -36,10 +39,11 @@
 //! // with timeouts and caps on connections and request bodies.
 //! Server::new(router).limits(Limits::default()).serve(listener).await
 //! # }
+//! # }
 //! ```
 //!
-//! [`Authenticate`] decides from the headers, before any body byte is read;
-//! [`Server`] holds every connection to [`Limits`].
+//! `Authenticate` decides from the headers, before any body byte is read;
+//! `Server` holds every connection to `Limits`.
 
 mod bindings;
 mod client;
