@@ -76,6 +76,7 @@ macro_rules! include_package {
     };
 }
 
+mod codegen;
 pub mod google;
 
 /// The protobuf conformance suite's test messages, compiled only for the

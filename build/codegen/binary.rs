@@ -76,8 +76,8 @@ fn prost_module(kind: &Kind) -> &'static str {
 /// entry's key and value).
 fn merge_function(kind: &Kind) -> String {
     match kind {
-        Kind::String => "crate::wire::merge_string".to_owned(),
-        Kind::Bytes => "crate::wire::merge_bytes".to_owned(),
+        Kind::String => "crate::codegen::wire::merge_string".to_owned(),
+        Kind::Bytes => "crate::codegen::wire::merge_bytes".to_owned(),
         other => format!("::prost::encoding::{}::merge", prost_module(other)),
     }
 }
@@ -143,8 +143,8 @@ fn value_len(kind: &Kind, v: &str) -> String {
         Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => "8".into(),
         Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => "4".into(),
         Kind::Bool => "1".into(),
-        Kind::String | Kind::Bytes => format!("crate::wire::delimited_len({v}.len())"),
-        Kind::Message(_) => format!("crate::wire::delimited_len({v}.encoded_len())"),
+        Kind::String | Kind::Bytes => format!("crate::codegen::wire::delimited_len({v}.len())"),
+        Kind::Message(_) => format!("crate::codegen::wire::delimited_len({v}.encoded_len())"),
         varint => format!(
             "::prost::encoding::encoded_len_varint({})",
             varint_of(varint, v)
@@ -179,8 +179,8 @@ fn fixed_width(kind: &Kind) -> bool {
 /// default, which is what gets it written.
 fn is_set(kind: &Kind, field: &str) -> String {
     match kind {
-        Kind::Double => format!("!crate::wire::is_default_f64({field})"),
-        Kind::Float => format!("!crate::wire::is_default_f32({field})"),
+        Kind::Double => format!("!crate::codegen::wire::is_default_f64({field})"),
+        Kind::Float => format!("!crate::codegen::wire::is_default_f32({field})"),
         Kind::Bool => field.to_owned(),
         Kind::String | Kind::Bytes => format!("!{field}.is_empty()"),
         Kind::Message(_) => unreachable!("message fields have presence"),
@@ -260,22 +260,22 @@ pub(super) fn write_message(out: &mut String, message: &MessageDescriptor) {
 const _: () = {{
     use ::prost::Message as _;
     use ::prost::encoding::WireType;
-    use crate::wire::EncodeReverse as _;
+    use crate::codegen::wire::EncodeReverse as _;
     impl ::prost::Message for {path} {{
         fn encode_raw(&self, buf: &mut impl ::prost::bytes::BufMut) {{
-            crate::wire::encode_raw(self, buf)
+            crate::codegen::wire::encode_raw(self, buf)
         }}
         fn encode(&self, buf: &mut impl ::prost::bytes::BufMut) -> ::core::result::Result<(), ::prost::EncodeError> {{
-            crate::wire::encode(self, buf)
+            crate::codegen::wire::encode(self, buf)
         }}
         fn encode_to_vec(&self) -> ::prost::alloc::vec::Vec<u8> {{
-            crate::wire::encode_to_vec(self)
+            crate::codegen::wire::encode_to_vec(self)
         }}
         fn encode_length_delimited(&self, buf: &mut impl ::prost::bytes::BufMut) -> ::core::result::Result<(), ::prost::EncodeError> {{
-            crate::wire::encode_length_delimited(self, buf)
+            crate::codegen::wire::encode_length_delimited(self, buf)
         }}
         fn encode_length_delimited_to_vec(&self) -> ::prost::alloc::vec::Vec<u8> {{
-            crate::wire::encode_length_delimited_to_vec(self)
+            crate::codegen::wire::encode_length_delimited_to_vec(self)
         }}"
     )
     .unwrap();
@@ -285,8 +285,8 @@ const _: () = {{
     writeln!(
         out,
         "    }}
-    impl crate::wire::EncodeReverse for {path} {{
-        fn encode_reverse(&self, encoder: &mut crate::wire::Encoder) {{
+    impl crate::codegen::wire::EncodeReverse for {path} {{
+        fn encode_reverse(&self, encoder: &mut crate::codegen::wire::Encoder) {{
             if !self.{UNKNOWN_FIELDS}.is_empty() {{
                 encoder.put_slice(self.{UNKNOWN_FIELDS}.as_bytes());
             }}"
@@ -335,7 +335,7 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
             Shape::Packed => (
                 format!("wire_type == {wire} || wire_type == WireType::LengthDelimited"),
                 format!(
-                    "crate::wire::merge_numbers(wire_type, &mut self.{name}, buf, ctx, {}, {module}::merge_repeated)",
+                    "crate::codegen::wire::merge_numbers(wire_type, &mut self.{name}, buf, ctx, {}, {module}::merge_repeated)",
                     packed_width(&kind)
                 ),
             ),
@@ -348,12 +348,12 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
                 };
                 let merge = if let Kind::Message(_) = kind {
                     format!(
-                        "crate::wire::merge_messages(wire_type, &mut self.{name}, buf, ctx, &{:#04x?})",
+                        "crate::codegen::wire::merge_messages(wire_type, &mut self.{name}, buf, ctx, &{:#04x?})",
                         key_bytes(number, Wire::LengthDelimited)
                     )
                 } else if matches!(kind, Kind::String | Kind::Bytes) {
                     format!(
-                        "crate::wire::merge_element(wire_type, &mut self.{name}, buf, ctx, {merge_fn})"
+                        "crate::codegen::wire::merge_element(wire_type, &mut self.{name}, buf, ctx, {merge_fn})"
                     )
                 } else {
                     format!("{module}::merge_repeated(wire_type, &mut self.{name}, buf, ctx)")
@@ -446,7 +446,7 @@ fn write_encoded_len(out: &mut String, fields: &[FieldDescriptor]) {
                     )
                 };
                 format!(
-                    "if !self.{name}.is_empty() {{ len += {key_len} + crate::wire::delimited_len({data}); }}"
+                    "if !self.{name}.is_empty() {{ len += {key_len} + crate::codegen::wire::delimited_len({data}); }}"
                 )
             }
             Shape::Repeated => {
@@ -463,7 +463,7 @@ fn write_encoded_len(out: &mut String, fields: &[FieldDescriptor]) {
                 }
             }
             Shape::Map(key, value) => format!(
-                "len += self.{name}.iter().map(|(k, v)| {key_len} + crate::wire::delimited_len(2 + {} + {})).sum::<usize>();",
+                "len += self.{name}.iter().map(|(k, v)| {key_len} + crate::codegen::wire::delimited_len(2 + {} + {})).sum::<usize>();",
                 value_len(&key, "k"),
                 value_len(&value, "v")
             ),

@@ -11,7 +11,7 @@ use super::naming::{enum_path, message_path, nested_module, to_snake, to_upper_c
 
 /// The codec of one value of the field's kind (ignoring repetition).
 fn value_codec(kind: &Kind) -> String {
-    let c = |name: &str| format!("crate::json::codec::{name}");
+    let c = |name: &str| format!("crate::codegen::json::{name}");
     match kind {
         Kind::Double => c("F64"),
         Kind::Float => c("F32"),
@@ -23,22 +23,22 @@ fn value_codec(kind: &Kind) -> String {
         Kind::String => c("Str"),
         Kind::Bytes => c("Bytes"),
         Kind::Enum(e) if e.full_name() == "google.protobuf.NullValue" => c("Null"),
-        Kind::Enum(e) => format!("crate::json::codec::Enum<{}>", enum_path(e)),
+        Kind::Enum(e) => format!("crate::codegen::json::Enum<{}>", enum_path(e)),
         Kind::Message(m) if m.full_name() == "google.protobuf.Value" => {
-            format!("crate::json::codec::NullableMsg<{}>", message_path(m))
+            format!("crate::codegen::json::NullableMsg<{}>", message_path(m))
         }
-        Kind::Message(m) => format!("crate::json::codec::Msg<{}>", message_path(m)),
+        Kind::Message(m) => format!("crate::codegen::json::Msg<{}>", message_path(m)),
     }
 }
 
 fn map_key_codec(kind: &Kind) -> &'static str {
     match kind {
-        Kind::String => "crate::json::codec::Str",
-        Kind::Bool => "crate::json::codec::Bool",
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => "crate::json::codec::I32",
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => "crate::json::codec::I64",
-        Kind::Uint32 | Kind::Fixed32 => "crate::json::codec::U32",
-        Kind::Uint64 | Kind::Fixed64 => "crate::json::codec::U64",
+        Kind::String => "crate::codegen::json::Str",
+        Kind::Bool => "crate::codegen::json::Bool",
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => "crate::codegen::json::I32",
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => "crate::codegen::json::I64",
+        Kind::Uint32 | Kind::Fixed32 => "crate::codegen::json::U32",
+        Kind::Uint64 | Kind::Fixed64 => "crate::codegen::json::U64",
         other => panic!("{other:?} cannot be a map key"),
     }
 }
@@ -52,13 +52,13 @@ fn field_codec(field: &FieldDescriptor) -> String {
         let key = entry.map_entry_key_field().kind();
         let value = entry.map_entry_value_field().kind();
         format!(
-            "crate::json::codec::Map<{}, {}>",
+            "crate::codegen::json::Map<{}, {}>",
             map_key_codec(&key),
             value_codec(&value)
         )
     } else if field.is_list() {
         format!(
-            "crate::json::codec::Repeated<{}>",
+            "crate::codegen::json::Repeated<{}>",
             value_codec(&field.kind())
         )
     } else {
@@ -119,9 +119,9 @@ const _: () = {{
     #[allow(dead_code)]
     const ONEOF_NAMES: &[&str] = &[{}];
 
-    impl crate::json::codec::Fields for {path} {{
+    impl crate::codegen::json::Fields for {path} {{
         #[allow(unused_variables)]
-        fn write_fields(&self, writer: &mut crate::json::Writer<'_>, first: &mut bool) -> Result<(), crate::json::WriteError> {{",
+        fn write_fields(&self, writer: &mut crate::codegen::json::Writer<'_>, first: &mut bool) -> Result<(), crate::codegen::json::WriteError> {{",
         oneof_names
             .iter()
             .map(|n| format!("{n:?}"))
@@ -150,7 +150,7 @@ const _: () = {{
             for member in oneof.fields() {
                 writeln!(
                     out,
-                    "                    {module}::{enum_name}::{}(v) => crate::json::codec::write_field::<{}>(writer, first, {:?}, {})?,",
+                    "                    {module}::{enum_name}::{}(v) => crate::codegen::json::write_field::<{}>(writer, first, {:?}, {})?,",
                     to_upper_camel(member.name()),
                     value_codec(&member.kind()),
                     json_key(member.json_name()),
@@ -167,13 +167,13 @@ const _: () = {{
             let v = if is_boxed(field) { "&**v" } else { "v" };
             writeln!(
                 out,
-                "            if let Some(v) = &self.{name} {{\n                crate::json::codec::write_field::<{codec}>(writer, first, {key:?}, {v})?;\n            }}"
+                "            if let Some(v) = &self.{name} {{\n                crate::codegen::json::write_field::<{codec}>(writer, first, {key:?}, {v})?;\n            }}"
             )
             .unwrap();
         } else {
             writeln!(
                 out,
-                "            if !<{codec} as crate::json::codec::Codec>::is_default(&self.{name}) {{\n                crate::json::codec::write_field::<{codec}>(writer, first, {key:?}, &self.{name})?;\n            }}"
+                "            if !<{codec} as crate::codegen::json::Codec>::is_default(&self.{name}) {{\n                crate::codegen::json::write_field::<{codec}>(writer, first, {key:?}, &self.{name})?;\n            }}"
             )
             .unwrap();
         }
@@ -188,7 +188,7 @@ const _: () = {{
         }}
 
         #[allow(unused_mut, unused_variables)]
-        fn read_members(&mut self, reader: &mut crate::json::Reader<'_>, mut first: bool, in_any: bool) -> Result<(), crate::json::ReadError> {{
+        fn read_members(&mut self, reader: &mut crate::codegen::json::Reader<'_>, mut first: bool, in_any: bool) -> Result<(), crate::codegen::json::ReadError> {{
             let message = self;
             let mut seen = [false; {}];
             let mut oneofs_set = [false; {}];
@@ -201,7 +201,7 @@ const _: () = {{
                 let (index, by_proto_name) = match index {{
                     Ok(found) => found,
                     Err(name) => {{
-                        crate::json::codec::unknown_member(reader, {full_name:?}, &name, in_any)?;
+                        crate::codegen::json::unknown_member(reader, {full_name:?}, &name, in_any)?;
                         continue;
                     }}
                 }};
@@ -228,9 +228,9 @@ const _: () = {{
             writeln!(
                 out,
                 "                    {i} => {{
-                        crate::json::codec::mark_seen(&mut seen, {i}, {json:?}, {named})?;
-                        if let Some(v) = <{codec} as crate::json::codec::Codec>::read(reader).map_err(|e| e.in_field({named}))? {{
-                            crate::json::codec::set_oneof(&mut oneofs_set, {group}, ONEOF_NAMES).map_err(|e| e.in_field({named}))?;
+                        crate::codegen::json::mark_seen(&mut seen, {i}, {json:?}, {named})?;
+                        if let Some(v) = <{codec} as crate::codegen::json::Codec>::read(reader).map_err(|e| e.in_field({named}))? {{
+                            crate::codegen::json::set_oneof(&mut oneofs_set, {group}, ONEOF_NAMES).map_err(|e| e.in_field({named}))?;
                             message.{oneof_field} = Some({module}::{enum_name}::{variant}({v}));
                         }}
                     }}",
@@ -252,8 +252,8 @@ const _: () = {{
             writeln!(
                 out,
                 "                    {i} => {{
-                        crate::json::codec::mark_seen(&mut seen, {i}, {json:?}, {named})?;
-                        if let Some(v) = <{codec} as crate::json::codec::Codec>::read(reader).map_err(|e| e.in_field({named}))? {{ {assign}; }}
+                        crate::codegen::json::mark_seen(&mut seen, {i}, {json:?}, {named})?;
+                        if let Some(v) = <{codec} as crate::codegen::json::Codec>::read(reader).map_err(|e| e.in_field({named}))? {{ {assign}; }}
                     }}",
                 codec = field_codec(field),
             )
@@ -268,36 +268,36 @@ const _: () = {{
         }}
     }}
 
-    impl crate::json::Sealed for {path} {{}}
+    impl crate::codegen::json::Sealed for {path} {{}}
 
-    impl crate::json::ReadJson for {path} {{
-        fn read_json(reader: &mut crate::json::Reader<'_>) -> Result<Self, crate::json::ReadError> {{
+    impl crate::codegen::json::ReadJson for {path} {{
+        fn read_json(reader: &mut crate::codegen::json::Reader<'_>) -> Result<Self, crate::codegen::json::ReadError> {{
             let mut message = Self::default();
             Self::read_json_in_place(reader, &mut message)?;
             Ok(message)
         }}
 
         #[inline]
-        fn read_json_in_place(reader: &mut crate::json::Reader<'_>, place: &mut Self) -> Result<(), crate::json::ReadError> {{
-            crate::json::codec::read_message(reader, place)
+        fn read_json_in_place(reader: &mut crate::codegen::json::Reader<'_>, place: &mut Self) -> Result<(), crate::codegen::json::ReadError> {{
+            crate::codegen::json::read_message(reader, place)
         }}
     }}
 
-    impl crate::json::WriteJson for {path} {{
-        fn write_json(&self, writer: &mut crate::json::Writer<'_>) -> Result<(), crate::json::WriteError> {{
-            crate::json::codec::write_message(self, writer)
+    impl crate::codegen::json::WriteJson for {path} {{
+        fn write_json(&self, writer: &mut crate::codegen::json::Writer<'_>) -> Result<(), crate::codegen::json::WriteError> {{
+            crate::codegen::json::write_message(self, writer)
         }}
     }}
 
     impl serde::Serialize for {path} {{
         fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {{
-            crate::json::serde_bridge::serialize(self, serializer)
+            crate::codegen::json::serde_bridge::serialize(self, serializer)
         }}
     }}
 
     impl<'de> serde::Deserialize<'de> for {path} {{
         fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
-            crate::json::serde_bridge::deserialize(deserializer)
+            crate::codegen::json::serde_bridge::deserialize(deserializer)
         }}
     }}
 }};"
@@ -337,7 +337,7 @@ pub(super) fn write_enum(out: &mut String, e: &EnumDescriptor) {
     }
     writeln!(
         out,
-        "impl crate::json::codec::ProtoEnum for {path} {{
+        "impl crate::codegen::json::ProtoEnum for {path} {{
     const FULL_NAME: &'static str = {:?};
     fn name_of(number: i32) -> ::core::option::Option<&'static str> {{
         match number {{
@@ -357,7 +357,7 @@ impl serde::Serialize for {path} {{
 }}
 impl<'de> serde::Deserialize<'de> for {path} {{
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{
-        crate::json::serde_bridge::deserialize_enum(deserializer)
+        crate::codegen::json::serde_bridge::deserialize_enum(deserializer)
     }}
 }}",
         e.full_name(),

@@ -120,7 +120,7 @@ fn registry_entry(registry: &mut String, message: &MessageDescriptor) {
                 unreachable!("filtered on message lists")
             };
             format!(
-                "crate::registry::ListField {{ json_name: {:?}, name: {:?}, number: {}, element: {:?} }}",
+                "crate::codegen::registry::ListField {{ json_name: {:?}, name: {:?}, number: {}, element: {:?} }}",
                 f.json_name(),
                 f.name(),
                 f.number(),
@@ -135,7 +135,7 @@ fn registry_entry(registry: &mut String, message: &MessageDescriptor) {
     };
     writeln!(
         registry,
-        "    crate::registry::Entry::{constructor}::<{}>({:?}){lists},",
+        "    crate::codegen::registry::Entry::{constructor}::<{}>({:?}){lists},",
         message_path(message),
         message.full_name(),
     )

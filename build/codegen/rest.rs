@@ -59,7 +59,7 @@ pub(super) fn http_bindings(pool: &DescriptorPool) -> (String, BTreeMap<String, 
                         _ => "Scalar",
                     };
                     format!(
-                        "crate::rest::RequestField {{ name: {:?}, json_name: {:?}, kind: crate::rest::FieldKind::{kind}, repeated: {}, number: {} }}",
+                        "crate::codegen::rest::RequestField {{ name: {:?}, json_name: {:?}, kind: crate::codegen::rest::FieldKind::{kind}, repeated: {}, number: {} }}",
                         f.name(),
                         f.json_name(),
                         f.is_list(),
@@ -69,7 +69,7 @@ pub(super) fn http_bindings(pool: &DescriptorPool) -> (String, BTreeMap<String, 
                 .collect();
             writeln!(
                 out,
-                "    crate::rest::Binding {{ service: {:?}, method: {:?}, verb: {verb:?}, template: {template:?}, body: {body:?}, request: {:?}, response: {:?}, fields: &[{}] }},",
+                "    crate::codegen::rest::Binding {{ service: {:?}, method: {:?}, verb: {verb:?}, template: {template:?}, body: {body:?}, request: {:?}, response: {:?}, fields: &[{}] }},",
                 service.full_name(),
                 method.name(),
                 input.full_name(),
@@ -81,7 +81,7 @@ pub(super) fn http_bindings(pool: &DescriptorPool) -> (String, BTreeMap<String, 
                 methods,
                 "    /// Calls `{}` over REST: `{verb} {template}`.
     pub async fn {}(&self, request: {}) -> Result<{}, tonic::Status> {{
-        self.client.call(&crate::rest::BINDINGS[{index}], &request).await
+        self.client.call(&crate::codegen::rest::BINDINGS[{index}], &request).await
     }}",
                 method.full_name(),
                 to_snake(method.name()),
@@ -118,7 +118,7 @@ pub(super) fn http_bindings(pool: &DescriptorPool) -> (String, BTreeMap<String, 
 /// `{snake}_client::{name}Client`, over HTTP/JSON.
 #[derive(Clone, Debug)]
 pub struct {name}RestClient {{
-    client: crate::rest::RestClient,
+    client: crate::codegen::rest::RestClient,
 }}
 
 impl {name}RestClient {{
@@ -126,7 +126,7 @@ impl {name}RestClient {{
     pub const DEFAULT_BASE_URL: &'static str = \"https://{host}\";
 
     /// A client calling through `client`.
-    pub fn new(client: crate::rest::RestClient) -> Self {{
+    pub fn new(client: crate::codegen::rest::RestClient) -> Self {{
         Self {{ client }}
     }}
 
@@ -137,8 +137,8 @@ impl {name}RestClient {{
 struct {name}Dispatch<T>(std::sync::Arc<T>);
 
 #[cfg(feature = \"rest\")]
-impl<T: {snake}_server::{name}> crate::rest::dispatch::Dispatch for {name}Dispatch<T> {{
-    fn call(&self, method: &'static str, call: crate::rest::dispatch::TypedCall) -> crate::rest::dispatch::Reply<'_> {{
+impl<T: {snake}_server::{name}> crate::codegen::rest::dispatch::Dispatch for {name}Dispatch<T> {{
+    fn call(&self, method: &'static str, call: crate::codegen::rest::dispatch::TypedCall) -> crate::codegen::rest::dispatch::Reply<'_> {{
         match method {{
 {arms}            _ => Box::pin(async move {{ Err(call.unbound(method)) }}),
         }}
@@ -146,7 +146,7 @@ impl<T: {snake}_server::{name}> crate::rest::dispatch::Dispatch for {name}Dispat
 }}
 
 #[cfg(feature = \"rest\")]
-impl crate::rest::Gateway {{
+impl crate::codegen::rest::Gateway {{
     /// Serves a `{full}` implementation over gRPC and REST on the gateway:
     /// as [`add_service`](crate::rest::Gateway::add_service) with
     /// `{snake}_server::{name}Server`, except that REST calls reach

@@ -518,18 +518,20 @@ fn debug_value(field: &FieldDescriptor, value: &str) -> String {
             unreachable!("map fields are messages")
         };
         return match enum_of(entry.map_entry_value_field().kind()) {
-            Some(e) => format!("&crate::wire::debug::EnumMap::<_, {e}>({value}, {phantom})"),
+            Some(e) => {
+                format!("&crate::codegen::wire::debug::EnumMap::<_, {e}>({value}, {phantom})")
+            }
             None => value.to_owned(),
         };
     }
     match enum_of(field.kind()) {
         Some(e) if field.is_list() => {
-            format!("&crate::wire::debug::Enums::<{e}>({value}, {phantom})")
+            format!("&crate::codegen::wire::debug::Enums::<{e}>({value}, {phantom})")
         }
         Some(e) if is_optional(field) => {
-            format!("&crate::wire::debug::OptionalEnum::<{e}>({value}, {phantom})")
+            format!("&crate::codegen::wire::debug::OptionalEnum::<{e}>({value}, {phantom})")
         }
-        Some(e) => format!("&crate::wire::debug::Enum::<{e}>({value}, {phantom})"),
+        Some(e) => format!("&crate::codegen::wire::debug::Enum::<{e}>({value}, {phantom})"),
         None => value.to_owned(),
     }
 }
