@@ -498,6 +498,7 @@ impl Gateway {
         let write_error = |e: registry::TranscodeError| {
             RestError::new(Code::Internal, format!("cannot write the response: {e}"))
         };
+        let masked = mask.is_some();
         let mut options = wire.json.clone();
         if let Some(mask) = mask {
             options = options.mask(mask);
@@ -506,7 +507,7 @@ impl Gateway {
         if wire.answer == Encoding::Proto {
             // A binary answer cut down: written as JSON under the mask and
             // read back, as the mask's paths are fields of the message.
-            let reply = if options == wire.json {
+            let reply = if !masked {
                 reply
             } else {
                 let text = route
