@@ -257,6 +257,62 @@ async fn apigee_bindings_take_path_variables_and_query_parameters() {
     }
 }
 
+/// Query parameters set the typed request's fields by the JSON mapping's
+/// rules for the field's string form (a bool's literal), by proto or JSON
+/// name; each failure names the parameter. The same on both wirings (typed
+/// dispatch, and the binary encoding appended for a tonic server).
+#[tokio::test(flavor = "multi_thread")]
+async fn query_parameters_bind_to_typed_fields() {
+    let name = "organizations/o/environments/e/apis/a/revisions/4";
+    for wiring in Wiring::BOTH {
+        let backend = Backend::default();
+        let addr = serve_wired(backend.clone(), 4096, wiring).await;
+        let url = |query: &str| {
+            format!("http://{addr}/v1/{name}/deployments:generateDeployChangeReport?{query}")
+        };
+        for (query, expected) in [
+            ("override=true", true),
+            ("override=false", false),
+            (
+                "$alt=json;enum-encoding=int&override=true&prettyPrint=false",
+                true,
+            ),
+            ("", false),
+        ] {
+            let (code, answer) = post(url(query), "").await;
+            assert_eq!((code, &answer), (200, &json!({})), "{wiring:?} {query}");
+            let received = backend.deploys.lock().unwrap().pop().unwrap();
+            assert_eq!(
+                (received.name.as_str(), received.r#override),
+                (name, expected)
+            );
+        }
+        for (query, message) in [
+            ("override=1", "invalid query parameter \"override\": "),
+            ("override=True", "invalid query parameter \"override\": "),
+            (
+                "override=true&override=false",
+                "\"override\" is given more than once",
+            ),
+            ("name=x", "\"name\" is given more than once"),
+            (
+                "nope=1",
+                "cannot bind query parameter \"nope\": no such field",
+            ),
+            (
+                "name.x=1",
+                "cannot bind query parameter \"name.x\": no such field",
+            ),
+        ] {
+            let (code, answer) = post(url(query), "").await;
+            assert_eq!(code, 400, "{wiring:?} {query}: {answer}");
+            let text = answer["error"]["message"].as_str().unwrap();
+            assert!(text.contains(message), "{wiring:?} {query}: {text}");
+        }
+        assert!(backend.deploys.lock().unwrap().is_empty());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_come_in_googles_form() {
     for wiring in Wiring::BOTH {

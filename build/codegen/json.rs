@@ -10,7 +10,7 @@ use super::model::{is_boxed, is_optional, real_oneof};
 use super::naming::{enum_path, message_path, nested_module, to_snake, to_upper_camel};
 
 /// The codec of one value of the field's kind (ignoring repetition).
-fn value_codec(kind: &Kind) -> String {
+pub(super) fn value_codec(kind: &Kind) -> String {
     let c = |name: &str| format!("crate::codegen::json::{name}");
     match kind {
         Kind::Double => c("F64"),

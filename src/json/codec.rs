@@ -64,6 +64,10 @@ pub(crate) trait Codec {
     }
     /// Writes the value.
     fn write(value: &Self::Value, writer: &mut Writer<'_>) -> Result<(), WriteError>;
+    /// Whether a value's text form (a path variable's or query parameter's,
+    /// see [`super::text`]) is its JSON literal: `true` and `false` for
+    /// bools. For every other scalar it is what its JSON string form holds.
+    const LITERAL_TEXT: bool = false;
 }
 
 /// A codec of map keys, which JSON always writes as strings.
@@ -517,6 +521,7 @@ pub(crate) struct Bool;
 
 impl Codec for Bool {
     type Value = bool;
+    const LITERAL_TEXT: bool = true;
     fn is_default(value: &bool) -> bool {
         !*value
     }

@@ -55,6 +55,8 @@ mod options;
 pub(crate) mod read;
 mod scan;
 pub(crate) mod serde_bridge;
+#[cfg(feature = "rest-client")]
+pub(crate) mod text;
 pub(crate) mod write;
 
 pub use options::{ParseOptions, WriteOptions};

@@ -5,38 +5,17 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+#[cfg(feature = "rest")]
+use super::message::{FieldError, RequestMessage};
 use super::template::{PathTemplate, TemplateError};
 
 /// The media type of binary protobuf bodies, as ESP and ESPv2 send them.
 pub const PROTO_CONTENT_TYPE: &str = "application/x-protobuf";
 
-/// How a request field takes a query parameter's text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FieldKind {
-    /// `true` or `false`.
-    Bool,
-    /// A number, string or enum: the text is the field's JSON string form.
-    Scalar,
-    /// A message: not bindable from a query parameter.
-    Message,
-}
-
-/// A top-level field of a request message.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct RequestField {
-    /// The proto name, as path templates and query parameters use it.
-    pub(crate) name: &'static str,
-    /// The JSON name.
-    pub(crate) json_name: &'static str,
-    /// How a query parameter's text becomes the field's value.
-    pub(crate) kind: FieldKind,
-    /// Whether the field is repeated (the parameter may be given repeatedly).
-    #[cfg_attr(not(feature = "rest"), allow(dead_code))]
-    pub(crate) repeated: bool,
-    /// The field number, for a binary body that is this field.
-    #[cfg_attr(not(feature = "rest"), allow(dead_code))]
-    pub(crate) number: u32,
-}
+/// How a binding's path values and query become the binary encoding of the
+/// fields they set.
+#[cfg(feature = "rest")]
+pub(crate) type EncodeParameters = fn(&Binding, &[String], &str) -> Result<Vec<u8>, String>;
 
 /// One method's `google.api.http` binding, from [`bindings`].
 #[derive(Clone, Copy, Debug)]
@@ -49,7 +28,10 @@ pub struct Binding {
     pub(crate) body: &'static str,
     pub(crate) request: &'static str,
     pub(crate) response: &'static str,
-    pub(crate) fields: &'static [RequestField],
+    /// The binary encoding of the request fields that path values and a
+    /// query bind ([`encode_parameters`] of the request type).
+    #[cfg(feature = "rest")]
+    pub(crate) encode_parameters: EncodeParameters,
 }
 
 impl Binding {
@@ -138,30 +120,6 @@ impl Binding {
             .find(|b| b.service == service && b.method == method)
     }
 
-    /// The JSON name of a top-level request field, by its proto name.
-    pub(crate) fn field_json_name(&self, name: &str) -> Option<&'static str> {
-        self.fields
-            .iter()
-            .find(|f| f.name == name)
-            .map(|f| f.json_name)
-    }
-
-    /// The JSON names along a path variable's field path (proto names, as
-    /// templates write them): the request field's own JSON name at the top,
-    /// lowerCamelCase below. The one rule the client and the gateway bind
-    /// path variables by.
-    pub(crate) fn json_path(&self, path: &[String]) -> Vec<String> {
-        path.iter()
-            .enumerate()
-            .map(
-                |(i, name)| match self.field_json_name(name).filter(|_| i == 0) {
-                    Some(json_name) => json_name.to_owned(),
-                    None => crate::google::protobuf::lower_camel(name),
-                },
-            )
-            .collect()
-    }
-
     /// The parsed path template, parsed once.
     pub fn path_template(&self) -> Result<Cow<'static, PathTemplate>, TemplateError> {
         match parsed_templates().get(self.template) {
@@ -169,6 +127,86 @@ impl Binding {
             None => PathTemplate::parse(self.template).map(Cow::Owned),
         }
     }
+}
+
+/// Query parameters every Google API accepts besides request fields.
+#[cfg(feature = "rest")]
+pub(crate) const SYSTEM_PARAMETERS: &[&str] = &[
+    "$.xgafv",
+    "alt",
+    "$alt",
+    "$ct",
+    "fields",
+    "$fields",
+    "key",
+    "prettyPrint",
+    "$prettyPrint",
+    "quotaUser",
+    "userProject",
+    "access_token",
+];
+
+#[cfg(feature = "rest")]
+impl Binding {
+    /// Sets the fields of `message` that the path values (one per template
+    /// variable, in order) and the query parameters bind, the system
+    /// parameters aside: the one way the gateway binds them, on the typed
+    /// request. The error says which parameter, and why.
+    pub(crate) fn bind<M: RequestMessage>(
+        &self,
+        message: &mut M,
+        path_values: &[String],
+        query: &str,
+    ) -> Result<(), String> {
+        let template = self.path_template().map_err(|e| e.to_string())?;
+        // Singular fields set so far: a second value for one is an error.
+        let mut set: Vec<&'static str> = Vec::new();
+        for (variable, value) in template.variables().iter().zip(path_values) {
+            let path: Vec<&str> = variable.iter().map(String::as_str).collect();
+            let field = message
+                .set_parameter(&path, value)
+                .map_err(|e| format!("invalid path variable {}: {e}", variable.join(".")))?;
+            set.extend(field);
+        }
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            if SYSTEM_PARAMETERS.contains(&name.as_ref()) {
+                continue;
+            }
+            if self.body == "*" {
+                return Err(format!(
+                    "cannot bind query parameter \"{name}\": the body holds every field"
+                ));
+            }
+            let path: Vec<&str> = name.split('.').collect();
+            match message.set_parameter(&path, &value) {
+                Ok(Some(field)) if set.contains(&field) => {
+                    return Err(format!(
+                        "query parameter \"{name}\" is given more than once"
+                    ));
+                }
+                Ok(field) => set.extend(field),
+                Err(FieldError::Invalid(e)) => {
+                    return Err(format!("invalid query parameter \"{name}\": {e}"));
+                }
+                Err(e) => return Err(format!("cannot bind query parameter \"{name}\": {e}")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The binary encoding of the fields of an `M` that a binding's path values
+/// and query bind: what the gateway appends to the body's encoding for a
+/// service it calls through gRPC's encoding, so that they set those fields.
+#[cfg(feature = "rest")]
+pub(crate) fn encode_parameters<M: RequestMessage>(
+    binding: &Binding,
+    path_values: &[String],
+    query: &str,
+) -> Result<Vec<u8>, String> {
+    let mut message = M::default();
+    binding.bind(&mut message, path_values, query)?;
+    Ok(message.encode_to_vec())
 }
 
 #[cfg(test)]

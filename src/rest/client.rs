@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use prost::Message as _;
 
-use super::bindings::{Binding, FieldKind, PROTO_CONTENT_TYPE};
+use super::bindings::{Binding, PROTO_CONTENT_TYPE};
 use super::error::RestError;
+use super::message::RequestMessage;
 use crate::google::rpc::Code;
 use crate::json::{ParseOptions, WriteOptions};
 use crate::registry::TypeRegistry;
@@ -220,29 +221,21 @@ impl RestClient {
     pub async fn call<Req, Resp>(
         &self,
         binding: &Binding,
-        request: &Req,
+        request: Req,
     ) -> Result<Resp, tonic::Status>
     where
-        Req: crate::json::WriteJson + prost::Message,
+        Req: RequestMessage + crate::json::WriteJson,
         Resp: crate::json::ReadJson + prost::Message + Default,
     {
-        let (path, mut query, body) = bind(binding, request, &self.write)?;
-        let binary = self.binary;
-        let body = match body {
-            // The whole message, path fields included: they agree.
-            Some(_) if binary && binding.body == "*" => Some((request.encode_to_vec(), true)),
-            Some(json) => Some((
-                serde_json::to_vec(&json)
-                    .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?,
-                false,
-            )),
-            None => None,
+        let Bound { path, query, body } = bind(binding, request, self.binary, &self.write)?;
+        let query = {
+            let mut pairs = form_urlencoded::Serializer::new(String::new());
+            pairs.extend_pairs(query);
+            if self.binary && !body.as_ref().is_some_and(|(_, proto)| *proto) {
+                pairs.append_pair("$alt", "proto");
+            }
+            pairs.finish()
         };
-        if binary && !body.as_ref().is_some_and(|(_, proto)| *proto) {
-            let mut pairs = form_urlencoded::Serializer::new(query);
-            pairs.append_pair("$alt", "proto");
-            query = pairs.finish();
-        }
         let url = if query.is_empty() {
             format!("{}{path}", self.base_url)
         } else {
@@ -318,91 +311,59 @@ fn transport_error(error: reqwest::Error) -> tonic::Status {
     status
 }
 
-/// The path, query string and JSON body (not yet written, as a binary call
-/// sends the message instead) of a request under a binding.
-fn bind<Req: crate::json::WriteJson>(
+/// A request under its binding: what goes in the URL and the body.
+struct Bound {
+    path: String,
+    query: Vec<(&'static str, String)>,
+    /// The body and whether it is binary.
+    body: Option<(Vec<u8>, bool)>,
+}
+
+/// The path, query parameters and body of a request under a binding: the
+/// path variables' fields taken out of the request as text, the body the
+/// rest of it (a binary call sends the whole message, path fields
+/// included, as ESPv2 does), or, without a body, its set fields as query
+/// parameters.
+fn bind<Req: RequestMessage + crate::json::WriteJson>(
     binding: &Binding,
-    request: &Req,
+    mut request: Req,
+    binary: bool,
     options: &WriteOptions,
-) -> Result<(String, String, Option<serde_json::Value>), tonic::Status> {
+) -> Result<Bound, tonic::Status> {
     let invalid = |m: String| tonic::Status::invalid_argument(m);
     let template = binding
         .path_template()
         .map_err(|e| tonic::Status::internal(e.to_string()))?;
-    let value: serde_json::Value = crate::json::to_vec_with(request, options)
-        .map_err(|e| e.to_string())
-        .and_then(|text| serde_json::from_slice(&text).map_err(|e| e.to_string()))
-        .map_err(|e| invalid(format!("cannot write the request as JSON: {e}")))?;
-    let serde_json::Value::Object(mut fields) = value else {
-        return Err(invalid("the request is not a JSON object".into()));
-    };
-    let mut path_values = Vec::new();
+    let whole_binary = (binary && binding.body == "*").then(|| request.encode_to_vec());
+    let mut path_values = Vec::with_capacity(template.variables().len());
     for variable in template.variables() {
-        path_values.push(take_path(binding, &mut fields, variable).unwrap_or_default());
+        let path: Vec<&str> = variable.iter().map(String::as_str).collect();
+        let text = request
+            .take_parameter(&path)
+            .map_err(|e| invalid(format!("path variable {}: {e}", variable.join("."))))?;
+        path_values.push(text);
     }
     let refs: Vec<&str> = path_values.iter().map(String::as_str).collect();
     let path = template.expand(&refs).map_err(|e| invalid(e.to_string()))?;
-    let (query, body) = match binding.body {
-        "*" => (String::new(), Some(serde_json::Value::Object(fields))),
-        "" => (query_string(binding, &fields)?, None),
-        field => {
-            let json_name = binding.field_json_name(field).unwrap_or(field);
-            let body = fields
-                .remove(json_name)
-                .unwrap_or(serde_json::Value::Object(Default::default()));
-            (query_string(binding, &fields)?, Some(body))
+    let mut query = Vec::new();
+    let body = match (binding.body, whole_binary) {
+        (_, Some(binary)) => Some((binary, true)),
+        ("*", None) => {
+            let json = crate::json::to_vec_with(&request, options)
+                .map_err(|e| invalid(format!("cannot write the request as JSON: {e}")))?;
+            Some((json, false))
+        }
+        _ => {
+            request.query_parameters(&mut query).map_err(|e| {
+                invalid(format!(
+                    "{e}, which {} {} cannot carry in the query",
+                    binding.verb, binding.template
+                ))
+            })?;
+            None
         }
     };
-    Ok((path, query, body))
-}
-
-/// Removes a path variable's field (by [`Binding::json_path`]) from the
-/// request JSON; its text.
-fn take_path(
-    binding: &Binding,
-    fields: &mut serde_json::Map<String, serde_json::Value>,
-    path: &[String],
-) -> Option<String> {
-    let names = binding.json_path(path);
-    let (last, parents) = names.split_last()?;
-    let mut current = fields;
-    for name in parents {
-        current = current.get_mut(name)?.as_object_mut()?;
-    }
-    match current.remove(last)? {
-        serde_json::Value::String(s) => Some(s),
-        other => Some(other.to_string()),
-    }
-}
-
-/// The remaining fields as query parameters (top-level scalars only, as the
-/// bindings of these APIs need).
-fn query_string(
-    binding: &Binding,
-    fields: &serde_json::Map<String, serde_json::Value>,
-) -> Result<String, tonic::Status> {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in fields {
-        let field = binding.fields.iter().find(|f| f.json_name == name);
-        if field.is_some_and(|f| f.kind == FieldKind::Message) || value.is_object() {
-            return Err(tonic::Status::invalid_argument(format!(
-                "field {name} is a message, which {} {} cannot carry in the query",
-                binding.verb, binding.template
-            )));
-        }
-        let items = match value {
-            serde_json::Value::Array(items) => items.clone(),
-            other => vec![other.clone()],
-        };
-        for item in items {
-            let text = match item {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            query.append_pair(name, &text);
-        }
-    }
-    Ok(query.finish())
+    Ok(Bound { path, query, body })
 }
 
 /// The error a REST client reports, as a `tonic::Status` so that code handling

@@ -18,9 +18,10 @@ use prost::Message;
 
 use super::error::RestError;
 use super::gateway::{
-    Encoding, Gateway, PARSE_ON_POOL_BYTES, assemble, bind_parameters, body_is_empty,
-    grpc_status_of, invalid_json, invalid_proto, message_too_large,
+    Encoding, Gateway, PARSE_ON_POOL_BYTES, assemble, body_is_empty, grpc_status_of, invalid_json,
+    invalid_proto, message_too_large,
 };
+use super::message::RequestMessage;
 use crate::google::rpc::Code;
 use crate::json::ReadJson;
 
@@ -56,7 +57,7 @@ impl TypedCall {
     /// up no other request.
     pub(crate) async fn request<M>(&self) -> Result<tonic::Request<M>, RestError>
     where
-        M: Message + Default + ReadJson + Send + 'static,
+        M: RequestMessage + ReadJson + Send + 'static,
     {
         let message = if self.body.len() > PARSE_ON_POOL_BYTES {
             let call = self.clone();
@@ -73,7 +74,7 @@ impl TypedCall {
         ))
     }
 
-    fn read<M: Message + Default + ReadJson>(&self) -> Result<M, RestError> {
+    fn read<M: RequestMessage + ReadJson>(&self) -> Result<M, RestError> {
         let route = &self.gateway.routes[self.route];
         let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
         let whole_body = route.binding.body == "*" && !body_is_empty(&self.body, self.encoding);
@@ -95,12 +96,10 @@ impl TypedCall {
                     }
                 },
             };
-            let bound = bind_parameters(route, &self.values, &self.query)?;
-            if !bound.is_empty() {
-                message
-                    .merge(bound.as_slice())
-                    .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
-            }
+            route
+                .binding
+                .bind(&mut message, &self.values, &self.query)
+                .map_err(|message| RestError::new(Code::InvalidArgument, message))?;
             message
         } else {
             // A body bound to one field, or none: rare, and assembled as

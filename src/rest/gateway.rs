@@ -16,7 +16,7 @@ use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
-use super::bindings::{BINDINGS, Binding, FieldKind, PROTO_CONTENT_TYPE};
+use super::bindings::{BINDINGS, Binding, PROTO_CONTENT_TYPE};
 use super::error::BodyError;
 use super::error::{RestError, clip, error_response};
 use super::template::PathTemplate;
@@ -31,22 +31,6 @@ use crate::registry::{self, Entry};
 /// REST bodies larger than this are parsed on the blocking pool, so that
 /// the async workers keep answering other clients meanwhile.
 pub(super) const PARSE_ON_POOL_BYTES: usize = 256 << 10;
-
-/// Query parameters every Google API accepts besides request fields.
-const SYSTEM_PARAMETERS: &[&str] = &[
-    "$.xgafv",
-    "alt",
-    "$alt",
-    "$ct",
-    "fields",
-    "$fields",
-    "key",
-    "prettyPrint",
-    "$prettyPrint",
-    "quotaUser",
-    "userProject",
-    "access_token",
-];
 
 /// How a message travels in a REST body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -791,34 +775,12 @@ pub(super) fn assemble(
             .request
             .normalize_binary(body)
             .map_err(|e| invalid(invalid_proto(&e)))?,
-        (field, Encoding::Json) => {
-            let json_name = binding.field_json_name(field).unwrap_or(field);
-            let wrapped = [format!("{{\"{json_name}\":").as_bytes(), body, b"}"].concat();
-            route
-                .request
-                .json_to_binary_with(&wrapped, options)
-                .map_err(|e| invalid(invalid_json(&e)))?
-        }
-        (field, Encoding::Proto) => {
-            // The body is the field's message: put it in the field.
-            let number = binding
-                .fields
-                .iter()
-                .find(|f| f.name == field)
-                .map(|f| f.number)
-                .ok_or_else(|| RestError::new(Code::Internal, "the body field is unknown"))?;
-            let mut wrapped = Vec::with_capacity(body.len() + 16);
-            prost::encoding::encode_key(
-                number,
-                prost::encoding::WireType::LengthDelimited,
-                &mut wrapped,
-            );
-            prost::encoding::encode_varint(body.len() as u64, &mut wrapped);
-            wrapped.extend_from_slice(body);
-            route
-                .request
-                .normalize_binary(&wrapped)
-                .map_err(|e| invalid(invalid_proto(&e)))?
+        // The build refuses a body of one field.
+        (field, _) => {
+            return Err(RestError::new(
+                Code::Internal,
+                format!("a body of one field ({field}) is not bound"),
+            ));
         }
     };
 
@@ -836,87 +798,16 @@ pub(super) fn body_is_empty(body: &[u8], encoding: Encoding) -> bool {
 }
 
 /// The binary encoding of the fields that the path variables and query
-/// parameters bind: appended to the body's encoding, or merged into the
-/// body's message, they set those fields.
+/// parameters bind (set on the typed request, see [`Binding::bind`]):
+/// appended to the body's encoding, they set those fields.
 pub(super) fn bind_parameters(
     route: &Route,
     path_values: &[String],
     query: &str,
 ) -> Result<Vec<u8>, RestError> {
-    let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
     let binding = &route.binding;
-    let mut fields = serde_json::Map::new();
-    for (path, value) in route.template.variables().iter().zip(path_values) {
-        set_path(
-            binding,
-            &mut fields,
-            path,
-            serde_json::Value::String(value.clone()),
-        )?;
-    }
-    let mut repeated: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        match name.as_ref() {
-            other if SYSTEM_PARAMETERS.contains(&other) => {}
-            other => {
-                if binding.body == "*" {
-                    return Err(invalid(format!(
-                        "cannot bind query parameter \"{other}\": the body holds every field"
-                    )));
-                }
-                let field = binding
-                    .fields
-                    .iter()
-                    .find(|f| f.name == other || f.json_name == other)
-                    .ok_or_else(|| {
-                        invalid(format!(
-                            "cannot bind query parameter \"{other}\": no such field"
-                        ))
-                    })?;
-                let value = match field.kind {
-                    FieldKind::Bool => match value.as_ref() {
-                        "true" => serde_json::Value::Bool(true),
-                        "false" => serde_json::Value::Bool(false),
-                        _ => {
-                            return Err(invalid(format!(
-                                "query parameter \"{other}\" must be true or false"
-                            )));
-                        }
-                    },
-                    FieldKind::Scalar => serde_json::Value::String(value.into_owned()),
-                    FieldKind::Message => {
-                        return Err(invalid(format!(
-                            "cannot bind query parameter \"{other}\": it is a message"
-                        )));
-                    }
-                };
-                if field.repeated {
-                    repeated
-                        .entry(field.json_name.to_owned())
-                        .or_default()
-                        .push(value);
-                } else if fields.insert(field.json_name.to_owned(), value).is_some() {
-                    return Err(invalid(format!(
-                        "query parameter \"{other}\" is given more than once"
-                    )));
-                }
-            }
-        }
-    }
-    for (json_name, values) in repeated {
-        fields.insert(json_name, serde_json::Value::Array(values));
-    }
-    if !fields.is_empty() {
-        // A small document of the bound fields, read as the request type and
-        // appended: binary fields that come later win, or merge.
-        let text = serde_json::to_vec(&serde_json::Value::Object(fields))
-            .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
-        return route
-            .request
-            .json_to_binary(&text)
-            .map_err(|e| invalid(format!("invalid path or query parameter: {e}")));
-    }
-    Ok(Vec::new())
+    (binding.encode_parameters)(binding, path_values, query)
+        .map_err(|message| RestError::new(Code::InvalidArgument, message))
 }
 
 /// The error for a request message larger than the gateway's limit.
@@ -941,29 +832,6 @@ pub(super) fn grpc_status_of(status: &tonic::Status) -> Status {
         details,
         ..Default::default()
     }
-}
-
-/// Sets a path variable's field, by [`Binding::json_path`].
-fn set_path(
-    binding: &Binding,
-    object: &mut serde_json::Map<String, serde_json::Value>,
-    path: &[String],
-    value: serde_json::Value,
-) -> Result<(), RestError> {
-    let names = binding.json_path(path);
-    let Some((last, parents)) = names.split_last() else {
-        return Ok(());
-    };
-    let mut current = object;
-    for name in parents {
-        current = current
-            .entry(name.clone())
-            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()))
-            .as_object_mut()
-            .ok_or_else(|| RestError::new(Code::Internal, "path variables overlap"))?;
-    }
-    current.insert(last.clone(), value);
-    Ok(())
 }
 
 pub(super) fn invalid_json(error: &registry::TranscodeError) -> String {

@@ -48,6 +48,7 @@
 mod bindings;
 mod client;
 mod error;
+mod message;
 mod template;
 mod tls;
 
@@ -66,12 +67,16 @@ mod grpc;
 #[cfg(feature = "rest")]
 mod server;
 
-pub(crate) use bindings::{BINDINGS, FieldKind, RequestField};
+pub(crate) use bindings::BINDINGS;
+#[cfg(feature = "rest")]
+pub(crate) use bindings::encode_parameters;
 pub use bindings::{Binding, PROTO_CONTENT_TYPE, bindings};
 pub use client::{ClientError, RestClient, RestClientBuilder};
 pub use error::RestError;
 #[cfg(feature = "emulator")]
 pub(crate) use error::clip;
+pub use message::RequestMessage;
+pub(crate) use message::{FieldError, path_text, read_text, write_text};
 pub use template::{BindingError, PathTemplate, TemplateError};
 pub use tls::{TlsError, TlsIdentity};
 

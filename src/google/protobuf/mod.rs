@@ -80,5 +80,4 @@ pub use any::AnyError;
 pub use duration::DurationError;
 pub use field_mask::FieldMaskError;
 #[cfg_attr(not(feature = "rest-client"), allow(unused_imports))]
-pub(crate) use field_mask::lower_camel;
 pub use timestamp::TimestampError;
