@@ -23,10 +23,37 @@ use super::gateway::{
 };
 use super::message::RequestMessage;
 use crate::google::rpc::Code;
-use crate::json::ReadJson;
+use crate::json::{JsonError, ReadJson, WriteJson, WriteOptions};
 
-/// What a typed call answers: the response's binary encoding.
-pub(crate) type Reply<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, RestError>> + Send + 'a>>;
+/// What a typed call answers.
+pub(crate) type Reply<'a> = Pin<Box<dyn Future<Output = Result<Answer, RestError>> + Send + 'a>>;
+
+/// A service's answer: the typed response of a typed call, written straight
+/// in the answer's encoding, or the binary encoding a gRPC call gave.
+pub(crate) enum Answer {
+    /// The response message of a typed call.
+    Typed(Box<dyn TypedAnswer>),
+    /// The response's binary encoding.
+    Binary(Vec<u8>),
+}
+
+/// A response message, written as JSON or binary protobuf.
+pub(crate) trait TypedAnswer: Send {
+    /// The JSON form, as `options` say (a fields mask among them).
+    fn to_json(&self, options: &WriteOptions) -> Result<Vec<u8>, JsonError>;
+    /// The binary encoding.
+    fn to_binary(&self) -> Vec<u8>;
+}
+
+impl<R: Message + WriteJson> TypedAnswer for R {
+    fn to_json(&self, options: &WriteOptions) -> Result<Vec<u8>, JsonError> {
+        crate::json::to_vec_with(self, options)
+    }
+
+    fn to_binary(&self) -> Vec<u8> {
+        self.encode_to_vec()
+    }
+}
 
 /// A service implementation, called by method name with a REST request.
 pub(crate) trait Dispatch: Send + Sync {
@@ -122,14 +149,14 @@ impl TypedCall {
         Ok(message)
     }
 
-    /// The answer of the call: the response's binary encoding, or the
-    /// error the status stands for.
-    pub(crate) fn reply<R: Message>(
+    /// The answer of the call: the typed response, or the error the status
+    /// stands for.
+    pub(crate) fn reply<R: Message + WriteJson + 'static>(
         &self,
         result: Result<tonic::Response<R>, tonic::Status>,
-    ) -> Result<Vec<u8>, RestError> {
+    ) -> Result<Answer, RestError> {
         match result {
-            Ok(response) => Ok(response.into_inner().encode_to_vec()),
+            Ok(response) => Ok(Answer::Typed(Box::new(response.into_inner()))),
             Err(status) => Err(RestError::from(grpc_status_of(&status))),
         }
     }

@@ -409,7 +409,7 @@ impl Gateway {
             Some(mask) => Some(Arc::new(fields::selection(route.binding.response, mask)?)),
             None => None,
         };
-        let mut reply = if let Some(service) = self.dispatch.get(route.binding.service).cloned() {
+        let reply = if let Some(service) = self.dispatch.get(route.binding.service).cloned() {
             let call = dispatch::TypedCall {
                 gateway: self.clone(),
                 route: index,
@@ -422,10 +422,12 @@ impl Gateway {
             };
             service.call(route.binding.method, call).await?
         } else {
-            self.call_grpc(index, values, query, body, &parts, wire.body)
-                .await?
+            dispatch::Answer::Binary(
+                self.call_grpc(index, values, query, body, &parts, wire.body)
+                    .await?,
+            )
         };
-        self.answer(index, &mut reply, selection, &wire)
+        self.answer(index, reply, selection, &wire)
     }
 
     /// Calls route `index`'s method through the service's gRPC interface:
@@ -468,18 +470,20 @@ impl Gateway {
         self.call(route, parts, message).await
     }
 
-    /// The REST answer of route `index` from the response's binary
-    /// encoding: cut down by `mask` as it is written, in the answer's
-    /// encoding.
+    /// The REST answer of route `index`: the response written in the
+    /// answer's encoding, cut down by `mask` as it is written (a typed
+    /// response straight from its message, a binary one through the
+    /// response type's transcoding).
     fn answer(
         &self,
         index: usize,
-        reply: &mut Vec<u8>,
+        reply: dispatch::Answer,
         mask: Option<Arc<Mask>>,
         wire: &Wire,
     ) -> Result<Response, RestError> {
+        use dispatch::Answer;
         let route = &self.routes[index];
-        let write_error = |e: registry::TranscodeError| {
+        let write_error = |e: &dyn std::fmt::Display| {
             RestError::new(Code::Internal, format!("cannot write the response: {e}"))
         };
         let masked = mask.is_some();
@@ -487,32 +491,32 @@ impl Gateway {
         if let Some(mask) = mask {
             options = options.mask(mask);
         }
-        let reply = std::mem::take(reply);
+        let json = |reply: &Answer| match reply {
+            Answer::Typed(message) => message.to_json(&options).map_err(|e| write_error(&e)),
+            Answer::Binary(bytes) => route
+                .response
+                .binary_to_json_with(bytes, &options)
+                .map(String::into_bytes)
+                .map_err(|e| write_error(&e)),
+        };
         if wire.answer == Encoding::Proto {
-            // A binary answer cut down: written as JSON under the mask and
-            // read back, as the mask's paths are fields of the message.
-            let reply = if !masked {
-                reply
-            } else {
-                let text = route
+            let reply = match reply {
+                // A binary answer cut down: written as JSON under the mask
+                // and read back, as the mask's paths are fields of the
+                // message.
+                reply if masked => route
                     .response
-                    .binary_to_json_with(&reply, &options)
-                    .map_err(write_error)?;
-                route
-                    .response
-                    .json_to_binary_with(text.as_bytes(), &self.parse)
-                    .map_err(write_error)?
+                    .json_to_binary_with(&json(&reply)?, &self.parse)
+                    .map_err(|e| write_error(&e))?,
+                Answer::Typed(message) => message.to_binary(),
+                Answer::Binary(bytes) => bytes,
             };
             return Ok(([(header::CONTENT_TYPE, PROTO_CONTENT_TYPE)], reply).into_response());
         }
-        let text = route
-            .response
-            .binary_to_json_with(&reply, &options)
-            .map_err(write_error)?;
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
-            text,
+            json(&reply)?,
         )
             .into_response())
     }
