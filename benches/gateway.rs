@@ -7,6 +7,7 @@
 use std::hint::black_box;
 
 use axum::body::Body;
+use cloud_report_proto::google::api::servicecontrol::v1::ServiceControllerRestServer;
 use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::{
     ServiceController, ServiceControllerServer,
 };
@@ -53,7 +54,9 @@ fn gateway(c: &mut Criterion) {
     let through_grpc = Gateway::new()
         .add_service(ServiceControllerServer::new(NoOp))
         .into_router();
-    let router = Gateway::new().add_service_controller(NoOp).into_router();
+    let router = Gateway::new()
+        .add_rest_service(ServiceControllerRestServer::new(NoOp))
+        .into_router();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cloud_report_proto::emulator::{Config, Emulator};
+use cloud_report_proto::google::api::servicecontrol::v1::ServiceControllerRestServer;
 use cloud_report_proto::google::api::servicecontrol::v1::service_controller_client::ServiceControllerClient;
 use cloud_report_proto::google::api::servicecontrol::v1::service_controller_server::ServiceController;
 use cloud_report_proto::google::api::servicecontrol::v1::{
@@ -126,7 +127,7 @@ fn main() {
     let no_op = NoOp::default();
     let gateway: SocketAddr = runtime.block_on(async {
         let router = Gateway::new()
-            .add_service_controller(no_op.clone())
+            .add_rest_service(ServiceControllerRestServer::new(no_op.clone()))
             .into_router();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

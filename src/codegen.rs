@@ -27,9 +27,11 @@ pub(crate) mod registry {
 /// The REST bindings and client, and with `rest` the gateway's dispatch.
 #[cfg(feature = "rest-client")]
 pub(crate) mod rest {
+    #[cfg(feature = "rest")]
+    pub(crate) use crate::rest::dispatch::{Reply, RestService, TypedCall};
+    #[cfg(feature = "rest")]
+    pub(crate) use crate::rest::encode_parameters;
     pub(crate) use crate::rest::{
         BINDINGS, Binding, FieldError, RequestMessage, RestClient, path_text, read_text, write_text,
     };
-    #[cfg(feature = "rest")]
-    pub(crate) use crate::rest::{Gateway, dispatch, encode_parameters};
 }

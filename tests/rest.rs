@@ -13,7 +13,7 @@ use cloud_report_proto::google::api::servicecontrol::v1::service_controller_serv
     ServiceController, ServiceControllerServer,
 };
 use cloud_report_proto::google::api::servicecontrol::v1::{
-    CheckRequest, CheckResponse, ReportRequest, ReportResponse,
+    CheckRequest, CheckResponse, ReportRequest, ReportResponse, ServiceControllerRestServer,
 };
 use cloud_report_proto::google::cloud::apigee::v1::deployment_service_server::{
     DeploymentService, DeploymentServiceServer,
@@ -22,8 +22,9 @@ use cloud_report_proto::google::cloud::apigee::v1::runtime_service_server::{
     RuntimeService, RuntimeServiceServer,
 };
 use cloud_report_proto::google::cloud::apigee::v1::{
-    DeploymentChangeReport, GenerateDeployChangeReportRequest, GenerateUndeployChangeReportRequest,
-    ReportInstanceStatusRequest, ReportInstanceStatusResponse,
+    DeploymentChangeReport, DeploymentServiceRestServer, GenerateDeployChangeReportRequest,
+    GenerateUndeployChangeReportRequest, ReportInstanceStatusRequest, ReportInstanceStatusResponse,
+    RuntimeServiceRestServer,
 };
 use cloud_report_proto::google::rpc::{Code, ErrorInfo, Status};
 use cloud_report_proto::json;
@@ -122,7 +123,7 @@ impl DeploymentService for Backend {
 enum Wiring {
     /// As tonic servers: REST reaches them through gRPC's encoding.
     Tonic,
-    /// With their typed dispatch (`add_<service>`): REST reaches the
+    /// With their typed dispatch (`add_rest_service`): REST reaches the
     /// implementation with typed messages.
     Typed,
 }
@@ -142,9 +143,9 @@ async fn serve_wired(backend: Backend, max_body: usize, wiring: Wiring) -> Socke
             .add_service(RuntimeServiceServer::new(backend.clone()))
             .add_service(DeploymentServiceServer::new(backend)),
         Wiring::Typed => Gateway::new()
-            .add_service_controller(backend.clone())
-            .add_runtime_service(backend.clone())
-            .add_deployment_service(backend),
+            .add_rest_service(ServiceControllerRestServer::new(backend.clone()))
+            .add_rest_service(RuntimeServiceRestServer::new(backend.clone()))
+            .add_rest_service(DeploymentServiceRestServer::new(backend)),
     };
     let router = gateway.max_body_bytes(max_body).into_router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -793,7 +794,8 @@ async fn users_any_types_travel_with_a_type_registry_on_both_ends() {
                 Wiring::Tonic => {
                     Gateway::new().add_service(ServiceControllerServer::new(backend.clone()))
                 }
-                Wiring::Typed => Gateway::new().add_service_controller(backend.clone()),
+                Wiring::Typed => Gateway::new()
+                    .add_rest_service(ServiceControllerRestServer::new(backend.clone())),
             };
             if gateway_types {
                 gateway = gateway.type_registry(types.clone());

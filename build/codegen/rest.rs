@@ -134,30 +134,52 @@ impl {name}RestClient {{
 
 {methods}}}
 
-/// Calls a `{name}` with the typed messages of REST requests.
+/// A `{full}` implementation served on a
+/// [`Gateway`](crate::rest::Gateway) over gRPC and REST, REST calls reaching
+/// it with their typed messages rather than through gRPC's encoding: give
+/// it to [`Gateway::add_rest_service`](crate::rest::Gateway::add_rest_service).
 #[cfg(feature = \"rest\")]
-struct {name}Dispatch<T>(std::sync::Arc<T>);
+pub struct {name}RestServer<T>(std::sync::Arc<T>);
 
 #[cfg(feature = \"rest\")]
-impl<T: {snake}_server::{name}> crate::codegen::rest::dispatch::Dispatch for {name}Dispatch<T> {{
-    fn call(&self, method: &'static str, call: crate::codegen::rest::dispatch::TypedCall) -> crate::codegen::rest::dispatch::Reply<'_> {{
-        match method {{
-{arms}            _ => Box::pin(async move {{ Err(call.unbound(method)) }}),
-        }}
+impl<T> {name}RestServer<T> {{
+    /// Serves `service`.
+    pub fn new(service: T) -> Self {{
+        Self(std::sync::Arc::new(service))
+    }}
+
+    /// Serves a shared `service`.
+    pub fn from_arc(service: std::sync::Arc<T>) -> Self {{
+        Self(service)
     }}
 }}
 
 #[cfg(feature = \"rest\")]
-impl crate::codegen::rest::Gateway {{
-    /// Serves a `{full}` implementation over gRPC and REST on the gateway:
-    /// as [`add_service`](crate::rest::Gateway::add_service) with
-    /// `{snake}_server::{name}Server`, except that REST calls reach
-    /// the implementation with their typed messages, not through gRPC's
-    /// encoding.
-    pub fn add_{snake}<T: {snake}_server::{name}>(self, service: T) -> Self {{
-        let service = std::sync::Arc::new(service);
-        self.add_service({snake}_server::{name}Server::from_arc(service.clone()))
-            .dispatch({snake}_server::SERVICE_NAME, std::sync::Arc::new({name}Dispatch(service)))
+impl<T> Clone for {name}RestServer<T> {{
+    fn clone(&self) -> Self {{
+        Self(self.0.clone())
+    }}
+}}
+
+#[cfg(feature = \"rest\")]
+impl<T> std::fmt::Debug for {name}RestServer<T> {{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{
+        f.write_str(\"{name}RestServer\")
+    }}
+}}
+
+#[cfg(feature = \"rest\")]
+impl<T: {snake}_server::{name}> crate::codegen::rest::RestService for {name}RestServer<T> {{
+    type Server = {snake}_server::{name}Server<T>;
+
+    fn grpc_server(&self) -> Self::Server {{
+        {snake}_server::{name}Server::from_arc(self.0.clone())
+    }}
+
+    fn call(&self, method: &'static str, call: crate::codegen::rest::TypedCall) -> crate::codegen::rest::Reply<'_> {{
+        match method {{
+{arms}            _ => Box::pin(async move {{ Err(call.unbound(method)) }}),
+        }}
     }}
 }}",
             full = service.full_name(),

@@ -276,10 +276,10 @@ impl Emulator {
             .with_state(self.clone())
             .merge(admin::routes(self.clone()));
         let mut gateway = Gateway::new()
-            .add_service_controller(self.clone())
-            .add_quota_controller(self.clone())
-            .add_runtime_service(self.clone())
-            .add_deployment_service(self.clone())
+            .add_rest_service(sc::ServiceControllerRestServer::new(self.clone()))
+            .add_rest_service(sc::QuotaControllerRestServer::new(self.clone()))
+            .add_rest_service(apigee::RuntimeServiceRestServer::new(self.clone()))
+            .add_rest_service(apigee::DeploymentServiceRestServer::new(self.clone()))
             .merge(inspection);
         if let Some(callers) = &self.callers {
             let callers = callers.clone();

@@ -2,11 +2,12 @@
 //!
 //! A service added with `Gateway::add_service` (a tonic server) is called
 //! through gRPC's encoding: the REST request becomes a binary message that
-//! tonic decodes again. A service added with its generated `add_<service>`
-//! method is also called straight: the JSON (or binary) body is read into
-//! the request type and the implementation's method is called with it. The
-//! generated code (`build/codegen/rest.rs`) matches the method name to the
-//! typed call; everything else, the same for every method, is here.
+//! tonic decodes again. A service added with `Gateway::add_rest_service`
+//! (its generated `<Service>RestServer`, a [`RestService`]) is also called
+//! straight: the JSON (or binary) body is read into the request type and the
+//! implementation's method is called with it. The generated code
+//! (`build/codegen/rest.rs`) matches the method name to the typed call;
+//! everything else, the same for every method, is here.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,7 +31,7 @@ pub(crate) type Reply<'a> = Pin<Box<dyn Future<Output = Result<Answer, RestError
 
 /// A service's answer: the typed response of a typed call, written straight
 /// in the answer's encoding, or the binary encoding a gRPC call gave.
-pub(crate) enum Answer {
+pub enum Answer {
     /// The response message of a typed call.
     Typed(Box<dyn TypedAnswer>),
     /// The response's binary encoding.
@@ -38,7 +39,7 @@ pub(crate) enum Answer {
 }
 
 /// A response message, written as JSON or binary protobuf.
-pub(crate) trait TypedAnswer: Send {
+pub trait TypedAnswer: Send {
     /// The JSON form, as `options` say (a fields mask among them).
     fn to_json(&self, options: &WriteOptions) -> Result<Vec<u8>, JsonError>;
     /// The binary encoding.
@@ -55,16 +56,52 @@ impl<R: Message + WriteJson> TypedAnswer for R {
     }
 }
 
-/// A service implementation, called by method name with a REST request.
-pub(crate) trait Dispatch: Send + Sync {
+/// A service implementation the gateway calls with the typed messages of
+/// REST requests, beside its tonic server for gRPC: the generated
+/// `<Service>RestServer` of each service of the crate
+/// (`ServiceControllerRestServer`, `QuotaControllerRestServer`,
+/// `RuntimeServiceRestServer`, `DeploymentServiceRestServer`). Give one to
+/// [`Gateway::add_rest_service`]. Sealed in effect: its methods take the
+/// gateway's internal types.
+pub trait RestService: Send + Sync + 'static {
+    /// The implementation's tonic server, for gRPC calls.
+    type Server: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static;
+
+    /// The tonic server of the same implementation.
+    #[doc(hidden)]
+    fn grpc_server(&self) -> Self::Server;
+
+    /// Calls `method` (its gRPC name, such as `Report`) with `call`.
+    #[doc(hidden)]
+    fn call(&self, method: &'static str, call: TypedCall) -> Reply<'_>;
+}
+
+/// A service implementation, called by method name with a REST request:
+/// what the gateway keeps of a [`RestService`].
+pub(super) trait Dispatch: Send + Sync {
     /// Calls `method` (its gRPC name, such as `Report`) with `call`.
     fn call(&self, method: &'static str, call: TypedCall) -> Reply<'_>;
+}
+
+impl<S: RestService> Dispatch for S {
+    fn call(&self, method: &'static str, call: TypedCall) -> Reply<'_> {
+        RestService::call(self, method, call)
+    }
 }
 
 /// One REST request bound for a typed call: its body and what the route
 /// bound from the path and query.
 #[derive(Clone)]
-pub(crate) struct TypedCall {
+pub struct TypedCall {
     pub(super) gateway: Arc<Gateway>,
     pub(super) route: usize,
     pub(super) values: Vec<String>,

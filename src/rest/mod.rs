@@ -12,10 +12,11 @@
 //! services untouched. Nothing is written per method: the bindings are read
 //! from the descriptors at build time.
 //!
-//! An implementation added with its generated method
-//! (`add_service_controller`, `add_quota_controller`, `add_runtime_service`,
-//! `add_deployment_service`) gets REST requests as typed messages, read by
-//! the JSON engine; a tonic server added with `Gateway::add_service` (any
+//! An implementation added with `Gateway::add_rest_service` and its
+//! generated `<Service>RestServer` (`ServiceControllerRestServer`,
+//! `QuotaControllerRestServer`, `RuntimeServiceRestServer`,
+//! `DeploymentServiceRestServer`, each a [`RestService`]) gets REST requests
+//! as typed messages, read by the JSON engine; a tonic server added with `Gateway::add_service` (any
 //! of them, the crate's or others') gets them as an in-process gRPC call,
 //! through the binary encoding.
 //!
@@ -31,7 +32,7 @@
 //! # }
 //! # async fn run() -> std::io::Result<()> {
 //! let router = Gateway::new()
-//!     .add_service_controller(MyService)
+//!     .add_rest_service(ServiceControllerRestServer::new(MyService))
 //!     .authenticate(BearerToken::new("s3cret"))
 //!     .into_router();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
@@ -86,6 +87,8 @@ pub(crate) use auth::missing_credential;
 pub use auth::{Authenticate, BearerToken, bearer};
 #[cfg(feature = "rest")]
 pub use call::{Abort, CallContext, WireFormat};
+#[cfg(feature = "rest")]
+pub use dispatch::RestService;
 #[cfg(feature = "rest")]
 pub use gateway::Gateway;
 #[cfg(feature = "rest")]
