@@ -89,13 +89,14 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // Code generation reads the comments, which become rustdoc.
     let pool = compile(true)?.descriptor_pool();
+    let model = codegen::Model::new(&pool);
     let grpc = env::var_os("CARGO_FEATURE_GRPC").is_some();
-    for (name, contents) in codegen::types(&pool, grpc) {
+    for (name, contents) in codegen::types(&model, grpc) {
         fs::write(out_dir.join(name), contents)?;
     }
 
     if env::var_os("CARGO_FEATURE_JSON").is_some() {
-        let generated = codegen::generate(&pool);
+        let generated = codegen::generate(&model);
         for (name, contents) in generated.packages {
             fs::write(out_dir.join(name), contents)?;
         }

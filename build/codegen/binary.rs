@@ -15,11 +15,11 @@
 
 use std::fmt::Write as _;
 
-use protox::prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+use protox::prost_reflect::Kind;
 
-use super::model::{is_boxed, is_optional, is_packable, is_packed, real_oneof};
-use super::naming::{message_path, to_snake, to_upper_camel};
-use super::types::{UNKNOWN_FIELDS, oneof_path};
+use super::model::{Field, Message, Storage, is_packable};
+use super::naming::{to_snake, to_upper_camel};
+use super::types::UNKNOWN_FIELDS;
 
 /// The wire types, as prost names them.
 #[derive(Clone, Copy, PartialEq)]
@@ -188,71 +188,18 @@ fn is_set(kind: &Kind, field: &str) -> String {
     }
 }
 
-/// How a field is held, for the three generated functions.
-enum Shape {
-    /// Written when not the default.
-    Implicit,
-    /// `Option<T>`: proto3 `optional` scalars and singular messages.
-    Optional,
-    /// `Vec<T>`, packed on the wire.
-    Packed,
-    /// `Vec<T>`, one record per value.
-    Repeated,
-    /// `BTreeMap<K, V>`: one entry message per pair.
-    Map(Kind, Kind),
-    /// A member of a oneof: `Option<Enum>`, set when it is this variant.
-    Member(String),
-}
-
-fn shape(field: &FieldDescriptor) -> Shape {
-    if field.is_map() {
-        let Kind::Message(entry) = field.kind() else {
-            unreachable!("map fields are messages")
-        };
-        Shape::Map(
-            entry.map_entry_key_field().kind(),
-            entry.map_entry_value_field().kind(),
-        )
-    } else if field.is_list() {
-        if is_packed(field) {
-            Shape::Packed
-        } else {
-            Shape::Repeated
-        }
-    } else if let Some(oneof) = real_oneof(field) {
-        Shape::Member(format!(
-            "{}::{}",
-            oneof_path(&oneof),
-            to_upper_camel(field.name())
-        ))
-    } else if is_optional(field) {
-        Shape::Optional
-    } else {
-        Shape::Implicit
-    }
-}
-
-/// The Rust field a field is held in (the oneof's, for a member).
-fn holder(field: &FieldDescriptor) -> String {
-    match real_oneof(field) {
-        Some(oneof) => to_snake(oneof.name()),
-        None => to_snake(field.name()),
-    }
-}
-
 /// `v`, or `&**v` when the value is boxed.
-fn unboxed(field: &FieldDescriptor, v: &str) -> String {
-    if is_boxed(field) {
+fn unboxed(field: &Field, v: &str) -> String {
+    if field.boxed {
         format!("&**{v}")
     } else {
         v.to_owned()
     }
 }
 
-pub(super) fn write_message(out: &mut String, message: &MessageDescriptor) {
-    let path = message_path(message);
-    let mut fields: Vec<FieldDescriptor> = message.fields().collect();
-    fields.sort_by_key(|f| f.number());
+pub(super) fn write_message(out: &mut String, message: &Message) {
+    let path = &message.path;
+    let fields = &message.fields;
 
     writeln!(
         out,
@@ -279,8 +226,8 @@ const _: () = {{
         }}"
     )
     .unwrap();
-    write_merge_field(out, message, &fields);
-    write_encoded_len(out, &fields);
+    write_merge_field(out, message);
+    write_encoded_len(out, fields);
     write_clear(out, message);
     writeln!(
         out,
@@ -298,7 +245,7 @@ const _: () = {{
     writeln!(out, "        }}\n    }}\n}};").unwrap();
 }
 
-fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[FieldDescriptor]) {
+fn write_merge_field(out: &mut String, message: &Message) {
     writeln!(
         out,
         "        fn merge_field(
@@ -310,36 +257,36 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
         ) -> ::core::result::Result<(), ::prost::DecodeError> {{
             const MESSAGE: &str = {:?};
             match tag {{",
-        to_upper_camel(message.name())
+        to_upper_camel(message.descriptor.name())
     )
     .unwrap();
-    for field in fields {
-        let kind = field.kind();
-        let number = field.number();
+    for field in &message.fields {
+        let kind = field.kind.clone();
+        let number = field.number;
         let module = format!("::prost::encoding::{}", prost_module(&kind));
         // Strings and bytes have a faster reader of the crate's own.
         let merge_fn = merge_function(&kind);
-        let name = holder(field);
+        let name = &field.holder;
         let wire = Wire::of(&kind).prost();
-        let (guard, merge) = match shape(field) {
-            Shape::Implicit => (
+        let (guard, merge) = match &field.storage {
+            Storage::Implicit => (
                 format!("wire_type == {wire}"),
                 format!("{merge_fn}(wire_type, &mut self.{name}, buf, ctx)"),
             ),
-            Shape::Optional => (
+            Storage::Optional => (
                 format!("wire_type == {wire}"),
                 format!(
                     "{merge_fn}(wire_type, self.{name}.get_or_insert_with(::core::default::Default::default), buf, ctx)"
                 ),
             ),
-            Shape::Packed => (
+            Storage::Packed => (
                 format!("wire_type == {wire} || wire_type == WireType::LengthDelimited"),
                 format!(
                     "crate::codegen::wire::merge_numbers(wire_type, &mut self.{name}, buf, ctx, {}, {module}::merge_repeated)",
                     packed_width(&kind)
                 ),
             ),
-            Shape::Repeated => {
+            Storage::Repeated => {
                 let guard = if is_packable(&kind) {
                     // Unpacked on the wire, but packed input is read too.
                     format!("wire_type == {wire} || wire_type == WireType::LengthDelimited")
@@ -360,21 +307,21 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
                 };
                 (guard, merge)
             }
-            Shape::Map(key, value) => (
+            Storage::Map(key, value) => (
                 "wire_type == WireType::LengthDelimited".to_owned(),
                 format!(
                     "::prost::encoding::btree_map::merge({}, {}, &mut self.{name}, buf, ctx)",
-                    merge_function(&key),
-                    merge_function(&value)
+                    merge_function(key),
+                    merge_function(value)
                 ),
             ),
-            Shape::Member(variant) => {
-                let fresh = if is_boxed(field) {
+            Storage::Member { variant, .. } => {
+                let fresh = if field.boxed {
                     "::prost::alloc::boxed::Box::<_>::default()"
                 } else {
                     "::core::default::Default::default()"
                 };
-                let (target, fresh_target) = if is_boxed(field) {
+                let (target, fresh_target) = if field.boxed {
                     ("&mut **value", "&mut *value")
                 } else {
                     ("value", "&mut value")
@@ -401,7 +348,7 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
                     error.push(MESSAGE, {:?});
                     error
                 }}),",
-            to_snake(field.name())
+            to_snake(&field.name)
         )
         .unwrap();
     }
@@ -414,7 +361,7 @@ fn write_merge_field(out: &mut String, message: &MessageDescriptor, fields: &[Fi
     .unwrap();
 }
 
-fn write_encoded_len(out: &mut String, fields: &[FieldDescriptor]) {
+fn write_encoded_len(out: &mut String, fields: &[Field]) {
     writeln!(
         out,
         "        fn encoded_len(&self) -> usize {{
@@ -422,54 +369,54 @@ fn write_encoded_len(out: &mut String, fields: &[FieldDescriptor]) {
     )
     .unwrap();
     for field in fields {
-        let kind = field.kind();
-        let name = holder(field);
-        let key_len = key_bytes(field.number(), Wire::of(&kind)).len();
-        let code = match shape(field) {
-            Shape::Implicit => format!(
+        let kind = &field.kind;
+        let name = &field.holder;
+        let key_len = key_bytes(field.number, Wire::of(kind)).len();
+        let code = match &field.storage {
+            Storage::Implicit => format!(
                 "if {} {{ len += {key_len} + {}; }}",
-                is_set(&kind, &format!("self.{name}")),
-                value_len(&kind, &format!("(&self.{name})"))
+                is_set(kind, &format!("self.{name}")),
+                value_len(kind, &format!("(&self.{name})"))
             ),
-            Shape::Optional => format!(
+            Storage::Optional => format!(
                 "if let ::core::option::Option::Some(v) = &self.{name} {{ len += {key_len} + {}; }}",
-                value_len(&kind, "v")
+                value_len(kind, "v")
             ),
-            Shape::Packed => {
-                let key_len = key_bytes(field.number(), Wire::LengthDelimited).len();
-                let data = if fixed_width(&kind) {
-                    format!("self.{name}.len() * {}", value_len(&kind, "v"))
+            Storage::Packed => {
+                let key_len = key_bytes(field.number, Wire::LengthDelimited).len();
+                let data = if fixed_width(kind) {
+                    format!("self.{name}.len() * {}", value_len(kind, "v"))
                 } else {
                     format!(
                         "self.{name}.iter().map(|v| {}).sum::<usize>()",
-                        value_len(&kind, "v")
+                        value_len(kind, "v")
                     )
                 };
                 format!(
                     "if !self.{name}.is_empty() {{ len += {key_len} + crate::codegen::wire::delimited_len({data}); }}"
                 )
             }
-            Shape::Repeated => {
-                if fixed_width(&kind) {
+            Storage::Repeated => {
+                if fixed_width(kind) {
                     format!(
                         "len += self.{name}.len() * ({key_len} + {});",
-                        value_len(&kind, "v")
+                        value_len(kind, "v")
                     )
                 } else {
                     format!(
                         "len += self.{name}.iter().map(|v| {key_len} + {}).sum::<usize>();",
-                        value_len(&kind, "v")
+                        value_len(kind, "v")
                     )
                 }
             }
-            Shape::Map(key, value) => format!(
+            Storage::Map(key, value) => format!(
                 "len += self.{name}.iter().map(|(k, v)| {key_len} + crate::codegen::wire::delimited_len(2 + {} + {})).sum::<usize>();",
-                value_len(&key, "k"),
-                value_len(&value, "v")
+                value_len(key, "k"),
+                value_len(value, "v")
             ),
-            Shape::Member(variant) => format!(
+            Storage::Member { variant, .. } => format!(
                 "if let ::core::option::Option::Some({variant}(v)) = &self.{name} {{ len += {key_len} + {}; }}",
-                value_len(&kind, "v")
+                value_len(kind, "v")
             ),
         };
         writeln!(out, "            {code}").unwrap();
@@ -477,17 +424,17 @@ fn write_encoded_len(out: &mut String, fields: &[FieldDescriptor]) {
     writeln!(out, "            len\n        }}").unwrap();
 }
 
-fn write_clear(out: &mut String, message: &MessageDescriptor) {
+fn write_clear(out: &mut String, message: &Message) {
     writeln!(out, "        fn clear(&mut self) {{").unwrap();
-    let mut cleared: Vec<String> = Vec::new();
-    for field in message.fields() {
-        let name = holder(&field);
+    let mut cleared: Vec<&str> = Vec::new();
+    for field in &message.fields {
+        let name = field.holder.as_str();
         if cleared.contains(&name) {
             continue;
         }
-        let code = match (shape(&field), field.kind()) {
-            (Shape::Packed | Shape::Repeated | Shape::Map(..), _)
-            | (Shape::Implicit, Kind::String | Kind::Bytes) => format!("self.{name}.clear();"),
+        let code = match (&field.storage, &field.kind) {
+            (Storage::Packed | Storage::Repeated | Storage::Map(..), _)
+            | (Storage::Implicit, Kind::String | Kind::Bytes) => format!("self.{name}.clear();"),
             _ => format!("self.{name} = ::core::default::Default::default();"),
         };
         writeln!(out, "            {code}").unwrap();
@@ -500,40 +447,40 @@ fn write_clear(out: &mut String, message: &MessageDescriptor) {
     .unwrap();
 }
 
-fn write_encode_field(out: &mut String, field: &FieldDescriptor) {
-    let kind = field.kind();
-    let name = holder(field);
-    let key = put_key(field.number(), Wire::of(&kind));
+fn write_encode_field(out: &mut String, field: &Field) {
+    let kind = &field.kind;
+    let name = &field.holder;
+    let key = put_key(field.number, Wire::of(kind));
     let v = unboxed(field, "v");
-    let code = match shape(field) {
-        Shape::Implicit => format!(
+    let code = match &field.storage {
+        Storage::Implicit => format!(
             "if {} {{ let v = &self.{name}; {} {key} }}",
-            is_set(&kind, &format!("self.{name}")),
-            put_value(&kind, "v")
+            is_set(kind, &format!("self.{name}")),
+            put_value(kind, "v")
         ),
-        Shape::Optional => format!(
+        Storage::Optional => format!(
             "if let ::core::option::Option::Some(v) = &self.{name} {{ let v = {v}; {} {key} }}",
-            put_value(&kind, "v")
+            put_value(kind, "v")
         ),
-        Shape::Packed => format!(
+        Storage::Packed => format!(
             "if !self.{name}.is_empty() {{ let end = encoder.len(); for v in self.{name}.iter().rev() {{ {} }} encoder.put_length_since(end); {} }}",
-            put_value(&kind, "v"),
-            put_key(field.number(), Wire::LengthDelimited)
+            put_value(kind, "v"),
+            put_key(field.number, Wire::LengthDelimited)
         ),
-        Shape::Repeated => format!(
+        Storage::Repeated => format!(
             "for v in self.{name}.iter().rev() {{ {} {key} }}",
-            put_value(&kind, "v")
+            put_value(kind, "v")
         ),
-        Shape::Map(k, value) => format!(
+        Storage::Map(k, value) => format!(
             "for (k, v) in self.{name}.iter().rev() {{ let end = encoder.len(); {{ {} }} {} {{ {} }} {} encoder.put_length_since(end); {key} }}",
-            put_value(&value, "v"),
-            put_key(2, Wire::of(&value)),
-            put_value(&k, "k"),
-            put_key(1, Wire::of(&k)),
+            put_value(value, "v"),
+            put_key(2, Wire::of(value)),
+            put_value(k, "k"),
+            put_key(1, Wire::of(k)),
         ),
-        Shape::Member(variant) => format!(
+        Storage::Member { variant, .. } => format!(
             "if let ::core::option::Option::Some({variant}(v)) = &self.{name} {{ let v = {v}; {} {key} }}",
-            put_value(&kind, "v")
+            put_value(kind, "v")
         ),
     };
     writeln!(out, "            {code}").unwrap();

@@ -4,10 +4,10 @@
 
 use std::fmt::Write as _;
 
-use protox::prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
+use protox::prost_reflect::{EnumDescriptor, Kind};
 
-use super::model::{is_boxed, is_optional, real_oneof};
-use super::naming::{enum_path, message_path, nested_module, to_snake, to_upper_camel};
+use super::model::{Field, Message, Storage};
+use super::naming::{enum_path, message_path};
 
 /// The codec of one value of the field's kind (ignoring repetition).
 pub(super) fn value_codec(kind: &Kind) -> String {
@@ -44,25 +44,18 @@ fn map_key_codec(kind: &Kind) -> &'static str {
 }
 
 /// The codec of the whole field as prost stores it (Vec, BTreeMap, Option).
-fn field_codec(field: &FieldDescriptor) -> String {
-    if field.is_map() {
-        let Kind::Message(entry) = field.kind() else {
-            unreachable!("map fields are messages")
-        };
-        let key = entry.map_entry_key_field().kind();
-        let value = entry.map_entry_value_field().kind();
-        format!(
+fn field_codec(field: &Field) -> String {
+    match &field.storage {
+        Storage::Map(key, value) => format!(
             "crate::codegen::json::Map<{}, {}>",
-            map_key_codec(&key),
-            value_codec(&value)
-        )
-    } else if field.is_list() {
-        format!(
+            map_key_codec(key),
+            value_codec(value)
+        ),
+        Storage::Packed | Storage::Repeated => format!(
             "crate::codegen::json::Repeated<{}>",
-            value_codec(&field.kind())
-        )
-    } else {
-        value_codec(&field.kind())
+            value_codec(&field.kind)
+        ),
+        _ => value_codec(&field.kind),
     }
 }
 
@@ -78,16 +71,11 @@ fn json_key(json_name: &str) -> String {
     format!("\"{json_name}\":")
 }
 
-pub(super) fn write_message(out: &mut String, m: &MessageDescriptor) {
-    let path = message_path(m);
-    let full_name = m.full_name();
-    let mut fields: Vec<FieldDescriptor> = m.fields().collect();
-    fields.sort_by_key(|f| f.number());
-    let oneof_names: Vec<String> = m
-        .oneofs()
-        .filter(|o| !o.is_synthetic())
-        .map(|o| o.name().to_owned())
-        .collect();
+pub(super) fn write_message(out: &mut String, message: &Message) {
+    let path = &message.path;
+    let full_name = message.descriptor.full_name();
+    let fields = &message.fields;
+    let oneof_names: Vec<&str> = message.oneofs.iter().map(|o| o.descriptor.name()).collect();
 
     writeln!(
         out,
@@ -104,11 +92,11 @@ const _: () = {{
         writeln!(
             out,
             "            {:?} => Some(({i}, false)),",
-            field.json_name()
+            field.json_name
         )
         .unwrap();
-        if field.json_name() != field.name() {
-            writeln!(out, "            {:?} => Some(({i}, true)),", field.name()).unwrap();
+        if field.json_name != field.name {
+            writeln!(out, "            {:?} => Some(({i}, true)),", field.name).unwrap();
         }
     }
     writeln!(
@@ -132,39 +120,44 @@ const _: () = {{
 
     // Writing: fields in number order, defaults omitted, oneof members always.
     let mut written_oneofs = Vec::new();
-    for field in &fields {
-        let key = json_key(field.json_name());
-        if let Some(oneof) = real_oneof(field) {
-            if written_oneofs.contains(&oneof.name().to_owned()) {
+    for field in fields {
+        let key = json_key(&field.json_name);
+        if let Storage::Member { oneof, .. } = field.storage {
+            if written_oneofs.contains(&oneof) {
                 continue;
             }
-            written_oneofs.push(oneof.name().to_owned());
-            let module = nested_module(m);
-            let enum_name = to_upper_camel(oneof.name());
+            written_oneofs.push(oneof);
+            let holder = &message.oneofs[oneof];
             writeln!(
                 out,
                 "            if let Some(v) = &self.{} {{\n                match v {{",
-                to_snake(oneof.name())
+                holder.holder
             )
             .unwrap();
-            for member in oneof.fields() {
+            for member in holder
+                .descriptor
+                .fields()
+                .map(|f| message.field(f.number()))
+            {
+                let Storage::Member { variant, .. } = &member.storage else {
+                    unreachable!("the members of a oneof")
+                };
                 writeln!(
                     out,
-                    "                    {module}::{enum_name}::{}(v) => crate::codegen::json::write_field::<{}>(writer, first, {:?}, {})?,",
-                    to_upper_camel(member.name()),
-                    value_codec(&member.kind()),
-                    json_key(member.json_name()),
-                    if is_boxed(&member) { "&**v" } else { "v" },
+                    "                    {variant}(v) => crate::codegen::json::write_field::<{}>(writer, first, {:?}, {})?,",
+                    value_codec(&member.kind),
+                    json_key(&member.json_name),
+                    if member.boxed { "&**v" } else { "v" },
                 )
                 .unwrap();
             }
             writeln!(out, "                }}\n            }}").unwrap();
             continue;
         }
-        let name = to_snake(field.name());
+        let name = &field.holder;
         let codec = field_codec(field);
-        if is_optional(field) {
-            let v = if is_boxed(field) { "&**v" } else { "v" };
+        if matches!(field.storage, Storage::Optional) {
+            let v = if field.boxed { "&**v" } else { "v" };
             writeln!(
                 out,
                 "            if let Some(v) = &self.{name} {{\n                crate::codegen::json::write_field::<{codec}>(writer, first, {key:?}, {v})?;\n            }}"
@@ -211,40 +204,40 @@ const _: () = {{
     )
     .unwrap();
     for (i, field) in fields.iter().enumerate() {
-        let json = field.json_name();
+        let json = &field.json_name;
         // The name errors give: the one the input used.
-        let named = if json == field.name() {
+        let named = if *json == field.name {
             format!("{json:?}")
         } else {
             format!(
                 "if by_proto_name {{ {:?} }} else {{ {json:?} }}",
-                field.name()
+                field.name
             )
         };
-        if let Some(oneof) = real_oneof(field) {
-            let module = nested_module(m);
-            let group = oneof_names.iter().position(|n| n == oneof.name()).unwrap();
-            let v = if is_boxed(field) { "Box::new(v)" } else { "v" };
+        if let Storage::Member {
+            oneof: group,
+            variant,
+        } = &field.storage
+        {
+            let v = if field.boxed { "Box::new(v)" } else { "v" };
             writeln!(
                 out,
                 "                    {i} => {{
                         crate::codegen::json::mark_seen(&mut seen, {i}, {json:?}, {named})?;
                         if let Some(v) = <{codec} as crate::codegen::json::Codec>::read(reader).map_err(|e| e.in_field({named}))? {{
                             crate::codegen::json::set_oneof(&mut oneofs_set, {group}, ONEOF_NAMES).map_err(|e| e.in_field({named}))?;
-                            message.{oneof_field} = Some({module}::{enum_name}::{variant}({v}));
+                            message.{oneof_field} = Some({variant}({v}));
                         }}
                     }}",
-                codec = value_codec(&field.kind()),
-                oneof_field = to_snake(oneof.name()),
-                enum_name = to_upper_camel(oneof.name()),
-                variant = to_upper_camel(field.name()),
+                codec = value_codec(&field.kind),
+                oneof_field = field.holder,
             )
             .unwrap();
         } else {
-            let name = to_snake(field.name());
-            let assign = if is_boxed(field) {
+            let name = &field.holder;
+            let assign = if field.boxed {
                 format!("message.{name} = Some(Box::new(v))")
-            } else if is_optional(field) {
+            } else if matches!(field.storage, Storage::Optional) {
                 format!("message.{name} = Some(v)")
             } else {
                 format!("message.{name} = v")

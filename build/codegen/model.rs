@@ -1,9 +1,200 @@
-//! Questions about the descriptors that every part of the generator asks:
-//! which types are written by hand, how prost stores a field.
+//! The resolved model every emitter reads: each message's fields as prost
+//! stores them (boxing, options, lists, maps, oneof members), their Rust,
+//! proto and JSON names, and its oneofs with their enums' paths, worked out
+//! once from the descriptors ([`Model::new`]). The questions behind it
+//! (which types are written by hand, prost-build's boxing and packing rules)
+//! are answered here and nowhere else.
+
+use std::collections::HashMap;
 
 use protox::prost_reflect::{
-    Cardinality, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor,
+    Cardinality, DescriptorPool, FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor,
 };
+
+use super::naming::{message_path, oneof_path, to_snake, to_upper_camel};
+
+/// Every message of the pool, resolved.
+pub struct Model {
+    pool: DescriptorPool,
+    messages: HashMap<String, Message>,
+}
+
+impl Model {
+    /// Resolves every message of `pool`.
+    pub fn new(pool: &DescriptorPool) -> Self {
+        let messages = pool
+            .all_messages()
+            .map(|m| (m.full_name().to_owned(), Message::resolve(&m)))
+            .collect();
+        Self {
+            pool: pool.clone(),
+            messages,
+        }
+    }
+
+    /// The descriptors the model was resolved from.
+    pub(super) fn pool(&self) -> &DescriptorPool {
+        &self.pool
+    }
+
+    /// A message, by its descriptor.
+    pub(super) fn message(&self, descriptor: &MessageDescriptor) -> &Message {
+        &self.messages[descriptor.full_name()]
+    }
+}
+
+/// A message as the emitters write it.
+pub(super) struct Message {
+    pub(super) descriptor: MessageDescriptor,
+    /// The absolute Rust path of its type.
+    pub(super) path: String,
+    /// Its fields in field-number order (the order of the wire and of JSON
+    /// output).
+    pub(super) fields: Vec<Field>,
+    /// Its real oneofs (not proto3 `optional`'s), in declaration order.
+    pub(super) oneofs: Vec<Oneof>,
+}
+
+/// A field as prost stores it.
+pub(super) struct Field {
+    pub(super) descriptor: FieldDescriptor,
+    pub(super) kind: Kind,
+    /// The proto name.
+    pub(super) name: String,
+    /// The JSON name.
+    pub(super) json_name: String,
+    pub(super) number: u32,
+    /// The Rust field that holds the value: the field's own, or its
+    /// oneof's.
+    pub(super) holder: String,
+    pub(super) storage: Storage,
+    /// Whether the value is a `Box<T>` (prost-build's rule, [`is_boxed`]).
+    pub(super) boxed: bool,
+}
+
+/// How a field's value is held.
+pub(super) enum Storage {
+    /// `T`, written when not the default.
+    Implicit,
+    /// `Option<T>`: proto3 `optional` scalars and singular messages.
+    Optional,
+    /// `Vec<T>`, packed on the wire.
+    Packed,
+    /// `Vec<T>`, one record per value.
+    Repeated,
+    /// `BTreeMap<K, V>`, of the entry's key and value kinds.
+    Map(Kind, Kind),
+    /// A member of a oneof (its index in [`Message::oneofs`]): the holder is
+    /// `Option<Enum>`, set when it is `variant` (the variant's path).
+    Member { oneof: usize, variant: String },
+}
+
+/// A real oneof.
+pub(super) struct Oneof {
+    pub(super) descriptor: OneofDescriptor,
+    /// The Rust field holding it.
+    pub(super) holder: String,
+    /// The path of its enum.
+    pub(super) path: String,
+}
+
+impl Field {
+    /// Whether the field is a member of a oneof.
+    pub(super) fn in_oneof(&self) -> bool {
+        matches!(self.storage, Storage::Member { .. })
+    }
+}
+
+impl Message {
+    fn resolve(descriptor: &MessageDescriptor) -> Self {
+        let oneofs: Vec<Oneof> = descriptor
+            .oneofs()
+            .filter(|o| !o.is_synthetic())
+            .map(|o| Oneof {
+                holder: to_snake(o.name()),
+                path: oneof_path(&o),
+                descriptor: o,
+            })
+            .collect();
+        let mut fields: Vec<Field> = descriptor
+            .fields()
+            .map(|f| {
+                let member = real_oneof(&f).map(|o| {
+                    let index = oneofs
+                        .iter()
+                        .position(|known| known.descriptor.name() == o.name())
+                        .expect("a real oneof of the message");
+                    (
+                        index,
+                        format!("{}::{}", oneofs[index].path, to_upper_camel(f.name())),
+                    )
+                });
+                let storage = if let Some((oneof, variant)) = member {
+                    Storage::Member { oneof, variant }
+                } else if f.is_map() {
+                    let Kind::Message(entry) = f.kind() else {
+                        unreachable!("map fields are messages")
+                    };
+                    Storage::Map(
+                        entry.map_entry_key_field().kind(),
+                        entry.map_entry_value_field().kind(),
+                    )
+                } else if f.is_list() {
+                    if is_packed(&f) {
+                        Storage::Packed
+                    } else {
+                        Storage::Repeated
+                    }
+                } else if is_optional(&f) {
+                    Storage::Optional
+                } else {
+                    Storage::Implicit
+                };
+                let holder = match &storage {
+                    Storage::Member { oneof, .. } => oneofs[*oneof].holder.clone(),
+                    _ => to_snake(f.name()),
+                };
+                Field {
+                    kind: f.kind(),
+                    name: f.name().to_owned(),
+                    json_name: f.json_name().to_owned(),
+                    number: f.number(),
+                    holder,
+                    storage,
+                    boxed: is_boxed(&f),
+                    descriptor: f,
+                }
+            })
+            .collect();
+        fields.sort_by_key(|f| f.number);
+        Self {
+            descriptor: descriptor.clone(),
+            path: message_path(descriptor),
+            fields,
+            oneofs,
+        }
+    }
+
+    /// The fields in declaration order (the order of the struct's members).
+    pub(super) fn declared(&self) -> impl Iterator<Item = &Field> {
+        self.descriptor.fields().map(|f| self.field(f.number()))
+    }
+
+    /// The field numbered `number`.
+    pub(super) fn field(&self, number: u32) -> &Field {
+        self.fields
+            .iter()
+            .find(|f| f.number == number)
+            .expect("a field of the message")
+    }
+
+    /// The members of oneof `index`, in number order.
+    pub(super) fn members(&self, index: usize) -> impl Iterator<Item = &Field> {
+        self.fields
+            .iter()
+            .filter(move |f| matches!(f.storage, Storage::Member { oneof, .. } if oneof == index))
+    }
+}
 
 /// The package of the well-known types, some of whose JSON forms are
 /// written by hand in `src/google/protobuf/`.
@@ -45,7 +236,7 @@ const WELL_KNOWN_COMPILED: &[&str] = &[
 
 /// Whether prost stores the field as `Option<T>`: messages, and proto3
 /// `optional` scalars.
-pub(super) fn is_optional(field: &FieldDescriptor) -> bool {
+fn is_optional(field: &FieldDescriptor) -> bool {
     field.cardinality() != Cardinality::Repeated
         && (matches!(field.kind(), Kind::Message(_)) || is_proto3_optional(field))
 }
@@ -53,7 +244,7 @@ pub(super) fn is_optional(field: &FieldDescriptor) -> bool {
 /// Whether prost boxes the field (`Box<T>`): a singular message field whose
 /// type leads back, through singular message fields, to the message holding
 /// it (prost-build's rule, so that the type has a finite size).
-pub(super) fn is_boxed(field: &FieldDescriptor) -> bool {
+fn is_boxed(field: &FieldDescriptor) -> bool {
     let Kind::Message(start) = field.kind() else {
         return false;
     };
@@ -85,7 +276,7 @@ fn is_proto3_optional(field: &FieldDescriptor) -> bool {
 
 /// The oneof a field belongs to, not counting the synthetic oneof of a proto3
 /// `optional` field.
-pub(super) fn real_oneof(field: &FieldDescriptor) -> Option<OneofDescriptor> {
+fn real_oneof(field: &FieldDescriptor) -> Option<OneofDescriptor> {
     field
         .containing_oneof()
         .filter(|_| !is_proto3_optional(field))
@@ -94,7 +285,7 @@ pub(super) fn real_oneof(field: &FieldDescriptor) -> Option<OneofDescriptor> {
 /// Whether a repeated field is packed on the wire (prost-build's rule): a
 /// numeric, bool or enum kind, unless `[packed = false]` says otherwise
 /// (proto2 packs only with `[packed = true]`).
-pub(super) fn is_packed(field: &FieldDescriptor) -> bool {
+fn is_packed(field: &FieldDescriptor) -> bool {
     let proto3 = field.parent_file().file_descriptor_proto().syntax() == "proto3";
     field.is_list()
         && is_packable(&field.kind())

@@ -3,7 +3,7 @@
 //! a silent divergence.
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
-use protox::prost_reflect::{EnumDescriptor, MessageDescriptor};
+use protox::prost_reflect::{EnumDescriptor, MessageDescriptor, OneofDescriptor};
 
 /// The file stem prost-build gives a package's output: each segment as a
 /// Rust module name, so `google.logging.type` becomes `google.logging.r#type`.
@@ -73,4 +73,26 @@ pub(super) fn nested_module(m: &MessageDescriptor) -> String {
     let path = message_path(m);
     let (parent, name) = path.rsplit_once("::").unwrap();
     format!("{parent}::{}", to_snake(name))
+}
+
+/// The name of a oneof's enum: prost-build adds `OneOf` when a nested type
+/// has the same name.
+pub(super) fn oneof_type_name(oneof: &OneofDescriptor) -> String {
+    let name = to_upper_camel(oneof.name());
+    let parent = oneof.parent_message();
+    let clash = parent
+        .child_messages()
+        .map(|m| to_upper_camel(m.name()))
+        .chain(parent.child_enums().map(|e| to_upper_camel(e.name())))
+        .any(|n| n == name);
+    if clash { format!("{name}OneOf") } else { name }
+}
+
+/// The path of a oneof's enum.
+pub(super) fn oneof_path(oneof: &OneofDescriptor) -> String {
+    format!(
+        "{}::{}",
+        nested_module(oneof.parent_message()),
+        oneof_type_name(oneof)
+    )
 }

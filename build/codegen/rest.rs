@@ -7,13 +7,14 @@ use std::fmt::Write as _;
 use protox::prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
 
 use super::json::value_codec;
-use super::model::{is_boxed, is_optional, real_oneof};
-use super::naming::{message_path, nested_module, to_snake, to_upper_camel};
+use super::model::{Message, Model, Storage};
+use super::naming::{message_path, to_snake, to_upper_camel};
 
 /// The `google.api.http` rule of every method, with what the REST adapter
 /// needs to bind path variables and query parameters to request fields; and
 /// per package, a typed REST client of each service calling through them.
-pub(super) fn http_bindings(pool: &DescriptorPool) -> (String, BTreeMap<String, String>) {
+pub(super) fn http_bindings(model: &Model) -> (String, BTreeMap<String, String>) {
+    let pool = model.pool();
     use protox::prost_reflect::Value;
     let extension = pool
         .get_extension_by_name("google.api.http")
@@ -64,7 +65,7 @@ pub(super) fn http_bindings(pool: &DescriptorPool) -> (String, BTreeMap<String, 
             let package = service.package_name().to_owned();
             requests.push((package.clone(), input.clone()));
             for variable in template_variables(&template) {
-                for message in messages_along(&input, &variable).into_iter().skip(1) {
+                for message in messages_along(model, &input, &variable).into_iter().skip(1) {
                     nested.insert(message.full_name().to_owned());
                     requests.push((package.clone(), message));
                 }
@@ -191,7 +192,11 @@ impl<T: {snake}_server::{name}> crate::codegen::rest::RestService for {name}Rest
     let mut done = BTreeSet::new();
     for (package, message) in requests {
         if done.insert(message.full_name().to_owned()) {
-            request_message(clients.entry(package).or_default(), &message, &nested);
+            request_message(
+                clients.entry(package).or_default(),
+                model.message(&message),
+                &nested,
+            );
         }
     }
     (out, clients)
@@ -228,24 +233,30 @@ fn template_variables(template: &str) -> Vec<Vec<String>> {
 /// The messages along a path variable's field path, from the request down,
 /// checking that it ends at a singular scalar through singular messages not
 /// in a oneof (what a path variable can set).
-fn messages_along(request: &MessageDescriptor, path: &[String]) -> Vec<MessageDescriptor> {
+fn messages_along(
+    model: &Model,
+    request: &MessageDescriptor,
+    path: &[String],
+) -> Vec<MessageDescriptor> {
     let mut messages = vec![request.clone()];
     for (i, name) in path.iter().enumerate() {
-        let message = messages.last().unwrap();
-        let field = message.get_field_by_name(name).unwrap_or_else(|| {
-            panic!(
-                "path variable {} names no field of {}",
-                path.join("."),
-                message.full_name()
-            )
-        });
+        let message = model.message(messages.last().unwrap());
+        let field = message
+            .fields
+            .iter()
+            .find(|f| f.name == *name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "path variable {} names no field of {}",
+                    path.join("."),
+                    message.descriptor.full_name()
+                )
+            });
         let last = i + 1 == path.len();
-        match field.kind() {
-            Kind::Message(next) if !last && !field.is_list() && real_oneof(&field).is_none() => {
-                messages.push(next);
-            }
-            Kind::Message(_) => panic!("path variable {} ends at a message", path.join(".")),
-            _ if last && !field.is_list() => {}
+        match (&field.kind, &field.storage) {
+            (Kind::Message(next), Storage::Optional) if !last => messages.push(next.clone()),
+            (Kind::Message(_), _) => panic!("path variable {} ends at a message", path.join(".")),
+            (_, Storage::Implicit | Storage::Optional) if last => {}
             _ => panic!("path variable {} is not a singular scalar", path.join(".")),
         }
     }
@@ -257,222 +268,195 @@ fn messages_along(request: &MessageDescriptor, path: &[String]) -> Vec<MessageDe
 /// messages in `nested` for a variable's field path), taken out as text for
 /// a path, and written as query parameters; each value read and written by
 /// the field's JSON codec.
-fn request_message(out: &mut String, message: &MessageDescriptor, nested: &BTreeSet<String>) {
+fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String>) {
     let mut set = String::new();
     let mut take = String::new();
     let mut query = String::new();
     let mut oneofs_done = Vec::new();
-    for field in message.fields() {
-        let name = field.name();
-        let json = field.json_name();
+    for field in &message.fields {
+        let name = &field.name;
+        let json = &field.json_name;
         let pattern = if name == json {
             format!("{name:?}")
         } else {
             format!("{name:?} | {json:?}")
         };
-        let member = to_snake(name);
-        let is_message = matches!(field.kind(), Kind::Message(_));
-        if let Some(oneof) = real_oneof(&field) {
-            let oneof_field = to_snake(oneof.name());
-            let variant = format!(
-                "{}::{}::{}",
-                nested_module(message),
-                to_upper_camel(oneof.name()),
-                to_upper_camel(name)
-            );
-            if is_message {
-                writeln!(
-                    set,
-                    "            [{pattern}, ..] => Err(FieldError::Message({json:?})),"
-                )
-                .unwrap();
-                writeln!(
-                    take,
-                    "            [{pattern}, ..] => Err(FieldError::Message({json:?})),"
-                )
-                .unwrap();
-            } else {
-                let codec = value_codec(&field.kind());
-                writeln!(
-                    set,
-                    "            [{pattern}] => {{
+        let member = &field.holder;
+        let is_message = matches!(field.kind, Kind::Message(_));
+        let not_text = |out: &mut String, rest: &str| {
+            writeln!(
+                out,
+                "            [{pattern}{rest}] => Err(FieldError::Message({json:?})),"
+            )
+            .unwrap();
+        };
+        match &field.storage {
+            Storage::Member { oneof, variant } => {
+                if is_message {
+                    not_text(&mut set, ", ..");
+                    not_text(&mut take, ", ..");
+                } else {
+                    let codec = value_codec(&field.kind);
+                    writeln!(
+                        set,
+                        "            [{pattern}] => {{
                 if let Some(v) = crate::codegen::rest::read_text::<{codec}>(text)? {{
-                    self.{oneof_field} = Some({variant}(v));
+                    self.{member} = Some({variant}(v));
                 }}
                 Ok(Some({name:?}))
             }}"
-                )
-                .unwrap();
-                writeln!(
-                    take,
-                    "            [{pattern}] => match self.{oneof_field}.take() {{
+                    )
+                    .unwrap();
+                    writeln!(
+                        take,
+                        "            [{pattern}] => match self.{member}.take() {{
                 Some({variant}(v)) => crate::codegen::rest::path_text::<{codec}>(&v),
                 other => {{
-                    self.{oneof_field} = other;
+                    self.{member} = other;
                     Ok(String::new())
                 }}
             }},"
-                )
-                .unwrap();
-            }
-            if !oneofs_done.contains(&oneof_field) {
-                let mut arms = String::new();
-                for member in oneof.fields() {
-                    let variant = format!(
-                        "{}::{}::{}",
-                        nested_module(message),
-                        to_upper_camel(oneof.name()),
-                        to_upper_camel(member.name())
-                    );
-                    let json = member.json_name();
-                    if matches!(member.kind(), Kind::Message(_)) {
-                        writeln!(arms, "                {variant}(_) => return Err(FieldError::Message({json:?})),").unwrap();
-                    } else {
-                        writeln!(
-                            arms,
-                            "                {variant}(v) => out.push(({json:?}, crate::codegen::rest::write_text::<{}>(v)?)),",
-                            value_codec(&member.kind())
-                        )
-                        .unwrap();
-                    }
+                    )
+                    .unwrap();
                 }
+                if !oneofs_done.contains(oneof) {
+                    oneofs_done.push(*oneof);
+                    let mut arms = String::new();
+                    for m in message.members(*oneof) {
+                        let Storage::Member { variant, .. } = &m.storage else {
+                            unreachable!("the members of a oneof")
+                        };
+                        let json = &m.json_name;
+                        if matches!(m.kind, Kind::Message(_)) {
+                            writeln!(arms, "                {variant}(_) => return Err(FieldError::Message({json:?})),").unwrap();
+                        } else {
+                            writeln!(
+                                arms,
+                                "                {variant}(v) => out.push(({json:?}, crate::codegen::rest::write_text::<{}>(v)?)),",
+                                value_codec(&m.kind)
+                            )
+                            .unwrap();
+                        }
+                    }
+                    writeln!(
+                        query,
+                        "        if let Some(v) = &self.{member} {{\n            match v {{\n{arms}            }}\n        }}"
+                    )
+                    .unwrap();
+                }
+            }
+            Storage::Map(..) | Storage::Repeated | Storage::Packed
+                if is_message || matches!(field.storage, Storage::Map(..)) =>
+            {
+                not_text(&mut set, ", ..");
+                not_text(&mut take, ", ..");
                 writeln!(
                     query,
-                    "        if let Some(v) = &self.{oneof_field} {{\n            match v {{\n{arms}            }}\n        }}"
+                    "        if !self.{member}.is_empty() {{\n            return Err(FieldError::Message({json:?}));\n        }}"
                 )
                 .unwrap();
-                oneofs_done.push(oneof_field);
             }
-            continue;
-        }
-        if field.is_map() || (is_message && field.is_list()) {
-            writeln!(
-                set,
-                "            [{pattern}, ..] => Err(FieldError::Message({json:?})),"
-            )
-            .unwrap();
-            writeln!(
-                take,
-                "            [{pattern}, ..] => Err(FieldError::Message({json:?})),"
-            )
-            .unwrap();
-            writeln!(
-                query,
-                "        if !self.{member}.is_empty() {{\n            return Err(FieldError::Message({json:?}));\n        }}"
-            )
-            .unwrap();
-            continue;
-        }
-        if let Kind::Message(target) = field.kind() {
-            writeln!(
-                set,
-                "            [{pattern}] => Err(FieldError::Message({json:?})),"
-            )
-            .unwrap();
-            writeln!(
-                take,
-                "            [{pattern}] => Err(FieldError::Message({json:?})),"
-            )
-            .unwrap();
-            if nested.contains(target.full_name()) {
-                let deref = if is_boxed(&field) { "&mut **" } else { "" };
-                writeln!(
-                    set,
-                    "            [{pattern}, rest @ ..] => crate::codegen::rest::RequestMessage::set_parameter({deref}self.{member}.get_or_insert_with(Default::default), rest, text).map(|_| None),"
-                )
-                .unwrap();
-                writeln!(
-                    take,
-                    "            [{pattern}, rest @ ..] => match &mut self.{member} {{
+            _ if is_message => {
+                let Kind::Message(target) = &field.kind else {
+                    unreachable!("a message field")
+                };
+                not_text(&mut set, "");
+                not_text(&mut take, "");
+                if nested.contains(target.full_name()) {
+                    let deref = if field.boxed { "&mut **" } else { "" };
+                    writeln!(
+                        set,
+                        "            [{pattern}, rest @ ..] => crate::codegen::rest::RequestMessage::set_parameter({deref}self.{member}.get_or_insert_with(Default::default), rest, text).map(|_| None),"
+                    )
+                    .unwrap();
+                    writeln!(
+                        take,
+                        "            [{pattern}, rest @ ..] => match &mut self.{member} {{
                 Some(m) => crate::codegen::rest::RequestMessage::take_parameter({deref}m, rest),
                 None => Ok(String::new()),
             }},"
+                    )
+                    .unwrap();
+                } else {
+                    not_text(&mut set, ", ..");
+                    not_text(&mut take, ", ..");
+                }
+                writeln!(
+                    query,
+                    "        if self.{member}.is_some() {{\n            return Err(FieldError::Message({json:?}));\n        }}"
                 )
                 .unwrap();
-            } else {
+            }
+            Storage::Repeated | Storage::Packed => {
+                let codec = value_codec(&field.kind);
                 writeln!(
                     set,
-                    "            [{pattern}, ..] => Err(FieldError::Message({json:?})),"
+                    "            [{pattern}] => {{
+                self.{member}.extend(crate::codegen::rest::read_text::<{codec}>(text)?);
+                Ok(None)
+            }}"
                 )
                 .unwrap();
                 writeln!(
                     take,
-                    "            [{pattern}, ..] => Err(FieldError::Message({json:?})),"
+                    "            [{pattern}] => Err(FieldError::Repeated),"
+                )
+                .unwrap();
+                writeln!(
+                    query,
+                    "        for v in &self.{member} {{\n            out.push(({json:?}, crate::codegen::rest::write_text::<{codec}>(v)?));\n        }}"
                 )
                 .unwrap();
             }
-            writeln!(
-                query,
-                "        if self.{member}.is_some() {{\n            return Err(FieldError::Message({json:?}));\n        }}"
-            )
-            .unwrap();
-            continue;
-        }
-        let codec = value_codec(&field.kind());
-        if field.is_list() {
-            writeln!(
-                set,
-                "            [{pattern}] => {{
-                self.{member}.extend(crate::codegen::rest::read_text::<{codec}>(text)?);
-                Ok(None)
-            }}"
-            )
-            .unwrap();
-            writeln!(
-                take,
-                "            [{pattern}] => Err(FieldError::Repeated),"
-            )
-            .unwrap();
-            writeln!(
-                query,
-                "        for v in &self.{member} {{\n            out.push(({json:?}, crate::codegen::rest::write_text::<{codec}>(v)?));\n        }}"
-            )
-            .unwrap();
-        } else if is_optional(&field) {
-            writeln!(
-                set,
-                "            [{pattern}] => {{
+            Storage::Optional => {
+                let codec = value_codec(&field.kind);
+                writeln!(
+                    set,
+                    "            [{pattern}] => {{
                 if let Some(v) = crate::codegen::rest::read_text::<{codec}>(text)? {{
                     self.{member} = Some(v);
                 }}
                 Ok(Some({name:?}))
             }}"
-            )
-            .unwrap();
-            writeln!(
-                take,
-                "            [{pattern}] => match self.{member}.take() {{
+                )
+                .unwrap();
+                writeln!(
+                    take,
+                    "            [{pattern}] => match self.{member}.take() {{
                 Some(v) => crate::codegen::rest::path_text::<{codec}>(&v),
                 None => Ok(String::new()),
             }},"
-            )
-            .unwrap();
-            writeln!(
-                query,
-                "        if let Some(v) = &self.{member} {{\n            out.push(({json:?}, crate::codegen::rest::write_text::<{codec}>(v)?));\n        }}"
-            )
-            .unwrap();
-        } else {
-            writeln!(
-                set,
-                "            [{pattern}] => {{
+                )
+                .unwrap();
+                writeln!(
+                    query,
+                    "        if let Some(v) = &self.{member} {{\n            out.push(({json:?}, crate::codegen::rest::write_text::<{codec}>(v)?));\n        }}"
+                )
+                .unwrap();
+            }
+            _ => {
+                let codec = value_codec(&field.kind);
+                writeln!(
+                    set,
+                    "            [{pattern}] => {{
                 if let Some(v) = crate::codegen::rest::read_text::<{codec}>(text)? {{
                     self.{member} = v;
                 }}
                 Ok(Some({name:?}))
             }}"
-            )
-            .unwrap();
-            writeln!(
-                take,
-                "            [{pattern}] => crate::codegen::rest::path_text::<{codec}>(&std::mem::take(&mut self.{member})),"
-            )
-            .unwrap();
-            writeln!(
-                query,
-                "        if !<{codec} as crate::codegen::json::Codec>::is_default(&self.{member}) {{\n            out.push(({json:?}, crate::codegen::rest::write_text::<{codec}>(&self.{member})?));\n        }}"
-            )
-            .unwrap();
+                )
+                .unwrap();
+                writeln!(
+                    take,
+                    "            [{pattern}] => crate::codegen::rest::path_text::<{codec}>(&std::mem::take(&mut self.{member})),"
+                )
+                .unwrap();
+                writeln!(
+                    query,
+                    "        if !<{codec} as crate::codegen::json::Codec>::is_default(&self.{member}) {{\n            out.push(({json:?}, crate::codegen::rest::write_text::<{codec}>(&self.{member})?));\n        }}"
+                )
+                .unwrap();
+            }
         }
     }
     writeln!(
@@ -502,7 +486,7 @@ impl crate::codegen::rest::RequestMessage for {path} {{
     }}
 }}
 ",
-        path = message_path(message),
+        path = message.path,
     )
     .unwrap();
 }
