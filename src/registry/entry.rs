@@ -332,7 +332,7 @@ fn write_serde_any<T: Message + Default + Serialize>(
 impl Entry {
     /// The entry of a generated message: its JSON is an object of its
     /// fields, also inside an `Any`.
-    pub(crate) fn message<T>(full_name: &'static str) -> Self
+    pub(crate) const fn message<T>(full_name: &'static str) -> Self
     where
         T: Message + Default + Fields + ReadJson + WriteJson + 'static,
     {
@@ -350,7 +350,7 @@ impl Entry {
 
     /// The entry of a well-known type with a JSON form of its own
     /// (Timestamp, Struct, ...), which an `Any` holds under `"value"`.
-    pub(crate) fn well_known<T>(full_name: &'static str) -> Self
+    pub(crate) const fn well_known<T>(full_name: &'static str) -> Self
     where
         T: Message + Default + prost::Name + ReadJson + WriteJson + 'static,
     {

@@ -25,7 +25,6 @@
 mod entry;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use prost::Message;
 use serde::Serialize;
@@ -34,18 +33,16 @@ use serde::de::DeserializeOwned;
 pub(crate) use entry::ListField;
 pub use entry::{Entry, PiecesError, TranscodeError};
 
-/// The crate's own types, by full name: built once from the generated
-/// table, never changed.
-fn builtins() -> &'static HashMap<&'static str, Entry> {
-    static BUILTINS: OnceLock<HashMap<&'static str, Entry>> = OnceLock::new();
-    BUILTINS.get_or_init(|| {
-        let entries: Vec<Entry> =
-            Vec::from(include!(concat!(env!("OUT_DIR"), "/registry_entries.rs")));
-        entries
-            .into_iter()
-            .filter_map(|e| e.static_name().map(|name| (name, e)))
-            .collect()
-    })
+/// The crate's own types, sorted by full name: a table generated at build
+/// time, never changed.
+static BUILTINS: &[Entry] = &include!(concat!(env!("OUT_DIR"), "/registry_entries.rs"));
+
+/// The entry of one of the crate's types, by full name.
+fn builtin(full_name: &str) -> Option<Entry> {
+    BUILTINS
+        .binary_search_by(|e| e.static_name().unwrap_or_default().cmp(full_name))
+        .ok()
+        .map(|i| BUILTINS[i])
 }
 
 /// The name a type URL (or a full name) names: what follows its last `/`.
@@ -56,14 +53,12 @@ fn name_of(name_or_url: &str) -> &str {
 /// Finds the entry of one of the crate's types by its full name or by a
 /// type URL (the name is what follows the last `/`).
 pub fn lookup(name_or_url: &str) -> Option<Entry> {
-    builtins().get(name_of(name_or_url)).copied()
+    builtin(name_of(name_or_url))
 }
 
 /// The full names of the crate's message types, sorted.
 pub fn message_names() -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = builtins().keys().copied().collect();
-    names.sort_unstable();
-    names
+    BUILTINS.iter().filter_map(Entry::static_name).collect()
 }
 
 /// Message types of the user's own, for `Any` values holding them: a value
@@ -165,5 +160,28 @@ pub(crate) fn resolve(types: Option<&TypeRegistry>, name_or_url: &str) -> Option
     match types {
         Some(types) => types.lookup(name_or_url),
         None => lookup(name_or_url),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_table_is_sorted_and_found_by_name() {
+        let names = message_names();
+        assert!(names.len() > 100);
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        for name in names {
+            assert_eq!(lookup(name).unwrap().full_name(), name);
+            assert_eq!(
+                lookup(&format!("type.googleapis.com/{name}"))
+                    .unwrap()
+                    .full_name(),
+                name
+            );
+        }
+        assert!(lookup("google.api.servicecontrol.v1.Nope").is_none());
+        assert!(lookup("").is_none());
     }
 }
