@@ -103,6 +103,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         fs::write(out_dir.join("registry_entries.rs"), generated.registry)?;
         fs::write(out_dir.join("http_bindings.rs"), generated.bindings)?;
         fs::write(out_dir.join("unary_methods.rs"), generated.unary_methods)?;
+        fs::write(out_dir.join("schema_table.rs"), generated.schema)?;
         for (name, contents) in generated.rest_clients {
             fs::write(out_dir.join(name), contents)?;
         }

@@ -24,6 +24,12 @@ pub(crate) mod registry {
     pub(crate) use crate::registry::{Entry, ListField};
 }
 
+/// The message schemas' table.
+#[cfg(any(feature = "rest", feature = "service-config"))]
+pub(crate) mod schema {
+    pub(crate) use crate::schema::{Field, Kind, Message, Type};
+}
+
 /// The REST bindings and client, and with `rest` the gateway's dispatch.
 #[cfg(feature = "rest-client")]
 pub(crate) mod rest {

@@ -67,6 +67,7 @@ pub(crate) trait Codec {
     /// Whether a value's text form (a path variable's or query parameter's,
     /// see [`super::text`]) is its JSON literal: `true` and `false` for
     /// bools. For every other scalar it is what its JSON string form holds.
+    #[cfg_attr(not(feature = "rest-client"), allow(dead_code))]
     const LITERAL_TEXT: bool = false;
 }
 

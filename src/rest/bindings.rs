@@ -1,10 +1,6 @@
 //! The `google.api.http` binding of every method of the crate, generated
 //! from the descriptors: what the REST client and the gateway share.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
 #[cfg(feature = "rest")]
 use super::message::{FieldError, RequestMessage};
 use super::template::{PathTemplate, TemplateError};
@@ -15,7 +11,8 @@ pub const PROTO_CONTENT_TYPE: &str = "application/x-protobuf";
 /// How a binding's path values and query become the binary encoding of the
 /// fields they set.
 #[cfg(feature = "rest")]
-pub(crate) type EncodeParameters = fn(&Binding, &[String], &str) -> Result<Vec<u8>, String>;
+pub(crate) type EncodeParameters =
+    fn(&Binding, &PathTemplate, &[String], &str) -> Result<Vec<u8>, String>;
 
 /// One method's `google.api.http` binding, from [`bindings`].
 #[derive(Clone, Copy, Debug)]
@@ -89,22 +86,6 @@ pub fn bindings() -> &'static [Binding] {
     BINDINGS
 }
 
-/// The parsed path template of every binding in [`BINDINGS`], by its text;
-/// parsed once, on first use.
-fn parsed_templates() -> &'static HashMap<&'static str, PathTemplate> {
-    static TEMPLATES: OnceLock<HashMap<&'static str, PathTemplate>> = OnceLock::new();
-    TEMPLATES.get_or_init(|| {
-        BINDINGS
-            .iter()
-            .map(|b| {
-                let template =
-                    PathTemplate::parse(b.template).expect("the build checks every binding");
-                (b.template, template)
-            })
-            .collect()
-    })
-}
-
 impl Binding {
     /// The binding of a method, by the service's full name and the method's
     /// name.
@@ -120,12 +101,10 @@ impl Binding {
             .find(|b| b.service == service && b.method == method)
     }
 
-    /// The parsed path template, parsed once.
-    pub fn path_template(&self) -> Result<Cow<'static, PathTemplate>, TemplateError> {
-        match parsed_templates().get(self.template) {
-            Some(parsed) => Ok(Cow::Borrowed(parsed)),
-            None => PathTemplate::parse(self.template).map(Cow::Owned),
-        }
+    /// The parsed path template (the gateway and the REST client parse
+    /// each once and keep it).
+    pub fn path_template(&self) -> Result<PathTemplate, TemplateError> {
+        PathTemplate::parse(self.template)
     }
 }
 
@@ -148,17 +127,17 @@ pub(crate) const SYSTEM_PARAMETERS: &[&str] = &[
 
 #[cfg(feature = "rest")]
 impl Binding {
-    /// Sets the fields of `message` that the path values (one per template
-    /// variable, in order) and the query parameters bind, the system
+    /// Sets the fields of `message` that the path values (one per variable
+    /// of `template`, the binding's, in order) and the query parameters bind, the system
     /// parameters aside: the one way the gateway binds them, on the typed
     /// request. The error says which parameter, and why.
     pub(crate) fn bind<M: RequestMessage>(
         &self,
+        template: &PathTemplate,
         message: &mut M,
         path_values: &[String],
         query: &str,
     ) -> Result<(), String> {
-        let template = self.path_template().map_err(|e| e.to_string())?;
         // Singular fields set so far: a second value for one is an error.
         let mut set: Vec<&'static str> = Vec::new();
         for (variable, value) in template.variables().iter().zip(path_values) {
@@ -201,11 +180,12 @@ impl Binding {
 #[cfg(feature = "rest")]
 pub(crate) fn encode_parameters<M: RequestMessage>(
     binding: &Binding,
+    template: &PathTemplate,
     path_values: &[String],
     query: &str,
 ) -> Result<Vec<u8>, String> {
     let mut message = M::default();
-    binding.bind(&mut message, path_values, query)?;
+    binding.bind(template, &mut message, path_values, query)?;
     Ok(message.encode_to_vec())
 }
 

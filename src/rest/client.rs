@@ -1,14 +1,16 @@
 //! The REST client behind the generated `...RestClient` types.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message as _;
 
-use super::bindings::{Binding, PROTO_CONTENT_TYPE};
+use super::bindings::{BINDINGS, Binding, PROTO_CONTENT_TYPE};
 use super::error::RestError;
 use super::message::RequestMessage;
+use super::template::PathTemplate;
 use crate::google::rpc::Code;
 use crate::json::{ParseOptions, WriteOptions};
 use crate::registry::TypeRegistry;
@@ -150,6 +152,12 @@ impl RestClientBuilder {
             write,
             // Servers add fields over time; a client reads what it knows.
             parse: parse.ignore_unknown_fields(true),
+            templates: Arc::new(
+                BINDINGS
+                    .iter()
+                    .filter_map(|b| Some((b.template, b.path_template().ok()?)))
+                    .collect(),
+            ),
         })
     }
 }
@@ -183,6 +191,9 @@ pub struct RestClient {
     /// among them).
     write: WriteOptions,
     parse: ParseOptions,
+    /// The crate's bindings' path templates, parsed when the client was
+    /// built, by template text.
+    templates: Arc<HashMap<&'static str, PathTemplate>>,
 }
 
 impl std::fmt::Debug for RestClient {
@@ -227,7 +238,18 @@ impl RestClient {
         Req: RequestMessage + crate::json::WriteJson,
         Resp: crate::json::ReadJson + prost::Message + Default,
     {
-        let Bound { path, query, body } = bind(binding, request, self.binary, &self.write)?;
+        let parsed;
+        let template = match self.templates.get(binding.template) {
+            Some(template) => template,
+            None => {
+                parsed = binding
+                    .path_template()
+                    .map_err(|e| tonic::Status::internal(e.to_string()))?;
+                &parsed
+            }
+        };
+        let Bound { path, query, body } =
+            bind(binding, template, request, self.binary, &self.write)?;
         let query = {
             let mut pairs = form_urlencoded::Serializer::new(String::new());
             pairs.extend_pairs(query);
@@ -326,14 +348,12 @@ struct Bound {
 /// parameters.
 fn bind<Req: RequestMessage + crate::json::WriteJson>(
     binding: &Binding,
+    template: &PathTemplate,
     mut request: Req,
     binary: bool,
     options: &WriteOptions,
 ) -> Result<Bound, tonic::Status> {
     let invalid = |m: String| tonic::Status::invalid_argument(m);
-    let template = binding
-        .path_template()
-        .map_err(|e| tonic::Status::internal(e.to_string()))?;
     let whole_binary = (binary && binding.body == "*").then(|| request.encode_to_vec());
     let mut path_values = Vec::with_capacity(template.variables().len());
     for variable in template.variables() {

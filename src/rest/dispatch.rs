@@ -162,7 +162,7 @@ impl TypedCall {
             };
             route
                 .binding
-                .bind(&mut message, &self.values, &self.query)
+                .bind(&route.template, &mut message, &self.values, &self.query)
                 .map_err(|message| RestError::new(Code::InvalidArgument, message))?;
             message
         } else {

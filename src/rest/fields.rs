@@ -44,12 +44,12 @@ pub(super) fn selection(message: &str, mask: &FieldMask) -> Result<Mask, RestErr
                     "\"{segment}\" is a map; a path ends there"
                 )));
             }
-            current = match &field.kind {
-                Kind::Message(name) => Some(name.as_str()),
+            current = match field.kind {
+                Kind::Message(name) => Some(name),
                 _ => None,
             };
             if !node.all {
-                node = Arc::make_mut(node.members.entry(field.json_name.clone()).or_default());
+                node = Arc::make_mut(node.members.entry(field.json_name.to_owned()).or_default());
             }
         }
         if !node.all {

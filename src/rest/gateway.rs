@@ -143,7 +143,7 @@ type GrpcService = BoxCloneSyncService<
 
 pub(super) struct Route {
     pub(super) binding: Binding,
-    template: PathTemplate,
+    pub(super) template: PathTemplate,
     pub(super) request: Entry,
     response: Entry,
 }
@@ -233,10 +233,7 @@ impl Gateway {
         for binding in BINDINGS.iter().filter(|b| b.service == S::NAME) {
             self.routes.push(Route {
                 binding: *binding,
-                template: binding
-                    .path_template()
-                    .expect("bindings parse")
-                    .into_owned(),
+                template: binding.path_template().expect("bindings parse"),
                 request: registry::lookup(binding.request).expect("request types are registered"),
                 response: registry::lookup(binding.response)
                     .expect("response types are registered"),
@@ -827,7 +824,7 @@ pub(super) fn bind_parameters(
     query: &str,
 ) -> Result<Vec<u8>, RestError> {
     let binding = &route.binding;
-    (binding.encode_parameters)(binding, path_values, query)
+    (binding.encode_parameters)(binding, &route.template, path_values, query)
         .map_err(|message| RestError::new(Code::InvalidArgument, message))
 }
 

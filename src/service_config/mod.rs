@@ -110,6 +110,7 @@ fn is_line_break(c: char) -> bool {
 
 /// `text` with each line break as a space: one line for an error message,
 /// whatever it quotes.
+#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
 pub(crate) fn one_line(text: &str) -> String {
     text.replace(is_line_break, " ")
 }

@@ -409,11 +409,8 @@ fn convert(
                         "given twice in one mapping",
                     ));
                 }
-                let field = fields.and_then(|fields| {
-                    fields
-                        .get(name)
-                        .or_else(|| fields.values().find(|f| f.json_name == name))
-                });
+                let field = fields
+                    .and_then(|fields| fields.get(name).or_else(|| fields.get_by_json_name(name)));
                 let mut value_path = child(path, name);
                 let converted = match field.map(|f| (&f.kind, f.list)) {
                     Some((Kind::Map(_, value_kind), _)) => {
