@@ -21,7 +21,7 @@ pub(crate) mod json {
 /// The type table's entries.
 #[cfg(feature = "json")]
 pub(crate) mod registry {
-    pub(crate) use crate::registry::{Entry, ListField};
+    pub(crate) use crate::json::transcode::{Entry, ListField};
 }
 
 /// The message schemas' table.

@@ -115,18 +115,27 @@ pub fn generate(model: &Model) -> Output {
     }
 }
 
-/// A message's line of the registry table: generated messages are objects
-/// of their fields, also inside an Any; the well-known types have forms of
-/// their own, which an Any holds under `"value"` (but Empty is `{}`, an
-/// object of no fields).
+/// A message's entry: generated messages are objects of their fields, also
+/// inside an Any; the well-known types have forms of their own, which an
+/// Any holds under `"value"` (but Empty is `{}`, an object of no fields).
+fn entry(message: &MessageDescriptor) -> (String, bool) {
+    let well_known = hand_written(message) && message.full_name() != "google.protobuf.Empty";
+    let constructor = if well_known { "well_known" } else { "message" };
+    (
+        format!(
+            "crate::codegen::registry::Entry::{constructor}::<{}>({:?})",
+            message_path(message),
+            message.full_name(),
+        ),
+        well_known,
+    )
+}
+
+/// A message's line of the registry table: its entry, with its lists of
+/// messages (and their elements' entries), which a large document's reading
+/// into the binary encoding takes one element at a time.
 fn registry_entry(registry: &mut String, message: &MessageDescriptor) {
-    let constructor = if hand_written(message) && message.full_name() != "google.protobuf.Empty" {
-        "well_known"
-    } else {
-        "message"
-    };
-    // The lists of messages, which a large document's reading into the
-    // binary encoding takes one element at a time.
+    let (entry, well_known) = entry(message);
     let lists: Vec<String> = message
         .fields()
         .filter(|f| f.is_list() && matches!(f.kind(), protox::prost_reflect::Kind::Message(_)))
@@ -135,26 +144,20 @@ fn registry_entry(registry: &mut String, message: &MessageDescriptor) {
                 unreachable!("filtered on message lists")
             };
             format!(
-                "crate::codegen::registry::ListField {{ json_name: {:?}, name: {:?}, number: {}, element: {:?} }}",
+                "crate::codegen::registry::ListField {{ json_name: {:?}, name: {:?}, number: {}, element: {} }}",
                 f.json_name(),
                 f.name(),
                 f.number(),
-                element.full_name()
+                self::entry(&element).0
             )
         })
         .collect();
-    let lists = if lists.is_empty() || constructor == "well_known" {
+    let lists = if lists.is_empty() || well_known {
         String::new()
     } else {
         format!(".with_lists(&[{}])", lists.join(", "))
     };
-    writeln!(
-        registry,
-        "    crate::codegen::registry::Entry::{constructor}::<{}>({:?}){lists},",
-        message_path(message),
-        message.full_name(),
-    )
-    .unwrap();
+    writeln!(registry, "    {entry}{lists},").unwrap();
 }
 
 /// The body of `schema_table.rs`: every message of `messages` (sorted by

@@ -57,6 +57,8 @@ mod scan;
 pub(crate) mod serde_bridge;
 #[cfg(feature = "rest-client")]
 pub(crate) mod text;
+pub(crate) mod transcode;
+pub(crate) mod type_registry;
 pub(crate) mod write;
 
 pub use options::{ParseOptions, WriteOptions};

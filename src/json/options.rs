@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::registry::TypeRegistry;
+use super::type_registry::TypeRegistry;
 
 /// Options of a JSON parse.
 ///

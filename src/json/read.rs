@@ -243,7 +243,7 @@ pub struct Reader<'de> {
     /// How many more `Any` levels may be entered.
     any_depth: AnyDepth,
     /// The user's types for `Any` values, from the options.
-    types: Option<std::sync::Arc<crate::registry::TypeRegistry>>,
+    types: Option<std::sync::Arc<super::type_registry::TypeRegistry>>,
 }
 
 impl<'de> Reader<'de> {
@@ -261,7 +261,7 @@ impl<'de> Reader<'de> {
     }
 
     /// The user's types for `Any` values, when the options gave some.
-    pub(crate) fn types(&self) -> Option<&crate::registry::TypeRegistry> {
+    pub(crate) fn types(&self) -> Option<&super::type_registry::TypeRegistry> {
         self.types.as_deref()
     }
 

@@ -54,7 +54,7 @@ pub struct Writer<'a> {
     any_depth: AnyDepth,
     enums_as_ints: bool,
     /// The user's types for `Any` values, from the options.
-    types: Option<std::sync::Arc<crate::registry::TypeRegistry>>,
+    types: Option<std::sync::Arc<super::type_registry::TypeRegistry>>,
     /// What a field mask keeps, from the root to the value being written;
     /// empty for everything.
     mask: Vec<std::sync::Arc<super::mask::Mask>>,
@@ -106,7 +106,7 @@ impl<'a> Writer<'a> {
     }
 
     /// The user's types for `Any` values, when the options gave some.
-    pub(crate) fn types(&self) -> Option<&crate::registry::TypeRegistry> {
+    pub(crate) fn types(&self) -> Option<&super::type_registry::TypeRegistry> {
         self.types.as_deref()
     }
 

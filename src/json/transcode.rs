@@ -1,5 +1,7 @@
-//! One type's entry: how its binary encoding becomes JSON and back, alone,
-//! inside an `Any`, and in pieces for large documents.
+//! One type's transcoding, [`Entry`]: how its binary encoding becomes JSON
+//! and back, alone, inside an `Any`, and in pieces for large documents. The
+//! tables of entries (the crate's, a user's `TypeRegistry`) are in
+//! [`crate::registry`], which exports these types.
 
 use std::borrow::Cow;
 
@@ -7,8 +9,8 @@ use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::json::codec::Fields;
-use crate::json::{
+use super::codec::Fields;
+use super::{
     JsonError, ParseOptions, ReadError, ReadJson, Reader, WriteError, WriteJson, WriteOptions,
     Writer,
 };
@@ -32,7 +34,8 @@ pub(crate) struct ListField {
     pub(crate) json_name: &'static str,
     pub(crate) name: &'static str,
     pub(crate) number: u32,
-    pub(crate) element: &'static str,
+    /// The elements' type.
+    pub(crate) element: Entry,
 }
 
 /// A type's full proto name: whole for the crate's types, in its two
@@ -240,7 +243,7 @@ fn write_value_member<T: Message + Default + WriteJson>(
 fn open_any(type_url: &str, writer: &mut Writer<'_>) {
     let out = writer.out();
     out.extend_from_slice(b"{\"@type\":");
-    crate::json::write::write_str(out, type_url);
+    super::write::write_str(out, type_url);
 }
 
 /// A document read into the binary encoding with its top-level lists of
@@ -367,7 +370,7 @@ impl Entry {
     }
 
     /// The entry of a user's type, through its serde impls.
-    pub(super) fn serde<T>() -> Self
+    pub(crate) fn serde<T>() -> Self
     where
         T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
     {
@@ -392,7 +395,7 @@ impl Entry {
     }
 
     /// The full name of one of the crate's types, whole and static.
-    pub(super) fn static_name(&self) -> Option<&'static str> {
+    pub(crate) fn static_name(&self) -> Option<&'static str> {
         match self.full_name {
             Name::Full(name) => Some(name),
             Name::Parts { .. } => None,
@@ -486,7 +489,7 @@ impl Entry {
             WriteFailure::Write(e) => TranscodeError::Json(e.into()),
         })?;
         if pretty {
-            out.extend_from_slice(&crate::json::write::indent(&compact));
+            out.extend_from_slice(&super::write::indent(&compact));
         }
         Ok(())
     }
@@ -618,7 +621,7 @@ impl Entry {
                 // Copied as it stands, `"name":value`, once the value is
                 // read whole.
                 let mut member = Vec::new();
-                crate::json::write::write_str(&mut member, name.as_str());
+                super::write::write_str(&mut member, name.as_str());
                 member.push(b':');
                 reader.colon()?;
                 let raw = reader.raw_value()?;
@@ -637,8 +640,7 @@ impl Entry {
                 continue;
             }
             let list = self.lists[index];
-            let element =
-                super::lookup(list.element).ok_or_else(|| ReadError::new("unregistered"))?;
+            let element = list.element;
             let mut encoded = Vec::new();
             reader.enter_array()?;
             let mut first_element = true;
@@ -679,7 +681,7 @@ impl Entry {
         json: &[u8],
         options: &ParseOptions,
     ) -> Result<Vec<u8>, TranscodeError> {
-        Ok(crate::json::read_with(json, options, self.read)?)
+        Ok(super::read_with(json, options, self.read)?)
     }
 }
 

@@ -22,16 +22,8 @@
 //! # Ok::<(), registry::TranscodeError>(())
 //! ```
 
-mod entry;
-
-use std::collections::HashMap;
-
-use prost::Message;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-pub(crate) use entry::ListField;
-pub use entry::{Entry, PiecesError, TranscodeError};
+pub use crate::json::transcode::{Entry, PiecesError, TranscodeError};
+pub use crate::json::type_registry::TypeRegistry;
 
 /// The crate's own types, sorted by full name: a table generated at build
 /// time, never changed.
@@ -61,98 +53,17 @@ pub fn message_names() -> Vec<&'static str> {
     BUILTINS.iter().filter_map(Entry::static_name).collect()
 }
 
-/// Message types of the user's own, for `Any` values holding them: a value
-/// the user builds and hands to [`ParseOptions::type_registry`](crate::json::ParseOptions::type_registry) and
-/// [`WriteOptions::type_registry`](crate::json::WriteOptions::type_registry). A type is found here before the crate's
-/// table, so a registry may also replace one of the crate's types.
-///
-/// ```
-/// use cloud_report_proto::google::protobuf::Any;
-/// use cloud_report_proto::json::{self, ParseOptions, WriteOptions};
-/// use cloud_report_proto::registry::TypeRegistry;
-///
-/// /// A message of the user's own, with serde impls.
-/// #[derive(Clone, PartialEq, prost::Message, serde::Serialize, serde::Deserialize)]
-/// struct Shipped {
-///     #[prost(string, tag = "1")]
-///     order: String,
-/// }
-/// impl prost::Name for Shipped {
-///     const NAME: &'static str = "Shipped";
-///     const PACKAGE: &'static str = "shop.v1";
-///     fn type_url() -> String {
-///         format!("type.googleapis.com/{}", Self::full_name())
-///     }
-/// }
-///
-/// let types = TypeRegistry::new().with::<Shipped>();
-/// let any = Any::from_msg(&Shipped { order: "A-1".into() });
-/// let text = json::to_string_with(&any, &WriteOptions::default().type_registry(types.clone()))?;
-/// assert_eq!(text, r#"{"@type":"type.googleapis.com/shop.v1.Shipped","order":"A-1"}"#);
-/// let back: Any = json::from_slice_with(text.as_bytes(), &ParseOptions::default().type_registry(types))?;
-/// assert_eq!(back, any);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, Default)]
-pub struct TypeRegistry {
-    entries: HashMap<String, Entry>,
-}
-
+/// Looking up: the one method of [`TypeRegistry`] that reaches the crate's
+/// table (the type itself, and the rest of its methods, are in
+/// `json/type_registry.rs`, where the JSON options hold it).
 impl TypeRegistry {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The registry with `T` added, read and written through its serde
-    /// impls.
-    #[must_use]
-    pub fn with<T>(mut self) -> Self
-    where
-        T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
-    {
-        self.add::<T>();
-        self
-    }
-
-    /// Adds `T`; adding a name again replaces its entry.
-    pub fn add<T>(&mut self)
-    where
-        T: Message + prost::Name + Default + Serialize + DeserializeOwned + 'static,
-    {
-        let entry = Entry::serde::<T>();
-        self.entries.insert(entry.full_name().into_owned(), entry);
-    }
-
     /// Finds a type by its full name or a type URL: the registry's own
     /// first, then the crate's.
     pub fn lookup(&self, name_or_url: &str) -> Option<Entry> {
         let name = name_of(name_or_url);
-        self.entries.get(name).copied().or_else(|| lookup(name))
-    }
-
-    /// The full names of the types added, sorted.
-    pub fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.entries.keys().map(String::as_str).collect();
-        names.sort_unstable();
-        names
+        self.own(name).or_else(|| lookup(name))
     }
 }
-
-impl std::fmt::Debug for TypeRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.names()).finish()
-    }
-}
-
-/// Two registries are equal when they hold the same names.
-impl PartialEq for TypeRegistry {
-    fn eq(&self, other: &Self) -> bool {
-        self.names() == other.names()
-    }
-}
-
-impl Eq for TypeRegistry {}
 
 /// The entry of a type URL or name: in `types` first, when given, then in
 /// the crate's table. The one rule the JSON engine resolves `Any` types by.
