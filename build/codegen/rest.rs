@@ -283,6 +283,20 @@ fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String
         };
         let member = &field.holder;
         let is_message = matches!(field.kind, Kind::Message(_));
+        // A singular scalar's arm of `set_parameter`: the value read, then
+        // `assign`ed from `v`.
+        let set_one = |out: &mut String, codec: &str, assign: &str| {
+            writeln!(
+                out,
+                "            [{pattern}] => {{
+                if let Some(v) = crate::codegen::rest::read_text::<{codec}>(text)? {{
+                    {assign};
+                }}
+                Ok(Some({name:?}))
+            }}"
+            )
+            .unwrap();
+        };
         let not_text = |out: &mut String, rest: &str| {
             writeln!(
                 out,
@@ -297,16 +311,11 @@ fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String
                     not_text(&mut take, ", ..");
                 } else {
                     let codec = value_codec(&field.kind);
-                    writeln!(
-                        set,
-                        "            [{pattern}] => {{
-                if let Some(v) = crate::codegen::rest::read_text::<{codec}>(text)? {{
-                    self.{member} = Some({variant}(v));
-                }}
-                Ok(Some({name:?}))
-            }}"
-                    )
-                    .unwrap();
+                    set_one(
+                        &mut set,
+                        &codec,
+                        &format!("self.{member} = Some({variant}(v))"),
+                    );
                     writeln!(
                         take,
                         "            [{pattern}] => match self.{member}.take() {{
@@ -410,16 +419,7 @@ fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String
             }
             Storage::Optional => {
                 let codec = value_codec(&field.kind);
-                writeln!(
-                    set,
-                    "            [{pattern}] => {{
-                if let Some(v) = crate::codegen::rest::read_text::<{codec}>(text)? {{
-                    self.{member} = Some(v);
-                }}
-                Ok(Some({name:?}))
-            }}"
-                )
-                .unwrap();
+                set_one(&mut set, &codec, &format!("self.{member} = Some(v)"));
                 writeln!(
                     take,
                     "            [{pattern}] => match self.{member}.take() {{
@@ -436,16 +436,7 @@ fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String
             }
             _ => {
                 let codec = value_codec(&field.kind);
-                writeln!(
-                    set,
-                    "            [{pattern}] => {{
-                if let Some(v) = crate::codegen::rest::read_text::<{codec}>(text)? {{
-                    self.{member} = v;
-                }}
-                Ok(Some({name:?}))
-            }}"
-                )
-                .unwrap();
+                set_one(&mut set, &codec, &format!("self.{member} = v"));
                 writeln!(
                     take,
                     "            [{pattern}] => crate::codegen::rest::path_text::<{codec}>(&std::mem::take(&mut self.{member})),"
