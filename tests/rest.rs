@@ -291,11 +291,15 @@ async fn query_parameters_bind_to_typed_fields() {
         for (query, message) in [
             ("override=1", "invalid query parameter \"override\": "),
             ("override=True", "invalid query parameter \"override\": "),
+            ("override=%20true", "invalid query parameter \"override\": "),
             (
                 "override=true&override=false",
-                "\"override\" is given more than once",
+                "query parameter \"override\" sets \"override\" a second time",
             ),
-            ("name=x", "\"name\" is given more than once"),
+            (
+                "name=x",
+                "query parameter \"name\" sets \"name\" a second time",
+            ),
             (
                 "nope=1",
                 "cannot bind query parameter \"nope\": no such field",

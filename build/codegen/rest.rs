@@ -284,15 +284,16 @@ fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String
         let member = &field.holder;
         let is_message = matches!(field.kind, Kind::Message(_));
         // A singular scalar's arm of `set_parameter`: the value read, then
-        // `assign`ed from `v`.
-        let set_one = |out: &mut String, codec: &str, assign: &str| {
+        // `assign`ed from `v`; `key` is what a second value would set again
+        // (the field, or its oneof).
+        let set_one = |out: &mut String, codec: &str, assign: &str, key: &str| {
             writeln!(
                 out,
                 "            [{pattern}] => {{
                 if let Some(v) = crate::codegen::rest::read_text::<{codec}>(text)? {{
                     {assign};
                 }}
-                Ok(Some({name:?}))
+                Ok(Some({key:?}))
             }}"
             )
             .unwrap();
@@ -315,11 +316,12 @@ fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String
                         &mut set,
                         &codec,
                         &format!("self.{member} = Some({variant}(v))"),
+                        message.oneofs[*oneof].descriptor.name(),
                     );
                     writeln!(
                         take,
                         "            [{pattern}] => match self.{member}.take() {{
-                Some({variant}(v)) => crate::codegen::rest::path_text::<{codec}>(&v),
+                Some({variant}(v)) => crate::codegen::rest::write_text::<{codec}>(&v),
                 other => {{
                     self.{member} = other;
                     Ok(String::new())
@@ -386,15 +388,22 @@ fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String
             }},"
                     )
                     .unwrap();
+                    // Emptied by taking its path fields out: nothing left
+                    // for the query.
+                    writeln!(
+                        query,
+                        "        if self.{member}.as_ref().is_some_and(|m| ::prost::Message::encoded_len(m) > 0) {{\n            return Err(FieldError::Message({json:?}));\n        }}"
+                    )
+                    .unwrap();
                 } else {
                     not_text(&mut set, ", ..");
                     not_text(&mut take, ", ..");
+                    writeln!(
+                        query,
+                        "        if self.{member}.is_some() {{\n            return Err(FieldError::Message({json:?}));\n        }}"
+                    )
+                    .unwrap();
                 }
-                writeln!(
-                    query,
-                    "        if self.{member}.is_some() {{\n            return Err(FieldError::Message({json:?}));\n        }}"
-                )
-                .unwrap();
             }
             Storage::Repeated | Storage::Packed => {
                 let codec = value_codec(&field.kind);
@@ -419,11 +428,11 @@ fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String
             }
             Storage::Optional => {
                 let codec = value_codec(&field.kind);
-                set_one(&mut set, &codec, &format!("self.{member} = Some(v)"));
+                set_one(&mut set, &codec, &format!("self.{member} = Some(v)"), name);
                 writeln!(
                     take,
                     "            [{pattern}] => match self.{member}.take() {{
-                Some(v) => crate::codegen::rest::path_text::<{codec}>(&v),
+                Some(v) => crate::codegen::rest::write_text::<{codec}>(&v),
                 None => Ok(String::new()),
             }},"
                 )
@@ -436,7 +445,7 @@ fn request_message(out: &mut String, message: &Message, nested: &BTreeSet<String
             }
             _ => {
                 let codec = value_codec(&field.kind);
-                set_one(&mut set, &codec, &format!("self.{member} = v"));
+                set_one(&mut set, &codec, &format!("self.{member} = v"), name);
                 writeln!(
                     take,
                     "            [{pattern}] => crate::codegen::rest::path_text::<{codec}>(&std::mem::take(&mut self.{member})),"

@@ -14,6 +14,12 @@ use super::{ParseOptions, WriteOptions};
 pub(crate) fn read_text<C: Codec>(text: &str) -> Result<Option<C::Value>, ReadError> {
     let mut json = Vec::with_capacity(text.len() + 2);
     if C::LITERAL_TEXT {
+        // The literal alone: JSON's whitespace around it is no part of it.
+        if text.bytes().any(|b| b.is_ascii_whitespace()) {
+            return Err(ReadError::new(format_args!(
+                "\"{text}\" is not true or false"
+            )));
+        }
         json.extend_from_slice(text.as_bytes());
     } else {
         write::write_str(&mut json, text);
@@ -78,7 +84,16 @@ mod tests {
     fn bools_are_literals() {
         assert_eq!(read_text::<Bool>("true").unwrap(), Some(true));
         assert_eq!(read_text::<Bool>("false").unwrap(), Some(false));
-        for bad in ["True", "1", "", "true false", "null"] {
+        for bad in [
+            "True",
+            "1",
+            "",
+            "true false",
+            "null",
+            " true",
+            "false\n",
+            "\ttrue",
+        ] {
             assert!(read_text::<Bool>(bad).is_err(), "{bad}");
         }
     }

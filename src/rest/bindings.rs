@@ -156,11 +156,12 @@ impl Binding {
                     "cannot bind query parameter \"{name}\": the body holds every field"
                 ));
             }
-            let path: Vec<&str> = name.split('.').collect();
-            match message.set_parameter(&path, &value) {
+            // A query parameter names a top-level field: a dotted name
+            // reaches no field, so none that the path sets is set again.
+            match message.set_parameter(&[name.as_ref()], &value) {
                 Ok(Some(field)) if set.contains(&field) => {
                     return Err(format!(
-                        "query parameter \"{name}\" is given more than once"
+                        "query parameter \"{name}\" sets \"{field}\" a second time"
                     ));
                 }
                 Ok(field) => set.extend(field),

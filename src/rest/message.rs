@@ -15,9 +15,10 @@ use crate::json::codec::Codec;
 pub trait RequestMessage: prost::Message + Default + crate::json::Sealed {
     /// Sets the field at `path` (proto names; at the top, the JSON name is
     /// accepted too) from a path variable's or query parameter's text, as
-    /// the JSON mapping reads the field's string form. A singular top-level
-    /// field answers its proto name (a second value for it is an error);
-    /// a list (the text is appended) or a field further down answers none.
+    /// the JSON mapping reads the field's string form. A singular field
+    /// answers what a second value would set again, its proto name or its
+    /// oneof's (that is an error); a list (the text is appended) or a field
+    /// further down (a path variable's) answers none.
     #[doc(hidden)]
     fn set_parameter(
         &mut self,

@@ -79,5 +79,4 @@ mod wrappers;
 pub use any::AnyError;
 pub use duration::DurationError;
 pub use field_mask::FieldMaskError;
-#[cfg_attr(not(feature = "rest-client"), allow(unused_imports))]
 pub use timestamp::TimestampError;
