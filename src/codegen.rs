@@ -36,7 +36,7 @@ pub(crate) mod rest {
     #[cfg(feature = "rest")]
     pub(crate) use crate::rest::dispatch::{Reply, RestService, TypedCall};
     #[cfg(feature = "rest")]
-    pub(crate) use crate::rest::encode_parameters;
+    pub(crate) use crate::rest::encode_request;
     pub(crate) use crate::rest::{
         BINDINGS, Binding, FieldError, RequestMessage, RestClient, path_text, read_text, write_text,
     };

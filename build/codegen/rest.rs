@@ -72,7 +72,7 @@ pub(super) fn http_bindings(model: &Model) -> (String, BTreeMap<String, String>)
             }
             writeln!(
                 out,
-                "    crate::codegen::rest::Binding {{ service: {:?}, method: {:?}, verb: {verb:?}, template: {template:?}, body: {body:?}, request: {:?}, response: {:?}, #[cfg(feature = \"rest\")] encode_parameters: crate::codegen::rest::encode_parameters::<{}> }},",
+                "    crate::codegen::rest::Binding {{ service: {:?}, method: {:?}, verb: {verb:?}, template: {template:?}, body: {body:?}, request: {:?}, response: {:?}, #[cfg(feature = \"rest\")] encode_request: crate::codegen::rest::encode_request::<{}> }},",
                 service.full_name(),
                 method.name(),
                 input.full_name(),

@@ -8,11 +8,17 @@ use super::template::{PathTemplate, TemplateError};
 /// The media type of binary protobuf bodies, as ESP and ESPv2 send them.
 pub const PROTO_CONTENT_TYPE: &str = "application/x-protobuf";
 
-/// How a binding's path values and query become the binary encoding of the
-/// fields they set.
+/// How a REST call's request becomes the binary encoding of the binding's
+/// request type ([`encode_request`] of it).
 #[cfg(feature = "rest")]
-pub(crate) type EncodeParameters =
-    fn(&Binding, &PathTemplate, &[String], &str) -> Result<Vec<u8>, String>;
+pub(crate) type EncodeRequest = for<'a> fn(
+    &Binding,
+    &PathTemplate,
+    Body<'a>,
+    &[String],
+    &str,
+    &crate::json::ParseOptions,
+) -> Result<Vec<u8>, RequestError>;
 
 /// One method's `google.api.http` binding, from [`bindings`].
 #[derive(Clone, Copy, Debug)]
@@ -25,10 +31,10 @@ pub struct Binding {
     pub(crate) body: &'static str,
     pub(crate) request: &'static str,
     pub(crate) response: &'static str,
-    /// The binary encoding of the request fields that path values and a
-    /// query bind ([`encode_parameters`] of the request type).
+    /// A REST call's request, encoded ([`encode_request`] of the request
+    /// type).
     #[cfg(feature = "rest")]
-    pub(crate) encode_parameters: EncodeParameters,
+    pub(crate) encode_request: EncodeRequest,
 }
 
 impl Binding {
@@ -175,19 +181,61 @@ impl Binding {
     }
 }
 
-/// The binary encoding of the fields of an `M` that a binding's path values
-/// and query bind: what the gateway appends to the body's encoding for a
-/// service it calls through gRPC's encoding, so that they set those fields.
+/// Why a REST call's request message could not be read.
 #[cfg(feature = "rest")]
-pub(crate) fn encode_parameters<M: RequestMessage>(
+#[derive(Debug)]
+pub(crate) enum RequestError {
+    /// The JSON body is not the message.
+    Json(crate::json::JsonError),
+    /// The binary body is not the message.
+    Proto(prost::DecodeError),
+    /// A path variable or query parameter (the message says which).
+    Parameters(String),
+}
+
+/// A REST call's request body: its bytes, and whether they are binary
+/// protobuf (JSON otherwise). `None` for a call without a message body.
+#[cfg(feature = "rest")]
+pub(crate) type Body<'a> = Option<(&'a [u8], bool)>;
+
+/// The request message of a REST call under `binding` (whose parsed
+/// `template` is given): the body read as `M`, then the path values and the
+/// query bound on it ([`Binding::bind`]). The one way the gateway reads a
+/// REST request, for a typed call and (encoded) for a tonic server alike.
+#[cfg(feature = "rest")]
+pub(crate) fn read_request<M: RequestMessage + crate::json::ReadJson>(
     binding: &Binding,
     template: &PathTemplate,
+    body: Body<'_>,
     path_values: &[String],
     query: &str,
-) -> Result<Vec<u8>, String> {
-    let mut message = M::default();
-    binding.bind(template, &mut message, path_values, query)?;
-    Ok(message.encode_to_vec())
+    options: &crate::json::ParseOptions,
+) -> Result<M, RequestError> {
+    let mut message = match body {
+        Some((json, false)) => {
+            crate::json::from_slice_with::<M>(json, options).map_err(RequestError::Json)?
+        }
+        Some((binary, true)) => M::decode(binary).map_err(RequestError::Proto)?,
+        None => M::default(),
+    };
+    binding
+        .bind(template, &mut message, path_values, query)
+        .map_err(RequestError::Parameters)?;
+    Ok(message)
+}
+
+/// [`read_request`], encoded: what the gateway hands a tonic server.
+#[cfg(feature = "rest")]
+pub(crate) fn encode_request<M: RequestMessage + crate::json::ReadJson>(
+    binding: &Binding,
+    template: &PathTemplate,
+    body: Body<'_>,
+    path_values: &[String],
+    query: &str,
+    options: &crate::json::ParseOptions,
+) -> Result<Vec<u8>, RequestError> {
+    read_request::<M>(binding, template, body, path_values, query, options)
+        .map(|message| message.encode_to_vec())
 }
 
 #[cfg(test)]

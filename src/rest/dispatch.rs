@@ -17,10 +17,11 @@ use bytes::Bytes;
 use http::HeaderMap;
 use prost::Message;
 
+use super::bindings::read_request;
 use super::error::RestError;
 use super::gateway::{
-    Encoding, Gateway, PARSE_ON_POOL_BYTES, assemble, body_is_empty, grpc_status_of, invalid_json,
-    invalid_proto, message_too_large,
+    Encoding, Gateway, PARSE_ON_POOL_BYTES, body_of, grpc_status_of, message_too_large,
+    request_error,
 };
 use super::message::RequestMessage;
 use crate::google::rpc::Code;
@@ -114,10 +115,10 @@ pub struct TypedCall {
 }
 
 impl TypedCall {
-    /// The request message: the body read as `M` (by the rules of
-    /// `assemble`, which builds the binary form of the same message), with
-    /// the path and query parameters merged in, and the caller's headers as
-    /// metadata. A large body is read on the blocking pool, where it holds
+    /// The request message: the body read as `M`, the path and query
+    /// parameters bound on it (the one rule of `read_request`, which the
+    /// gateway also encodes for a tonic server), and the caller's headers
+    /// as metadata. A large body is read on the blocking pool, where it holds
     /// up no other request.
     pub(crate) async fn request<M>(&self) -> Result<tonic::Request<M>, RestError>
     where
@@ -140,45 +141,16 @@ impl TypedCall {
 
     fn read<M: RequestMessage + ReadJson>(&self) -> Result<M, RestError> {
         let route = &self.gateway.routes[self.route];
-        let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
-        let whole_body = route.binding.body == "*" && !body_is_empty(&self.body, self.encoding);
-        let message = if whole_body {
-            let mut message = match self.encoding {
-                Encoding::Json => {
-                    crate::json::from_slice_with::<M>(&self.body, &self.gateway.parse)
-                        .map_err(|e| invalid(invalid_json(&e.into())))?
-                }
-                Encoding::Proto => match M::decode(&self.body[..]) {
-                    Ok(message) => message,
-                    // The registry words the error (where the encoding
-                    // breaks) as for the gRPC path.
-                    Err(e) => {
-                        return Err(invalid(match route.request.normalize_binary(&self.body) {
-                            Err(error) => invalid_proto(&error),
-                            Ok(_) => e.to_string(),
-                        }));
-                    }
-                },
-            };
-            route
-                .binding
-                .bind(&route.template, &mut message, &self.values, &self.query)
-                .map_err(|message| RestError::new(Code::InvalidArgument, message))?;
-            message
-        } else {
-            // A body bound to one field, or none: rare, and assembled as
-            // for a tonic server.
-            let binary = assemble(
-                route,
-                &self.values,
-                &self.query,
-                &self.body,
-                self.encoding,
-                &self.gateway.parse,
-            )?;
-            M::decode(binary.as_slice())
-                .map_err(|e| RestError::new(Code::Internal, e.to_string()))?
-        };
+        let body = body_of(route, &self.body, self.encoding)?;
+        let message = read_request::<M>(
+            &route.binding,
+            &route.template,
+            body,
+            &self.values,
+            &self.query,
+            &self.gateway.parse,
+        )
+        .map_err(|e| request_error(route, body, e))?;
         let size = message.encoded_len();
         if size > self.gateway.max_message_bytes {
             return Err(message_too_large(size, self.gateway.max_message_bytes));

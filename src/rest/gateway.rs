@@ -16,7 +16,7 @@ use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
-use super::bindings::{BINDINGS, Binding, PROTO_CONTENT_TYPE};
+use super::bindings::{BINDINGS, Binding, Body, PROTO_CONTENT_TYPE, RequestError};
 use super::error::BodyError;
 use super::error::{RestError, clip, error_response};
 use super::template::PathTemplate;
@@ -762,9 +762,8 @@ fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
-/// The request message of a REST call: body, then path variables, then
-/// query parameters, each encoded and concatenated (concatenated encodings
-/// merge, later singular values winning).
+/// The binary request message of a REST call to route `route`, for a tonic
+/// server: read by the one rule of [`super::bindings::read_request`].
 pub(super) fn assemble(
     route: &Route,
     path_values: &[String],
@@ -773,59 +772,58 @@ pub(super) fn assemble(
     encoding: Encoding,
     options: &ParseOptions,
 ) -> Result<Vec<u8>, RestError> {
-    let invalid = |message: String| RestError::new(Code::InvalidArgument, message);
+    let body = body_of(route, body, encoding)?;
     let binding = &route.binding;
-    let empty = body_is_empty(body, encoding);
-    let mut message = match (binding.body, encoding) {
-        ("", _) if !empty => {
-            return Err(invalid(format!(
-                "{} {} takes no request body",
-                binding.verb, binding.template
-            )));
-        }
-        ("", _) => Vec::new(),
-        (_, _) if empty => Vec::new(),
-        ("*", Encoding::Json) => route
-            .request
-            .json_to_binary_with(body, options)
-            .map_err(|e| invalid(invalid_json(&e)))?,
-        ("*", Encoding::Proto) => route
-            .request
-            .normalize_binary(body)
-            .map_err(|e| invalid(invalid_proto(&e)))?,
-        // The build refuses a body of one field.
-        (field, _) => {
-            return Err(RestError::new(
-                Code::Internal,
-                format!("a body of one field ({field}) is not bound"),
-            ));
-        }
-    };
-
-    message.extend_from_slice(&bind_parameters(route, path_values, query)?);
-    Ok(message)
+    (binding.encode_request)(binding, &route.template, body, path_values, query, options)
+        .map_err(|e| request_error(route, body, e))
 }
 
-/// Whether a request body carries no message: only whitespace for JSON,
-/// nothing for binary.
-pub(super) fn body_is_empty(body: &[u8], encoding: Encoding) -> bool {
-    match encoding {
+/// What a REST call's body holds for route `route`'s binding: nothing
+/// (whitespace, for JSON, or no byte) or the message; a body where the
+/// binding takes none is an error.
+pub(super) fn body_of<'a>(
+    route: &Route,
+    body: &'a [u8],
+    encoding: Encoding,
+) -> Result<Body<'a>, RestError> {
+    let binding = &route.binding;
+    let empty = match encoding {
         Encoding::Json => body.iter().all(u8::is_ascii_whitespace),
         Encoding::Proto => body.is_empty(),
+    };
+    match binding.body {
+        _ if empty => Ok(None),
+        "" => Err(RestError::new(
+            Code::InvalidArgument,
+            format!(
+                "{} {} takes no request body",
+                binding.verb, binding.template
+            ),
+        )),
+        // The build refuses a body of one field.
+        "*" => Ok(Some((body, encoding == Encoding::Proto))),
+        field => Err(RestError::new(
+            Code::Internal,
+            format!("a body of one field ({field}) is not bound"),
+        )),
     }
 }
 
-/// The binary encoding of the fields that the path variables and query
-/// parameters bind (set on the typed request, see [`Binding::bind`]):
-/// appended to the body's encoding, they set those fields.
-pub(super) fn bind_parameters(
-    route: &Route,
-    path_values: &[String],
-    query: &str,
-) -> Result<Vec<u8>, RestError> {
-    let binding = &route.binding;
-    (binding.encode_parameters)(binding, &route.template, path_values, query)
-        .map_err(|message| RestError::new(Code::InvalidArgument, message))
+/// The REST error of a request that could not be read: 400, worded as
+/// Google's front end words it, a binary body's with the byte offset where
+/// its encoding breaks.
+pub(super) fn request_error(route: &Route, body: Body<'_>, error: RequestError) -> RestError {
+    let message = match error {
+        RequestError::Json(e) => format!("Invalid JSON payload received. {e}"),
+        RequestError::Proto(e) => {
+            match body.map(|(bytes, _)| route.request.normalize_binary(bytes)) {
+                Some(Err(transcode)) => format!("Invalid proto payload received. {transcode}"),
+                _ => format!("Invalid proto payload received. {e}"),
+            }
+        }
+        RequestError::Parameters(message) => message,
+    };
+    RestError::new(Code::InvalidArgument, message)
 }
 
 /// The error for a request message larger than the gateway's limit.
@@ -850,14 +848,6 @@ pub(super) fn grpc_status_of(status: &tonic::Status) -> Status {
         details,
         ..Default::default()
     }
-}
-
-pub(super) fn invalid_json(error: &registry::TranscodeError) -> String {
-    format!("Invalid JSON payload received. {error}")
-}
-
-pub(super) fn invalid_proto(error: &registry::TranscodeError) -> String {
-    format!("Invalid proto payload received. {error}")
 }
 
 /// The status of a gRPC answer from its headers or trailers.

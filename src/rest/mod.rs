@@ -70,7 +70,7 @@ mod server;
 
 pub(crate) use bindings::BINDINGS;
 #[cfg(feature = "rest")]
-pub(crate) use bindings::encode_parameters;
+pub(crate) use bindings::encode_request;
 pub use bindings::{Binding, PROTO_CONTENT_TYPE, bindings};
 pub use client::{ClientError, RestClient, RestClientBuilder};
 pub use error::RestError;
