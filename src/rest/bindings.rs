@@ -1,5 +1,8 @@
 //! The `google.api.http` binding of every method of the crate, generated
-//! from the descriptors: what the REST client and the gateway share.
+//! from the descriptors: what the REST client and the gateway share. With
+//! `rest`, also how the gateway reads a REST call's request under its
+//! binding ([`read_request`]: the body, then the path values and the query
+//! set on the typed request through its [`RequestMessage`]).
 
 #[cfg(feature = "rest")]
 use super::message::{FieldError, RequestMessage};
