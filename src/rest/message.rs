@@ -27,7 +27,8 @@ pub trait RequestMessage: prost::Message + Default + crate::json::Sealed {
     ) -> Result<Option<&'static str>, FieldError>;
 
     /// Takes out the singular scalar at `path` (proto names) as text, for a
-    /// path variable; empty when it is unset or at its default.
+    /// path variable; empty when it is unset (a field without presence: at
+    /// its default).
     #[doc(hidden)]
     fn take_parameter(&mut self, path: &[&str]) -> Result<String, FieldError>;
 
