@@ -134,11 +134,7 @@ const _: () = {{
                 holder.holder
             )
             .unwrap();
-            for member in holder
-                .descriptor
-                .fields()
-                .map(|f| message.field(f.number()))
-            {
+            for member in message.members(oneof) {
                 let Storage::Member { variant, .. } = &member.storage else {
                     unreachable!("the members of a oneof")
                 };

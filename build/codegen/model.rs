@@ -188,11 +188,13 @@ impl Message {
             .expect("a field of the message")
     }
 
-    /// The members of oneof `index`, in number order.
+    /// The members of oneof `index`, in declaration order (the order of its
+    /// enum's variants).
     pub(super) fn members(&self, index: usize) -> impl Iterator<Item = &Field> {
-        self.fields
-            .iter()
-            .filter(move |f| matches!(f.storage, Storage::Member { oneof, .. } if oneof == index))
+        self.oneofs[index]
+            .descriptor
+            .fields()
+            .map(|f| self.field(f.number()))
     }
 }
 

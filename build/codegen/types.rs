@@ -530,11 +530,7 @@ fn write_oneof(
     let name = oneof_type_name(&oneof.descriptor);
     writeln!(out, "{pad}#[derive(Clone, {copy}PartialEq, {eq})]").unwrap();
     writeln!(out, "{pad}pub enum {name} {{").unwrap();
-    let members: Vec<&Field> = oneof
-        .descriptor
-        .fields()
-        .map(|f| message.field(f.number()))
-        .collect();
+    let members: Vec<&Field> = message.members(index).collect();
     for field in &members {
         docs.write(out, field.descriptor.path(), depth + 1);
         if is_deprecated(&field.descriptor) {
