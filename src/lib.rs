@@ -114,9 +114,11 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(any(feature = "rest-client", feature = "client"))]
-mod token;
+mod failure;
 #[cfg(any(feature = "rest-client", feature = "client"))]
-pub use token::{TokenFuture, TokenSource};
+pub mod token;
+#[cfg(any(feature = "rest-client", feature = "client"))]
+pub use token::{Token, TokenFuture, TokenSource, TokenStatistics};
 #[cfg(feature = "emulator")]
 pub mod emulator;
 #[cfg(feature = "json")]

@@ -246,6 +246,7 @@ async fn trusted_service_accounts_refuse_every_other_token() {
         )
         .await
         .unwrap();
+        #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let rest = |token: String| {

@@ -363,6 +363,7 @@ fn serve_takes_a_manual_clock_and_a_faults_file() {
     let addr = served.addr.clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let seen = runtime.block_on(async {
+        #[allow(deprecated)]
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let get = |path: &str, token: Option<&str>| {

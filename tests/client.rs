@@ -476,11 +476,12 @@ async fn a_cancelled_check_loses_no_usage() {
     assert_eq!(statistics.undelivered, 0);
 }
 
-/// A quota ask asked again of the server (a denial due to be asked again,
-/// in NORMAL mode) and dropped while it waits does not leave its entry
-/// asking for good: at the next refresh it is asked again.
+/// No quota ask waits once its key is cached, denied or not: a denial due
+/// to be asked again is probed in the background (NORMAL mode, as cxx's
+/// quota aggregator does) while every ask gets the cached denial, and a
+/// probe granted is charged once.
 #[tokio::test(start_paused = true)]
-async fn a_cancelled_quota_ask_leaves_no_entry_stuck() {
+async fn a_denied_key_never_waits_and_is_probed_in_the_background() {
     use cloud_report_proto::emulator::Fault;
     let (emulator, _) = configured();
     emulator
@@ -506,28 +507,46 @@ async fn a_cancelled_quota_ask_leaves_no_entry_stuck() {
         .await
         .unwrap();
     assert!(!denied.allowed() && matches!(denied.source, Source::Cache));
-    // Due to be asked again: the server hangs and the caller gives up.
+    // Due to be asked again while the server hangs: the ask that falls due
+    // gets the cached denial at once, and the probe goes in the background.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     transport.stalled.store(true, Ordering::SeqCst);
-    let cancelled = tokio::time::timeout(
-        Duration::from_millis(100),
+    let due = tokio::time::timeout(
+        Duration::from_millis(1),
         client.allocate_quota(&ask("api_key:AIza-good", 1)),
     )
-    .await;
-    assert!(cancelled.is_err(), "the ask hangs");
+    .await
+    .expect("a cached denial never waits")
+    .unwrap();
+    assert!(!due.allowed() && matches!(due.source, Source::Cache));
+    tokio::task::yield_now().await;
+    assert_eq!(transport.hanging.load(Ordering::SeqCst), 1, "the probe");
+    // Asks meanwhile get the denial too, and start no other probe.
+    for _ in 0..5 {
+        let meanwhile = client
+            .allocate_quota(&ask("api_key:AIza-good", 1))
+            .await
+            .unwrap();
+        assert!(!meanwhile.allowed());
+    }
     transport.stalled.store(false, Ordering::SeqCst);
-    // At the next refresh the entry is asked again, and the server (no
-    // fault now) grants.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let again = client
+    // The probe's attempt times out and its retry (no fault now) grants:
+    // the entry allows, the probe's cost is charged once, and the next ask
+    // uses it up instead of being charged again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let granted = client
         .allocate_quota(&ask("api_key:AIza-good", 1))
         .await
         .unwrap();
     assert!(
-        matches!(again.source, Source::Server) && again.allowed(),
-        "{again:?}"
+        matches!(granted.source, Source::Cache) && granted.allowed(),
+        "{granted:?}"
     );
-    client.shutdown().await;
+    let statistics = client.shutdown().await;
+    assert_eq!(statistics.quota_calls, 2, "{statistics:?}");
+    // The first ask (refused by the fault, not charged) and the probe
+    // granted (charged 1, for the ask after it): 1 read in all.
+    assert_eq!(reads_used(&transport.emulator), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -545,7 +564,14 @@ async fn checks_fail_open_or_closed_when_the_server_is_unreachable() {
             assert!(answer.allowed() && !answer.api_key_checked());
             assert!(matches!(answer.source, Source::FailedOpen(_)));
         } else {
-            assert_eq!(answer.unwrap_err().code(), tonic::Code::Unavailable);
+            // Refused: the caller is told UNAVAILABLE (a 503), the failure
+            // is kept for the logs.
+            let answer = answer.unwrap();
+            assert!(!answer.allowed() && !answer.api_key_checked());
+            assert!(
+                matches!(&answer.source, Source::Failed(f) if f.message() == "connection refused")
+            );
+            assert_eq!(answer.denial().unwrap().code(), tonic::Code::Unavailable);
         }
         // A failure is never cached: once the server is back, it answers.
         transport.down.store(false, Ordering::SeqCst);
@@ -648,14 +674,27 @@ async fn quota_refreshes_as_asked_and_enforces_allocate_errors() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(transport.quotas().len(), calls);
 
-    // Once the interval has passed, the next ask goes to the server in
-    // NORMAL mode and waits: one unit of the 2 left is granted, counted
-    // once, and the entry lets asks through again.
+    // Once the interval has passed, the next ask gets the denial at once
+    // and probes in the background, in NORMAL mode: one unit of the 2 left
+    // is granted and charged, and the entry lets asks through again; the
+    // next ask uses up what the probe was charged, the one after is added
+    // up.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let again = ask_one().await.unwrap();
-    assert!(matches!(again.source, Source::Server) && again.allowed());
+    let due = ask_one().await.unwrap();
+    assert!(matches!(due.source, Source::Cache) && !due.allowed());
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let probe = transport
+        .quotas()
+        .last()
+        .unwrap()
+        .allocate_operation
+        .clone()
+        .unwrap();
+    assert_eq!(probe.quota_mode, normal);
     assert_eq!(reads_used(&emulator), 4);
-    assert!(matches!(ask_one().await.unwrap().source, Source::Cache));
+    let again = ask_one().await.unwrap();
+    assert!(matches!(again.source, Source::Cache) && again.allowed());
+    assert!(ask_one().await.unwrap().allowed());
     clock.advance(Duration::from_secs(60));
     let statistics = client.shutdown().await;
     assert_eq!(
@@ -734,13 +773,15 @@ async fn quota_is_optimistic_aggregated_and_refreshed_best_effort() {
     let calls = transport.quotas().len();
 
     // A denial is asked again after the refresh interval, in NORMAL mode,
-    // and the asker waits for it: denied while the minute lasts ...
+    // in the background, the asker answered from the cache: denied while
+    // the minute lasts ...
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let again = client
         .allocate_quota(&ask("api_key:AIza-good", 1))
         .await
         .unwrap();
-    assert!(matches!(again.source, Source::Server) && !again.allowed());
+    assert!(matches!(again.source, Source::Cache) && !again.allowed());
+    tokio::time::sleep(Duration::from_millis(1)).await;
     let sent = transport.quotas();
     assert_eq!(sent.len(), calls + 1);
     assert_eq!(
@@ -753,14 +794,21 @@ async fn quota_is_optimistic_aggregated_and_refreshed_best_effort() {
         sc::quota_operation::QuotaMode::Normal as i32
     );
     assert_eq!(reads_used(&emulator), 5);
-    // ... and granted, counted once, in the next.
+    // ... and granted, counted once, in the next: the probe is charged,
+    // and the ask after it is let through on that charge.
     clock.advance(Duration::from_secs(60));
     tokio::time::sleep(Duration::from_millis(1100)).await;
+    let due = client
+        .allocate_quota(&ask("api_key:AIza-good", 1))
+        .await
+        .unwrap();
+    assert!(matches!(due.source, Source::Cache) && !due.allowed());
+    tokio::time::sleep(Duration::from_millis(1)).await;
     let granted = client
         .allocate_quota(&ask("api_key:AIza-good", 1))
         .await
         .unwrap();
-    assert!(matches!(granted.source, Source::Server) && granted.allowed());
+    assert!(matches!(granted.source, Source::Cache) && granted.allowed());
     assert_eq!(reads_used(&emulator), 1);
     let statistics = client.shutdown().await;
     assert_eq!(statistics.quota_optimistic, 1);
@@ -1095,10 +1143,10 @@ async fn resent_quota_costs_keep_their_operation_id() {
     assert_eq!(statistics.undelivered, 0);
 }
 
-/// A denial asked again while the server cannot be reached fails open: the
-/// ask is let through, and its cost is sent later under its own id.
+/// A denial probed while the server cannot be reached fails open: the
+/// entry lets asks through from then on, and only their costs are charged.
 #[tokio::test(start_paused = true)]
-async fn a_denied_ask_let_through_on_failure_keeps_its_cost() {
+async fn a_probe_failing_open_charges_only_what_went_through() {
     let (emulator, _) = configured();
     let transport = InProcess::new(emulator.clone());
     let mut options = QuotaOptions::default();
@@ -1121,21 +1169,23 @@ async fn a_denied_ask_let_through_on_failure_keeps_its_cost() {
             .unwrap()
             .allowed()
     );
-    // Due again, asked in NORMAL mode; the server is down: let through.
+    // Due again: the ask gets the cached denial, and the probe finds the
+    // server down. Failing open, the entry lets asks through (cxx caches
+    // an empty answer); the probe's cost, refused with the denial, is
+    // never charged.
     tokio::time::sleep(Duration::from_millis(100)).await;
     transport.down.store(true, Ordering::SeqCst);
-    let asked = ask(consumer, 1);
-    let answer = client.allocate_quota(&asked).await.unwrap();
-    assert!(matches!(answer.source, Source::FailedOpen(_)) && answer.allowed());
+    let answer = client.allocate_quota(&ask(consumer, 1)).await.unwrap();
+    assert!(matches!(answer.source, Source::Cache) && !answer.allowed());
+    tokio::time::sleep(Duration::from_millis(10)).await;
     transport.down.store(false, Ordering::SeqCst);
+    let asked = ask(consumer, 1);
+    let through = client.allocate_quota(&asked).await.unwrap();
+    assert!(through.allowed(), "{through:?}");
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(reads_used(&emulator), 2, "the cost let through is counted");
-    let sent = transport.quotas().last().unwrap().clone();
-    assert_eq!(
-        sent.allocate_operation.unwrap().operation_id,
-        asked.allocate_operation.unwrap().operation_id
-    );
+    assert_eq!(reads_used(&emulator), 2, "only the cost let through");
     assert_eq!(client.shutdown().await.undelivered, 0);
+    assert_eq!(reads_used(&emulator), 2);
 }
 
 /// Costs whose entry expired while the server was down are kept and sent
@@ -1187,11 +1237,12 @@ async fn quota_fails_closed_when_told() {
         .quota_options(options)
         .build(transport.clone());
     transport.down.store(true, Ordering::SeqCst);
-    let error = client
+    let refused = client
         .allocate_quota(&ask("project:my-project", 1))
         .await
-        .unwrap_err();
-    assert_eq!(error.code(), tonic::Code::Unavailable);
+        .unwrap();
+    assert!(!refused.allowed() && matches!(refused.source, Source::Failed(_)));
+    assert_eq!(refused.denial().unwrap().code(), tonic::Code::Unavailable);
     transport.down.store(false, Ordering::SeqCst);
     let answer = client
         .allocate_quota(&ask("project:my-project", 1))
@@ -1318,17 +1369,16 @@ async fn unavailable_check_errors_fail_open_and_are_never_cached() {
                 .unwrap();
             let before = emulator.requests(SERVICE).len();
             let request = check("api_key:AIza-good", None);
-            match client.check(&request).await {
-                Ok(answer) => {
-                    assert!(fail_open, "{code}: failing closed, it is an error");
-                    assert!(matches!(answer.source, Source::FailedOpen(_)), "{code}");
-                    assert!(answer.allowed() && !answer.api_key_checked());
-                }
-                Err(status) => {
-                    assert!(!fail_open, "{code}: failing open, it is let through");
-                    assert_eq!(status.code(), tonic::Code::Unavailable, "{code}");
-                    assert!(status.message().contains(code), "{}", status.message());
-                }
+            let answer = client.check(&request).await.unwrap();
+            assert!(!answer.api_key_checked(), "{code}");
+            if fail_open {
+                assert!(matches!(answer.source, Source::FailedOpen(_)), "{code}");
+                assert!(answer.allowed());
+            } else {
+                assert!(matches!(answer.source, Source::Failed(_)), "{code}");
+                let status = answer.denial().unwrap();
+                assert_eq!(status.code(), tonic::Code::Unavailable, "{code}");
+                assert!(status.message().contains(code), "{}", status.message());
             }
             // Not cached: the same request goes to the server, which allows.
             let again = client.check(&request).await.unwrap();
@@ -1366,6 +1416,13 @@ async fn failures_are_decided_as_espv2_decides_on_every_transport() {
         (r#""status": {"code": "INTERNAL"}"#, false, false),
         (r#""drop": "reset""#, false, false),
         (r#""delay": "1s""#, true, true),
+        // The gateway's own credentials refused: its caller is not to
+        // blame (INTERNAL, a 500), whatever the code.
+        (r#""httpStatus": 401"#, false, false),
+        (r#""httpStatus": 403"#, false, false),
+        (r#""status": {"code": "UNAUTHENTICATED"}"#, false, false),
+        // A 200 that cannot be read: INTERNAL, failing closed.
+        (r#""garble": true"#, false, false),
     ];
     let running = Emulator::start(example_config().0).await.unwrap();
     let emulator = running.emulator();
@@ -1401,13 +1458,29 @@ async fn failures_are_decided_as_espv2_decides_on_every_transport() {
                 let fault = |method: &str| {
                     Fault::from_json(&format!(r#"{{"method": "{method}", {action}}}"#)).unwrap()
                 };
+                let unavailable = if wire == "grpc" { grpc_open } else { rest_open };
+                // What the caller is told when refused: UNAVAILABLE for an
+                // unreachable Service Control, INTERNAL for anything else.
+                let told = if unavailable {
+                    tonic::Code::Unavailable
+                } else {
+                    tonic::Code::Internal
+                };
                 emulator.add_fault(SERVICE, fault("check")).unwrap();
-                match client.check(&check("api_key:AIza-good", None)).await {
-                    Ok(answer) => {
-                        assert!(opens, "{case}: let through");
-                        assert!(matches!(answer.source, Source::FailedOpen(_)), "{case}");
-                    }
-                    Err(status) => assert!(!opens, "{case}: refused with {status:?}"),
+                let answer = client
+                    .check(&check("api_key:AIza-good", None))
+                    .await
+                    .unwrap();
+                assert!(!answer.api_key_checked(), "{case}");
+                if opens {
+                    assert!(matches!(answer.source, Source::FailedOpen(_)), "{case}");
+                    assert!(answer.allowed(), "{case}");
+                } else {
+                    assert!(
+                        matches!(answer.source, Source::Failed(_)),
+                        "{case}: {answer:?}"
+                    );
+                    assert_eq!(answer.denial().unwrap().code(), told, "{case}");
                 }
                 // An ask the server must answer (no costs to add up).
                 emulator.add_fault(SERVICE, fault("allocateQuota")).unwrap();
@@ -1418,12 +1491,13 @@ async fn failures_are_decided_as_espv2_decides_on_every_transport() {
                     .unwrap()
                     .quota_metrics
                     .clear();
-                match client.allocate_quota(&quota).await {
-                    Ok(answer) => {
-                        assert!(fail_open, "{case}: quota let through failing closed");
-                        assert!(matches!(answer.source, Source::FailedOpen(_)), "{case}");
-                    }
-                    Err(status) => assert!(!fail_open, "{case}: quota refused with {status:?}"),
+                let answer = client.allocate_quota(&quota).await.unwrap();
+                if fail_open {
+                    assert!(matches!(answer.source, Source::FailedOpen(_)), "{case}");
+                    assert!(answer.allowed(), "{case}");
+                } else {
+                    assert!(matches!(answer.source, Source::Failed(_)), "{case}");
+                    assert_eq!(answer.denial().unwrap().code(), told, "{case}");
                 }
                 emulator.clear_faults(SERVICE);
                 // A delayed answer may still be on its way: let it land.
@@ -1561,8 +1635,11 @@ async fn usage_survives_a_failed_refresh_and_a_denied_request_counts_none() {
         // owed only if it goes on.
         tokio::time::advance(Duration::from_millis(600)).await;
         transport.down.store(true, Ordering::SeqCst);
-        let answer = client.check(&check("api_key:AIza-good", Some(4))).await;
-        assert_eq!(answer.is_ok(), fail_open);
+        let answer = client
+            .check(&check("api_key:AIza-good", Some(4)))
+            .await
+            .unwrap();
+        assert_eq!(answer.allowed(), fail_open);
         transport.down.store(false, Ordering::SeqCst);
         tokio::time::advance(Duration::from_millis(600)).await;
         let answer = client
@@ -1765,32 +1842,33 @@ async fn simulate_faults(seed: u64, lose_percent: usize) {
                         let checked = client.check(&check(consumer, usage)).await;
                         {
                             let mut t = tally.lock().unwrap();
-                            match &checked {
-                                Ok(answer) => {
-                                    if let Source::FailedOpen(status) = &answer.source {
-                                        assert!(
-                                            is_unavailable(status),
-                                            "failed open on {status:?}"
-                                        );
-                                        t.failed_open += 1;
-                                    } else if !answer.allowed() {
-                                        assert!(!good, "{consumer} denied: {:?}", answer.response);
-                                        t.denied += 1;
-                                    }
-                                    if answer.allowed() {
-                                        t.check_owed += usage.unwrap_or(0);
-                                    }
+                            let answer = checked.as_ref().expect("a Check is always answered");
+                            match &answer.source {
+                                Source::FailedOpen(status) => {
+                                    assert!(is_unavailable(status), "failed open on {status:?}");
+                                    t.failed_open += 1;
                                 }
-                                Err(status) => {
+                                Source::Failed(status) => {
                                     assert!(
                                         !is_unavailable(status),
                                         "an UNAVAILABLE failure refused: {status:?}"
                                     );
+                                    // The caller is not blamed.
+                                    let told = answer.denial().unwrap().code();
+                                    assert_eq!(told, tonic::Code::Internal, "{status:?}");
                                     t.errors += 1;
                                     // An attempt may have reached the
                                     // server before the one that failed.
                                     t.refused_usage += usage.unwrap_or(0);
                                 }
+                                _ if !answer.allowed() => {
+                                    assert!(!good, "{consumer} denied: {:?}", answer.response);
+                                    t.denied += 1;
+                                }
+                                _ => {}
+                            }
+                            if answer.allowed() {
+                                t.check_owed += usage.unwrap_or(0);
                             }
                         }
                         let go_on = good && checked.is_ok_and(|a| a.allowed());

@@ -78,7 +78,11 @@ fn application_default_source() -> String {
 
 fn install_ring() {
     // Fails only when a provider is installed already, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // ring is the crate's provider; rustls 0.23.48 deprecates its
+    // default_provider for lacking post-quantum key exchange only.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let _ = provider.install_default();
 }
 
 impl GoogleCredentials {
@@ -160,12 +164,16 @@ impl GoogleCredentials {
 
     /// The credentials as the token source of a transport
     /// ([`GrpcTransportBuilder::tokens`](super::GrpcTransportBuilder::tokens),
-    /// and the REST client's `tokens`).
+    /// and the REST client's `tokens`), named by where they come from. It
+    /// asks the credentials in the background (`google-cloud-auth` caches
+    /// the token and refreshes it before it expires), so that no call waits
+    /// on a slow metadata server.
     pub fn token_source(&self) -> TokenSource {
         let credentials = Arc::new(self.clone());
         TokenSource::new(move || {
             let credentials = credentials.clone();
             Box::pin(async move { credentials.token().await }) as TokenFuture
         })
+        .named(self.source.to_string())
     }
 }

@@ -20,8 +20,16 @@
 //! connection, no answer in time, 429, 502, 503, 504, a backend said to be
 //! unavailable) and any failed AllocateQuota let the request through, and
 //! the answer says so ([`Source::FailedOpen`]); other Check failures (500, a
-//! reset stream, no token) are the caller's error. Failing closed
-//! ([`ClientBuilder::fail_open`]), every failure is.
+//! reset stream, no token, an unreadable answer) refuse it
+//! ([`Source::Failed`]), and the caller is told INTERNAL, never the
+//! gateway's own error ([`caller_status`]). Each call fails open or closed
+//! by its own setting ([`ClientBuilder::check_fail_open`],
+//! [`ClientBuilder::quota_fail_open`]).
+//!
+//! Bearer tokens never hold a call up: the transports' [`TokenSource`] is
+//! refreshed in the background, and a Check or AllocateQuota without a
+//! valid token fails at once, not made, and is refused (ESPv2's "Missing
+//! access token"), however it is set to fail open.
 //!
 //! The client is `Send + Sync` and cheap to clone; every cache is bounded.
 //! [`Client::shutdown`] sends everything still held and waits for it.
@@ -52,18 +60,20 @@
 //! # Ok(()) }
 //! ```
 
+mod answers;
 #[cfg(feature = "auth")]
 mod auth;
+mod builder;
 mod check;
 pub mod gateway;
 mod policy;
 mod quota;
 mod report;
 mod signature;
+mod stats;
 mod transport;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -71,18 +81,28 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+pub use crate::token::{Token, TokenSource, TokenStatistics};
+pub use answers::{CheckAnswer, QuotaAnswer, Source, caller_status};
 #[cfg(feature = "auth")]
 pub use auth::{AuthError, GoogleCredentials, SERVICE_CONTROL_SCOPES};
+pub use builder::ClientBuilder;
 pub use check::CheckOptions;
 pub use policy::{CallPolicy, is_network_failure, is_unavailable};
 pub use quota::{QuotaOptions, QuotaRefresh};
 pub use report::{Config as ReportConfig, Counters, MetricKind, Outcome, Reporter, SubmitError};
+pub use stats::Statistics;
+/// The status type of every call and answer (re-exported, so that a
+/// gateway names it without a `tonic` dependency of its own).
+pub use tonic::{Code, Status};
 #[cfg(feature = "rest-client")]
 pub use transport::RestTransport;
 pub use transport::{CallFuture, GrpcTransport, GrpcTransportBuilder, Transport};
 
+use answers::unavailable_check_error;
+use stats::{Stats, add, bump};
+
 use crate::google::api::servicecontrol::v1::{
-    AllocateQuotaRequest, AllocateQuotaResponse, CheckRequest, CheckResponse, Operation,
+    AllocateQuotaRequest, AllocateQuotaResponse, CheckRequest, Operation,
 };
 
 /// The operation of a request, when it carries usage.
@@ -92,270 +112,6 @@ fn usage_of(request: &CheckRequest) -> Option<Operation> {
         .as_ref()
         .filter(|op| !op.metric_value_sets.is_empty())
         .cloned()
-}
-
-/// Where an answer came from.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Source {
-    /// The server answered this request.
-    Server,
-    /// A cached answer of the server.
-    Cache,
-    /// A quota ask the cache had no answer for, let through while the server
-    /// is asked.
-    Optimistic,
-    /// The server could not be reached (the failure given); the request is
-    /// let through, and an API key in it was not checked.
-    FailedOpen(tonic::Status),
-}
-
-/// The answer to a Check.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct CheckAnswer {
-    /// The server's answer (or a cached one; empty when failed open).
-    pub response: Arc<CheckResponse>,
-    /// Where it came from.
-    pub source: Source,
-}
-
-impl CheckAnswer {
-    /// Whether the request may go on: no `check_errors`.
-    pub fn allowed(&self) -> bool {
-        self.response.check_errors.is_empty()
-    }
-
-    /// What a gateway answers its caller when the request may not go on,
-    /// from the first check error, with ESPv2's codes
-    /// (`check_response_convert_utils.cc`): INVALID_ARGUMENT for an API key
-    /// not found, expired or invalid, an unknown or invalid project;
-    /// PERMISSION_DENIED for a service not enabled, a call blocked by the
-    /// key's restrictions or the API's, a project deleted, billing
-    /// disabled, an invalid credential or consumer; RESOURCE_EXHAUSTED for
-    /// quota; UNAVAILABLE for a backend unavailable; INTERNAL for any
-    /// other. `None` when it may go on.
-    ///
-    /// ```
-    /// use cloud_report_proto::client::{CheckAnswer, Source};
-    /// use cloud_report_proto::google::api::servicecontrol::v1::{check_error, CheckError, CheckResponse};
-    ///
-    /// let response = CheckResponse {
-    ///     check_errors: vec![CheckError { code: check_error::Code::ApiKeyInvalid as i32, ..Default::default() }],
-    ///     ..Default::default()
-    /// };
-    /// let answer = CheckAnswer::new(response, Source::Server);
-    /// assert_eq!(answer.denial().unwrap().code(), tonic::Code::InvalidArgument);
-    /// ```
-    pub fn denial(&self) -> Option<tonic::Status> {
-        use crate::google::api::servicecontrol::v1::check_error::Code as C;
-        let first = self.response.check_errors.first()?;
-        let Ok(code) = C::try_from(first.code) else {
-            let code = format!("code {}", first.code);
-            return Some(tonic::Status::internal(denial_message(
-                "Service Control refused the call",
-                &code,
-                &first.detail,
-            )));
-        };
-        let (status, what) = match code {
-            C::NotFound => (
-                tonic::Code::InvalidArgument,
-                "the consumer's project was not found",
-            ),
-            C::ProjectInvalid => (
-                tonic::Code::InvalidArgument,
-                "the consumer's project is invalid",
-            ),
-            C::ApiKeyNotFound | C::ApiKeyExpired | C::ApiKeyInvalid => {
-                (tonic::Code::InvalidArgument, "the API key is not valid")
-            }
-            C::ResourceExhausted => (tonic::Code::ResourceExhausted, "quota exceeded"),
-            C::ServiceNotActivated => (
-                tonic::Code::PermissionDenied,
-                "the API is not enabled for the consumer's project",
-            ),
-            C::ApiTargetBlocked | C::IpAddressBlocked | C::RefererBlocked | C::ClientAppBlocked => {
-                (
-                    tonic::Code::PermissionDenied,
-                    "the call is blocked by a restriction",
-                )
-            }
-            C::PermissionDenied | C::InvalidCredential | C::ConsumerInvalid => (
-                tonic::Code::PermissionDenied,
-                "the consumer may not call this API",
-            ),
-            C::ProjectDeleted => (
-                tonic::Code::PermissionDenied,
-                "the consumer's project was deleted",
-            ),
-            C::BillingDisabled => (
-                tonic::Code::PermissionDenied,
-                "billing is disabled for the consumer's project",
-            ),
-            C::NamespaceLookupUnavailable
-            | C::ServiceStatusUnavailable
-            | C::BillingStatusUnavailable
-            | C::CloudResourceManagerBackendUnavailable => (
-                tonic::Code::Unavailable,
-                "a Service Control backend is unavailable",
-            ),
-            _ => (tonic::Code::Internal, "Service Control refused the call"),
-        };
-        Some(tonic::Status::new(
-            status,
-            denial_message(what, code.as_str_name(), &first.detail),
-        ))
-    }
-
-    /// An answer, as a test of a gateway's decisions builds one.
-    pub fn new(response: CheckResponse, source: Source) -> Self {
-        Self {
-            response: Arc::new(response),
-            source,
-        }
-    }
-
-    /// Whether the consumer's credentials (an API key) were judged by the
-    /// server, now or in the cached answer; not when failed open.
-    pub fn api_key_checked(&self) -> bool {
-        !matches!(self.source, Source::FailedOpen(_))
-    }
-}
-
-/// The answer to an AllocateQuota.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct QuotaAnswer {
-    /// The server's answer (or a cached one; empty when optimistic or
-    /// failed open).
-    pub response: Arc<AllocateQuotaResponse>,
-    /// Where it came from.
-    pub source: Source,
-}
-
-impl QuotaAnswer {
-    /// Whether the request may go on: no `allocate_errors`, or a first one
-    /// of code UNSPECIFIED, which ESPv2 reads as no error (it reads the
-    /// first alone). The same rule as [`denial`](Self::denial)'s.
-    pub fn allowed(&self) -> bool {
-        !quota::denies(&self.response)
-    }
-
-    /// An answer, as a test of a gateway's decisions builds one.
-    pub fn new(response: AllocateQuotaResponse, source: Source) -> Self {
-        Self {
-            response: Arc::new(response),
-            source,
-        }
-    }
-
-    /// What a gateway answers its caller when the request may not go on,
-    /// from the first allocate error, with ESPv2's codes
-    /// (`check_response_convert_utils.cc`): RESOURCE_EXHAUSTED for quota
-    /// exceeded, PERMISSION_DENIED for billing not active,
-    /// INVALID_ARGUMENT for a project deleted or an API key invalid or
-    /// expired, INTERNAL for any other. `None` when it may go on (an error
-    /// of code UNSPECIFIED denies nothing).
-    pub fn denial(&self) -> Option<tonic::Status> {
-        use crate::google::api::servicecontrol::v1::quota_error::Code as Q;
-        let first = self.response.allocate_errors.first()?;
-        let Ok(code) = Q::try_from(first.code) else {
-            let code = format!("code {}", first.code);
-            return Some(tonic::Status::internal(denial_message(
-                "Service Control refused the quota",
-                &code,
-                &first.description,
-            )));
-        };
-        let (status, what) = match code {
-            Q::Unspecified => return None,
-            Q::ResourceExhausted => (tonic::Code::ResourceExhausted, "quota exceeded"),
-            Q::BillingNotActive => (
-                tonic::Code::PermissionDenied,
-                "billing is not active for the consumer's project",
-            ),
-            Q::ProjectDeleted => (
-                tonic::Code::InvalidArgument,
-                "the consumer's project was deleted",
-            ),
-            Q::ApiKeyInvalid | Q::ApiKeyExpired => {
-                (tonic::Code::InvalidArgument, "the API key is not valid")
-            }
-        };
-        Some(tonic::Status::new(
-            status,
-            denial_message(what, code.as_str_name(), &first.description),
-        ))
-    }
-}
-
-/// A denial's message: what it means, the error's code, and what the
-/// server said, when it said something.
-fn denial_message(what: &str, code: &str, detail: &str) -> String {
-    if detail.is_empty() {
-        format!("{what} ({code})")
-    } else {
-        format!("{what} ({code}): {detail}")
-    }
-}
-
-/// Counts of what the client did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Statistics {
-    /// Checks asked of the client.
-    pub checks: u64,
-    /// Checks answered from the cache.
-    pub check_hits: u64,
-    /// Check calls made for requests (misses and refreshes).
-    pub check_calls: u64,
-    /// Check calls made only to send the usage cached answers counted.
-    pub check_usage_calls: u64,
-    /// Checks let through because the server could not be reached.
-    pub check_failed_open: u64,
-    /// Checks answered with a failure (failing closed, or an error of the
-    /// service).
-    pub check_failures: u64,
-    /// Quota asks of the client.
-    pub quotas: u64,
-    /// Quota asks answered from the cache.
-    pub quota_hits: u64,
-    /// Quota asks let through optimistically on a miss.
-    pub quota_optimistic: u64,
-    /// AllocateQuota calls made (misses, refreshes, asks that wait).
-    pub quota_calls: u64,
-    /// Quota asks let through because the server could not be reached.
-    pub quota_failed_open: u64,
-    /// Quota asks answered with a failure.
-    pub quota_failures: u64,
-    /// Usage or costs given up: still undelivered when the client shut
-    /// down (or its shutdown's deadline passed), or past the bounds of what
-    /// is held and sent at once during an outage (each a request; the error
-    /// log says which). Until then, what fails is kept and sent again.
-    pub undelivered: u64,
-    /// Check and AllocateQuota calls tried again after a network failure.
-    pub retries: u64,
-    /// What the reporter did.
-    pub reports: Counters,
-}
-
-#[derive(Default)]
-struct Stats {
-    checks: AtomicU64,
-    check_hits: AtomicU64,
-    check_calls: AtomicU64,
-    check_usage_calls: AtomicU64,
-    check_failed_open: AtomicU64,
-    check_failures: AtomicU64,
-    quotas: AtomicU64,
-    quota_hits: AtomicU64,
-    quota_optimistic: AtomicU64,
-    quota_calls: AtomicU64,
-    quota_failed_open: AtomicU64,
-    quota_failures: AtomicU64,
-    undelivered: AtomicU64,
-    retries: AtomicU64,
 }
 
 /// The usage of earlier requests a Check call carries, under the call's
@@ -408,203 +164,6 @@ async fn landing(mut flight: check::Flight) -> check::Landing {
     }
 }
 
-/// A quota entry asked for by a call that waits. Dropped before the answer
-/// is stored (the call's future dropped), it frees the entry to be asked
-/// again at its next refresh.
-struct Asking<'a> {
-    quota: &'a quota::QuotaCache,
-    key: Option<quota::Slot>,
-}
-
-impl Drop for Asking<'_> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.quota.abandon(key);
-        }
-    }
-}
-
-/// The failure an answer stands for when its first check error says a
-/// backend of Service Control is unavailable (`NAMESPACE_LOOKUP_UNAVAILABLE`,
-/// `SERVICE_STATUS_UNAVAILABLE`, `BILLING_STATUS_UNAVAILABLE`,
-/// `CLOUD_RESOURCE_MANAGER_BACKEND_UNAVAILABLE`): UNAVAILABLE, which fails
-/// open or closed like an unreachable server, and is never cached as a
-/// denial. ESPv2 reads the first error alone and turns these into
-/// UNAVAILABLE (`check_response_convert_utils.cc`); ESP let them through.
-fn unavailable_check_error(response: &CheckResponse) -> Option<tonic::Status> {
-    use crate::google::api::servicecontrol::v1::check_error::Code;
-    let first = response.check_errors.first()?;
-    let code = Code::try_from(first.code).ok()?;
-    matches!(
-        code,
-        Code::NamespaceLookupUnavailable
-            | Code::ServiceStatusUnavailable
-            | Code::BillingStatusUnavailable
-            | Code::CloudResourceManagerBackendUnavailable
-    )
-    .then(|| {
-        tonic::Status::unavailable(format!(
-            "One or more Google Service Control backends are unavailable ({})",
-            code.as_str_name()
-        ))
-    })
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
-fn add(counter: &AtomicU64, n: u32) {
-    counter.fetch_add(u64::from(n), Ordering::Relaxed);
-}
-
-/// How a [`Client`] is set up; from [`Client::builder`].
-#[must_use]
-pub struct ClientBuilder {
-    service_name: String,
-    service_config_id: String,
-    check: CheckOptions,
-    quota: QuotaOptions,
-    report: ReportConfig,
-    check_policy: CallPolicy,
-    quota_policy: CallPolicy,
-    fail_open: bool,
-    on_outcome: report::OnOutcome,
-}
-
-impl std::fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("service_name", &self.service_name)
-            .field("check", &self.check)
-            .field("quota", &self.quota)
-            .field("fail_open", &self.fail_open)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ClientBuilder {
-    /// The service configuration id sent with every call (default: none,
-    /// the latest).
-    pub fn service_config_id(mut self, id: impl Into<String>) -> Self {
-        self.service_config_id = id.into();
-        self
-    }
-
-    /// The Check cache (default [`CheckOptions::default`]).
-    pub fn check_options(mut self, options: CheckOptions) -> Self {
-        self.check = options;
-        self
-    }
-
-    /// The quota cache (default [`QuotaOptions::default`]).
-    pub fn quota_options(mut self, options: QuotaOptions) -> Self {
-        self.quota = options;
-        self
-    }
-
-    /// How reports are aggregated and sent; its service name and
-    /// configuration id are the client's.
-    pub fn report_config(mut self, config: ReportConfig) -> Self {
-        self.report = config;
-        self
-    }
-
-    /// How Check calls are made (default [`CallPolicy::check`]).
-    pub fn check_policy(mut self, policy: CallPolicy) -> Self {
-        self.check_policy = policy;
-        self
-    }
-
-    /// How AllocateQuota calls are made (default [`CallPolicy::quota`]).
-    pub fn quota_policy(mut self, policy: CallPolicy) -> Self {
-        self.quota_policy = policy;
-        self
-    }
-
-    /// Whether failures let requests through (default: yes, ESPv2's
-    /// `network_fail_open`): a Check that fails UNAVAILABLE
-    /// ([`is_unavailable`]; any other failure fails closed, as in ESPv2), and
-    /// an AllocateQuota that fails at all (ESPv2 never fails quota closed).
-    /// With `false`, every failure is the caller's error: quota failing
-    /// closed departs from ESPv2, for a gateway that must not overspend.
-    pub fn fail_open(mut self, fail_open: bool) -> Self {
-        self.fail_open = fail_open;
-        self
-    }
-
-    /// The kind of each metric, for merging usage and reports; metrics not
-    /// listed are DELTA.
-    pub fn metric_kinds(mut self, kinds: BTreeMap<String, MetricKind>) -> Self {
-        self.report.metric_kinds = kinds;
-        self
-    }
-
-    /// The metric kinds of a service configuration.
-    #[cfg(feature = "service-config")]
-    pub fn service_config(self, config: &crate::service_config::ServiceConfig) -> Self {
-        use crate::google::api::metric_descriptor::MetricKind as Kind;
-        let kinds = config
-            .service()
-            .metrics
-            .iter()
-            .map(|m| {
-                let kind = match m.metric_kind() {
-                    Kind::Gauge => MetricKind::Gauge,
-                    Kind::Cumulative => MetricKind::Cumulative,
-                    _ => MetricKind::Delta,
-                };
-                (m.r#type.clone(), kind)
-            })
-            .collect();
-        self.metric_kinds(kinds)
-    }
-
-    /// Hears the outcome of every reported operation.
-    pub fn on_report_outcome(mut self, f: impl Fn(Outcome) + Send + Sync + 'static) -> Self {
-        self.on_outcome = Arc::new(f);
-        self
-    }
-
-    /// Starts the client on the current tokio runtime.
-    pub fn build(self, transport: impl Transport) -> Client {
-        let transport: Arc<dyn Transport> = Arc::new(transport);
-        let mut report = self.report;
-        report.service_name.clone_from(&self.service_name);
-        report.service_config_id.clone_from(&self.service_config_id);
-        let kinds = Arc::new(report.metric_kinds.clone());
-        let reporter = Reporter::start_shared(transport.clone(), report, self.on_outcome);
-        let tick = self
-            .check
-            .expiration
-            .min(self.quota.refresh_interval)
-            .max(Duration::from_millis(10));
-        let inner = Arc::new(Inner {
-            check: check::CheckCache::new(
-                self.check,
-                kinds,
-                (self.service_name.clone(), self.service_config_id.clone()),
-            ),
-            quota: quota::QuotaCache::new(self.quota),
-            service_name: self.service_name,
-            service_config_id: self.service_config_id,
-            transport,
-            check_policy: self.check_policy,
-            quota_policy: self.quota_policy,
-            fail_open: self.fail_open,
-            stats: Stats::default(),
-            sends: Mutex::new(JoinSet::new()),
-            closed: std::sync::atomic::AtomicBool::new(false),
-        });
-        let ticker = tokio::spawn(tick_until_dropped(Arc::downgrade(&inner), tick));
-        Client {
-            inner,
-            reporter,
-            ticker: Arc::new(Mutex::new(Some(ticker))),
-        }
-    }
-}
-
 /// A Service Control client; see the [module documentation](self).
 #[derive(Clone)]
 pub struct Client {
@@ -630,7 +189,10 @@ struct Inner {
     quota: quota::QuotaCache,
     check_policy: CallPolicy,
     quota_policy: CallPolicy,
-    fail_open: bool,
+    /// Whether a Check failing UNAVAILABLE lets its request through.
+    check_fail_open: bool,
+    /// Whether a failed AllocateQuota lets its request through.
+    quota_fail_open: bool,
     stats: Stats,
     /// Calls made in the background: usage, refreshes.
     sends: Mutex<JoinSet<()>>,
@@ -736,31 +298,16 @@ async fn tick_until_dropped(inner: Weak<Inner>, every: Duration) {
 }
 
 impl Client {
-    /// A client of `service_name` with the defaults: the library's caches,
-    /// ESPv2's call policies, failing open.
-    pub fn builder(service_name: impl Into<String>) -> ClientBuilder {
-        let service_name = service_name.into();
-        ClientBuilder {
-            report: ReportConfig::new(service_name.clone()),
-            service_name,
-            service_config_id: String::new(),
-            check: CheckOptions::default(),
-            quota: QuotaOptions::default(),
-            check_policy: CallPolicy::check(),
-            quota_policy: CallPolicy::quota(),
-            fail_open: true,
-            on_outcome: Arc::new(|_| {}),
-        }
-    }
-
     /// Checks an operation: from the cache when it can (LOW importance, an
-    /// answer cached), from the server otherwise.
+    /// answer cached), from the server otherwise. A failed call is an
+    /// answer too: let through ([`Source::FailedOpen`]) or refused
+    /// ([`Source::Failed`]), its [`denial`](CheckAnswer::denial) what the
+    /// caller is told, as ESPv2 decides it.
     ///
     /// # Errors
     ///
     /// INVALID_ARGUMENT for a request without an operation or of another
-    /// service; the call's failure when it is not the network's, or when
-    /// failing closed.
+    /// service; FAILED_PRECONDITION once the client is shut down.
     pub async fn check(&self, request: &CheckRequest) -> Result<CheckAnswer, tonic::Status> {
         let inner = &self.inner;
         bump(&inner.stats.checks);
@@ -856,7 +403,7 @@ impl Client {
                 })
             }
             Err(status) => {
-                let fails_open = inner.fail_open && is_unavailable(&status);
+                let fails_open = inner.check_fail_open && is_unavailable(&status);
                 // What earlier requests used is owed whatever happens; this
                 // request's own usage only if it goes on (failing open).
                 // Either goes again under the call's operation id: a server
@@ -881,20 +428,26 @@ impl Client {
                     });
                 }
                 bump(&inner.stats.check_failures);
-                Err(status)
+                tracing::warn!(service = %inner.service_name, %status, "Service Control Check failed; the request is refused");
+                Ok(CheckAnswer {
+                    response: Arc::default(),
+                    source: Source::Failed(status),
+                })
             }
         }
     }
 
-    /// Asks for quota: from the cache when it can, optimistically on a
-    /// miss, from the server when a denial is due to be asked again or the
-    /// ask has no `quota_metrics` to add up.
+    /// Asks for quota: from the cache when it can (allowing or denying),
+    /// optimistically on a miss, from the server only when the ask cannot
+    /// be added up (no `quota_metrics`, `CHECK_ONLY`, `QUERY_ONLY`) or the
+    /// cache is off. A failed call is an answer too: let through
+    /// ([`Source::FailedOpen`], ESPv2's way) or refused ([`Source::Failed`],
+    /// with [`ClientBuilder::quota_fail_open`] off).
     ///
     /// # Errors
     ///
     /// INVALID_ARGUMENT for a request without an operation or of another
-    /// service; the call's failure when it is not the network's, or when
-    /// failing closed.
+    /// service; FAILED_PRECONDITION once the client is shut down.
     pub async fn allocate_quota(
         &self,
         request: &AllocateQuotaRequest,
@@ -911,7 +464,7 @@ impl Client {
         for refresh in evicted {
             inner.send_refresh(refresh);
         }
-        let (request, key) = match lookup {
+        let request = match lookup {
             quota::Lookup::Answer {
                 answer,
                 optimistic,
@@ -932,23 +485,24 @@ impl Client {
                     source,
                 });
             }
-            quota::Lookup::Failed(status) => {
+            quota::Lookup::Failed { failure, refresh } => {
+                if let Some(refresh) = refresh {
+                    inner.send_refresh(refresh);
+                }
                 bump(&inner.stats.quota_failures);
-                return Err(status);
+                return Ok(QuotaAnswer {
+                    response: Arc::default(),
+                    source: Source::Failed(failure),
+                });
             }
-            quota::Lookup::Call(mut request, key) => {
+            quota::Lookup::Call(mut request) => {
                 inner.fill_service(&mut request.service_name, &mut request.service_config_id);
-                (request, key)
+                request
             }
         };
         bump(&inner.stats.quota_calls);
-        // The entry is asked for while this call waits: if the call is
-        // dropped before its answer, the guard frees the entry to be asked
-        // again, or it would deny for good.
-        let mut asking = Asking {
-            quota: &inner.quota,
-            key,
-        };
+        // An ask outside the cache: nothing of the cache waits on it, so a
+        // caller gone leaves nothing behind.
         let transport = inner.transport.clone();
         let span =
             tracing::debug_span!("servicecontrol.allocate_quota", service = %inner.service_name);
@@ -958,20 +512,7 @@ impl Client {
             .instrument(span)
             .await;
         add(&inner.stats.retries, retries);
-        if let Some(key) = asking.key.take() {
-            // Failing open, the ask is let through: its costs are kept to
-            // send again, under its operation id.
-            let outcome = match &result {
-                Ok(response) => quota::Outcome::Answered(Arc::new(response.clone())),
-                Err(status) => quota::Outcome::Failed {
-                    deny: (!inner.fail_open).then(|| status.clone()),
-                    let_through: inner.fail_open,
-                },
-            };
-            if !inner.quota.store(key, &request, outcome) && inner.fail_open && result.is_err() {
-                inner.keep_undelivered_costs(key, &request);
-            }
-        } else if inner.fail_open
+        if inner.quota_fail_open
             && result.is_err()
             && request
                 .allocate_operation
@@ -1013,25 +554,8 @@ impl Client {
 
     /// The counts so far.
     pub fn statistics(&self) -> Statistics {
-        let s = &self.inner.stats;
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        Statistics {
-            checks: load(&s.checks),
-            check_hits: load(&s.check_hits),
-            check_calls: load(&s.check_calls),
-            check_usage_calls: load(&s.check_usage_calls),
-            check_failed_open: load(&s.check_failed_open),
-            check_failures: load(&s.check_failures),
-            quotas: load(&s.quotas),
-            quota_hits: load(&s.quota_hits),
-            quota_optimistic: load(&s.quota_optimistic),
-            quota_calls: load(&s.quota_calls),
-            quota_failed_open: load(&s.quota_failed_open),
-            quota_failures: load(&s.quota_failures),
-            undelivered: load(&s.undelivered),
-            retries: load(&s.retries),
-            reports: self.reporter.counters(),
-        }
+        let token = self.inner.transport.token_statistics().unwrap_or_default();
+        self.inner.stats.read(self.reporter.counters(), token)
     }
 
     /// How many Check answers are cached.
@@ -1101,7 +625,7 @@ impl Inner {
         request: &CheckRequest,
         status: tonic::Status,
     ) -> Result<CheckAnswer, tonic::Status> {
-        if self.fail_open && is_unavailable(&status) {
+        if self.check_fail_open && is_unavailable(&status) {
             if let Some(usage) = usage_of(request).and_then(|u| self.check.restore_unkeyed(u)) {
                 self.send_usage(usage);
             }
@@ -1112,7 +636,10 @@ impl Inner {
             });
         }
         bump(&self.stats.check_failures);
-        Err(status)
+        Ok(CheckAnswer {
+            response: Arc::default(),
+            source: Source::Failed(status),
+        })
     }
 
     /// Refuses a request of another service, or any once shut down.
@@ -1162,7 +689,7 @@ impl Inner {
                 response: Arc::new(response),
                 source: Source::Server,
             }),
-            Err(status) if self.fail_open => {
+            Err(status) if self.quota_fail_open => {
                 bump(&self.stats.quota_failed_open);
                 tracing::warn!(service = %self.service_name, %status, "Service Control AllocateQuota failed; failing open");
                 Ok(QuotaAnswer {
@@ -1172,7 +699,11 @@ impl Inner {
             }
             Err(status) => {
                 bump(&self.stats.quota_failures);
-                Err(status)
+                tracing::warn!(service = %self.service_name, %status, "Service Control AllocateQuota failed; the request is refused");
+                Ok(QuotaAnswer {
+                    response: Arc::default(),
+                    source: Source::Failed(status),
+                })
             }
         }
     }
@@ -1269,9 +800,13 @@ impl Inner {
         let span =
             tracing::debug_span!("servicecontrol.quota_refresh", service = %self.service_name);
         let Some(mut sends) = self.room() else {
-            // Too many sends under way: the costs wait in their entry for
-            // the next refresh, as after a failed one (an entry gone counts
-            // them).
+            // Too many sends under way: a probe is given up (its entry
+            // probes again later); costs wait in their entry for the next
+            // refresh, as after a failed one (an entry gone counts them).
+            if refresh.probe {
+                self.quota.abandon(refresh.key);
+                return;
+            }
             if !self
                 .quota
                 .store(refresh.key, &refresh.request, quota::Outcome::NotSent)
@@ -1280,6 +815,7 @@ impl Inner {
             }
             return;
         };
+        let probe = refresh.probe;
         sends.spawn(async move {
             let transport = inner.transport.clone();
             let mut request = refresh.request;
@@ -1290,16 +826,18 @@ impl Inner {
                 .instrument(span)
                 .await;
             add(&inner.stats.retries, retries);
+            // A probe's costs were refused with the cached denial: never
+            // kept to send again.
             let (outcome, failed) = match result {
                 Ok(response) => (quota::Outcome::Answered(Arc::new(response)), false),
                 Err(status) => {
                     tracing::warn!(service = %inner.service_name, %status, "AllocateQuota refresh failed");
-                    let deny = (!inner.fail_open).then_some(status);
+                    let deny = (!inner.quota_fail_open).then_some(status);
                     let outcome = quota::Outcome::Failed {
                         deny,
-                        let_through: true,
+                        let_through: !probe,
                     };
-                    (outcome, true)
+                    (outcome, !probe)
                 }
             };
             // Costs of a failed refresh wait in their entry, as they were

@@ -135,9 +135,12 @@ impl CallPolicy {
 /// answer of the service: the connection failed (which tonic reports under
 /// various codes, CANCELLED and UNKNOWN among them, with a transport, HTTP or
 /// I/O error as the cause), no answer came in time, or the server failed
-/// (UNAVAILABLE, INTERNAL, UNIMPLEMENTED, DEADLINE_EXCEEDED, UNKNOWN). These
+/// (UNAVAILABLE, INTERNAL, UNIMPLEMENTED, DEADLINE_EXCEEDED, UNKNOWN; over
+/// REST, any HTTP status but 200 that is not 4xx, as ESPv2 retries). These
 /// are retried by a [`CallPolicy`]; whether a Check is then let through is
-/// [`is_unavailable`]'s to say.
+/// [`is_unavailable`]'s to say. A call made without an access token and an
+/// answer that cannot be read are not: they are settled at once, failing
+/// closed.
 ///
 /// ```
 /// use cloud_report_proto::client::is_network_failure;
@@ -148,6 +151,15 @@ impl CallPolicy {
 pub fn is_network_failure(status: &tonic::Status) -> bool {
     use std::error::Error;
     use tonic::Code;
+    if crate::failure::settled_by(status).is_some() {
+        return false;
+    }
+    // A REST answer's status says it, as ESPv2's `http_call.cc` reads it:
+    // every status but 200 is tried again, except 4xx.
+    #[cfg(feature = "rest-client")]
+    if let Some(http) = http_status(status) {
+        return !(400..500).contains(&http);
+    }
     if matches!(
         status.code(),
         Code::Unavailable

@@ -10,9 +10,12 @@
 //!   the entry's first ask (`NORMAL` from ESPv2), a denial being an answer
 //!   with `allocate_errors`;
 //! - while it is negative, asks get the cached denial without counting;
-//!   once the refresh interval has passed, the next ask goes to the server
-//!   in `NORMAL` mode and waits for it, so a granted ask is counted once and
-//!   a denied one not at all;
+//!   once the refresh interval has passed, the next ask is sent again in
+//!   `NORMAL` mode in the background (a probe) and gets the cached denial
+//!   meanwhile, as cxx does: no ask ever waits once its key is cached. A
+//!   probe granted is charged the costs of the ask it carried, which the
+//!   asks after it are then let through without adding again (their
+//!   `credit`), so that the server counts what went through once;
 //! - costs of asks let through whose call failed are kept whole, operation
 //!   id and all, and sent again as they were before any new costs: a server
 //!   that had counted them before the failure (an answer lost to a timeout)
@@ -132,6 +135,12 @@ struct Entry {
     /// Costs let through whose call failed, each as it was sent (its
     /// operation id kept), to send again before new costs.
     unsent: Vec<QuotaOperation>,
+    /// The call in flight is a probe of a denial: its costs were not let
+    /// through (the ask got the cached denial).
+    probing: bool,
+    /// Costs a granted probe was charged for, by metric: the asks let
+    /// through after it use them up before adding costs of their own.
+    credit: BTreeMap<String, i64>,
 }
 
 impl Entry {
@@ -153,17 +162,24 @@ pub(crate) enum Lookup {
         optimistic: bool,
         refresh: Option<Refresh>,
     },
-    /// Denied by a cached failure.
-    Failed(tonic::Status),
-    /// Ask the server and wait: the cache is off, the ask cannot be added
-    /// up, or a denial is due to be asked again (then with its key).
-    Call(AllocateQuotaRequest, Option<Slot>),
+    /// Denied by a cached failure (failing closed), with a probe to send
+    /// meanwhile when one is due.
+    Failed {
+        failure: tonic::Status,
+        refresh: Option<Refresh>,
+    },
+    /// Ask the server and wait: the cache is off, or the ask cannot be
+    /// added up.
+    Call(AllocateQuotaRequest),
 }
 
 /// A call the cache wants made, and the entry to store its answer in.
 pub(crate) struct Refresh {
     pub(crate) key: Slot,
     pub(crate) request: AllocateQuotaRequest,
+    /// A probe of a denial: its costs were not let through, and are never
+    /// kept to send again.
+    pub(crate) probe: bool,
 }
 
 /// An entry as a call for it found it: its key, and which entry of that key
@@ -255,6 +271,37 @@ fn add_costs(into: &mut BTreeMap<String, i64>, op: &QuotaOperation) {
     }
 }
 
+/// Adds an ask's costs to those waiting, after using up the credit a
+/// granted probe left for its metrics.
+fn add_costs_after_credit(
+    into: &mut BTreeMap<String, i64>,
+    credit: &mut BTreeMap<String, i64>,
+    op: &QuotaOperation,
+) {
+    if credit.is_empty() {
+        return add_costs(into, op);
+    }
+    for set in &op.quota_metrics {
+        for value in &set.metric_values {
+            let Some(Value::Int64Value(mut n)) = value.value else {
+                continue;
+            };
+            if let Some(left) = credit.get_mut(&set.metric_name) {
+                let used = n.min(*left).max(0);
+                *left -= used;
+                n -= used;
+                if *left <= 0 {
+                    credit.remove(&set.metric_name);
+                }
+            }
+            if n != 0 {
+                let total = into.entry(set.metric_name.clone()).or_insert(0);
+                *total = total.saturating_add(n);
+            }
+        }
+    }
+}
+
 /// Whether an answer denies: its first allocate error has a code, as ESPv2
 /// reads it (`check_response_convert_utils.cc` reads the first error alone,
 /// and one of code UNSPECIFIED denies nothing).
@@ -301,7 +348,7 @@ impl QuotaCache {
     ) -> (Lookup, Vec<Refresh>) {
         let operation = match &request.allocate_operation {
             Some(op) if self.options.entries > 0 && countable(op) => op,
-            _ => return (Lookup::Call(request.clone(), None), Vec::new()),
+            _ => return (Lookup::Call(request.clone()), Vec::new()),
         };
         let key = self.signer.quota(request);
         let mut entries = self.entries();
@@ -332,6 +379,8 @@ impl QuotaCache {
                     template,
                     pending: BTreeMap::new(),
                     unsent: Vec::new(),
+                    probing: false,
+                    credit: BTreeMap::new(),
                 },
             );
             let answer = Lookup::Answer {
@@ -340,6 +389,7 @@ impl QuotaCache {
                 refresh: Some(Refresh {
                     key: Slot { key, generation },
                     request: request.clone(),
+                    probe: false,
                 }),
             };
             return (answer, evicted);
@@ -347,13 +397,16 @@ impl QuotaCache {
         let due = !entry.in_flight
             && now.saturating_duration_since(entry.last_refresh) >= self.options.refresh_interval;
         if entry.positive && entry.failure.is_none() {
-            add_costs(&mut entry.pending, operation);
-            let refresh = due.then(|| {
+            add_costs_after_credit(&mut entry.pending, &mut entry.credit, operation);
+            // Costs a probe's charge covered leave nothing to send.
+            let owed = !(entry.pending.is_empty() && entry.unsent.is_empty());
+            let refresh = (due && owed).then(|| {
                 entry.in_flight = true;
                 entry.last_refresh = now;
                 Refresh {
                     key: entry.slot(key),
                     request: self.next_send(request, entry),
+                    probe: false,
                 }
             });
             let answer = Lookup::Answer {
@@ -363,22 +416,31 @@ impl QuotaCache {
             };
             return (answer, Vec::new());
         }
-        if due {
-            // Ask again, in NORMAL mode, and wait.
+        // Denying: the cached denial, and once due a probe in the
+        // background, in NORMAL mode, carrying this ask's costs.
+        let refresh = due.then(|| {
             entry.in_flight = true;
+            entry.probing = true;
             entry.last_refresh = now;
             let mut request = request.clone();
             if let Some(op) = request.allocate_operation.as_mut() {
                 op.quota_mode = QuotaMode::Normal as i32;
             }
-            return (Lookup::Call(request, Some(entry.slot(key))), Vec::new());
-        }
+            Refresh {
+                key: entry.slot(key),
+                request,
+                probe: true,
+            }
+        });
         let lookup = match &entry.failure {
-            Some(status) => Lookup::Failed(status.clone()),
+            Some(status) => Lookup::Failed {
+                failure: status.clone(),
+                refresh,
+            },
             None => Lookup::Answer {
                 answer: entry.answer.clone(),
                 optimistic: false,
-                refresh: None,
+                refresh,
             },
         };
         (lookup, Vec::new())
@@ -402,11 +464,17 @@ impl QuotaCache {
             return false;
         };
         entry.in_flight = false;
+        let probe = std::mem::take(&mut entry.probing);
         match outcome {
             Outcome::Answered(answer) => {
                 entry.positive = self.is_positive(&answer);
                 entry.failure = None;
                 if entry.positive {
+                    if probe && let Some(op) = &sent.allocate_operation {
+                        // Charged for an ask that was denied: the next
+                        // asks let through use it up.
+                        add_costs(&mut entry.credit, op);
+                    }
                     entry.answer = answer;
                 } else if self.options.refresh == QuotaRefresh::AsAsked {
                     // As cxx does: costs let through since the call was
@@ -421,7 +489,10 @@ impl QuotaCache {
                 }
             }
             Outcome::Failed { deny, let_through } => {
-                if let_through && let Some(op) = &sent.allocate_operation {
+                if let_through
+                    && !probe
+                    && let Some(op) = &sent.allocate_operation
+                {
                     entry.unsent.push(op.clone());
                 }
                 entry.failure = deny;
@@ -431,7 +502,7 @@ impl QuotaCache {
                 }
             }
             Outcome::NotSent => {
-                if let Some(op) = &sent.allocate_operation {
+                if !probe && let Some(op) = &sent.allocate_operation {
                     entry.unsent.push(op.clone());
                 }
             }
@@ -461,6 +532,7 @@ impl QuotaCache {
             .map(|(key, op)| Refresh {
                 key,
                 request: request_of(template, op),
+                probe: false,
             })
             .collect()
     }
@@ -474,6 +546,7 @@ impl QuotaCache {
             .filter(|e| e.generation == key.generation)
         {
             entry.in_flight = false;
+            entry.probing = false;
         }
     }
 
@@ -498,6 +571,7 @@ impl QuotaCache {
                 refreshes.push(Refresh {
                     key: entry.slot(*key),
                     request: self.next_send(template, entry),
+                    probe: false,
                 });
             }
         }
@@ -577,6 +651,7 @@ impl QuotaCache {
             .map(|op| Refresh {
                 key,
                 request: request_of(template, op),
+                probe: false,
             })
             .collect()
     }

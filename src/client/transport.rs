@@ -36,6 +36,12 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Sends one `Report` call.
     fn report(&self, request: ReportRequest) -> CallFuture<ReportResponse>;
+
+    /// What the transport's token source did, when it has one (the
+    /// client's [`Statistics::token`](super::Statistics::token)).
+    fn token_statistics(&self) -> Option<TokenStatistics> {
+        None
+    }
 }
 
 fn unimplemented_call<T: Send + 'static>(method: &'static str) -> CallFuture<T> {
@@ -65,7 +71,7 @@ type QuotaClient =
         tonic::transport::Channel,
     >;
 
-use crate::token::TokenSource;
+use crate::token::{TokenSource, TokenStatistics};
 
 /// The three calls over gRPC, on one channel: plain for `http://`, TLS
 /// (rustls with ring, Mozilla's roots plus any added, and the platform's
@@ -139,9 +145,9 @@ impl GrpcTransportBuilder {
         self.tokens(TokenSource::fixed(token))
     }
 
-    /// Asks `source` for a bearer token before every call (it should cache
-    /// and refresh tokens itself); an error fails the call with
-    /// UNAUTHENTICATED.
+    /// Takes bearer tokens from `source`, asked in the background (see
+    /// [`TokenSource::new`]): Check and AllocateQuota never wait for a
+    /// token, and fail at once with INTERNAL, not made, while there is none.
     pub fn token_source<F, Fut>(self, source: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -150,7 +156,8 @@ impl GrpcTransportBuilder {
         self.tokens(TokenSource::new(source))
     }
 
-    /// Takes the bearer token of every call from `source`.
+    /// Takes the bearer token of every call from `source` (see
+    /// [`token_source`](Self::token_source)).
     pub fn tokens(mut self, source: TokenSource) -> Self {
         self.token = Some(source);
         self
@@ -234,19 +241,54 @@ impl GrpcTransport {
         }
     }
 
-    /// The request with the bearer token, when there is a source.
+    /// The request with the bearer token, when there is a source: the
+    /// token at hand for a call that must not wait (`now`), else the one
+    /// the source has or is fetching.
     async fn request<T>(
         token: Option<TokenSource>,
+        now: bool,
         message: T,
     ) -> Result<tonic::Request<T>, tonic::Status> {
         let mut request = tonic::Request::new(message);
         if let Some(source) = token {
-            let value = source.authorization().await?;
+            let value = if now {
+                source.authorization_now()?
+            } else {
+                source.authorization().await?
+            };
             let value = tonic::metadata::MetadataValue::try_from(value.as_bytes())
-                .map_err(|_| tonic::Status::unauthenticated("the token is not a header value"))?;
+                .map_err(|_| tonic::Status::internal("the token is not a header value"))?;
             request.metadata_mut().insert("authorization", value);
         }
         Ok(request)
+    }
+
+    /// A call's answer: a token refused starts a refresh; an answer that
+    /// cannot be decoded is settled (INTERNAL, never tried again).
+    fn answer<T>(
+        token: Option<&TokenSource>,
+        result: Result<tonic::Response<T>, tonic::Status>,
+    ) -> Result<T, tonic::Status> {
+        result.map(tonic::Response::into_inner).map_err(|status| {
+            if status.code() == tonic::Code::Unauthenticated
+                && let Some(source) = token
+            {
+                source.refused();
+            }
+            // prost's DecodeError, as tonic-prost's codec reports it.
+            if status.code() == tonic::Code::Internal
+                && status
+                    .message()
+                    .starts_with("failed to decode Protobuf message")
+            {
+                return crate::failure::settled(
+                    tonic::Code::Internal,
+                    format!("cannot read the answer: {}", status.message()),
+                    crate::failure::Settled::Unreadable,
+                );
+            }
+            status
+        })
     }
 }
 
@@ -254,42 +296,44 @@ impl Transport for GrpcTransport {
     fn check(&self, request: CheckRequest) -> CallFuture<CheckResponse> {
         let (mut client, token) = (self.control.clone(), self.token.clone());
         Box::pin(async move {
-            client
-                .check(Self::request(token, request).await?)
-                .await
-                .map(tonic::Response::into_inner)
+            let request = Self::request(token.clone(), true, request).await?;
+            Self::answer(token.as_ref(), client.check(request).await)
         })
     }
 
     fn allocate_quota(&self, request: AllocateQuotaRequest) -> CallFuture<AllocateQuotaResponse> {
         let (mut client, token) = (self.quota.clone(), self.token.clone());
         Box::pin(async move {
-            client
-                .allocate_quota(Self::request(token, request).await?)
-                .await
-                .map(tonic::Response::into_inner)
+            let request = Self::request(token.clone(), true, request).await?;
+            Self::answer(token.as_ref(), client.allocate_quota(request).await)
         })
     }
 
     fn report(&self, request: ReportRequest) -> CallFuture<ReportResponse> {
         let (mut client, token) = (self.control.clone(), self.token.clone());
         Box::pin(async move {
-            client
-                .report(Self::request(token, request).await?)
-                .await
-                .map(tonic::Response::into_inner)
+            let request = Self::request(token.clone(), false, request).await?;
+            Self::answer(token.as_ref(), client.report(request).await)
         })
+    }
+
+    fn token_statistics(&self) -> Option<TokenStatistics> {
+        self.token.as_ref().map(TokenSource::statistics)
     }
 }
 
 /// The three calls over REST, as canonical JSON or, with
 /// [`RestClientBuilder::binary`](crate::rest::RestClientBuilder::binary),
 /// binary protobuf over HTTP the way ESP and ESPv2 call Service Control.
+/// Check and AllocateQuota take the client's token at hand, never waiting
+/// for one; reports wait for the fetch under way.
 #[cfg(feature = "rest-client")]
 #[derive(Clone, Debug)]
 pub struct RestTransport {
     control: crate::google::api::servicecontrol::v1::ServiceControllerRestClient,
+    reports: crate::google::api::servicecontrol::v1::ServiceControllerRestClient,
     quota: crate::google::api::servicecontrol::v1::QuotaControllerRestClient,
+    token: Option<TokenSource>,
 }
 
 #[cfg(feature = "rest-client")]
@@ -299,9 +343,12 @@ impl RestTransport {
         use crate::google::api::servicecontrol::v1::{
             QuotaControllerRestClient, ServiceControllerRestClient,
         };
+        let now = client.token_now();
         Self {
-            control: ServiceControllerRestClient::new(client.clone()),
-            quota: QuotaControllerRestClient::new(client),
+            control: ServiceControllerRestClient::new(now.clone()),
+            quota: QuotaControllerRestClient::new(now),
+            token: client.tokens_of().cloned(),
+            reports: ServiceControllerRestClient::new(client),
         }
     }
 }
@@ -319,7 +366,11 @@ impl Transport for RestTransport {
     }
 
     fn report(&self, request: ReportRequest) -> CallFuture<ReportResponse> {
-        let client = self.control.clone();
+        let client = self.reports.clone();
         Box::pin(async move { client.report(request).await })
+    }
+
+    fn token_statistics(&self) -> Option<TokenStatistics> {
+        self.token.as_ref().map(TokenSource::statistics)
     }
 }

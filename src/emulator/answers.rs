@@ -46,6 +46,15 @@ pub(super) async fn scripted<R: Message + Default>(
             }
             Err(Status::new(Code::Unavailable, "the call was dropped by the emulator").into())
         }
+        Some(Action::Garble) => {
+            // Served some other way than through the gateway, the answer
+            // cannot be garbled: the call fails as an unreadable answer
+            // does.
+            if let Some(call) = call {
+                call.garble();
+            }
+            Err(Status::new(Code::Internal, "the answer was garbled by the emulator").into())
+        }
     }
 }
 

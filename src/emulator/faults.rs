@@ -89,6 +89,9 @@ pub enum Action {
     /// Leaves the call unanswered: the stream reset or the connection
     /// closed.
     Drop(Abort),
+    /// Answers with success (HTTP 200, gRPC OK) and a body that cannot be
+    /// read.
+    Garble,
 }
 
 /// Which calls a fault applies to, after its method.
@@ -112,6 +115,7 @@ enum Trigger {
 /// {"method": "allocateQuota", "response": {"allocateErrors": [{"code": "RESOURCE_EXHAUSTED"}]}}
 /// {"method": "report", "delay": "2s"}
 /// {"method": "check", "drop": "reset"}
+/// {"method": "check", "garble": true}
 /// ```
 ///
 /// ```
@@ -150,6 +154,7 @@ struct Spec {
     response: Option<serde_json::Value>,
     delay: Option<String>,
     drop: Option<String>,
+    garble: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -351,16 +356,21 @@ impl Fault {
             };
             actions.push(Action::Drop(how));
         }
+        match spec.garble {
+            Some(true) => actions.push(Action::Garble),
+            Some(false) => return Err(error("garble: only true garbles")),
+            None => {}
+        }
         let action = match actions.len() {
             1 => actions.remove(0),
             0 => {
                 return Err(error(
-                    "no action: one of status, httpStatus, checkError, response, delay, drop",
+                    "no action: one of status, httpStatus, checkError, response, delay, drop, garble",
                 ));
             }
             _ => {
                 return Err(error(
-                    "more than one action: one of status, httpStatus, checkError, response, delay, drop",
+                    "more than one action: one of status, httpStatus, checkError, response, delay, drop, garble",
                 ));
             }
         };
@@ -404,6 +414,7 @@ impl Fault {
                 }
                 .into();
             }
+            Action::Garble => out["garble"] = true.into(),
         }
         out
     }

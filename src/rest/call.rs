@@ -62,6 +62,7 @@ pub enum Abort {
 struct Asked {
     http_status: Option<u16>,
     abort: Option<Abort>,
+    garble: bool,
 }
 
 /// One call's transport, in the request's extensions for a service behind
@@ -117,6 +118,18 @@ impl CallContext {
     /// [`Server`](super::Server); another server sends the answer.
     pub fn abort(&self, how: Abort) {
         self.asked().abort = Some(how);
+    }
+
+    /// Answers the call with success (HTTP 200, gRPC OK) and a body that
+    /// cannot be read, whatever the service returned: a test's stand-in for
+    /// a server or proxy that mangles answers. Honoured by the
+    /// [`Gateway`](super::Gateway).
+    pub fn garble(&self) {
+        self.asked().garble = true;
+    }
+
+    pub(crate) fn garbled(&self) -> bool {
+        self.asked().garble
     }
 
     pub(crate) fn http_status(&self) -> Option<u16> {

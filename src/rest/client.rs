@@ -99,8 +99,9 @@ impl RestClientBuilder {
         self.tokens(TokenSource::fixed(token))
     }
 
-    /// Asks `source` for a bearer token before every call (to refresh OAuth2
-    /// tokens, say); an error from it fails the call with UNAUTHENTICATED.
+    /// Takes bearer tokens from `source`, asked in the background and kept
+    /// (see [`TokenSource::new`]); a call without a valid token waits for
+    /// the next fetch, and fails with UNAUTHENTICATED when it fails.
     pub fn token_source<F, Fut>(self, source: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -148,6 +149,7 @@ impl RestClientBuilder {
             http,
             base_url: base_url.into(),
             token: self.token,
+            token_now: false,
             binary: self.binary,
             write,
             // Servers add fields over time; a client reads what it knows.
@@ -186,6 +188,9 @@ pub struct RestClient {
     http: reqwest::Client,
     base_url: Arc<str>,
     token: Option<TokenSource>,
+    /// Calls take the token at hand, never waiting for one (the gateway
+    /// client's Check and AllocateQuota).
+    token_now: bool,
     binary: bool,
     /// How requests are written, and answers read (the user's `Any` types
     /// among them).
@@ -218,6 +223,20 @@ impl RestClient {
             native_roots: false,
             types: None,
         }
+    }
+
+    /// The client, its calls taking the token at hand: without a valid
+    /// one, a call fails at once with INTERNAL and is not made.
+    pub(crate) fn token_now(&self) -> Self {
+        Self {
+            token_now: true,
+            ..self.clone()
+        }
+    }
+
+    /// The token source of the calls, when they carry a token.
+    pub(crate) fn tokens_of(&self) -> Option<&TokenSource> {
+        self.token.as_ref()
     }
 
     /// The base URL calls go to.
@@ -275,26 +294,51 @@ impl RestClient {
             call = call.header("content-type", content_type).body(body);
         }
         if let Some(source) = &self.token {
-            call = call.header(http::header::AUTHORIZATION, source.authorization().await?);
+            let header = if self.token_now {
+                source.authorization_now()?
+            } else {
+                source.authorization().await?
+            };
+            call = call.header(http::header::AUTHORIZATION, header);
         }
         let response = call.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
+        if status == 401
+            && let Some(source) = &self.token
+        {
+            source.refused();
+        }
         let proto_answer = response
             .headers()
             .get("content-type")
             .is_some_and(|v| v.as_bytes().starts_with(PROTO_CONTENT_TYPE.as_bytes()));
         let bytes = response.bytes().await.map_err(transport_error)?;
         let unreadable = |e: &dyn std::fmt::Display| {
-            tonic::Status::internal(format!(
-                "cannot read the {} response: {e}",
-                binding.response
-            ))
+            crate::failure::settled(
+                tonic::Code::Internal,
+                format!("cannot read the {} response: {e}", binding.response),
+                crate::failure::Settled::Unreadable,
+            )
         };
-        if (200..300).contains(&status) {
+        // Google's APIs answer 200; any other status is no answer, a 2xx
+        // included (ESPv2's `http_call.cc` takes 200 alone).
+        if status == 200 {
             if proto_answer {
                 return Resp::decode(&bytes[..]).map_err(|e| unreadable(&e));
             }
             return crate::json::from_slice_with(&bytes, &self.parse).map_err(|e| unreadable(&e));
+        }
+        if status < 300 {
+            // A success that is no answer (ESPv2 tries again, then fails
+            // closed: UNKNOWN by Envoy's httpToGrpcStatus).
+            let error = RestError::new(
+                Code::Unknown,
+                format!(
+                    "HTTP {status} is not an answer: Google's APIs answer 200 ({} bytes of body)",
+                    bytes.len()
+                ),
+            );
+            return Err(error.with_http_status(status).into());
         }
         let error = if proto_answer {
             crate::google::rpc::Status::decode(&bytes[..])

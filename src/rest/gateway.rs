@@ -731,10 +731,67 @@ async fn handle(
             }
         }
     };
+    if call.garbled() {
+        response = garbled(call.wire());
+    }
     if let Some(abort) = call.aborted() {
         response.extensions_mut().insert(abort);
     }
     response
+}
+
+/// A successful answer whose body cannot be read on `wire`
+/// ([`CallContext::garble`]): over gRPC a message frame that is no
+/// protobuf, with status OK; over REST an HTTP 200 of broken JSON or
+/// protobuf.
+fn garbled(wire: WireFormat) -> Response {
+    // A varint of eleven bytes: no protobuf reader takes it.
+    const NOT_PROTOBUF: &[u8] = &[0xff; 11];
+    let (content_type, body): (&str, AxumBody) = match wire {
+        WireFormat::Json => ("application/json", AxumBody::from("{\"garbled")),
+        WireFormat::Binary => (PROTO_CONTENT_TYPE, AxumBody::from(NOT_PROTOBUF)),
+        WireFormat::Grpc => {
+            let mut frame = vec![0];
+            frame.extend_from_slice(&(NOT_PROTOBUF.len() as u32).to_be_bytes());
+            frame.extend_from_slice(NOT_PROTOBUF);
+            let mut trailers = HeaderMap::new();
+            trailers.insert("grpc-status", HeaderValue::from_static("0"));
+            (
+                "application/grpc",
+                AxumBody::new(FrameAndTrailers {
+                    frame: Some(Bytes::from(frame)),
+                    trailers: Some(trailers),
+                }),
+            )
+        }
+    };
+    let mut response = Response::new(body);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A body of one data frame, then trailers.
+struct FrameAndTrailers {
+    frame: Option<Bytes>,
+    trailers: Option<HeaderMap>,
+}
+
+impl http_body::Body for FrameAndTrailers {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let frame = match self.frame.take() {
+            Some(data) => Some(http_body::Frame::data(data)),
+            None => self.trailers.take().map(http_body::Frame::trailers),
+        };
+        std::task::Poll::Ready(frame.map(Ok))
+    }
 }
 
 /// The request headers passed to the service as gRPC metadata: everything

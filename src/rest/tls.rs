@@ -129,7 +129,11 @@ fn add_native_roots(_roots: &mut rustls::RootCertStore) -> Result<(), TlsError> 
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    // ring is the crate's provider; rustls 0.23.48 deprecates its
+    // default_provider for lacking post-quantum key exchange only.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
 }
 
 /// A client configuration trusting Mozilla's roots, the platform's when

@@ -20,6 +20,7 @@ pub fn plain_http() -> reqwest::Client {
 
 /// [`plain_http`]'s builder, without the timeout.
 pub fn plain_http_builder() -> reqwest::ClientBuilder {
+    #[allow(deprecated)]
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
 }
