@@ -15,7 +15,8 @@
 //! once with INTERNAL and are not made (ESPv2's "Missing access token"),
 //! so a metadata server that hangs can never turn into a timeout that lets
 //! requests through unchecked. Other calls (reports, the REST client's)
-//! wait for the fetch under way, within their own timeout.
+//! wait for the fetch under way, within their own timeout, and fail with
+//! UNAVAILABLE (tried again by their policy) when it fails.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -304,7 +305,9 @@ impl TokenSource {
     }
 
     /// The `Authorization` header of a call that may wait: the valid token,
-    /// or the outcome of the next fetch (asked for now).
+    /// or the outcome of the next fetch (asked for now); UNAVAILABLE when
+    /// it fails, as gRPC reports a failure of call credentials, so that
+    /// the call is tried again by its policy.
     pub(crate) async fn authorization(&self) -> Result<http::HeaderValue, tonic::Status> {
         let shared = match &self.0 {
             Kind::Fixed(header) => return Ok(header.clone()),
@@ -320,7 +323,9 @@ impl TokenSource {
         let _ = attempts.changed().await;
         shared.valid(Instant::now()).ok_or_else(|| {
             bump(&shared.missing);
-            tonic::Status::unauthenticated(shared.why_none())
+            // As gRPC takes a failure of call credentials: UNAVAILABLE, to
+            // be tried again.
+            tonic::Status::unavailable(shared.why_none())
         })
     }
 

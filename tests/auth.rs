@@ -174,7 +174,67 @@ async fn application_default_credentials_reach_the_emulator() {
         error.starts_with("no token from the metadata server at 127.0.0.1:1: "),
         "{error}"
     );
+
+    // 4. A metadata server that hangs for 10 s: with failing open, no
+    // request is let through unchecked, none waits, none reaches the
+    // server; each is refused with INTERNAL for want of a token.
+    let hanging = slow_metadata_server(std::time::Duration::from_secs(10)).await;
+    // SAFETY: as above.
+    unsafe {
+        std::env::set_var("GCE_METADATA_HOST", &hanging);
+    }
+    let running = Emulator::start(Config::default().require_token("mds-token-1"))
+        .await
+        .unwrap();
+    let credentials = GoogleCredentials::application_default().unwrap();
+    let transport = GrpcTransport::builder(running.url())
+        .tokens(credentials.token_source())
+        .connect_lazy()
+        .unwrap();
+    let client = Client::builder(SERVICE).fail_open(true).build(transport);
+    for i in 0..10 {
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            client.check(&check(&format!("slow-{i}"))),
+        )
+        .await
+        .expect("a Check waited on the metadata server")
+        .unwrap();
+        assert!(!answer.allowed(), "let through unchecked: {answer:?}");
+        assert!(
+            matches!(&answer.source, Source::Failed(f) if f.message().starts_with("Missing access token")
+                && f.message().contains(&hanging)),
+            "{answer:?}"
+        );
+        assert_eq!(answer.denial().unwrap().code(), tonic::Code::Internal);
+    }
+    let statistics = client
+        .shutdown_within(std::time::Duration::from_millis(100))
+        .await;
+    assert_eq!(
+        (statistics.check_failures, statistics.check_failed_open),
+        (10, 0)
+    );
+    assert_eq!(running.emulator().requests(SERVICE).len(), 0);
+    running.shutdown().await;
     std::fs::remove_dir_all(&home).unwrap();
+}
+
+/// A metadata server whose token endpoint answers after `delay`.
+async fn slow_metadata_server(delay: std::time::Duration) -> String {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/computeMetadata/v1/instance/service-accounts/default/token",
+        get(move || async move {
+            tokio::time::sleep(delay).await;
+            serde_json::json!({"access_token": "late", "expires_in": 3599, "token_type": "Bearer"})
+                .to_string()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr.to_string()
 }
 
 /// A JWT with these claims, signed RS256 by `pem` under key id `kid`.

@@ -34,4 +34,6 @@ mod service_config;
 mod service_rules;
 mod stand_in;
 mod tls;
+#[cfg(all(feature = "client", feature = "emulator"))]
+mod tokens;
 mod unknown_fields;

@@ -195,18 +195,28 @@ impl GrpcTransportBuilder {
         }
     }
 
-    /// Connects now.
+    /// Connects now, and waits for the token source's first token within
+    /// the connect timeout, as a gateway starts serving with a token at
+    /// hand (ESPv2 waits for its first token before it listens). A source
+    /// with no token by then is logged, not fatal: Check and AllocateQuota
+    /// are refused until it gives one.
     ///
     /// # Errors
     ///
     /// An invalid URL or TLS setting, or a failed connection.
     pub async fn connect(self) -> Result<GrpcTransport, tonic::transport::Error> {
         let channel = self.endpoint()?.connect().await?;
+        if let Some(source) = &self.token
+            && let Err(error) = source.ready(self.connect_timeout).await
+        {
+            tracing::warn!(%error, "no access token yet: Check and AllocateQuota are refused until there is one");
+        }
         Ok(self.with(channel))
     }
 
     /// Connects on the first call (and again whenever the connection is
-    /// lost).
+    /// lost); the token source's first token is fetched from the first call
+    /// on, not waited for.
     ///
     /// # Errors
     ///

@@ -101,7 +101,7 @@ impl RestClientBuilder {
 
     /// Takes bearer tokens from `source`, asked in the background and kept
     /// (see [`TokenSource::new`]); a call without a valid token waits for
-    /// the next fetch, and fails with UNAUTHENTICATED when it fails.
+    /// the next fetch, and fails with UNAVAILABLE when it fails.
     pub fn token_source<F, Fut>(self, source: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
