@@ -1,11 +1,12 @@
 //! A gateway's use of Service Control in production: for each call it
-//! serves, the Check, the quota ask and the Report ESPv2 would send, built
-//! from the service's configuration, through the client's caches, over gRPC
-//! and TLS with application default credentials.
+//! serves, what ESPv2 does (the plan its configuration gives the method,
+//! then Check, quota, the backend and the Report), built from the service's
+//! configuration, through the client's caches, over gRPC and TLS with
+//! application default credentials.
 //!
 //! ```sh
 //! GOOGLE_APPLICATION_CREDENTIALS=key.json cargo run --example gateway \
-//!     --features client,auth,native-roots,service-config -- \
+//!     --features client,auth,service-config,native-roots -- \
 //!     examples/service-config.yaml endpoints.examples.bookstore.Bookstore.GetShelf AIza...
 //! ```
 //!
@@ -14,11 +15,12 @@
 //! service-account key the emulator trusts).
 
 use std::future::Future;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use cloud_report_proto::client::gateway::{CallInfo, Protocol, ReportInfo, RequestBuilder};
-use cloud_report_proto::client::{CheckOptions, Client, GoogleCredentials, GrpcTransport};
-use cloud_report_proto::google::rpc::Code;
+use cloud_report_proto::client::gateway::{
+    CallInfo, CallPlan, CallReport, Protocol, ReportInfo, RequestBuilder,
+};
+use cloud_report_proto::client::{CheckOptions, Client, GoogleCredentials, GrpcTransport, Status};
 use cloud_report_proto::service_config::ServiceConfig;
 
 /// Google's Service Control.
@@ -31,6 +33,8 @@ pub async fn connect(
     config: &ServiceConfig,
 ) -> Result<(Client, RequestBuilder), Box<dyn std::error::Error>> {
     let credentials = GoogleCredentials::application_default()?;
+    println!("credentials: {}", credentials.source());
+    // Tokens are refreshed in the background; `connect` waits for the first.
     let transport = GrpcTransport::builder(url)
         .native_roots()
         .tokens(credentials.token_source())
@@ -46,63 +50,62 @@ pub async fn connect(
     Ok((client, requests))
 }
 
-/// One call: Check, then quota, then the backend (`backend` answers with an
-/// HTTP status), then the Report. What the caller gets: the backend's
-/// status, or the gateway's refusal.
+/// One call, as ESPv2 serves it: what the caller gets is the backend's HTTP
+/// status, or the gateway's refusal. The call is reported whatever happens,
+/// even when this future is dropped before it ends.
 pub async fn handle<F, Fut>(
     client: &Client,
     requests: &RequestBuilder,
     call: CallInfo,
     backend: F,
-) -> Result<u16, tonic::Status>
+) -> Result<u16, Status>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = u16>,
 {
-    let started = Instant::now();
-    // As ESPv2: a call with a key is checked; one without is refused unless
-    // its method allows unregistered calls.
-    let (mut report, mut refusal) = if !call.api_key.is_empty() {
-        let checked = client
-            .check(&requests.check_request(&call, SystemTime::now())?)
-            .await;
-        let refusal = match &checked {
-            Ok(answer) => answer.denial(),
-            Err(status) => Some(status.clone()),
-        };
-        (ReportInfo::checked(call, &checked), refusal)
-    } else if requests.allows_unregistered_calls(&call.operation_name) {
-        (ReportInfo::new(call), None)
-    } else {
-        let refusal = tonic::Status::unauthenticated("this method needs an API key");
-        (ReportInfo::new(call), Some(refusal))
+    let plan = requests.plan(&call);
+    if matches!(plan, CallPlan::Skip) {
+        return Ok(backend().await);
+    }
+    // Sent when dropped: at the end, or wherever this future is dropped.
+    let mut report = CallReport::new(client, requests, ReportInfo::new(call));
+    report.info().frontend_protocol = Protocol::Https;
+    let mut refusal = match plan {
+        CallPlan::Refuse(status) => Some(status),
+        CallPlan::Check => {
+            let check = requests.check_request(&report.peek().call, SystemTime::now())?;
+            let answer = client.check(&check).await?;
+            // What Check said of the key and the consumer, for the Report.
+            report.info().record_check(&answer);
+            // ESPv2's codes for Service Control's errors; INTERNAL or
+            // UNAVAILABLE for the gateway's own failures.
+            answer.denial()
+        }
+        _ => None,
     };
     if refusal.is_none()
-        && let Some(ask) = requests.quota_request(&report.call)?
+        && let Some(ask) = requests.quota_request(&report.peek().call)?
     {
-        refusal = match client.allocate_quota(&ask).await {
-            Ok(answer) => answer.denial(),
-            Err(status) => Some(status),
-        };
-    }
-    report.frontend_protocol = Protocol::Https;
-    report.response_code = match &refusal {
-        None => backend().await,
-        Some(status) => {
-            report.status = Code::from_number(status.code() as i32);
-            report.status_message = status.message().to_owned();
-            report.status.http_status()
-        }
-    };
-    report.request_time = Some(started.elapsed());
-    for operation in requests.report_operations(&report, SystemTime::now())? {
-        // Never waits; what cannot be held is counted and warned about.
-        let _ = client.report(operation).await;
+        // At once: costs are added up, and a denied key never waits.
+        refusal = client.allocate_quota(&ask).await?.denial();
     }
     match refusal {
-        None => Ok(report.response_code),
-        Some(status) => Err(status),
+        None => {
+            let status = backend().await;
+            report.info().response_code = status;
+            Ok(status)
+        }
+        Some(status) => {
+            report.info().refused_with(&status);
+            Err(status)
+        }
     }
+}
+
+/// Service Control's address: `SERVICE_CONTROL_URL` (the emulator's, in a
+/// test), else Google's.
+pub fn service_control_url() -> String {
+    std::env::var("SERVICE_CONTROL_URL").unwrap_or_else(|_| SERVICE_CONTROL.into())
 }
 
 #[tokio::main]
@@ -113,15 +116,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: gateway SERVICE_CONFIG.yaml METHOD [API_KEY]".into());
     };
     let config = ServiceConfig::from_yaml(&std::fs::read_to_string(config)?)?;
-    let url = std::env::var("SERVICE_CONTROL_URL").unwrap_or_else(|_| SERVICE_CONTROL.into());
-    let (client, requests) = connect(&url, &config).await?;
+    let (client, requests) = connect(&service_control_url(), &config).await?;
     let mut call = CallInfo::new(format!("{:032x}", fastrand::u128(..)), method);
     call.api_key = args.next().unwrap_or_default();
     match handle(&client, &requests, call, || async { 200 }).await {
         Ok(status) => println!("let through; the backend answered {status}"),
         Err(status) => println!("refused: {status}"),
     }
-    let statistics = client.shutdown().await;
+    let statistics = client.shutdown_within(Duration::from_secs(10)).await;
     println!("{statistics:?}");
     Ok(())
 }

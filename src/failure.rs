@@ -30,6 +30,7 @@ pub(crate) fn settled(
 }
 
 /// Why a failure is settled, when it is.
+#[cfg(feature = "client")]
 pub(crate) fn settled_by(status: &tonic::Status) -> Option<Settled> {
     use std::error::Error;
     let mut source = status.source();

@@ -2055,3 +2055,74 @@ fn denials_are_espv2s() {
     assert_eq!(unknown.code(), tonic::Code::Internal);
     assert!(unknown.message().contains("code 9999"), "{unknown:?}");
 }
+
+/// A call's Report is sent when its handler's future is dropped at any
+/// await (the caller gone, an outer timeout), as ESPv2 reports from the
+/// access log whatever happened: with no response code and Envoy's
+/// `downstream_remote_disconnect`; a call answered reports its answer.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_handler_still_reports_its_call() {
+    use cloud_report_proto::client::gateway::{CallInfo, CallReport, ReportInfo, RequestBuilder};
+    let (emulator, _) = configured();
+    let transport = InProcess::new(emulator.clone());
+    let client = Client::builder(SERVICE).build(transport.clone());
+    let requests = RequestBuilder::new(SERVICE, "");
+    let handle = |id: &'static str, backend: Duration| {
+        let (client, requests) = (&client, &requests);
+        async move {
+            let mut call = CallInfo::new(id, "1.bookstore.GetShelf");
+            call.api_key = "AIza-good".into();
+            let mut report = CallReport::new(client, requests, ReportInfo::new(call));
+            let check = requests
+                .check_request(&report.peek().call, std::time::SystemTime::now())
+                .unwrap();
+            let answer = client.check(&check).await.unwrap();
+            report.info().record_check(&answer);
+            // The backend.
+            tokio::time::sleep(backend).await;
+            report.info().response_code = 200;
+        }
+    };
+    // The caller gives up while the backend works: the future is dropped.
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(100),
+        handle("dropped", Duration::from_secs(5)),
+    )
+    .await;
+    assert!(dropped.is_err());
+    handle("answered", Duration::from_millis(10)).await;
+    let statistics = client.shutdown().await;
+    assert_eq!(statistics.reports.sent, 2, "{statistics:?}");
+    let operations = emulator.operations(SERVICE);
+    let find = |id: &str| {
+        operations
+            .iter()
+            .find(|op| op.operation_id == id)
+            .unwrap_or_else(|| panic!("{id} was not reported"))
+    };
+    let dropped = find("dropped");
+    assert_eq!(dropped.labels["/response_code"], "0");
+    assert_eq!(dropped.labels["/credential_id"], "apikey:AIza-good");
+    let payload = |op: &sc::Operation| {
+        let Some(sc::log_entry::Payload::StructPayload(payload)) = &op.log_entries[0].payload
+        else {
+            panic!("a struct payload");
+        };
+        payload.clone()
+    };
+    assert_eq!(
+        payload(dropped).fields["response_code_detail"].kind,
+        Some(
+            cloud_report_proto::google::protobuf::value::Kind::StringValue(
+                "downstream_remote_disconnect".into()
+            )
+        )
+    );
+    let answered = find("answered");
+    assert_eq!(answered.labels["/response_code"], "200");
+    assert!(
+        !payload(answered)
+            .fields
+            .contains_key("response_code_detail")
+    );
+}

@@ -550,7 +550,9 @@ mod client {
             tonic::Code::Unavailable
         );
 
-        // A failing token source fails the call before it is sent.
+        // A failing token source fails the call before it is sent, with
+        // UNAVAILABLE (as gRPC reports failed call credentials: to be
+        // tried again), naming the source.
         let no_token = ServiceControllerRestClient::new(
             RestClient::builder(format!("http://{addr}"))
                 .token_source(|| async { Err("metadata server unreachable".to_owned()) })
@@ -564,7 +566,11 @@ mod client {
             })
             .await
             .unwrap_err();
-        assert_eq!(err.code(), tonic::Code::Unauthenticated);
+        assert_eq!(err.code(), tonic::Code::Unavailable);
+        assert_eq!(
+            err.message(),
+            "no token from the token source: metadata server unreachable"
+        );
         assert!(RestClient::builder("ftp://x").build().is_err());
     }
 }

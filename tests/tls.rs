@@ -128,7 +128,8 @@ async fn an_untrusted_server_or_a_wrong_token_does_not_get_through() {
         .await;
     assert!(grpc.is_err(), "connected without trusting the CA");
 
-    // The wrong token: UNAUTHENTICATED, never failed open.
+    // The wrong token: UNAUTHENTICATED, never failed open, and the caller
+    // told INTERNAL (the gateway's credentials are not the caller's).
     let wrong = GrpcTransport::builder(running.url())
         .root_certificate_pem(ca.clone())
         .bearer_token("guess")
@@ -136,10 +137,13 @@ async fn an_untrusted_server_or_a_wrong_token_does_not_get_through() {
         .await
         .unwrap();
     let client = Client::builder(SERVICE).build(wrong);
-    let error = client.check(&check()).await.unwrap_err();
+    let answer = client.check(&check()).await.unwrap();
+    let error = answer.source.failure().unwrap();
+    assert!(!answer.allowed() && matches!(answer.source, Source::Failed(_)));
     assert_eq!(error.code(), tonic::Code::Unauthenticated, "{error}");
     assert!(error.message().contains("does not match"), "{error}");
-    // A token source that fails: UNAUTHENTICATED too.
+    assert_eq!(answer.denial().unwrap().code(), tonic::Code::Internal);
+    // A token source that fails: the call is not made, INTERNAL.
     let failing = GrpcTransport::builder(running.url())
         .root_certificate_pem(ca)
         .token_source(|| async { Err::<String, _>("metadata server unreachable".to_owned()) })
@@ -147,7 +151,11 @@ async fn an_untrusted_server_or_a_wrong_token_does_not_get_through() {
         .await
         .unwrap();
     let error = failing.check(check()).await.unwrap_err();
-    assert_eq!(error.code(), tonic::Code::Unauthenticated);
+    assert_eq!(error.code(), tonic::Code::Internal);
+    assert!(
+        error.message().starts_with("Missing access token"),
+        "{error}"
+    );
     assert!(error.message().contains("metadata server unreachable"));
     assert!(running.emulator().operations(SERVICE).is_empty());
 }

@@ -146,7 +146,7 @@ async fn refused_for_want_of_a_token(running: &Running, client: &Client, case: &
 async fn a_hanging_token_source_never_lets_a_request_through() {
     let running = emulator().await;
     // A metadata server that never answers.
-    let source = TokenSource::new(|| std::future::pending::<Result<String, String>>())
+    let source = TokenSource::new(std::future::pending::<Result<String, String>>)
         .named("the metadata server at 127.0.0.1:9");
     for (wire, transport) in transports(&running, &source) {
         let client = transport.client();

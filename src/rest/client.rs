@@ -227,6 +227,7 @@ impl RestClient {
 
     /// The client, its calls taking the token at hand: without a valid
     /// one, a call fails at once with INTERNAL and is not made.
+    #[cfg(feature = "client")]
     pub(crate) fn token_now(&self) -> Self {
         Self {
             token_now: true,
@@ -235,6 +236,7 @@ impl RestClient {
     }
 
     /// The token source of the calls, when they carry a token.
+    #[cfg(feature = "client")]
     pub(crate) fn tokens_of(&self) -> Option<&TokenSource> {
         self.token.as_ref()
     }

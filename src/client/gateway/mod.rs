@@ -1,0 +1,820 @@
+//! The requests a gateway sends for each call it serves, built as ESPv2
+//! builds them (`src/api_proxy/service_control/request_builder.cc`): the
+//! `CheckRequest`, the `AllocateQuotaRequest` and the Report operations,
+//! with ESPv2's metric names, labels, distributions and log entry, from
+//! what the gateway knows about the call ([`CallInfo`], [`ReportInfo`]).
+//!
+//! Which metrics and labels go into a Report follows the service's
+//! configuration as ESPv2 reads it ([`RequestBuilder::from_service`]): the
+//! metrics its `monitoring` destinations name, the labels of those metrics,
+//! of their monitored resources and of the `logging` destinations' logs,
+//! plus the system labels, always; the logs its `logging` destinations name.
+//! [`RequestBuilder::new`] is ESPv2's builder without a configuration: every
+//! metric and label it knows, one log, `endpoints_log`.
+//!
+//! Which calls a method makes is [`RequestBuilder::plan`], as ESPv2 reads
+//! `usage.rules`: none for `skip_service_control` (and the gRPC health
+//! checks), no Check for a method that allows unregistered calls, a Check
+//! for a call with an API key, a refusal for a call without one.
+//!
+//! How a gateway answers its caller from Service Control's answers is
+//! [`CheckAnswer::denial`](super::CheckAnswer::denial) and
+//! [`QuotaAnswer::denial`](super::QuotaAnswer::denial). A [`CallReport`]
+//! sends a call's Report when it is dropped, as ESPv2 reports from its
+//! access log whatever happened to the call: a handler whose caller went
+//! away still reports.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use cloud_report_proto::client::gateway::{ApiKeyState, CallInfo, Protocol, ReportInfo, RequestBuilder};
+//!
+//! let builder = RequestBuilder::new("my-api.endpoints.my-project.cloud.goog", "2024-01-01r0");
+//! let mut call = CallInfo::new("3f0a8c1e-5b7d-4e2a-9c61-0d8e7b5a4f12", "1.my_api.GetShelf");
+//! call.api_key = "AIza-my-key".into();
+//! call.client_ip = "10.0.0.7".into();
+//! let check = builder.check_request(&call, SystemTime::now())?;
+//! assert_eq!(check.operation.unwrap().consumer_id, "api_key:AIza-my-key");
+//!
+//! let mut report = ReportInfo::new(call);
+//! report.api_key_state = ApiKeyState::Verified;
+//! report.frontend_protocol = Protocol::Https;
+//! report.response_code = 200;
+//! report.request_size = Some(512);
+//! report.response_size = Some(2048);
+//! report.request_time = Some(Duration::from_millis(42));
+//! let operations = builder.report_operations(&report, SystemTime::now())?;
+//! let main = &operations[0];
+//! assert_eq!(main.labels["/credential_id"], "apikey:AIza-my-key");
+//! assert_eq!(main.labels["/response_code_class"], "2xx");
+//! assert_eq!(main.labels["cloud.googleapis.com/location"], "global");
+//! # Ok::<(), cloud_report_proto::client::gateway::BuildError>(())
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use crate::google::api::metric_descriptor::{MetricKind, ValueType};
+use crate::google::api::servicecontrol::v1::check_error::Code as CheckCode;
+use crate::google::api::servicecontrol::v1::{CheckResponse, Operation};
+use crate::google::api::{LabelDescriptor, Service, label_descriptor};
+use crate::google::protobuf::Timestamp;
+use crate::google::rpc::Code;
+
+mod check;
+mod guard;
+mod quota;
+mod report;
+#[cfg(test)]
+mod tests;
+
+pub use guard::CallReport;
+use report::{LABELS, METRICS, Measure};
+
+/// The label a gateway's location goes in; never sent empty.
+pub const LOCATION_LABEL: &str = "cloud.googleapis.com/location";
+/// The location when the gateway does not know its own.
+pub const DEFAULT_LOCATION: &str = "global";
+/// The label of the consumer's project number, on the by-consumer operation.
+pub const CONSUMER_PROJECT_LABEL: &str = "serviceruntime.googleapis.com/consumer_project";
+/// The log a builder without a configuration writes.
+pub const DEFAULT_LOG: &str = "endpoints_log";
+
+const CALLER_IP: &str = "servicecontrol.googleapis.com/caller_ip";
+const REFERER: &str = "servicecontrol.googleapis.com/referer";
+const USER_AGENT: &str = "servicecontrol.googleapis.com/user_agent";
+const SERVICE_AGENT: &str = "servicecontrol.googleapis.com/service_agent";
+const ANDROID_PACKAGE: &str = "servicecontrol.googleapis.com/android_package_name";
+const ANDROID_CERT: &str = "servicecontrol.googleapis.com/android_cert_fingerprint";
+const IOS_BUNDLE: &str = "servicecontrol.googleapis.com/ios_bundle_id";
+
+/// A request's `service_name` or an operation's id or name was empty.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is required")]
+pub struct BuildError(&'static str);
+
+impl From<BuildError> for tonic::Status {
+    /// INVALID_ARGUMENT: what the gateway knew of the call was not enough.
+    fn from(error: BuildError) -> Self {
+        tonic::Status::invalid_argument(error.to_string())
+    }
+}
+
+/// The protocol of one side of a call, as the `/protocol` label and the
+/// log's `http_request.protocol` name it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// Not known.
+    #[default]
+    Unknown,
+    /// HTTP/1.1 or HTTP/2 without TLS.
+    Http,
+    /// HTTP over TLS.
+    Https,
+    /// gRPC.
+    Grpc,
+}
+
+impl Protocol {
+    /// The name ESPv2 reports: `unknown`, `http`, `https`, `grpc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Http => "http",
+            Self::Https => "https",
+            Self::Grpc => "grpc",
+        }
+    }
+}
+
+/// What the Check of a call said of its API key, which decides the
+/// consumer of its Report (ESPv2's `api_key_state`, from `client_cache.cc`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApiKeyState {
+    /// Not checked: no key, no Check made, or the Check failed (open or
+    /// closed).
+    #[default]
+    NotChecked,
+    /// Service Control accepted the key, or refused the call for a reason
+    /// that still identified the consumer.
+    Verified,
+    /// The key is invalid, expired or unknown.
+    Invalid,
+    /// The service is not enabled in the key's project.
+    NotEnabled,
+}
+
+impl ApiKeyState {
+    /// The state a Check's outcome gives, as ESPv2 decides it: an answer
+    /// without errors is `Verified`; a first error of the key
+    /// (`API_KEY_INVALID`, `API_KEY_EXPIRED`, `API_KEY_NOT_FOUND`) is
+    /// `Invalid`, `SERVICE_NOT_ACTIVATED` is `NotEnabled`, a backend said to
+    /// be unavailable is `NotChecked`, any other error `Verified` ("the
+    /// consumer was identified"); a failed Check, or one let through without
+    /// an answer, is `NotChecked`.
+    pub fn of_check(outcome: &Result<super::CheckAnswer, tonic::Status>) -> Self {
+        match outcome {
+            Ok(answer) if answer.api_key_checked() => Self::of_response(&answer.response),
+            _ => Self::NotChecked,
+        }
+    }
+
+    /// The state a Check answer gives; see [`of_check`](Self::of_check).
+    pub fn of_response(response: &CheckResponse) -> Self {
+        let Some(first) = response.check_errors.first() else {
+            return Self::Verified;
+        };
+        match CheckCode::try_from(first.code) {
+            Ok(CheckCode::ApiKeyInvalid | CheckCode::ApiKeyExpired | CheckCode::ApiKeyNotFound) => {
+                Self::Invalid
+            }
+            Ok(CheckCode::ServiceNotActivated) => Self::NotEnabled,
+            Ok(
+                CheckCode::NamespaceLookupUnavailable
+                | CheckCode::ServiceStatusUnavailable
+                | CheckCode::BillingStatusUnavailable
+                | CheckCode::CloudResourceManagerBackendUnavailable,
+            ) => Self::NotChecked,
+            _ => Self::Verified,
+        }
+    }
+
+    /// The name the log entry gives it: `VERIFIED`, `INVALID`,
+    /// `NOT ENABLED`, `NOT CHECKED` (with a space, as ESPv2 writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotChecked => "NOT CHECKED",
+            Self::Verified => "VERIFIED",
+            Self::Invalid => "INVALID",
+            Self::NotEnabled => "NOT ENABLED",
+        }
+    }
+}
+
+/// What a gateway knows about a call when it asks Service Control:
+/// enough for Check and AllocateQuota.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallInfo {
+    /// Unique per call (ESPv2 draws a UUID); required.
+    pub operation_id: String,
+    /// The method's selector, e.g. `1.my_api_endpoints_my_project_cloud_goog.GetShelf`; required.
+    pub operation_name: String,
+    /// The API key the call carried; empty for none.
+    pub api_key: String,
+    /// The caller's address; empty when unknown.
+    pub client_ip: String,
+    /// The `Referer` header; empty for none.
+    pub referer: String,
+    /// The `x-android-package` header (Check only).
+    pub android_package_name: String,
+    /// The `x-android-cert` header (Check only).
+    pub android_cert_fingerprint: String,
+    /// The `x-ios-bundle-identifier` header (Check only).
+    pub ios_bundle_id: String,
+    /// The quota ask's `method_name`; empty for the operation name, as
+    /// ESPv2 sends it.
+    pub quota_method: String,
+}
+
+impl CallInfo {
+    /// A call of `operation_name` (the method's selector), under a unique
+    /// `operation_id`; set the other fields as known.
+    pub fn new(operation_id: impl Into<String>, operation_name: impl Into<String>) -> Self {
+        Self {
+            operation_id: operation_id.into(),
+            operation_name: operation_name.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// What a gateway knows about a call once it has answered: what its Report
+/// says.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ReportInfo {
+    /// The call as Check knew it.
+    pub call: CallInfo,
+    /// What Check said of the key ([`ApiKeyState::of_check`]).
+    pub api_key_state: ApiKeyState,
+    /// The key's uid from Check's `check_info.api_key_uid`, reported as
+    /// `/credential_id` when [`RequestBuilder::api_key_uid_reporting`] is on.
+    pub api_key_uid: String,
+    /// The consumer's project number from Check's
+    /// `check_info.consumer_info.project_number`: when above 0, a second,
+    /// by-consumer operation is reported.
+    pub consumer_project_number: Option<i64>,
+    /// The `iss` and `aud` of the JWT that authenticated the call (empty
+    /// for none): the `/credential_id` of a call without a verified key.
+    pub auth_issuer: String,
+    /// See [`auth_issuer`](Self::auth_issuer).
+    pub auth_audience: String,
+    /// The protocol the caller spoke.
+    pub frontend_protocol: Protocol,
+    /// The protocol the backend spoke.
+    pub backend_protocol: Protocol,
+    /// The HTTP method (for the log).
+    pub method: String,
+    /// The path and query (for the log).
+    pub url: String,
+    /// The HTTP status answered (0 when none was).
+    pub response_code: u16,
+    /// The gRPC status answered, for a gRPC call: the HTTP status reported
+    /// is then the one it maps to.
+    pub grpc_status: Option<Code>,
+    /// The status of the gateway's own Check and quota decision (`OK` when
+    /// it let the call through): the `/status_code` label.
+    pub status: Code,
+    /// The message of that status, when not `OK` (the log's `error_cause`).
+    pub status_message: String,
+    /// Why the answer is what it is, as the proxy says (the log's
+    /// `response_code_detail`).
+    pub response_code_detail: String,
+    /// Bytes received, headers included.
+    pub request_size: Option<u64>,
+    /// Bytes sent, headers and trailers included.
+    pub response_size: Option<u64>,
+    /// From the first byte received to the last sent.
+    pub request_time: Option<Duration>,
+    /// Time spent waiting for the backend.
+    pub backend_time: Option<Duration>,
+    /// The gateway's own time.
+    pub overhead_time: Option<Duration>,
+    /// The zone or region the gateway runs in; `global` when empty.
+    pub location: String,
+    /// The API's name and version (labels and log, when set).
+    pub api_name: String,
+    /// See [`api_name`](Self::api_name).
+    pub api_version: String,
+    /// The trace id of the call: the log's `trace`, under the builder's
+    /// tracing project (or its GCP project).
+    pub trace_id: String,
+    /// The API method (the `api_method` label and log field); empty for the
+    /// operation name, as ESPv2 has them.
+    pub api_method: String,
+    /// The log's `log_message`; empty for `<api method> is called`.
+    pub log_message: String,
+    /// The request headers logged, `name=value;` each
+    /// ([`RequestBuilder::logged_request_headers`]); none when empty.
+    pub request_headers: String,
+    /// The response headers logged, as
+    /// [`request_headers`](Self::request_headers).
+    pub response_headers: String,
+    /// The JWT claims logged, `path=value;` each
+    /// ([`RequestBuilder::logged_jwt_payloads`]); none when empty.
+    pub jwt_payloads: String,
+}
+
+impl ReportInfo {
+    /// A call's report, everything else unknown or empty: set the fields
+    /// as known.
+    pub fn new(call: CallInfo) -> Self {
+        Self {
+            call,
+            api_key_state: ApiKeyState::NotChecked,
+            api_key_uid: String::new(),
+            consumer_project_number: None,
+            auth_issuer: String::new(),
+            auth_audience: String::new(),
+            frontend_protocol: Protocol::Unknown,
+            backend_protocol: Protocol::Unknown,
+            method: String::new(),
+            url: String::new(),
+            response_code: 0,
+            grpc_status: None,
+            status: Code::Ok,
+            status_message: String::new(),
+            response_code_detail: String::new(),
+            request_size: None,
+            response_size: None,
+            request_time: None,
+            backend_time: None,
+            overhead_time: None,
+            location: String::new(),
+            api_name: String::new(),
+            api_version: String::new(),
+            trace_id: String::new(),
+            api_method: String::new(),
+            log_message: String::new(),
+            request_headers: String::new(),
+            response_headers: String::new(),
+            jwt_payloads: String::new(),
+        }
+    }
+
+    /// A call's report with what its Check said: the key's state
+    /// ([`ApiKeyState::of_check`]), and from an answer, the key's uid and
+    /// the consumer's project number (when Service Control gave one).
+    pub fn checked(call: CallInfo, outcome: &Result<super::CheckAnswer, tonic::Status>) -> Self {
+        let mut info = Self::new(call);
+        info.api_key_state = ApiKeyState::of_check(outcome);
+        if let Ok(answer) = outcome {
+            info.record_check(answer);
+        }
+        info
+    }
+
+    /// Records what a Check answered: the key's state
+    /// ([`ApiKeyState::of_check`]), the key's uid and the consumer's
+    /// project number when Service Control gave them.
+    pub fn record_check(&mut self, answer: &super::CheckAnswer) {
+        self.api_key_state = if answer.api_key_checked() {
+            ApiKeyState::of_response(&answer.response)
+        } else {
+            ApiKeyState::NotChecked
+        };
+        if let Some(check_info) = &answer.response.check_info {
+            self.api_key_uid.clone_from(&check_info.api_key_uid);
+            self.consumer_project_number = check_info
+                .consumer_info
+                .as_ref()
+                .map(|c| c.project_number)
+                .filter(|&n| n > 0);
+        }
+    }
+
+    /// The consumer's project number, when Check gave one (above 0).
+    fn consumer_project(&self) -> Option<i64> {
+        self.consumer_project_number.filter(|&n| n > 0)
+    }
+
+    /// Records how the gateway answered its caller when it refused the
+    /// call itself: `refusal` (a denial, or a failure's
+    /// [`caller_status`](super::caller_status)) is the `/status_code` label
+    /// and the log's `error_cause`, and its HTTP status the response code,
+    /// as ESPv2 reports its own refusals. Returns the HTTP status.
+    pub fn refused_with(&mut self, refusal: &tonic::Status) -> u16 {
+        self.status = Code::from_number(refusal.code() as i32);
+        self.status_message = refusal.message().to_owned();
+        self.response_code = self.status.http_status();
+        self.response_code
+    }
+
+    /// The API method reported: [`api_method`](Self::api_method), or the
+    /// operation name.
+    fn api_method(&self) -> &str {
+        if self.api_method.is_empty() {
+            &self.call.operation_name
+        } else {
+            &self.api_method
+        }
+    }
+
+    /// The HTTP status reported: a gRPC call's status mapped to HTTP
+    /// (Envoy's `grpcToHttpStatus`), else the HTTP status answered.
+    fn http_status(&self) -> u16 {
+        self.grpc_status
+            .map_or(self.response_code, Code::http_status)
+    }
+}
+
+/// What a gateway does for a call, as ESPv2 decides from the method's
+/// `usage.rules` and the call's API key ([`RequestBuilder::plan`]).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum CallPlan {
+    /// Check the call (it has an API key), then ask for quota and report.
+    Check,
+    /// No Check (the method allows unregistered calls, even when the call
+    /// has a key); ask for quota and report.
+    Unchecked,
+    /// Refuse the call (no API key, and the method needs one) with this
+    /// status (UNAUTHENTICATED, ESPv2's words), and report it.
+    Refuse(tonic::Status),
+    /// Nothing: no Check, no quota, no Report (`skip_service_control`).
+    Skip,
+}
+
+/// The gRPC health checks, which ESPv2 keeps out of Service Control unless
+/// a rule of the configuration names them.
+const HEALTH_CHECKS: [&str; 2] = ["grpc.health.v1.Health.Check", "grpc.health.v1.Health.Watch"];
+
+/// Builds a gateway's requests for one service; see the [module
+/// documentation](self).
+#[derive(Clone, Debug)]
+pub struct RequestBuilder {
+    service_name: String,
+    service_config_id: String,
+    producer_project_id: String,
+    /// Indices into [`METRICS`] reported.
+    metrics: Vec<usize>,
+    /// Indices into [`LABELS`] set.
+    labels: Vec<usize>,
+    logs: Vec<String>,
+    /// Metric costs by method selector, from the configuration's quota
+    /// rules.
+    costs: BTreeMap<String, BTreeMap<String, i64>>,
+    /// The methods callable without an API key (`usage.rules`'
+    /// `allow_unregistered_calls`), by exact selector.
+    unregistered: BTreeSet<String>,
+    /// The methods kept out of Service Control (`skip_service_control`),
+    /// by exact selector.
+    skipped: BTreeSet<String>,
+    user_agent: String,
+    service_agent: String,
+    /// `None`: `UNKNOWN(<user agent>)`, as ESPv2 reports `UNKNOWN(ESPv2)`.
+    platform: Option<String>,
+    tracing_project: String,
+    gcp_project: String,
+    api_key_uid_reporting: bool,
+    logged_request_headers: Vec<String>,
+    logged_response_headers: Vec<String>,
+    logged_jwt_payloads: Vec<String>,
+}
+
+impl RequestBuilder {
+    /// A builder with no configuration, as ESPv2's fallback: every metric
+    /// and label ESPv2 knows, and one log, [`DEFAULT_LOG`].
+    pub fn new(service_name: impl Into<String>, service_config_id: impl Into<String>) -> Self {
+        Self {
+            service_name: service_name.into(),
+            service_config_id: service_config_id.into(),
+            producer_project_id: String::new(),
+            metrics: (0..METRICS.len()).collect(),
+            labels: (0..LABELS.len()).collect(),
+            logs: vec![DEFAULT_LOG.to_owned()],
+            costs: BTreeMap::new(),
+            unregistered: BTreeSet::new(),
+            skipped: BTreeSet::new(),
+            user_agent: "cloud-report-proto".to_owned(),
+            service_agent: concat!("cloud-report-proto/", env!("CARGO_PKG_VERSION")).to_owned(),
+            platform: None,
+            tracing_project: String::new(),
+            gcp_project: String::new(),
+            api_key_uid_reporting: false,
+            logged_request_headers: Vec::new(),
+            logged_response_headers: Vec::new(),
+            logged_jwt_payloads: Vec::new(),
+        }
+    }
+
+    /// A builder for a service configuration, as ESPv2 reads it
+    /// (`logs_metrics_loader.cc`): the metrics the `monitoring`
+    /// destinations name that have a descriptor of the kind and type ESPv2
+    /// reports; the user labels named by those metrics, their monitored
+    /// resources, the `logging` destinations' logs and resources (a
+    /// destination's resource labels even when its logs are not declared,
+    /// as ESPv2 adds them first); the system labels always; the logs the
+    /// `logging` destinations name that are declared with their resource.
+    /// The producer project, each method's metric costs
+    /// (`quota.metric_rules`) and its usage rules come with it.
+    pub fn from_service(service: &Service) -> Self {
+        let mut builder = Self::new(service.name.clone(), service.id.clone());
+        builder
+            .producer_project_id
+            .clone_from(&service.producer_project_id);
+        let resources: BTreeMap<&str, &[LabelDescriptor]> = service
+            .monitored_resources
+            .iter()
+            .map(|r| (r.r#type.as_str(), r.labels.as_slice()))
+            .collect();
+        let mut label_keys = BTreeSet::new();
+        let mut add_labels = |labels: &[LabelDescriptor]| {
+            for label in labels {
+                if label.value_type() == label_descriptor::ValueType::String {
+                    label_keys.insert(label.key.clone());
+                }
+            }
+        };
+        let mut logs = Vec::new();
+        for destination in service
+            .logging
+            .iter()
+            .flat_map(|l| &l.producer_destinations)
+        {
+            let Some(resource) = resources.get(destination.monitored_resource.as_str()) else {
+                continue;
+            };
+            add_labels(resource);
+            for name in &destination.logs {
+                let Some(log) = service.logs.iter().find(|l| &l.name == name) else {
+                    continue;
+                };
+                add_labels(&log.labels);
+                if !logs.contains(name) {
+                    logs.push(name.clone());
+                }
+            }
+        }
+        let mut metric_names = BTreeSet::new();
+        let destinations = service.monitoring.iter().flat_map(|m| {
+            m.producer_destinations
+                .iter()
+                .chain(&m.consumer_destinations)
+        });
+        for destination in destinations {
+            let Some(resource) = resources.get(destination.monitored_resource.as_str()) else {
+                continue;
+            };
+            add_labels(resource);
+            for name in &destination.metrics {
+                // ESPv2 finds a descriptor by its `name`; a `google.api.Service`
+                // read elsewhere may have only its `type`.
+                let descriptor = service
+                    .metrics
+                    .iter()
+                    .find(|m| &m.name == name || (m.name.is_empty() && &m.r#type == name));
+                let Some(descriptor) = descriptor else {
+                    continue;
+                };
+                let Some(index) = METRICS.iter().position(|(n, ..)| n == name) else {
+                    continue;
+                };
+                let value_type = match METRICS[index].2 {
+                    Measure::Count => ValueType::Int64,
+                    _ => ValueType::Distribution,
+                };
+                if descriptor.metric_kind() != MetricKind::Delta
+                    || descriptor.value_type() != value_type
+                {
+                    continue;
+                }
+                add_labels(&descriptor.labels);
+                metric_names.insert(index);
+            }
+        }
+        builder.metrics = metric_names.into_iter().collect();
+        builder.labels = (0..LABELS.len())
+            .filter(|&i| LABELS[i].2 || label_keys.contains(LABELS[i].0))
+            .collect();
+        builder.logs = logs;
+        builder.costs = service
+            .quota
+            .iter()
+            .flat_map(|q| &q.metric_rules)
+            .map(|rule| {
+                (
+                    rule.selector.clone(),
+                    rule.metric_costs.clone().into_iter().collect(),
+                )
+            })
+            .collect();
+        let rules = || service.usage.iter().flat_map(|u| &u.rules);
+        builder.unregistered = rules()
+            .filter(|rule| rule.allow_unregistered_calls)
+            .map(|rule| rule.selector.clone())
+            .collect();
+        builder.skipped = rules()
+            .filter(|rule| rule.skip_service_control)
+            .map(|rule| rule.selector.clone())
+            .collect();
+        // The health checks of an API that serves them skip, unless a rule
+        // names them (ESPv2's `GetUsageRulesBySelectorFromOPConfig`).
+        for api in &service.apis {
+            for method in &api.methods {
+                let selector = format!("{}.{}", api.name, method.name);
+                if HEALTH_CHECKS.contains(&selector.as_str())
+                    && !rules().any(|rule| rule.selector == selector)
+                {
+                    builder.skipped.insert(selector);
+                }
+            }
+        }
+        builder
+    }
+
+    /// Whether a method may be called without an API key: a rule of the
+    /// configuration's `usage.rules` whose selector is the method's, exactly
+    /// (ESPv2 matches no wildcard), allows unregistered calls.
+    pub fn allows_unregistered_calls(&self, operation_name: &str) -> bool {
+        self.unregistered.contains(operation_name)
+    }
+
+    /// Whether a method is kept out of Service Control: a rule with
+    /// `skip_service_control` whose selector is the method's, or a gRPC
+    /// health check no rule names.
+    pub fn skips_service_control(&self, operation_name: &str) -> bool {
+        self.skipped.contains(operation_name)
+    }
+
+    /// What the gateway does for a call, as ESPv2's `handler_impl.cc`
+    /// decides: [`CallPlan::Skip`] for a method kept out of Service
+    /// Control; [`CallPlan::Unchecked`] for one that allows unregistered
+    /// calls, with a key or not; [`CallPlan::Check`] for a call with a key;
+    /// else [`CallPlan::Refuse`] with UNAUTHENTICATED.
+    ///
+    /// ```
+    /// use cloud_report_proto::client::gateway::{CallInfo, CallPlan, RequestBuilder};
+    ///
+    /// let builder = RequestBuilder::new("my-api.example.com", "");
+    /// let mut call = CallInfo::new("op-1", "my.api.Get");
+    /// assert!(matches!(builder.plan(&call), CallPlan::Refuse(_)));
+    /// call.api_key = "AIza-key".into();
+    /// assert!(matches!(builder.plan(&call), CallPlan::Check));
+    /// ```
+    pub fn plan(&self, call: &CallInfo) -> CallPlan {
+        if self.skips_service_control(&call.operation_name) {
+            CallPlan::Skip
+        } else if self.allows_unregistered_calls(&call.operation_name) {
+            CallPlan::Unchecked
+        } else if !call.api_key.is_empty() {
+            CallPlan::Check
+        } else {
+            CallPlan::Refuse(tonic::Status::unauthenticated(
+                "Method doesn't allow unregistered callers (callers without established identity). \
+                 Please use API Key or other form of API consumer identity to call this API.",
+            ))
+        }
+    }
+
+    /// Methods that allow unregistered calls, beside the configuration's.
+    #[must_use]
+    pub fn allow_unregistered_calls<I, S>(mut self, selectors: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.unregistered
+            .extend(selectors.into_iter().map(Into::into));
+        self
+    }
+
+    /// Methods kept out of Service Control, beside the configuration's.
+    #[must_use]
+    pub fn skip_service_control<I, S>(mut self, selectors: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.skipped.extend(selectors.into_iter().map(Into::into));
+        self
+    }
+
+    /// The logs each Report writes an entry to, in place of the
+    /// configuration's (or [`DEFAULT_LOG`]); none for no log entry.
+    #[must_use]
+    pub fn logs<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.logs = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The request headers a Report's log entry carries, by name (ESPv2's
+    /// `--log_request_headers`): see
+    /// [`logged_request_headers`](Self::logged_request_headers).
+    #[must_use]
+    pub fn log_request_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.logged_request_headers = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The response headers a Report's log entry carries, by name (ESPv2's
+    /// `--log_response_headers`).
+    #[must_use]
+    pub fn log_response_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.logged_response_headers = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The JWT claims a Report's log entry carries, by dotted path (ESPv2's
+    /// `--log_jwt_payloads`): see
+    /// [`logged_jwt_payloads`](Self::logged_jwt_payloads).
+    #[must_use]
+    pub fn log_jwt_payloads<I, S>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.logged_jwt_payloads = paths.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The project of the service's producer: the consumer of a keyless
+    /// AllocateQuota (`project:<id>`), and the log's `producer_project_id`.
+    #[must_use]
+    pub fn producer_project_id(mut self, id: impl Into<String>) -> Self {
+        self.producer_project_id = id.into();
+        self
+    }
+
+    /// The gateway's names: `servicecontrol.googleapis.com/user_agent`
+    /// (ESPv2 sends `ESPv2`) and `.../service_agent` (`ESPv2/<version>`).
+    /// The defaults name this crate.
+    #[must_use]
+    pub fn agent(
+        mut self,
+        user_agent: impl Into<String>,
+        service_agent: impl Into<String>,
+    ) -> Self {
+        self.user_agent = user_agent.into();
+        self.service_agent = service_agent.into();
+        self
+    }
+
+    /// Where the gateway runs: `servicecontrol.googleapis.com/platform`
+    /// (ESPv2 sends `GKE(ESPv2)`, `GCE(ESPv2)`, `Cloud Run(ESPv2)`, or
+    /// `UNKNOWN(ESPv2)`; the default is `UNKNOWN(<user agent>)` in that
+    /// style).
+    #[must_use]
+    pub fn platform(mut self, platform: impl Into<String>) -> Self {
+        self.platform = Some(platform.into());
+        self
+    }
+
+    /// The project traces are written to: a log entry's `trace` is
+    /// `projects/<project>/traces/<trace id>`; when empty, the
+    /// [`gcp_project`](Self::gcp_project); with neither, none.
+    #[must_use]
+    pub fn tracing_project(mut self, project: impl Into<String>) -> Self {
+        self.tracing_project = project.into();
+        self
+    }
+
+    /// The GCP project the gateway runs in (ESPv2 reads it from the
+    /// metadata server): where traces go when no tracing project is set.
+    #[must_use]
+    pub fn gcp_project(mut self, project: impl Into<String>) -> Self {
+        self.gcp_project = project.into();
+        self
+    }
+
+    /// Reports a verified key's uid (from Check) as `/credential_id` in
+    /// place of the key itself (ESPv2's
+    /// `--service_control_enable_api_key_uid_reporting`; off by default).
+    #[must_use]
+    pub fn api_key_uid_reporting(mut self, on: bool) -> Self {
+        self.api_key_uid_reporting = on;
+        self
+    }
+
+    /// An operation of the call: its id, name and times.
+    fn operation(&self, call: &CallInfo, now: SystemTime) -> Result<Operation, BuildError> {
+        if self.service_name.is_empty() {
+            return Err(BuildError("service_name"));
+        }
+        if call.operation_id.is_empty() {
+            return Err(BuildError("operation_id"));
+        }
+        if call.operation_name.is_empty() {
+            return Err(BuildError("operation_name"));
+        }
+        let time = Timestamp::from(now);
+        Ok(Operation {
+            operation_id: call.operation_id.clone(),
+            operation_name: call.operation_name.clone(),
+            start_time: Some(time.clone()),
+            end_time: Some(time),
+            ..Default::default()
+        })
+    }
+}
+
+/// Sets a label when its value is not empty.
+fn put(labels: &mut BTreeMap<String, String>, key: &str, value: &str) {
+    if !value.is_empty() {
+        labels.insert(key.to_owned(), value.to_owned());
+    }
+}
