@@ -304,11 +304,17 @@ impl TokenSource {
         }
     }
 
-    /// The `Authorization` header of a call that may wait: the valid token,
-    /// or the outcome of the next fetch (asked for now); UNAVAILABLE when
-    /// it fails, as gRPC reports a failure of call credentials, so that
-    /// the call is tried again by its policy.
-    pub(crate) async fn authorization(&self) -> Result<http::HeaderValue, tonic::Status> {
+    /// The `Authorization` header (`Bearer <token>`, marked sensitive) of a
+    /// call that may wait: the valid token, or the outcome of the next
+    /// fetch (asked for now); UNAVAILABLE when it fails, as gRPC reports a
+    /// failure of call credentials, so that the call is tried again by its
+    /// policy. For a [`Transport`](crate::client::Transport) of your own,
+    /// on calls off the request path (reports).
+    ///
+    /// # Errors
+    ///
+    /// UNAVAILABLE, naming the source and why it has no token.
+    pub async fn authorization(&self) -> Result<http::HeaderValue, tonic::Status> {
         let shared = match &self.0 {
             Kind::Fixed(header) => return Ok(header.clone()),
             Kind::Refreshed(shared) => shared,
@@ -330,10 +336,16 @@ impl TokenSource {
     }
 
     /// The `Authorization` header of a call that must not wait (a gateway's
-    /// Check or AllocateQuota): the valid token, or INTERNAL at once,
-    /// marked as no failure of the network ([`crate::failure`]): the call
-    /// is not made, not retried, and not let through.
-    pub(crate) fn authorization_now(&self) -> Result<http::HeaderValue, tonic::Status> {
+    /// Check or AllocateQuota): the valid token, or INTERNAL at once
+    /// ("Missing access token", as ESPv2 says), marked as no failure of the
+    /// network: the client does not retry it nor let its request through.
+    /// For a [`Transport`](crate::client::Transport) of your own: don't
+    /// make the call when this fails.
+    ///
+    /// # Errors
+    ///
+    /// INTERNAL, naming the source and why it has no token.
+    pub fn authorization_now(&self) -> Result<http::HeaderValue, tonic::Status> {
         let shared = match &self.0 {
             Kind::Fixed(header) => return Ok(header.clone()),
             Kind::Refreshed(shared) => shared,
@@ -353,8 +365,8 @@ impl TokenSource {
     }
 
     /// Tells the source a server refused its token (HTTP 401,
-    /// UNAUTHENTICATED): a new one is fetched now.
-    pub(crate) fn refused(&self) {
+    /// UNAUTHENTICATED): a new one is fetched now (at most one a second).
+    pub fn refused(&self) {
         if let Kind::Refreshed(shared) = &self.0 {
             bump(&shared.refused);
             shared.wake.notify_one();
