@@ -2,8 +2,12 @@
 
 use super::report::{SIZE_BUCKETS, TIME_BUCKETS, sample};
 use super::*;
+use crate::google::api::servicecontrol::v1::CheckResponse;
+use crate::google::api::servicecontrol::v1::check_error::Code as CheckCode;
 use crate::google::api::servicecontrol::v1::metric_value::Value as MetricKindValue;
 use crate::google::api::servicecontrol::v1::quota_operation::QuotaMode;
+use crate::google::rpc::Code;
+use std::time::Duration;
 
 fn bucket(options: (i32, f64, f64), value: f64) -> usize {
     let d = sample(options, value);
