@@ -25,7 +25,7 @@
 //! away still reports.
 //!
 //! ```
-//! use std::time::SystemTime;
+//! use std::time::{Duration, SystemTime};
 //! use cloud_report_proto::client::gateway::{ApiKeyState, CallInfo, Protocol, ReportInfo, RequestBuilder};
 //!
 //! let builder = RequestBuilder::new("my-api.endpoints.my-project.cloud.goog", "2024-01-01r0");
