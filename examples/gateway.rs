@@ -20,7 +20,9 @@ use std::time::{Duration, SystemTime};
 use cloud_report_proto::client::gateway::{
     CallInfo, CallPlan, CallReport, Protocol, ReportInfo, RequestBuilder,
 };
-use cloud_report_proto::client::{CheckOptions, Client, GoogleCredentials, GrpcTransport, Status};
+use cloud_report_proto::client::{
+    CheckOptions, Client, GoogleCredentials, GrpcTransport, Status, caller_status,
+};
 use cloud_report_proto::service_config::ServiceConfig;
 
 /// Google's Service Control.
@@ -70,26 +72,34 @@ where
     // Sent when dropped: at the end, or wherever this future is dropped.
     let mut report = CallReport::new(client, requests, ReportInfo::new(call));
     report.info().frontend_protocol = Protocol::Https;
-    let mut refusal = match plan {
-        CallPlan::Refuse(status) => Some(status),
-        CallPlan::Check => {
-            let check = requests.check_request(&report.peek().call, SystemTime::now())?;
-            let answer = client.check(&check).await?;
-            // What Check said of the key and the consumer, for the Report.
-            report.info().record_check(&answer);
-            // ESPv2's codes for Service Control's errors; INTERNAL or
-            // UNAVAILABLE for the gateway's own failures.
-            answer.denial()
+    // Check and quota: the refusal, if any; an error of the gateway's own
+    // (a call it cannot build, a client shut down) refuses too.
+    let decided = async {
+        let mut refusal = match plan {
+            CallPlan::Refuse(status) => Some(status),
+            CallPlan::Check => {
+                let check = requests.check_request(&report.peek().call, SystemTime::now())?;
+                let answer = client.check(&check).await?;
+                // What Check said of the key and the consumer, for the Report.
+                report.info().record_check(&answer);
+                // ESPv2's codes for Service Control's errors; INTERNAL or
+                // UNAVAILABLE for the gateway's own failures.
+                answer.denial()
+            }
+            _ => None,
+        };
+        if refusal.is_none()
+            && let Some(ask) = requests.quota_request(&report.peek().call)?
+        {
+            // At once: costs are added up, and a denied key never waits.
+            refusal = client.allocate_quota(&ask).await?.denial();
         }
-        _ => None,
+        Ok::<_, Status>(refusal)
     };
-    if refusal.is_none()
-        && let Some(ask) = requests.quota_request(&report.peek().call)?
+    match decided
+        .await
+        .unwrap_or_else(|error| Some(caller_status(&error)))
     {
-        // At once: costs are added up, and a denied key never waits.
-        refusal = client.allocate_quota(&ask).await?.denial();
-    }
-    match refusal {
         None => {
             let status = backend().await;
             report.info().response_code = status;

@@ -5,10 +5,15 @@
 //! A source's token is fetched on first use and then refreshed by a task of
 //! its own: a minute before it expires when the source says when that is
 //! ([`TokenSource::expiring`]), else every [`TokenSource::REFRESH`]; at once
-//! when a server refuses it (HTTP 401, UNAUTHENTICATED); every
-//! [`TokenSource::RETRY`] while the source fails, keeping the last token
-//! until it expires, as ESPv2's token subscriber does. Each fetch may take
-//! [`TokenSource::FETCH_TIMEOUT`]; one that takes longer has failed.
+//! when a server refuses it (HTTP 401, UNAUTHENTICATED; a source that
+//! caches, as Google's credentials do, may give the same token again);
+//! every [`TokenSource::RETRY`] while the source fails. Through failures an
+//! expiring token is kept until it expires, as ESPv2's token subscriber
+//! does; a token without a lifetime is dropped at the source's first
+//! failure (the source is the judge of whether it still has a valid one).
+//! Each fetch may take [`TokenSource::FETCH_TIMEOUT`]; one that takes
+//! longer has failed. A task that ends (its runtime shut down, a source
+//! that panicked) is started again by the next call.
 //!
 //! A call takes the token it finds. The gateway client's Check and
 //! AllocateQuota never wait for one: without a valid token they fail at
@@ -126,7 +131,7 @@ impl std::fmt::Debug for TokenSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
             Kind::Fixed(_) => f.write_str("TokenSource(fixed)"),
-            Kind::Refreshed(shared) => write!(f, "TokenSource({})", shared.name),
+            Kind::Refreshed(shared) => write!(f, "TokenSource({})", shared.name()),
         }
     }
 }
@@ -147,8 +152,8 @@ struct State {
 
 /// What the clones of a refreshed source share.
 struct Shared {
-    /// Where tokens come from, for messages.
-    name: Arc<str>,
+    /// Where tokens come from, for messages (set by any clone).
+    name: Mutex<Arc<str>>,
     fetch: Fetch,
     state: Mutex<State>,
     /// Fetches ended so far: callers that wait see it move.
@@ -168,6 +173,15 @@ struct Shared {
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 /// The least time between two fetches started by refused tokens.
 const MIN_REFUSED_GAP: Duration = Duration::from_secs(1);
+/// The longest wait between two refreshes.
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Wakes the refresh task, which finds the source gone and ends.
+        self.wake.notify_one();
+    }
+}
 
 impl TokenSource {
     /// How often a token without a lifetime is asked for again.
@@ -207,7 +221,7 @@ impl TokenSource {
 
     fn from_fetch(fetch: Fetch) -> Self {
         Self(Kind::Refreshed(Arc::new(Shared {
-            name: "the token source".into(),
+            name: Mutex::new("the token source".into()),
             fetch,
             state: Mutex::new(State::default()),
             attempts: watch::Sender::new(0),
@@ -234,32 +248,26 @@ impl TokenSource {
     }
 
     /// Names where the tokens come from (a credential file, a metadata
-    /// server's address), for the errors and logs that mention it.
+    /// server's address), for the errors and logs that mention it; every
+    /// clone of the source takes the name.
     #[must_use]
     pub fn named(self, name: impl Into<String>) -> Self {
-        match self.0 {
-            Kind::Fixed(_) => self,
-            Kind::Refreshed(shared) => match Arc::try_unwrap(shared) {
-                Ok(mut shared) => {
-                    shared.name = name.into().into();
-                    Self(Kind::Refreshed(Arc::new(shared)))
-                }
-                // Cloned already: the clones keep the name they share.
-                Err(shared) => Self(Kind::Refreshed(shared)),
-            },
+        if let Kind::Refreshed(shared) = &self.0 {
+            let name: String = name.into();
+            *shared.name.lock().unwrap_or_else(PoisonError::into_inner) = name.into();
         }
+        self
     }
 
     /// Where the tokens come from.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> Arc<str> {
         match &self.0 {
-            Kind::Fixed(_) => "a fixed token",
-            Kind::Refreshed(shared) => &shared.name,
+            Kind::Fixed(_) => "a fixed token".into(),
+            Kind::Refreshed(shared) => shared.name(),
         }
     }
 
-    /// The counts so far (all zero for a fixed token but `missing` and
-    /// `refused`, which a fixed token never counts).
+    /// The counts so far (all zero for a fixed token).
     pub fn statistics(&self) -> TokenStatistics {
         match &self.0 {
             Kind::Fixed(_) => TokenStatistics::default(),
@@ -325,8 +333,17 @@ impl TokenSource {
         }
         let mut attempts = shared.attempts.subscribe();
         attempts.borrow_and_update();
+        // A fetch that ended between the look and the subscription.
+        if let Some(header) = shared.valid(Instant::now()) {
+            return Ok(header);
+        }
         shared.wake.notify_one();
-        let _ = attempts.changed().await;
+        // The fetch is bounded, and so is the wait for it.
+        let _ = tokio::time::timeout(
+            MIN_REFUSED_GAP + TokenSource::FETCH_TIMEOUT + Duration::from_secs(1),
+            attempts.changed(),
+        )
+        .await;
         shared.valid(Instant::now()).ok_or_else(|| {
             bump(&shared.missing);
             // As gRPC takes a failure of call credentials: UNAVAILABLE, to
@@ -379,6 +396,10 @@ fn bump(counter: &AtomicU64) {
 }
 
 fn bearer(token: &str) -> Result<http::HeaderValue, String> {
+    // gRPC metadata takes visible ASCII alone, as do OAuth2 tokens.
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the token is not a header value".to_owned());
+    }
     let mut value = http::HeaderValue::try_from(format!("Bearer {token}"))
         .map_err(|_| "the token is not a header value".to_owned())?;
     value.set_sensitive(true);
@@ -386,6 +407,13 @@ fn bearer(token: &str) -> Result<http::HeaderValue, String> {
 }
 
 impl Shared {
+    fn name(&self) -> Arc<str> {
+        self.name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -404,9 +432,9 @@ impl Shared {
     fn why_none(&self) -> String {
         let state = self.state();
         match (&state.error, &state.current) {
-            (Some(error), _) => format!("no token from {}: {error}", self.name),
-            (None, Some(_)) => format!("the token from {} expired", self.name),
-            (None, None) => format!("no token from {} yet", self.name),
+            (Some(error), _) => format!("no token from {}: {error}", self.name()),
+            (None, Some(_)) => format!("the token from {} expired", self.name()),
+            (None, None) => format!("no token from {} yet", self.name()),
         }
     }
 
@@ -432,12 +460,14 @@ impl Shared {
                     bump(&self.fetched);
                     let mut state = self.state();
                     if let Some(error) = state.error.take() {
-                        tracing::info!(source = %self.name, %error, "access tokens are fetched again");
+                        tracing::info!(source = %self.name(), %error, "access tokens are fetched again");
                     }
                     let (valid_until, wait) = match token.lifetime {
                         Some(lifetime) => {
                             let early = REFRESH_BEFORE_EXPIRY.min(lifetime / 2);
-                            (Some(now + lifetime), lifetime - early)
+                            // A lifetime past any clock: valid until
+                            // replaced, refreshed daily.
+                            (now.checked_add(lifetime), (lifetime - early).min(DAY))
                         }
                         None => (None, TokenSource::REFRESH),
                     };
@@ -462,7 +492,7 @@ impl Shared {
         bump(&self.failed);
         let mut state = self.state();
         if state.error.is_none() {
-            tracing::error!(source = %self.name, %error, "no access token: calls that need one fail until the source answers");
+            tracing::error!(source = %self.name(), %error, "no access token: calls that need one fail until the source answers");
         }
         state.error = Some(error);
         if state
@@ -479,6 +509,17 @@ impl Shared {
 /// The refresh task: fetches, waits for the next refresh (or a wake-up),
 /// until the source's last clone is gone.
 async fn refresh(shared: Weak<Shared>) {
+    // However the task ends (its runtime shut down, a source that panicked),
+    // the next call starts another.
+    struct Running(Weak<Shared>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            if let Some(shared) = self.0.upgrade() {
+                shared.started.store(false, Ordering::Release);
+            }
+        }
+    }
+    let _running = Running(shared.clone());
     let mut last_fetch: Option<Instant> = None;
     loop {
         let Some(strong) = shared.upgrade() else {
@@ -501,10 +542,110 @@ async fn refresh(shared: Weak<Shared>) {
         };
         let wait = strong.record(outcome, Instant::now());
         let wake = strong.wake.clone();
-        drop(strong);
+        // Nothing of the source is held while waiting: its last clone
+        // dropped wakes the task, which ends.
+        drop((strong, fetch));
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = wake.notified() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// A source counting its fetches, giving tokens of `lifetime`.
+    fn counted(lifetime: Option<Duration>) -> (TokenSource, Arc<AtomicUsize>) {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let counter = fetches.clone();
+        let source = TokenSource::expiring(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let token = Token::new("t");
+                Ok(match lifetime {
+                    Some(lifetime) => token.expires_in(lifetime),
+                    None => token,
+                })
+            }
+        });
+        (source, fetches)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_name_given_after_use_is_taken_and_refreshing_goes_on() {
+        let (source, fetches) = counted(Some(Duration::from_secs(10)));
+        let clone = source.clone();
+        source.ready(Duration::from_secs(1)).await.unwrap();
+        let source = source.named("the metadata server at 127.0.0.1:9");
+        assert_eq!(&*clone.name(), "the metadata server at 127.0.0.1:9");
+        // Refreshed at half its lifetime, again and again.
+        tokio::time::sleep(Duration::from_secs(21)).await;
+        assert!(fetches.load(Ordering::SeqCst) >= 4);
+        assert!(source.authorization_now().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lifetime_past_any_clock_is_no_panic() {
+        let (source, _) = counted(Some(Duration::MAX));
+        source.ready(Duration::from_secs(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(source.authorization_now().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_refresh_task_ends_with_the_last_clone() {
+        let (source, fetches) = counted(None);
+        source.ready(Duration::from_secs(1)).await.unwrap();
+        let clone = source.clone();
+        drop(source);
+        tokio::time::sleep(TokenSource::REFRESH + Duration::from_secs(1)).await;
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "refreshed while a clone lives"
+        );
+        drop(clone);
+        tokio::time::sleep(TokenSource::REFRESH * 3).await;
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "no fetch once every clone is gone"
+        );
+    }
+
+    #[test]
+    fn a_task_ended_with_its_runtime_is_started_again() {
+        let (source, fetches) = counted(Some(Duration::from_millis(50)));
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        first
+            .block_on(source.ready(Duration::from_secs(1)))
+            .unwrap();
+        drop(first);
+        std::thread::sleep(Duration::from_millis(80));
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        second.block_on(async {
+            // The token expired with no task left to refresh it: the call
+            // starts one, and the next token comes.
+            assert!(source.authorization_now().is_err());
+            source.ready(Duration::from_secs(1)).await.unwrap();
+        });
+        assert!(fetches.load(Ordering::SeqCst) >= 2);
+    }
+
+    #[test]
+    fn a_token_that_is_no_header_value_is_refused() {
+        assert!(bearer("ya29.abc-_~+/=").is_ok());
+        assert!(bearer("ya29 spaced").is_err());
+        assert!(bearer("ya29.é").is_err());
     }
 }

@@ -149,7 +149,7 @@ pub struct ReportInfo {
     /// What Check said of the key ([`ApiKeyState::of_check`]).
     pub api_key_state: ApiKeyState,
     /// The key's uid from Check's `check_info.api_key_uid`, reported as
-    /// `/credential_id` when [`RequestBuilder::api_key_uid_reporting`] is on.
+    /// `/credential_id` when [`RequestBuilder::api_key_uid_reporting`](super::RequestBuilder::api_key_uid_reporting) is on.
     pub api_key_uid: String,
     /// The consumer's project number from Check's
     /// `check_info.consumer_info.project_number`: when above 0, a second,
@@ -206,13 +206,13 @@ pub struct ReportInfo {
     /// The log's `log_message`; empty for `<api method> is called`.
     pub log_message: String,
     /// The request headers logged, `name=value;` each
-    /// ([`RequestBuilder::logged_request_headers`]); none when empty.
+    /// ([`RequestBuilder::logged_request_headers`](super::RequestBuilder::logged_request_headers)); none when empty.
     pub request_headers: String,
     /// The response headers logged, as
     /// [`request_headers`](Self::request_headers).
     pub response_headers: String,
     /// The JWT claims logged, `path=value;` each
-    /// ([`RequestBuilder::logged_jwt_payloads`]); none when empty.
+    /// ([`RequestBuilder::logged_jwt_payloads`](super::RequestBuilder::logged_jwt_payloads)); none when empty.
     pub jwt_payloads: String,
 }
 
