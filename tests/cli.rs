@@ -424,3 +424,170 @@ fn serve_takes_a_manual_clock_and_a_faults_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `GET /emulator/v1/health` answers without the token the other calls
+/// need, and `cloud-report healthcheck` exits 0 while the emulator serves,
+/// 1 (saying why) once it is gone.
+#[test]
+fn health_is_answered_without_a_token_and_healthcheck_exits_by_it() {
+    let mut served = support::serve::Served::start([
+        "--listen",
+        "127.0.0.1:0",
+        "--require-token",
+        "t",
+        "--service-config",
+        "examples/service-config.yaml",
+    ]);
+    let url = served.url("");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (health, refused) = runtime.block_on(async {
+        let http = support::plain_http();
+        let health = http
+            .get(served.url("/emulator/v1/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        let health: serde_json::Value = health.json().await.unwrap();
+        let refused = http
+            .get(served.url("/emulator/v1/clock"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        (health, refused)
+    });
+    assert_eq!(refused, 401, "the rest still needs the token");
+    assert_eq!(health["status"], "SERVING");
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        health["services"],
+        serde_json::json!(["bookstore.endpoints.my-project.cloud.goog"])
+    );
+    assert_eq!(health["storedBytes"], 0);
+    assert_eq!(health["maxBytes"], 512 << 20);
+    assert_eq!(health["maxRequestLogBytes"], 64 << 20);
+    let up = cloud_report(&["healthcheck", &url, "--print"], b"");
+    assert_eq!(up.status.code(), Some(0), "{}", stderr(&up));
+    let printed: serde_json::Value = serde_json::from_slice(&up.stdout).unwrap();
+    assert_eq!(printed["status"], "SERVING");
+    served.signal("TERM");
+    assert_eq!(
+        served
+            .wait_within(std::time::Duration::from_secs(10))
+            .and_then(|s| s.code()),
+        Some(0)
+    );
+    let down = cloud_report(&["healthcheck", &url, "--timeout", "2"], b"");
+    assert_eq!(down.status.code(), Some(1));
+    let err = stderr(&down);
+    assert!(
+        err.starts_with(&format!(
+            "cloud-report: unhealthy: {url}/emulator/v1/health: no answer"
+        )),
+        "{err}"
+    );
+}
+
+/// A report answered OK, as a REST call of `served` delayed by a fault so
+/// that it is in flight when the signal comes: the HTTP status, or the
+/// error when no answer came.
+async fn delayed_report(http: &reqwest::Client, url: String, id: usize) -> Result<u16, String> {
+    let body = serde_json::json!({"operations": [{
+        "operationId": format!("op-{id}"),
+        "operationName": "cli.v1.Things.Get",
+        "consumerId": "project:p",
+        "startTime": "2024-01-01T00:00:00Z",
+        "endTime": "2024-01-01T00:00:01Z",
+    }]});
+    http.post(url)
+        .header("authorization", "Bearer t")
+        .json(&body)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.to_string())
+}
+
+/// SIGTERM while 200 reports are in flight: no new connection is taken,
+/// every report in flight is answered OK, and the emulator exits 0 within
+/// its grace period. Past the grace period, the calls are cut and it exits
+/// 1; a second signal ends it at once.
+#[test]
+fn sigterm_lets_the_calls_in_flight_finish() {
+    let fault =
+        |delay: &str| format!(r#"{{"method": "report", "times": 1000, "delay": "{delay}"}}"#);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (case, delay, grace, signals, expected) in [
+        ("graceful", "1s", "30", 1, 0),
+        ("grace passed", "20s", "0.5", 1, 1),
+        ("second signal", "20s", "30", 2, 1),
+    ] {
+        let mut served = support::serve::Served::start([
+            "--listen",
+            "127.0.0.1:0",
+            "--require-token",
+            "t",
+            "--shutdown-grace",
+            grace,
+        ]);
+        let report = served.url("/v1/services/cli.example.com:report");
+        let answers = runtime.block_on(async {
+            let http = support::plain_http();
+            let added = http
+                .post(served.url("/emulator/v1/services/cli.example.com/faults"))
+                .header("authorization", "Bearer t")
+                .body(fault(delay))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(added.status(), 200, "{case}");
+            let calls: Vec<_> = (0..200)
+                .map(|i| {
+                    let (http, report) = (http.clone(), report.clone());
+                    tokio::spawn(async move { delayed_report(&http, report, i).await })
+                })
+                .collect();
+            // Every call reached the emulator: the log has them all.
+            let log = served.url("/emulator/v1/services/cli.example.com/requests");
+            for _ in 0..200 {
+                let seen: serde_json::Value = http
+                    .get(&log)
+                    .header("authorization", "Bearer t")
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if seen["requests"].as_array().map_or(0, Vec::len) == 200 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            for _ in 0..signals {
+                served.signal("TERM");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            // No new connection is taken.
+            let late = delayed_report(&support::plain_http(), report.clone(), 999).await;
+            assert!(late.is_err(), "{case}: a call after the signal: {late:?}");
+            let mut answers = Vec::new();
+            for call in calls {
+                answers.push(call.await.unwrap());
+            }
+            answers
+        });
+        let status = served.wait_within(std::time::Duration::from_secs(10));
+        assert_eq!(status.and_then(|s| s.code()), Some(expected), "{case}");
+        let ok = answers.iter().filter(|a| **a == Ok(200)).count();
+        if expected == 0 {
+            assert_eq!(
+                ok, 200,
+                "{case}: every call in flight answered OK: {answers:?}"
+            );
+        } else {
+            assert_eq!(ok, 0, "{case}: calls cut: {:?}", &answers[..3]);
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //!     --from json --to binary < report.json > report.bin
 //! cloud-report types
 //! cloud-report serve --listen 127.0.0.1:8080 --require-token secret
+//! cloud-report healthcheck http://127.0.0.1:8080
 //! ```
 //!
 //! Exit status: 0 on success, 1 when the input is invalid (one line on stderr
@@ -128,6 +129,28 @@ enum Command {
         /// dropped past it.
         #[arg(long, value_name = "BYTES", default_value_t = emulator::DEFAULT_MAX_REQUEST_LOG_BYTES)]
         max_request_log_bytes: usize,
+        /// Seconds the calls in flight have to finish once SIGTERM or
+        /// SIGINT stops the emulator (no new calls are taken); past it they
+        /// are cut and the exit status is 1. A second signal ends at once.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+        shutdown_grace: f64,
+    },
+    /// Exit 0 when the emulator at URL answers its health endpoint
+    /// (`GET URL/emulator/v1/health`) as serving, 1 otherwise, saying why
+    /// on stderr: a container's HEALTHCHECK, a script waiting for it.
+    Healthcheck {
+        /// The emulator's base URL, such as http://127.0.0.1:8080.
+        url: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+        timeout: f64,
+        /// A CA certificate (PEM) to trust beside Mozilla's roots, for an
+        /// emulator serving TLS with its own.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<std::path::PathBuf>,
+        /// Print the health (JSON) on stdout.
+        #[arg(long)]
+        print: bool,
     },
 }
 
@@ -223,8 +246,12 @@ fn run(command: Command) -> Result<(), String> {
             max_request_log_bytes,
             trust_service_accounts,
             consumer_errors,
+            shutdown_grace,
         } => {
             let limits = limits.limits()?;
+            let grace = Duration::try_from_secs_f64(shutdown_grace).map_err(|_| {
+                format!("--shutdown-grace {shutdown_grace}: expected a number of seconds")
+            })?;
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(
                     cloud_report_proto::rest::TlsIdentity::load(&cert, &key)
@@ -302,7 +329,35 @@ fn run(command: Command) -> Result<(), String> {
                     .add_fault(&service, fault)
                     .map_err(|e| format!("--faults: faults[{i}]: {e}"))?;
             }
-            serve(listen, emulator, limits, tls.as_ref())
+            serve(listen, emulator, limits, tls.as_ref(), grace)
+        }
+        Command::Healthcheck {
+            url,
+            timeout,
+            ca_cert,
+            print,
+        } => {
+            let timeout = Duration::try_from_secs_f64(timeout)
+                .map_err(|_| format!("--timeout {timeout}: expected a number of seconds"))?;
+            let ca = match &ca_cert {
+                Some(path) => Some(
+                    std::fs::read(path)
+                        .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?,
+                ),
+                None => None,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start tokio: {e}"))?;
+            let health = runtime
+                .block_on(emulator::check_health(&url, ca.as_deref(), timeout))
+                .map_err(|e| format!("unhealthy: {e}"))?;
+            if print {
+                let text = serde_json::to_string(&health).map_err(|e| e.to_string())?;
+                println!("{text}");
+            }
+            Ok(())
         }
         Command::Types => {
             let mut out = io::stdout().lock();
@@ -455,6 +510,7 @@ fn serve(
     emulator: emulator::Emulator,
     limits: Limits,
     tls: Option<&cloud_report_proto::rest::TlsIdentity>,
+    grace: Duration,
 ) -> Result<(), String> {
     let mut server = Server::new(emulator.router()).limits(limits);
     if let Some(identity) = tls {
@@ -463,6 +519,7 @@ fn serve(
     let scheme = if tls.is_some() { "TLS" } else { "plain text" };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start tokio: {e}"))?;
     runtime.block_on(async move {
+        let mut signals = Signals::new()?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -471,11 +528,63 @@ fn serve(
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
         println!("cloud-report serve: listening on {bound} (gRPC and REST, {scheme})");
         io::stdout().flush().map_err(stdout_error)?;
-        server
-            .serve_with_shutdown(listener, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| format!("server failed: {e}"))
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = server.serve_with_shutdown(listener, async {
+            let _ = stopped.await;
+        });
+        tokio::pin!(serving);
+        let signal = tokio::select! {
+            served = &mut serving => return served.map_err(|e| format!("server failed: {e}")),
+            signal = signals.next() => signal,
+        };
+        // No new calls; those in flight finish within the grace period.
+        let _ = stop.send(());
+        eprintln!(
+            "cloud-report serve: {signal}: no new calls; waiting up to {grace:?} for the calls in flight"
+        );
+        tokio::select! {
+            served = &mut serving => {
+                served.map_err(|e| format!("server failed: {e}"))?;
+                eprintln!("cloud-report serve: stopped");
+                Ok(())
+            }
+            () = tokio::time::sleep(grace) => Err(format!(
+                "the calls still in flight after --shutdown-grace {grace:?} were cut"
+            )),
+            signal = signals.next() => Err(format!("{signal} again: stopped at once")),
+        }
     })
+}
+
+/// SIGTERM (what `docker stop`, Kubernetes and CI runners send) and SIGINT
+/// (Ctrl-C), whichever comes.
+struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, String> {
+        Ok(Self {
+            #[cfg(unix)]
+            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?,
+        })
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.terminate.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }

@@ -76,6 +76,7 @@ mod config;
 mod consumers;
 mod deployments;
 mod faults;
+mod health;
 mod inspect;
 mod operation;
 mod quota;
@@ -107,6 +108,7 @@ pub use consumers::{
 };
 pub use deployments::{Deployment, DeploymentState, Organization, StateError};
 pub use faults::{Action, Fault, FaultError, Method, read_faults_file};
+pub use health::{HEALTH_PATH, Health, HealthError, check_health};
 pub use quota::{QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT};
 pub use requests::{ReceivedMessage, ReceivedRequest};
 pub use rules::GOOGLE_LABELS;
@@ -214,6 +216,17 @@ pub struct Emulator {
     live: Arc<std::sync::RwLock<Arc<Live>>>,
     state: Arc<Mutex<State>>,
     calls: Arc<Mutex<Calls>>,
+    started: Started,
+}
+
+/// When an emulator was made, for its uptime.
+#[derive(Clone, Copy, Debug)]
+struct Started(std::time::Instant);
+
+impl Default for Started {
+    fn default() -> Self {
+        Self(std::time::Instant::now())
+    }
 }
 
 impl std::fmt::Debug for Emulator {
@@ -252,6 +265,7 @@ impl Emulator {
             config: Arc::new(config),
             state: Arc::default(),
             calls: Arc::default(),
+            started: Started::default(),
         }
     }
 
@@ -286,7 +300,8 @@ impl Emulator {
             gateway = gateway
                 .authenticate(move |headers: &http::HeaderMap| callers.authenticate(headers));
         }
-        gateway.into_router()
+        // Health outside the token check.
+        health::route(self.clone()).merge(gateway.into_router())
     }
 
     /// Serves a new emulator on a free port of 127.0.0.1, in this process,

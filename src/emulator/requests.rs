@@ -170,6 +170,11 @@ impl RequestLog {
             .collect()
     }
 
+    /// What the log holds, as `max_request_log_bytes` counts it.
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// How many of a service's entries were dropped for room.
     pub(super) fn dropped(&self, service: &str) -> u64 {
         self.dropped.get(service).copied().unwrap_or(0)

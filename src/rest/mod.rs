@@ -51,7 +51,7 @@ mod client;
 mod error;
 mod message;
 mod template;
-mod tls;
+pub(crate) mod tls;
 
 #[cfg(feature = "rest")]
 mod auth;
