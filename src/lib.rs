@@ -114,6 +114,8 @@ pub struct ReadmeDoctests;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(any(feature = "rest-client", feature = "client"))]
+pub mod emulator_env;
+#[cfg(any(feature = "rest-client", feature = "client"))]
 mod failure;
 #[cfg(any(feature = "rest-client", feature = "client"))]
 pub mod token;

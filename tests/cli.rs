@@ -591,3 +591,34 @@ fn sigterm_lets_the_calls_in_flight_finish() {
         }
     }
 }
+
+/// `env-init` prints the variables; `serve --exec` runs a script with them
+/// set once the emulator is healthy, then exits with the script's status.
+#[test]
+fn serve_exec_runs_a_script_against_the_emulator_and_exits_with_its_status() {
+    let init = cloud_report(&["env-init", "--listen", "127.0.0.1:9999"], b"");
+    assert_eq!(init.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(init.stdout).unwrap(),
+        "export SERVICE_CONTROL_EMULATOR_HOST=127.0.0.1:9999\nexport APIGEE_EMULATOR_HOST=127.0.0.1:9999\n"
+    );
+    let binary = env!("CARGO_BIN_EXE_cloud-report");
+    // The script reaches the emulator by the variable, and its status is
+    // the command's.
+    let script = format!(
+        r#"test "$APIGEE_EMULATOR_HOST" = "$SERVICE_CONTROL_EMULATOR_HOST" && "{binary}" healthcheck "http://$SERVICE_CONTROL_EMULATOR_HOST" && exit 0"#
+    );
+    for (script, expected) in [
+        (script.as_str(), 0),
+        ("exit 3", 3),
+        ("kill -s KILL $$", 137),
+    ] {
+        let out = cloud_report(&["serve", "--listen", "127.0.0.1:0", "--exec", script], b"");
+        assert_eq!(
+            out.status.code(),
+            Some(expected),
+            "{script}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -134,6 +134,20 @@ enum Command {
         /// are cut and the exit status is 1. A second signal ends at once.
         #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
         shutdown_grace: f64,
+        /// Start, wait until healthy, run SCRIPT with `sh -c` and the
+        /// emulator variables set (`env-init`'s), stop gracefully, and exit
+        /// with SCRIPT's status.
+        #[arg(long, value_name = "SCRIPT")]
+        exec: Option<String>,
+    },
+    /// Print the `export` lines that point the crate's clients (and a
+    /// test's own) at an emulator: SERVICE_CONTROL_EMULATOR_HOST and
+    /// APIGEE_EMULATOR_HOST, as `eval "$(cloud-report env-init)"` takes
+    /// them.
+    EnvInit {
+        /// The emulator's address, HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
     },
     /// Exit 0 when the emulator at URL answers its health endpoint
     /// (`GET URL/emulator/v1/health`) as serving, 1 otherwise, saying why
@@ -218,7 +232,7 @@ enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(message) => {
             // One line, whatever the error says.
             eprintln!("cloud-report: {}", message.replace('\n', " "));
@@ -227,7 +241,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<(), String> {
+fn run(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Serve {
             listen,
@@ -247,6 +261,7 @@ fn run(command: Command) -> Result<(), String> {
             trust_service_accounts,
             consumer_errors,
             shutdown_grace,
+            exec,
         } => {
             let limits = limits.limits()?;
             let grace = Duration::try_from_secs_f64(shutdown_grace).map_err(|_| {
@@ -329,7 +344,15 @@ fn run(command: Command) -> Result<(), String> {
                     .add_fault(&service, fault)
                     .map_err(|e| format!("--faults: faults[{i}]: {e}"))?;
             }
-            serve(listen, emulator, limits, tls.as_ref(), grace)
+            serve(listen, emulator, limits, tls.as_ref(), grace, exec)
+        }
+        Command::EnvInit { listen } => {
+            let mut out = io::stdout().lock();
+            for line in cloud_report_proto::emulator_env::env_init_lines(&listen) {
+                writeln!(out, "{line}").map_err(stdout_error)?;
+            }
+            out.flush().map_err(stdout_error)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Healthcheck {
             url,
@@ -357,14 +380,15 @@ fn run(command: Command) -> Result<(), String> {
                 let text = serde_json::to_string(&health).map_err(|e| e.to_string())?;
                 println!("{text}");
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Types => {
             let mut out = io::stdout().lock();
             for name in registry::message_names() {
                 writeln!(out, "{name}").map_err(stdout_error)?;
             }
-            out.flush().map_err(stdout_error)
+            out.flush().map_err(stdout_error)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Convert {
             type_name,
@@ -393,7 +417,8 @@ fn run(command: Command) -> Result<(), String> {
                         registry::PiecesError::Out(e) => stdout_error(e),
                     })?;
                 drop(input);
-                return out.flush().map_err(stdout_error);
+                out.flush().map_err(stdout_error)?;
+                return Ok(ExitCode::SUCCESS);
             }
             let binary = match from {
                 Format::Json => entry.json_to_binary_with(&input, &options),
@@ -410,7 +435,11 @@ fn run(command: Command) -> Result<(), String> {
                     text.into_bytes()
                 }
             };
-            io::stdout().lock().write_all(&output).map_err(stdout_error)
+            io::stdout()
+                .lock()
+                .write_all(&output)
+                .map_err(stdout_error)?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -511,7 +540,8 @@ fn serve(
     limits: Limits,
     tls: Option<&cloud_report_proto::rest::TlsIdentity>,
     grace: Duration,
-) -> Result<(), String> {
+    exec: Option<String>,
+) -> Result<ExitCode, String> {
     let mut server = Server::new(emulator.router()).limits(limits);
     if let Some(identity) = tls {
         server = server.tls(identity).map_err(|e| e.to_string())?;
@@ -533,26 +563,77 @@ fn serve(
             let _ = stopped.await;
         });
         tokio::pin!(serving);
-        let signal = tokio::select! {
-            served = &mut serving => return served.map_err(|e| format!("server failed: {e}")),
-            signal = signals.next() => signal,
+        // With --exec, the script's run ends the emulator as a signal does.
+        let has_tls = tls.is_some();
+        let mut script = exec.map(|script| tokio::spawn(run_script(script, bound, has_tls)));
+        let (signal, status) = tokio::select! {
+            served = &mut serving => {
+                served.map_err(|e| format!("server failed: {e}"))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            signal = signals.next() => (signal.to_owned(), None),
+            ran = async { script.as_mut().expect("only with --exec").await }, if script.is_some() => {
+                let status = ran.map_err(|e| format!("--exec: {e}"))??;
+                (format!("the script exited with {status}"), Some(status))
+            }
         };
         // No new calls; those in flight finish within the grace period.
         let _ = stop.send(());
         eprintln!(
             "cloud-report serve: {signal}: no new calls; waiting up to {grace:?} for the calls in flight"
         );
+        if let Some(script) = script.take() {
+            // A signal during --exec leaves the script to its own end.
+            script.abort();
+        }
         tokio::select! {
             served = &mut serving => {
                 served.map_err(|e| format!("server failed: {e}"))?;
                 eprintln!("cloud-report serve: stopped");
-                Ok(())
+                // With --exec, the script's own status.
+                Ok(status.map_or(ExitCode::SUCCESS, ExitCode::from))
             }
             () = tokio::time::sleep(grace) => Err(format!(
                 "the calls still in flight after --shutdown-grace {grace:?} were cut"
             )),
-            signal = signals.next() => Err(format!("{signal} again: stopped at once")),
+            again = signals.next() => Err(format!("{again} again: stopped at once")),
         }
+    })
+}
+
+/// Waits until the emulator at `bound` answers its health endpoint, then
+/// runs `script` with `sh -c` and the emulator variables set; its exit
+/// status (128 + the signal for one killed by a signal).
+async fn run_script(script: String, bound: std::net::SocketAddr, tls: bool) -> Result<u8, String> {
+    // A TLS emulator's CA is not known here; its listener being up is
+    // enough. A plain one is asked for its health.
+    if !tls {
+        let url = format!("http://{bound}");
+        let mut waited = Duration::ZERO;
+        while let Err(error) = emulator::check_health(&url, None, Duration::from_secs(1)).await {
+            if waited >= Duration::from_secs(30) {
+                return Err(format!("the emulator never became healthy: {error}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            waited += Duration::from_millis(50);
+        }
+    }
+    let host = bound.to_string();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .envs(cloud_report_proto::emulator_env::variables(&host))
+            .status()
+    })
+    .await
+    .map_err(|e| format!("--exec: {e}"))?
+    .map_err(|e| format!("--exec: cannot run sh: {e}"))?;
+    use std::os::unix::process::ExitStatusExt;
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(1),
+        _ => 1,
     })
 }
 

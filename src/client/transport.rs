@@ -169,6 +169,18 @@ impl GrpcTransportBuilder {
         self
     }
 
+    /// Points the transport at the emulator when Google's endpoint was
+    /// given and its variable is set ([`crate::emulator_env`]): plain
+    /// text, no token.
+    fn honour_emulator(mut self) -> Self {
+        let (url, emulated) = crate::emulator_env::resolve(&self.url);
+        if emulated {
+            self.url = url;
+            self.token = None;
+        }
+        self
+    }
+
     fn endpoint(&self) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
         let mut endpoint = tonic::transport::Endpoint::from_shared(self.url.clone())?
             .connect_timeout(self.connect_timeout)
@@ -205,13 +217,14 @@ impl GrpcTransportBuilder {
     ///
     /// An invalid URL or TLS setting, or a failed connection.
     pub async fn connect(self) -> Result<GrpcTransport, tonic::transport::Error> {
-        let channel = self.endpoint()?.connect().await?;
-        if let Some(source) = &self.token
-            && let Err(error) = source.ready(self.connect_timeout).await
+        let this = self.honour_emulator();
+        let channel = this.endpoint()?.connect().await?;
+        if let Some(source) = &this.token
+            && let Err(error) = source.ready(this.connect_timeout).await
         {
             tracing::warn!(%error, "no access token yet: Check and AllocateQuota are refused until there is one");
         }
-        Ok(self.with(channel))
+        Ok(this.with(channel))
     }
 
     /// Connects on the first call (and again whenever the connection is
@@ -222,14 +235,17 @@ impl GrpcTransportBuilder {
     ///
     /// An invalid URL or TLS setting.
     pub fn connect_lazy(self) -> Result<GrpcTransport, tonic::transport::Error> {
-        let channel = self.endpoint()?.connect_lazy();
-        Ok(self.with(channel))
+        let this = self.honour_emulator();
+        let channel = this.endpoint()?.connect_lazy();
+        Ok(this.with(channel))
     }
 }
 
 impl GrpcTransport {
     /// Settings for a transport to `url`, such as
-    /// `https://servicecontrol.googleapis.com`.
+    /// `https://servicecontrol.googleapis.com` (the emulator's instead, in
+    /// plain text and without a token, when that is the URL and
+    /// `SERVICE_CONTROL_EMULATOR_HOST` is set: [`crate::emulator_env`]).
     pub fn builder(url: impl Into<String>) -> GrpcTransportBuilder {
         GrpcTransportBuilder {
             url: url.into(),

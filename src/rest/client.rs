@@ -125,9 +125,15 @@ impl RestClientBuilder {
 
     /// Builds the client: HTTP/1.1 and HTTP/2, TLS by rustls with the ring
     /// provider and Mozilla's roots (`webpki-roots`) plus any added (and the
-    /// platform's, when asked).
+    /// platform's, when asked). Given Google's endpoint of an API whose
+    /// emulator variable is set ([`crate::emulator_env`]), it calls the
+    /// emulator in plain text without a token.
     pub fn build(self) -> Result<RestClient, ClientError> {
-        let base_url = self.base_url.trim_end_matches('/').to_owned();
+        // Google's endpoint with an emulator variable set: the emulator, no
+        // token (see `emulator_env`).
+        let (base_url, emulated) =
+            crate::emulator_env::resolve(self.base_url.trim_end_matches('/'));
+        let token = if emulated { None } else { self.token };
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(ClientError::BaseUrl(self.base_url));
         }
@@ -148,7 +154,7 @@ impl RestClientBuilder {
         Ok(RestClient {
             http,
             base_url: base_url.into(),
-            token: self.token,
+            token,
             token_now: false,
             binary: self.binary,
             write,
