@@ -622,3 +622,339 @@ fn serve_exec_runs_a_script_against_the_emulator_and_exits_with_its_status() {
         );
     }
 }
+
+/// `serve --data-dir`: what the emulator kept (operations, a status, quota
+/// windows, the request log, a fault waiting, a rollout id, the
+/// configurations and state) survives SIGTERM and a start from the same
+/// directory, every inspection endpoint answering what it answered before;
+/// calls in flight when the signal came are answered and kept.
+#[test]
+fn a_data_dir_keeps_everything_across_a_restart() {
+    const SERVICE: &str = "bookstore.endpoints.my-project.cloud.goog";
+    let dir = std::env::temp_dir().join(format!("cloud-report-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--require-token",
+        "t",
+        "--service-config",
+        "examples/service-config.yaml",
+        "--state",
+        "examples/service-state.json",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        // Held, and kept: the quota window cannot end between the runs.
+        "--manual-clock",
+    ];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let http = support::plain_http();
+    let inspect = |served: &support::serve::Served| {
+        runtime.block_on(async {
+            let mut seen = Vec::new();
+            for path in [
+                format!("/emulator/v1/services/{SERVICE}/operations"),
+                format!("/emulator/v1/services/{SERVICE}/quota"),
+                format!("/emulator/v1/services/{SERVICE}/requests"),
+                format!("/emulator/v1/services/{SERVICE}/faults"),
+                "/emulator/v1/organizations/acme/instances/i1/status".to_owned(),
+            ] {
+                let answer = http
+                    .get(served.url(&path))
+                    .bearer_auth("t")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 200, "{path}");
+                seen.push((path, answer.json::<serde_json::Value>().await.unwrap()));
+            }
+            seen
+        })
+    };
+    let post = |served: &support::serve::Served, path: String, body: serde_json::Value| {
+        let http = http.clone();
+        let url = served.url(&path);
+        async move {
+            let answer = http
+                .post(url)
+                .bearer_auth("t")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            (
+                status,
+                answer.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let mut first = support::serve::Served::start(args);
+    runtime.block_on(async {
+        let op = |id: &str| serde_json::json!({
+            "operationId": id,
+            "operationName": "endpoints.examples.bookstore.Bookstore.GetShelf",
+            "consumerId": "api_key:AIza-good",
+            "startTime": "2024-01-01T00:00:00Z",
+            "endTime": "2024-01-01T00:00:01Z",
+        });
+        let (status, _) = post(&first, format!("/v1/services/{SERVICE}:check"), serde_json::json!({"operation": op("c-1")})).await;
+        assert_eq!(status, 200);
+        let ask = serde_json::json!({"allocateOperation": {
+            "operationId": "q-1",
+            "methodName": "endpoints.examples.bookstore.Bookstore.GetShelf",
+            "consumerId": "api_key:AIza-good",
+            "quotaMode": "NORMAL",
+            "quotaMetrics": [{"metricName": "read-requests", "metricValues": [{"int64Value": "2"}]}],
+        }});
+        let (status, _) = post(&first, format!("/v1/services/{SERVICE}:allocateQuota"), ask).await;
+        assert_eq!(status, 200);
+        let (status, _) = post(&first, "/v1/organizations/acme/instances/i1:reportStatus".into(),
+            serde_json::json!({"instanceUid": "u-1", "reportTime": "2024-01-01T00:00:00Z"})).await;
+        assert_eq!(status, 200);
+        let (status, _) = post(&first, format!("/emulator/v1/services/{SERVICE}/faults"),
+            serde_json::json!({"method": "check", "times": 2, "httpStatus": 503})).await;
+        assert_eq!(status, 200);
+        // 50 reports in flight when SIGTERM comes (each held 500 ms).
+        let (status, _) = post(&first, format!("/emulator/v1/services/{SERVICE}/faults"),
+            serde_json::json!({"method": "report", "times": 50, "delay": "0.5s"})).await;
+        assert_eq!(status, 200);
+        let reports: Vec<_> = (0..50)
+            .map(|i| {
+                let call = post(&first, format!("/v1/services/{SERVICE}:report"),
+                    serde_json::json!({"operations": [op(&format!("r-{i}"))]}));
+                tokio::spawn(call)
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        first.signal("TERM");
+        for report in reports {
+            let (status, answer) = report.await.unwrap();
+            assert_eq!(status, 200, "{answer}");
+        }
+    });
+    assert_eq!(
+        first
+            .wait_within(std::time::Duration::from_secs(10))
+            .and_then(|s| s.code()),
+        Some(0)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["format"], "cloud-report-emulator-snapshot");
+    assert_eq!(manifest["version"], 1);
+    // Started again from the directory: the same answers.
+    let second = support::serve::Served::start(args);
+    let after = inspect(&second);
+    let operations = &after[0].1["operations"];
+    assert_eq!(
+        operations.as_array().map(Vec::len),
+        Some(50),
+        "every report answered OK is kept"
+    );
+    assert_eq!(after[1].1["quotaUsage"][0]["used"], 2, "{}", after[1].1);
+    assert_eq!(after[3].1["faults"][0]["times"], 2);
+    assert_eq!(
+        after[2].1["requests"].as_array().map(Vec::len),
+        Some(52),
+        "the log: the check, the quota ask and the 50 reports"
+    );
+    assert_eq!(after[4].1["statuses"][0]["instanceUid"], "u-1");
+    // Exported again as it is, and read again: the same answers still.
+    drop(second);
+    let third = support::serve::Served::start(args);
+    assert_eq!(inspect(&third), after);
+    drop(third);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A snapshot cut short, changed, or of another version is refused at
+/// start in one line naming the file and where, and nothing is served.
+#[test]
+fn a_damaged_snapshot_is_refused_naming_the_file_and_offset() {
+    let dir = std::env::temp_dir().join(format!("cloud-report-damaged-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.to_str().unwrap().to_owned();
+    // A snapshot with something in it.
+    let script = r#"curl -s -o /dev/null -X POST -H 'content-type: application/json' \
+        -d '{"operations": [{"operationId": "o", "startTime": "2024-01-01T00:00:00Z", "endTime": "2024-01-01T00:00:01Z"}]}' \
+        "http://$SERVICE_CONTROL_EMULATOR_HOST/v1/services/s.example.com:report""#;
+    let made = cloud_report(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &path,
+            "--exec",
+            script,
+        ],
+        b"",
+    );
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let manifest_path = dir.join("manifest.json");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    let store = dir.join(manifest["store"]["file"].as_str().unwrap());
+    let good_store = std::fs::read(&store).unwrap();
+    let good_manifest = std::fs::read(&manifest_path).unwrap();
+    assert!(good_store.len() > 40);
+    // Read with --import: not written back, so the damage stays.
+    let start = || {
+        cloud_report(
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--import",
+                &path,
+                "--exec",
+                "exit 0",
+            ],
+            b"",
+        )
+    };
+    assert_eq!(
+        start().status.code(),
+        Some(0),
+        "the snapshot as written loads"
+    );
+    // Cut short.
+    std::fs::write(&store, &good_store[..good_store.len() - 7]).unwrap();
+    let out = start();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{}: truncated at byte offset {}",
+            store.display(),
+            good_store.len() - 7
+        )),
+        "{err}"
+    );
+    // Changed.
+    let mut changed = good_store.clone();
+    changed[30] ^= 0x55;
+    std::fs::write(&store, &changed).unwrap();
+    let err = stderr(&start());
+    assert!(
+        err.contains(&format!("{}: corrupt", store.display())),
+        "{err}"
+    );
+    // Changed, with a manifest to match: the record itself is refused.
+    let mut bad_record = good_store.clone();
+    bad_record[0] = 0xff;
+    bad_record[1] = 0xff;
+    std::fs::write(&store, &bad_record).unwrap();
+    let mut forged: serde_json::Value = serde_json::from_slice(&good_manifest).unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bad_record);
+    forged["store"]["sha256"] = digest
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        .into();
+    std::fs::write(&manifest_path, forged.to_string()).unwrap();
+    let err = stderr(&start());
+    assert!(
+        err.contains(&format!("{}: byte offset 0:", store.display())),
+        "{err}"
+    );
+    // Another version.
+    std::fs::write(&store, &good_store).unwrap();
+    let mut other: serde_json::Value = serde_json::from_slice(&good_manifest).unwrap();
+    other["version"] = 2.into();
+    std::fs::write(&manifest_path, other.to_string()).unwrap();
+    let out = start();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("version 2: this emulator reads version 1"),
+        "{err}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("listening"),
+        "nothing served"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `cloud-report export` asks a running emulator for a snapshot under its
+/// data directory, which `--import` then starts from; without a data
+/// directory the emulator refuses (FAILED_PRECONDITION).
+#[test]
+fn a_running_emulator_exports_under_its_data_dir() {
+    let dir = std::env::temp_dir().join(format!("cloud-report-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let served = support::serve::Served::start([
+        "--listen",
+        "127.0.0.1:0",
+        "--require-token",
+        "t",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let url = served.url("");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let answer = support::plain_http()
+            .post(served.url("/v1/services/e.example.com:report"))
+            .bearer_auth("t")
+            .json(&serde_json::json!({"operations": [{"operationId": "o-1",
+                "startTime": "2024-01-01T00:00:00Z", "endTime": "2024-01-01T00:00:01Z"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    });
+    let out = cloud_report(
+        &[
+            "export", "--url", &url, "--path", "ci/run-1", "--token", "t",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["operations"], 1);
+    let snapshot = dir.join("ci/run-1");
+    assert!(snapshot.join("manifest.json").is_file());
+    let outside = cloud_report(
+        &["export", "--url", &url, "--path", "../x", "--token", "t"],
+        b"",
+    );
+    assert_eq!(outside.status.code(), Some(1));
+    assert!(
+        stderr(&outside).contains("HTTP 400"),
+        "{}",
+        stderr(&outside)
+    );
+    drop(served);
+    // Started from it elsewhere: the operation is there.
+    let script = format!(
+        r#"test "$(curl -s "http://$SERVICE_CONTROL_EMULATOR_HOST/emulator/v1/services/e.example.com/operations")" = '{}'"#,
+        r#"{"operations":[{"operationId":"o-1","startTime":"2024-01-01T00:00:00Z","endTime":"2024-01-01T00:00:01Z"}]}"#
+    );
+    let out = cloud_report(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--import",
+            snapshot.to_str().unwrap(),
+            "--exec",
+            &script,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // No data directory: refused.
+    let plain = support::serve::Served::start(["--listen", "127.0.0.1:0"]);
+    let out = cloud_report(&["export", "--url", &plain.url("")], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("FAILED_PRECONDITION"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

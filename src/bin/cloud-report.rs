@@ -139,6 +139,31 @@ enum Command {
         /// with SCRIPT's status.
         #[arg(long, value_name = "SCRIPT")]
         exec: Option<String>,
+        /// Keep everything the emulator stores in DIR: restored from its
+        /// snapshot at start (when there is one), written there at a clean
+        /// stop; `POST /emulator/v1:export` writes under it.
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        /// Start from the snapshot in DIR (not written back).
+        #[arg(long, value_name = "DIR", conflicts_with = "data_dir")]
+        import: Option<std::path::PathBuf>,
+        /// Write a snapshot to DIR when the emulator stops.
+        #[arg(long, value_name = "DIR")]
+        export_on_exit: Option<std::path::PathBuf>,
+    },
+    /// Ask a running emulator to write a snapshot under its data directory
+    /// (`POST URL/emulator/v1:export`); prints where and what it held.
+    Export {
+        /// The emulator's base URL, such as http://127.0.0.1:8080.
+        #[arg(long)]
+        url: String,
+        /// Where under the emulator's data directory (default: the data
+        /// directory itself).
+        #[arg(long, default_value = "")]
+        path: String,
+        /// The bearer token the emulator requires, if any.
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
     },
     /// Print the `export` lines that point the crate's clients (and a
     /// test's own) at an emulator: SERVICE_CONTROL_EMULATOR_HOST and
@@ -262,6 +287,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
             consumer_errors,
             shutdown_grace,
             exec,
+            data_dir,
+            import,
+            export_on_exit,
         } => {
             let limits = limits.limits()?;
             let grace = Duration::try_from_secs_f64(shutdown_grace).map_err(|_| {
@@ -338,13 +366,50 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 })?;
                 config.denied_consumers.insert(consumer.to_owned(), code);
             }
+            if let Some(dir) = &data_dir {
+                config = config.data_dir(dir.clone());
+            }
             let emulator = emulator::Emulator::new(config);
+            // A snapshot first: it may carry faults of its own.
+            let restore = import.clone().or_else(|| {
+                data_dir
+                    .clone()
+                    .filter(|d| emulator::Emulator::has_snapshot(d))
+            });
+            if let Some(dir) = &restore {
+                let restored = emulator
+                    .import(dir)
+                    .map_err(|e| format!("cannot restore: {e}"))?;
+                eprintln!(
+                    "cloud-report serve: restored {} operations, {} statuses, {} requests, {} configurations from {}",
+                    restored.operations,
+                    restored.statuses,
+                    restored.requests,
+                    restored.services,
+                    dir.display()
+                );
+            } else if let Some(dir) = &import {
+                return Err(format!("--import {}: no snapshot there", dir.display()));
+            }
             for (i, (service, fault)) in faults.into_iter().enumerate() {
                 emulator
                     .add_fault(&service, fault)
                     .map_err(|e| format!("--faults: faults[{i}]: {e}"))?;
             }
-            serve(listen, emulator, limits, tls.as_ref(), grace, exec)
+            let exports: Vec<std::path::PathBuf> =
+                data_dir.into_iter().chain(export_on_exit).collect();
+            serve(listen, emulator, limits, tls.as_ref(), grace, exec, exports)
+        }
+        Command::Export { url, path, token } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start tokio: {e}"))?;
+            let answer = runtime
+                .block_on(emulator::request_export(&url, &path, token.as_deref()))
+                .map_err(|e| e.to_string())?;
+            println!("{answer}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::EnvInit { listen } => {
             let mut out = io::stdout().lock();
@@ -541,8 +606,26 @@ fn serve(
     tls: Option<&cloud_report_proto::rest::TlsIdentity>,
     grace: Duration,
     exec: Option<String>,
+    exports: Vec<std::path::PathBuf>,
 ) -> Result<ExitCode, String> {
     let mut server = Server::new(emulator.router()).limits(limits);
+    // Snapshots at the stop, once no call is in flight (or the grace
+    // period passed).
+    let export = move || -> Result<(), String> {
+        for dir in &exports {
+            let written = emulator
+                .export(dir)
+                .map_err(|e| format!("cannot write the snapshot: {e}"))?;
+            eprintln!(
+                "cloud-report serve: wrote {} operations, {} statuses, {} requests to {}",
+                written.operations,
+                written.statuses,
+                written.requests,
+                dir.display()
+            );
+        }
+        Ok(())
+    };
     if let Some(identity) = tls {
         server = server.tls(identity).map_err(|e| e.to_string())?;
     }
@@ -569,6 +652,7 @@ fn serve(
         let (signal, status) = tokio::select! {
             served = &mut serving => {
                 served.map_err(|e| format!("server failed: {e}"))?;
+                export()?;
                 return Ok(ExitCode::SUCCESS);
             }
             signal = signals.next() => (signal.to_owned(), None),
@@ -589,13 +673,19 @@ fn serve(
         tokio::select! {
             served = &mut serving => {
                 served.map_err(|e| format!("server failed: {e}"))?;
+                export()?;
                 eprintln!("cloud-report serve: stopped");
                 // With --exec, the script's own status.
                 Ok(status.map_or(ExitCode::SUCCESS, ExitCode::from))
             }
-            () = tokio::time::sleep(grace) => Err(format!(
-                "the calls still in flight after --shutdown-grace {grace:?} were cut"
-            )),
+            () = tokio::time::sleep(grace) => {
+                // What was stored is whole (each call stores under a
+                // lock): kept, though the calls still in flight are cut.
+                export()?;
+                Err(format!(
+                    "the calls still in flight after --shutdown-grace {grace:?} were cut"
+                ))
+            }
             again = signals.next() => Err(format!("{again} again: stopped at once")),
         }
     })

@@ -138,6 +138,7 @@ impl Emulator {
         self.update_live(|live| {
             live.deployments = deployments;
             live.consumers = consumers;
+            live.state_text = Some(text.into());
         });
         Ok(())
     }
@@ -250,6 +251,7 @@ pub(super) fn routes(emulator: Emulator) -> axum::Router {
             put(replace_state).fallback(not_allowed),
         )
         .route("/emulator/v1:reset", post(reset).fallback(not_allowed))
+        .route("/emulator/v1:export", post(export).fallback(not_allowed))
         .route("/emulator/v1/clock", get(read_clock).fallback(not_allowed))
         .route(
             "/emulator/v1/clock:advance",
@@ -393,6 +395,56 @@ async fn replace_state(
         .replace_state_json(&body)
         .map_err(|e| invalid(format!("invalid state: {e}")))?;
     Ok(json_answer(&serde_json::json!({})))
+}
+
+/// Writes a snapshot to `{"path": "NAME"}` under the data directory (the
+/// data directory itself without a body or with `""`); answers where and
+/// what it held.
+async fn export(State(emulator): State<Emulator>, Text(body): Text) -> Result<Response, RestError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Export {
+        #[serde(default)]
+        path: String,
+    }
+    let export: Export = if body.trim().is_empty() {
+        Export::default()
+    } else {
+        serde_json::from_str(&body)
+            .map_err(|e| invalid(format!("expected {{\"path\": \"NAME\"}}: {e}")))?
+    };
+    let Some(data_dir) = emulator.config.data_dir.clone() else {
+        return Err(RestError::new(
+            Code::FailedPrecondition,
+            "no data directory: start the emulator with --data-dir to export",
+        ));
+    };
+    let relative = std::path::Path::new(&export.path);
+    let inside = relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(invalid(format!(
+            "path {:?}: a relative path under the data directory, without ..",
+            export.path
+        )));
+    }
+    let dir = data_dir.join(relative);
+    let exported = {
+        let emulator = emulator.clone();
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || emulator.export(&dir))
+            .await
+            .map_err(|e| RestError::new(Code::Internal, e.to_string()))?
+    }
+    .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
+    Ok(json_answer(&serde_json::json!({
+        "path": dir.display().to_string(),
+        "operations": exported.operations,
+        "statuses": exported.statuses,
+        "requests": exported.requests,
+        "services": exported.services,
+    })))
 }
 
 async fn reset(State(emulator): State<Emulator>) -> Response {

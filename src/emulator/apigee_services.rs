@@ -22,7 +22,20 @@ impl RuntimeService for Emulator {
         request: Request<apigee::ReportInstanceStatusRequest>,
     ) -> Result<Response<apigee::ReportInstanceStatusResponse>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
-        let request = request.into_inner();
+        self.keep_status(request.into_inner())?;
+        Ok(Response::new(apigee::ReportInstanceStatusResponse {
+            ..Default::default()
+        }))
+    }
+}
+
+impl Emulator {
+    /// Judges a status report and keeps it when it is the newest of its
+    /// instance uid (an older one is answered OK and not kept).
+    pub(super) fn keep_status(
+        &self,
+        request: apigee::ReportInstanceStatusRequest,
+    ) -> Result<(), tonic::Status> {
         // The instance must fit the method's own path template.
         let fits = Binding::find(
             "google.cloud.apigee.v1.RuntimeService",
@@ -50,11 +63,7 @@ impl RuntimeService for Emulator {
         let key = (request.instance, request.instance_uid);
         let replaced = match state.statuses.get(&key) {
             // An older report never replaces a newer one; it is still OK.
-            Some(current) if current.time >= time => {
-                return Ok(Response::new(apigee::ReportInstanceStatusResponse {
-                    ..Default::default()
-                }));
-            }
+            Some(current) if current.time >= time => return Ok(()),
             Some(current) => status_cost(&key.0, &key.1, current.encoded.len()),
             None if state.statuses.len() >= self.config.max_statuses => {
                 return Err(exhausted(format!(
@@ -72,9 +81,7 @@ impl RuntimeService for Emulator {
         }
         state.bytes = state.bytes - replaced + cost;
         state.statuses.insert(key, StoredStatus { time, encoded });
-        Ok(Response::new(apigee::ReportInstanceStatusResponse {
-            ..Default::default()
-        }))
+        Ok(())
     }
 }
 

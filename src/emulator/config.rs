@@ -54,6 +54,12 @@ pub struct Config {
     /// service name, and a fixed cost an entry); the oldest entries are
     /// dropped, and counted, to make room.
     pub max_request_log_bytes: usize,
+    /// The directory `POST /emulator/v1:export` writes snapshots under
+    /// (`serve --data-dir`); without one, the endpoint is refused.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// The state file's text [`state_json`](Self::state_json) read, kept
+    /// for snapshots.
+    pub(super) state_text: Option<std::sync::Arc<str>>,
 }
 
 impl Default for Config {
@@ -71,6 +77,8 @@ impl Default for Config {
             clock: Clock::system(),
             max_request_log_bytes: DEFAULT_MAX_REQUEST_LOG_BYTES,
             consumer_errors: ConsumerErrors::default(),
+            state_text: None,
+            data_dir: None,
         }
     }
 }
@@ -162,7 +170,15 @@ impl Config {
     /// deployment, group or key naming what the file does not define.
     pub fn state_json(mut self, text: &str) -> Result<Self, StateError> {
         (self.deployments, self.consumers) = read_state_file(text)?;
+        self.state_text = Some(text.into());
         Ok(self)
+    }
+
+    /// Sets [`data_dir`](Self::data_dir).
+    #[must_use]
+    pub fn data_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
     }
 
     /// Sets [`consumers`](Self::consumers).

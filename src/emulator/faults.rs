@@ -453,6 +453,21 @@ pub(super) struct Faults {
 impl Faults {
     /// Adds a fault for a service's calls, after those already waiting;
     /// `false` when [`MAX_FAULTS`] are waiting.
+    /// Every fault waiting, by service (sorted) then in order: what a
+    /// snapshot keeps.
+    pub(super) fn all(&self) -> Vec<(String, Fault)> {
+        let mut services: Vec<&String> = self.by_service.keys().collect();
+        services.sort();
+        services
+            .into_iter()
+            .flat_map(|service| {
+                self.by_service[service]
+                    .iter()
+                    .map(move |p| (service.clone(), p.fault.clone()))
+            })
+            .collect()
+    }
+
     pub(super) fn add(&mut self, service: &str, fault: Fault) -> bool {
         if self.count >= MAX_FAULTS {
             return false;

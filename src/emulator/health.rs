@@ -127,13 +127,7 @@ pub async fn check_health(
         url: url.clone(),
         reason,
     };
-    let roots: Vec<Vec<u8>> = ca_pem.map(<[u8]>::to_vec).into_iter().collect();
-    let tls = crate::rest::tls::client_config(&roots, false).map_err(|e| fail(e.to_string()))?;
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .timeout(timeout)
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
+    let client = http_client(ca_pem, timeout).map_err(fail)?;
     let response = client
         .get(&url)
         .send()
@@ -153,4 +147,19 @@ pub async fn check_health(
         return Err(fail(format!("status {}", health.status)));
     }
     Ok(health)
+}
+
+/// An HTTP client of the emulator's admin endpoints: rustls with ring,
+/// Mozilla's roots and `ca_pem`.
+pub(super) fn http_client(
+    ca_pem: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
+    let roots: Vec<Vec<u8>> = ca_pem.map(<[u8]>::to_vec).into_iter().collect();
+    let tls = crate::rest::tls::client_config(&roots, false).map_err(|e| e.to_string())?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())
 }

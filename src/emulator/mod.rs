@@ -84,6 +84,7 @@ mod quota_controller;
 mod requests;
 mod rules;
 mod service_control;
+pub mod snapshot;
 mod store;
 mod trust;
 
@@ -112,6 +113,9 @@ pub use health::{HEALTH_PATH, Health, HealthError, check_health};
 pub use quota::{QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT};
 pub use requests::{ReceivedMessage, ReceivedRequest};
 pub use rules::GOOGLE_LABELS;
+pub use snapshot::{
+    SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SnapshotError, SnapshotSummary, request_export,
+};
 pub use trust::{ACCEPTED_AUDIENCES, ACCEPTED_SCOPES, TrustError, TrustedServiceAccount};
 
 use rules::ServiceRules;
@@ -250,6 +254,7 @@ impl Emulator {
             consumers: config.consumers.clone(),
             rules,
             rollouts: HashMap::new(),
+            state_text: config.state_text.clone(),
         };
         Self {
             live: Arc::new(std::sync::RwLock::new(Arc::new(live))),

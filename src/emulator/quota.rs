@@ -49,6 +49,13 @@ pub(crate) struct QuotaRules {
     by_metric: HashMap<String, Vec<usize>>,
 }
 
+impl QuotaRules {
+    /// How many limits the service has: a consumer's windows, one each.
+    pub(crate) fn limit_count(&self) -> usize {
+        self.limits.len()
+    }
+}
+
 #[derive(Debug)]
 struct Limit {
     name: String,
@@ -277,7 +284,138 @@ pub(crate) struct Allocation {
     pub(crate) short: Vec<String>,
 }
 
+/// The ledger as a snapshot keeps it (`quota` of the manifest): each
+/// consumer's windows, in the order of its service's limits, and the
+/// answers remembered for retries, oldest first.
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct LedgerSnapshot {
+    pub(crate) consumers: Vec<ConsumerWindows>,
+    pub(crate) answered: Vec<AnsweredAllocation>,
+}
+
+/// One consumer's windows of one service.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ConsumerWindows {
+    pub(crate) service: String,
+    pub(crate) consumer: String,
+    /// `[start, seconds, used]` per limit.
+    pub(crate) windows: Vec<[i64; 3]>,
+}
+
+/// An allocation's answer remembered for retries: the encoded
+/// `AllocateQuotaResponse`, base64.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct AnsweredAllocation {
+    pub(crate) service: String,
+    pub(crate) operation_id: String,
+    pub(crate) response: String,
+}
+
 impl QuotaLedger {
+    /// What a snapshot keeps of the ledger.
+    pub(crate) fn snapshot(&self) -> LedgerSnapshot {
+        use base64::Engine as _;
+        let mut consumers: Vec<ConsumerWindows> = self
+            .usage
+            .iter()
+            .flat_map(|(service, consumers)| {
+                consumers
+                    .iter()
+                    .map(move |(consumer, windows)| ConsumerWindows {
+                        service: service.clone(),
+                        consumer: consumer.clone(),
+                        windows: windows
+                            .iter()
+                            .map(|w| {
+                                let n = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+                                [n(w.start), n(w.seconds), w.used]
+                            })
+                            .collect(),
+                    })
+            })
+            .collect();
+        consumers.sort_by(|a, b| (&a.service, &a.consumer).cmp(&(&b.service, &b.consumer)));
+        let answered = self
+            .remembered_order
+            .iter()
+            .filter_map(|key| {
+                let answer = self.remembered.get(key)?;
+                Some(AnsweredAllocation {
+                    service: key.0.clone(),
+                    operation_id: key.1.clone(),
+                    response: base64::engine::general_purpose::STANDARD.encode(answer),
+                })
+            })
+            .collect();
+        LedgerSnapshot {
+            consumers,
+            answered,
+        }
+    }
+
+    /// A ledger from a snapshot, its bytes counted as allocations count
+    /// them; why it cannot be one (a window of fewer or more limits than
+    /// the service configures, a negative number, an answer that is not
+    /// base64 of an `AllocateQuotaResponse`).
+    pub(crate) fn restore(
+        snapshot: LedgerSnapshot,
+        limits_of: impl Fn(&str) -> Option<usize>,
+    ) -> Result<Self, String> {
+        use base64::Engine as _;
+        let mut ledger = Self::default();
+        for (i, entry) in snapshot.consumers.into_iter().enumerate() {
+            let limits = limits_of(&entry.service).ok_or_else(|| {
+                format!(
+                    "quota.consumers[{i}]: service {} has no configuration",
+                    clip(&entry.service)
+                )
+            })?;
+            if entry.windows.len() != limits {
+                return Err(format!(
+                    "quota.consumers[{i}]: {} windows, but the service has {limits} quota limits",
+                    entry.windows.len()
+                ));
+            }
+            let mut windows = Vec::with_capacity(limits);
+            for (j, [start, seconds, used]) in entry.windows.into_iter().enumerate() {
+                let (Ok(start), Ok(seconds)) = (u64::try_from(start), u64::try_from(seconds))
+                else {
+                    return Err(format!(
+                        "quota.consumers[{i}].windows[{j}]: a negative time"
+                    ));
+                };
+                windows.push(Window {
+                    start,
+                    seconds,
+                    used,
+                });
+            }
+            ledger.usage_bytes += entry_cost(&entry.service, &entry.consumer, limits);
+            ledger
+                .usage
+                .entry(entry.service)
+                .or_default()
+                .insert(entry.consumer, windows);
+        }
+        for (i, answered) in snapshot.answered.into_iter().enumerate() {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&answered.response)
+                .map_err(|e| format!("quota.answered[{i}].response: not base64: {e}"))?;
+            sc::AllocateQuotaResponse::decode(&bytes[..]).map_err(|e| {
+                format!("quota.answered[{i}].response: not an AllocateQuotaResponse: {e}")
+            })?;
+            ledger.remember(
+                &answered.service,
+                &answered.operation_id,
+                Bytes::from(bytes),
+            );
+        }
+        Ok(ledger)
+    }
+
     /// The answer given to an earlier allocation with this operation id.
     pub(crate) fn remembered(&self, service: &str, operation_id: &str) -> Option<Bytes> {
         if operation_id.is_empty() {

@@ -52,7 +52,7 @@ pub struct ReceivedRequest {
 /// One entry of the log, the request as encoded.
 #[derive(Clone, Debug)]
 pub(super) struct Entry {
-    service: String,
+    pub(super) service: String,
     pub(super) method: Method,
     pub(super) wire: WireFormat,
     pub(super) time: SystemTime,
@@ -168,6 +168,24 @@ impl RequestLog {
             .filter(|e| e.service == service)
             .cloned()
             .collect()
+    }
+
+    /// Every entry, oldest first, with its service, and the dropped
+    /// counts by service: what a snapshot keeps.
+    pub(super) fn all(&self) -> (Vec<Entry>, Vec<(String, u64)>) {
+        let mut dropped: Vec<(String, u64)> =
+            self.dropped.iter().map(|(s, n)| (s.clone(), *n)).collect();
+        dropped.sort();
+        (self.entries.iter().cloned().collect(), dropped)
+    }
+
+    /// Sets a service's dropped count (a snapshot restored).
+    pub(super) fn set_dropped(&mut self, service: &str, n: u64) {
+        if n > 0
+            && (self.dropped.contains_key(service) || self.dropped.len() < MAX_DROPPED_SERVICES)
+        {
+            self.dropped.insert(service.to_owned(), n);
+        }
     }
 
     /// What the log holds, as `max_request_log_bytes` counts it.

@@ -166,11 +166,11 @@ impl ServiceController for Emulator {
 
 /// A report that passed the checks of the whole request: its valid
 /// operations, encoded, and an error for each invalid one.
-struct CheckedReport {
-    service_name: String,
+pub(super) struct CheckedReport {
+    pub(super) service_name: String,
     /// (operation id, encoded operation) of each valid operation.
-    valid: Vec<(String, Bytes)>,
-    report_errors: Vec<sc::report_response::ReportError>,
+    pub(super) valid: Vec<(String, Bytes)>,
+    pub(super) report_errors: Vec<sc::report_response::ReportError>,
 }
 
 /// Every rule of `Report` that needs no stored state, the configuration's
@@ -215,7 +215,7 @@ fn check_report(
 
 impl Emulator {
     /// Stores a checked report's new operations, all or none.
-    fn store(&self, report: &CheckedReport) -> Result<(), tonic::Status> {
+    pub(super) fn store(&self, report: &CheckedReport) -> Result<(), tonic::Status> {
         let mut state = self.state();
         let known = state.services.get(&report.service_name);
         let mut fresh: Vec<&(String, Bytes)> = Vec::with_capacity(report.valid.len());

@@ -66,6 +66,9 @@ pub(super) struct Live {
     pub(super) rules: HashMap<String, Arc<ServiceRules>>,
     /// Each service's rollout id, where one was set.
     pub(super) rollouts: HashMap<String, String>,
+    /// The state file's text the deployments and consumers were read
+    /// from, when they were (a snapshot keeps it).
+    pub(super) state_text: Option<Arc<str>>,
 }
 
 impl Live {
