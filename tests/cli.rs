@@ -958,3 +958,51 @@ fn a_running_emulator_exports_under_its_data_dir() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// An emulator trusting a service account's key alone (no fixed token)
+/// can still be read by a person: `cloud-report token --key-file` prints a
+/// token that key signs, which the emulator accepts.
+#[test]
+fn a_token_minted_from_a_trusted_key_reads_the_emulator() {
+    let (_, key) =
+        crate::ca::service_account_key("reader@my-project.iam.gserviceaccount.com", "k-9");
+    let dir = std::env::temp_dir().join(format!("cloud-report-token-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = dir.join("key.json");
+    std::fs::write(&key_file, key.to_string()).unwrap();
+    let served = support::serve::Served::start([
+        "--listen",
+        "127.0.0.1:0",
+        "--trust-service-account",
+        key_file.to_str().unwrap(),
+    ]);
+    let minted = cloud_report(&["token", "--key-file", key_file.to_str().unwrap()], b"");
+    assert_eq!(minted.status.code(), Some(0), "{}", stderr(&minted));
+    let token = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
+    let path = "/emulator/v1/services/s.example.com/operations";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (with, without) = runtime.block_on(async {
+        let http = support::plain_http();
+        let with = http
+            .get(served.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let without = http.get(served.url(path)).send().await.unwrap();
+        (with.status().as_u16(), without.status().as_u16())
+    });
+    assert_eq!((with, without), (200, 401));
+    let too_long = cloud_report(
+        &[
+            "token",
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "--lifetime",
+            "7200",
+        ],
+        b"",
+    );
+    assert_eq!(too_long.status.code(), Some(1));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -140,6 +140,69 @@ impl TrustedServiceAccount {
         })
     }
 
+    /// A self-signed token of the key file's account, as Google's auth
+    /// libraries make one (RS256, `kid` the key's id, `iss` and `sub` the
+    /// account, the `cloud-platform` scope, issued 10 s before `now`,
+    /// valid `lifetime`, at most an hour): what `cloud-report token` prints
+    /// for a person to read an emulator that trusts the key (`curl -H
+    /// "Authorization: Bearer $(cloud-report token --key-file key.json)"`).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_key_json`](Self::from_key_json), or a lifetime over an
+    /// hour.
+    pub fn sign_token(
+        key_json: &str,
+        now: SystemTime,
+        lifetime: std::time::Duration,
+    ) -> Result<String, TrustError> {
+        #[derive(serde::Deserialize)]
+        struct KeyFile {
+            client_email: String,
+            private_key_id: Option<String>,
+            private_key: String,
+        }
+        // Checked as a key file first, with its own errors.
+        Self::from_key_json(key_json)?;
+        if lifetime.as_secs() > MAX_LIFETIME_SECONDS as u64 {
+            return Err(TrustError(format!(
+                "a token lives at most {MAX_LIFETIME_SECONDS} seconds"
+            )));
+        }
+        let file: KeyFile = serde_json::from_str(key_json)
+            .map_err(|e| TrustError(format!("not a service-account key file: {e}")))?;
+        let der = PrivateKeyDer::from_pem_slice(file.private_key.as_bytes())
+            .map_err(|e| TrustError(format!("private_key: {e}")))?;
+        let pair = ring::signature::RsaKeyPair::from_pkcs8(der.secret_der())
+            .map_err(|e| TrustError(format!("private_key: not an RSA key in PKCS#8 ({e})")))?;
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
+        if let Some(kid) = &file.private_key_id {
+            header["kid"] = kid.clone().into();
+        }
+        let claims = serde_json::json!({
+            "iss": file.client_email,
+            "sub": file.client_email,
+            "scope": ACCEPTED_SCOPES[0],
+            "iat": now.saturating_sub(10),
+            "exp": now + lifetime.as_secs(),
+        });
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut signature = vec![0; pair.public().modulus_len()];
+        pair.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|_| TrustError("the key cannot sign".to_owned()))?;
+        Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+
     /// Trusts the key of a certificate (PEM), as Google publishes each
     /// service-account key's (`.../robot/v1/metadata/x509/{email}`).
     ///
