@@ -877,3 +877,115 @@ async fn started_in_process_in_one_call_and_shut_down() {
     running.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// The request log is a record of the exchange: each entry has the answer
+/// (the response or the error), the fault that took the call, the caller
+/// (never the token), the latency; and `GET .../requests` filters by
+/// method, consumer, status and time.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_request_log_records_each_answer_and_filters() {
+    use cloud_report_proto::emulator::{Answer, Fault};
+    let running = Emulator::start(Config::default().require_token("s3cret"))
+        .await
+        .unwrap();
+    let service = "log.example.com";
+    let emulator = running.emulator();
+    emulator
+        .add_fault(
+            service,
+            Fault::from_json(r#"{"method": "check", "httpStatus": 503}"#).unwrap(),
+        )
+        .unwrap();
+    let http = plain_http();
+    let call = |path: &'static str, body: Value| {
+        let http = http.clone();
+        let url = format!("{}/v1/services/{service}:{path}", running.url());
+        async move {
+            http.post(url)
+                .bearer_auth("s3cret")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let check = |consumer: &str| {
+        json!({"operation": {"operationId": "c", "operationName": "log.v1.Get",
+            "consumerId": consumer, "startTime": "2024-01-01T00:00:00Z"}})
+    };
+    assert_eq!(call("check", check("project:a")).await, 503, "the fault");
+    assert_eq!(call("check", check("project:b")).await, 200);
+    assert_eq!(
+        call("report", json!({"operations": [{"operationId": "r"}]})).await,
+        200
+    );
+    assert_eq!(
+        call("allocateQuota", json!({"allocateOperation": {}})).await,
+        400
+    );
+    let logged = emulator.requests(service);
+    assert_eq!(logged.len(), 4);
+    assert!(
+        logged
+            .iter()
+            .all(|r| r.caller == "token" && r.latency.is_some())
+    );
+    assert!(
+        matches!(&logged[0].answer, Answer::Error { code, .. } if code.as_str_name() == "UNAVAILABLE")
+    );
+    assert_eq!(
+        logged[0].fault.as_deref(),
+        Some(r#"{"httpStatus":503,"method":"check"}"#)
+    );
+    assert!(matches!(&logged[1].answer, Answer::Response(_)) && logged[1].fault.is_none());
+    let list = |query: &str| {
+        let http = http.clone();
+        let url = format!(
+            "{}/emulator/v1/services/{service}/requests{query}",
+            running.url()
+        );
+        async move {
+            let answer: Value = http
+                .get(url)
+                .bearer_auth("s3cret")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer
+        }
+    };
+    let all = list("").await;
+    let first = &all["requests"][0];
+    assert_eq!(first["status"], "UNAVAILABLE");
+    assert_eq!(first["error"]["code"], "UNAVAILABLE");
+    assert_eq!(first["caller"], "token");
+    assert!(first["latency"].as_str().unwrap().ends_with('s'));
+    assert_eq!(first["fault"]["httpStatus"], 503);
+    let second = &all["requests"][1];
+    assert_eq!(second["status"], "OK");
+    assert_eq!(second["response"]["serviceConfigId"], "emulator-config");
+    assert!(!all.to_string().contains("s3cret"), "no secret in the log");
+    let count = |v: &Value| v["requests"].as_array().map_or(0, Vec::len);
+    assert_eq!(count(&list("?method=check").await), 2);
+    assert_eq!(count(&list("?method=check&consumer=project%3Ab").await), 1);
+    assert_eq!(count(&list("?status=OK").await), 2);
+    assert_eq!(count(&list("?status=INVALID_ARGUMENT").await), 1);
+    assert_eq!(count(&list("?since=2999-01-01T00:00:00Z").await), 0);
+    assert_eq!(count(&list("?until=2999-01-01T00:00:00Z").await), 4);
+    let refused = http
+        .get(format!(
+            "{}/emulator/v1/services/{service}/requests?color=red",
+            running.url()
+        ))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    running.shutdown().await;
+}

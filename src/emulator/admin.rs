@@ -291,10 +291,71 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Text {
 
 /// `{"requests": [{"method", "wire", "receiveTime", "request"}], "dropped": N}`,
 /// streamed.
+/// Which logged calls `GET .../requests` lists: `method`, `consumer` (the
+/// request's, a report's first operation's), `status` (`OK`, an error's
+/// code name, `PENDING`, `DROPPED`), `since` and `until` (RFC 3339, by
+/// receive time, inclusive); every one given must match.
+#[derive(Default)]
+struct RequestFilter {
+    method: Option<super::Method>,
+    consumer: Option<String>,
+    status: Option<String>,
+    since: Option<std::time::SystemTime>,
+    until: Option<std::time::SystemTime>,
+}
+
+impl RequestFilter {
+    fn parse(query: Option<&str>) -> Result<Self, RestError> {
+        let mut filter = Self::default();
+        let time = |name: &str, value: &str| -> Result<std::time::SystemTime, RestError> {
+            value
+                .parse::<Timestamp>()
+                .map_err(|e| e.to_string())
+                .and_then(|t| std::time::SystemTime::try_from(t).map_err(|_| "out of range".into()))
+                .map_err(|e| invalid(format!("{name}: {e}")))
+        };
+        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match &*name {
+                "method" => {
+                    filter.method = Some(
+                        value
+                            .parse::<super::Method>()
+                            .map_err(|e| invalid(format!("method: {e}")))?,
+                    );
+                }
+                "consumer" => filter.consumer = Some(value.into_owned()),
+                "status" => filter.status = Some(value.into_owned()),
+                "since" => filter.since = Some(time("since", &value)?),
+                "until" => filter.until = Some(time("until", &value)?),
+                other => {
+                    return Err(invalid(format!(
+                        "query parameter {:?}: one of method, consumer, status, since, until",
+                        clip(other)
+                    )));
+                }
+            }
+        }
+        Ok(filter)
+    }
+
+    fn keeps(&self, entry: &Entry) -> bool {
+        self.method.is_none_or(|m| m == entry.method)
+            && self.status.as_deref().is_none_or(|s| s == entry.status())
+            && self.since.is_none_or(|t| entry.time >= t)
+            && self.until.is_none_or(|t| entry.time <= t)
+            && self
+                .consumer
+                .as_deref()
+                .is_none_or(|c| c == entry.consumer())
+    }
+}
+
 async fn list_requests(
     State(emulator): State<Emulator>,
     ServiceName(service): ServiceName,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, RestError> {
+    let filter = RequestFilter::parse(query.as_deref())?;
     let (entries, dropped) = {
         let calls = emulator.calls();
         (
@@ -302,6 +363,7 @@ async fn list_requests(
             calls.requests.dropped(&service),
         )
     };
+    let entries: Vec<Entry> = entries.into_iter().filter(|e| filter.keeps(e)).collect();
     let mut entries = entries.into_iter();
     Ok(json_list(
         "requests",

@@ -379,6 +379,21 @@ impl Fault {
         Ok(fault)
     }
 
+    /// An action as the request log names the fault that took a call:
+    /// the fault's JSON form without its trigger.
+    pub(super) fn describe(method: Method, action: &Action) -> String {
+        let mut json = Self {
+            method,
+            trigger: Trigger::Times(1),
+            action: action.clone(),
+        }
+        .to_json();
+        if let Some(object) = json.as_object_mut() {
+            object.remove("times");
+        }
+        json.to_string()
+    }
+
     /// The JSON form, with what is left of `times`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut out = serde_json::json!({ "method": self.method.as_str() });

@@ -93,7 +93,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use prost::Message;
-use tonic::Request;
+use tonic::{Request, Response};
 
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::cloud::apigee::v1 as apigee;
@@ -111,7 +111,7 @@ pub use deployments::{Deployment, DeploymentState, Organization, StateError};
 pub use faults::{Action, Fault, FaultError, Method, read_faults_file};
 pub use health::{HEALTH_PATH, Health, HealthError, check_health};
 pub use quota::{QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT};
-pub use requests::{ReceivedMessage, ReceivedRequest};
+pub use requests::{Answer, ReceivedMessage, ReceivedRequest};
 pub use rules::GOOGLE_LABELS;
 pub use snapshot::{
     SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SnapshotError, SnapshotSummary, request_export,
@@ -467,26 +467,105 @@ impl Emulator {
 
 impl Emulator {
     /// Logs a call of `method` and takes the fault waiting for it, if any;
-    /// the call's transport context when it came through the gateway.
+    /// the call's transport context when it came through the gateway, and
+    /// its place in the log, to record the answer in.
     fn receive<M: Message>(
         &self,
         method: Method,
         service: &str,
         request: &Request<M>,
-    ) -> (Option<CallContext>, Option<Action>) {
+    ) -> (Option<CallContext>, Option<Action>, Logged<'_>) {
         let call = request.extensions().get::<CallContext>().cloned();
         let wire = call.as_ref().map_or(WireFormat::Grpc, CallContext::wire);
         let now = self.config.clock.now();
         let max = self.config.max_request_log_bytes;
+        let caller = self.caller(request.metadata().as_ref());
         // Encoded before the store is locked: a report may be megabytes.
         let message = request.get_ref();
         let encoded = requests::RequestLog::fits(service, message.encoded_len(), max)
             .then(|| Bytes::from(message.encode_to_vec()));
         let mut calls = self.calls();
-        calls
-            .requests
-            .record(service, method, wire, now, encoded, max);
         let fault = calls.faults.take(service, method);
-        (call, fault)
+        let described = fault.as_ref().map(|a| faults::Fault::describe(method, a));
+        let seq = calls
+            .requests
+            .record(service, method, wire, now, encoded, caller, described, max);
+        let logged = Logged {
+            emulator: self,
+            seq,
+            started: std::time::Instant::now(),
+        };
+        (call, fault, logged)
+    }
+
+    /// Who a call's credentials name, without the secret: the service
+    /// account of a self-signed token, `token` for the fixed token,
+    /// `anonymous` for none.
+    fn caller(&self, headers: &http::HeaderMap) -> String {
+        use base64::Engine as _;
+        let Some(token) = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.get(..7)
+                    .filter(|s| s.eq_ignore_ascii_case("bearer "))
+                    .map(|_| v[7..].trim())
+            })
+        else {
+            return "anonymous".to_owned();
+        };
+        let claims = token.split('.').nth(1).and_then(|part| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .ok()
+        });
+        let account = claims
+            .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
+            .and_then(|c| c["iss"].as_str().map(str::to_owned));
+        match account {
+            Some(account) if token.split('.').count() == 3 => format!("serviceAccount:{account}"),
+            _ => "token".to_owned(),
+        }
+    }
+}
+
+/// A call's place in the request log: [`answered`](Self::answered) records
+/// what it was answered; dropped before that (the caller gone, the call
+/// cut), it records that no answer came.
+struct Logged<'a> {
+    emulator: &'a Emulator,
+    seq: Option<u64>,
+    started: std::time::Instant,
+}
+
+impl Logged<'_> {
+    /// Records the call's answer.
+    fn answered<T: Message>(mut self, result: &Result<Response<T>, tonic::Status>) {
+        let answer = match result {
+            Ok(response) => {
+                requests::Answer::Response(Bytes::from(response.get_ref().encode_to_vec()))
+            }
+            Err(status) => requests::Answer::Error {
+                code: Code::from_number(status.code() as i32),
+                message: status.message().to_owned(),
+            },
+        };
+        self.record(answer);
+    }
+
+    fn record(&mut self, answer: requests::Answer) {
+        if let Some(seq) = self.seq.take() {
+            let max = self.emulator.config.max_request_log_bytes;
+            self.emulator
+                .calls()
+                .requests
+                .answer(seq, answer, self.started.elapsed(), max);
+        }
+    }
+}
+
+impl Drop for Logged<'_> {
+    fn drop(&mut self) {
+        self.record(requests::Answer::Dropped);
     }
 }

@@ -16,15 +16,29 @@ impl QuotaController for Emulator {
         request: Request<sc::AllocateQuotaRequest>,
     ) -> Result<Response<sc::AllocateQuotaResponse>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
-        let (call, fault) = self.receive(
+        let (call, fault, logged) = self.receive(
             Method::AllocateQuota,
             &request.get_ref().service_name,
             &request,
         );
+        let answer = self
+            .answer_allocate_quota(call, fault, request.into_inner())
+            .await;
+        logged.answered(&answer);
+        answer
+    }
+}
+
+impl Emulator {
+    async fn answer_allocate_quota(
+        &self,
+        call: Option<crate::rest::CallContext>,
+        fault: Option<super::Action>,
+        request: sc::AllocateQuotaRequest,
+    ) -> Result<Response<sc::AllocateQuotaResponse>, tonic::Status> {
         if let Some(answer) = scripted(fault, call.as_ref()).await? {
             return Ok(Response::new(answer));
         }
-        let request = request.into_inner();
         if request.service_name.is_empty() {
             return Err(invalid("service_name is required"));
         }

@@ -1,5 +1,7 @@
 //! The request log: every Check, AllocateQuota and Report the emulator
-//! received, in order, bounded in bytes (oldest dropped first, and counted).
+//! received, in order, with what it answered (the response or the error),
+//! the fault that answered it, the caller and the latency; bounded in bytes
+//! (oldest dropped first, and counted).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::SystemTime;
@@ -47,6 +49,35 @@ pub struct ReceivedRequest {
     pub receive_time: SystemTime,
     /// The request message.
     pub request: ReceivedMessage,
+    /// What the emulator answered.
+    pub answer: Answer,
+    /// The fault that answered or delayed the call, in its JSON form.
+    pub fault: Option<String>,
+    /// Who called: `serviceAccount:<email>` for a service account's
+    /// self-signed token, `token` for the required fixed token (never the
+    /// token itself), `anonymous` for none.
+    pub caller: String,
+    /// From receiving the call to answering it; `None` while unanswered.
+    pub latency: Option<std::time::Duration>,
+}
+
+/// What the emulator answered a logged call.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// Not yet: the call is under way.
+    Pending,
+    /// A response, encoded (decode it as the method's response type).
+    Response(Bytes),
+    /// An error.
+    Error {
+        /// Its code.
+        code: crate::google::rpc::Code,
+        /// Its message.
+        message: String,
+    },
+    /// None: the caller went away (or the call was cut) before the answer.
+    Dropped,
 }
 
 /// One entry of the log, the request as encoded.
@@ -57,11 +88,51 @@ pub(super) struct Entry {
     pub(super) wire: WireFormat,
     pub(super) time: SystemTime,
     pub(super) encoded: Bytes,
+    pub(super) answer: Answer,
+    pub(super) fault: Option<String>,
+    pub(super) caller: String,
+    pub(super) latency: Option<std::time::Duration>,
 }
 
 impl Entry {
     fn cost(&self) -> usize {
+        let answer = match &self.answer {
+            Answer::Response(bytes) => bytes.len(),
+            Answer::Error { message, .. } => message.len(),
+            Answer::Pending | Answer::Dropped => 0,
+        };
         cost(&self.service, self.encoded.len())
+            + answer
+            + self.fault.as_ref().map_or(0, String::len)
+            + self.caller.len()
+    }
+
+    /// The consumer the request names (a report's first operation's).
+    pub(super) fn consumer(&self) -> String {
+        match self.received().request {
+            ReceivedMessage::Check(m) => m.operation.map(|o| o.consumer_id).unwrap_or_default(),
+            ReceivedMessage::AllocateQuota(m) => m
+                .allocate_operation
+                .map(|o| o.consumer_id)
+                .unwrap_or_default(),
+            ReceivedMessage::Report(m) => m
+                .operations
+                .into_iter()
+                .next()
+                .map(|o| o.consumer_id)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The answer's status name: `OK`, an error's code name, `PENDING` or
+    /// `DROPPED`.
+    pub(super) fn status(&self) -> &'static str {
+        match &self.answer {
+            Answer::Response(_) => "OK",
+            Answer::Error { code, .. } => code.as_str_name(),
+            Answer::Pending => "PENDING",
+            Answer::Dropped => "DROPPED",
+        }
     }
 
     /// The request, decoded again (the emulator encoded it).
@@ -77,11 +148,17 @@ impl Entry {
             wire: self.wire,
             receive_time: self.time,
             request,
+            answer: self.answer.clone(),
+            fault: self.fault.clone(),
+            caller: self.caller.clone(),
+            latency: self.latency,
         }
     }
 
-    /// `{"method", "wire", "receiveTime", "request"}`, the request in
-    /// canonical JSON.
+    /// `{"method", "wire", "receiveTime", "request", "caller", "status",
+    /// "latency", "fault", "response" or "error"}`, the messages in
+    /// canonical JSON; `latency` and the answer absent while the call is
+    /// under way, `fault` when none applied.
     pub(super) fn to_json(&self) -> Result<Vec<u8>, String> {
         use crate::json::to_vec;
         let request = match self.received().request {
@@ -90,6 +167,41 @@ impl Entry {
             ReceivedMessage::Report(m) => to_vec(&m),
         }
         .map_err(|e| e.to_string())?;
+        let mut tail = format!(
+            ",\"caller\":{},\"status\":\"{}\"",
+            serde_json::Value::from(self.caller.as_str()),
+            self.status()
+        );
+        if let Some(latency) = self.latency {
+            let latency = crate::google::protobuf::Duration::try_from(latency).unwrap_or_default();
+            tail.push_str(&format!(",\"latency\":\"{latency}\""));
+        }
+        if let Some(fault) = &self.fault {
+            tail.push_str(",\"fault\":");
+            tail.push_str(fault);
+        }
+        match &self.answer {
+            Answer::Response(bytes) => {
+                let response = match self.method {
+                    Method::Check => to_vec(&decode_stored::<sc::CheckResponse>(bytes)),
+                    Method::AllocateQuota => {
+                        to_vec(&decode_stored::<sc::AllocateQuotaResponse>(bytes))
+                    }
+                    Method::Report => to_vec(&decode_stored::<sc::ReportResponse>(bytes)),
+                }
+                .map_err(|e| e.to_string())?;
+                tail.push_str(",\"response\":");
+                tail.push_str(&String::from_utf8_lossy(&response));
+            }
+            Answer::Error { code, message } => {
+                tail.push_str(&format!(
+                    ",\"error\":{{\"code\":\"{}\",\"message\":{}}}",
+                    code.as_str_name(),
+                    serde_json::Value::from(message.as_str())
+                ));
+            }
+            Answer::Pending | Answer::Dropped => {}
+        }
         let time = crate::google::protobuf::Timestamp::from(self.time);
         let mut out = format!(
             "{{\"method\":\"{}\",\"wire\":\"{}\",\"receiveTime\":\"{time}\",\"request\":",
@@ -98,6 +210,7 @@ impl Entry {
         )
         .into_bytes();
         out.extend_from_slice(&request);
+        out.extend_from_slice(tail.as_bytes());
         out.push(b'}');
         Ok(out)
     }
@@ -107,6 +220,9 @@ impl Entry {
 #[derive(Debug, Default)]
 pub(super) struct RequestLog {
     entries: VecDeque<Entry>,
+    /// The sequence number of the first entry (each entry's is its place
+    /// since the log began).
+    first: u64,
     bytes: usize,
     /// Entries dropped for room, by service.
     dropped: HashMap<String, u64>,
@@ -120,7 +236,9 @@ impl RequestLog {
     }
 
     /// Logs a request (`None`: one too large to hold, counted as dropped),
-    /// dropping the oldest entries until the log fits in `max_bytes`.
+    /// dropping the oldest entries until the log fits in `max_bytes`; its
+    /// sequence number, to record the answer by.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn record(
         &mut self,
         service: &str,
@@ -128,11 +246,13 @@ impl RequestLog {
         wire: WireFormat,
         time: SystemTime,
         encoded: Option<Bytes>,
+        caller: String,
+        fault: Option<String>,
         max_bytes: usize,
-    ) {
+    ) -> Option<u64> {
         let Some(encoded) = encoded else {
             self.count_dropped(service);
-            return;
+            return None;
         };
         let entry = Entry {
             service: service.to_owned(),
@@ -140,17 +260,74 @@ impl RequestLog {
             wire,
             time,
             encoded,
+            answer: Answer::Pending,
+            fault,
+            caller,
+            latency: None,
         };
+        self.push(entry, max_bytes);
+        Some(self.first + self.entries.len() as u64 - 1)
+    }
+
+    /// Adds a whole entry (one restored from a snapshot).
+    pub(super) fn push(&mut self, entry: Entry, max_bytes: usize) {
         let cost = entry.cost();
+        self.make_room(cost, max_bytes);
+        self.bytes += cost;
+        self.entries.push_back(entry);
+    }
+
+    fn make_room(&mut self, cost: usize, max_bytes: usize) {
         while self.bytes + cost > max_bytes {
             let Some(oldest) = self.entries.pop_front() else {
                 break;
             };
+            self.first += 1;
             self.bytes -= oldest.cost();
             self.count_dropped(&oldest.service);
         }
-        self.bytes += cost;
-        self.entries.push_back(entry);
+    }
+
+    /// Records the answer to the call logged as `seq`, while its entry is
+    /// still in the log (an answer past the log's room drops older
+    /// entries, never this one).
+    pub(super) fn answer(
+        &mut self,
+        seq: u64,
+        answer: Answer,
+        latency: std::time::Duration,
+        max_bytes: usize,
+    ) {
+        let Some(index) = seq.checked_sub(self.first) else {
+            return;
+        };
+        let Some(entry) = self
+            .entries
+            .get(usize::try_from(index).unwrap_or(usize::MAX))
+        else {
+            return;
+        };
+        let before = entry.cost();
+        let mut answered = entry.clone();
+        answered.answer = answer;
+        answered.latency = Some(latency);
+        let after = answered.cost();
+        if after > before {
+            // Room for what the answer adds, from older entries only.
+            while self.bytes + after - before > max_bytes && self.first < seq {
+                let Some(oldest) = self.entries.pop_front() else {
+                    break;
+                };
+                self.first += 1;
+                self.bytes -= oldest.cost();
+                self.count_dropped(&oldest.service);
+            }
+        }
+        let index = usize::try_from(seq - self.first).unwrap_or(usize::MAX);
+        if let Some(entry) = self.entries.get_mut(index) {
+            self.bytes = self.bytes - before + after;
+            *entry = answered;
+        }
     }
 
     fn count_dropped(&mut self, service: &str) {

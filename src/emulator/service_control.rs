@@ -50,8 +50,33 @@ impl ServiceController for Emulator {
         request: Request<sc::CheckRequest>,
     ) -> Result<Response<sc::CheckResponse>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
-        let (call, fault) = self.receive(Method::Check, &request.get_ref().service_name, &request);
-        let request = request.into_inner();
+        let (call, fault, logged) =
+            self.receive(Method::Check, &request.get_ref().service_name, &request);
+        let answer = self.answer_check(call, fault, request.into_inner()).await;
+        logged.answered(&answer);
+        answer
+    }
+
+    async fn report(
+        &self,
+        request: Request<sc::ReportRequest>,
+    ) -> Result<Response<sc::ReportResponse>, tonic::Status> {
+        self.authorize(request.metadata().as_ref())?;
+        let (call, fault, logged) =
+            self.receive(Method::Report, &request.get_ref().service_name, &request);
+        let answer = self.answer_report(call, fault, request.into_inner()).await;
+        logged.answered(&answer);
+        answer
+    }
+}
+
+impl Emulator {
+    async fn answer_check(
+        &self,
+        call: Option<crate::rest::CallContext>,
+        fault: Option<Action>,
+        request: sc::CheckRequest,
+    ) -> Result<Response<sc::CheckResponse>, tonic::Status> {
         if let Some(Action::CheckError(code)) = fault {
             return Ok(Response::new(injected_check_error(
                 &self.live(),
@@ -121,16 +146,15 @@ impl ServiceController for Emulator {
         }))
     }
 
-    async fn report(
+    async fn answer_report(
         &self,
-        request: Request<sc::ReportRequest>,
+        call: Option<crate::rest::CallContext>,
+        fault: Option<Action>,
+        request: sc::ReportRequest,
     ) -> Result<Response<sc::ReportResponse>, tonic::Status> {
-        self.authorize(request.metadata().as_ref())?;
-        let (call, fault) = self.receive(Method::Report, &request.get_ref().service_name, &request);
         if let Some(answer) = scripted(fault, call.as_ref()).await? {
             return Ok(Response::new(answer));
         }
-        let request = request.into_inner();
         let size = request.encoded_len();
         if size > MAX_REPORT_BYTES {
             return Err(invalid(format!(

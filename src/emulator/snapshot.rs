@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::Fault;
 use super::quota::{LedgerSnapshot, QuotaLedger};
+use super::requests::{Answer, Entry};
 use super::service_control::CheckedReport;
 use super::{Emulator, Method};
 use crate::google::api::Service;
@@ -202,7 +203,7 @@ struct Loaded {
     /// Chunks of stored operations, as (service, [(id, encoded)]).
     operations: Vec<(String, Vec<(String, Bytes)>)>,
     statuses: Vec<apigee::ReportInstanceStatusRequest>,
-    requests: Vec<(String, Method, WireFormat, std::time::SystemTime, Bytes)>,
+    requests: Vec<Entry>,
     faults: Vec<(String, Fault)>,
 }
 
@@ -584,15 +585,10 @@ impl Emulator {
             state.quota = ledger;
         }
         let mut calls = self.calls();
-        for (service, method, wire, time, encoded) in read.requests {
-            calls.requests.record(
-                &service,
-                method,
-                wire,
-                time,
-                Some(encoded),
-                self.config.max_request_log_bytes,
-            );
+        for entry in read.requests {
+            calls
+                .requests
+                .push(entry, self.config.max_request_log_bytes);
             summary.requests += 1;
         }
         for (service, n) in &read.manifest.dropped_requests {
@@ -725,10 +721,9 @@ fn read_data_file(
     Ok(bytes)
 }
 
-/// One line of the request log's file.
-fn logged_request(
-    line: &[u8],
-) -> Result<(String, Method, WireFormat, std::time::SystemTime, Bytes), String> {
+/// One line of the request log's file: the entry as `GET .../requests`
+/// writes it, with its service.
+fn logged_request(line: &[u8]) -> Result<Entry, String> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     struct Line {
@@ -737,6 +732,18 @@ fn logged_request(
         wire: String,
         receive_time: String,
         request: serde_json::Value,
+        caller: String,
+        status: String,
+        latency: Option<String>,
+        fault: Option<serde_json::Value>,
+        response: Option<serde_json::Value>,
+        error: Option<ErrorLine>,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ErrorLine {
+        code: String,
+        message: String,
     }
     let line: Line =
         serde_json::from_slice(line).map_err(|e| format!("a request log line: {e}"))?;
@@ -761,18 +768,69 @@ fn logged_request(
         .map_err(|e| format!("receiveTime: {e}"))?;
     let time = std::time::SystemTime::try_from(time)
         .map_err(|_| "receiveTime: out of range".to_owned())?;
-    let text = line.request.to_string();
-    let encoded = match method {
-        Method::Check => {
-            crate::json::from_str::<sc::CheckRequest>(&text).map(|m| m.encode_to_vec())
+    let binary = |json: &serde_json::Value, response: bool| -> Result<Vec<u8>, String> {
+        let text = json.to_string();
+        let read = match (method, response) {
+            (Method::Check, false) => {
+                crate::json::from_str::<sc::CheckRequest>(&text).map(|m| m.encode_to_vec())
+            }
+            (Method::AllocateQuota, false) => {
+                crate::json::from_str::<sc::AllocateQuotaRequest>(&text).map(|m| m.encode_to_vec())
+            }
+            (Method::Report, false) => {
+                crate::json::from_str::<sc::ReportRequest>(&text).map(|m| m.encode_to_vec())
+            }
+            (Method::Check, true) => {
+                crate::json::from_str::<sc::CheckResponse>(&text).map(|m| m.encode_to_vec())
+            }
+            (Method::AllocateQuota, true) => {
+                crate::json::from_str::<sc::AllocateQuotaResponse>(&text).map(|m| m.encode_to_vec())
+            }
+            (Method::Report, true) => {
+                crate::json::from_str::<sc::ReportResponse>(&text).map(|m| m.encode_to_vec())
+            }
+        };
+        read.map_err(|e| e.to_string())
+    };
+    let encoded = binary(&line.request, false).map_err(|e| format!("request: {e}"))?;
+    let answer = match (line.status.as_str(), line.response, line.error) {
+        ("OK", Some(response), None) => Answer::Response(Bytes::from(
+            binary(&response, true).map_err(|e| format!("response: {e}"))?,
+        )),
+        ("PENDING", None, None) => Answer::Pending,
+        ("DROPPED", None, None) => Answer::Dropped,
+        (status, None, Some(error)) if status == error.code => Answer::Error {
+            code: crate::google::rpc::Code::from_str_name(&error.code)
+                .ok_or_else(|| format!("error.code {:?} is no code", error.code))?,
+            message: error.message,
+        },
+        (status, ..) => {
+            return Err(format!(
+                "status {:?} does not go with the answer given",
+                crate::rest::clip(status)
+            ));
         }
-        Method::AllocateQuota => {
-            crate::json::from_str::<sc::AllocateQuotaRequest>(&text).map(|m| m.encode_to_vec())
+    };
+    let latency = match line.latency {
+        Some(text) => {
+            let duration: crate::google::protobuf::Duration =
+                text.parse().map_err(|e| format!("latency: {e}"))?;
+            Some(
+                std::time::Duration::try_from(duration)
+                    .map_err(|_| "latency: negative".to_owned())?,
+            )
         }
-        Method::Report => {
-            crate::json::from_str::<sc::ReportRequest>(&text).map(|m| m.encode_to_vec())
-        }
-    }
-    .map_err(|e| format!("request: {e}"))?;
-    Ok((line.service, method, wire, time, Bytes::from(encoded)))
+        None => None,
+    };
+    Ok(Entry {
+        service: line.service,
+        method,
+        wire,
+        time,
+        encoded: Bytes::from(encoded),
+        answer,
+        fault: line.fault.map(|f| f.to_string()),
+        caller: line.caller,
+        latency,
+    })
 }
