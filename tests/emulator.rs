@@ -989,3 +989,132 @@ async fn the_request_log_records_each_answer_and_filters() {
     assert_eq!(refused.status(), 400);
     running.shutdown().await;
 }
+
+/// An operation reported with hostile values, for the page's tests.
+async fn report_hostile(url: &str, token: Option<&str>) {
+    let body = json!({"operations": [{
+        "operationId": "op-page-1",
+        "operationName": "page.v1.Things.Get",
+        "consumerId": "project:page",
+        "startTime": "2024-01-01T00:00:00Z",
+        "endTime": "2024-01-01T00:00:01Z",
+        "labels": {"hostile": "<script>document.title='pwned'</script>"},
+        "metricValueSets": [{"metricName": "page.example.com/requests", "metricValues": [{"int64Value": "7"}]}],
+        "logEntries": [{"name": "page_log", "severity": "ERROR", "textPayload": "the backend said <b>no</b>"}],
+    }]});
+    let mut call = plain_http()
+        .post(format!("{url}/v1/services/page.example.com:report"))
+        .json(&body);
+    if let Some(token) = token {
+        call = call.bearer_auth(token);
+    }
+    assert_eq!(call.send().await.unwrap().status(), 200);
+}
+
+/// `GET /emulator/ui/`: the services, what they stored (metrics and log
+/// entries readable), the request log with its answers; every reported
+/// value escaped; behind the token check.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_shows_what_arrived_escaped() {
+    let running = Emulator::start(Config::default().require_token("t"))
+        .await
+        .unwrap();
+    report_hostile(&running.url(), Some("t")).await;
+    let page = |token: Option<&'static str>| {
+        let url = format!("{}/emulator/ui/", running.url());
+        async move {
+            let mut call = plain_http().get(url);
+            if let Some(token) = token {
+                call = call.bearer_auth(token);
+            }
+            let answer = call.send().await.unwrap();
+            let status = answer.status().as_u16();
+            let kind = answer
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, kind, answer.text().await.unwrap())
+        }
+    };
+    assert_eq!(page(None).await.0, 401);
+    let (status, kind, html) = page(Some("t")).await;
+    assert_eq!(status, 200);
+    assert_eq!(kind.as_deref(), Some("text/html; charset=utf-8"));
+    for shown in [
+        "page.example.com",
+        "op-page-1",
+        "page.example.com/requests = 7",
+        "page_log [ERROR] the backend said &lt;b&gt;no&lt;/b&gt;",
+        "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;",
+    ] {
+        assert!(html.contains(shown), "{shown} not in the page");
+    }
+    assert!(!html.contains("<script"), "a reported value became markup");
+    assert!(!html.contains("<b>no"), "a reported value became markup");
+    running.shutdown().await;
+}
+
+/// The page in a real browser: headless Chromium loads it, and its DOM has
+/// the operation and the log entry just reported, the hostile label as text
+/// (no script ran: the title is the page's own). Skipped, loudly, where
+/// Chromium is not installed (CI installs it).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_in_a_real_browser() {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(browser) = browser else {
+        eprintln!(
+            "\n*** SKIPPED the_page_in_a_real_browser: no chromium on this machine (apt-get install chromium) ***\n"
+        );
+        return;
+    };
+    let running = Emulator::start(Config::default()).await.unwrap();
+    report_hostile(&running.url(), None).await;
+    let url = format!("{}/emulator/ui/", running.url());
+    let profile =
+        std::env::temp_dir().join(format!("cloud-report-chromium-{}", std::process::id()));
+    let dump = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                &format!("--user-data-dir={}", profile.display()),
+                "--virtual-time-budget=2000",
+                "--dump-dom",
+                &url,
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let dom = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        dump.status.success() && dom.contains("<html"),
+        "{browser}: {}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    assert!(dom.contains("op-page-1"), "{dom}");
+    assert!(
+        dom.contains("the backend said &lt;b&gt;no&lt;/b&gt;"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<title>cloud-report emulator</title>"),
+        "a reported script ran"
+    );
+    assert!(!dom.contains("<script"), "{dom}");
+    running.shutdown().await;
+}

@@ -87,6 +87,7 @@ mod service_control;
 pub mod snapshot;
 mod store;
 mod trust;
+mod ui;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -117,6 +118,7 @@ pub use snapshot::{
     SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SnapshotError, SnapshotSummary, request_export,
 };
 pub use trust::{ACCEPTED_AUDIENCES, ACCEPTED_SCOPES, TrustError, TrustedServiceAccount};
+pub use ui::UI_PATH;
 
 use rules::ServiceRules;
 use store::{Calls, Live, State, decode_stored};
@@ -293,7 +295,8 @@ impl Emulator {
                 get(inspect::inspect_statuses).fallback(inspect::inspection_method_not_allowed),
             )
             .with_state(self.clone())
-            .merge(admin::routes(self.clone()));
+            .merge(admin::routes(self.clone()))
+            .merge(ui::route(self.clone()));
         let mut gateway = Gateway::new()
             .add_rest_service(sc::ServiceControllerRestServer::new(self.clone()))
             .add_rest_service(sc::QuotaControllerRestServer::new(self.clone()))

@@ -298,38 +298,31 @@ impl RequestLog {
         latency: std::time::Duration,
         max_bytes: usize,
     ) {
-        let Some(index) = seq.checked_sub(self.first) else {
-            return;
-        };
-        let Some(entry) = self
-            .entries
-            .get(usize::try_from(index).unwrap_or(usize::MAX))
+        let Some(index) = seq
+            .checked_sub(self.first)
+            .and_then(|i| usize::try_from(i).ok())
         else {
             return;
         };
+        let Some(entry) = self.entries.get_mut(index) else {
+            return;
+        };
+        // In place: the entry's cost before and after.
         let before = entry.cost();
-        let mut answered = entry.clone();
-        answered.answer = answer;
-        answered.latency = Some(latency);
-        let after = answered.cost();
-        if after > before {
-            // Room for what the answer adds, from older entries only.
-            while self.bytes + after - before > max_bytes && self.first < seq {
-                let Some(oldest) = self.entries.pop_front() else {
-                    break;
-                };
-                self.first += 1;
-                self.bytes -= oldest.cost();
-                self.count_dropped(&oldest.service);
-            }
-        }
-        let index = usize::try_from(seq - self.first).unwrap_or(usize::MAX);
-        if let Some(entry) = self.entries.get_mut(index) {
-            self.bytes = self.bytes - before + after;
-            *entry = answered;
+        entry.answer = answer;
+        entry.latency = Some(latency);
+        let after = entry.cost();
+        self.bytes = self.bytes - before + after;
+        // Room for what the answer added, from older entries only.
+        while self.bytes > max_bytes && self.first < seq {
+            let Some(oldest) = self.entries.pop_front() else {
+                break;
+            };
+            self.first += 1;
+            self.bytes -= oldest.cost();
+            self.count_dropped(&oldest.service);
         }
     }
-
     fn count_dropped(&mut self, service: &str) {
         if let Some(n) = self.dropped.get_mut(service) {
             *n += 1;
