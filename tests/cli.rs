@@ -1006,3 +1006,15 @@ fn a_token_minted_from_a_trusted_key_reads_the_emulator() {
     assert_eq!(too_long.status.code(), Some(1));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// SIGTERM while `--exec`'s script runs: the script gets the signal, and
+/// the emulator stops at once rather than waiting for it.
+#[test]
+fn sigterm_during_exec_ends_the_script_and_the_emulator() {
+    let mut served =
+        support::serve::Served::start(["--listen", "127.0.0.1:0", "--exec", "sleep 30"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    served.signal("TERM");
+    let status = served.wait_within(std::time::Duration::from_secs(5));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "stopped promptly");
+}

@@ -1118,3 +1118,55 @@ async fn the_page_in_a_real_browser() {
     assert!(!dom.contains("<script"), "{dom}");
     running.shutdown().await;
 }
+
+/// A call under way when the log is reset records its answer in no entry
+/// of the new log.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_during_a_call_leaves_the_new_log_alone() {
+    use cloud_report_proto::emulator::{Answer, Fault};
+    let running = Emulator::start(Config::default()).await.unwrap();
+    let emulator = running.emulator().clone();
+    let service = "reset.example.com";
+    emulator
+        .add_fault(
+            service,
+            Fault::from_json(r#"{"method": "check", "delay": "0.5s"}"#).unwrap(),
+        )
+        .unwrap();
+    let url = format!("{}/v1/services/{service}:check", running.url());
+    let check = |id: &str| json!({"operation": {"operationId": id, "consumerId": "project:p", "startTime": "2024-01-01T00:00:00Z"}});
+    let slow = {
+        let (url, body) = (url.clone(), check("slow"));
+        tokio::spawn(async move {
+            plain_http()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    emulator.reset();
+    let fast = plain_http()
+        .post(&url)
+        .json(&check("fast"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fast.status(), 200);
+    assert_eq!(slow.await.unwrap(), 200);
+    let logged = emulator.requests(service);
+    assert_eq!(logged.len(), 1);
+    assert!(matches!(logged[0].answer, Answer::Response(_)));
+    let cloud_report_proto::emulator::ReceivedMessage::Check(request) = &logged[0].request else {
+        panic!("a check");
+    };
+    assert_eq!(request.operation.as_ref().unwrap().operation_id, "fast");
+    assert!(
+        logged[0].latency.unwrap() < Duration::from_millis(400),
+        "the fast call's own latency"
+    );
+    running.shutdown().await;
+}

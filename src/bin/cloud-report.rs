@@ -654,7 +654,7 @@ fn serve(
     }
     let scheme = if tls.is_some() { "TLS" } else { "plain text" };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start tokio: {e}"))?;
-    runtime.block_on(async move {
+    let ended = runtime.block_on(async move {
         let mut signals = Signals::new()?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -671,7 +671,11 @@ fn serve(
         tokio::pin!(serving);
         // With --exec, the script's run ends the emulator as a signal does.
         let has_tls = tls.is_some();
-        let mut script = exec.map(|script| tokio::spawn(run_script(script, bound, has_tls)));
+        // The script's process id once it runs, to pass a signal on to.
+        let child = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let mut script = exec.map(|script| {
+            tokio::spawn(run_script(script, bound, has_tls, child.clone()))
+        });
         let (signal, status) = tokio::select! {
             served = &mut serving => {
                 served.map_err(|e| format!("server failed: {e}"))?;
@@ -690,8 +694,15 @@ fn serve(
             "cloud-report serve: {signal}: no new calls; waiting up to {grace:?} for the calls in flight"
         );
         if let Some(script) = script.take() {
-            // A signal during --exec leaves the script to its own end.
+            // A signal during --exec is passed on to the script, which the
+            // emulator no longer waits for.
             script.abort();
+            let pid = child.load(std::sync::atomic::Ordering::Acquire);
+            if pid != 0 {
+                let _ = std::process::Command::new("kill")
+                    .args(["-s", "TERM", &pid.to_string()])
+                    .status();
+            }
         }
         tokio::select! {
             served = &mut serving => {
@@ -711,13 +722,22 @@ fn serve(
             }
             again = signals.next() => Err(format!("{again} again: stopped at once")),
         }
-    })
+    });
+    // Nothing left running holds the exit up: a script's waiting thread,
+    // an export's, connections being cut.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    ended
 }
 
 /// Waits until the emulator at `bound` answers its health endpoint, then
 /// runs `script` with `sh -c` and the emulator variables set; its exit
 /// status (128 + the signal for one killed by a signal).
-async fn run_script(script: String, bound: std::net::SocketAddr, tls: bool) -> Result<u8, String> {
+async fn run_script(
+    script: String,
+    bound: std::net::SocketAddr,
+    tls: bool,
+    child: std::sync::Arc<std::sync::atomic::AtomicU32>,
+) -> Result<u8, String> {
     // A TLS emulator's CA is not known here; its listener being up is
     // enough. A plain one is asked for its health.
     if !tls {
@@ -733,11 +753,13 @@ async fn run_script(script: String, bound: std::net::SocketAddr, tls: bool) -> R
     }
     let host = bound.to_string();
     let status = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("sh")
+        let mut running = std::process::Command::new("sh")
             .arg("-c")
             .arg(&script)
             .envs(cloud_report_proto::emulator_env::variables(&host))
-            .status()
+            .spawn()?;
+        child.store(running.id(), std::sync::atomic::Ordering::Release);
+        running.wait()
     })
     .await
     .map_err(|e| format!("--exec: {e}"))?

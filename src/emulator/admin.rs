@@ -16,7 +16,7 @@ use super::faults::Fault;
 use super::inspect::{ServiceName, json_answer, json_list};
 use super::requests::{Entry, ReceivedRequest};
 use super::rules::ServiceRules;
-use super::store::{Calls, Live, State as Store};
+use super::store::{Live, State as Store};
 use super::{Emulator, StateError};
 use crate::google::protobuf::Timestamp;
 use crate::google::rpc::Code;
@@ -193,7 +193,11 @@ impl Emulator {
     /// the clock stay.
     pub fn reset(&self) {
         *self.state() = Store::default();
-        *self.calls() = Calls::default();
+        let mut calls = self.calls();
+        // The log's numbering goes on: a call under way records its answer
+        // in no entry of the new log.
+        calls.requests.clear();
+        calls.faults = Default::default();
     }
 
     /// The clock the emulator counts quota windows and stamps requests by.

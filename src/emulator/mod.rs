@@ -223,6 +223,8 @@ pub struct Emulator {
     state: Arc<Mutex<State>>,
     calls: Arc<Mutex<Calls>>,
     started: Started,
+    /// Held while a snapshot is written: one export at a time.
+    exporting: Arc<Mutex<()>>,
 }
 
 /// When an emulator was made, for its uptime.
@@ -273,6 +275,7 @@ impl Emulator {
             state: Arc::default(),
             calls: Arc::default(),
             started: Started::default(),
+            exporting: Arc::default(),
         }
     }
 

@@ -269,6 +269,14 @@ impl RequestLog {
         Some(self.first + self.entries.len() as u64 - 1)
     }
 
+    /// Empties the log and its dropped counts, numbering on.
+    pub(super) fn clear(&mut self) {
+        self.first += self.entries.len() as u64;
+        self.entries.clear();
+        self.bytes = 0;
+        self.dropped.clear();
+    }
+
     /// Adds a whole entry (one restored from a snapshot).
     pub(super) fn push(&mut self, entry: Entry, max_bytes: usize) {
         let cost = entry.cost();

@@ -35,7 +35,9 @@
 //! SHA-256 must be the manifest's, every record must decode, and what is
 //! restored is held to the emulator's bounds as calls are; the first
 //! problem is refused in one line naming the file and the byte offset (or
-//! the manifest's member), and nothing is applied.
+//! the manifest's member), and nothing is applied. A snapshot's service
+//! configurations and state file replace those given on the command line
+//! for the same services.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -68,7 +70,7 @@ const MANIFEST: &str = "manifest.json";
 const CHUNK_BYTES: usize = 1 << 20;
 /// The largest manifest read: its quota windows, state text and faults are
 /// bounded by the emulator's own bounds, far below this.
-const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 
 const SERVICE_TYPE: &str = "type.googleapis.com/google.api.Service";
 const REPORT_TYPE: &str = "type.googleapis.com/google.api.servicecontrol.v1.ReportRequest";
@@ -217,6 +219,11 @@ impl Emulator {
     ///
     /// A file that cannot be written, named.
     pub fn export(&self, dir: &Path) -> Result<SnapshotSummary, SnapshotError> {
+        // One at a time: an export removes the data files of others.
+        let _one = self
+            .exporting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
         // What to write: handles to the encodings, taken under the locks.
         let live = self.live();
@@ -332,7 +339,7 @@ impl Emulator {
         };
         let text = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| SnapshotError(format!("the manifest: {e}")))?;
-        let temporary = dir.join(format!("{MANIFEST}.tmp"));
+        let temporary = dir.join(format!("{MANIFEST}.{id}.tmp"));
         let mut file = File::create(&temporary).map_err(|e| io_error(&temporary, &e))?;
         file.write_all(&text)
             .and_then(|()| file.sync_all())
@@ -373,9 +380,10 @@ impl Emulator {
     /// A missing, corrupt or truncated file, another format or version, a
     /// record that cannot be read, more than the bounds hold, or an
     /// emulator that already keeps something: one line naming the file and
-    /// the byte offset or member. On error nothing is kept: the emulator is
-    /// left empty of stored items (configurations and state loaded from the
-    /// snapshot stay).
+    /// the byte offset or member. A snapshot that cannot be read changes
+    /// nothing; one read whole that the bounds refuse leaves the emulator
+    /// empty of stored items (the configurations and state it carried,
+    /// applied first, stay).
     pub fn import(&self, dir: &Path) -> Result<SnapshotSummary, SnapshotError> {
         {
             let state = self.state();

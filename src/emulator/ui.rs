@@ -239,10 +239,13 @@ impl Emulator {
                     u.allowance
                         .map_or_else(|| "unlimited".to_owned(), |a| a.to_string()),
                     u.window_seconds,
-                    Timestamp {
-                        seconds: i64::try_from(u.window_start).unwrap_or(i64::MAX),
-                        ..Default::default()
-                    },
+                    escape(
+                        &Timestamp {
+                            seconds: i64::try_from(u.window_start).unwrap_or(i64::MAX),
+                            ..Default::default()
+                        }
+                        .to_string()
+                    ),
                 );
             }
             out.push_str("</table>");
@@ -280,7 +283,7 @@ impl Emulator {
                     out,
                     "<tr class=request><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
                      <td class={class}>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                    Timestamp::from(r.receive_time),
+                    escape(&Timestamp::from(r.receive_time).to_string()),
                     r.method,
                     r.wire.as_str(),
                     escape(&r.caller),
