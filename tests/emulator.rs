@@ -1170,3 +1170,70 @@ async fn a_reset_during_a_call_leaves_the_new_log_alone() {
     );
     running.shutdown().await;
 }
+
+/// Apigee's calls are in the request log too, under
+/// `apigee.googleapis.com`, with their answers; faults do not apply to
+/// them.
+#[tokio::test(flavor = "multi_thread")]
+async fn apigee_calls_are_logged_with_their_answers() {
+    use cloud_report_proto::emulator::{APIGEE_SERVICE, Answer, Fault, Method};
+    let running = Emulator::start(
+        Config::default().service_config(
+            cloud_report_proto::service_config::ServiceConfig::from_yaml(include_str!(
+                "../examples/service-config.yaml"
+            ))
+            .unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
+    let http = plain_http();
+    let status = http
+        .post(format!(
+            "{}/v1/organizations/acme/instances/i1:reportStatus",
+            running.url()
+        ))
+        .json(&json!({"instanceUid": "u-1", "reportTime": "2024-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let refused = http
+        .post(format!(
+            "{}/v1/organizations/acme/instances/i1:reportStatus",
+            running.url()
+        ))
+        .json(&json!({"instanceUid": "u-1"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(refused, 400);
+    let logged = running.emulator().requests(APIGEE_SERVICE);
+    assert_eq!(logged.len(), 2);
+    assert_eq!(logged[0].method, Method::ReportInstanceStatus);
+    assert!(matches!(logged[0].answer, Answer::Response(_)));
+    assert!(
+        matches!(&logged[1].answer, Answer::Error { message, .. } if message.contains("report_time"))
+    );
+    let listed: Value = http
+        .get(format!(
+            "{}/emulator/v1/services/{APIGEE_SERVICE}/requests?method=reportStatus",
+            running.url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["requests"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+    assert_eq!(listed["requests"][0]["request"]["instanceUid"], "u-1");
+    assert!(Fault::from_json(r#"{"method": "reportStatus", "httpStatus": 503}"#).is_err());
+    running.shutdown().await;
+}

@@ -22,10 +22,16 @@ impl RuntimeService for Emulator {
         request: Request<apigee::ReportInstanceStatusRequest>,
     ) -> Result<Response<apigee::ReportInstanceStatusResponse>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
-        self.keep_status(request.into_inner())?;
-        Ok(Response::new(apigee::ReportInstanceStatusResponse {
-            ..Default::default()
-        }))
+        let (_, _, logged) = self.receive(
+            super::Method::ReportInstanceStatus,
+            super::APIGEE_SERVICE,
+            &request,
+        );
+        let answer = self
+            .keep_status(request.into_inner())
+            .map(|()| Response::new(apigee::ReportInstanceStatusResponse::default()));
+        logged.answered(&answer);
+        answer
     }
 }
 
@@ -118,6 +124,37 @@ impl DeploymentService for Emulator {
         request: Request<apigee::GenerateDeployChangeReportRequest>,
     ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
+        let (_, _, logged) = self.receive(
+            super::Method::GenerateDeployChangeReport,
+            super::APIGEE_SERVICE,
+            &request,
+        );
+        let answer = self.deploy_change_report(request);
+        logged.answered(&answer);
+        answer
+    }
+
+    async fn generate_undeploy_change_report(
+        &self,
+        request: Request<apigee::GenerateUndeployChangeReportRequest>,
+    ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
+        self.authorize(request.metadata().as_ref())?;
+        let (_, _, logged) = self.receive(
+            super::Method::GenerateUndeployChangeReport,
+            super::APIGEE_SERVICE,
+            &request,
+        );
+        let answer = self.undeploy_change_report(request);
+        logged.answered(&answer);
+        answer
+    }
+}
+
+impl Emulator {
+    fn deploy_change_report(
+        &self,
+        request: Request<apigee::GenerateDeployChangeReportRequest>,
+    ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
         let request = request.into_inner();
         let live = self.live();
         let (org, target) = Self::deployment_target(&live, &request.name)?;
@@ -126,11 +163,10 @@ impl DeploymentService for Emulator {
         ))
     }
 
-    async fn generate_undeploy_change_report(
+    fn undeploy_change_report(
         &self,
         request: Request<apigee::GenerateUndeployChangeReportRequest>,
     ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
-        self.authorize(request.metadata().as_ref())?;
         let request = request.into_inner();
         let live = self.live();
         let (org, target) = Self::deployment_target(&live, &request.name)?;

@@ -15,8 +15,65 @@ use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::rpc::Code;
 use crate::rest::Abort;
 
-/// A method of Service Control the emulator serves, as the request log and
-/// faults name it.
+/// Runs `$body` with `$m` the type of `$method`'s request, or of its
+/// response when `$response`: the one place a method's message types are
+/// named.
+macro_rules! by_method {
+    ($method:expr, $response:expr, $m:ident => $body:expr) => {{
+        use crate::google::api::servicecontrol::v1 as sc_;
+        use crate::google::cloud::apigee::v1 as apigee_;
+        match ($method, $response) {
+            (Method::Check, false) => {
+                type $m = sc_::CheckRequest;
+                $body
+            }
+            (Method::Check, true) => {
+                type $m = sc_::CheckResponse;
+                $body
+            }
+            (Method::AllocateQuota, false) => {
+                type $m = sc_::AllocateQuotaRequest;
+                $body
+            }
+            (Method::AllocateQuota, true) => {
+                type $m = sc_::AllocateQuotaResponse;
+                $body
+            }
+            (Method::Report, false) => {
+                type $m = sc_::ReportRequest;
+                $body
+            }
+            (Method::Report, true) => {
+                type $m = sc_::ReportResponse;
+                $body
+            }
+            (Method::ReportInstanceStatus, false) => {
+                type $m = apigee_::ReportInstanceStatusRequest;
+                $body
+            }
+            (Method::ReportInstanceStatus, true) => {
+                type $m = apigee_::ReportInstanceStatusResponse;
+                $body
+            }
+            (Method::GenerateDeployChangeReport, false) => {
+                type $m = apigee_::GenerateDeployChangeReportRequest;
+                $body
+            }
+            (Method::GenerateUndeployChangeReport, false) => {
+                type $m = apigee_::GenerateUndeployChangeReportRequest;
+                $body
+            }
+            (Method::GenerateDeployChangeReport | Method::GenerateUndeployChangeReport, true) => {
+                type $m = apigee_::DeploymentChangeReport;
+                $body
+            }
+        }
+    }};
+}
+
+/// A method the emulator serves, as the request log and faults name it:
+/// Service Control's (which faults apply to) and Apigee's (logged under
+/// the service [`APIGEE_SERVICE`](super::APIGEE_SERVICE)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Method {
@@ -26,22 +83,71 @@ pub enum Method {
     AllocateQuota,
     /// `services.report`.
     Report,
+    /// Apigee's `organizations.instances.reportStatus`.
+    ReportInstanceStatus,
+    /// Apigee's `...deployments.generateDeployChangeReport`.
+    GenerateDeployChangeReport,
+    /// Apigee's `...deployments.generateUndeployChangeReport`.
+    GenerateUndeployChangeReport,
 }
 
 impl Method {
-    /// `check`, `allocateQuota` or `report`: the REST method's name.
+    /// The REST method's name: `check`, `allocateQuota`, `report`,
+    /// `reportStatus`, `generateDeployChangeReport`,
+    /// `generateUndeployChangeReport`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Check => "check",
             Self::AllocateQuota => "allocateQuota",
             Self::Report => "report",
+            Self::ReportInstanceStatus => "reportStatus",
+            Self::GenerateDeployChangeReport => "generateDeployChangeReport",
+            Self::GenerateUndeployChangeReport => "generateUndeployChangeReport",
         }
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [Self::Check, Self::AllocateQuota, Self::Report]
-            .into_iter()
-            .find(|m| m.as_str() == name)
+        [
+            Self::Check,
+            Self::AllocateQuota,
+            Self::Report,
+            Self::ReportInstanceStatus,
+            Self::GenerateDeployChangeReport,
+            Self::GenerateUndeployChangeReport,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == name)
+    }
+
+    /// A message of the method, encoded (its request, or its response when
+    /// `response`), written in canonical JSON.
+    pub(super) fn json_of(self, encoded: &[u8], response: bool) -> Result<Vec<u8>, String> {
+        use crate::json::to_vec;
+        fn json<M: Message + Default + crate::json::WriteJson>(
+            encoded: &[u8],
+        ) -> Result<Vec<u8>, String> {
+            let message = M::decode(encoded).map_err(|e| e.to_string())?;
+            to_vec(&message).map_err(|e| e.to_string())
+        }
+        by_method!(self, response, M => json::<M>(encoded))
+    }
+
+    /// A message of the method from canonical JSON (its request, or its
+    /// response when `response`), encoded.
+    pub(super) fn binary_of(self, json: &str, response: bool) -> Result<Vec<u8>, String> {
+        fn binary<M: Message + Default + crate::json::ReadJson>(
+            json: &str,
+        ) -> Result<Vec<u8>, String> {
+            crate::json::from_str::<M>(json)
+                .map(|m| m.encode_to_vec())
+                .map_err(|e| e.to_string())
+        }
+        by_method!(self, response, M => binary::<M>(json))
+    }
+
+    /// Whether faults apply to it (Service Control's methods).
+    pub(super) fn takes_faults(self) -> bool {
+        matches!(self, Self::Check | Self::AllocateQuota | Self::Report)
     }
 }
 
@@ -54,11 +160,11 @@ impl std::fmt::Display for Method {
 impl std::str::FromStr for Method {
     type Err = FaultError;
 
-    /// `check`, `allocateQuota` or `report`.
+    /// A method's name ([`Method::as_str`]).
     fn from_str(text: &str) -> Result<Self, FaultError> {
         Self::parse(text).ok_or_else(|| {
             error(format!(
-                "\"{}\" is not check, allocateQuota or report",
+                "\"{}\" is not check, allocateQuota, report, reportStatus, generateDeployChangeReport or generateUndeployChangeReport",
                 crate::rest::clip(text)
             ))
         })
@@ -180,6 +286,11 @@ impl Fault {
     /// response that is not the method's response message, a delay over an
     /// hour.
     pub fn new(method: Method, action: Action) -> Result<Self, FaultError> {
+        if !method.takes_faults() {
+            return Err(error(format!(
+                "method: faults apply to check, allocateQuota and report, not {method}"
+            )));
+        }
         match &action {
             Action::Status { code: Code::Ok, .. } => {
                 return Err(error("status.code: OK is not a fault"));
@@ -193,14 +304,7 @@ impl Fault {
                 return Err(error("checkError: only a check answers with check errors"));
             }
             Action::Response(encoded) => {
-                let decoded = match method {
-                    Method::Check => sc::CheckResponse::decode(&encoded[..]).map(drop),
-                    Method::AllocateQuota => {
-                        sc::AllocateQuotaResponse::decode(&encoded[..]).map(drop)
-                    }
-                    Method::Report => sc::ReportResponse::decode(&encoded[..]).map(drop),
-                };
-                decoded.map_err(|e| {
+                method.json_of(encoded, true).map_err(|e| {
                     error(format!(
                         "response: not a {} response message: {e}",
                         method.as_str()
@@ -328,13 +432,10 @@ impl Fault {
             actions.push(Action::CheckError(code));
         }
         if let Some(response) = spec.response {
-            let text = response.to_string();
-            let encoded = match method {
-                Method::Check => encode::<sc::CheckResponse>(&text),
-                Method::AllocateQuota => encode::<sc::AllocateQuotaResponse>(&text),
-                Method::Report => encode::<sc::ReportResponse>(&text),
-            }?;
-            actions.push(Action::Response(encoded));
+            let encoded = method
+                .binary_of(&response.to_string(), true)
+                .map_err(|e| error(format!("response: {e}")))?;
+            actions.push(Action::Response(Bytes::from(encoded)));
         }
         if let Some(delay) = spec.delay {
             let duration: crate::google::protobuf::Duration =
@@ -411,12 +512,12 @@ impl Fault {
             Action::HttpStatus(n) => out["httpStatus"] = (*n).into(),
             Action::CheckError(code) => out["checkError"] = code.as_str_name().into(),
             Action::Response(encoded) => {
-                let written = match self.method {
-                    Method::Check => json_of::<sc::CheckResponse>(encoded),
-                    Method::AllocateQuota => json_of::<sc::AllocateQuotaResponse>(encoded),
-                    Method::Report => json_of::<sc::ReportResponse>(encoded),
-                };
-                out["response"] = written;
+                out["response"] = self
+                    .method
+                    .json_of(encoded, true)
+                    .ok()
+                    .and_then(|json| serde_json::from_slice(&json).ok())
+                    .unwrap_or_default();
             }
             Action::Delay(d) => {
                 let d = crate::google::protobuf::Duration::try_from(*d).unwrap_or_default();
@@ -433,19 +534,6 @@ impl Fault {
         }
         out
     }
-}
-
-fn encode<M: Message + Default + crate::json::ReadJson>(text: &str) -> Result<Bytes, FaultError> {
-    let message: M = crate::json::from_str(text).map_err(|e| error(format!("response: {e}")))?;
-    Ok(Bytes::from(message.encode_to_vec()))
-}
-
-fn json_of<M: Message + Default + crate::json::WriteJson>(encoded: &[u8]) -> serde_json::Value {
-    M::decode(encoded)
-        .ok()
-        .and_then(|m| crate::json::to_string(&m).ok())
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default()
 }
 
 /// A fault waiting for calls, with its generator when it draws.

@@ -123,6 +123,11 @@ pub use ui::UI_PATH;
 use rules::ServiceRules;
 use store::{Calls, Live, State, decode_stored};
 
+/// The service the request log files Apigee's calls under (the Apigee
+/// API's own service name): `GET
+/// /emulator/v1/services/apigee.googleapis.com/requests` lists them.
+pub const APIGEE_SERVICE: &str = "apigee.googleapis.com";
+
 /// The largest `ReportRequest` accepted, encoded: the documented 1 MB.
 pub const MAX_REPORT_BYTES: usize = 1_000_000;
 

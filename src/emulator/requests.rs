@@ -35,6 +35,14 @@ pub enum ReceivedMessage {
     AllocateQuota(sc::AllocateQuotaRequest),
     /// A `services.report` request.
     Report(sc::ReportRequest),
+    /// An Apigee `instances.reportStatus` request.
+    ReportInstanceStatus(crate::google::cloud::apigee::v1::ReportInstanceStatusRequest),
+    /// An Apigee `generateDeployChangeReport` request.
+    GenerateDeployChangeReport(crate::google::cloud::apigee::v1::GenerateDeployChangeReportRequest),
+    /// An Apigee `generateUndeployChangeReport` request.
+    GenerateUndeployChangeReport(
+        crate::google::cloud::apigee::v1::GenerateUndeployChangeReportRequest,
+    ),
 }
 
 /// One request the emulator received, from [`Emulator::requests`](super::Emulator::requests).
@@ -121,6 +129,8 @@ impl Entry {
                 .next()
                 .map(|o| o.consumer_id)
                 .unwrap_or_default(),
+            // Apigee's calls name no consumer.
+            _ => String::new(),
         }
     }
 
@@ -142,6 +152,15 @@ impl Entry {
             Method::Check => ReceivedMessage::Check(decode_stored(bytes)),
             Method::AllocateQuota => ReceivedMessage::AllocateQuota(decode_stored(bytes)),
             Method::Report => ReceivedMessage::Report(decode_stored(bytes)),
+            Method::ReportInstanceStatus => {
+                ReceivedMessage::ReportInstanceStatus(decode_stored(bytes))
+            }
+            Method::GenerateDeployChangeReport => {
+                ReceivedMessage::GenerateDeployChangeReport(decode_stored(bytes))
+            }
+            Method::GenerateUndeployChangeReport => {
+                ReceivedMessage::GenerateUndeployChangeReport(decode_stored(bytes))
+            }
         };
         ReceivedRequest {
             method: self.method,
@@ -160,13 +179,7 @@ impl Entry {
     /// canonical JSON; `latency` and the answer absent while the call is
     /// under way, `fault` when none applied.
     pub(super) fn to_json(&self) -> Result<Vec<u8>, String> {
-        use crate::json::to_vec;
-        let request = match self.received().request {
-            ReceivedMessage::Check(m) => to_vec(&m),
-            ReceivedMessage::AllocateQuota(m) => to_vec(&m),
-            ReceivedMessage::Report(m) => to_vec(&m),
-        }
-        .map_err(|e| e.to_string())?;
+        let request = self.method.json_of(&self.encoded, false)?;
         let mut tail = format!(
             ",\"caller\":{},\"status\":\"{}\"",
             serde_json::Value::from(self.caller.as_str()),
@@ -182,14 +195,7 @@ impl Entry {
         }
         match &self.answer {
             Answer::Response(bytes) => {
-                let response = match self.method {
-                    Method::Check => to_vec(&decode_stored::<sc::CheckResponse>(bytes)),
-                    Method::AllocateQuota => {
-                        to_vec(&decode_stored::<sc::AllocateQuotaResponse>(bytes))
-                    }
-                    Method::Report => to_vec(&decode_stored::<sc::ReportResponse>(bytes)),
-                }
-                .map_err(|e| e.to_string())?;
+                let response = self.method.json_of(bytes, true)?;
                 tail.push_str(",\"response\":");
                 tail.push_str(&String::from_utf8_lossy(&response));
             }

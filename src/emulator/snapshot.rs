@@ -777,28 +777,7 @@ fn logged_request(line: &[u8]) -> Result<Entry, String> {
     let time = std::time::SystemTime::try_from(time)
         .map_err(|_| "receiveTime: out of range".to_owned())?;
     let binary = |json: &serde_json::Value, response: bool| -> Result<Vec<u8>, String> {
-        let text = json.to_string();
-        let read = match (method, response) {
-            (Method::Check, false) => {
-                crate::json::from_str::<sc::CheckRequest>(&text).map(|m| m.encode_to_vec())
-            }
-            (Method::AllocateQuota, false) => {
-                crate::json::from_str::<sc::AllocateQuotaRequest>(&text).map(|m| m.encode_to_vec())
-            }
-            (Method::Report, false) => {
-                crate::json::from_str::<sc::ReportRequest>(&text).map(|m| m.encode_to_vec())
-            }
-            (Method::Check, true) => {
-                crate::json::from_str::<sc::CheckResponse>(&text).map(|m| m.encode_to_vec())
-            }
-            (Method::AllocateQuota, true) => {
-                crate::json::from_str::<sc::AllocateQuotaResponse>(&text).map(|m| m.encode_to_vec())
-            }
-            (Method::Report, true) => {
-                crate::json::from_str::<sc::ReportResponse>(&text).map(|m| m.encode_to_vec())
-            }
-        };
-        read.map_err(|e| e.to_string())
+        method.binary_of(&json.to_string(), response)
     };
     let encoded = binary(&line.request, false).map_err(|e| format!("request: {e}"))?;
     let answer = match (line.status.as_str(), line.response, line.error) {

@@ -119,6 +119,8 @@ fn answered(method: super::Method, bytes: &[u8]) -> (&'static str, String) {
                 format!("report error for {}: {message}", e.operation_id)
             })
             .collect(),
+        // Apigee's answers carry no errors beside the status.
+        _ => Vec::new(),
     };
     if errors.is_empty() {
         ("ok", "OK".to_owned())
@@ -159,6 +161,11 @@ impl Emulator {
         }
         for service in &health.services {
             self.service_section(&mut out, service);
+        }
+        // Apigee's calls, logged under the API's service name.
+        let apigee = super::APIGEE_SERVICE;
+        if !health.services.iter().any(|s| s == apigee) && !self.requests(apigee).is_empty() {
+            self.service_section(&mut out, apigee);
         }
         self.apigee_section(&mut out);
         out.push_str("</body></html>");
@@ -269,6 +276,7 @@ impl Emulator {
                     ReceivedMessage::Report(m) => {
                         m.operations.first().map(|o| o.consumer_id.clone())
                     }
+                    _ => None,
                 }
                 .unwrap_or_default();
                 let (class, answer) = match &r.answer {
