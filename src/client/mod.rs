@@ -403,7 +403,7 @@ impl Client {
                 })
             }
             Err(status) => {
-                let fails_open = inner.check_fail_open && is_unavailable(&status);
+                let fails_open = inner.check_fails_open(&status);
                 // What earlier requests used is owed whatever happens; this
                 // request's own usage only if it goes on (failing open).
                 // Either goes again under the call's operation id: a server
@@ -420,19 +420,11 @@ impl Client {
                     inner.owe(key, usage);
                 }
                 if fails_open {
-                    bump(&inner.stats.check_failed_open);
                     tracing::warn!(service = %inner.service_name, %status, "Service Control Check failed; failing open");
-                    return Ok(CheckAnswer {
-                        response: Arc::default(),
-                        source: Source::FailedOpen(status),
-                    });
+                } else {
+                    tracing::warn!(service = %inner.service_name, %status, "Service Control Check failed; the request is refused");
                 }
-                bump(&inner.stats.check_failures);
-                tracing::warn!(service = %inner.service_name, %status, "Service Control Check failed; the request is refused");
-                Ok(CheckAnswer {
-                    response: Arc::default(),
-                    source: Source::Failed(status),
-                })
+                Ok(inner.failed_check(status, fails_open))
             }
         }
     }
@@ -625,21 +617,35 @@ impl Inner {
         request: &CheckRequest,
         status: tonic::Status,
     ) -> Result<CheckAnswer, tonic::Status> {
-        if self.check_fail_open && is_unavailable(&status) {
-            if let Some(usage) = usage_of(request).and_then(|u| self.check.restore_unkeyed(u)) {
-                self.send_usage(usage);
-            }
-            bump(&self.stats.check_failed_open);
-            return Ok(CheckAnswer {
-                response: Arc::default(),
-                source: Source::FailedOpen(status),
-            });
+        let fails_open = self.check_fails_open(&status);
+        if fails_open
+            && let Some(usage) = usage_of(request).and_then(|u| self.check.restore_unkeyed(u))
+        {
+            self.send_usage(usage);
         }
-        bump(&self.stats.check_failures);
-        Ok(CheckAnswer {
+        Ok(self.failed_check(status, fails_open))
+    }
+
+    /// Whether a Check that failed so lets its request through: failing
+    /// open, on a failure that is UNAVAILABLE ([`is_unavailable`]).
+    fn check_fails_open(&self, status: &tonic::Status) -> bool {
+        self.check_fail_open && is_unavailable(status)
+    }
+
+    /// The answer to a Check whose call failed, counted: let through or
+    /// refused.
+    fn failed_check(&self, status: tonic::Status, fails_open: bool) -> CheckAnswer {
+        let source = if fails_open {
+            bump(&self.stats.check_failed_open);
+            Source::FailedOpen(status)
+        } else {
+            bump(&self.stats.check_failures);
+            Source::Failed(status)
+        };
+        CheckAnswer {
             response: Arc::default(),
-            source: Source::Failed(status),
-        })
+            source,
+        }
     }
 
     /// Refuses a request of another service, or any once shut down.

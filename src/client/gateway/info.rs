@@ -64,8 +64,18 @@ impl ApiKeyState {
     /// an answer, is `NotChecked`.
     pub fn of_check(outcome: &Result<crate::client::CheckAnswer, tonic::Status>) -> Self {
         match outcome {
-            Ok(answer) if answer.api_key_checked() => Self::of_response(&answer.response),
-            _ => Self::NotChecked,
+            Ok(answer) => Self::of_answer(answer),
+            Err(_) => Self::NotChecked,
+        }
+    }
+
+    /// The state a Check's answer gives (`NotChecked` for a failed call);
+    /// see [`of_check`](Self::of_check).
+    pub fn of_answer(answer: &crate::client::CheckAnswer) -> Self {
+        if answer.api_key_checked() {
+            Self::of_response(&answer.response)
+        } else {
+            Self::NotChecked
         }
     }
 
@@ -261,7 +271,6 @@ impl ReportInfo {
         outcome: &Result<crate::client::CheckAnswer, tonic::Status>,
     ) -> Self {
         let mut info = Self::new(call);
-        info.api_key_state = ApiKeyState::of_check(outcome);
         if let Ok(answer) = outcome {
             info.record_check(answer);
         }
@@ -272,11 +281,7 @@ impl ReportInfo {
     /// ([`ApiKeyState::of_check`]), the key's uid and the consumer's
     /// project number when Service Control gave them.
     pub fn record_check(&mut self, answer: &crate::client::CheckAnswer) {
-        self.api_key_state = if answer.api_key_checked() {
-            ApiKeyState::of_response(&answer.response)
-        } else {
-            ApiKeyState::NotChecked
-        };
+        self.api_key_state = ApiKeyState::of_answer(answer);
         if let Some(check_info) = &answer.response.check_info {
             self.api_key_uid.clone_from(&check_info.api_key_uid);
             self.consumer_project_number = check_info
