@@ -571,6 +571,11 @@ impl Faults {
             .collect()
     }
 
+    /// Whether no fault waits.
+    pub(super) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     pub(super) fn add(&mut self, service: &str, fault: Fault) -> bool {
         if self.count >= MAX_FAULTS {
             return false;

@@ -86,14 +86,8 @@ pub(super) fn route(emulator: Emulator) -> axum::Router {
             HEALTH_PATH,
             get(
                 |axum::extract::State(emulator): axum::extract::State<Emulator>| async move {
-                    let body = serde_json::to_vec(&emulator.health()).unwrap_or_default();
-                    (
-                        [(
-                            http::header::CONTENT_TYPE,
-                            http::HeaderValue::from_static("application/json; charset=utf-8"),
-                        )],
-                        body,
-                    )
+                    let health = serde_json::to_value(emulator.health()).unwrap_or_default();
+                    super::inspect::json_answer(&health)
                 },
             )
             .fallback(super::inspect::inspection_method_not_allowed),

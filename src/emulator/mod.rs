@@ -514,14 +514,7 @@ impl Emulator {
     /// `anonymous` for none.
     fn caller(&self, headers: &http::HeaderMap) -> String {
         use base64::Engine as _;
-        let Some(token) = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.get(..7)
-                    .filter(|s| s.eq_ignore_ascii_case("bearer "))
-                    .map(|_| v[7..].trim())
-            })
+        let Some(token) = crate::rest::bearer(headers).and_then(|t| std::str::from_utf8(t).ok())
         else {
             return "anonymous".to_owned();
         };

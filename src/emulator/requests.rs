@@ -45,6 +45,21 @@ pub enum ReceivedMessage {
     ),
 }
 
+impl ReceivedMessage {
+    /// The consumer the request names: a Check's or AllocateQuota's
+    /// operation's, a report's first operation's; none for Apigee's calls.
+    pub fn consumer(&self) -> &str {
+        match self {
+            Self::Check(m) => m.operation.as_ref().map_or("", |o| &o.consumer_id),
+            Self::AllocateQuota(m) => m.allocate_operation.as_ref().map_or("", |o| &o.consumer_id),
+            Self::Report(m) => m.operations.first().map_or("", |o| &o.consumer_id),
+            Self::ReportInstanceStatus(_)
+            | Self::GenerateDeployChangeReport(_)
+            | Self::GenerateUndeployChangeReport(_) => "",
+        }
+    }
+}
+
 /// One request the emulator received, from [`Emulator::requests`](super::Emulator::requests).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -117,21 +132,7 @@ impl Entry {
 
     /// The consumer the request names (a report's first operation's).
     pub(super) fn consumer(&self) -> String {
-        match self.received().request {
-            ReceivedMessage::Check(m) => m.operation.map(|o| o.consumer_id).unwrap_or_default(),
-            ReceivedMessage::AllocateQuota(m) => m
-                .allocate_operation
-                .map(|o| o.consumer_id)
-                .unwrap_or_default(),
-            ReceivedMessage::Report(m) => m
-                .operations
-                .into_iter()
-                .next()
-                .map(|o| o.consumer_id)
-                .unwrap_or_default(),
-            // Apigee's calls name no consumer.
-            _ => String::new(),
-        }
+        self.received().request.consumer().to_owned()
     }
 
     /// The answer's status name: `OK`, an error's code name, `PENDING` or
@@ -346,6 +347,11 @@ impl RequestLog {
     }
 
     /// A service's entries, oldest first (sharing their encodings).
+    /// Whether a service has entries.
+    pub(super) fn has(&self, service: &str) -> bool {
+        self.entries.iter().any(|e| e.service == service)
+    }
+
     pub(super) fn of(&self, service: &str) -> Vec<Entry> {
         self.entries
             .iter()

@@ -392,7 +392,7 @@ impl Emulator {
                 || !state.statuses.is_empty()
                 || state.bytes > 0
                 || calls.requests.bytes() > 0
-                || !calls.faults.all().is_empty()
+                || !calls.faults.is_empty()
             {
                 return Err(SnapshotError(format!(
                     "{}: a snapshot is restored into an emulator that keeps nothing yet",

@@ -44,6 +44,32 @@ const SKEW_SECONDS: i128 = 60;
 /// The longest a self-signed token may live, in seconds.
 const MAX_LIFETIME_SECONDS: i128 = 3600;
 
+/// What the emulator reads of a service-account key file.
+#[derive(serde::Deserialize)]
+struct KeyFile {
+    r#type: String,
+    client_email: String,
+    private_key_id: Option<String>,
+    private_key: String,
+}
+
+/// A service-account key file and its RSA key, checked.
+fn read_key_file(text: &str) -> Result<(KeyFile, ring::signature::RsaKeyPair), TrustError> {
+    let file: KeyFile = serde_json::from_str(text)
+        .map_err(|e| TrustError(format!("not a service-account key file: {e}")))?;
+    if file.r#type != "service_account" {
+        return Err(TrustError(format!(
+            "type {:?} is not service_account",
+            file.r#type
+        )));
+    }
+    let der = PrivateKeyDer::from_pem_slice(file.private_key.as_bytes())
+        .map_err(|e| TrustError(format!("private_key: {e}")))?;
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(der.secret_der())
+        .map_err(|e| TrustError(format!("private_key: not an RSA key in PKCS#8 ({e})")))?;
+    Ok((file, pair))
+}
+
 /// A service account whose self-signed tokens the emulator accepts.
 #[derive(Clone)]
 pub struct TrustedServiceAccount {
@@ -110,25 +136,7 @@ impl TrustedServiceAccount {
     ///
     /// Not a key file, or its `private_key` is not an RSA key in PKCS#8 PEM.
     pub fn from_key_json(text: &str) -> Result<Self, TrustError> {
-        #[derive(serde::Deserialize)]
-        struct KeyFile {
-            r#type: String,
-            client_email: String,
-            private_key_id: Option<String>,
-            private_key: String,
-        }
-        let file: KeyFile = serde_json::from_str(text)
-            .map_err(|e| TrustError(format!("not a service-account key file: {e}")))?;
-        if file.r#type != "service_account" {
-            return Err(TrustError(format!(
-                "type {:?} is not service_account",
-                file.r#type
-            )));
-        }
-        let der = PrivateKeyDer::from_pem_slice(file.private_key.as_bytes())
-            .map_err(|e| TrustError(format!("private_key: {e}")))?;
-        let pair = ring::signature::RsaKeyPair::from_pkcs8(der.secret_der())
-            .map_err(|e| TrustError(format!("private_key: not an RSA key in PKCS#8 ({e})")))?;
+        let (file, pair) = read_key_file(text)?;
         Ok(Self {
             email: Some(file.client_email),
             key_id: file.private_key_id,
@@ -156,25 +164,12 @@ impl TrustedServiceAccount {
         now: SystemTime,
         lifetime: std::time::Duration,
     ) -> Result<String, TrustError> {
-        #[derive(serde::Deserialize)]
-        struct KeyFile {
-            client_email: String,
-            private_key_id: Option<String>,
-            private_key: String,
-        }
-        // Checked as a key file first, with its own errors.
-        Self::from_key_json(key_json)?;
+        let (file, pair) = read_key_file(key_json)?;
         if lifetime.as_secs() > MAX_LIFETIME_SECONDS as u64 {
             return Err(TrustError(format!(
                 "a token lives at most {MAX_LIFETIME_SECONDS} seconds"
             )));
         }
-        let file: KeyFile = serde_json::from_str(key_json)
-            .map_err(|e| TrustError(format!("not a service-account key file: {e}")))?;
-        let der = PrivateKeyDer::from_pem_slice(file.private_key.as_bytes())
-            .map_err(|e| TrustError(format!("private_key: {e}")))?;
-        let pair = ring::signature::RsaKeyPair::from_pkcs8(der.secret_der())
-            .map_err(|e| TrustError(format!("private_key: not an RSA key in PKCS#8 ({e})")))?;
         let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
         if let Some(kid) = &file.private_key_id {

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Answer, Emulator, ReceivedMessage};
+use super::{Answer, Emulator};
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::protobuf::Timestamp;
 
@@ -164,7 +164,7 @@ impl Emulator {
         }
         // Apigee's calls, logged under the API's service name.
         let apigee = super::APIGEE_SERVICE;
-        if !health.services.iter().any(|s| s == apigee) && !self.requests(apigee).is_empty() {
+        if !health.services.iter().any(|s| s == apigee) && self.calls().requests.has(apigee) {
             self.service_section(&mut out, apigee);
         }
         self.apigee_section(&mut out);
@@ -266,19 +266,7 @@ impl Emulator {
                  <th>caller</th><th>consumer</th><th>answer</th><th>latency</th><th>fault</th></tr>",
             );
             for r in requests.iter().rev().take(MAX_ROWS) {
-                let consumer = match &r.request {
-                    ReceivedMessage::Check(m) => {
-                        m.operation.as_ref().map(|o| o.consumer_id.clone())
-                    }
-                    ReceivedMessage::AllocateQuota(m) => {
-                        m.allocate_operation.as_ref().map(|o| o.consumer_id.clone())
-                    }
-                    ReceivedMessage::Report(m) => {
-                        m.operations.first().map(|o| o.consumer_id.clone())
-                    }
-                    _ => None,
-                }
-                .unwrap_or_default();
+                let consumer = r.request.consumer();
                 let (class, answer) = match &r.answer {
                     Answer::Response(bytes) => answered(r.method, bytes),
                     Answer::Error { code, message } => {
@@ -295,7 +283,7 @@ impl Emulator {
                     r.method,
                     r.wire.as_str(),
                     escape(&r.caller),
-                    escape(&consumer),
+                    escape(consumer),
                     escape(&answer),
                     r.latency
                         .map_or_else(String::new, |l| format!("{:.1} ms", l.as_secs_f64() * 1e3)),
