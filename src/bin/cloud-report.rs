@@ -424,12 +424,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export { url, path, token } => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start tokio: {e}"))?;
-            let answer = runtime
-                .block_on(emulator::request_export(&url, &path, token.as_deref()))
+            let answer = block_on(emulator::request_export(&url, &path, token.as_deref()))?
                 .map_err(|e| e.to_string())?;
             println!("{answer}");
             Ok(ExitCode::SUCCESS)
@@ -457,12 +452,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 ),
                 None => None,
             };
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start tokio: {e}"))?;
-            let health = runtime
-                .block_on(emulator::check_health(&url, ca.as_deref(), timeout))
+            let health = block_on(emulator::check_health(&url, ca.as_deref(), timeout))?
                 .map_err(|e| format!("unhealthy: {e}"))?;
             if print {
                 let text = serde_json::to_string(&health).map_err(|e| e.to_string())?;
@@ -530,6 +520,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs one client call of a command to its end, on a runtime of its own.
+fn block_on<T>(call: impl std::future::Future<Output = T>) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start tokio: {e}"))?;
+    Ok(runtime.block_on(call))
 }
 
 /// The address `--listen` names: an IP and port, or a host name resolved
