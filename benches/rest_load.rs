@@ -1,13 +1,14 @@
 //! REST JSON against gRPC on the same server, report and load generator, side
 //! by side in one run: h2load over h2c on 127.0.0.1 (8 connections x 16
 //! streams), one ESPv2 report (`benches/data/espv2-report.json`), against
-//! the REST gateway over a no-op Service Control, and against the emulator.
+//! the REST gateway over a no-op Service Control, and against the emulator
+//! with its request log off, emptied and full: what the log costs is the
+//! ratio of their rates.
 //!
 //! `cargo bench --bench rest_load --features emulator` (h2load from Debian's
 //! nghttp2-client must be on the PATH). `REST_LOAD_SECONDS` sets each
-//! measurement's duration (default 5), `REST_LOAD_ROUNDS` how many times
-//! the two wires take turns on each server (default 3; the median is
-//! printed).
+//! measurement's duration (default 5), `REST_LOAD_ROUNDS` how many rounds
+//! the servers and wires take turns in (default 3; the median is printed).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -90,6 +91,26 @@ fn h2load(url: &str, body: &std::path::Path, headers: &[&str], seconds: u32) -> 
     (rate, succeeded)
 }
 
+/// The CPU time this process (the servers; h2load is a child of its own)
+/// has used, from `/proc/self/stat` (Linux; zero elsewhere).
+fn cpu_time() -> std::time::Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command's closing parenthesis: utime and stime
+    // are the 12th and 13th of them, in clock ticks (100 a second).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    std::time::Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
 /// The middle of the rates measured (the upper one of an even count).
 fn median(mut rates: Vec<f64>) -> f64 {
     rates.sort_by(f64::total_cmp);
@@ -135,8 +156,9 @@ fn main() {
         addr
     });
     // Room for every report of the run: a full emulator refuses reports.
-    // Once with its request log as it comes (64 MiB, full within the first
-    // seconds, so every call then drops the oldest entry) and once without.
+    // The request log three ways, at its default size (64 MiB): off;
+    // emptied before each measurement (a few seconds fill it); and filled
+    // before each measurement, so that every call drops the oldest entry.
     let start = |log_bytes: usize| {
         runtime
             .block_on(Emulator::start(
@@ -147,13 +169,14 @@ fn main() {
             ))
             .unwrap()
     };
-    let emulator = start(cloud_report_proto::emulator::DEFAULT_MAX_REQUEST_LOG_BYTES);
     let unlogged = start(0);
+    let emptied = start(cloud_report_proto::emulator::DEFAULT_MAX_REQUEST_LOG_BYTES);
+    let full = start(cloud_report_proto::emulator::DEFAULT_MAX_REQUEST_LOG_BYTES);
     // A gRPC error comes with HTTP status 200, so what the servers took is
     // checked: the reports the no-op service was called with; the emulator
     // keeps one operation per id, so it is called once here instead, and
     // must take the report (over REST, a refusal is a 4xx h2load sees).
-    for running in [&emulator, &unlogged] {
+    for running in [&unlogged, &emptied, &full] {
         runtime.block_on(async {
             let mut client = ServiceControllerClient::connect(running.url())
                 .await
@@ -164,54 +187,149 @@ fn main() {
                 .expect("the emulator takes the report");
         });
     }
-    let taken = |name: &str| -> Option<u64> {
-        (!name.starts_with("emulator")).then(|| no_op.0.load(Ordering::Relaxed))
+    let service = report.service_name.clone();
+    let rest_url = |addr: SocketAddr| format!("http://{addr}/v1/services/{service}:report");
+    let grpc_url = |addr: SocketAddr| {
+        format!("http://{addr}/google.api.servicecontrol.v1.ServiceController/Report")
     };
+    const GRPC_HEADERS: &[&str] = &["content-type: application/grpc", "te: trailers"];
+    const REST_HEADERS: &[&str] = &["content-type: application/json"];
+
+    struct Measured<'a> {
+        name: &'static str,
+        addr: SocketAddr,
+        emulator: Option<&'a Emulator>,
+        /// Before each measurement: emptied (`false`) or filled (`true`).
+        fill: Option<bool>,
+        rest: Vec<f64>,
+        grpc: Vec<f64>,
+        /// The servers' CPU time per request answered, in microseconds.
+        rest_cpu: Vec<f64>,
+        grpc_cpu: Vec<f64>,
+    }
+    impl<'a> Measured<'a> {
+        fn new(
+            name: &'static str,
+            addr: SocketAddr,
+            emulator: Option<&'a Emulator>,
+            fill: Option<bool>,
+        ) -> Self {
+            Self {
+                name,
+                addr,
+                emulator,
+                fill,
+                rest: Vec::new(),
+                grpc: Vec::new(),
+                rest_cpu: Vec::new(),
+                grpc_cpu: Vec::new(),
+            }
+        }
+    }
+    let mut servers = [
+        Measured::new("gateway over a no-op service", gateway, None, None),
+        Measured::new(
+            "emulator, request log off",
+            unlogged.addr(),
+            Some(unlogged.emulator()),
+            None,
+        ),
+        Measured::new(
+            "emulator, request log emptied before each run",
+            emptied.addr(),
+            Some(emptied.emulator()),
+            Some(false),
+        ),
+        Measured::new(
+            "emulator, request log full before each run",
+            full.addr(),
+            Some(full.emulator()),
+            Some(true),
+        ),
+    ];
 
     println!(
-        "One ESPv2 report ({} bytes of JSON, {} binary); h2load, h2c, 8 connections x 16 streams, {seconds} s each, the wires in turn {rounds} times, the median of each:\n",
+        "One ESPv2 report ({} bytes of JSON, {} binary); h2load, h2c, 8 connections x 16 streams, {seconds} s each; in each of {rounds} rounds every server takes each wire in turn; the median of each:\n",
         compact.len(),
         binary.len()
     );
-    println!("| server | REST JSON | gRPC | REST / gRPC |");
-    println!("|---|---|---|---|");
-    for (name, addr) in [
-        ("gateway over a no-op service", gateway),
-        ("emulator", emulator.addr()),
-        ("emulator, request log off", unlogged.addr()),
-    ] {
-        let measure = |url: String, body: &std::path::Path, headers: &[&str]| {
-            let before = taken(name);
-            let (rate, succeeded) = h2load(&url, body, headers, seconds);
-            if let (Some(before), Some(after)) = (before, taken(name)) {
-                assert!(
-                    after - before >= succeeded,
-                    "{name}: {succeeded} requests answered, {} taken: some failed",
-                    after - before
-                );
+    // The servers and wires take turns, so that none gets the quieter
+    // moments of a shared machine or a warmer state; the median of each.
+    for _ in 0..rounds {
+        for server in &mut servers {
+            for grpc in [false, true] {
+                let (url, body, headers) = if grpc {
+                    (grpc_url(server.addr), &grpc_body, GRPC_HEADERS)
+                } else {
+                    (rest_url(server.addr), &json_body, REST_HEADERS)
+                };
+                match (server.emulator, server.fill) {
+                    (Some(emulator), Some(false)) => emulator.reset(),
+                    (Some(emulator), Some(true)) => {
+                        // Full once one entry was dropped for room.
+                        while emulator.dropped_requests(&service) == 0 {
+                            h2load(&url, body, headers, 1);
+                        }
+                    }
+                    _ => {}
+                }
+                let before = no_op.0.load(Ordering::Relaxed);
+                let cpu_before = cpu_time();
+                let (rate, succeeded) = h2load(&url, body, headers, seconds);
+                // Per request, counting the warm-up second's too.
+                let requests = rate * f64::from(seconds + 1);
+                let cpu = (cpu_time() - cpu_before).as_secs_f64() * 1e6 / requests;
+                if server.emulator.is_none() {
+                    // Every request the no-op service answered was taken.
+                    let taken = no_op.0.load(Ordering::Relaxed) - before;
+                    assert!(
+                        taken >= succeeded,
+                        "{}: {succeeded} requests answered, {taken} taken: some failed",
+                        server.name
+                    );
+                }
+                if grpc {
+                    server.grpc.push(rate);
+                    server.grpc_cpu.push(cpu);
+                } else {
+                    server.rest.push(rate);
+                    server.rest_cpu.push(cpu);
+                }
             }
-            rate
-        };
-        // The wires take turns, so that neither gets the quieter moments
-        // of a shared machine or the server's warmer state; the median of
-        // each.
-        let (mut rest, mut grpc) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            rest.push(measure(
-                format!("http://{addr}/v1/services/{}:report", report.service_name),
-                &json_body,
-                &["content-type: application/json"],
-            ));
-            grpc.push(measure(
-                format!("http://{addr}/google.api.servicecontrol.v1.ServiceController/Report"),
-                &grpc_body,
-                &["content-type: application/grpc", "te: trailers"],
-            ));
         }
-        let (rest, grpc) = (median(rest), median(grpc));
+    }
+    println!(
+        "| server | REST JSON | gRPC | REST / gRPC | server CPU a request, REST | server CPU a request, gRPC |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let mut medians = Vec::new();
+    let mut cpus = Vec::new();
+    for server in servers {
+        let (rest, grpc) = (median(server.rest), median(server.grpc));
+        let (rest_cpu, grpc_cpu) = (median(server.rest_cpu), median(server.grpc_cpu));
         println!(
-            "| {name} | {rest:.0} req/s | {grpc:.0} req/s | {:.2} |",
+            "| {} | {rest:.0} req/s | {grpc:.0} req/s | {:.2} | {rest_cpu:.1} µs | {grpc_cpu:.1} µs |",
+            server.name,
             rest / grpc
         );
+        medians.push((rest, grpc));
+        cpus.push((rest_cpu, grpc_cpu));
     }
+    let (off, full) = (medians[1], medians[3]);
+    let emptied = medians[2];
+    println!(
+        "\nThe request log's cost, the rate with it over the rate without: emptied {:.2} (REST) {:.2} (gRPC); full {:.2} (REST) {:.2} (gRPC)",
+        emptied.0 / off.0,
+        emptied.1 / off.1,
+        full.0 / off.0,
+        full.1 / off.1
+    );
+    let (off, emptied, full) = (cpus[1], cpus[2], cpus[3]);
+    println!(
+        "and the servers' CPU time a request with it over that without: emptied {:.2} (REST) {:.2} (gRPC); full {:.2} (REST) {:.2} (gRPC)",
+        emptied.0 / off.0,
+        emptied.1 / off.1,
+        full.0 / off.0,
+        full.1 / off.1
+    );
 }

@@ -1018,3 +1018,163 @@ fn sigterm_during_exec_ends_the_script_and_the_emulator() {
     let status = served.wait_within(std::time::Duration::from_secs(5));
     assert_eq!(status.and_then(|s| s.code()), Some(0), "stopped promptly");
 }
+
+/// A report of one operation of about 990 KB (a text log entry).
+fn big_report(id: String) -> Vec<u8> {
+    use cloud_report_proto::google::api::servicecontrol::v1::{
+        LogEntry, Operation, ReportRequest, log_entry,
+    };
+    use cloud_report_proto::google::protobuf::Timestamp;
+    use prost::Message;
+    let time = |seconds| {
+        Some(Timestamp {
+            seconds,
+            ..Default::default()
+        })
+    };
+    ReportRequest {
+        service_name: "memory.example.com".into(),
+        operations: vec![Operation {
+            operation_id: id,
+            operation_name: "big".into(),
+            consumer_id: "project:p".into(),
+            start_time: time(1_700_000_000),
+            end_time: time(1_700_000_001),
+            log_entries: vec![LogEntry {
+                name: "endpoints_log".into(),
+                timestamp: time(1_700_000_000),
+                payload: Some(log_entry::Payload::TextPayload("x".repeat(990_000))),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// Posts a binary report; the HTTP status answered.
+async fn post_report(http: reqwest::Client, url: String, body: Vec<u8>) -> u16 {
+    http.post(url)
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The memory promised: with the store (`--max-bytes`, 512 MiB by default)
+/// and the request log (64 MiB) full of 990 KB reports, a data directory,
+/// an export under way, the page read and reports still arriving (refused,
+/// and logged) at once, and then the snapshot written at SIGTERM, the server's peak
+/// resident memory stays within `--max-bytes` + `--max-request-log-bytes`
+/// + 64 MiB.
+#[test]
+fn a_full_emulator_stays_within_its_memory_bound() {
+    const BOUND_MIB: u64 = 512 + 64 + 64;
+    let dir = std::env::temp_dir().join(format!("cloud-report-memory-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut served = support::serve::Served::start([
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    let url = served.url("/v1/services/memory.example.com:report");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let stored = runtime.block_on(async {
+        let http = support::plain_http();
+        // Four senders until the store refuses them.
+        let senders: Vec<_> = (0..4)
+            .map(|sender| {
+                let (http, url) = (http.clone(), url.clone());
+                tokio::spawn(async move {
+                    let mut taken = 0u32;
+                    loop {
+                        let body = big_report(format!("r-{sender}-{taken}"));
+                        match post_report(http.clone(), url.clone(), body).await {
+                            200 => taken += 1,
+                            429 => return taken,
+                            other => panic!("report answered HTTP {other}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut stored = 0;
+        for sender in senders {
+            stored += sender.await.unwrap();
+        }
+        // Full: an export, the page three times and more reports at once.
+        let export = {
+            let http = http.clone();
+            let url = served.url("/emulator/v1:export");
+            tokio::spawn(async move {
+                http.post(url)
+                    .header("content-type", "application/json")
+                    .body(r#"{"path": "while-full"}"#)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        };
+        // The page open: read three times in turn, as it refreshes.
+        let pages = {
+            let (http, url) = (http.clone(), served.url("/emulator/ui/"));
+            tokio::spawn(async move {
+                for _ in 0..3 {
+                    let page = http.get(&url).send().await.unwrap();
+                    assert_eq!(page.status(), 200);
+                    let page = page.text().await.unwrap();
+                    assert!(page.contains("bytes in all"), "the payloads are cut");
+                }
+            })
+        };
+        // Four senders again, ten reports each.
+        let more: Vec<_> = (0..4)
+            .map(|sender| {
+                let (http, url) = (http.clone(), url.clone());
+                tokio::spawn(async move {
+                    for n in 0..10 {
+                        let body = big_report(format!("more-{sender}-{n}"));
+                        let status = post_report(http.clone(), url.clone(), body).await;
+                        assert_eq!(status, 429, "the store is full");
+                    }
+                })
+            })
+            .collect();
+        assert_eq!(export.await.unwrap(), 200);
+        pages.await.unwrap();
+        for sender in more {
+            sender.await.unwrap();
+        }
+        stored
+    });
+    // 512 MiB of 990 KB operations.
+    assert!(stored > 500, "only {stored} reports stored");
+    // Stopped: the snapshot is written; the peak read until the process
+    // is gone.
+    served.signal("TERM");
+    let mut peak = 0;
+    let status = loop {
+        if let Some(mib) = served.peak_rss_mib() {
+            peak = mib;
+        }
+        if let Some(status) = served.wait_within(std::time::Duration::from_millis(10)) {
+            break status;
+        }
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(dir.join("manifest.json").is_file());
+    assert!(dir.join("while-full/manifest.json").is_file());
+    assert!(
+        peak <= BOUND_MIB,
+        "peak resident memory {peak} MiB, over the bound of {BOUND_MIB} MiB"
+    );
+    eprintln!("{stored} reports stored; peak resident memory {peak} MiB of {BOUND_MIB} MiB");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

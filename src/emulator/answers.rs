@@ -4,7 +4,7 @@
 use prost::Message;
 
 use super::Action;
-use super::store::decode_stored;
+use super::encoded::decode_stored;
 use crate::google::rpc::{Code, Status};
 use crate::rest::CallContext;
 

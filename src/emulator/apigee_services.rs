@@ -7,7 +7,8 @@ use prost::Message;
 use tonic::{Request, Response};
 
 use super::answers::{exhausted, invalid};
-use super::store::{ITEM_OVERHEAD, Live, StoredStatus, time_of};
+use super::encoded::time_of;
+use super::store::{ITEM_OVERHEAD, Live, StoredStatus};
 use super::{Deployment, DeploymentState, Emulator, Organization};
 use crate::google::cloud::apigee::v1 as apigee;
 use crate::google::cloud::apigee::v1::deployment_service_server::DeploymentService;

@@ -75,6 +75,7 @@ mod clock;
 mod config;
 mod consumers;
 mod deployments;
+mod encoded;
 mod faults;
 mod health;
 mod inspect;
@@ -120,8 +121,9 @@ pub use snapshot::{
 pub use trust::{ACCEPTED_AUDIENCES, ACCEPTED_SCOPES, TrustError, TrustedServiceAccount};
 pub use ui::UI_PATH;
 
+use encoded::decode_stored;
 use rules::ServiceRules;
-use store::{Calls, Live, State, decode_stored};
+use store::{Calls, Live, State};
 
 /// The service the request log files Apigee's calls under (the Apigee
 /// API's own service name): `GET
@@ -494,13 +496,13 @@ impl Emulator {
         // Encoded before the store is locked: a report may be megabytes.
         let message = request.get_ref();
         let encoded = requests::RequestLog::fits(service, message.encoded_len(), max)
-            .then(|| Bytes::from(message.encode_to_vec()));
+            .then(|| message.encode_to_vec());
         let mut calls = self.calls();
         let fault = calls.faults.take(service, method);
         let described = fault.as_ref().map(|a| faults::Fault::describe(method, a));
         let seq = calls
             .requests
-            .record(service, method, wire, now, encoded, caller, described, max);
+            .record(service, method, wire, now, encoded, &caller, described, max);
         let logged = Logged {
             emulator: self,
             seq,
@@ -546,18 +548,16 @@ impl Logged<'_> {
     /// Records the call's answer.
     fn answered<T: Message>(mut self, result: &Result<Response<T>, tonic::Status>) {
         let answer = match result {
-            Ok(response) => {
-                requests::Answer::Response(Bytes::from(response.get_ref().encode_to_vec()))
-            }
-            Err(status) => requests::Answer::Error {
+            Ok(response) => Ok(response.get_ref().encode_to_vec()),
+            Err(status) => Err(requests::Answer::Error {
                 code: Code::from_number(status.code() as i32),
                 message: status.message().to_owned(),
-            },
+            }),
         };
         self.record(answer);
     }
 
-    fn record(&mut self, answer: requests::Answer) {
+    fn record(&mut self, answer: Result<Vec<u8>, requests::Answer>) {
         if let Some(seq) = self.seq.take() {
             let max = self.emulator.config.max_request_log_bytes;
             self.emulator
@@ -570,6 +570,6 @@ impl Logged<'_> {
 
 impl Drop for Logged<'_> {
     fn drop(&mut self) {
-        self.record(requests::Answer::Dropped);
+        self.record(Err(requests::Answer::Dropped));
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::store::time_of;
+use super::encoded::time_of;
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::api::servicecontrol::v1::distribution::BucketOption;
 use crate::rest::clip;

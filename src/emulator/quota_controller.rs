@@ -4,7 +4,7 @@
 use tonic::{Request, Response};
 
 use super::answers::{exhausted, invalid, scripted};
-use super::store::decode_stored;
+use super::encoded::decode_stored;
 use super::{Emulator, Method, consumers, quota};
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::api::servicecontrol::v1::quota_controller_server::QuotaController;

@@ -3,21 +3,31 @@
 //! the fault that answered it, the caller and the latency; bounded in bytes
 //! (oldest dropped first, and counted).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
+use super::encoded::decode_stored;
 use super::faults::Method;
-use super::store::decode_stored;
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::rest::WireFormat;
 
-/// What a logged request costs beside its encoding and service name.
-const ENTRY_OVERHEAD: usize = 64;
+/// What a logged request costs beside its encoding and service name: its
+/// entry, twice over for the room the queue of entries grows by.
+const ENTRY_OVERHEAD: usize = 2 * std::mem::size_of::<Entry>();
 /// The most services whose dropped entries are counted: any name may be
 /// called, so the counts are bounded apart from the log.
 const MAX_DROPPED_SERVICES: usize = 1024;
+/// The most names (services, callers) the log keeps one copy of for all
+/// their entries, and the longest; others are copied into each entry.
+const MAX_SHARED_NAMES: usize = 1024;
+const MAX_SHARED_NAME_BYTES: usize = 256;
+/// The size of the chunks the log's encodings are copied into, and the
+/// largest encoding copied (a larger one keeps an allocation of its own).
+const CHUNK_BYTES: usize = 1 << 20;
+const MAX_CHUNKED_BYTES: usize = 64 << 10;
 
 /// What an entry costs: its encoding, its service's name, and the fixed
 /// cost of an entry.
@@ -106,14 +116,14 @@ pub enum Answer {
 /// One entry of the log, the request as encoded.
 #[derive(Clone, Debug)]
 pub(super) struct Entry {
-    pub(super) service: String,
+    pub(super) service: Arc<str>,
     pub(super) method: Method,
     pub(super) wire: WireFormat,
     pub(super) time: SystemTime,
     pub(super) encoded: Bytes,
     pub(super) answer: Answer,
     pub(super) fault: Option<String>,
-    pub(super) caller: String,
+    pub(super) caller: Arc<str>,
     pub(super) latency: Option<std::time::Duration>,
 }
 
@@ -170,7 +180,7 @@ impl Entry {
             request,
             answer: self.answer.clone(),
             fault: self.fault.clone(),
-            caller: self.caller.clone(),
+            caller: self.caller.to_string(),
             latency: self.latency,
         }
     }
@@ -183,7 +193,7 @@ impl Entry {
         let request = self.method.json_of(&self.encoded, false)?;
         let mut tail = format!(
             ",\"caller\":{},\"status\":\"{}\"",
-            serde_json::Value::from(self.caller.as_str()),
+            serde_json::Value::from(&*self.caller),
             self.status()
         );
         if let Some(latency) = self.latency {
@@ -223,10 +233,58 @@ impl Entry {
     }
 }
 
+/// Where the log keeps its encodings: a small one is copied into a chunk of
+/// [`CHUNK_BYTES`], the entry keeping a slice of it, so that the log holds
+/// no allocation per call and dropping the oldest entries frees their
+/// memory a chunk at a time. (They are encoded before the log is locked, so
+/// that calls under way do not wait on each other's encoding.) A chunk lives
+/// while any of its slices does; as entries leave in the order they came,
+/// that is at most two chunks beyond what the log holds.
+#[derive(Debug, Default)]
+struct Chunks {
+    open: BytesMut,
+}
+
+impl Chunks {
+    /// The encoding, kept in the open chunk (a new one when it has no
+    /// room), or as it is when it is larger than [`MAX_CHUNKED_BYTES`].
+    fn keep(&mut self, encoded: Vec<u8>) -> Bytes {
+        if encoded.len() > MAX_CHUNKED_BYTES {
+            return Bytes::from(encoded);
+        }
+        if self.open.capacity() < encoded.len() {
+            self.open = BytesMut::with_capacity(CHUNK_BYTES);
+        }
+        self.open.extend_from_slice(&encoded);
+        self.open.split().freeze()
+    }
+}
+
+/// The names entries carry (their service, their caller), one copy of each
+/// for all the entries that carry it, as far as [`MAX_SHARED_NAMES`] of up
+/// to [`MAX_SHARED_NAME_BYTES`] go.
+#[derive(Debug, Default)]
+struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    fn of(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(name) {
+            return shared.clone();
+        }
+        let name: Arc<str> = Arc::from(name);
+        if name.len() <= MAX_SHARED_NAME_BYTES && self.0.len() < MAX_SHARED_NAMES {
+            self.0.insert(name.clone());
+        }
+        name
+    }
+}
+
 /// The log of every service, oldest first.
 #[derive(Debug, Default)]
 pub(super) struct RequestLog {
     entries: VecDeque<Entry>,
+    chunks: Chunks,
+    names: Names,
     /// The sequence number of the first entry (each entry's is its place
     /// since the log began).
     first: u64,
@@ -252,8 +310,8 @@ impl RequestLog {
         method: Method,
         wire: WireFormat,
         time: SystemTime,
-        encoded: Option<Bytes>,
-        caller: String,
+        encoded: Option<Vec<u8>>,
+        caller: &str,
         fault: Option<String>,
         max_bytes: usize,
     ) -> Option<u64> {
@@ -262,14 +320,14 @@ impl RequestLog {
             return None;
         };
         let entry = Entry {
-            service: service.to_owned(),
+            service: self.names.of(service),
             method,
             wire,
             time,
-            encoded,
+            encoded: self.chunks.keep(encoded),
             answer: Answer::Pending,
             fault,
-            caller,
+            caller: self.names.of(caller),
             latency: None,
         };
         self.push(entry, max_bytes);
@@ -285,7 +343,9 @@ impl RequestLog {
     }
 
     /// Adds a whole entry (one restored from a snapshot).
-    pub(super) fn push(&mut self, entry: Entry, max_bytes: usize) {
+    pub(super) fn push(&mut self, mut entry: Entry, max_bytes: usize) {
+        entry.service = self.names.of(&entry.service);
+        entry.caller = self.names.of(&entry.caller);
         let cost = entry.cost();
         self.make_room(cost, max_bytes);
         self.bytes += cost;
@@ -303,13 +363,13 @@ impl RequestLog {
         }
     }
 
-    /// Records the answer to the call logged as `seq`, while its entry is
-    /// still in the log (an answer past the log's room drops older
-    /// entries, never this one).
+    /// Records the answer to the call logged as `seq` (a response as
+    /// encoded), while its entry is still in the log (an answer past the
+    /// log's room drops older entries, never this one).
     pub(super) fn answer(
         &mut self,
         seq: u64,
-        answer: Answer,
+        answer: Result<Vec<u8>, Answer>,
         latency: std::time::Duration,
         max_bytes: usize,
     ) {
@@ -321,6 +381,10 @@ impl RequestLog {
         };
         let Some(entry) = self.entries.get_mut(index) else {
             return;
+        };
+        let answer = match answer {
+            Ok(response) => Answer::Response(self.chunks.keep(response)),
+            Err(other) => other,
         };
         // In place: the entry's cost before and after.
         let before = entry.cost();
@@ -346,27 +410,71 @@ impl RequestLog {
         }
     }
 
-    /// A service's entries, oldest first (sharing their encodings).
-    /// Whether a service has entries.
-    pub(super) fn has(&self, service: &str) -> bool {
-        self.entries.iter().any(|e| e.service == service)
+    /// The newest `n` of a service's entries, newest first (sharing their
+    /// encodings), and how many it has.
+    pub(super) fn newest(&self, service: &str, n: usize) -> (Vec<Entry>, usize) {
+        let mut total = 0;
+        let mut newest = Vec::new();
+        for entry in self.entries.iter().rev().filter(|e| &*e.service == service) {
+            total += 1;
+            if newest.len() < n {
+                newest.push(entry.clone());
+            }
+        }
+        (newest, total)
     }
 
+    /// Whether a service has entries.
+    pub(super) fn has(&self, service: &str) -> bool {
+        self.entries.iter().any(|e| &*e.service == service)
+    }
+
+    /// A service's entries, oldest first (sharing their encodings).
     pub(super) fn of(&self, service: &str) -> Vec<Entry> {
         self.entries
             .iter()
-            .filter(|e| e.service == service)
+            .filter(|e| &*e.service == service)
             .cloned()
             .collect()
     }
 
-    /// Every entry, oldest first, with its service, and the dropped
-    /// counts by service: what a snapshot keeps.
-    pub(super) fn all(&self) -> (Vec<Entry>, Vec<(String, u64)>) {
+    /// The sequence number the next entry will have.
+    pub(super) fn next_seq(&self) -> u64 {
+        self.first + self.entries.len() as u64
+    }
+
+    /// Entries from `seq` on (from the oldest held, when older ones were
+    /// dropped), before `end`, oldest first, as many as cost up to
+    /// `max_bytes` (at least one): a reader that goes through the log a
+    /// batch at a time keeps no more than a batch of it alive when the log
+    /// drops entries meanwhile. The sequence number to go on from.
+    pub(super) fn batch(&self, seq: u64, end: u64, max_bytes: usize) -> (Vec<Entry>, u64) {
+        let start = seq.max(self.first);
+        let mut next = start;
+        let mut cost = 0;
+        let mut batch = Vec::new();
+        for entry in self
+            .entries
+            .iter()
+            .skip(usize::try_from(start - self.first).unwrap_or(usize::MAX))
+        {
+            if next >= end || (!batch.is_empty() && cost + entry.cost() > max_bytes) {
+                break;
+            }
+            cost += entry.cost();
+            batch.push(entry.clone());
+            next += 1;
+        }
+        (batch, next)
+    }
+
+    /// The dropped counts by service: what a snapshot keeps beside the
+    /// entries.
+    pub(super) fn dropped_counts(&self) -> Vec<(String, u64)> {
         let mut dropped: Vec<(String, u64)> =
             self.dropped.iter().map(|(s, n)| (s.clone(), *n)).collect();
         dropped.sort();
-        (self.entries.iter().cloned().collect(), dropped)
+        dropped
     }
 
     /// Sets a service's dropped count (a snapshot restored).
@@ -386,5 +494,60 @@ impl RequestLog {
     /// How many of a service's entries were dropped for room.
     pub(super) fn dropped(&self, service: &str) -> u64 {
         self.dropped.get(service).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_one(log: &mut RequestLog, service: &str, len: usize, max: usize) -> Option<u64> {
+        let time = SystemTime::UNIX_EPOCH;
+        log.record(
+            service,
+            Method::Report,
+            WireFormat::Grpc,
+            time,
+            Some(vec![7; len]),
+            "anonymous",
+            None,
+            max,
+        )
+    }
+
+    #[test]
+    fn small_encodings_share_a_chunk_and_large_ones_keep_their_own() {
+        let mut log = RequestLog::default();
+        log_one(&mut log, "a.example.com", 100, usize::MAX);
+        log_one(&mut log, "a.example.com", 200, usize::MAX);
+        log_one(&mut log, "a.example.com", MAX_CHUNKED_BYTES + 1, usize::MAX);
+        let (entries, total) = log.newest("a.example.com", 10);
+        assert_eq!(total, 3);
+        let (large, second, first) = (&entries[0], &entries[1], &entries[2]);
+        // One after the other in the same chunk.
+        assert_eq!(first.encoded.as_ptr().wrapping_add(100), second.encoded.as_ptr());
+        assert_eq!(large.encoded.len(), MAX_CHUNKED_BYTES + 1);
+        // One copy of the service's name and of the caller's.
+        assert!(Arc::ptr_eq(&first.service, &second.service));
+        assert!(Arc::ptr_eq(&first.caller, &large.caller));
+    }
+
+    #[test]
+    fn a_batch_goes_on_from_the_oldest_held_and_stops_at_its_end() {
+        let mut log = RequestLog::default();
+        let one = cost("s", 1000) + "anonymous".len();
+        for _ in 0..10 {
+            log_one(&mut log, "s", 1000, 5 * one);
+        }
+        // Five held (5 to 9), five dropped.
+        assert_eq!((log.next_seq(), log.dropped("s")), (10, 5));
+        let (batch, next) = log.batch(0, 8, 2 * one);
+        assert_eq!((batch.len(), next), (2, 7));
+        let (batch, next) = log.batch(next, 8, 2 * one);
+        assert_eq!((batch.len(), next), (1, 8));
+        let (batch, next) = log.batch(next, 8, 2 * one);
+        assert_eq!((batch.len(), next), (0, 8));
+        // At least one, whatever its cost.
+        assert_eq!(log.batch(5, 10, 1).0.len(), 1);
     }
 }

@@ -68,6 +68,8 @@ pub const SNAPSHOT_VERSION: u32 = 1;
 const MANIFEST: &str = "manifest.json";
 /// Operations per `ReportRequest` record: about this many bytes.
 const CHUNK_BYTES: usize = 1 << 20;
+/// About how much of the request log an export reads at a time.
+const LOG_BATCH_BYTES: usize = 1 << 20;
 /// The largest manifest read: its quota windows, state text and faults are
 /// bounded by the emulator's own bounds, far below this.
 const MAX_MANIFEST_BYTES: u64 = 64 << 20;
@@ -167,6 +169,20 @@ impl Writer {
         Ok(())
     }
 
+    /// A line of the request log: `{"service": ...,` then the members the
+    /// log's endpoint gives the entry.
+    fn logged(&mut self, entry: &Entry) -> Result<(), SnapshotError> {
+        let line = entry
+            .to_json()
+            .map_err(|e| SnapshotError(format!("the request log: {e}")))?;
+        let service = serde_json::to_string(&*entry.service).unwrap_or_default();
+        self.write(format!("{{\"service\":{service},").as_bytes())?;
+        self.write(&line[1..])?;
+        self.write(b"\n")?;
+        self.records += 1;
+        Ok(())
+    }
+
     fn finish(self) -> Result<DataFile, SnapshotError> {
         let file = self
             .out
@@ -238,9 +254,13 @@ impl Emulator {
             let statuses: Vec<Bytes> = state.statuses.values().map(|s| s.encoded.clone()).collect();
             (services, statuses, state.quota.snapshot())
         };
-        let ((entries, dropped), faults) = {
+        // The request log is read a batch at a time, up to the entries it
+        // held now: an export keeps no more of it alive than a batch when
+        // calls go on arriving (and dropping the oldest) meanwhile.
+        let (mut seq, end, faults) = {
             let calls = self.calls();
-            (calls.requests.all(), calls.faults.all())
+            let end = calls.requests.next_seq();
+            (0, end, calls.faults.all())
         };
         let id = format!(
             "{:x}-{:x}",
@@ -298,20 +318,18 @@ impl Emulator {
         }
         let store = store.finish()?;
         let mut log = Writer::create(dir, &format!("requests-{id}.jsonl"))?;
-        for entry in &entries {
-            let mut line = entry
-                .to_json()
-                .map_err(|e| SnapshotError(format!("the request log: {e}")))?;
-            // {"service": ..., then the endpoint's members.
-            let service = serde_json::to_string(&entry.service).unwrap_or_default();
-            let mut with_service = format!("{{\"service\":{service},").into_bytes();
-            with_service.extend_from_slice(&line[1..]);
-            line = with_service;
-            line.push(b'\n');
-            log.write(&line)?;
-            log.records += 1;
-            summary.requests += 1;
+        loop {
+            let (entries, next) = self.calls().requests.batch(seq, end, LOG_BATCH_BYTES);
+            if entries.is_empty() {
+                break;
+            }
+            seq = next;
+            for entry in &entries {
+                log.logged(entry)?;
+                summary.requests += 1;
+            }
         }
+        let dropped = self.calls().requests.dropped_counts();
         let requests = log.finish()?;
         let manifest = Manifest {
             format: SNAPSHOT_FORMAT.to_owned(),
@@ -810,14 +828,14 @@ fn logged_request(line: &[u8]) -> Result<Entry, String> {
         None => None,
     };
     Ok(Entry {
-        service: line.service,
+        service: line.service.into(),
         method,
         wire,
         time,
         encoded: Bytes::from(encoded),
         answer,
         fault: line.fault.map(|f| f.to_string()),
-        caller: line.caller,
+        caller: line.caller.into(),
         latency,
     })
 }

@@ -5,14 +5,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use prost::Message;
-
 use super::rules::ServiceRules;
 use super::{
     ConsumerState, DEFAULT_CONFIG_ID, DEFAULT_ROLLOUT_ID, DeploymentState, faults, quota, requests,
 };
-use crate::google::protobuf::Timestamp;
+use bytes::Bytes;
 
 /// What a stored operation or status costs beside its encoding and names:
 /// the entries in the tables that find it.
@@ -90,14 +87,4 @@ impl Live {
             .map_or(DEFAULT_ROLLOUT_ID, String::as_str)
             .to_owned()
     }
-}
-
-/// A message the emulator encoded itself.
-pub(super) fn decode_stored<M: Message + Default>(bytes: &[u8]) -> M {
-    M::decode(bytes).unwrap_or_default()
-}
-
-pub(super) fn time_of(ts: Option<&Timestamp>) -> Option<(i64, i32)> {
-    ts.filter(|t| t.check().is_ok())
-        .map(|t| (t.seconds, t.nanos))
 }

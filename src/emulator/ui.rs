@@ -4,8 +4,11 @@
 //! instance statuses, deployments, the request log with each answer, the
 //! faults waiting), refreshed every few seconds. No script, no external
 //! asset: it works offline and shows the same in any browser. Read-only.
-//! Every value reported is escaped, so a label holding `<script>` stays
-//! text. Behind the token check like the other endpoints.
+//! Every value reported is clipped and escaped, so a label holding
+//! `<script>` stays text and a megabyte payload takes a line. Only the
+//! newest rows of each table are read, one at a time: a page costs what it
+//! shows, not what the emulator holds. Behind the token check like the
+//! other endpoints.
 
 use std::fmt::Write as _;
 
@@ -23,10 +26,19 @@ const MAX_ROWS: usize = 200;
 /// Seconds between refreshes.
 const REFRESH_SECONDS: u32 = 5;
 
-/// Text escaped for HTML, in content and in quoted attributes.
+/// The most characters of one value shown; a longer one is cut and its
+/// length said.
+const MAX_VALUE_CHARS: usize = 2000;
+
+/// A value as the page shows it: cut to [`MAX_VALUE_CHARS`] and escaped for
+/// HTML, in content and in quoted attributes.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let (shown, cut) = match text.char_indices().nth(MAX_VALUE_CHARS) {
+        Some((end, _)) => (&text[..end], true),
+        None => (text, false),
+    };
+    let mut out = String::with_capacity(shown.len() + 32);
+    for c in shown.chars() {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -35,6 +47,9 @@ fn escape(text: &str) -> String {
             '\'' => out.push_str("&#39;"),
             _ => out.push(c),
         }
+    }
+    if cut {
+        let _ = write!(out, "\u{2026} ({} bytes in all)", text.len());
     }
     out
 }
@@ -91,7 +106,7 @@ fn more(out: &mut String, shown: usize, total: usize) {
 /// errors), which a person looks for first.
 fn answered(method: super::Method, bytes: &[u8]) -> (&'static str, String) {
     use super::Method;
-    use super::store::decode_stored;
+    use super::encoded::decode_stored;
     let errors: Vec<String> = match method {
         Method::Check => decode_stored::<sc::CheckResponse>(bytes)
             .check_errors
@@ -175,15 +190,23 @@ impl Emulator {
     fn service_section(&self, out: &mut String, service: &str) {
         let name = escape(service);
         let _ = write!(out, "<section id=\"service-{name}\"><h2>{name}</h2>");
-        // Stored operations, newest first.
-        let operations = self.operations(service);
-        let _ = write!(out, "<h3>Stored operations ({})</h3>", operations.len());
+        // Stored operations, newest first, decoded one at a time.
+        let (operations, total) = {
+            let state = self.state();
+            state.services.get(service).map_or((Vec::new(), 0), |s| {
+                let newest: Vec<bytes::Bytes> =
+                    s.operations.iter().rev().take(MAX_ROWS).cloned().collect();
+                (newest, s.operations.len())
+            })
+        };
+        let _ = write!(out, "<h3>Stored operations ({total})</h3>");
         if !operations.is_empty() {
             out.push_str(
                 "<table class=operations><tr><th>id</th><th>name</th><th>consumer</th>\
                  <th>time</th><th>labels</th><th>metrics</th><th>log entries</th></tr>",
             );
-            for op in operations.iter().rev().take(MAX_ROWS) {
+            for encoded in &operations {
+                let op: sc::Operation = super::encoded::decode_stored(encoded);
                 let metrics: Vec<String> = op
                     .metric_value_sets
                     .iter()
@@ -226,7 +249,7 @@ impl Emulator {
                 );
             }
             out.push_str("</table>");
-            more(out, operations.len().min(MAX_ROWS), operations.len());
+            more(out, operations.len(), total);
         }
         // Quota windows.
         let usage = self.quota_usage(service);
@@ -257,15 +280,17 @@ impl Emulator {
             }
             out.push_str("</table>");
         }
-        // The request log, newest first, with each answer.
-        let requests = self.requests(service);
-        let _ = write!(out, "<h3>Request log ({})</h3>", requests.len());
+        // The request log, newest first, with each answer, decoded one at
+        // a time.
+        let (requests, total) = self.calls().requests.newest(service, MAX_ROWS);
+        let _ = write!(out, "<h3>Request log ({total})</h3>");
         if !requests.is_empty() {
             out.push_str(
                 "<table class=requests><tr><th>received</th><th>method</th><th>wire</th>\
                  <th>caller</th><th>consumer</th><th>answer</th><th>latency</th><th>fault</th></tr>",
             );
-            for r in requests.iter().rev().take(MAX_ROWS) {
+            for entry in &requests {
+                let r = entry.received();
                 let consumer = r.request.consumer();
                 let (class, answer) = match &r.answer {
                     Answer::Response(bytes) => answered(r.method, bytes),
@@ -291,7 +316,7 @@ impl Emulator {
                 );
             }
             out.push_str("</table>");
-            more(out, requests.len().min(MAX_ROWS), requests.len());
+            more(out, requests.len(), total);
         }
         // Faults waiting.
         let faults = self.faults(service);
@@ -310,14 +335,14 @@ impl Emulator {
     }
 
     fn apigee_section(&self, out: &mut String) {
-        let statuses: Vec<Vec<u8>> = {
+        let statuses: Vec<bytes::Bytes> = {
             let state = self.state();
             state
                 .statuses
                 .values()
                 .rev()
                 .take(MAX_ROWS)
-                .map(|s| s.encoded.to_vec())
+                .map(|s| s.encoded.clone())
                 .collect()
         };
         if !statuses.is_empty() {
@@ -327,7 +352,7 @@ impl Emulator {
             );
             for encoded in &statuses {
                 let status: crate::google::cloud::apigee::v1::ReportInstanceStatusRequest =
-                    super::store::decode_stored(encoded);
+                    super::encoded::decode_stored(encoded);
                 let resources: Vec<String> = status
                     .resources
                     .iter()

@@ -102,14 +102,28 @@ impl Served {
 
     /// The server's resident memory, in MiB.
     pub fn rss_mib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        self.status_mib("VmRSS:").unwrap()
+    }
+
+    /// The most resident memory the server has held since it started
+    /// (the kernel's high-water mark), in MiB; `None` once it has exited.
+    pub fn peak_rss_mib(&self) -> Option<u64> {
+        self.status_mib("VmHWM:")
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn status_mib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let kib: u64 = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap();
-        kib / 1024
+            .and_then(|v| v.parse().ok())?;
+        Some(kib / 1024)
     }
 }
 
