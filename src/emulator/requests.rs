@@ -26,8 +26,8 @@ const MAX_SHARED_NAMES: usize = 1024;
 const MAX_SHARED_NAME_BYTES: usize = 256;
 /// The size of the chunks the log's encodings are copied into, and the
 /// largest encoding copied (a larger one keeps an allocation of its own).
-const CHUNK_BYTES: usize = 1 << 20;
-const MAX_CHUNKED_BYTES: usize = 64 << 10;
+const CHUNK_BYTES: usize = 64 << 10;
+const MAX_CHUNKED_BYTES: usize = 16 << 10;
 
 /// What an entry costs: its encoding, its service's name, and the fixed
 /// cost of an entry.
