@@ -525,7 +525,10 @@ mod tests {
         assert_eq!(total, 3);
         let (large, second, first) = (&entries[0], &entries[1], &entries[2]);
         // One after the other in the same chunk.
-        assert_eq!(first.encoded.as_ptr().wrapping_add(100), second.encoded.as_ptr());
+        assert_eq!(
+            first.encoded.as_ptr().wrapping_add(100),
+            second.encoded.as_ptr()
+        );
         assert_eq!(large.encoded.len(), MAX_CHUNKED_BYTES + 1);
         // One copy of the service's name and of the caller's.
         assert!(Arc::ptr_eq(&first.service, &second.service));
