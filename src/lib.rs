@@ -134,6 +134,8 @@ mod schema;
 #[cfg(feature = "service-config")]
 pub mod service_config;
 pub mod status;
+#[cfg(feature = "views")]
+pub mod view;
 pub mod wire;
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every `.proto` file the

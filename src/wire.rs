@@ -223,6 +223,16 @@ impl UnknownFields {
         kept
     }
 
+    /// Adds a record from a checked encoding: the key (its shortest form)
+    /// and the value's bytes as they came (a group's with its end key).
+    #[cfg(feature = "views")]
+    pub(crate) fn push_raw(&mut self, number: u32, wire_type: u8, value: &[u8]) {
+        let wire_type = WireType::try_from(u64::from(wire_type)).unwrap_or(WireType::Varint);
+        let out = self.records_mut();
+        encode_key(number, wire_type, out);
+        out.extend_from_slice(value);
+    }
+
     /// The encoded length of the records.
     pub(crate) fn encoded_len(&self) -> usize {
         self.as_bytes().len()

@@ -37,3 +37,4 @@ mod tls;
 #[cfg(all(feature = "client", feature = "emulator"))]
 mod tokens;
 mod unknown_fields;
+mod views;

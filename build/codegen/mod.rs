@@ -25,6 +25,7 @@ mod model;
 mod naming;
 mod rest;
 mod types;
+mod view;
 
 pub use model::Model;
 use model::{COMPILER_ONLY_FILE, hand_written};

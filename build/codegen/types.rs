@@ -17,9 +17,9 @@ use protox::prost_reflect::{
     ServiceDescriptor,
 };
 
-use super::binary;
 use super::model::{COMPILER_ONLY_FILE, Field, Message, Model, Oneof, Storage};
 use super::naming::{enum_path, message_path, oneof_type_name, sanitize, to_snake, to_upper_camel};
+use super::{binary, view};
 
 /// The name of the field every message holds its unknown fields in.
 pub(super) const UNKNOWN_FIELDS: &str = "unknown_fields";
@@ -308,6 +308,7 @@ fn write_message(
         }
         for (index, oneof) in resolved.oneofs.iter().enumerate() {
             write_oneof(out, docs, model, resolved, index, oneof, depth + 1);
+            view::write_oneof(out, resolved, index);
         }
         writeln!(out, "{pad}}}").unwrap();
     }
@@ -329,6 +330,7 @@ fn write_message(
     write_accessors(out, resolved);
     write_debug(out, resolved);
     binary::write_message(out, resolved);
+    view::write_message(out, resolved);
 }
 
 /// The methods prost's derive gives some fields: enum fields read and set

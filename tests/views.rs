@@ -1,0 +1,154 @@
+//! Borrowed views against owned decoding: random messages of the crate's
+//! types (with unknown fields at every level, of every wire type), their
+//! bytes cut or changed, decode to a view exactly when they decode to an
+//! owned message; the view's owned message equals the owned decode and
+//! encodes to the same bytes; and a view walks every field without
+//! allocating.
+#![cfg(feature = "views")]
+
+use crate::support::arbitrary;
+use cloud_report_proto::google::api::servicecontrol::v1 as sc;
+use cloud_report_proto::google::cloud::apigee::v1 as apigee;
+use cloud_report_proto::google::protobuf as pb;
+use cloud_report_proto::view::View;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use prost::Message;
+
+fn cases() -> u32 {
+    std::env::var("CLOUD_REPORT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
+/// `decode_view` and owned decoding agree on `bytes`: both fail, or the
+/// view's owned message is the decoded one and encodes the same.
+fn agree<'a, V>(bytes: &'a [u8]) -> Result<(), TestCaseError>
+where
+    V: View<'a>,
+    V::Owned: Message + Default + PartialEq + std::fmt::Debug,
+{
+    let owned = V::Owned::decode(bytes);
+    let view = cloud_report_proto::view::decode_view::<V>(bytes);
+    match (owned, view) {
+        (Ok(owned), Ok(view)) => {
+            // Compared as encoded and as printed: a changed byte may make a
+            // NaN, which is not equal to itself.
+            let from_view = view.to_owned_message();
+            prop_assert_eq!(from_view.encode_to_vec(), owned.encode_to_vec());
+            prop_assert_eq!(format!("{from_view:?}"), format!("{owned:?}"));
+        }
+        (Err(_), Err(_)) => {}
+        (Ok(_), Err(e)) => return Err(TestCaseError::fail(format!("only the view failed: {e}"))),
+        (Err(e), Ok(_)) => {
+            return Err(TestCaseError::fail(format!(
+                "only owned decoding failed: {e}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+macro_rules! view_agrees {
+    ($($test:ident: $view:ty, $name:literal;)*) => {$(
+        #[test]
+        fn $test() {
+            let mut runner = TestRunner::new(Config {
+                cases: cases(),
+                failure_persistence: None,
+                ..Config::default()
+            });
+            let strategy = (arbitrary::message_bytes($name, 3), any::<u64>(), any::<u16>(), any::<u8>());
+            runner
+                .run(&strategy, |(generated, seed, at, byte)| {
+                    let (input, _) = arbitrary::with_unknown_fields(
+                        $name,
+                        &generated,
+                        &mut arbitrary::Rng::new(seed),
+                    );
+                    agree::<$view>(&input)?;
+                    // Cut short, and one byte changed.
+                    if !input.is_empty() {
+                        let at = usize::from(at) % input.len();
+                        agree::<$view>(&input[..at])?;
+                        let mut changed = input.clone();
+                        changed[at] = byte;
+                        agree::<$view>(&changed)?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+        }
+    )*};
+}
+
+view_agrees! {
+    view_report_request: sc::ReportRequestView, "google.api.servicecontrol.v1.ReportRequest";
+    view_check_request: sc::CheckRequestView, "google.api.servicecontrol.v1.CheckRequest";
+    view_check_response: sc::CheckResponseView, "google.api.servicecontrol.v1.CheckResponse";
+    view_allocate_quota_request: sc::AllocateQuotaRequestView, "google.api.servicecontrol.v1.AllocateQuotaRequest";
+    view_allocate_quota_response: sc::AllocateQuotaResponseView, "google.api.servicecontrol.v1.AllocateQuotaResponse";
+    view_report_response: sc::ReportResponseView, "google.api.servicecontrol.v1.ReportResponse";
+    view_log_entry: sc::LogEntryView, "google.api.servicecontrol.v1.LogEntry";
+    view_report_instance_status: apigee::ReportInstanceStatusRequestView, "google.cloud.apigee.v1.ReportInstanceStatusRequest";
+    view_deployment_change_report: apigee::DeploymentChangeReportView, "google.cloud.apigee.v1.DeploymentChangeReport";
+    view_struct: pb::StructView, "google.protobuf.Struct";
+    view_any: pb::AnyView, "google.protobuf.Any";
+}
+
+/// A string that is not UTF-8 is refused with the byte offset and the
+/// field, as owned decoding refuses it.
+#[test]
+fn a_string_that_is_not_utf8_names_its_offset_and_field() {
+    // operations[0].operation_id = "a\xff"
+    let bytes = [0x12, 0x04, 0x0a, 0x02, b'a', 0xff];
+    assert!(sc::ReportRequest::decode(&bytes[..]).is_err());
+    let error = sc::ReportRequestView::decode_view(&bytes).unwrap_err();
+    assert_eq!(error.offset(), 5);
+    let text = error.to_string();
+    assert!(text.contains("ReportRequest.operations"), "{text}");
+    assert!(text.contains("Operation.operation_id"), "{text}");
+}
+
+/// Nesting past the recursion limit is refused, as owned decoding does.
+#[test]
+fn nesting_past_the_limit_is_refused() {
+    // Value { list_value { values { list_value { ... } } } }, 60 pairs deep.
+    let delimited = |key: u8, content: &[u8]| {
+        let mut out = vec![key];
+        prost::encoding::encode_varint(content.len() as u64, &mut out);
+        out.extend_from_slice(content);
+        out
+    };
+    let mut bytes = Vec::new();
+    for _ in 0..60 {
+        // Value.list_value (6), ListValue.values (1).
+        bytes = delimited(0x32, &delimited(0x0a, &bytes));
+    }
+    assert!(pb::Value::decode(&bytes[..]).is_err());
+    let error = pb::ValueView::decode_view(&bytes).unwrap_err();
+    assert!(error.to_string().contains("recursion limit"), "{error}");
+    // Around the limit, the two agree at every depth; a map entry counts
+    // as a level, as it does for owned decoding.
+    let mut bytes = Vec::new();
+    for depth in 0..60 {
+        assert_eq!(
+            pb::Value::decode(&bytes[..]).is_ok(),
+            pb::ValueView::decode_view(&bytes).is_ok(),
+            "{depth} pairs"
+        );
+        bytes = delimited(0x32, &delimited(0x0a, &bytes));
+    }
+    let mut bytes = Vec::new();
+    for depth in 0..40 {
+        assert_eq!(
+            pb::Value::decode(&bytes[..]).is_ok(),
+            pb::ValueView::decode_view(&bytes).is_ok(),
+            "{depth} structs"
+        );
+        // Value.struct_value (5), Struct.fields (1) entry {key 1, value 2}.
+        let entry = [vec![0x0a, 0x01, b'k'], delimited(0x12, &bytes)].concat();
+        bytes = delimited(0x2a, &delimited(0x0a, &entry));
+    }
+}
