@@ -283,16 +283,60 @@ impl<'a> Fields<'a> {
 impl<'a> Fields<'a> {
     /// The next field, with its value's bytes as they came.
     fn next_raw(&mut self) -> Option<(u32, Wire<'a>, &'a [u8])> {
+        self.next_spanned()
+            .map(|(number, value, span)| (number, value, &self.buf[span.value..span.end]))
+    }
+
+    /// The next field, with where it is.
+    pub(crate) fn next_spanned(&mut self) -> Option<(u32, Wire<'a>, FieldSpan)> {
         if self.pos >= self.buf.len() {
             return None;
         }
+        let start = self.pos;
         match field(self.buf, &mut self.pos, RECURSION_LIMIT) {
-            Ok((number, value, at)) => Some((number, value, &self.buf[at..self.pos])),
+            Ok((number, value, at)) => Some((
+                number,
+                value,
+                FieldSpan {
+                    start,
+                    value: at,
+                    end: self.pos,
+                },
+            )),
             Err(_) => {
                 self.pos = self.buf.len();
                 None
             }
         }
+    }
+}
+
+/// Where a field is in its message's bytes: its key, its value, its end.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct FieldSpan {
+    start: usize,
+    value: usize,
+    end: usize,
+}
+
+/// Where a repeated or map field's records are in a message's bytes (one
+/// part's): from the first's start to the last's end, so that walking them
+/// skips the rest of the message.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl Span {
+    /// Takes in one more record of the field.
+    pub fn note(&mut self, field: FieldSpan) {
+        if self.end == 0 {
+            self.start = field.start;
+        }
+        self.end = field.end;
     }
 }
 
@@ -333,7 +377,7 @@ impl<'a> Parts<'a> {
         };
     }
 
-    fn slices(&self) -> &[&'a [u8]] {
+    pub(crate) fn slices(&self) -> &[&'a [u8]] {
         match self {
             Parts::One(one) => std::slice::from_ref(one),
             Parts::Many(all) => all,
@@ -343,6 +387,24 @@ impl<'a> Parts<'a> {
     /// Every field of every part, in order.
     pub(crate) fn fields(&self) -> impl Iterator<Item = (u32, Wire<'a>)> + '_ {
         self.slices().iter().flat_map(|part| Fields::new(part))
+    }
+
+    /// The fields within `span` of a single part (all of every part when
+    /// there are several: spans are of the first alone).
+    fn fields_in(&self, span: Span) -> impl Iterator<Item = (u32, Wire<'a>)> + '_ {
+        let slices: &[&'a [u8]] = match self {
+            Parts::One(one) => std::slice::from_ref(one),
+            Parts::Many(all) => all,
+        };
+        let one = matches!(self, Parts::One(_));
+        slices.iter().flat_map(move |part| {
+            let part = if one {
+                part.get(span.start..span.end).unwrap_or_default()
+            } else {
+                part
+            };
+            Fields::new(part)
+        })
     }
 
     /// Every field of every part, in order, with its value's bytes as they
@@ -567,14 +629,16 @@ pub(crate) fn merge_message<'a, V: View<'a>>(slot: &mut Option<V>, bytes: &'a [u
 pub struct Repeated<'a, K> {
     parts: Parts<'a>,
     number: u32,
+    span: Span,
     kind: PhantomData<K>,
 }
 
 impl<'a, K: Kind<'a>> Repeated<'a, K> {
-    pub(crate) fn new(parts: &Parts<'a>, number: u32) -> Self {
+    pub(crate) fn new(parts: &Parts<'a>, number: u32, span: Span) -> Self {
         Self {
             parts: parts.clone(),
             number,
+            span,
             kind: PhantomData,
         }
     }
@@ -583,7 +647,7 @@ impl<'a, K: Kind<'a>> Repeated<'a, K> {
     pub fn iter(&self) -> impl Iterator<Item = K::Item> + '_ {
         let number = self.number;
         self.parts
-            .fields()
+            .fields_in(self.span)
             .filter(move |(n, _)| *n == number)
             .flat_map(|(_, value)| {
                 let mut packed: Option<&'a [u8]> = None;
@@ -627,9 +691,9 @@ where
     K::Item: Default,
     V::Item: Default,
 {
-    pub(crate) fn new(parts: &Parts<'a>, number: u32) -> Self {
+    pub(crate) fn new(parts: &Parts<'a>, number: u32, span: Span) -> Self {
         Self {
-            entries: Repeated::new(parts, number),
+            entries: Repeated::new(parts, number, span),
             kinds: PhantomData,
         }
     }

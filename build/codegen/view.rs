@@ -62,15 +62,20 @@ fn owned(kind: &Kind, v: &str) -> String {
     }
 }
 
-/// The wire type numbers a known field may come with (others make it an
-/// unknown field, as owned decoding does).
-fn wire_types(field: &Field) -> String {
-    let natural = match &field.kind {
+/// The wire type a kind's values come with.
+fn natural_wire(kind: &Kind) -> u8 {
+    match kind {
         Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => 1,
         Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => 5,
         Kind::String | Kind::Bytes | Kind::Message(_) => 2,
         _ => 0,
-    };
+    }
+}
+
+/// The wire type numbers a known field may come with (others make it an
+/// unknown field, as owned decoding does).
+fn wire_types(field: &Field) -> String {
+    let natural = natural_wire(&field.kind);
     let list = matches!(field.storage, Storage::Packed | Storage::Repeated);
     if list && is_packable(&field.kind) {
         format!("wire == {natural} || wire == 2")
@@ -79,6 +84,11 @@ fn wire_types(field: &Field) -> String {
     } else {
         format!("wire == {natural}")
     }
+}
+
+/// The struct member holding where a repeated or map field's records are.
+fn span(field: &Field) -> String {
+    format!("s_{}", field.holder.trim_start_matches("r#"))
 }
 
 /// The struct member holding a singular field.
@@ -127,6 +137,14 @@ pub struct {name}View<'a> {{
             _ => ty,
         };
         writeln!(out, "    {}: {ty},", member(field)).unwrap();
+    }
+    for field in &message.fields {
+        if matches!(
+            field.storage,
+            Storage::Packed | Storage::Repeated | Storage::Map(..)
+        ) {
+            writeln!(out, "    {}: crate::view::Span,", span(field)).unwrap();
+        }
     }
     for oneof in &message.oneofs {
         writeln!(
@@ -188,13 +206,15 @@ impl<'a> {name}View<'a> {{
                 ),
             },
             Storage::Packed | Storage::Repeated => format!(
-                "    /// `{proto}`, walked as it is iterated.\n    pub fn {ident}(&self) -> crate::view::Repeated<'a, {}> {{ crate::view::Repeated::new(&self.parts, {number}) }}",
-                marker(&field.kind)
+                "    /// `{proto}`, walked as it is iterated.\n    pub fn {ident}(&self) -> crate::view::Repeated<'a, {}> {{ crate::view::Repeated::new(&self.parts, {number}, self.{}) }}",
+                marker(&field.kind),
+                span(field)
             ),
             Storage::Map(key, value) => format!(
-                "    /// `{proto}`, walked as it is iterated.\n    pub fn {ident}(&self) -> crate::view::Map<'a, {}, {}> {{ crate::view::Map::new(&self.parts, {number}) }}",
+                "    /// `{proto}`, walked as it is iterated.\n    pub fn {ident}(&self) -> crate::view::Map<'a, {}, {}> {{ crate::view::Map::new(&self.parts, {number}, self.{}) }}",
                 marker(key),
-                marker(value)
+                marker(value),
+                span(field)
             ),
             Storage::Member { .. } => continue,
         };
@@ -231,7 +251,7 @@ impl<'a> {name}View<'a> {{
     // Reading one field of checked bytes into the struct.
     writeln!(
         out,
-        "    fn read(&mut self, number: u32, value: crate::view::Wire<'a>) {{
+        "    fn read(&mut self, number: u32, value: crate::view::Wire<'a>, at: crate::view::FieldSpan) {{
         use crate::view::Kind as _;
         match number {{"
     )
@@ -273,7 +293,9 @@ impl<'a> {name}View<'a> {{
                     ),
                 }
             }
-            _ => continue,
+            (Storage::Packed | Storage::Repeated | Storage::Map(..), _) => {
+                format!("self.{}.note(at);", span(field))
+            }
         };
         writeln!(out, "            {number} => {{ {code} }}").unwrap();
     }
@@ -300,12 +322,21 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
         let number = field.number;
         let check = match &field.storage {
             Storage::Map(key, value) => {
+                // A key or value with another wire type is an error (owned
+                // decoding's map reader does not skip it).
+                let wrong = format!(
+                    "(1, v) if v.wire_type() != {} => ::core::result::Result::Err(crate::view::DecodeViewError::new(at, \"invalid wire type for a map entry's key\")),
+                        (2, v) if v.wire_type() != {} => ::core::result::Result::Err(crate::view::DecodeViewError::new(at, \"invalid wire type for a map entry's value\")),",
+                    natural_wire(key),
+                    natural_wire(value)
+                );
                 let key = check_value(key, "depth")
                     .map(|c| format!("(1, crate::view::Wire::Bytes(b)) => {c},"))
                     .unwrap_or_default();
                 let value = check_value(value, "depth")
                     .map(|c| format!("(2, crate::view::Wire::Bytes(b)) => {c},"))
                     .unwrap_or_default();
+                let key = format!("{wrong}\n                        {key}");
                 Some(format!(
                     "if depth == 0 {{
                     ::core::result::Result::Err(crate::view::DecodeViewError::new(at, \"recursion limit reached\"))
@@ -347,16 +378,24 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
     }}
     fn from_checked(parts: crate::view::Parts<'a>) -> Self {{
         let mut view = Self::default();
-        for (number, value) in parts.fields() {{
-            view.read(number, value);
+        if let crate::view::Parts::One(bytes) = parts {{
+            let mut fields = crate::view::Fields::new(bytes);
+            while let ::core::option::Option::Some((number, value, at)) = fields.next_spanned() {{
+                view.read(number, value, at);
+            }}
+        }} else {{
+            for part in parts.slices() {{
+                view.merge_checked(part);
+            }}
         }}
         view.parts = parts;
         view
     }}
     fn merge_checked(&mut self, more: &'a [u8]) {{
         self.parts.push(more);
-        for (number, value) in crate::view::Fields::new(more) {{
-            self.read(number, value);
+        let mut fields = crate::view::Fields::new(more);
+        while let ::core::option::Option::Some((number, value, at)) = fields.next_spanned() {{
+            self.read(number, value, at);
         }}
     }}
     fn to_owned_message(&self) -> {path} {{
