@@ -135,7 +135,20 @@ impl Wire<'_> {
     }
 }
 
+#[inline(always)]
 fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    // Most varints (keys, lengths, small numbers) are one byte.
+    if let Some(&byte) = buf.get(*pos)
+        && byte < 0x80
+    {
+        *pos += 1;
+        return Some(u64::from(byte));
+    }
+    varint_slow(buf, pos)
+}
+
+#[inline(never)]
+fn varint_slow(buf: &[u8], pos: &mut usize) -> Option<u64> {
     let mut value = 0u64;
     for i in 0..10 {
         let byte = *buf.get(*pos)?;
@@ -154,6 +167,7 @@ fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
 /// Reads one field at `pos` (advanced past it): its number, value and the
 /// offset of its value; `Err` with the reason when the bytes are not a
 /// field. `depth` bounds groups nested in groups.
+#[inline]
 fn field<'a>(
     buf: &'a [u8],
     pos: &mut usize,

@@ -4,7 +4,7 @@
 //! instruction counts under callgrind).
 //!
 //! Operations: `parse`, `write`, `decode`, `encode` (cloud-report-proto),
-//! `pdecode`, `pencode` (prost's derived code on the same messages), `oparse`,
+//! `vdecode` (a view, every field read), `pdecode`, `pencode` (prost's derived code on the same messages), `oparse`,
 //! `owrite` (the official crate), `skip`, `value` (serde_json alone, as
 //! floors).
 
@@ -59,6 +59,13 @@ fn main() {
             derived::google::api::servicecontrol::v1::ReportRequest::decode(binary.as_slice())
                 .unwrap(),
         )),
+        "vdecode" => {
+            let view = cloud_report_proto::google::api::servicecontrol::v1::ReportRequestView::decode_view(
+                binary.as_slice(),
+            )
+            .unwrap();
+            black_box(cloud_report_proto_peers::touch_report(&view));
+        }
         "pencode" => drop(black_box(black_box(&derived).encode_to_vec())),
         "oparse" => drop(black_box(
             serde_json::from_slice::<official::ReportRequest>(&text).unwrap(),

@@ -29,118 +29,6 @@ use std::hint::black_box;
 
 const DOCUMENTS: [&str; 2] = ["report-100.json", "report-near-1mb.json"];
 
-/// Reads every field of a report's view (so that a view's lazy lists do
-/// not win by skipping work): a sum of lengths and values.
-fn touch_report(report: &v1::ReportRequestView<'_>) -> u64 {
-    use cloud_report_proto::google::api::servicecontrol::v1::{
-        distribution::BucketOptionView, log_entry::PayloadView, metric_value::ValueView,
-    };
-    use cloud_report_proto::google::protobuf::{StructView, ValueView as JsonValueView, value};
-    fn time(t: Option<&cloud_report_proto::google::protobuf::TimestampView<'_>>) -> u64 {
-        t.map_or(0, |t| t.seconds() as u64 + t.nanos() as u64)
-    }
-    fn labels<'a>(map: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-        map.map(|(k, v)| (k.len() + v.len()) as u64).sum()
-    }
-    fn json_value(v: &JsonValueView<'_>) -> u64 {
-        match v.kind() {
-            Some(value::KindView::NullValue(n)) => *n as u64,
-            Some(value::KindView::NumberValue(x)) => x.to_bits() & 1,
-            Some(value::KindView::StringValue(s)) => s.len() as u64,
-            Some(value::KindView::BoolValue(b)) => u64::from(*b),
-            Some(value::KindView::StructValue(s)) => json_struct(s),
-            Some(value::KindView::ListValue(l)) => l.values().iter().map(|v| json_value(&v)).sum(),
-            None => 0,
-        }
-    }
-    fn json_struct(s: &StructView<'_>) -> u64 {
-        s.fields()
-            .iter()
-            .map(|(k, v)| k.len() as u64 + json_value(&v))
-            .sum()
-    }
-    let mut sum = report.service_name().len() as u64 + report.service_config_id().len() as u64;
-    for op in report.operations().iter() {
-        sum +=
-            (op.operation_id().len() + op.operation_name().len() + op.consumer_id().len()) as u64;
-        sum += time(op.start_time()) + time(op.end_time()) + op.importance() as u64;
-        sum += labels(op.labels().iter()) + labels(op.user_labels().iter());
-        for set in op.metric_value_sets().iter() {
-            sum += set.metric_name().len() as u64;
-            for value in set.metric_values().iter() {
-                sum += labels(value.labels().iter())
-                    + time(value.start_time())
-                    + time(value.end_time());
-                sum += match value.value() {
-                    Some(ValueView::BoolValue(b)) => u64::from(*b),
-                    Some(ValueView::Int64Value(n)) => *n as u64,
-                    Some(ValueView::DoubleValue(x)) => x.to_bits() & 1,
-                    Some(ValueView::StringValue(s)) => s.len() as u64,
-                    Some(ValueView::DistributionValue(d)) => {
-                        let buckets: u64 = d.bucket_counts().iter().map(|c| c as u64).sum();
-                        let layout = match d.bucket_option() {
-                            Some(BucketOptionView::LinearBuckets(l)) => {
-                                l.num_finite_buckets() as u64
-                            }
-                            Some(BucketOptionView::ExponentialBuckets(e)) => {
-                                e.num_finite_buckets() as u64
-                            }
-                            Some(BucketOptionView::ExplicitBuckets(e)) => e.bounds().len() as u64,
-                            None => 0,
-                        };
-                        d.count() as u64
-                            + (d.mean() + d.minimum() + d.maximum() + d.sum_of_squared_deviation())
-                                .to_bits()
-                                % 2
-                            + buckets
-                            + layout
-                            + d.exemplars().len() as u64
-                    }
-                    None => 0,
-                };
-            }
-        }
-        for entry in op.log_entries().iter() {
-            sum += (entry.name().len() + entry.trace().len() + entry.insert_id().len()) as u64;
-            sum +=
-                time(entry.timestamp()) + entry.severity() as u64 + labels(entry.labels().iter());
-            if let Some(http) = entry.http_request() {
-                sum += (http.request_method().len()
-                    + http.request_url().len()
-                    + http.user_agent().len()
-                    + http.remote_ip().len()
-                    + http.referer().len()
-                    + http.protocol().len()) as u64
-                    + http.status() as u64
-                    + http.response_size() as u64
-                    + http.request_size() as u64;
-            }
-            if let Some(o) = entry.operation() {
-                sum += (o.id().len() + o.producer().len()) as u64
-                    + u64::from(o.first())
-                    + u64::from(o.last());
-            }
-            if let Some(s) = entry.source_location() {
-                sum += (s.file().len() + s.function().len()) as u64 + s.line() as u64;
-            }
-            sum += match entry.payload() {
-                Some(PayloadView::TextPayload(t)) => t.len() as u64,
-                Some(PayloadView::StructPayload(s)) => json_struct(s),
-                Some(PayloadView::ProtoPayload(any)) => {
-                    (any.type_url().len() + any.value().len()) as u64
-                }
-                None => 0,
-            };
-        }
-        sum += op
-            .extensions()
-            .iter()
-            .map(|e| (e.type_url().len() + e.value().len()) as u64)
-            .sum::<u64>();
-    }
-    sum
-}
-
 /// The rate of one round of `op` over `seconds`, in MiB/s of `size` bytes.
 fn round(seconds: f64, size: usize, op: &mut impl FnMut()) -> f64 {
     let start = Instant::now();
@@ -298,7 +186,7 @@ fn main() {
                 &mut || {
                     let view =
                         v1::ReportRequestView::decode_view(black_box(binary.as_slice())).unwrap();
-                    black_box(touch_report(&view));
+                    black_box(cloud_report_proto_peers::touch_report(&view));
                 },
                 &mut || {
                     drop(black_box(
