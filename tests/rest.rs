@@ -43,8 +43,6 @@ struct Backend {
     metadata: Arc<Mutex<Vec<http::HeaderMap>>>,
     statuses: Arc<Mutex<Vec<ReportInstanceStatusRequest>>>,
     deploys: Arc<Mutex<Vec<GenerateDeployChangeReportRequest>>>,
-    /// Each report's message as it arrived, when the gateway kept it.
-    arrived: Arc<Mutex<Vec<Option<bytes::Bytes>>>>,
 }
 
 #[tonic::async_trait]
@@ -73,12 +71,6 @@ impl ServiceController for Backend {
             .lock()
             .unwrap()
             .push(request.metadata().clone().into_headers());
-        self.arrived.lock().unwrap().push(
-            request
-                .extensions()
-                .get::<cloud_report_proto::rest::ArrivedMessage>()
-                .map(|a| a.bytes().clone()),
-        );
         let token = request
             .metadata()
             .get("authorization")
@@ -851,52 +843,4 @@ async fn users_any_types_travel_with_a_type_registry_on_both_ends() {
             }
         }
     }
-}
-
-/// `keep_grpc_messages`: a unary gRPC call's message reaches the service as
-/// it arrived beside the decoded one; past `max_message_bytes` the call is
-/// refused with RESOURCE_EXHAUSTED before the service is called; without
-/// it, nothing is kept.
-#[tokio::test]
-async fn a_grpc_message_is_kept_as_it_arrived_when_asked() {
-    use prost::Message as _;
-    let serve = |keep: bool, backend: Backend| async move {
-        let router = Gateway::new()
-            .add_service(ServiceControllerServer::new(backend))
-            .keep_grpc_messages(keep)
-            .max_message_bytes(1000)
-            .into_router();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        addr
-    };
-    let report = |name: &str| ReportRequest {
-        service_name: name.into(),
-        ..Default::default()
-    };
-    let backend = Backend::default();
-    let addr = serve(true, backend.clone()).await;
-    let mut client = ServiceControllerClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    client.report(report("kept.example.com")).await.unwrap();
-    let refused = client.report(report(&"x".repeat(2000))).await.unwrap_err();
-    assert_eq!(
-        refused.code(),
-        tonic::Code::ResourceExhausted,
-        "{refused:?}"
-    );
-    assert_eq!(
-        *backend.arrived.lock().unwrap(),
-        [Some(report("kept.example.com").encode_to_vec().into())]
-    );
-
-    let backend = Backend::default();
-    let addr = serve(false, backend.clone()).await;
-    let mut client = ServiceControllerClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    client.report(report("not-kept.example.com")).await.unwrap();
-    assert_eq!(*backend.arrived.lock().unwrap(), [None]);
 }

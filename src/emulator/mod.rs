@@ -312,8 +312,6 @@ impl Emulator {
             .add_rest_service(sc::QuotaControllerRestServer::new(self.clone()))
             .add_rest_service(apigee::RuntimeServiceRestServer::new(self.clone()))
             .add_rest_service(apigee::DeploymentServiceRestServer::new(self.clone()))
-            // The request log keeps a gRPC call's message as it came.
-            .keep_grpc_messages(self.config.max_request_log_bytes > 0)
             .merge(inspection);
         if let Some(callers) = &self.callers {
             let callers = callers.clone();
@@ -495,19 +493,10 @@ impl Emulator {
         let now = self.config.clock.now();
         let max = self.config.max_request_log_bytes;
         let caller = self.caller(request.metadata().as_ref());
-        // The message as it arrived over gRPC (the gateway keeps it while
-        // the log is on), or encoded again, before the log is locked: a
-        // report may be megabytes.
-        let arrived = request
-            .extensions()
-            .get::<crate::rest::ArrivedMessage>()
-            .map(|a| &a.bytes()[..]);
+        // Encoded before the store is locked: a report may be megabytes.
         let message = request.get_ref();
-        let len = arrived.map_or_else(|| message.encoded_len(), <[u8]>::len);
-        let encoded = requests::RequestLog::fits(service, len, max).then(|| match arrived {
-            Some(bytes) => std::borrow::Cow::Borrowed(bytes),
-            None => std::borrow::Cow::Owned(message.encode_to_vec()),
-        });
+        let encoded = requests::RequestLog::fits(service, message.encoded_len(), max)
+            .then(|| message.encode_to_vec());
         let mut calls = self.calls();
         let fault = calls.faults.take(service, method);
         let described = fault.as_ref().map(|a| faults::Fault::describe(method, a));

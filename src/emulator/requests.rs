@@ -3,7 +3,6 @@
 //! the fault that answered it, the caller and the latency; bounded in bytes
 //! (oldest dropped first, and counted).
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -248,14 +247,10 @@ struct Chunks {
 
 impl Chunks {
     /// The encoding, kept in the open chunk (a new one when it has no
-    /// room), or on its own when it is larger than [`MAX_CHUNKED_BYTES`].
-    fn keep(&mut self, encoded: Cow<'_, [u8]>) -> Bytes {
+    /// room), or as it is when it is larger than [`MAX_CHUNKED_BYTES`].
+    fn keep(&mut self, encoded: Vec<u8>) -> Bytes {
         if encoded.len() > MAX_CHUNKED_BYTES {
-            return match encoded {
-                Cow::Owned(encoded) => Bytes::from(encoded),
-                // Copied: the call's own buffer may be larger.
-                Cow::Borrowed(encoded) => Bytes::copy_from_slice(encoded),
-            };
+            return Bytes::from(encoded);
         }
         if self.open.capacity() < encoded.len() {
             self.open = BytesMut::with_capacity(CHUNK_BYTES);
@@ -315,7 +310,7 @@ impl RequestLog {
         method: Method,
         wire: WireFormat,
         time: SystemTime,
-        encoded: Option<Cow<'_, [u8]>>,
+        encoded: Option<Vec<u8>>,
         caller: &str,
         fault: Option<String>,
         max_bytes: usize,
@@ -388,7 +383,7 @@ impl RequestLog {
             return;
         };
         let answer = match answer {
-            Ok(response) => Answer::Response(self.chunks.keep(Cow::Owned(response))),
+            Ok(response) => Answer::Response(self.chunks.keep(response)),
             Err(other) => other,
         };
         // In place: the entry's cost before and after.
@@ -513,7 +508,7 @@ mod tests {
             Method::Report,
             WireFormat::Grpc,
             time,
-            Some(Cow::Owned(vec![7; len])),
+            Some(vec![7; len]),
             "anonymous",
             None,
             max,

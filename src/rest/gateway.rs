@@ -163,23 +163,6 @@ pub struct Gateway {
     pub(super) parse: ParseOptions,
     /// The user's `Any` types, for answers too.
     types: Option<Arc<TypeRegistry>>,
-    /// Whether a unary gRPC call's message is read whole first and kept
-    /// as [`ArrivedMessage`].
-    keep_grpc_messages: bool,
-}
-
-/// A unary gRPC call's request message as it arrived (its encoding, without
-/// gRPC's framing), in the request's extensions when the gateway was asked
-/// to keep it ([`Gateway::keep_grpc_messages`]): what a service that records
-/// what it received keeps, instead of encoding the decoded message again.
-#[derive(Clone, Debug)]
-pub struct ArrivedMessage(Bytes);
-
-impl ArrivedMessage {
-    /// The message's encoding.
-    pub fn bytes(&self) -> &Bytes {
-        &self.0
-    }
 }
 
 impl Default for Gateway {
@@ -219,7 +202,6 @@ impl Gateway {
             extra: axum::Router::new(),
             parse: ParseOptions::default(),
             types: None,
-            keep_grpc_messages: false,
         }
     }
 
@@ -308,17 +290,6 @@ impl Gateway {
         self
     }
 
-    /// Reads a unary gRPC call's message whole before calling the service
-    /// and puts it in the request's extensions as [`ArrivedMessage`] (when
-    /// it came uncompressed). The call is answered as before; the message is
-    /// refused past [`max_message_bytes`](Self::max_message_bytes) with
-    /// RESOURCE_EXHAUSTED, as tonic refuses one past its decoding limit.
-    #[must_use]
-    pub fn keep_grpc_messages(mut self, keep: bool) -> Self {
-        self.keep_grpc_messages = keep;
-        self
-    }
-
     /// Sets the largest request message a REST call may become once
     /// assembled (binary encoding); a larger one is refused with 413. Raise
     /// it with the services' own `max_decoding_message_size`.
@@ -384,43 +355,7 @@ impl Gateway {
             );
         };
         let unary = grpc::UNARY_METHODS.contains(&request.uri().path());
-        let request = if unary && self.keep_grpc_messages {
-            let (mut parts, body) = request.into_parts();
-            // The framing's five bytes beside the message.
-            let limit = self.max_message_bytes.saturating_add(5);
-            let bytes = match Limited::new(body, limit).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(e) => {
-                    let error = if e.is::<http_body_util::LengthLimitError>() {
-                        RestError::new(
-                            Code::ResourceExhausted,
-                            format!(
-                                "the request message is larger than {} bytes",
-                                self.max_message_bytes
-                            ),
-                        )
-                    } else {
-                        match BodyError::find(&*e) {
-                            Some(limit) => limit.rest.clone(),
-                            None => RestError::new(
-                                Code::Internal,
-                                format!("cannot read the request: {e}"),
-                            ),
-                        }
-                    };
-                    return error_response(true, error);
-                }
-            };
-            if let [0, a, b, c, d, ..] = bytes[..]
-                && u32::from_be_bytes([a, b, c, d]) as usize == bytes.len() - 5
-            {
-                parts.extensions.insert(ArrivedMessage(bytes.slice(5..)));
-            }
-            http::Request::from_parts(
-                parts,
-                tonic::body::Body::new(grpc::OneMessage::new(Full::new(bytes))),
-            )
-        } else if unary {
+        let request = if unary {
             request.map(|body| tonic::body::Body::new(grpc::OneMessage::new(body)))
         } else {
             request.map(tonic::body::Body::new)

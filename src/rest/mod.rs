@@ -90,6 +90,6 @@ pub use call::{Abort, CallContext, WireFormat};
 #[cfg(feature = "rest")]
 pub use dispatch::RestService;
 #[cfg(feature = "rest")]
-pub use gateway::{ArrivedMessage, Gateway};
+pub use gateway::Gateway;
 #[cfg(feature = "rest")]
 pub use server::{Limits, Server};
