@@ -22,7 +22,8 @@
 //! Which to pick: a view to read some fields of many messages (a relay, a
 //! filter, a store that keeps the bytes), an owned message to keep or change
 //! one, and `clear()` then `merge()` on one owned message to decode many in
-//! turn into the same allocations.
+//! turn into it (its own strings and lists keep their room; the messages in
+//! its lists are made anew).
 //!
 //! ```
 //! use cloud_report_proto::google::api::servicecontrol::v1::{

@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::rules::ServiceRules;
 use super::{
     ConsumerState, DEFAULT_CONFIG_ID, DEFAULT_ROLLOUT_ID, DeploymentState, faults, quota, requests,
 };
-use bytes::Bytes;
 
 /// What a stored operation or status costs beside its encoding and names:
 /// the entries in the tables that find it.
