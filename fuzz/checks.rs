@@ -156,7 +156,15 @@ pub fn binary(data: &[u8]) {
     let Some((type_name, bytes)) = split(data) else {
         return;
     };
-    fn check<T: Message + Default + json::WriteJson>(bytes: &[u8]) {
+    #[cfg(feature = "views")]
+    trait Checked: Message + Default + json::WriteJson + cloud_report_proto::view::Viewed {}
+    #[cfg(feature = "views")]
+    impl<T: Message + Default + json::WriteJson + cloud_report_proto::view::Viewed> Checked for T {}
+    #[cfg(not(feature = "views"))]
+    trait Checked: Message + Default + json::WriteJson {}
+    #[cfg(not(feature = "views"))]
+    impl<T: Message + Default + json::WriteJson> Checked for T {}
+    fn check<T: Checked>(bytes: &[u8]) {
         if let Ok(message) = T::decode(bytes) {
             // Decode, encode, decode: the second encoding is the first byte
             // for byte, unknown fields included. Compared as bytes: a NaN is
@@ -180,6 +188,27 @@ pub fn binary(data: &[u8]) {
             message.encode_raw(&mut raw);
             assert_eq!(raw, encoded);
             let _ = json::to_string(&message);
+        }
+        // A view is made exactly when the owned message is, and gives it
+        // back byte for byte.
+        #[cfg(feature = "views")]
+        {
+            use cloud_report_proto::view::{View as _, Viewed};
+            let view = cloud_report_proto::view::decode_view::<<T as Viewed>::View<'_>>(bytes);
+            match (T::decode(bytes), view) {
+                (Ok(owned), Ok(view)) => {
+                    assert_eq!(
+                        view.to_owned_message().encode_to_vec(),
+                        owned.encode_to_vec()
+                    );
+                }
+                (Err(_), Err(_)) => {}
+                (owned, view) => panic!(
+                    "owned decoding {:?}, view {:?}",
+                    owned.map(|_| ()),
+                    view.map(|_| ())
+                ),
+            }
         }
     }
     with_type!(type_name, check(bytes));

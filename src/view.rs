@@ -607,6 +607,13 @@ pub trait View<'a>: Sized {
     fn to_owned_message(&self) -> Self::Owned;
 }
 
+/// The view of an owned message type, for code generic over messages:
+/// `<M as Viewed>::View<'a>` is `MView<'a>`.
+pub trait Viewed {
+    /// The message's view.
+    type View<'a>: View<'a, Owned = Self>;
+}
+
 /// Checks bytes as message `V` and makes its view: what every
 /// `decode_view` does, for code generic over views.
 ///

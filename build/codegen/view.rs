@@ -301,6 +301,14 @@ impl<'a> {name}View<'a> {{
     }
     writeln!(out, "            _ => {{}}\n        }}\n    }}\n}}").unwrap();
 
+    writeln!(
+        out,
+        "{CFG}
+impl crate::view::Viewed for {path} {{
+    type View<'a> = {name}View<'a>;
+}}"
+    )
+    .unwrap();
     // The trait: checking, making, merging, owning.
     writeln!(
         out,
