@@ -23,7 +23,7 @@ use super::types::UNKNOWN_FIELDS;
 
 /// The wire types, as prost names them.
 #[derive(Clone, Copy, PartialEq)]
-enum Wire {
+pub(super) enum Wire {
     Varint = 0,
     SixtyFourBit = 1,
     LengthDelimited = 2,
@@ -31,7 +31,7 @@ enum Wire {
 }
 
 impl Wire {
-    fn of(kind: &Kind) -> Wire {
+    pub(super) fn of(kind: &Kind) -> Wire {
         match kind {
             Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => Wire::SixtyFourBit,
             Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => Wire::ThirtyTwoBit,
@@ -153,7 +153,7 @@ fn value_len(kind: &Kind, v: &str) -> String {
 }
 
 /// The width of a packed value of the kind: its bytes, or 0 for varints.
-fn packed_width(kind: &Kind) -> usize {
+pub(super) fn packed_width(kind: &Kind) -> usize {
     match Wire::of(kind) {
         Wire::SixtyFourBit => 8,
         Wire::ThirtyTwoBit => 4,

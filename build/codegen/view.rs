@@ -62,14 +62,9 @@ fn owned(kind: &Kind, v: &str) -> String {
     }
 }
 
-/// The wire type a kind's values come with.
+/// The wire type a kind's values come with, as a number.
 fn natural_wire(kind: &Kind) -> u8 {
-    match kind {
-        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => 1,
-        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => 5,
-        Kind::String | Kind::Bytes | Kind::Message(_) => 2,
-        _ => 0,
-    }
+    super::binary::Wire::of(kind) as u8
 }
 
 /// The wire type numbers a known field may come with (others make it an
@@ -358,14 +353,10 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
                 }}"
                 ))
             }
-            Storage::Packed | Storage::Repeated if is_packable(&field.kind) => {
-                let width = match &field.kind {
-                    Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => 8,
-                    Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => 4,
-                    _ => 0,
-                };
-                Some(format!("crate::view::check_packed(b, at, {width})"))
-            }
+            Storage::Packed | Storage::Repeated if is_packable(&field.kind) => Some(format!(
+                "crate::view::check_packed(b, at, {})",
+                super::binary::packed_width(&field.kind)
+            )),
             _ => check_value(&field.kind, "depth"),
         };
         if let Some(check) = check {
