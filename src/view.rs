@@ -407,12 +407,8 @@ impl<'a> Parts<'a> {
     /// The fields within `span` of a single part (all of every part when
     /// there are several: spans are of the first alone).
     fn fields_in(&self, span: Span) -> impl Iterator<Item = (u32, Wire<'a>)> + '_ {
-        let slices: &[&'a [u8]] = match self {
-            Parts::One(one) => std::slice::from_ref(one),
-            Parts::Many(all) => all,
-        };
         let one = matches!(self, Parts::One(_));
-        slices.iter().flat_map(move |part| {
+        self.slices().iter().flat_map(move |part| {
             let part = if one {
                 part.get(span.start..span.end).unwrap_or_default()
             } else {

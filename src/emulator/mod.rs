@@ -492,11 +492,16 @@ impl Emulator {
         let wire = call.as_ref().map_or(WireFormat::Grpc, CallContext::wire);
         let now = self.config.clock.now();
         let max = self.config.max_request_log_bytes;
-        let caller = self.caller(request.metadata().as_ref());
         // Encoded before the store is locked: a report may be megabytes.
         let message = request.get_ref();
         let encoded = requests::RequestLog::fits(service, message.encoded_len(), max)
             .then(|| message.encode_to_vec());
+        // Who called, only for a call the log keeps (reading a token's
+        // claims decodes base64 and JSON).
+        let caller = match encoded {
+            Some(_) => self.caller(request.metadata().as_ref()),
+            None => String::new(),
+        };
         let mut calls = self.calls();
         let fault = calls.faults.take(service, method);
         let described = fault.as_ref().map(|a| faults::Fault::describe(method, a));
@@ -547,6 +552,10 @@ struct Logged<'a> {
 impl Logged<'_> {
     /// Records the call's answer.
     fn answered<T: Message>(mut self, result: &Result<Response<T>, tonic::Status>) {
+        // Nothing to encode for a call the log does not keep.
+        if self.seq.is_none() {
+            return;
+        }
         let answer = match result {
             Ok(response) => Ok(response.get_ref().encode_to_vec()),
             Err(status) => Err(requests::Answer::Error {
