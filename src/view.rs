@@ -148,21 +148,13 @@ fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     varint_slow(buf, pos)
 }
 
+/// A longer varint: prost's reader, on the rest of the bytes.
 #[inline(never)]
 fn varint_slow(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut value = 0u64;
-    for i in 0..10 {
-        let byte = *buf.get(*pos)?;
-        *pos += 1;
-        if i == 9 && byte > 1 {
-            return None;
-        }
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte < 0x80 {
-            return Some(value);
-        }
-    }
-    None
+    let mut rest = buf.get(*pos..)?;
+    let value = prost::encoding::decode_varint(&mut rest).ok()?;
+    *pos = buf.len() - rest.len();
+    Some(value)
 }
 
 /// Reads one field at `pos` (advanced past it): its number, value and the
