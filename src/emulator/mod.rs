@@ -495,7 +495,7 @@ impl Emulator {
         // Encoded before the store is locked: a report may be megabytes.
         let message = request.get_ref();
         let encoded = requests::RequestLog::fits(service, message.encoded_len(), max)
-            .then(|| message.encode_to_vec());
+            .then(|| requests::encode_kept(message));
         // Who called, only for a call the log keeps (reading a token's
         // claims decodes base64 and JSON).
         let caller = match encoded {
@@ -557,7 +557,7 @@ impl Logged<'_> {
             return;
         }
         let answer = match result {
-            Ok(response) => Ok(response.get_ref().encode_to_vec()),
+            Ok(response) => Ok(requests::encode_kept(response.get_ref())),
             Err(status) => Err(requests::Answer::Error {
                 code: Code::from_number(status.code() as i32),
                 message: status.message().to_owned(),
@@ -566,7 +566,7 @@ impl Logged<'_> {
         self.record(answer);
     }
 
-    fn record(&mut self, answer: Result<Vec<u8>, requests::Answer>) {
+    fn record(&mut self, answer: Result<bytes::Bytes, requests::Answer>) {
         if let Some(seq) = self.seq.take() {
             let max = self.emulator.config.max_request_log_bytes;
             self.emulator

@@ -233,31 +233,31 @@ impl Entry {
     }
 }
 
-/// Where the log keeps its encodings: a small one is copied into a chunk of
-/// [`CHUNK_BYTES`], the entry keeping a slice of it, so that the log holds
-/// no allocation per call and dropping the oldest entries frees their
-/// memory a chunk at a time. (They are encoded before the log is locked, so
-/// that calls under way do not wait on each other's encoding.) A chunk lives
-/// while any of its slices does; as entries leave in the order they came,
-/// that is at most two chunks beyond what the log holds.
-#[derive(Debug, Default)]
-struct Chunks {
-    open: BytesMut,
-}
-
-impl Chunks {
-    /// The encoding, kept in the open chunk (a new one when it has no
-    /// room), or as it is when it is larger than [`MAX_CHUNKED_BYTES`].
-    fn keep(&mut self, encoded: Vec<u8>) -> Bytes {
-        if encoded.len() > MAX_CHUNKED_BYTES {
-            return Bytes::from(encoded);
-        }
-        if self.open.capacity() < encoded.len() {
-            self.open = BytesMut::with_capacity(CHUNK_BYTES);
-        }
-        self.open.extend_from_slice(&encoded);
-        self.open.split().freeze()
+/// A message encoded for the log: a small one straight into a chunk of
+/// [`CHUNK_BYTES`] that the calls before it on this thread share, the entry
+/// keeping a slice of it, so that the log holds no allocation per call,
+/// nothing is copied, and dropping the oldest entries frees their memory a
+/// chunk at a time; one larger than [`MAX_CHUNKED_BYTES`] in an allocation
+/// of its own. Encoded without the log's lock, so that calls under way do
+/// not wait on each other's encoding. A chunk lives while any of its slices
+/// does; as entries leave in about the order they came, that is at most a
+/// chunk per thread beyond what the log holds.
+pub(super) fn encode_kept<M: prost::Message>(message: &M) -> Bytes {
+    thread_local! {
+        static OPEN: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
     }
+    let len = message.encoded_len();
+    if len > MAX_CHUNKED_BYTES {
+        return Bytes::from(message.encode_to_vec());
+    }
+    OPEN.with_borrow_mut(|open| {
+        if open.capacity() < len {
+            *open = BytesMut::with_capacity(CHUNK_BYTES);
+        }
+        // Room is there: encoding cannot fail.
+        let _ = message.encode(open);
+        open.split().freeze()
+    })
 }
 
 /// The names entries carry (their service, their caller), one copy of each
@@ -283,7 +283,6 @@ impl Names {
 #[derive(Debug, Default)]
 pub(super) struct RequestLog {
     entries: VecDeque<Entry>,
-    chunks: Chunks,
     names: Names,
     /// The sequence number of the first entry (each entry's is its place
     /// since the log began).
@@ -310,7 +309,7 @@ impl RequestLog {
         method: Method,
         wire: WireFormat,
         time: SystemTime,
-        encoded: Option<Vec<u8>>,
+        encoded: Option<Bytes>,
         caller: &str,
         fault: Option<String>,
         max_bytes: usize,
@@ -324,7 +323,7 @@ impl RequestLog {
             method,
             wire,
             time,
-            encoded: self.chunks.keep(encoded),
+            encoded,
             answer: Answer::Pending,
             fault,
             caller: self.names.of(caller),
@@ -369,7 +368,7 @@ impl RequestLog {
     pub(super) fn answer(
         &mut self,
         seq: u64,
-        answer: Result<Vec<u8>, Answer>,
+        answer: Result<Bytes, Answer>,
         latency: std::time::Duration,
         max_bytes: usize,
     ) {
@@ -383,7 +382,7 @@ impl RequestLog {
             return;
         };
         let answer = match answer {
-            Ok(response) => Answer::Response(self.chunks.keep(response)),
+            Ok(response) => Answer::Response(response),
             Err(other) => other,
         };
         // In place: the entry's cost before and after.
@@ -502,34 +501,52 @@ mod tests {
     use super::*;
 
     fn log_one(log: &mut RequestLog, service: &str, len: usize, max: usize) -> Option<u64> {
+        log_bytes(log, service, Bytes::from(vec![7; len]), max)
+    }
+
+    fn log_bytes(log: &mut RequestLog, service: &str, encoded: Bytes, max: usize) -> Option<u64> {
         let time = SystemTime::UNIX_EPOCH;
         log.record(
             service,
             Method::Report,
             WireFormat::Grpc,
             time,
-            Some(vec![7; len]),
+            Some(encoded),
             "anonymous",
             None,
             max,
         )
     }
 
+    /// A report whose encoding is `len` bytes (from 3 on).
+    fn report_of(len: usize) -> sc::ReportRequest {
+        let name_len = len - 1 - prost::length_delimiter_len(len);
+        let report = sc::ReportRequest {
+            service_name: "s".repeat(name_len),
+            ..Default::default()
+        };
+        assert_eq!(prost::Message::encoded_len(&report), len);
+        report
+    }
+
     #[test]
     fn small_encodings_share_a_chunk_and_large_ones_keep_their_own() {
         let mut log = RequestLog::default();
-        log_one(&mut log, "a.example.com", 100, usize::MAX);
-        log_one(&mut log, "a.example.com", 200, usize::MAX);
-        log_one(&mut log, "a.example.com", MAX_CHUNKED_BYTES + 1, usize::MAX);
+        for len in [100, 200, 2 * MAX_CHUNKED_BYTES] {
+            let encoded = encode_kept(&report_of(len));
+            assert_eq!(decode_stored::<sc::ReportRequest>(&encoded), report_of(len));
+            log_bytes(&mut log, "a.example.com", encoded, usize::MAX);
+        }
         let (entries, total) = log.newest("a.example.com", 10);
         assert_eq!(total, 3);
         let (large, second, first) = (&entries[0], &entries[1], &entries[2]);
-        // One after the other in the same chunk.
+        // One after the other in the same chunk (the first may have opened
+        // it).
         assert_eq!(
             first.encoded.as_ptr().wrapping_add(100),
             second.encoded.as_ptr()
         );
-        assert_eq!(large.encoded.len(), MAX_CHUNKED_BYTES + 1);
+        assert_eq!(large.encoded.len(), 2 * MAX_CHUNKED_BYTES);
         // One copy of the service's name and of the caller's.
         assert!(Arc::ptr_eq(&first.service, &second.service));
         assert!(Arc::ptr_eq(&first.caller, &large.caller));
