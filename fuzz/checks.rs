@@ -193,8 +193,7 @@ pub fn binary(data: &[u8]) {
         // back byte for byte.
         #[cfg(feature = "views")]
         {
-            use cloud_report_proto::view::{View as _, Viewed};
-            let view = cloud_report_proto::view::decode_view::<<T as Viewed>::View<'_>>(bytes);
+            let view = cloud_report_proto::view::decode_view::<T>(bytes);
             match (T::decode(bytes), view) {
                 (Ok(owned), Ok(view)) => {
                     assert_eq!(

@@ -1,23 +1,36 @@
 //! Borrowed views of encoded messages (feature `views`): read a message
 //! where its bytes are, allocating nothing per field.
 //!
-//! Every message `M` of the crate has an `MView<'a>` beside it, made by
-//! `MView::decode_view(&bytes)` and turned into the owned message by
-//! `to_owned_message()` (the names of the `buffa` crate's views). A view:
+//! Every message `M` of the crate has an `MView<'a>` beside it.
+//! `MView::decode_view(&bytes)` checks the bytes and gives a [`Decoded`],
+//! whose [`view()`](Decoded::view) is the view and whose
+//! `to_owned_message()` is the owned message (the names of the `buffa`
+//! crate's views); `MView::decode_view_in(&bytes, &mut arena)` does the same
+//! into an [`Arena`] kept from one decode to the next, and gives the view
+//! itself. A view:
 //!
 //! - is checked whole when it is made, with the limits and checks of an owned
 //!   decode (the wire format, lengths, nesting to 100 messages deep, UTF-8 of
 //!   `string` fields); an error says the byte offset and the field;
+//! - is made in one walk over the bytes, which notes in the arena where
+//!   each field is (a record of a word or two per field for each message,
+//!   a chain for each list), so that reading a field never parses again;
 //! - gives `string` and `bytes` fields as `&'a str` and `&'a [u8]` borrowed from
 //!   the input, scalars by value, and singular message fields (and oneof
-//!   members) as views;
-//! - gives repeated and map fields as [`Repeated`] and [`Map`], which walk the
-//!   bytes as they are iterated and collect nothing (a map's entries come in
+//!   members) as views, all `Copy`;
+//! - gives repeated and map fields as [`Repeated`] and [`Map`], which iterate
+//!   without collecting and know their length (a map's entries come in
 //!   wire order, each key as often as it was sent; the owned map keeps the
 //!   last);
 //! - keeps unknown fields reachable: `unknown_fields()` iterates them as
 //!   [`UnknownField`]s, and `to_owned_message()` keeps them as an owned decode
 //!   does.
+//!
+//! The arena takes 8 bytes a word: for each message, 3 words and one or two
+//! a field (its `.proto`'s fields, not those sent); for each value of a
+//! list or map, 2 or 3. On reports of ordinary shape that is about the
+//! size of the bytes; like an owned decode, a message of many empty nested
+//! messages takes many times its size.
 //!
 //! Which to pick: a view to read some fields of many messages (a relay, a
 //! filter, a store that keeps the bytes), an owned message to keep or change
@@ -40,16 +53,16 @@
 //!     ..Default::default()
 //! }
 //! .encode_to_vec();
-//! let view = ReportRequestView::decode_view(&bytes)?;
+//! let decoded = ReportRequestView::decode_view(&bytes)?;
+//! let view = decoded.view();
 //! assert_eq!(view.service_name(), "my-api.example.com");
 //! let ids: Vec<&str> = view.operations().iter().map(|op| op.operation_id()).collect();
 //! assert_eq!(ids, ["op-1"]);
-//! assert_eq!(view.to_owned_message(), ReportRequest::decode(&bytes[..])?);
+//! assert_eq!(decoded.to_owned_message(), ReportRequest::decode(&bytes[..])?);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use crate::wire::{UnknownField, UnknownValue};
 
@@ -138,12 +151,18 @@ impl Wire<'_> {
 
 #[inline(always)]
 fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    // Most varints (keys, lengths, small numbers) are one byte.
-    if let Some(&byte) = buf.get(*pos)
-        && byte < 0x80
-    {
-        *pos += 1;
-        return Some(u64::from(byte));
+    // Most varints (keys, lengths, small numbers) are one byte, and most
+    // others two (a nested message's length).
+    match buf.get(*pos..*pos + 2) {
+        Some(&[low, _]) if low < 0x80 => {
+            *pos += 1;
+            return Some(u64::from(low));
+        }
+        Some(&[low, high]) if high < 0x80 => {
+            *pos += 2;
+            return Some(u64::from(low & 0x7f) | u64::from(high) << 7);
+        }
+        _ => {}
     }
     varint_slow(buf, pos)
 }
@@ -217,30 +236,6 @@ fn field<'a>(
     Ok((number, value, at))
 }
 
-/// Checks every field of `buf` (at byte `base` of the input), handing each
-/// to `check` with the offset of its value.
-pub(crate) fn check_fields<'a>(
-    buf: &'a [u8],
-    base: usize,
-    depth: u32,
-    mut check: impl FnMut(u32, Wire<'a>, usize) -> Result<(), DecodeViewError>,
-) -> Result<(), DecodeViewError> {
-    let mut pos = 0;
-    while pos < buf.len() {
-        let start = pos;
-        let (number, value, at) =
-            field(buf, &mut pos, depth).map_err(|why| DecodeViewError::new(base + start, why))?;
-        // A length-delimited value's offset is its content's, after the
-        // length.
-        let at = match value {
-            Wire::Bytes(bytes) => pos - bytes.len(),
-            _ => at,
-        };
-        check(number, value, base + at)?;
-    }
-    Ok(())
-}
-
 /// Checks that a `string` field's bytes are UTF-8.
 pub(crate) fn check_str(bytes: &[u8], at: usize) -> Result<(), DecodeViewError> {
     std::str::from_utf8(bytes).map(|_| ()).map_err(|e| {
@@ -273,43 +268,37 @@ pub(crate) fn check_packed(bytes: &[u8], at: usize, width: usize) -> Result<(), 
     Ok(())
 }
 
+/// Checks a packed list's bytes and counts its values: whole values of
+/// `width` bytes, or whole varints (`width` 0).
+fn count_packed(bytes: &[u8], at: usize, width: usize) -> Result<usize, DecodeViewError> {
+    check_packed(bytes, at, width)?;
+    // Every varint ends with its one byte under 0x80.
+    Ok(bytes
+        .len()
+        .checked_div(width)
+        .unwrap_or_else(|| bytes.iter().filter(|&&b| b < 0x80).count()))
+}
+
 /// The fields of checked bytes, in order (stops at anything malformed,
 /// which checked bytes never are).
 #[derive(Clone)]
-pub(crate) struct Fields<'a> {
+struct Fields<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Fields<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
+    fn new(buf: &'a [u8]) -> Self {
         Self { buf, pos: 0 }
     }
-}
 
-impl<'a> Fields<'a> {
     /// The next field, with its value's bytes as they came.
     fn next_raw(&mut self) -> Option<(u32, Wire<'a>, &'a [u8])> {
-        self.next_spanned()
-            .map(|(number, value, span)| (number, value, &self.buf[span.value..span.end]))
-    }
-
-    /// The next field, with where it is.
-    pub(crate) fn next_spanned(&mut self) -> Option<(u32, Wire<'a>, FieldSpan)> {
         if self.pos >= self.buf.len() {
             return None;
         }
-        let start = self.pos;
         match field(self.buf, &mut self.pos, RECURSION_LIMIT) {
-            Ok((number, value, at)) => Some((
-                number,
-                value,
-                FieldSpan {
-                    start,
-                    value: at,
-                    end: self.pos,
-                },
-            )),
+            Ok((number, value, at)) => Some((number, value, &self.buf[at..self.pos])),
             Err(_) => {
                 self.pos = self.buf.len();
                 None
@@ -318,122 +307,383 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Where a field is in its message's bytes: its key, its value, its end.
+/// The index a view's arena gives no record: the first word is never one,
+/// so that a singular message field's word is 0 while it is unset.
+const NONE: u64 = 0;
+/// The record a default view reads: past any arena (records are indexed by
+/// `u32`), so every word it reads is 0.
+const EMPTY: usize = u32::MAX as usize;
+/// A record's header: the next record of its list, the span of its first
+/// part, and the list of its later parts (a singular message field sent
+/// more than once merges).
+#[doc(hidden)]
+pub const HEADER: usize = 3;
+/// The flag of a list node holding a packed run, in its first word.
+const PACKED: u64 = 1 << 32;
+
+/// A span of the input as one word: its start and its end.
+fn span_word(start: usize, end: usize) -> u64 {
+    start as u64 | (end as u64) << 32
+}
+
+/// Where the views of one decode keep what they found: for each message, a
+/// record of words, one or two per field, saying where the field's value
+/// is or what it is; for each list, the chain of its values. Made by one
+/// walk that checks the bytes; read without parsing again.
+///
+/// `decode_view` makes one; [`decode_view_in`] reuses one given, so that a
+/// loop decoding many messages allocates nothing once the arena has grown.
+///
+/// ```
+/// use cloud_report_proto::google::api::servicecontrol::v1::{ReportRequest, ReportRequestView};
+/// use cloud_report_proto::view::Arena;
+/// use prost::Message;
+///
+/// let reports: Vec<Vec<u8>> = (0..3)
+///     .map(|i| ReportRequest { service_name: format!("api-{i}.example.com"), ..Default::default() }.encode_to_vec())
+///     .collect();
+/// let mut arena = Arena::new();
+/// for bytes in &reports {
+///     let view = ReportRequestView::decode_view_in(bytes, &mut arena)?;
+///     assert!(view.service_name().starts_with("api-"));
+/// }
+/// # Ok::<(), cloud_report_proto::view::DecodeViewError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Arena {
+    words: Vec<u64>,
+}
+
+impl Arena {
+    /// An empty arena.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What it holds now, in bytes (it keeps its room between decodes).
+    pub fn capacity_bytes(&self) -> usize {
+        self.words.capacity() * std::mem::size_of::<u64>()
+    }
+}
+
+/// What a view reads: the input and the arena (for the generated views).
 #[doc(hidden)]
 #[derive(Clone, Copy, Debug)]
-pub struct FieldSpan {
-    start: usize,
-    value: usize,
-    end: usize,
+pub struct Cx<'a> {
+    buf: &'a [u8],
+    words: &'a [u64],
 }
 
-/// Where a repeated or map field's records are in a message's bytes (one
-/// part's): from the first's start to the last's end, so that walking them
-/// skips the rest of the message.
+impl<'a> Cx<'a> {
+    /// What a default view reads: nothing.
+    pub const EMPTY: Cx<'static> = Cx {
+        buf: &[],
+        words: &[],
+    };
+
+    /// Word `i` of the arena (0 past its end).
+    #[inline]
+    pub fn word(&self, i: usize) -> u64 {
+        self.words.get(i).copied().unwrap_or(0)
+    }
+
+    /// The bytes a span word names.
+    #[inline]
+    fn span(&self, word: u64) -> &'a [u8] {
+        self.buf
+            .get(word as u32 as usize..(word >> 32) as usize)
+            .unwrap_or_default()
+    }
+
+    /// The record a message word names, or the empty one.
+    #[inline]
+    pub fn record(word: u64) -> usize {
+        if word == NONE { EMPTY } else { word as usize }
+    }
+}
+
+/// The one walk that checks bytes and fills the arena (for the generated
+/// views).
 #[doc(hidden)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Span {
-    start: usize,
-    end: usize,
+pub struct Builder<'a> {
+    buf: &'a [u8],
+    words: Vec<u64>,
 }
 
-impl Span {
-    /// Takes in one more record of the field.
-    pub fn note(&mut self, field: FieldSpan) {
-        if self.end == 0 {
-            self.start = field.start;
+impl<'a> Builder<'a> {
+    /// A new record of `slots` words after the header, zeroed, for the
+    /// message at `start..end`.
+    fn record(&mut self, slots: usize, start: usize, end: usize) -> Result<usize, DecodeViewError> {
+        let index = self.words.len();
+        let len = index + HEADER + slots;
+        if len > EMPTY {
+            return Err(DecodeViewError::new(start, "message too large for a view"));
         }
-        self.end = field.end;
+        self.words.resize(len, 0);
+        self.words[index + 1] = span_word(start, end);
+        Ok(index)
     }
-}
 
-impl<'a> Iterator for Fields<'a> {
-    type Item = (u32, Wire<'a>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.next_raw().map(|(number, value, _)| (number, value))
+    /// A new list node: its value word.
+    fn node(&mut self, flags: u64, value: u64) -> Result<usize, DecodeViewError> {
+        let index = self.words.len();
+        // Room for a map entry's third word too.
+        if index + 3 > EMPTY {
+            return Err(DecodeViewError::new(0, "message too large for a view"));
+        }
+        self.words.push(flags);
+        self.words.push(value);
+        Ok(index)
     }
-}
 
-/// Where a message's bytes are: one slice, or several when a singular
-/// message field arrived more than once (its occurrences merge), which
-/// encoders do not do and which costs one small allocation.
-#[doc(hidden)]
-#[derive(Clone, Debug)]
-pub enum Parts<'a> {
-    One(&'a [u8]),
-    Many(Arc<Vec<&'a [u8]>>),
-}
-
-impl Default for Parts<'_> {
-    fn default() -> Self {
-        Parts::One(&[])
+    /// Adds `node` at the end of the chain whose head (and count, in the
+    /// high half) is word `list` and whose tail is word `list + 1`.
+    fn append(&mut self, list: usize, node: usize, count: usize) {
+        let head = self.words[list];
+        if head as u32 == 0 {
+            self.words[list] = node as u64 | (count as u64) << 32;
+        } else {
+            let tail = self.words[list + 1] as usize;
+            self.words[tail] |= node as u64;
+            self.words[list] = head.wrapping_add((count as u64) << 32);
+        }
+        self.words[list + 1] = node as u64;
     }
-}
 
-impl<'a> Parts<'a> {
-    /// Adds another occurrence's bytes after these.
-    pub(crate) fn push(&mut self, more: &'a [u8]) {
-        *self = match std::mem::take(self) {
-            Parts::One([]) => Parts::One(more),
-            Parts::One(first) => Parts::Many(Arc::new(vec![first, more])),
-            Parts::Many(mut all) => {
-                Arc::make_mut(&mut all).push(more);
-                Parts::Many(all)
-            }
+    /// One more part of record `rec`: a singular message field sent again.
+    fn add_part(&mut self, rec: usize, start: usize, end: usize) -> Result<(), DecodeViewError> {
+        let node = self.node(0, span_word(start, end))?;
+        let parts = self.words[rec + 2];
+        if parts as u32 == 0 {
+            self.words[rec + 2] = node as u64 | (node as u64) << 32;
+        } else {
+            let tail = (parts >> 32) as usize;
+            self.words[tail] |= node as u64;
+            self.words[rec + 2] = (parts & 0xffff_ffff) | (node as u64) << 32;
+        }
+        Ok(())
+    }
+
+    /// A singular field (`slot` its word): a later occurrence replaces the
+    /// value, or merges into a message.
+    pub fn singular<K: Kind<'a>>(
+        &mut self,
+        slot: usize,
+        value: Wire<'a>,
+        at: usize,
+        depth: u32,
+    ) -> Result<(), DecodeViewError> {
+        if let Some(word) = K::word(self, value, at, depth, self.words[slot])? {
+            self.words[slot] = word;
+        }
+        Ok(())
+    }
+
+    /// A field with presence (`slot` its flag, then its value).
+    pub fn optional<K: Kind<'a>>(
+        &mut self,
+        slot: usize,
+        value: Wire<'a>,
+        at: usize,
+        depth: u32,
+    ) -> Result<(), DecodeViewError> {
+        if let Some(word) = K::word(self, value, at, depth, NONE)? {
+            self.words[slot] = 1;
+            self.words[slot + 1] = word;
+        }
+        Ok(())
+    }
+
+    /// A oneof's member `number` (`slot` the oneof's case, then its value):
+    /// it replaces another member, or merges into itself when a message.
+    pub fn oneof<K: Kind<'a>>(
+        &mut self,
+        slot: usize,
+        number: u32,
+        value: Wire<'a>,
+        at: usize,
+        depth: u32,
+    ) -> Result<(), DecodeViewError> {
+        let before = if self.words[slot] == u64::from(number) {
+            self.words[slot + 1]
+        } else {
+            NONE
         };
-    }
-
-    pub(crate) fn slices(&self) -> &[&'a [u8]] {
-        match self {
-            Parts::One(one) => std::slice::from_ref(one),
-            Parts::Many(all) => all,
+        if let Some(word) = K::word(self, value, at, depth, before)? {
+            self.words[slot] = u64::from(number);
+            self.words[slot + 1] = word;
         }
+        Ok(())
     }
 
-    /// Every field of every part, in order.
-    pub(crate) fn fields(&self) -> impl Iterator<Item = (u32, Wire<'a>)> + '_ {
-        self.slices().iter().flat_map(|part| Fields::new(part))
+    /// One record of a repeated field (`slot` its list), packed or not.
+    pub fn repeated<K: Kind<'a>>(
+        &mut self,
+        slot: usize,
+        value: Wire<'a>,
+        at: usize,
+        depth: u32,
+    ) -> Result<(), DecodeViewError> {
+        if let (Some(width), Wire::Bytes(bytes)) = (K::PACKED_WIDTH, value) {
+            let count = count_packed(bytes, at, width)?;
+            if count > 0 {
+                let node = self.node(PACKED, span_word(at, at + bytes.len()))?;
+                self.append(slot, node, count);
+            }
+            return Ok(());
+        }
+        if K::IS_MESSAGE {
+            // The element's record is its node.
+            if let Some(rec) = K::word(self, value, at, depth, NONE)? {
+                self.append(slot, rec as usize, 1);
+            }
+        } else if let Some(word) = K::word(self, value, at, depth, NONE)? {
+            let node = self.node(0, word)?;
+            self.append(slot, node, 1);
+        }
+        Ok(())
     }
 
-    /// The fields within `span` of a single part (all of every part when
-    /// there are several: spans are of the first alone).
-    fn fields_in(&self, span: Span) -> impl Iterator<Item = (u32, Wire<'a>)> + '_ {
-        let one = matches!(self, Parts::One(_));
-        self.slices().iter().flat_map(move |part| {
-            let part = if one {
-                part.get(span.start..span.end).unwrap_or_default()
-            } else {
-                part
-            };
-            Fields::new(part)
-        })
-    }
-
-    /// Every field of every part, in order, with its value's bytes as they
-    /// came.
-    fn raw_fields(&self) -> impl Iterator<Item = (u32, Wire<'a>, &'a [u8])> + '_ {
-        self.slices().iter().flat_map(|part| {
-            let mut fields = Fields::new(part);
-            std::iter::from_fn(move || fields.next_raw())
-        })
+    /// One entry of a map field (`slot` its list): a key or value of
+    /// another wire type is an error, as owned decoding's map reader says.
+    pub fn map<K: Kind<'a>, V: Kind<'a>>(
+        &mut self,
+        slot: usize,
+        value: Wire<'a>,
+        at: usize,
+        depth: u32,
+    ) -> Result<(), DecodeViewError> {
+        let Wire::Bytes(entry) = value else {
+            return Ok(());
+        };
+        if depth == 0 {
+            return Err(DecodeViewError::new(at, "recursion limit reached"));
+        }
+        let depth = depth - 1;
+        let (mut key, mut val) = (NONE, NONE);
+        fields(
+            self,
+            at,
+            at + entry.len(),
+            depth,
+            |b, number, wire, at| match number {
+                1 if wire.wire_type() != K::WIRE => Err(DecodeViewError::new(
+                    at,
+                    "invalid wire type for a map entry's key",
+                )),
+                2 if wire.wire_type() != V::WIRE => Err(DecodeViewError::new(
+                    at,
+                    "invalid wire type for a map entry's value",
+                )),
+                1 => {
+                    key = K::word(b, wire, at, depth, key)?.unwrap_or(key);
+                    Ok(())
+                }
+                2 => {
+                    val = V::word(b, wire, at, depth, val)?.unwrap_or(val);
+                    Ok(())
+                }
+                _ => Ok(()),
+            },
+        )?;
+        let node = self.node(0, key)?;
+        self.words.push(val);
+        self.append(slot, node, 1);
+        Ok(())
     }
 }
 
-/// How a kind of field value is read from the wire: the markers of
-/// [`Repeated`] and [`Map`] (one per protobuf scalar kind, and
-/// [`Message`] for a message's view).
+/// Walks the fields of `start..end` of the input, checking their wire
+/// format and handing each to `each` with the offset of its value (for the
+/// generated views).
+#[doc(hidden)]
+#[inline]
+pub fn fields<'a>(
+    b: &mut Builder<'a>,
+    start: usize,
+    end: usize,
+    depth: u32,
+    mut each: impl FnMut(&mut Builder<'a>, u32, Wire<'a>, usize) -> Result<(), DecodeViewError>,
+) -> Result<(), DecodeViewError> {
+    let all: &'a [u8] = b.buf;
+    let buf = all.get(..end).unwrap_or_default();
+    let mut pos = start;
+    while pos < end {
+        let field_start = pos;
+        // The common cases here; the rest (and every error) by `field`.
+        let key = varint(buf, &mut pos).unwrap_or(0);
+        let number = (key >> 3) as u32;
+        let value_start = pos;
+        let (value, at) = match key & 7 {
+            0 if number != 0 && key >> 32 == 0 => match varint(buf, &mut pos) {
+                Some(v) => (Wire::Varint(v), value_start),
+                None => (Wire::Varint(0), usize::MAX),
+            },
+            2 if number != 0 && key >> 32 == 0 => {
+                let len = varint(buf, &mut pos).unwrap_or(u64::MAX);
+                match usize::try_from(len)
+                    .ok()
+                    .and_then(|len| Some(pos..pos.checked_add(len)?))
+                    .and_then(|range| Some((range.start, buf.get(range)?)))
+                {
+                    Some((at, bytes)) => {
+                        pos = at + bytes.len();
+                        (Wire::Bytes(bytes), at)
+                    }
+                    None => (Wire::Varint(0), usize::MAX),
+                }
+            }
+            _ => (Wire::Varint(0), usize::MAX),
+        };
+        let (number, value, at) = if at != usize::MAX {
+            (number, value, at)
+        } else {
+            pos = field_start;
+            let (number, value, at) = field(buf, &mut pos, depth)
+                .map_err(|why| DecodeViewError::new(field_start, why))?;
+            // A length-delimited value's offset is its content's, after
+            // the length.
+            let at = match value {
+                Wire::Bytes(bytes) => pos - bytes.len(),
+                _ => at,
+            };
+            (number, value, at)
+        };
+        each(b, number, value, at)?;
+    }
+    Ok(())
+}
+
+/// How a kind of field value is checked, kept and read: the markers of
+/// [`Repeated`] and [`Map`] (one per protobuf scalar kind, and [`Message`]
+/// for a message's view).
 pub trait Kind<'a> {
     /// The value read.
     type Item;
-    /// Reads a value carried as `value` (checked already); `None` for a
-    /// value of another wire type.
+    /// The wire type its values come with.
     #[doc(hidden)]
-    fn read(value: &Wire<'a>) -> Option<Self::Item>;
+    const WIRE: u8;
     /// The width of one packed value (0 for varints); `None` when the kind
     /// is never packed.
     #[doc(hidden)]
     const PACKED_WIDTH: Option<usize>;
+    /// Whether a value is a message (its word is its record).
+    #[doc(hidden)]
+    const IS_MESSAGE: bool = false;
+    /// Checks a value carried as `value` at `at` and gives its word (`None`
+    /// for a value of another wire type: an unknown field); `before` is
+    /// the word of the value it replaces (a message merges into it).
+    #[doc(hidden)]
+    fn word(
+        b: &mut Builder<'a>,
+        value: Wire<'a>,
+        at: usize,
+        depth: u32,
+        before: u64,
+    ) -> Result<Option<u64>, DecodeViewError>;
+    /// Reads a value's word.
+    #[doc(hidden)]
+    fn from_word(cx: Cx<'a>, word: u64) -> Self::Item;
     /// Reads one packed value at the front of `bytes`.
     #[doc(hidden)]
     fn read_packed(bytes: &mut &'a [u8]) -> Option<Self::Item>;
@@ -446,13 +696,19 @@ macro_rules! varint_kind {
         pub struct $name;
         impl<'a> Kind<'a> for $name {
             type Item = $t;
-            fn read(value: &Wire<'a>) -> Option<$t> {
-                match *value {
-                    Wire::Varint($v) => Some($convert),
-                    _ => None,
-                }
-            }
+            const WIRE: u8 = 0;
             const PACKED_WIDTH: Option<usize> = Some(0);
+            #[inline]
+            fn word(_: &mut Builder<'a>, value: Wire<'a>, _: usize, _: u32, _: u64) -> Result<Option<u64>, DecodeViewError> {
+                Ok(match value {
+                    Wire::Varint(v) => Some(v),
+                    _ => None,
+                })
+            }
+            #[inline]
+            fn from_word(_: Cx<'a>, $v: u64) -> $t {
+                $convert
+            }
             fn read_packed(bytes: &mut &'a [u8]) -> Option<$t> {
                 let mut pos = 0;
                 let $v = varint(bytes, &mut pos)?;
@@ -481,19 +737,26 @@ varint_kind! {
 }
 
 macro_rules! fixed_kind {
-    ($(#[$doc:meta] $name:ident => $t:ty, $wire:ident, $bits:ty, $width:expr, |$v:ident| $convert:expr;)*) => {$(
+    ($(#[$doc:meta] $name:ident => $t:ty, $wire:ident, $number:expr, $bits:ty, $width:expr, |$v:ident| $convert:expr;)*) => {$(
         #[$doc]
         #[derive(Clone, Copy, Debug)]
         pub struct $name;
         impl<'a> Kind<'a> for $name {
             type Item = $t;
-            fn read(value: &Wire<'a>) -> Option<$t> {
-                match *value {
-                    Wire::$wire($v) => Some($convert),
-                    _ => None,
-                }
-            }
+            const WIRE: u8 = $number;
             const PACKED_WIDTH: Option<usize> = Some($width);
+            #[inline]
+            fn word(_: &mut Builder<'a>, value: Wire<'a>, _: usize, _: u32, _: u64) -> Result<Option<u64>, DecodeViewError> {
+                Ok(match value {
+                    Wire::$wire(v) => Some(u64::from(v)),
+                    _ => None,
+                })
+            }
+            #[inline]
+            fn from_word(_: Cx<'a>, word: u64) -> $t {
+                let $v = word as $bits;
+                $convert
+            }
             fn read_packed(bytes: &mut &'a [u8]) -> Option<$t> {
                 let (head, rest) = bytes.split_at_checked($width)?;
                 *bytes = rest;
@@ -506,17 +769,17 @@ macro_rules! fixed_kind {
 
 fixed_kind! {
     /// `double`.
-    Double => f64, Fixed64, u64, 8, |v| f64::from_bits(v);
+    Double => f64, Fixed64, 1, u64, 8, |v| f64::from_bits(v);
     /// `float`.
-    Float => f32, Fixed32, u32, 4, |v| f32::from_bits(v);
+    Float => f32, Fixed32, 5, u32, 4, |v| f32::from_bits(v);
     /// `fixed64`.
-    Fixed64 => u64, Fixed64, u64, 8, |v| v;
+    Fixed64 => u64, Fixed64, 1, u64, 8, |v| v;
     /// `sfixed64`.
-    Sfixed64 => i64, Fixed64, u64, 8, |v| v as i64;
+    Sfixed64 => i64, Fixed64, 1, u64, 8, |v| v as i64;
     /// `fixed32`.
-    Fixed32 => u32, Fixed32, u32, 4, |v| v;
+    Fixed32 => u32, Fixed32, 5, u32, 4, |v| v;
     /// `sfixed32`.
-    Sfixed32 => i32, Fixed32, u32, 4, |v| v as i32;
+    Sfixed32 => i32, Fixed32, 5, u32, 4, |v| v as i32;
 }
 
 /// `string`: borrowed from the input.
@@ -525,13 +788,36 @@ pub struct Str;
 
 impl<'a> Kind<'a> for Str {
     type Item = &'a str;
-    fn read(value: &Wire<'a>) -> Option<&'a str> {
-        match *value {
-            Wire::Bytes(bytes) => std::str::from_utf8(bytes).ok(),
-            _ => None,
+    const WIRE: u8 = 2;
+    const PACKED_WIDTH: Option<usize> = None;
+    #[inline]
+    fn word(
+        _: &mut Builder<'a>,
+        value: Wire<'a>,
+        at: usize,
+        _: u32,
+        _: u64,
+    ) -> Result<Option<u64>, DecodeViewError> {
+        match value {
+            Wire::Bytes(bytes) => {
+                check_str(bytes, at)?;
+                Ok(Some(span_word(at, at + bytes.len())))
+            }
+            _ => Ok(None),
         }
     }
-    const PACKED_WIDTH: Option<usize> = None;
+    #[inline]
+    fn from_word(cx: Cx<'a>, word: u64) -> &'a str {
+        let bytes = cx.span(word);
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: a `Cx` is made only by this module, of an input and the
+        // arena its one walk filled; that walk writes a string's word only
+        // after `check_str` (in `Str::word`), and the views read a word as a
+        // string only where that field's walk wrote it (the same marker
+        // generated for both). Any other word read here is 0, the empty
+        // span.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
     fn read_packed(_: &mut &'a [u8]) -> Option<&'a str> {
         None
     }
@@ -543,13 +829,25 @@ pub struct Bytes;
 
 impl<'a> Kind<'a> for Bytes {
     type Item = &'a [u8];
-    fn read(value: &Wire<'a>) -> Option<&'a [u8]> {
-        match *value {
-            Wire::Bytes(bytes) => Some(bytes),
-            _ => None,
-        }
-    }
+    const WIRE: u8 = 2;
     const PACKED_WIDTH: Option<usize> = None;
+    #[inline]
+    fn word(
+        _: &mut Builder<'a>,
+        value: Wire<'a>,
+        at: usize,
+        _: u32,
+        _: u64,
+    ) -> Result<Option<u64>, DecodeViewError> {
+        Ok(match value {
+            Wire::Bytes(bytes) => Some(span_word(at, at + bytes.len())),
+            _ => None,
+        })
+    }
+    #[inline]
+    fn from_word(cx: Cx<'a>, word: u64) -> &'a [u8] {
+        cx.span(word)
+    }
     fn read_packed(_: &mut &'a [u8]) -> Option<&'a [u8]> {
         None
     }
@@ -561,36 +859,65 @@ pub struct Message<V>(PhantomData<V>);
 
 impl<'a, V: View<'a>> Kind<'a> for Message<V> {
     type Item = V;
-    fn read(value: &Wire<'a>) -> Option<V> {
-        match *value {
-            Wire::Bytes(bytes) => Some(V::from_checked(Parts::One(bytes))),
-            _ => None,
-        }
-    }
+    const WIRE: u8 = 2;
     const PACKED_WIDTH: Option<usize> = None;
+    const IS_MESSAGE: bool = true;
+    fn word(
+        b: &mut Builder<'a>,
+        value: Wire<'a>,
+        at: usize,
+        depth: u32,
+        before: u64,
+    ) -> Result<Option<u64>, DecodeViewError> {
+        let Wire::Bytes(bytes) = value else {
+            return Ok(None);
+        };
+        if depth == 0 {
+            return Err(DecodeViewError::new(at, "recursion limit reached"));
+        }
+        let end = at + bytes.len();
+        let rec = if before == NONE {
+            b.record(V::SLOTS, at, end)?
+        } else {
+            let rec = before as usize;
+            b.add_part(rec, at, end)?;
+            rec
+        };
+        V::walk(b, rec, at, end, depth - 1)?;
+        Ok(Some(rec as u64))
+    }
+    #[inline]
+    fn from_word(cx: Cx<'a>, word: u64) -> V {
+        V::at(cx, Cx::record(word))
+    }
     fn read_packed(_: &mut &'a [u8]) -> Option<V> {
         None
     }
 }
 
 /// What the generated views have in common.
-pub trait View<'a>: Sized {
+pub trait View<'a>: Sized + Copy {
     /// The owned message.
     type Owned;
     /// The message's name, for errors.
     #[doc(hidden)]
     const NAME: &'static str;
-    /// Checks bytes as the message (at byte `at` of the input, `depth`
-    /// levels of nesting left).
+    /// The words of its record after the header.
     #[doc(hidden)]
-    fn check(buf: &'a [u8], at: usize, depth: u32) -> Result<(), DecodeViewError>;
-    /// The view of checked bytes.
+    const SLOTS: usize;
+    /// The view of record `rec`.
     #[doc(hidden)]
-    fn from_checked(parts: Parts<'a>) -> Self;
-    /// Reads another occurrence's checked bytes into the view (proto's
-    /// merge: later scalars win, messages merge, lists append).
+    fn at(cx: Cx<'a>, rec: usize) -> Self;
+    /// Checks `start..end` of the input as the message (`depth` levels of
+    /// nesting left), filling record `rec`.
     #[doc(hidden)]
-    fn merge_checked(&mut self, more: &'a [u8]);
+    fn walk(
+        b: &mut Builder<'a>,
+        rec: usize,
+        start: usize,
+        end: usize,
+        depth: u32,
+    ) -> Result<(), DecodeViewError>;
     /// The owned message, identical to decoding the bytes.
     fn to_owned_message(&self) -> Self::Owned;
 }
@@ -602,132 +929,200 @@ pub trait Viewed {
     type View<'a>: View<'a, Owned = Self>;
 }
 
-/// Checks bytes as message `V` and makes its view: what every
-/// `decode_view` does, for code generic over views.
+/// Checks `buf` as message `M` into `arena` (emptied first) and views it:
+/// what every `decode_view_in` does, for code generic over messages.
 ///
 /// # Errors
 /// Bytes that are not the message's encoding, with the byte offset.
-pub fn decode_view<'a, V: View<'a>>(buf: &'a [u8]) -> Result<V, DecodeViewError> {
-    V::check(buf, 0, RECURSION_LIMIT)?;
-    Ok(V::from_checked(Parts::One(buf)))
-}
-
-/// Checks a nested message's bytes, one level deeper.
-pub(crate) fn check_nested<'a, V: View<'a>>(
+pub fn decode_view_in<'a, M: Viewed>(
     buf: &'a [u8],
-    at: usize,
-    depth: u32,
-) -> Result<(), DecodeViewError> {
-    if depth == 0 {
-        return Err(DecodeViewError::new(at, "recursion limit reached"));
-    }
-    V::check(buf, at, depth - 1)
+    arena: &'a mut Arena,
+) -> Result<M::View<'a>, DecodeViewError> {
+    fill::<M>(buf, arena)?;
+    Ok(<M::View<'a> as View<'a>>::at(
+        Cx {
+            buf,
+            words: &arena.words,
+        },
+        ROOT,
+    ))
 }
 
-/// A singular message field read into a view: the first occurrence makes
-/// it, later ones merge into it.
-pub(crate) fn merge_message<'a, V: View<'a>>(slot: &mut Option<V>, bytes: &'a [u8]) {
-    match slot {
-        Some(view) => view.merge_checked(bytes),
-        None => *slot = Some(V::from_checked(Parts::One(bytes))),
+/// The root record's index (after the word that is no record).
+const ROOT: usize = 1;
+
+fn fill<'a, M: Viewed>(buf: &'a [u8], arena: &mut Arena) -> Result<(), DecodeViewError> {
+    let mut words = std::mem::take(&mut arena.words);
+    words.clear();
+    if buf.len() >= EMPTY {
+        return Err(DecodeViewError::new(0, "message too large for a view"));
+    }
+    words.push(0);
+    let mut b = Builder { buf, words };
+    let walked = b
+        .record(<M::View<'a> as View<'a>>::SLOTS, 0, buf.len())
+        .and_then(|rec| {
+            <M::View<'a> as View<'a>>::walk(&mut b, rec, 0, buf.len(), RECURSION_LIMIT)
+        });
+    arena.words = b.words;
+    if walked.is_err() {
+        arena.words.clear();
+    }
+    walked
+}
+
+/// Checks `buf` as message `M` and gives what views it: what every
+/// `decode_view` does, for code generic over messages.
+///
+/// # Errors
+/// Bytes that are not the message's encoding, with the byte offset.
+pub fn decode_view<'a, M: Viewed>(buf: &'a [u8]) -> Result<Decoded<'a, M>, DecodeViewError> {
+    let mut arena = Arena::new();
+    fill::<M>(buf, &mut arena)?;
+    Ok(Decoded {
+        buf,
+        arena,
+        message: PhantomData,
+    })
+}
+
+/// Bytes checked as message `M`, with the arena their view reads:
+/// [`view`](Self::view) gives the view, [`to_owned_message`](Self::to_owned_message)
+/// the owned message.
+#[derive(Clone)]
+pub struct Decoded<'a, M> {
+    buf: &'a [u8],
+    arena: Arena,
+    message: PhantomData<fn() -> M>,
+}
+
+impl<'a, M: Viewed> Decoded<'a, M> {
+    /// The view of the message.
+    pub fn view(&self) -> M::View<'_> {
+        <M::View<'_> as View<'_>>::at(
+            Cx {
+                buf: self.buf,
+                words: &self.arena.words,
+            },
+            ROOT,
+        )
+    }
+
+    /// The owned message, identical to decoding the bytes.
+    pub fn to_owned_message(&self) -> M {
+        self.view().to_owned_message()
+    }
+
+    /// The arena, to reuse for another decode ([`decode_view_in`]).
+    pub fn into_arena(self) -> Arena {
+        self.arena
     }
 }
 
-/// A repeated field of a view: its values, read from the bytes as they are
-/// iterated, packed or not.
-#[derive(Clone, Debug)]
+impl<M: Viewed> std::fmt::Debug for Decoded<'_, M>
+where
+    for<'v> M::View<'v>: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.view().fmt(f)
+    }
+}
+
+/// A repeated field of a view: its values, in wire order, packed or not.
+#[derive(Clone, Copy, Debug)]
 pub struct Repeated<'a, K> {
-    parts: Parts<'a>,
-    number: u32,
-    span: Span,
+    cx: Cx<'a>,
+    /// The first node, and the count in the high half.
+    list: u64,
     kind: PhantomData<K>,
 }
 
 impl<'a, K: Kind<'a>> Repeated<'a, K> {
-    pub(crate) fn new(parts: &Parts<'a>, number: u32, span: Span) -> Self {
+    #[doc(hidden)]
+    pub fn new(cx: Cx<'a>, list: u64) -> Self {
         Self {
-            parts: parts.clone(),
-            number,
-            span,
+            cx,
+            list,
             kind: PhantomData,
         }
     }
 
     /// The values, in wire order.
-    pub fn iter(&self) -> impl Iterator<Item = K::Item> + '_ {
-        let number = self.number;
-        self.parts
-            .fields_in(self.span)
-            .filter(move |(n, _)| *n == number)
-            .flat_map(|(_, value)| {
-                let mut packed: Option<&'a [u8]> = None;
-                let mut single = None;
-                match (K::PACKED_WIDTH, value) {
-                    (Some(_), Wire::Bytes(bytes)) => packed = Some(bytes),
-                    _ => single = K::read(&value),
-                }
-                single.into_iter().chain(std::iter::from_fn(move || {
-                    let bytes = packed.as_mut()?;
-                    if bytes.is_empty() {
-                        return None;
+    pub fn iter(&self) -> impl Iterator<Item = K::Item> + 'a {
+        let cx = self.cx;
+        let mut next = self.list as u32 as usize;
+        let mut packed: &'a [u8] = &[];
+        std::iter::from_fn(move || {
+            loop {
+                if !packed.is_empty() {
+                    if let Some(value) = K::read_packed(&mut packed) {
+                        return Some(value);
                     }
-                    K::read_packed(bytes)
-                }))
-            })
+                    packed = &[];
+                }
+                if next == 0 {
+                    return None;
+                }
+                let node = next;
+                let head = cx.word(node);
+                next = head as u32 as usize;
+                if K::IS_MESSAGE {
+                    return Some(K::from_word(cx, node as u64));
+                }
+                let value = cx.word(node + 1);
+                if head & PACKED != 0 {
+                    packed = cx.span(value);
+                } else {
+                    return Some(K::from_word(cx, value));
+                }
+            }
+        })
     }
 
-    /// How many values there are (a walk over the bytes).
+    /// How many values there are.
     pub fn len(&self) -> usize {
-        self.iter().count()
+        (self.list >> 32) as usize
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
+        self.len() == 0
     }
 }
 
-/// A map field of a view: its entries, read from the bytes as they are
-/// iterated, in wire order (a key sent twice comes twice; the owned map
-/// keeps the last).
-#[derive(Clone, Debug)]
+/// A map field of a view: its entries in wire order (a key sent twice
+/// comes twice; the owned map keeps the last).
+#[derive(Clone, Copy, Debug)]
 pub struct Map<'a, K, V> {
-    entries: Repeated<'a, Bytes>,
+    cx: Cx<'a>,
+    list: u64,
     kinds: PhantomData<(K, V)>,
 }
 
-impl<'a, K: Kind<'a>, V: Kind<'a>> Map<'a, K, V>
-where
-    K::Item: Default,
-    V::Item: Default,
-{
-    pub(crate) fn new(parts: &Parts<'a>, number: u32, span: Span) -> Self {
+impl<'a, K: Kind<'a>, V: Kind<'a>> Map<'a, K, V> {
+    #[doc(hidden)]
+    pub fn new(cx: Cx<'a>, list: u64) -> Self {
         Self {
-            entries: Repeated::new(parts, number, span),
+            cx,
+            list,
             kinds: PhantomData,
         }
     }
 
     /// The entries, in wire order; a missing key or value is its default.
-    pub fn iter(&self) -> impl Iterator<Item = (K::Item, V::Item)> + '_ {
-        self.entries.iter().map(|entry| {
-            let (mut key, mut value) = (K::Item::default(), V::Item::default());
-            for (number, wire) in Fields::new(entry) {
-                match number {
-                    1 => {
-                        if let Some(k) = K::read(&wire) {
-                            key = k;
-                        }
-                    }
-                    2 => {
-                        if let Some(v) = V::read(&wire) {
-                            value = v;
-                        }
-                    }
-                    _ => {}
-                }
+    pub fn iter(&self) -> impl Iterator<Item = (K::Item, V::Item)> + 'a {
+        let cx = self.cx;
+        let mut next = self.list as u32 as usize;
+        std::iter::from_fn(move || {
+            if next == 0 {
+                return None;
             }
-            (key, value)
+            let node = next;
+            next = cx.word(node) as u32 as usize;
+            Some((
+                K::from_word(cx, cx.word(node + 1)),
+                V::from_word(cx, cx.word(node + 2)),
+            ))
         })
     }
 
@@ -739,48 +1134,70 @@ where
         self.iter().filter(|(k, _)| k == key).last().map(|(_, v)| v)
     }
 
-    /// How many entries were sent (a walk over the bytes).
+    /// How many entries were sent.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        (self.list >> 32) as usize
     }
 
     /// Whether none were.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }
 
 /// A view's unknown fields: those its `.proto` does not define, and known
 /// numbers with a wire type their kind cannot have, in wire order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct UnknownFields<'a> {
-    parts: Parts<'a>,
+    cx: Cx<'a>,
+    rec: usize,
     known: fn(u32, u8) -> bool,
 }
 
 impl<'a> UnknownFields<'a> {
-    pub(crate) fn new(parts: &Parts<'a>, known: fn(u32, u8) -> bool) -> Self {
-        Self {
-            parts: parts.clone(),
-            known,
-        }
+    #[doc(hidden)]
+    pub fn new(cx: Cx<'a>, rec: usize, known: fn(u32, u8) -> bool) -> Self {
+        Self { cx, rec, known }
+    }
+
+    /// The message's parts: the bytes of each occurrence.
+    fn parts(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let cx = self.cx;
+        let first = cx.span(cx.word(self.rec + 1));
+        let mut next = cx.word(self.rec + 2) as u32 as usize;
+        std::iter::once(first).chain(std::iter::from_fn(move || {
+            if next == 0 {
+                return None;
+            }
+            let node = next;
+            next = cx.word(node) as u32 as usize;
+            Some(cx.span(cx.word(node + 1)))
+        }))
+    }
+
+    /// Every field of every part with its value's bytes as they came.
+    fn raw(&self) -> impl Iterator<Item = (u32, Wire<'a>, &'a [u8])> + 'a {
+        let known = self.known;
+        self.parts()
+            .flat_map(|part| {
+                let mut fields = Fields::new(part);
+                std::iter::from_fn(move || fields.next_raw())
+            })
+            .filter(move |(number, value, _)| !known(*number, value.wire_type()))
     }
 
     /// The fields, in wire order.
-    pub fn iter(&self) -> impl Iterator<Item = UnknownField<'a>> + '_ {
-        self.parts
-            .fields()
-            .filter(|(number, value)| !(self.known)(*number, value.wire_type()))
-            .map(|(number, value)| UnknownField {
-                number,
-                value: match value {
-                    Wire::Varint(v) => UnknownValue::Varint(v),
-                    Wire::Fixed64(v) => UnknownValue::Fixed64(v),
-                    Wire::Bytes(b) => UnknownValue::LengthDelimited(b),
-                    Wire::Group(g) => UnknownValue::Group(g),
-                    Wire::Fixed32(v) => UnknownValue::Fixed32(v),
-                },
-            })
+    pub fn iter(&self) -> impl Iterator<Item = UnknownField<'a>> + 'a {
+        self.raw().map(|(number, value, _)| UnknownField {
+            number,
+            value: match value {
+                Wire::Varint(v) => UnknownValue::Varint(v),
+                Wire::Fixed64(v) => UnknownValue::Fixed64(v),
+                Wire::Bytes(b) => UnknownValue::LengthDelimited(b),
+                Wire::Group(g) => UnknownValue::Group(g),
+                Wire::Fixed32(v) => UnknownValue::Fixed32(v),
+            },
+        })
     }
 
     /// Whether there are none.
@@ -790,12 +1207,11 @@ impl<'a> UnknownFields<'a> {
 
     /// The owned unknown fields, as an owned decode keeps them: each key in
     /// its shortest form, each value byte for byte.
-    pub(crate) fn to_owned_fields(&self) -> crate::wire::UnknownFields {
+    #[doc(hidden)]
+    pub fn to_owned_fields(&self) -> crate::wire::UnknownFields {
         let mut owned = crate::wire::UnknownFields::new();
-        for (number, value, raw) in self.parts.raw_fields() {
-            if !(self.known)(number, value.wire_type()) {
-                owned.push_raw(number, value.wire_type(), raw);
-            }
+        for (number, value, raw) in self.raw() {
+            owned.push_raw(number, value.wire_type(), raw);
         }
         owned
     }

@@ -10,7 +10,7 @@ use crate::support::arbitrary;
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 use cloud_report_proto::google::cloud::apigee::v1 as apigee;
 use cloud_report_proto::google::protobuf as pb;
-use cloud_report_proto::view::View;
+use cloud_report_proto::view::{Arena, View, Viewed};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use prost::Message;
@@ -23,14 +23,14 @@ fn cases() -> u32 {
 }
 
 /// `decode_view` and owned decoding agree on `bytes`: both fail, or the
-/// view's owned message is the decoded one and encodes the same.
-fn agree<'a, V>(bytes: &'a [u8]) -> Result<(), TestCaseError>
+/// view's owned message is the decoded one and encodes the same; and so
+/// does a view decoded into `arena`, an arena used before.
+fn agree<M>(bytes: &[u8], arena: &mut Arena) -> Result<(), TestCaseError>
 where
-    V: View<'a>,
-    V::Owned: Message + Default + PartialEq + std::fmt::Debug,
+    M: Viewed + Message + Default + PartialEq + std::fmt::Debug,
 {
-    let owned = V::Owned::decode(bytes);
-    let view = cloud_report_proto::view::decode_view::<V>(bytes);
+    let owned = M::decode(bytes);
+    let view = cloud_report_proto::view::decode_view::<M>(bytes);
     match (owned, view) {
         (Ok(owned), Ok(view)) => {
             // Compared as encoded and as printed: a changed byte may make a
@@ -38,8 +38,16 @@ where
             let from_view = view.to_owned_message();
             prop_assert_eq!(from_view.encode_to_vec(), owned.encode_to_vec());
             prop_assert_eq!(format!("{from_view:?}"), format!("{owned:?}"));
+            let reused = cloud_report_proto::view::decode_view_in::<M>(bytes, arena)
+                .map_err(|e| TestCaseError::fail(format!("only the arena's view failed: {e}")))?;
+            prop_assert_eq!(
+                reused.to_owned_message().encode_to_vec(),
+                owned.encode_to_vec()
+            );
         }
-        (Err(_), Err(_)) => {}
+        (Err(_), Err(_)) => {
+            prop_assert!(cloud_report_proto::view::decode_view_in::<M>(bytes, arena).is_err());
+        }
         (Ok(_), Err(e)) => return Err(TestCaseError::fail(format!("only the view failed: {e}"))),
         (Err(e), Ok(_)) => {
             return Err(TestCaseError::fail(format!(
@@ -51,7 +59,7 @@ where
 }
 
 macro_rules! view_agrees {
-    ($($test:ident: $view:ty, $name:literal;)*) => {$(
+    ($($test:ident: $owned:ty, $name:literal;)*) => {$(
         #[test]
         fn $test() {
             let mut runner = TestRunner::new(Config {
@@ -67,14 +75,19 @@ macro_rules! view_agrees {
                         &generated,
                         &mut arbitrary::Rng::new(seed),
                     );
-                    agree::<$view>(&input)?;
+                    let mut arena = Arena::new();
+                    agree::<$owned>(&input, &mut arena)?;
+                    // Twice over: the second merges into the first (singular
+                    // messages merge, lists and maps append, oneofs replace
+                    // or merge).
+                    agree::<$owned>(&[input.clone(), input.clone()].concat(), &mut arena)?;
                     // Cut short, and one byte changed.
                     if !input.is_empty() {
                         let at = usize::from(at) % input.len();
-                        agree::<$view>(&input[..at])?;
+                        agree::<$owned>(&input[..at], &mut arena)?;
                         let mut changed = input.clone();
                         changed[at] = byte;
-                        agree::<$view>(&changed)?;
+                        agree::<$owned>(&changed, &mut arena)?;
                     }
                     Ok(())
                 })
@@ -84,17 +97,17 @@ macro_rules! view_agrees {
 }
 
 view_agrees! {
-    view_report_request: sc::ReportRequestView, "google.api.servicecontrol.v1.ReportRequest";
-    view_check_request: sc::CheckRequestView, "google.api.servicecontrol.v1.CheckRequest";
-    view_check_response: sc::CheckResponseView, "google.api.servicecontrol.v1.CheckResponse";
-    view_allocate_quota_request: sc::AllocateQuotaRequestView, "google.api.servicecontrol.v1.AllocateQuotaRequest";
-    view_allocate_quota_response: sc::AllocateQuotaResponseView, "google.api.servicecontrol.v1.AllocateQuotaResponse";
-    view_report_response: sc::ReportResponseView, "google.api.servicecontrol.v1.ReportResponse";
-    view_log_entry: sc::LogEntryView, "google.api.servicecontrol.v1.LogEntry";
-    view_report_instance_status: apigee::ReportInstanceStatusRequestView, "google.cloud.apigee.v1.ReportInstanceStatusRequest";
-    view_deployment_change_report: apigee::DeploymentChangeReportView, "google.cloud.apigee.v1.DeploymentChangeReport";
-    view_struct: pb::StructView, "google.protobuf.Struct";
-    view_any: pb::AnyView, "google.protobuf.Any";
+    view_report_request: sc::ReportRequest, "google.api.servicecontrol.v1.ReportRequest";
+    view_check_request: sc::CheckRequest, "google.api.servicecontrol.v1.CheckRequest";
+    view_check_response: sc::CheckResponse, "google.api.servicecontrol.v1.CheckResponse";
+    view_allocate_quota_request: sc::AllocateQuotaRequest, "google.api.servicecontrol.v1.AllocateQuotaRequest";
+    view_allocate_quota_response: sc::AllocateQuotaResponse, "google.api.servicecontrol.v1.AllocateQuotaResponse";
+    view_report_response: sc::ReportResponse, "google.api.servicecontrol.v1.ReportResponse";
+    view_log_entry: sc::LogEntry, "google.api.servicecontrol.v1.LogEntry";
+    view_report_instance_status: apigee::ReportInstanceStatusRequest, "google.cloud.apigee.v1.ReportInstanceStatusRequest";
+    view_deployment_change_report: apigee::DeploymentChangeReport, "google.cloud.apigee.v1.DeploymentChangeReport";
+    view_struct: pb::Struct, "google.protobuf.Struct";
+    view_any: pb::Any, "google.protobuf.Any";
 }
 
 /// A string that is not UTF-8 is refused with the byte offset and the

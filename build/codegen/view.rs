@@ -81,26 +81,51 @@ fn wire_types(field: &Field) -> String {
     }
 }
 
-/// The struct member holding where a repeated or map field's records are.
-fn span(field: &Field) -> String {
-    format!("s_{}", field.holder.trim_start_matches("r#"))
+/// Where each field's words are in its message's record (after the
+/// header): one word for a singular field (its value, or its message's
+/// record), two for a field with presence (set, value), a list or map
+/// (first node and count, last node) and a oneof (case, value).
+struct Layout {
+    /// Each field's first word, by its place in `message.fields` (a oneof
+    /// member's is its oneof's).
+    fields: Vec<usize>,
+    /// Each oneof's first word.
+    oneofs: Vec<usize>,
+    slots: usize,
 }
 
-/// The struct member holding a singular field.
-fn member(field: &Field) -> String {
-    format!("f_{}", field.holder.trim_start_matches("r#"))
+/// The words a field not in a oneof takes in its message's record.
+fn words(field: &Field) -> usize {
+    match (&field.storage, &field.kind) {
+        (Storage::Member { .. }, _) => 0,
+        (Storage::Implicit | Storage::Optional, Kind::Message(_)) | (Storage::Implicit, _) => 1,
+        _ => 2,
+    }
 }
 
-/// The check of one value of a kind, `b` its bytes at `at` (length-delimited
-/// kinds only; `None` for the others, which need none beyond the wire's).
-fn check_value(kind: &Kind, depth: &str) -> Option<String> {
-    match kind {
-        Kind::String => Some("crate::view::check_str(b, at)".into()),
-        Kind::Message(m) => Some(format!(
-            "crate::view::check_nested::<{}>(b, at, {depth})",
-            view_type(m)
-        )),
-        _ => None,
+impl Layout {
+    fn of(message: &Message) -> Self {
+        let oneof_base: usize = message.fields.iter().map(words).sum();
+        let oneofs: Vec<usize> = (0..message.oneofs.len())
+            .map(|i| oneof_base + 2 * i)
+            .collect();
+        let mut next = 0;
+        let fields = message
+            .fields
+            .iter()
+            .map(|field| match field.storage {
+                Storage::Member { oneof, .. } => oneofs[oneof],
+                _ => {
+                    next += words(field);
+                    next - words(field)
+                }
+            })
+            .collect();
+        Layout {
+            fields,
+            oneofs,
+            slots: oneof_base + 2 * message.oneofs.len(),
+        }
     }
 }
 
@@ -108,63 +133,59 @@ pub(super) fn write_message(out: &mut String, message: &Message) {
     let path = &message.path;
     let name = to_upper_camel(message.descriptor.name());
     let proto_name = message.descriptor.name();
-    let singular: Vec<&Field> = message
-        .fields
-        .iter()
-        .filter(|f| matches!(f.storage, Storage::Implicit | Storage::Optional))
-        .collect();
+    let layout = Layout::of(message);
 
-    // The struct.
+    // The struct: where it reads, and its record.
     writeln!(
         out,
         "{CFG}
 /// A borrowed view of [`{name}`]: its encoding, checked, read where it is
 /// (see [`crate::view`]).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Copy)]
 pub struct {name}View<'a> {{
-    parts: crate::view::Parts<'a>,"
+    cx: crate::view::Cx<'a>,
+    rec: usize,
+}}
+{CFG}
+impl ::core::default::Default for {name}View<'_> {{
+    /// The view of the empty message.
+    fn default() -> Self {{
+        Self {{ cx: crate::view::Cx::EMPTY, rec: crate::view::Cx::record(0) }}
+    }}
+}}
+{CFG}
+impl ::core::fmt::Debug for {name}View<'_> {{
+    /// As the owned message prints.
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {{
+        f.write_str(\"{name}View \")?;
+        ::core::fmt::Debug::fmt(&self.to_owned_message(), f)
+    }}
+}}"
     )
     .unwrap();
-    for field in &singular {
-        let ty = item_type(&field.kind);
-        let ty = match (&field.storage, &field.kind) {
-            (Storage::Optional, _) => format!("::core::option::Option<{ty}>"),
-            _ => ty,
-        };
-        writeln!(out, "    {}: {ty},", member(field)).unwrap();
-    }
-    for field in &message.fields {
-        if matches!(
-            field.storage,
-            Storage::Packed | Storage::Repeated | Storage::Map(..)
-        ) {
-            writeln!(out, "    {}: crate::view::Span,", span(field)).unwrap();
-        }
-    }
-    for oneof in &message.oneofs {
-        writeln!(
-            out,
-            "    o_{}: ::core::option::Option<{}View<'a>>,",
-            oneof.holder.trim_start_matches("r#"),
-            oneof.path
-        )
-        .unwrap();
-    }
-    writeln!(out, "}}").unwrap();
 
     // Accessors.
     writeln!(
         out,
         "{CFG}
-#[allow(deprecated, unused_imports, unused_variables, clippy::all)]
+#[allow(deprecated, unused_imports, unused_variables, dead_code, clippy::all)]
 impl<'a> {name}View<'a> {{
-    /// Checks `buf` as a `{proto_name}` and views it.
+    /// Checks `buf` as a `{proto_name}`: the answer's
+    /// [`view()`](crate::view::Decoded::view) is its view.
     ///
     /// # Errors
     /// Bytes that are not the message's encoding (or nest more than
     /// [`crate::view::RECURSION_LIMIT`] deep), with the byte offset.
-    pub fn decode_view(buf: &'a [u8]) -> ::core::result::Result<Self, crate::view::DecodeViewError> {{
+    pub fn decode_view(buf: &'a [u8]) -> ::core::result::Result<crate::view::Decoded<'a, {path}>, crate::view::DecodeViewError> {{
         crate::view::decode_view(buf)
+    }}
+    /// Checks `buf` as a `{proto_name}` into `arena` (emptied first, its
+    /// room kept) and views it.
+    ///
+    /// # Errors
+    /// As [`decode_view`](Self::decode_view).
+    pub fn decode_view_in(buf: &'a [u8], arena: &'a mut crate::view::Arena) -> ::core::result::Result<Self, crate::view::DecodeViewError> {{
+        crate::view::decode_view_in::<{path}>(buf, arena)
     }}
     /// The owned message, identical to decoding the bytes.
     pub fn to_owned_message(&self) -> {path} {{
@@ -172,54 +193,85 @@ impl<'a> {name}View<'a> {{
     }}
     /// The fields the `.proto` does not define, as they came.
     pub fn unknown_fields(&self) -> crate::view::UnknownFields<'a> {{
-        crate::view::UnknownFields::new(&self.parts, Self::known)
+        crate::view::UnknownFields::new(self.cx, self.rec, Self::known)
+    }}
+    #[inline]
+    fn word(&self, slot: usize) -> u64 {{
+        self.cx.word(self.rec + crate::view::HEADER + slot)
     }}"
     )
     .unwrap();
-    for field in &message.fields {
+    for (index, field) in message.fields.iter().enumerate() {
         let ident = &field.holder;
         let proto = &field.name;
-        let number = field.number;
-        let code = match &field.storage {
-            Storage::Implicit => {
-                let ty = item_type(&field.kind);
-                format!(
-                    "    /// `{proto}`.\n    pub fn {ident}(&self) -> {ty} {{ self.{} }}",
-                    member(field)
-                )
-            }
-            Storage::Optional => match &field.kind {
-                Kind::Message(_) => format!(
-                    "    /// `{proto}`, when set.\n    pub fn {ident}(&self) -> ::core::option::Option<&{}> {{ self.{}.as_ref() }}",
-                    item_type(&field.kind),
-                    member(field)
-                ),
-                other => format!(
-                    "    /// `{proto}`, when set.\n    pub fn {ident}(&self) -> ::core::option::Option<{}> {{ self.{} }}",
-                    item_type(other),
-                    member(field)
-                ),
-            },
-            Storage::Packed | Storage::Repeated => format!(
-                "    /// `{proto}`, walked as it is iterated.\n    pub fn {ident}(&self) -> crate::view::Repeated<'a, {}> {{ crate::view::Repeated::new(&self.parts, {number}, self.{}) }}",
-                marker(&field.kind),
-                span(field)
+        let slot = layout.fields[index];
+        let mark = marker(&field.kind);
+        let code = match (&field.storage, &field.kind) {
+            (Storage::Implicit | Storage::Optional, Kind::Message(m)) => format!(
+                "    /// `{proto}`, when set.
+    pub fn {ident}(&self) -> ::core::option::Option<{}> {{
+        match self.word({slot}) {{
+            0 => ::core::option::Option::None,
+            w => ::core::option::Option::Some(<{mark} as crate::view::Kind<'a>>::from_word(self.cx, w)),
+        }}
+    }}",
+                view_type(m)
             ),
-            Storage::Map(key, value) => format!(
-                "    /// `{proto}`, walked as it is iterated.\n    pub fn {ident}(&self) -> crate::view::Map<'a, {}, {}> {{ crate::view::Map::new(&self.parts, {number}, self.{}) }}",
+            (Storage::Implicit, kind) => format!(
+                "    /// `{proto}`.
+    pub fn {ident}(&self) -> {} {{
+        <{mark} as crate::view::Kind<'a>>::from_word(self.cx, self.word({slot}))
+    }}",
+                item_type(kind)
+            ),
+            (Storage::Optional, kind) => format!(
+                "    /// `{proto}`, when set.
+    pub fn {ident}(&self) -> ::core::option::Option<{}> {{
+        (self.word({slot}) != 0).then(|| <{mark} as crate::view::Kind<'a>>::from_word(self.cx, self.word({slot} + 1)))
+    }}",
+                item_type(kind)
+            ),
+            (Storage::Packed | Storage::Repeated, _) => format!(
+                "    /// `{proto}`.
+    pub fn {ident}(&self) -> crate::view::Repeated<'a, {mark}> {{
+        crate::view::Repeated::new(self.cx, self.word({slot}))
+    }}"
+            ),
+            (Storage::Map(key, value), _) => format!(
+                "    /// `{proto}`.
+    pub fn {ident}(&self) -> crate::view::Map<'a, {}, {}> {{
+        crate::view::Map::new(self.cx, self.word({slot}))
+    }}",
                 marker(key),
-                marker(value),
-                span(field)
+                marker(value)
             ),
-            Storage::Member { .. } => continue,
+            (Storage::Member { .. }, _) => continue,
         };
         writeln!(out, "{code}").unwrap();
     }
-    for oneof in &message.oneofs {
-        let bare = oneof.holder.trim_start_matches("r#");
+    for (index, oneof) in message.oneofs.iter().enumerate() {
+        let slot = layout.oneofs[index];
+        let mut arms = String::new();
+        for field in message.members(index) {
+            writeln!(
+                arms,
+                "            {} => ::core::option::Option::Some({}View::{}(<{} as crate::view::Kind<'a>>::from_word(self.cx, value))),",
+                field.number,
+                oneof.path,
+                to_upper_camel(&field.name),
+                marker(&field.kind)
+            )
+            .unwrap();
+        }
         writeln!(
             out,
-            "    /// The oneof `{}`, when a member is set.\n    pub fn {}(&self) -> ::core::option::Option<&{}View<'a>> {{ self.o_{bare}.as_ref() }}",
+            "    /// The oneof `{}`, when a member is set.
+    pub fn {}(&self) -> ::core::option::Option<{}View<'a>> {{
+        let value = self.word({slot} + 1);
+        match self.word({slot}) {{
+{arms}            _ => ::core::option::Option::None,
+        }}
+    }}",
             oneof.descriptor.name(),
             oneof.holder,
             oneof.path
@@ -242,59 +294,7 @@ impl<'a> {name}View<'a> {{
         )
         .unwrap();
     }
-    writeln!(out, "            _ => false,\n        }}\n    }}").unwrap();
-    // Reading one field of checked bytes into the struct.
-    writeln!(
-        out,
-        "    fn read(&mut self, number: u32, value: crate::view::Wire<'a>, at: crate::view::FieldSpan) {{
-        use crate::view::Kind as _;
-        match number {{"
-    )
-    .unwrap();
-    for field in &message.fields {
-        let number = field.number;
-        let mark = marker(&field.kind);
-        let code = match (&field.storage, &field.kind) {
-            (Storage::Implicit | Storage::Optional, Kind::Message(_)) => format!(
-                "if let crate::view::Wire::Bytes(b) = value {{ crate::view::merge_message(&mut self.{}, b); }}",
-                member(field)
-            ),
-            (Storage::Implicit, _) => format!(
-                "if let ::core::option::Option::Some(v) = <{mark}>::read(&value) {{ self.{} = v; }}",
-                member(field)
-            ),
-            (Storage::Optional, _) => format!(
-                "if let ::core::option::Option::Some(v) = <{mark}>::read(&value) {{ self.{} = ::core::option::Option::Some(v); }}",
-                member(field)
-            ),
-            (Storage::Member { oneof, variant }, kind) => {
-                let slot = format!(
-                    "self.o_{}",
-                    message.oneofs[*oneof].holder.trim_start_matches("r#")
-                );
-                let field_variant = variant.rsplit("::").next().unwrap_or_default();
-                let variant = format!("{}View::{field_variant}", message.oneofs[*oneof].path);
-                match kind {
-                    Kind::Message(_) => format!(
-                        "if let crate::view::Wire::Bytes(b) = value {{
-                match &mut {slot} {{
-                    ::core::option::Option::Some({variant}(v)) => crate::view::View::merge_checked(v, b),
-                    _ => {slot} = ::core::option::Option::Some({variant}(crate::view::View::from_checked(crate::view::Parts::One(b)))),
-                }}
-            }}"
-                    ),
-                    _ => format!(
-                        "if let ::core::option::Option::Some(v) = <{mark}>::read(&value) {{ {slot} = ::core::option::Option::Some({variant}(v)); }}"
-                    ),
-                }
-            }
-            (Storage::Packed | Storage::Repeated | Storage::Map(..), _) => {
-                format!("self.{}.note(at);", span(field))
-            }
-        };
-        writeln!(out, "            {number} => {{ {code} }}").unwrap();
-    }
-    writeln!(out, "            _ => {{}}\n        }}\n    }}\n}}").unwrap();
+    writeln!(out, "            _ => false,\n        }}\n    }}\n}}").unwrap();
 
     writeln!(
         out,
@@ -304,7 +304,8 @@ impl crate::view::Viewed for {path} {{
 }}"
     )
     .unwrap();
-    // The trait: checking, making, merging, owning.
+    // The trait: the walk that checks the bytes and fills the record, and
+    // the owned message.
     writeln!(
         out,
         "{CFG}
@@ -312,90 +313,51 @@ impl crate::view::Viewed for {path} {{
 impl<'a> crate::view::View<'a> for {name}View<'a> {{
     type Owned = {path};
     const NAME: &'static str = {proto_name:?};
-    fn check(buf: &'a [u8], at: usize, depth: u32) -> ::core::result::Result<(), crate::view::DecodeViewError> {{
-        crate::view::check_fields(buf, at, depth, |number, value, at| {{
-            let b = match value {{
-                crate::view::Wire::Bytes(b) => b,
-                _ => return ::core::result::Result::Ok(()),
-            }};
-            let checked = match number {{"
+    const SLOTS: usize = {};
+    #[inline]
+    fn at(cx: crate::view::Cx<'a>, rec: usize) -> Self {{
+        Self {{ cx, rec }}
+    }}
+    fn walk(b: &mut crate::view::Builder<'a>, rec: usize, start: usize, end: usize, depth: u32) -> ::core::result::Result<(), crate::view::DecodeViewError> {{
+        let base = rec + crate::view::HEADER;
+        crate::view::fields(b, start, end, depth, |b, number, value, at| match number {{",
+        layout.slots
     )
     .unwrap();
-    for field in &message.fields {
+    for (index, field) in message.fields.iter().enumerate() {
+        let slot = layout.fields[index];
         let number = field.number;
-        let check = match &field.storage {
-            Storage::Map(key, value) => {
-                // A key or value with another wire type is an error (owned
-                // decoding's map reader does not skip it).
-                let wrong = format!(
-                    "(1, v) if v.wire_type() != {} => ::core::result::Result::Err(crate::view::DecodeViewError::new(at, \"invalid wire type for a map entry's key\")),
-                        (2, v) if v.wire_type() != {} => ::core::result::Result::Err(crate::view::DecodeViewError::new(at, \"invalid wire type for a map entry's value\")),",
-                    natural_wire(key),
-                    natural_wire(value)
-                );
-                let key = check_value(key, "depth")
-                    .map(|c| format!("(1, crate::view::Wire::Bytes(b)) => {c},"))
-                    .unwrap_or_default();
-                let value = check_value(value, "depth")
-                    .map(|c| format!("(2, crate::view::Wire::Bytes(b)) => {c},"))
-                    .unwrap_or_default();
-                let key = format!("{wrong}\n                        {key}");
-                Some(format!(
-                    "if depth == 0 {{
-                    ::core::result::Result::Err(crate::view::DecodeViewError::new(at, \"recursion limit reached\"))
-                }} else {{
-                    let depth = depth - 1;
-                    crate::view::check_fields(b, at, depth, |number, value, at| match (number, value) {{
-                        {key}
-                        {value}
-                        _ => ::core::result::Result::Ok(()),
-                    }})
-                }}"
-                ))
+        let mark = marker(&field.kind);
+        let call = match (&field.storage, &field.kind) {
+            (Storage::Implicit | Storage::Optional, Kind::Message(_)) | (Storage::Implicit, _) => {
+                format!("b.singular::<{mark}>(base + {slot}, value, at, depth)")
             }
-            Storage::Packed | Storage::Repeated if is_packable(&field.kind) => Some(format!(
-                "crate::view::check_packed(b, at, {})",
-                super::binary::packed_width(&field.kind)
-            )),
-            _ => check_value(&field.kind, "depth"),
+            (Storage::Optional, _) => {
+                format!("b.optional::<{mark}>(base + {slot}, value, at, depth)")
+            }
+            (Storage::Packed | Storage::Repeated, _) => {
+                format!("b.repeated::<{mark}>(base + {slot}, value, at, depth)")
+            }
+            (Storage::Map(key, value), _) => format!(
+                "b.map::<{}, {}>(base + {slot}, value, at, depth)",
+                marker(key),
+                marker(value)
+            ),
+            (Storage::Member { .. }, _) => {
+                format!("b.oneof::<{mark}>(base + {slot}, {number}, value, at, depth)")
+            }
         };
-        if let Some(check) = check {
-            writeln!(
-                out,
-                "                {number} => ({check}).map_err(|e| e.within({proto_name:?}, {:?})),",
-                to_snake(&field.name)
-            )
-            .unwrap();
-        }
+        writeln!(
+            out,
+            "            {number} => {call}.map_err(|e| e.within({proto_name:?}, {:?})),",
+            to_snake(&field.name)
+        )
+        .unwrap();
     }
     writeln!(
         out,
-        "                _ => ::core::result::Result::Ok(()),
-            }};
-            checked
+        "            _ => ::core::result::Result::Ok(()),
         }})
-    }}
-    fn from_checked(parts: crate::view::Parts<'a>) -> Self {{
-        let mut view = Self::default();
-        if let crate::view::Parts::One(bytes) = parts {{
-            let mut fields = crate::view::Fields::new(bytes);
-            while let ::core::option::Option::Some((number, value, at)) = fields.next_spanned() {{
-                view.read(number, value, at);
-            }}
-        }} else {{
-            for part in parts.slices() {{
-                view.merge_checked(part);
-            }}
-        }}
-        view.parts = parts;
-        view
-    }}
-    fn merge_checked(&mut self, more: &'a [u8]) {{
-        self.parts.push(more);
-        let mut fields = crate::view::Fields::new(more);
-        while let ::core::option::Option::Some((number, value, at)) = fields.next_spanned() {{
-            self.read(number, value, at);
-        }}
     }}
     fn to_owned_message(&self) -> {path} {{
         {path} {{"
@@ -404,12 +366,13 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
     for field in message.declared().filter(|f| !f.in_oneof()) {
         let ident = &field.holder;
         let value = match (&field.storage, &field.kind) {
-            (Storage::Implicit, kind) => owned(kind, &format!("self.{}", member(field))),
-            (Storage::Optional, kind) => format!(
-                "self.{}.as_ref().map(|v| {})",
-                member(field),
-                owned(kind, "(*v)")
-            ),
+            (Storage::Implicit | Storage::Optional, Kind::Message(_)) => {
+                format!("self.{ident}().map(|v| v.to_owned_message())")
+            }
+            (Storage::Implicit, kind) => owned(kind, &format!("self.{ident}()")),
+            (Storage::Optional, kind) => {
+                format!("self.{ident}().map(|v| {})", owned(kind, "v"))
+            }
             (Storage::Packed | Storage::Repeated, kind) => format!(
                 "self.{ident}().iter().map(|v| {}).collect()",
                 owned(kind, "v")
@@ -424,7 +387,6 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
         writeln!(out, "            {ident}: {value},").unwrap();
     }
     for (index, oneof) in message.oneofs.iter().enumerate() {
-        let bare = oneof.holder.trim_start_matches("r#");
         let mut arms = String::new();
         for field in message.members(index) {
             let variant = to_upper_camel(&field.name);
@@ -433,14 +395,14 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
                 "                {}View::{variant}(v) => {}::{variant}({}),",
                 oneof.path,
                 oneof.path,
-                owned(&field.kind, "(*v)")
+                owned(&field.kind, "v")
             )
             .unwrap();
         }
         writeln!(
             out,
-            "            {}: self.o_{bare}.as_ref().map(|o| match o {{\n{arms}            }}),",
-            oneof.holder
+            "            {}: self.{}().map(|o| match o {{\n{arms}            }}),",
+            oneof.holder, oneof.holder
         )
         .unwrap();
     }
@@ -464,7 +426,7 @@ pub(super) fn write_oneof(out: &mut String, message: &Message, index: usize) {
         out,
         "{CFG}
 /// A borrowed view of [`{name}`]'s value.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum {name}View<'a> {{"
     )
     .unwrap();

@@ -17,7 +17,7 @@ pub fn touch_report(
         distribution::BucketOptionView, log_entry::PayloadView, metric_value::ValueView,
     };
     use cloud_report_proto::google::protobuf::{StructView, ValueView as JsonValueView, value};
-    fn time(t: Option<&cloud_report_proto::google::protobuf::TimestampView<'_>>) -> u64 {
+    fn time(t: Option<cloud_report_proto::google::protobuf::TimestampView<'_>>) -> u64 {
         t.map_or(0, |t| t.seconds() as u64 + t.nanos() as u64)
     }
     fn labels<'a>(map: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
@@ -25,11 +25,11 @@ pub fn touch_report(
     }
     fn json_value(v: &JsonValueView<'_>) -> u64 {
         match v.kind() {
-            Some(value::KindView::NullValue(n)) => *n as u64,
+            Some(value::KindView::NullValue(n)) => n as u64,
             Some(value::KindView::NumberValue(x)) => x.to_bits() & 1,
             Some(value::KindView::StringValue(s)) => s.len() as u64,
-            Some(value::KindView::BoolValue(b)) => u64::from(*b),
-            Some(value::KindView::StructValue(s)) => json_struct(s),
+            Some(value::KindView::BoolValue(b)) => u64::from(b),
+            Some(value::KindView::StructValue(s)) => json_struct(&s),
             Some(value::KindView::ListValue(l)) => l.values().iter().map(|v| json_value(&v)).sum(),
             None => 0,
         }
@@ -53,8 +53,8 @@ pub fn touch_report(
                     + time(value.start_time())
                     + time(value.end_time());
                 sum += match value.value() {
-                    Some(ValueView::BoolValue(b)) => u64::from(*b),
-                    Some(ValueView::Int64Value(n)) => *n as u64,
+                    Some(ValueView::BoolValue(b)) => u64::from(b),
+                    Some(ValueView::Int64Value(n)) => n as u64,
                     Some(ValueView::DoubleValue(x)) => x.to_bits() & 1,
                     Some(ValueView::StringValue(s)) => s.len() as u64,
                     Some(ValueView::DistributionValue(d)) => {
@@ -106,7 +106,7 @@ pub fn touch_report(
             }
             sum += match entry.payload() {
                 Some(PayloadView::TextPayload(t)) => t.len() as u64,
-                Some(PayloadView::StructPayload(s)) => json_struct(s),
+                Some(PayloadView::StructPayload(s)) => json_struct(&s),
                 Some(PayloadView::ProtoPayload(any)) => {
                     (any.type_url().len() + any.value().len()) as u64
                 }

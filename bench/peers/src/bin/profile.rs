@@ -4,7 +4,8 @@
 //! instruction counts under callgrind).
 //!
 //! Operations: `parse`, `write`, `decode`, `encode` (cloud-report-proto),
-//! `vdecode` (a view, every field read), `pdecode`, `pencode` (prost's derived code on the same messages), `oparse`,
+//! `vdecode` (a view, every field read), `vdecode_in` (the same into an arena
+//! reused from one decode to the next), `pdecode`, `pencode` (prost's derived code on the same messages), `oparse`,
 //! `owrite` (the official crate), `skip`, `value` (serde_json alone, as
 //! floors).
 
@@ -50,7 +51,8 @@ fn main() {
     let decoded = ReportRequest::decode(binary.as_slice()).unwrap();
     let derived =
         derived::google::api::servicecontrol::v1::ReportRequest::decode(binary.as_slice()).unwrap();
-    let run = || match op.as_str() {
+    let mut arena = cloud_report_proto::view::Arena::new();
+    let mut run = || match op.as_str() {
         "parse" => drop(black_box(json::from_slice::<ReportRequest>(&text).unwrap())),
         "write" => drop(black_box(json::to_vec(&ours).unwrap())),
         "decode" => drop(black_box(ReportRequest::decode(binary.as_slice()).unwrap())),
@@ -60,8 +62,16 @@ fn main() {
                 .unwrap(),
         )),
         "vdecode" => {
-            let view = cloud_report_proto::google::api::servicecontrol::v1::ReportRequestView::decode_view(
+            let decoded = cloud_report_proto::google::api::servicecontrol::v1::ReportRequestView::decode_view(
                 binary.as_slice(),
+            )
+            .unwrap();
+            black_box(cloud_report_proto_peers::touch_report(&decoded.view()));
+        }
+        "vdecode_in" => {
+            let view = cloud_report_proto::google::api::servicecontrol::v1::ReportRequestView::decode_view_in(
+                binary.as_slice(),
+                &mut arena,
             )
             .unwrap();
             black_box(cloud_report_proto_peers::touch_report(&view));
@@ -80,6 +90,8 @@ fn main() {
         other => panic!("unknown operation {other}"),
     };
     if amount == "allocs" {
+        // The second run: a reused arena has grown in the first.
+        run();
         let before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
         run();
         let after = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);

@@ -164,6 +164,7 @@ fn main() {
                 .unwrap(),
             ))
         };
+        let mut arena = cloud_report_proto::view::Arena::new();
         let binary_rows = [
             row(
                 "binary encode",
@@ -187,8 +188,22 @@ fn main() {
                 "view decode, every field read",
                 binary.len(),
                 &mut || {
-                    let view =
+                    let decoded =
                         v1::ReportRequestView::decode_view(black_box(binary.as_slice())).unwrap();
+                    black_box(cloud_report_proto_peers::touch_report(&decoded.view()));
+                },
+                &mut derived_decode,
+                py("binary_decode"),
+            ),
+            row(
+                "view decode into a reused arena, every field read",
+                binary.len(),
+                &mut || {
+                    let view = v1::ReportRequestView::decode_view_in(
+                        black_box(binary.as_slice()),
+                        &mut arena,
+                    )
+                    .unwrap();
                     black_box(cloud_report_proto_peers::touch_report(&view));
                 },
                 &mut derived_decode,
