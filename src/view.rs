@@ -237,7 +237,18 @@ fn field<'a>(
 }
 
 /// Checks that a `string` field's bytes are UTF-8.
+#[inline]
 pub(crate) fn check_str(bytes: &[u8], at: usize) -> Result<(), DecodeViewError> {
+    // Most strings here (names, labels, URLs) are short and ASCII, which a
+    // test of every byte's high bit, inline, says fastest.
+    let ascii = if bytes.len() <= 64 {
+        bytes.iter().fold(0, |all, b| all | b) < 0x80
+    } else {
+        bytes.is_ascii()
+    };
+    if ascii {
+        return Ok(());
+    }
     std::str::from_utf8(bytes).map(|_| ()).map_err(|e| {
         DecodeViewError::new(
             at + e.valid_up_to(),
@@ -413,6 +424,7 @@ pub struct Builder<'a> {
 impl<'a> Builder<'a> {
     /// A new record of `slots` words after the header, zeroed, for the
     /// message at `start..end`.
+    #[inline]
     fn record(&mut self, slots: usize, start: usize, end: usize) -> Result<usize, DecodeViewError> {
         let index = self.words.len();
         let len = index + HEADER + slots;
@@ -425,19 +437,20 @@ impl<'a> Builder<'a> {
     }
 
     /// A new list node: its value word.
+    #[inline]
     fn node(&mut self, flags: u64, value: u64) -> Result<usize, DecodeViewError> {
         let index = self.words.len();
         // Room for a map entry's third word too.
         if index + 3 > EMPTY {
             return Err(DecodeViewError::new(0, "message too large for a view"));
         }
-        self.words.push(flags);
-        self.words.push(value);
+        self.words.extend_from_slice(&[flags, value]);
         Ok(index)
     }
 
     /// Adds `node` at the end of the chain whose head (and count, in the
     /// high half) is word `list` and whose tail is word `list + 1`.
+    #[inline]
     fn append(&mut self, list: usize, node: usize, count: usize) {
         let head = self.words[list];
         if head as u32 == 0 {
@@ -466,6 +479,7 @@ impl<'a> Builder<'a> {
 
     /// A singular field (`slot` its word): a later occurrence replaces the
     /// value, or merges into a message.
+    #[inline]
     pub fn singular<K: Kind<'a>>(
         &mut self,
         slot: usize,
@@ -480,6 +494,7 @@ impl<'a> Builder<'a> {
     }
 
     /// A field with presence (`slot` its flag, then its value).
+    #[inline]
     pub fn optional<K: Kind<'a>>(
         &mut self,
         slot: usize,
@@ -496,6 +511,7 @@ impl<'a> Builder<'a> {
 
     /// A oneof's member `number` (`slot` the oneof's case, then its value):
     /// it replaces another member, or merges into itself when a message.
+    #[inline]
     pub fn oneof<K: Kind<'a>>(
         &mut self,
         slot: usize,
@@ -517,6 +533,7 @@ impl<'a> Builder<'a> {
     }
 
     /// One record of a repeated field (`slot` its list), packed or not.
+    #[inline]
     pub fn repeated<K: Kind<'a>>(
         &mut self,
         slot: usize,
@@ -546,6 +563,7 @@ impl<'a> Builder<'a> {
 
     /// One entry of a map field (`slot` its list): a key or value of
     /// another wire type is an error, as owned decoding's map reader says.
+    #[inline]
     pub fn map<K: Kind<'a>, V: Kind<'a>>(
         &mut self,
         slot: usize,
@@ -957,6 +975,9 @@ fn fill<'a, M: Viewed>(buf: &'a [u8], arena: &mut Arena) -> Result<(), DecodeVie
     if buf.len() >= EMPTY {
         return Err(DecodeViewError::new(0, "message too large for a view"));
     }
+    // Room for what reports of ordinary shape take (a word for about every
+    // five bytes), so that a new arena seldom grows.
+    words.reserve(buf.len() / 4 + 16);
     words.push(0);
     let mut b = Builder { buf, words };
     let walked = b

@@ -96,6 +96,13 @@ fn main() {
         run();
         let after = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
         println!("{op}: {} allocations", after - before);
+        if op == "vdecode_in" {
+            println!(
+                "arena: {} bytes for {} bytes of input",
+                arena.capacity_bytes(),
+                binary.len()
+            );
+        }
         return;
     }
     if let Some(n) = amount.strip_prefix('n') {
