@@ -938,6 +938,10 @@ pub trait View<'a>: Sized + Copy {
     ) -> Result<(), DecodeViewError>;
     /// The owned message, identical to decoding the bytes.
     fn to_owned_message(&self) -> Self::Owned;
+    /// Makes `into` the owned message, keeping the room its strings, lists
+    /// and messages have (what `clear_and_parse` does after the walk).
+    #[doc(hidden)]
+    fn fill(&self, into: &mut Self::Owned);
 }
 
 /// The view of an owned message type, for code generic over messages:
@@ -964,6 +968,22 @@ pub fn decode_view_in<'a, M: Viewed>(
         },
         ROOT,
     ))
+}
+
+/// Replaces `message` with the decoding of `buf`, refilling its strings,
+/// lists and messages in place, through a view into `arena`: what every
+/// `clear_and_parse_in` does, for code generic over messages. On an error
+/// the message is left as it was.
+///
+/// # Errors
+/// Bytes that are not the message's encoding, with the byte offset.
+pub fn clear_and_parse_in<M: Viewed>(
+    message: &mut M,
+    buf: &[u8],
+    arena: &mut Arena,
+) -> Result<(), DecodeViewError> {
+    decode_view_in::<M>(buf, arena)?.fill(message);
+    Ok(())
 }
 
 /// The root record's index (after the word that is no record).

@@ -25,11 +25,27 @@ fn cases() -> u32 {
 /// `decode_view` and owned decoding agree on `bytes`: both fail, or the
 /// view's owned message is the decoded one and encodes the same; and so
 /// does a view decoded into `arena`, an arena used before.
-fn agree<M>(bytes: &[u8], arena: &mut Arena) -> Result<(), TestCaseError>
+/// And `clear_and_parse` into `reused`, a message decoded before, gives
+/// the decoded message too (or fails, leaving it as it was).
+fn agree<M>(bytes: &[u8], arena: &mut Arena, reused: &mut M) -> Result<(), TestCaseError>
 where
-    M: Viewed + Message + Default + PartialEq + std::fmt::Debug,
+    M: Viewed + Message + Default + Clone + PartialEq + std::fmt::Debug,
 {
     let owned = M::decode(bytes);
+    let before = reused.clone();
+    match (
+        &owned,
+        cloud_report_proto::view::clear_and_parse_in(reused, bytes, arena),
+    ) {
+        (Ok(owned), Ok(())) => prop_assert_eq!(reused.encode_to_vec(), owned.encode_to_vec()),
+        (Err(_), Err(_)) => prop_assert_eq!(reused.encode_to_vec(), before.encode_to_vec()),
+        (_, parsed) => {
+            return Err(TestCaseError::fail(format!(
+                "clear_and_parse {parsed:?}, owned decoding {:?}",
+                owned.as_ref().map(|_| ())
+            )));
+        }
+    }
     let view = cloud_report_proto::view::decode_view::<M>(bytes);
     match (owned, view) {
         (Ok(owned), Ok(view)) => {
@@ -76,18 +92,26 @@ macro_rules! view_agrees {
                         &mut arbitrary::Rng::new(seed),
                     );
                     let mut arena = Arena::new();
-                    agree::<$owned>(&input, &mut arena)?;
+                    // Refilled by every case: first a random message of its
+                    // own, so that the first case refills one too.
+                    let (other, _) = arbitrary::with_unknown_fields(
+                        $name,
+                        &generated,
+                        &mut arbitrary::Rng::new(seed ^ 1),
+                    );
+                    let mut reused = <$owned>::decode(&other[..]).unwrap_or_default();
+                    agree::<$owned>(&input, &mut arena, &mut reused)?;
                     // Twice over: the second merges into the first (singular
                     // messages merge, lists and maps append, oneofs replace
                     // or merge).
-                    agree::<$owned>(&[input.clone(), input.clone()].concat(), &mut arena)?;
+                    agree::<$owned>(&[input.clone(), input.clone()].concat(), &mut arena, &mut reused)?;
                     // Cut short, and one byte changed.
                     if !input.is_empty() {
                         let at = usize::from(at) % input.len();
-                        agree::<$owned>(&input[..at], &mut arena)?;
+                        agree::<$owned>(&input[..at], &mut arena, &mut reused)?;
                         let mut changed = input.clone();
                         changed[at] = byte;
-                        agree::<$owned>(&changed, &mut arena)?;
+                        agree::<$owned>(&changed, &mut arena, &mut reused)?;
                     }
                     Ok(())
                 })

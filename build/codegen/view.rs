@@ -360,59 +360,197 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
         }})
     }}
     fn to_owned_message(&self) -> {path} {{
-        {path} {{"
+        let mut owned = {path}::default();
+        crate::view::View::fill(self, &mut owned);
+        owned
+    }}
+    fn fill(&self, into: &mut {path}) {{"
     )
     .unwrap();
     for field in message.declared().filter(|f| !f.in_oneof()) {
         let ident = &field.holder;
-        let value = match (&field.storage, &field.kind) {
+        let code = match (&field.storage, &field.kind) {
             (Storage::Implicit | Storage::Optional, Kind::Message(_)) => {
-                format!("self.{ident}().map(|v| v.to_owned_message())")
+                let (new, inner) = if field.boxed {
+                    (
+                        "::prost::alloc::boxed::Box::new(v.to_owned_message())",
+                        "&mut **m",
+                    )
+                } else {
+                    ("v.to_owned_message()", "m")
+                };
+                format!(
+                    "match (self.{ident}(), &mut into.{ident}) {{
+            (::core::option::Option::Some(v), ::core::option::Option::Some(m)) => crate::view::View::fill(&v, {inner}),
+            (::core::option::Option::Some(v), slot) => *slot = ::core::option::Option::Some({new}),
+            (::core::option::Option::None, slot) => *slot = ::core::option::Option::None,
+        }}"
+                )
             }
-            (Storage::Implicit, kind) => owned(kind, &format!("self.{ident}()")),
+            (Storage::Implicit, Kind::String) => {
+                format!("into.{ident}.clear();\n        into.{ident}.push_str(self.{ident}());")
+            }
+            (Storage::Implicit, Kind::Bytes) => format!(
+                "into.{ident}.clear();\n        into.{ident}.extend_from_slice(self.{ident}());"
+            ),
+            (Storage::Implicit, kind) => format!(
+                "into.{ident} = {};",
+                owned(kind, &format!("self.{ident}()"))
+            ),
             (Storage::Optional, kind) => {
-                format!("self.{ident}().map(|v| {})", owned(kind, "v"))
+                format!(
+                    "into.{ident} = self.{ident}().map(|v| {});",
+                    owned(kind, "v")
+                )
             }
-            (Storage::Packed | Storage::Repeated, kind) => format!(
-                "self.{ident}().iter().map(|v| {}).collect()",
-                owned(kind, "v")
-            ),
-            (Storage::Map(k, v), _) => format!(
-                "self.{ident}().iter().map(|(k, v)| ({}, {})).collect()",
-                owned(k, "k"),
-                owned(v, "v")
-            ),
+            (Storage::Packed | Storage::Repeated, kind) => {
+                // Strings, bytes and messages refill the values there are
+                // (keeping their room); the rest are copied in.
+                let refill = match kind {
+                    Kind::String => Some("{ m.clear(); m.push_str(v); }".to_owned()),
+                    Kind::Bytes => Some("{ m.clear(); m.extend_from_slice(v); }".to_owned()),
+                    Kind::Message(_) => Some("crate::view::View::fill(&v, m)".to_owned()),
+                    _ => None,
+                };
+                match refill {
+                    Some(refill) => format!(
+                        "let mut n = 0;
+        for v in self.{ident}().iter() {{
+            match into.{ident}.get_mut(n) {{
+                ::core::option::Option::Some(m) => {refill},
+                ::core::option::Option::None => into.{ident}.push({}),
+            }}
+            n += 1;
+        }}
+        into.{ident}.truncate(n);",
+                        owned(kind, "v")
+                    ),
+                    None => format!(
+                        "into.{ident}.clear();\n        into.{ident}.extend(self.{ident}().iter());"
+                    ),
+                }
+            }
+            (Storage::Map(k, v), _) => {
+                // The entries there were give their keys and values to the
+                // new ones, in order, to refill (a map keeps no room of its
+                // own to reuse).
+                // A scalar is taken from the new entry as it is: only strings,
+                // bytes and messages refill what the old entry held.
+                let part = |kind: &Kind, m: &str, v: &str| match kind {
+                    Kind::String => (
+                        format!("mut {m}"),
+                        format!("{m}.clear(); {m}.push_str({v});"),
+                    ),
+                    Kind::Bytes => (
+                        format!("mut {m}"),
+                        format!("{m}.clear(); {m}.extend_from_slice({v});"),
+                    ),
+                    Kind::Message(_) => (
+                        format!("mut {m}"),
+                        format!("crate::view::View::fill(&{v}, &mut {m});"),
+                    ),
+                    _ => ("_".to_owned(), format!("let {m} = {v};")),
+                };
+                let (key_pattern, key_fill) = part(k, "key", "k");
+                let (value_pattern, value_fill) = part(v, "value", "v");
+                format!(
+                    "let mut old = ::core::mem::take(&mut into.{ident}).into_iter();
+        for (k, v) in self.{ident}().iter() {{
+            let ({key_pattern}, {value_pattern}) = old.next().unwrap_or_default();
+            {key_fill}
+            {value_fill}
+            into.{ident}.insert(key, value);
+        }}"
+                )
+            }
             (Storage::Member { .. }, _) => continue,
         };
-        writeln!(out, "            {ident}: {value},").unwrap();
+        writeln!(out, "        {code}").unwrap();
     }
     for (index, oneof) in message.oneofs.iter().enumerate() {
+        let ident = &oneof.holder;
         let mut arms = String::new();
         for field in message.members(index) {
             let variant = to_upper_camel(&field.name);
-            writeln!(
-                arms,
-                "                {}View::{variant}(v) => {}::{variant}({}),",
-                oneof.path,
-                oneof.path,
-                owned(&field.kind, "v")
-            )
-            .unwrap();
+            let view = format!("{}View::{variant}", oneof.path);
+            let owned_variant = format!("{}::{variant}", oneof.path);
+            let (boxed_new, inner) = if field.boxed {
+                (
+                    format!(
+                        "::prost::alloc::boxed::Box::new({})",
+                        owned(&field.kind, "v")
+                    ),
+                    "&mut **m",
+                )
+            } else {
+                (owned(&field.kind, "v"), "m")
+            };
+            let refill = match &field.kind {
+                Kind::String => Some("{ m.clear(); m.push_str(v); }".to_owned()),
+                Kind::Message(_) => Some(format!("crate::view::View::fill(&v, {inner})")),
+                _ => None,
+            };
+            let arm = match refill {
+                Some(refill) => format!(
+                    "::core::option::Option::Some({view}(v)) => match &mut into.{ident} {{
+                ::core::option::Option::Some({owned_variant}(m)) => {refill},
+                slot => *slot = ::core::option::Option::Some({owned_variant}({boxed_new})),
+            }},"
+                ),
+                None => format!(
+                    "::core::option::Option::Some({view}(v)) => into.{ident} = ::core::option::Option::Some({owned_variant}({boxed_new})),"
+                ),
+            };
+            writeln!(arms, "            {arm}").unwrap();
         }
         writeln!(
             out,
-            "            {}: self.{}().map(|o| match o {{\n{arms}            }}),",
-            oneof.holder, oneof.holder
+            "        match self.{ident}() {{
+{arms}            ::core::option::Option::None => into.{ident} = ::core::option::Option::None,
+        }}"
         )
         .unwrap();
     }
     writeln!(
         out,
-        "            {}: self.unknown_fields().to_owned_fields(),
-        }}
+        "        into.{0} = self.unknown_fields().to_owned_fields();
     }}
 }}",
         super::types::UNKNOWN_FIELDS
+    )
+    .unwrap();
+    // Reusable owned decoding, through the view.
+    writeln!(
+        out,
+        "{CFG}
+impl {path} {{
+    /// Replaces the message with the decoding of `buf`, keeping the room it
+    /// can: its strings, bytes and lists, and the messages in its lists
+    /// and singular message fields, are refilled in place (a map is built
+    /// anew from the old entries' keys and values, refilled; the unknown
+    /// fields are made anew). The result is exactly
+    /// `{name}::decode(buf)`; on an error the message is left unchanged.
+    /// Unlike `merge`, nothing of the message before is kept.
+    ///
+    /// The bytes are checked and read through a [`{name}View`] (see
+    /// [`crate::view`]); [`clear_and_parse_in`](Self::clear_and_parse_in)
+    /// reuses its arena too.
+    ///
+    /// # Errors
+    /// Bytes that are not the message's encoding, with the byte offset.
+    pub fn clear_and_parse(&mut self, buf: &[u8]) -> ::core::result::Result<(), crate::view::DecodeViewError> {{
+        self.clear_and_parse_in(buf, &mut crate::view::Arena::new())
+    }}
+    /// [`clear_and_parse`](Self::clear_and_parse), with `arena` for the
+    /// view (emptied first, its room kept): a loop that decodes message
+    /// after message into one allocates little after the first.
+    ///
+    /// # Errors
+    /// As [`clear_and_parse`](Self::clear_and_parse).
+    pub fn clear_and_parse_in(&mut self, buf: &[u8], arena: &mut crate::view::Arena) -> ::core::result::Result<(), crate::view::DecodeViewError> {{
+        crate::view::clear_and_parse_in(self, buf, arena)
+    }}
+}}"
     )
     .unwrap();
 }

@@ -5,7 +5,8 @@
 //!
 //! Operations: `parse`, `write`, `decode`, `encode` (cloud-report-proto),
 //! `vdecode` (a view, every field read), `vdecode_in` (the same into an arena
-//! reused from one decode to the next), `pdecode`, `pencode` (prost's derived code on the same messages), `oparse`,
+//! reused from one decode to the next), `reparse` (`clear_and_parse_in` into
+//! one message and one arena), `pdecode`, `pencode` (prost's derived code on the same messages), `oparse`,
 //! `owrite` (the official crate), `skip`, `value` (serde_json alone, as
 //! floors).
 
@@ -52,6 +53,7 @@ fn main() {
     let derived =
         derived::google::api::servicecontrol::v1::ReportRequest::decode(binary.as_slice()).unwrap();
     let mut arena = cloud_report_proto::view::Arena::new();
+    let mut reused = ReportRequest::default();
     let mut run = || match op.as_str() {
         "parse" => drop(black_box(json::from_slice::<ReportRequest>(&text).unwrap())),
         "write" => drop(black_box(json::to_vec(&ours).unwrap())),
@@ -75,6 +77,12 @@ fn main() {
             )
             .unwrap();
             black_box(cloud_report_proto_peers::touch_report(&view));
+        }
+        "reparse" => {
+            reused
+                .clear_and_parse_in(binary.as_slice(), &mut arena)
+                .unwrap();
+            black_box(&reused);
         }
         "pencode" => drop(black_box(black_box(&derived).encode_to_vec())),
         "oparse" => drop(black_box(

@@ -165,6 +165,7 @@ fn main() {
             ))
         };
         let mut arena = cloud_report_proto::view::Arena::new();
+        let (mut reused, mut reuse_arena) = (ReportRequest::default(), arena.clone());
         let binary_rows = [
             row(
                 "binary encode",
@@ -205,6 +206,18 @@ fn main() {
                     )
                     .unwrap();
                     black_box(cloud_report_proto_peers::touch_report(&view));
+                },
+                &mut derived_decode,
+                py("binary_decode"),
+            ),
+            row(
+                "reusable owned decode (clear_and_parse_in)",
+                binary.len(),
+                &mut || {
+                    reused
+                        .clear_and_parse_in(black_box(binary.as_slice()), &mut reuse_arena)
+                        .unwrap();
+                    black_box(&reused);
                 },
                 &mut derived_decode,
                 py("binary_decode"),
