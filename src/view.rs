@@ -70,8 +70,14 @@ use crate::wire::{UnknownField, UnknownValue};
 pub const RECURSION_LIMIT: u32 = 100;
 
 /// Why bytes are not a message, and where.
+///
+/// Boxed, so that the walk's results (`Ok` nearly always) are a word wide
+/// and come back in a register.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DecodeViewError {
+pub struct DecodeViewError(Box<ErrorInner>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ErrorInner {
     offset: usize,
     reason: &'static str,
     /// The fields from the outermost message in, as `Message.field`.
@@ -79,28 +85,30 @@ pub struct DecodeViewError {
 }
 
 impl DecodeViewError {
+    #[cold]
     pub(crate) fn new(offset: usize, reason: &'static str) -> Self {
-        Self {
+        Self(Box::new(ErrorInner {
             offset,
             reason,
             path: Vec::new(),
-        }
+        }))
     }
 
     /// Adds the field the error was found in (innermost first).
+    #[cold]
     pub(crate) fn within(mut self, message: &'static str, field: &'static str) -> Self {
-        self.path.insert(0, (message, field));
+        self.0.path.insert(0, (message, field));
         self
     }
 
     /// The byte offset, from the start of the bytes given to `decode_view`.
     pub fn offset(&self) -> usize {
-        self.offset
+        self.0.offset
     }
 
     /// What was wrong.
     pub fn reason(&self) -> &str {
-        self.reason
+        self.0.reason
     }
 }
 
@@ -109,13 +117,13 @@ impl std::fmt::Display for DecodeViewError {
         write!(
             f,
             "failed to decode Protobuf message at byte {}: {}",
-            self.offset, self.reason
+            self.0.offset, self.0.reason
         )?;
-        for (i, (message, field)) in self.path.iter().enumerate() {
+        for (i, (message, field)) in self.0.path.iter().enumerate() {
             let sep = if i == 0 { " (in " } else { ", " };
             write!(f, "{sep}{message}.{field}")?;
         }
-        if !self.path.is_empty() {
+        if !self.0.path.is_empty() {
             f.write_str(")")?;
         }
         Ok(())
@@ -331,6 +339,9 @@ const EMPTY: usize = u32::MAX as usize;
 pub const HEADER: usize = 3;
 /// The flag of a list node holding a packed run, in its first word.
 const PACKED: u64 = 1 << 32;
+/// The flag, in a record's first word, of a message with unknown fields:
+/// a message without it has none, found without walking it again.
+const UNKNOWN: u64 = 1 << 33;
 
 /// A span of the input as one word: its start and its end.
 fn span_word(start: usize, end: usize) -> u64 {
@@ -419,6 +430,8 @@ impl<'a> Cx<'a> {
 pub struct Builder<'a> {
     buf: &'a [u8],
     words: Vec<u64>,
+    /// Whether the message being walked has had an unknown field.
+    unknown: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -477,6 +490,33 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Walks the message at `start..end` into record `rec` (a new one, or
+    /// one more part of it), flagging the record when a field is unknown.
+    #[inline]
+    fn walk<V: View<'a>>(
+        &mut self,
+        rec: usize,
+        start: usize,
+        end: usize,
+        depth: u32,
+    ) -> Result<(), DecodeViewError> {
+        let outer = std::mem::replace(&mut self.unknown, false);
+        V::walk(self, rec, start, end, depth)?;
+        if self.unknown {
+            self.words[rec] |= UNKNOWN;
+        }
+        self.unknown = outer;
+        Ok(())
+    }
+
+    /// A field the message's `.proto` does not define (or a wire type its
+    /// kind cannot have): kept among its unknown fields.
+    #[inline]
+    pub fn unknown(&mut self) -> Result<(), DecodeViewError> {
+        self.unknown = true;
+        Ok(())
+    }
+
     /// A singular field (`slot` its word): a later occurrence replaces the
     /// value, or merges into a message.
     #[inline]
@@ -487,8 +527,9 @@ impl<'a> Builder<'a> {
         at: usize,
         depth: u32,
     ) -> Result<(), DecodeViewError> {
-        if let Some(word) = K::word(self, value, at, depth, self.words[slot])? {
-            self.words[slot] = word;
+        match K::word(self, value, at, depth, self.words[slot])? {
+            Some(word) => self.words[slot] = word,
+            None => self.unknown = true,
         }
         Ok(())
     }
@@ -502,9 +543,12 @@ impl<'a> Builder<'a> {
         at: usize,
         depth: u32,
     ) -> Result<(), DecodeViewError> {
-        if let Some(word) = K::word(self, value, at, depth, NONE)? {
-            self.words[slot] = 1;
-            self.words[slot + 1] = word;
+        match K::word(self, value, at, depth, NONE)? {
+            Some(word) => {
+                self.words[slot] = 1;
+                self.words[slot + 1] = word;
+            }
+            None => self.unknown = true,
         }
         Ok(())
     }
@@ -525,9 +569,12 @@ impl<'a> Builder<'a> {
         } else {
             NONE
         };
-        if let Some(word) = K::word(self, value, at, depth, before)? {
-            self.words[slot] = u64::from(number);
-            self.words[slot + 1] = word;
+        match K::word(self, value, at, depth, before)? {
+            Some(word) => {
+                self.words[slot] = u64::from(number);
+                self.words[slot + 1] = word;
+            }
+            None => self.unknown = true,
         }
         Ok(())
     }
@@ -549,14 +596,14 @@ impl<'a> Builder<'a> {
             }
             return Ok(());
         }
-        if K::IS_MESSAGE {
-            // The element's record is its node.
-            if let Some(rec) = K::word(self, value, at, depth, NONE)? {
-                self.append(slot, rec as usize, 1);
+        match K::word(self, value, at, depth, NONE)? {
+            // A message's record is its node.
+            Some(rec) if K::IS_MESSAGE => self.append(slot, rec as usize, 1),
+            Some(word) => {
+                let node = self.node(0, word)?;
+                self.append(slot, node, 1);
             }
-        } else if let Some(word) = K::word(self, value, at, depth, NONE)? {
-            let node = self.node(0, word)?;
-            self.append(slot, node, 1);
+            None => self.unknown = true,
         }
         Ok(())
     }
@@ -572,6 +619,7 @@ impl<'a> Builder<'a> {
         depth: u32,
     ) -> Result<(), DecodeViewError> {
         let Wire::Bytes(entry) = value else {
+            self.unknown = true;
             return Ok(());
         };
         if depth == 0 {
@@ -901,7 +949,7 @@ impl<'a, V: View<'a>> Kind<'a> for Message<V> {
             b.add_part(rec, at, end)?;
             rec
         };
-        V::walk(b, rec, at, end, depth - 1)?;
+        b.walk::<V>(rec, at, end, depth - 1)?;
         Ok(Some(rec as u64))
     }
     #[inline]
@@ -999,12 +1047,14 @@ fn fill<'a, M: Viewed>(buf: &'a [u8], arena: &mut Arena) -> Result<(), DecodeVie
     // five bytes), so that a new arena seldom grows.
     words.reserve(buf.len() / 4 + 16);
     words.push(0);
-    let mut b = Builder { buf, words };
+    let mut b = Builder {
+        buf,
+        words,
+        unknown: false,
+    };
     let walked = b
         .record(<M::View<'a> as View<'a>>::SLOTS, 0, buf.len())
-        .and_then(|rec| {
-            <M::View<'a> as View<'a>>::walk(&mut b, rec, 0, buf.len(), RECURSION_LIMIT)
-        });
+        .and_then(|rec| b.walk::<M::View<'a>>(rec, 0, buf.len(), RECURSION_LIMIT));
     arena.words = b.words;
     if walked.is_err() {
         arena.words.clear();
@@ -1201,11 +1251,25 @@ impl<'a> UnknownFields<'a> {
         Self { cx, rec, known }
     }
 
-    /// The message's parts: the bytes of each occurrence.
+    /// Whether the walk found an unknown field in the message (without it,
+    /// there is none to look for).
+    #[inline]
+    fn flagged(&self) -> bool {
+        self.cx.word(self.rec) & UNKNOWN != 0
+    }
+
+    /// The message's parts: the bytes of each occurrence (none when the
+    /// walk found no unknown field in them).
     fn parts(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let cx = self.cx;
-        let first = cx.span(cx.word(self.rec + 1));
-        let mut next = cx.word(self.rec + 2) as u32 as usize;
+        let (first, mut next) = if self.flagged() {
+            (
+                cx.span(cx.word(self.rec + 1)),
+                cx.word(self.rec + 2) as u32 as usize,
+            )
+        } else {
+            (&[][..], 0)
+        };
         std::iter::once(first).chain(std::iter::from_fn(move || {
             if next == 0 {
                 return None;
@@ -1243,7 +1307,7 @@ impl<'a> UnknownFields<'a> {
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.iter().next().is_none()
+        !self.flagged() || self.iter().next().is_none()
     }
 
     /// The owned unknown fields, as an owned decode keeps them: each key in
@@ -1251,6 +1315,9 @@ impl<'a> UnknownFields<'a> {
     #[doc(hidden)]
     pub fn to_owned_fields(&self) -> crate::wire::UnknownFields {
         let mut owned = crate::wire::UnknownFields::new();
+        if !self.flagged() {
+            return owned;
+        }
         for (number, value, raw) in self.raw() {
             owned.push_raw(number, value.wire_type(), raw);
         }

@@ -356,7 +356,7 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
     }
     writeln!(
         out,
-        "            _ => ::core::result::Result::Ok(()),
+        "            _ => b.unknown(),
         }})
     }}
     fn to_owned_message(&self) -> {path} {{

@@ -130,7 +130,7 @@ fn main() {
         }
         // In MiB/s of the document's JSON text, or of its binary encoding
         // for the binary operations.
-        let size = if op.contains("code") {
+        let size = if op.contains("code") || op == "reparse" {
             binary.len()
         } else {
             text.len()
