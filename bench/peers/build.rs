@@ -28,6 +28,24 @@ fn main() {
     // descriptor.proto is only there for the google.api.http option.
     fds.file
         .retain(|f| f.name() != "google/protobuf/descriptor.proto");
+    // buffa, the field's view crate, on the same files: from their
+    // descriptors (buffa-build would run protoc otherwise).
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let set = out.join("peers.fds");
+    std::fs::write(&set, prost::Message::encode_to_vec(&fds)).unwrap();
+    let names: Vec<String> = fds
+        .file
+        .iter()
+        .map(|f| f.name().to_owned())
+        .filter(|name| !name.starts_with("google/protobuf/"))
+        .collect();
+    buffa_build::Config::new()
+        .descriptor_set(&set)
+        .files(&names)
+        .generate_views(true)
+        .include_file("buffa.rs")
+        .compile()
+        .expect("buffa-build generates its peer");
     prost_build::Config::new()
         .compile_well_known_types()
         .btree_map(["."])

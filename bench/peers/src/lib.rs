@@ -8,6 +8,13 @@ pub mod derived {
     include!(concat!(env!("OUT_DIR"), "/derived.rs"));
 }
 
+/// The crate's messages as buffa (the field's view crate) generates them,
+/// owned and views, for the view benchmarks.
+#[allow(clippy::all, missing_docs, dead_code)]
+pub mod buffa_peer {
+    include!(concat!(env!("OUT_DIR"), "/buffa.rs"));
+}
+
 /// Reads every field of a report's view (so that a view's lazy lists do
 /// not win by skipping work): a sum of lengths and values.
 pub fn touch_report(
@@ -90,11 +97,19 @@ pub fn touch_report(
                     + http.request_url().len()
                     + http.user_agent().len()
                     + http.remote_ip().len()
+                    + http.server_ip().len()
                     + http.referer().len()
                     + http.protocol().len()) as u64
                     + http.status() as u64
                     + http.response_size() as u64
-                    + http.request_size() as u64;
+                    + http.request_size() as u64
+                    + http
+                        .latency()
+                        .map_or(0, |d| d.seconds() as u64 + d.nanos() as u64)
+                    + u64::from(http.cache_lookup())
+                    + u64::from(http.cache_hit())
+                    + u64::from(http.cache_validated_with_origin_server())
+                    + http.cache_fill_bytes() as u64;
             }
             if let Some(o) = entry.operation() {
                 sum += (o.id().len() + o.producer().len()) as u64
@@ -155,4 +170,121 @@ pub fn python(root: &Path) -> PathBuf {
         assert!(status.is_ok_and(|s| s.success()), "pip install failed");
     }
     python
+}
+
+/// Reads every field of a report's buffa view, as [`touch_report`] reads
+/// the crate's: the same sum, so that both do the same work.
+pub fn touch_buffa_report(
+    report: &buffa_peer::google::api::servicecontrol::v1::__buffa::view::ReportRequestView<'_>,
+) -> u64 {
+    use buffa_peer::google::api::servicecontrol::v1::__buffa::view::oneof::{
+        distribution::BucketOption, log_entry::Payload, metric_value::Value,
+    };
+    use buffa_types::google::protobuf::__buffa::view::{
+        StructView, TimestampView, ValueView as JsonValueView, oneof::value::Kind,
+    };
+    fn time(t: &buffa::MessageFieldView<TimestampView<'_>>) -> u64 {
+        t.as_option()
+            .map_or(0, |t| t.seconds as u64 + t.nanos as u64)
+    }
+    fn labels(map: &buffa::MapView<'_, &str, &str>) -> u64 {
+        map.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
+    }
+    fn json_value(v: &JsonValueView<'_>) -> u64 {
+        match &v.kind {
+            Some(Kind::NullValue(n)) => n.to_i32() as u64,
+            Some(Kind::NumberValue(x)) => x.to_bits() & 1,
+            Some(Kind::StringValue(s)) => s.len() as u64,
+            Some(Kind::BoolValue(b)) => u64::from(*b),
+            Some(Kind::StructValue(s)) => json_struct(s),
+            Some(Kind::ListValue(l)) => l.values.iter().map(json_value).sum(),
+            None => 0,
+        }
+    }
+    fn json_struct(s: &StructView<'_>) -> u64 {
+        s.fields
+            .iter()
+            .map(|(k, v)| k.len() as u64 + json_value(v))
+            .sum()
+    }
+    let mut sum = report.service_name.len() as u64 + report.service_config_id.len() as u64;
+    for op in report.operations.iter() {
+        sum += (op.operation_id.len() + op.operation_name.len() + op.consumer_id.len()) as u64;
+        sum += time(&op.start_time) + time(&op.end_time) + op.importance.to_i32() as u64;
+        sum += labels(&op.labels) + labels(&op.user_labels);
+        for set in op.metric_value_sets.iter() {
+            sum += set.metric_name.len() as u64;
+            for value in set.metric_values.iter() {
+                sum += labels(&value.labels) + time(&value.start_time) + time(&value.end_time);
+                sum += match &value.value {
+                    Some(Value::BoolValue(b)) => u64::from(*b),
+                    Some(Value::Int64Value(n)) => *n as u64,
+                    Some(Value::DoubleValue(x)) => x.to_bits() & 1,
+                    Some(Value::StringValue(s)) => s.len() as u64,
+                    Some(Value::DistributionValue(d)) => {
+                        let buckets: u64 = d.bucket_counts.iter().map(|c| *c as u64).sum();
+                        let layout = match &d.bucket_option {
+                            Some(BucketOption::LinearBuckets(l)) => l.num_finite_buckets as u64,
+                            Some(BucketOption::ExponentialBuckets(e)) => {
+                                e.num_finite_buckets as u64
+                            }
+                            Some(BucketOption::ExplicitBuckets(e)) => e.bounds.len() as u64,
+                            None => 0,
+                        };
+                        d.count as u64
+                            + (d.mean + d.minimum + d.maximum + d.sum_of_squared_deviation)
+                                .to_bits()
+                                % 2
+                            + buckets
+                            + layout
+                            + d.exemplars.len() as u64
+                    }
+                    None => 0,
+                };
+            }
+        }
+        for entry in op.log_entries.iter() {
+            sum += (entry.name.len() + entry.trace.len() + entry.insert_id.len()) as u64;
+            sum += time(&entry.timestamp) + entry.severity.to_i32() as u64 + labels(&entry.labels);
+            if let Some(http) = entry.http_request.as_option() {
+                sum += (http.request_method.len()
+                    + http.request_url.len()
+                    + http.user_agent.len()
+                    + http.remote_ip.len()
+                    + http.server_ip.len()
+                    + http.referer.len()
+                    + http.protocol.len()) as u64
+                    + http.status as u64
+                    + http.response_size as u64
+                    + http.request_size as u64
+                    + http
+                        .latency
+                        .as_option()
+                        .map_or(0, |d| d.seconds as u64 + d.nanos as u64)
+                    + u64::from(http.cache_lookup)
+                    + u64::from(http.cache_hit)
+                    + u64::from(http.cache_validated_with_origin_server)
+                    + http.cache_fill_bytes as u64;
+            }
+            if let Some(o) = entry.operation.as_option() {
+                sum +=
+                    (o.id.len() + o.producer.len()) as u64 + u64::from(o.first) + u64::from(o.last);
+            }
+            if let Some(s) = entry.source_location.as_option() {
+                sum += (s.file.len() + s.function.len()) as u64 + s.line as u64;
+            }
+            sum += match &entry.payload {
+                Some(Payload::TextPayload(t)) => t.len() as u64,
+                Some(Payload::StructPayload(s)) => json_struct(s),
+                Some(Payload::ProtoPayload(any)) => (any.type_url.len() + any.value.len()) as u64,
+                None => 0,
+            };
+        }
+        sum += op
+            .extensions
+            .iter()
+            .map(|e| (e.type_url.len() + e.value.len()) as u64)
+            .sum::<u64>();
+    }
+    sum
 }

@@ -1,13 +1,15 @@
 //! Writes the fixed reference documents of `data/` (run once; they are
 //! committed): a ReportRequest of 100 operations (~100 KB of JSON), one near
-//! the 1 MB limit, a ReportInstanceStatusRequest of 50 resources x 3
+//! the 1 MB limit, one of 10 operations with 60 log entries each, one of
+//! 100 operations with 40 labels each (and more on their metric values),
+//! a ReportInstanceStatusRequest of 50 resources x 3
 //! revisions, and a DeploymentChangeReport of 100 changes and conflicts.
 //!
 //! `cargo run --release --bin generate`
 
 use cloud_report_proto::google::api::servicecontrol::v1::{
-    Distribution, HttpRequest, LogEntry, MetricValue, MetricValueSet, Operation, ReportRequest,
-    distribution, log_entry, metric_value,
+    Distribution, HttpRequest, LogEntry, LogEntryOperation, LogEntrySourceLocation, MetricValue,
+    MetricValueSet, Operation, ReportRequest, distribution, log_entry, metric_value,
 };
 use cloud_report_proto::google::cloud::apigee::v1::deployment_change_report::{
     RoutingChange, RoutingConflict, RoutingDeployment,
@@ -160,6 +162,99 @@ fn report(operations: i64) -> ReportRequest {
     }
 }
 
+/// An operation of a gateway that logs much: `entries` log entries, each
+/// with labels, a trace, an operation and a source location, and a text or
+/// a nested struct payload.
+fn logging_operation(i: i64, entries: i64) -> Operation {
+    let mut operation = operation(i);
+    operation.log_entries = (0..entries)
+        .map(|e| {
+            let payload = if e % 2 == 0 {
+                log_entry::Payload::TextPayload(format!(
+                    "GET /v1/shelves/{i}/books/{e} 200 12.5ms: served from the cache of \
+                     backend-{}; upstream said \"ok\" (request {e} of {entries})",
+                    e % 4
+                ))
+            } else {
+                log_entry::Payload::StructPayload(Struct::from_iter([
+                    (
+                        "message".to_owned(),
+                        Value::from(format!("request {e} done")),
+                    ),
+                    ("latency_ms".to_owned(), Value::from(12.5 + e as f64)),
+                    (
+                        "backend".to_owned(),
+                        Value::from(Struct::from_iter([
+                            ("name".to_owned(), Value::from(format!("backend-{}", e % 4))),
+                            ("healthy".to_owned(), Value::from(true)),
+                            ("zone".to_owned(), Value::from("us-central1-b")),
+                        ])),
+                    ),
+                ]))
+            };
+            LogEntry {
+                name: "endpoints_log".into(),
+                timestamp: ts(i, (e * 1_000) as i32),
+                severity: if e % 10 == 9 { 400 } else { 200 },
+                trace: format!("projects/acme/traces/{:032x}", i * 1_000 + e),
+                insert_id: format!("{i:08x}-{e:04x}"),
+                labels: [
+                    ("backend".to_owned(), format!("backend-{}", e % 4)),
+                    ("api_version".to_owned(), "v1".to_owned()),
+                    (
+                        "consumer".to_owned(),
+                        format!("project:consumer-{}", i % 10),
+                    ),
+                ]
+                .into(),
+                operation: Some(LogEntryOperation {
+                    id: format!("op-{i}"),
+                    producer: "library.example.com".into(),
+                    first: e == 0,
+                    last: e == entries - 1,
+                    ..Default::default()
+                }),
+                source_location: Some(LogEntrySourceLocation {
+                    file: "src/handlers/books.rs".into(),
+                    line: 120 + e,
+                    function: "library::handlers::list_books".into(),
+                    ..Default::default()
+                }),
+                payload: Some(payload),
+                ..Default::default()
+            }
+        })
+        .collect();
+    operation
+}
+
+/// An operation with many labels: on the operation, and on each of its
+/// metric values (a gateway that labels by everything it knows).
+fn labelled_operation(i: i64, labels: i64) -> Operation {
+    let mut operation = operation(i);
+    operation.log_entries.truncate(1);
+    operation.labels.extend((0..labels).map(|l| {
+        (
+            format!("example.com/dimension_{l}"),
+            format!("value-{}-{}", l, (i + l) % 13),
+        )
+    }));
+    operation.user_labels = (0..labels / 2)
+        .map(|l| (format!("team_{l}"), format!("owner-{}", l % 5)))
+        .collect();
+    for set in &mut operation.metric_value_sets {
+        for value in &mut set.metric_values {
+            value.labels.extend((0..labels / 4).map(|l| {
+                (
+                    format!("/example.com/metric_dimension_{l}"),
+                    format!("{}", (i * l) % 97),
+                )
+            }));
+        }
+    }
+    operation
+}
+
 fn routing(i: usize, env: &str) -> Option<RoutingDeployment> {
     Some(RoutingDeployment {
         api_proxy: format!("proxy-{i}"),
@@ -188,6 +283,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         i += 1;
     }
     write("report-near-1mb.json", json::to_string(&near)?)?;
+    // Log-heavy and label-heavy: the shapes a gateway that logs every
+    // request, or labels by every dimension, sends.
+    let logs = ReportRequest {
+        operations: (0..10).map(|i| logging_operation(i, 60)).collect(),
+        ..report(0)
+    };
+    write("report-logs.json", json::to_string(&logs)?)?;
+    let labels = ReportRequest {
+        operations: (0..100).map(|i| labelled_operation(i, 40)).collect(),
+        ..report(0)
+    };
+    write("report-labels.json", json::to_string(&labels)?)?;
 
     let status = ReportInstanceStatusRequest {
         instance: "organizations/acme/instances/us-central1".into(),

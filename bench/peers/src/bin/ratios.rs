@@ -27,7 +27,12 @@ use google_cloud_api_servicecontrol_v1::model as official;
 use prost::Message;
 use std::hint::black_box;
 
-const DOCUMENTS: [&str; 2] = ["report-100.json", "report-near-1mb.json"];
+const DOCUMENTS: [&str; 4] = [
+    "report-100.json",
+    "report-near-1mb.json",
+    "report-logs.json",
+    "report-labels.json",
+];
 
 /// The rate of one round of `op` over `seconds`, in MiB/s of `size` bytes.
 fn round(seconds: f64, size: usize, op: &mut impl FnMut()) -> f64 {
@@ -120,10 +125,13 @@ fn main() {
         let derived =
             derived::google::api::servicecontrol::v1::ReportRequest::decode(binary.as_slice())
                 .unwrap();
-        assert_eq!(
-            derived.encode_to_vec(),
-            binary,
-            "the baseline encodes the same bytes"
+        // The same message (prost's derived code writes a message's fields
+        // in the order they are declared, the crate's in number order).
+        let again = derived.encode_to_vec();
+        assert!(
+            again.len() == binary.len()
+                && ReportRequest::decode(again.as_slice()).ok().as_ref() == Some(&decoded),
+            "the baseline encodes the same message"
         );
         let row = |operation, size, ours: &mut dyn FnMut(), peer: &mut dyn FnMut(), python| {
             let (ours, peer) = rates(seconds, size, ours, peer);
@@ -243,5 +251,73 @@ fn main() {
         print_table("official crate", &json_rows);
         println!();
         print_table("prost derived", &binary_rows);
+        println!(
+            "\nPython upb, FromString then a pass reading every field: {:.1} MiB/s",
+            py("binary_decode_read")
+        );
+
+        // buffa, the field's view crate, on the same bytes: its views
+        // (decoded whole, lists into vectors) read as ours are, and its
+        // owned decode.
+        type BuffaView<'a> =
+            cloud_report_proto_peers::buffa_peer::google::api::servicecontrol::v1::__buffa::view::ReportRequestView<'a>;
+        type BuffaOwned =
+            cloud_report_proto_peers::buffa_peer::google::api::servicecontrol::v1::ReportRequest;
+        {
+            use buffa::{Message as _, MessageView as _};
+            let theirs = BuffaView::decode_view(&binary).unwrap();
+            let ours = v1::ReportRequestView::decode_view(&binary).unwrap();
+            assert_eq!(
+                cloud_report_proto_peers::touch_buffa_report(&theirs),
+                cloud_report_proto_peers::touch_report(&ours.view()),
+                "both views read the same values"
+            );
+            let pairs = [
+                (
+                    "view decode, every field read",
+                    rates(
+                        seconds,
+                        binary.len(),
+                        || {
+                            let decoded =
+                                v1::ReportRequestView::decode_view(black_box(binary.as_slice()))
+                                    .unwrap();
+                            black_box(cloud_report_proto_peers::touch_report(&decoded.view()));
+                        },
+                        || {
+                            let view =
+                                BuffaView::decode_view(black_box(binary.as_slice())).unwrap();
+                            black_box(cloud_report_proto_peers::touch_buffa_report(&view));
+                        },
+                    ),
+                ),
+                (
+                    "owned decode",
+                    rates(
+                        seconds,
+                        binary.len(),
+                        || {
+                            drop(black_box(
+                                ReportRequest::decode(black_box(binary.as_slice())).unwrap(),
+                            ))
+                        },
+                        || {
+                            drop(black_box(
+                                BuffaOwned::decode_from_slice(black_box(binary.as_slice()))
+                                    .unwrap(),
+                            ))
+                        },
+                    ),
+                ),
+            ];
+            println!("\n| operation | cloud-report-proto | buffa | vs buffa |");
+            println!("|---|---|---|---|");
+            for (operation, (ours, theirs)) in pairs {
+                println!(
+                    "| {operation} | {ours:.0} MiB/s | {theirs:.0} MiB/s | {:.2}x |",
+                    ours / theirs
+                );
+            }
+        }
     }
 }
