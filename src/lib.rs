@@ -43,26 +43,12 @@
 //! HTTP statuses and `tonic::Status` (details included), and reads typed error
 //! details.
 //!
-//! Features:
-//! - `json` (default): [`json`] (the JSON engine), [`registry`], serde impls;
-//! - `grpc` (default): tonic clients (over tonic's channel) and server
-//!   traits in each service package; serving them with tonic's own server
-//!   takes tonic with its `server` feature in the user's dependencies;
-//! - `rest-client`: `rest::RestClient` and a `...RestClient` per service,
-//!   over HTTP/JSON or binary protobuf, without a server stack;
-//! - `rest`: `rest::Gateway`, serving service implementations over REST
-//!   and gRPC on one port, driven by the `google.api.http` bindings (and
-//!   `rest-client`);
-//! - `emulator`: [`emulator::Emulator`], a local Service Control and Apigee
-//!   runtime control plane enforcing the documented semantics, which gateway
-//!   tests drive: a request log, scripted answers and faults, state changed
-//!   while it runs, a manual clock;
-//! - `client`: [`client::Client`], the Service Control client for gateways:
-//!   the Check cache, quota aggregation and report aggregation of Google's
-//!   own gateways, over gRPC (or REST with `rest-client`), plain or TLS;
-//! - `auth`: [`client::GoogleCredentials`], application default credentials
-//!   for the client;
-//! - `cli`: the `cloud-report` binary (`convert`, `types`, `serve`).
+//! # Features
+//!
+//! Types and JSON by default; everything with an HTTP or TLS stack is
+//! behind its own feature (each item says which it needs).
+//!
+#![doc = document_features::document_features!()]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, unreachable_pub, rustdoc::broken_intra_doc_links)]
 
