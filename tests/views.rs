@@ -189,3 +189,67 @@ fn nesting_past_the_limit_is_refused() {
         bytes = delimited(0x2a, &delimited(0x0a, &entry));
     }
 }
+
+/// `clear_and_parse` keeps nothing of the message before: a oneof member,
+/// fields with presence and map entries the new bytes lack are gone, a map
+/// key sent twice keeps its last value, and unknown fields are the new
+/// bytes' own; exactly as decoding the bytes afresh.
+#[test]
+fn clear_and_parse_keeps_nothing_of_the_message_before() {
+    let old = sc::LogEntry {
+        name: "a much longer name than the new one".into(),
+        labels: [
+            ("kept".to_owned(), "old".to_owned()),
+            ("gone".to_owned(), "x".to_owned()),
+        ]
+        .into(),
+        http_request: Some(sc::HttpRequest {
+            request_url: "https://example.com/".into(),
+            ..Default::default()
+        }),
+        payload: Some(sc::log_entry::Payload::StructPayload(
+            pb::Struct::from_iter([("k".to_owned(), pb::Value::from("v"))]),
+        )),
+        operation: Some(sc::LogEntryOperation {
+            id: "op".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut message = old.clone();
+    message.unknown_fields = {
+        // Field 99 (varint 7): unknown to LogEntry.
+        let mut with_unknown = Vec::new();
+        old.encode(&mut with_unknown).unwrap();
+        with_unknown.extend_from_slice(&[0x98, 0x06, 0x07]);
+        sc::LogEntry::decode(&with_unknown[..])
+            .unwrap()
+            .unknown_fields
+    };
+    // name "b", labels kept=first then kept=last, text payload, and an
+    // unknown field 100 (fixed32).
+    let entry = |key: &str, value: &str| {
+        let mut entry = vec![0x0a, key.len() as u8];
+        entry.extend_from_slice(key.as_bytes());
+        entry.extend_from_slice(&[0x12, value.len() as u8]);
+        entry.extend_from_slice(value.as_bytes());
+        let mut field = vec![0x6a, entry.len() as u8];
+        field.extend_from_slice(&entry);
+        field
+    };
+    let mut bytes = vec![0x52, 0x01, b'b'];
+    bytes.extend(entry("kept", "first"));
+    bytes.extend(entry("kept", "last"));
+    bytes.extend_from_slice(&[0x1a, 0x02, b'h', b'i']);
+    bytes.extend_from_slice(&[0xa5, 0x06, 1, 2, 3, 4]);
+    let fresh = sc::LogEntry::decode(&bytes[..]).unwrap();
+    message.clear_and_parse(&bytes).unwrap();
+    assert_eq!(message, fresh);
+    assert_eq!(message.encode_to_vec(), fresh.encode_to_vec());
+    assert_eq!(message.labels.get("kept").map(String::as_str), Some("last"));
+    assert!(message.http_request.is_none() && message.operation.is_none());
+    // And bytes that are not a LogEntry leave it as it was.
+    let before = message.clone();
+    assert!(message.clear_and_parse(&bytes[..bytes.len() - 1]).is_err());
+    assert_eq!(message, before);
+}
