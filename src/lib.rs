@@ -45,8 +45,10 @@
 //!
 //! # Features
 //!
-//! Types and JSON by default; everything with an HTTP or TLS stack is
-//! behind its own feature (each item says which it needs).
+//! The messages, JSON and tonic's stubs (`grpc`) by default;
+//! `default-features = false` gives the messages alone. The REST gateway
+//! and client, the gateway client, credentials, the emulator and the CLI
+//! are each behind a feature of their own (each item says which it needs).
 //!
 #![doc = document_features::document_features!()]
 #![cfg_attr(docsrs, feature(doc_cfg))]
