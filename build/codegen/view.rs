@@ -62,6 +62,25 @@ fn owned(kind: &Kind, v: &str) -> String {
     }
 }
 
+/// The block that refills `target` (an expression of type `&mut T`, `T`
+/// the owned value) with the view's `value`, keeping the room it has:
+/// strings and bytes are cleared and copied into, messages filled in place.
+/// `None` for a kind that is copied in as it is.
+fn refill(kind: &Kind, target: &str, value: &str) -> Option<String> {
+    match kind {
+        Kind::String => Some(format!(
+            "{{ let m = {target}; m.clear(); m.push_str({value}); }}"
+        )),
+        Kind::Bytes => Some(format!(
+            "{{ let m = {target}; m.clear(); m.extend_from_slice({value}); }}"
+        )),
+        Kind::Message(_) => Some(format!(
+            "{{ crate::view::View::fill(&{value}, {target}); }}"
+        )),
+        _ => None,
+    }
+}
+
 /// The wire type a kind's values come with, as a number.
 fn natural_wire(kind: &Kind) -> u8 {
     super::binary::Wire::of(kind) as u8
@@ -370,7 +389,7 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
     for field in message.declared().filter(|f| !f.in_oneof()) {
         let ident = &field.holder;
         let code = match (&field.storage, &field.kind) {
-            (Storage::Implicit | Storage::Optional, Kind::Message(_)) => {
+            (Storage::Implicit | Storage::Optional, kind @ Kind::Message(_)) => {
                 let (new, inner) = if field.boxed {
                     (
                         "::prost::alloc::boxed::Box::new(v.to_owned_message())",
@@ -379,24 +398,20 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
                 } else {
                     ("v.to_owned_message()", "m")
                 };
+                let fill = refill(kind, inner, "v").unwrap_or_default();
                 format!(
                     "match (self.{ident}(), &mut into.{ident}) {{
-            (::core::option::Option::Some(v), ::core::option::Option::Some(m)) => crate::view::View::fill(&v, {inner}),
+            (::core::option::Option::Some(v), ::core::option::Option::Some(m)) => {fill},
             (::core::option::Option::Some(v), slot) => *slot = ::core::option::Option::Some({new}),
             (::core::option::Option::None, slot) => *slot = ::core::option::Option::None,
         }}"
                 )
             }
-            (Storage::Implicit, Kind::String) => {
-                format!("into.{ident}.clear();\n        into.{ident}.push_str(self.{ident}());")
+            (Storage::Implicit, kind) => {
+                let value = format!("self.{ident}()");
+                refill(kind, &format!("&mut into.{ident}"), &value)
+                    .unwrap_or_else(|| format!("into.{ident} = {};", owned(kind, &value)))
             }
-            (Storage::Implicit, Kind::Bytes) => format!(
-                "into.{ident}.clear();\n        into.{ident}.extend_from_slice(self.{ident}());"
-            ),
-            (Storage::Implicit, kind) => format!(
-                "into.{ident} = {};",
-                owned(kind, &format!("self.{ident}()"))
-            ),
             (Storage::Optional, kind) => {
                 format!(
                     "into.{ident} = self.{ident}().map(|v| {});",
@@ -406,13 +421,7 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
             (Storage::Packed | Storage::Repeated, kind) => {
                 // Strings, bytes and messages refill the values there are
                 // (keeping their room); the rest are copied in.
-                let refill = match kind {
-                    Kind::String => Some("{ m.clear(); m.push_str(v); }".to_owned()),
-                    Kind::Bytes => Some("{ m.clear(); m.extend_from_slice(v); }".to_owned()),
-                    Kind::Message(_) => Some("crate::view::View::fill(&v, m)".to_owned()),
-                    _ => None,
-                };
-                match refill {
+                match refill(kind, "m", "v") {
                     Some(refill) => format!(
                         "let mut n = 0;
         for v in self.{ident}().iter() {{
@@ -436,21 +445,11 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
                 // own to reuse).
                 // A scalar is taken from the new entry as it is: only strings,
                 // bytes and messages refill what the old entry held.
-                let part = |kind: &Kind, m: &str, v: &str| match kind {
-                    Kind::String => (
-                        format!("mut {m}"),
-                        format!("{m}.clear(); {m}.push_str({v});"),
-                    ),
-                    Kind::Bytes => (
-                        format!("mut {m}"),
-                        format!("{m}.clear(); {m}.extend_from_slice({v});"),
-                    ),
-                    Kind::Message(_) => (
-                        format!("mut {m}"),
-                        format!("crate::view::View::fill(&{v}, &mut {m});"),
-                    ),
-                    _ => ("_".to_owned(), format!("let {m} = {v};")),
-                };
+                let part =
+                    |kind: &Kind, m: &str, v: &str| match refill(kind, &format!("&mut {m}"), v) {
+                        Some(fill) => (format!("mut {m}"), fill),
+                        None => ("_".to_owned(), format!("let {m} = {v};")),
+                    };
                 let (key_pattern, key_fill) = part(k, "key", "k");
                 let (value_pattern, value_fill) = part(v, "value", "v");
                 format!(
@@ -485,12 +484,7 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
             } else {
                 (owned(&field.kind, "v"), "m")
             };
-            let refill = match &field.kind {
-                Kind::String => Some("{ m.clear(); m.push_str(v); }".to_owned()),
-                Kind::Message(_) => Some(format!("crate::view::View::fill(&v, {inner})")),
-                _ => None,
-            };
-            let arm = match refill {
+            let arm = match refill(&field.kind, inner, "v") {
                 Some(refill) => format!(
                     "::core::option::Option::Some({view}(v)) => match &mut into.{ident} {{
                 ::core::option::Option::Some({owned_variant}(m)) => {refill},
