@@ -148,16 +148,18 @@ fn a_string_that_is_not_utf8_names_its_offset_and_field() {
     assert!(text.contains("Operation.operation_id"), "{text}");
 }
 
+/// A length-delimited field: its one-byte `key`, the length, `content`.
+fn delimited(key: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![key];
+    prost::encoding::encode_varint(content.len() as u64, &mut out);
+    out.extend_from_slice(content);
+    out
+}
+
 /// Nesting past the recursion limit is refused, as owned decoding does.
 #[test]
 fn nesting_past_the_limit_is_refused() {
     // Value { list_value { values { list_value { ... } } } }, 60 pairs deep.
-    let delimited = |key: u8, content: &[u8]| {
-        let mut out = vec![key];
-        prost::encoding::encode_varint(content.len() as u64, &mut out);
-        out.extend_from_slice(content);
-        out
-    };
     let mut bytes = Vec::new();
     for _ in 0..60 {
         // Value.list_value (6), ListValue.values (1).
@@ -229,18 +231,17 @@ fn clear_and_parse_keeps_nothing_of_the_message_before() {
     // name "b", labels kept=first then kept=last, text payload, and an
     // unknown field 100 (fixed32).
     let entry = |key: &str, value: &str| {
-        let mut entry = vec![0x0a, key.len() as u8];
-        entry.extend_from_slice(key.as_bytes());
-        entry.extend_from_slice(&[0x12, value.len() as u8]);
-        entry.extend_from_slice(value.as_bytes());
-        let mut field = vec![0x6a, entry.len() as u8];
-        field.extend_from_slice(&entry);
-        field
+        let entry = [
+            delimited(0x0a, key.as_bytes()),
+            delimited(0x12, value.as_bytes()),
+        ]
+        .concat();
+        delimited(0x6a, &entry)
     };
-    let mut bytes = vec![0x52, 0x01, b'b'];
+    let mut bytes = delimited(0x52, b"b");
     bytes.extend(entry("kept", "first"));
     bytes.extend(entry("kept", "last"));
-    bytes.extend_from_slice(&[0x1a, 0x02, b'h', b'i']);
+    bytes.extend(delimited(0x1a, b"hi"));
     bytes.extend_from_slice(&[0xa5, 0x06, 1, 2, 3, 4]);
     let fresh = sc::LogEntry::decode(&bytes[..]).unwrap();
     message.clear_and_parse(&bytes).unwrap();
