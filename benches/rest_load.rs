@@ -1,6 +1,7 @@
-//! REST JSON against gRPC on the same server, report and load generator, side
-//! by side in one run: h2load over h2c on 127.0.0.1 (8 connections x 16
-//! streams), one ESPv2 report (`benches/data/espv2-report.json`), against
+//! REST JSON, REST binary (ESPv2's wire) and gRPC on the same server, report
+//! and load generator, side by side in one run: h2load over h2c on 127.0.0.1
+//! (8 connections x 16 streams), one ESPv2 report
+//! (`benches/data/espv2-report.json`), against
 //! the REST gateway over a no-op Service Control, and against the emulator
 //! with its request log off, emptied and full: what the log costs is the
 //! ratio of their rates.
@@ -143,6 +144,8 @@ fn main() {
     framed.extend_from_slice(&binary);
     let grpc_body = dir.join("report.grpc");
     std::fs::write(&grpc_body, &framed).unwrap();
+    let binary_body = dir.join("report.bin");
+    std::fs::write(&binary_body, &binary).unwrap();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let no_op = NoOp::default();
@@ -194,6 +197,7 @@ fn main() {
     };
     const GRPC_HEADERS: &[&str] = &["content-type: application/grpc", "te: trailers"];
     const REST_HEADERS: &[&str] = &["content-type: application/json"];
+    const BINARY_HEADERS: &[&str] = &["content-type: application/x-protobuf"];
 
     struct Measured<'a> {
         name: &'static str,
@@ -201,11 +205,10 @@ fn main() {
         emulator: Option<&'a Emulator>,
         /// Before each measurement: emptied (`false`) or filled (`true`).
         fill: Option<bool>,
-        rest: Vec<f64>,
-        grpc: Vec<f64>,
+        /// The rates of each wire (REST JSON, REST binary, gRPC).
+        rates: [Vec<f64>; 3],
         /// The servers' CPU time per request answered, in microseconds.
-        rest_cpu: Vec<f64>,
-        grpc_cpu: Vec<f64>,
+        cpu: [Vec<f64>; 3],
     }
     impl<'a> Measured<'a> {
         fn new(
@@ -219,10 +222,8 @@ fn main() {
                 addr,
                 emulator,
                 fill,
-                rest: Vec::new(),
-                grpc: Vec::new(),
-                rest_cpu: Vec::new(),
-                grpc_cpu: Vec::new(),
+                rates: Default::default(),
+                cpu: Default::default(),
             }
         }
     }
@@ -257,11 +258,11 @@ fn main() {
     // moments of a shared machine or a warmer state; the median of each.
     for _ in 0..rounds {
         for server in &mut servers {
-            for grpc in [false, true] {
-                let (url, body, headers) = if grpc {
-                    (grpc_url(server.addr), &grpc_body, GRPC_HEADERS)
-                } else {
-                    (rest_url(server.addr), &json_body, REST_HEADERS)
+            for wire in 0..3 {
+                let (url, body, headers) = match wire {
+                    0 => (rest_url(server.addr), &json_body, REST_HEADERS),
+                    1 => (rest_url(server.addr), &binary_body, BINARY_HEADERS),
+                    _ => (grpc_url(server.addr), &grpc_body, GRPC_HEADERS),
                 };
                 match (server.emulator, server.fill) {
                     (Some(emulator), Some(false)) => emulator.reset(),
@@ -288,27 +289,22 @@ fn main() {
                         server.name
                     );
                 }
-                if grpc {
-                    server.grpc.push(rate);
-                    server.grpc_cpu.push(cpu);
-                } else {
-                    server.rest.push(rate);
-                    server.rest_cpu.push(cpu);
-                }
+                server.rates[wire].push(rate);
+                server.cpu[wire].push(cpu);
             }
         }
     }
     println!(
-        "| server | REST JSON | gRPC | REST / gRPC | server CPU a request, REST | server CPU a request, gRPC |"
+        "| server | REST JSON | REST binary | gRPC | REST JSON / gRPC | server CPU a request: REST JSON, REST binary, gRPC |"
     );
     println!("|---|---|---|---|---|---|");
     let mut medians = Vec::new();
     let mut cpus = Vec::new();
     for server in servers {
-        let (rest, grpc) = (median(server.rest), median(server.grpc));
-        let (rest_cpu, grpc_cpu) = (median(server.rest_cpu), median(server.grpc_cpu));
+        let [rest, binary, grpc] = server.rates.map(median);
+        let [rest_cpu, binary_cpu, grpc_cpu] = server.cpu.map(median);
         println!(
-            "| {} | {rest:.0} req/s | {grpc:.0} req/s | {:.2} | {rest_cpu:.1} µs | {grpc_cpu:.1} µs |",
+            "| {} | {rest:.0} req/s | {binary:.0} req/s | {grpc:.0} req/s | {:.2} | {rest_cpu:.1} / {binary_cpu:.1} / {grpc_cpu:.1} µs |",
             server.name,
             rest / grpc
         );

@@ -422,6 +422,16 @@ impl<'a> Cx<'a> {
     pub fn record(word: u64) -> usize {
         if word == NONE { EMPTY } else { word as usize }
     }
+
+    /// The bytes record `rec`'s message was read from, when they are one
+    /// piece of the input (a singular message field sent more than once is
+    /// several: `None`); nothing for the empty record.
+    pub fn encoded(&self, rec: usize) -> Option<&'a [u8]> {
+        if rec == EMPTY {
+            return Some(&[]);
+        }
+        (self.word(rec + 2) == 0).then(|| self.span(self.word(rec + 1)))
+    }
 }
 
 /// The one walk that checks bytes and fills the arena (for the generated
@@ -1139,7 +1149,7 @@ impl<'a, K: Kind<'a>> Repeated<'a, K> {
     }
 
     /// The values, in wire order.
-    pub fn iter(&self) -> impl Iterator<Item = K::Item> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = K::Item> + use<'a, K> {
         let cx = self.cx;
         let mut next = self.list as u32 as usize;
         let mut packed: &'a [u8] = &[];
@@ -1201,7 +1211,7 @@ impl<'a, K: Kind<'a>, V: Kind<'a>> Map<'a, K, V> {
     }
 
     /// The entries, in wire order; a missing key or value is its default.
-    pub fn iter(&self) -> impl Iterator<Item = (K::Item, V::Item)> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = (K::Item, V::Item)> + use<'a, K, V> {
         let cx = self.cx;
         let mut next = self.list as u32 as usize;
         std::iter::from_fn(move || {
@@ -1223,6 +1233,25 @@ impl<'a, K: Kind<'a>, V: Kind<'a>> Map<'a, K, V> {
         K::Item: PartialEq,
     {
         self.iter().filter(|(k, _)| k == key).last().map(|(_, v)| v)
+    }
+
+    /// The entries as the owned map holds them: in key order, each key
+    /// once, with the value of its last entry.
+    pub fn entries(&self) -> Vec<(K::Item, V::Item)>
+    where
+        K::Item: Ord,
+    {
+        let mut entries: Vec<_> = self.iter().collect();
+        // Stable: a key's entries stay in wire order, and the last is kept.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        entries
     }
 
     /// How many entries were sent.

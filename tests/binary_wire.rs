@@ -966,3 +966,136 @@ fn built_by_the_request_builder_as_written(yaml: &str, expected: &[&Value]) {
 
 #[cfg(not(feature = "client"))]
 fn built_by_the_request_builder_as_written(_: &str, _: &[&Value]) {}
+
+/// A report is read where its bytes are (issue 33): bytes that are not a
+/// `ReportRequest` are refused on both binary wires with the byte and the
+/// field; a binary body's service is the path's, as when it is decoded and
+/// bound; what is stored is what was sent, unknown fields included.
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_are_read_and_stored_as_they_came() {
+    use cloud_report_proto::google::protobuf::Timestamp;
+    use cloud_report_proto::wire::{UnknownField, UnknownValue};
+    let running = start(Config::default()).await;
+    let (addr, emulator) = (running.addr(), running.emulator());
+    let http = support::plain_http();
+    let grpc = support::plain_http_builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+
+    // service_name, then an operation whose id is not UTF-8.
+    let mut malformed = vec![0x0a, SERVICE.len() as u8];
+    malformed.extend_from_slice(SERVICE.as_bytes());
+    let bad_id_at = malformed.len() + 4;
+    malformed.extend_from_slice(&[0x12, 0x03, 0x0a, 0x01, 0xff]);
+    let rest = http
+        .post(format!("http://{addr}/v1/services/{SERVICE}:report"))
+        .header("content-type", PROTO_CONTENT_TYPE)
+        .body(malformed.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), 400);
+    let status = Status::decode(rest.bytes().await.unwrap()).unwrap();
+    assert_eq!(status.code, 3, "{status:?}");
+    assert!(
+        status
+            .message
+            .starts_with("Invalid proto payload received.")
+            && status.message.contains(&format!("at byte {bad_id_at}"))
+            && status.message.contains("Operation.operation_id"),
+        "{}",
+        status.message
+    );
+    let mut framed = vec![0];
+    framed.extend_from_slice(&(malformed.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&malformed);
+    let answer = grpc
+        .post(format!(
+            "http://{addr}/google.api.servicecontrol.v1.ServiceController/Report"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(framed)
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        answer
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(header("grpc-status"), "3");
+    let message = percent_decode(&header("grpc-message"));
+    assert!(
+        message.contains(&format!("at byte {bad_id_at}"))
+            && message.contains("Operation.operation_id"),
+        "{message}"
+    );
+    assert!(emulator.requests(SERVICE).is_empty());
+
+    // An operation with a field this crate does not know, under another
+    // service name than the path's.
+    let operation = Operation {
+        operation_id: "kept-as-sent".into(),
+        operation_name: "google.example.Method".into(),
+        start_time: Some(Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+            ..Default::default()
+        }),
+        end_time: Some(Timestamp {
+            seconds: 1_700_000_001,
+            nanos: 0,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut operation = operation;
+    operation
+        .unknown_fields
+        .push(UnknownField {
+            number: 999,
+            value: UnknownValue::Varint(7),
+        })
+        .unwrap();
+    let report = ReportRequest {
+        service_name: "other.example.com".into(),
+        operations: vec![operation.clone()],
+        ..Default::default()
+    };
+    let answer = http
+        .post(format!("http://{addr}/v1/services/{SERVICE}:report"))
+        .header("content-type", PROTO_CONTENT_TYPE)
+        .body(report.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(emulator.operations(SERVICE), [operation]);
+    assert!(emulator.operations("other.example.com").is_empty());
+    running.shutdown().await;
+}
+
+/// A `grpc-message` header's text (percent-encoded, as gRPC sends it).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

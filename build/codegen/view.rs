@@ -210,6 +210,14 @@ impl<'a> {name}View<'a> {{
     pub fn to_owned_message(&self) -> {path} {{
         <Self as crate::view::View<'a>>::to_owned_message(self)
     }}
+    /// The bytes the message was read from, as they came (to keep or
+    /// pass on without encoding again), when they are one piece of the
+    /// input: always for the message decoded and for those in repeated
+    /// fields; `None` for a message field (or map value) sent more than
+    /// once, whose parts merge.
+    pub fn encoded(&self) -> ::core::option::Option<&'a [u8]> {{
+        self.cx.encoded(self.rec)
+    }}
     /// The fields the `.proto` does not define, as they came.
     pub fn unknown_fields(&self) -> crate::view::UnknownFields<'a> {{
         crate::view::UnknownFields::new(self.cx, self.rec, Self::known)

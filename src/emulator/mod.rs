@@ -308,7 +308,7 @@ impl Emulator {
             .merge(admin::routes(self.clone()))
             .merge(ui::route(self.clone()));
         let mut gateway = Gateway::new()
-            .add_rest_service(sc::ServiceControllerRestServer::new(self.clone()))
+            .add_rest_service(service_control::ServiceControl::new(self.clone()))
             .add_rest_service(sc::QuotaControllerRestServer::new(self.clone()))
             .add_rest_service(apigee::RuntimeServiceRestServer::new(self.clone()))
             .add_rest_service(apigee::DeploymentServiceRestServer::new(self.clone()))
@@ -488,13 +488,24 @@ impl Emulator {
         service: &str,
         request: &Request<M>,
     ) -> (Option<CallContext>, Option<Action>, Logged<'_>) {
+        self.receive_kept(method, service, request, request.get_ref())
+    }
+
+    /// [`receive`](Self::receive) of a request whose message is `message`
+    /// (its encoding as it came, for one received as bytes).
+    fn receive_kept<T>(
+        &self,
+        method: Method,
+        service: &str,
+        request: &Request<T>,
+        message: &(impl requests::Kept + ?Sized),
+    ) -> (Option<CallContext>, Option<Action>, Logged<'_>) {
         let call = request.extensions().get::<CallContext>().cloned();
         let wire = call.as_ref().map_or(WireFormat::Grpc, CallContext::wire);
         let now = self.config.clock.now();
         let max = self.config.max_request_log_bytes;
         // Encoded before the store is locked: a report may be megabytes.
-        let message = request.get_ref();
-        let encoded = requests::RequestLog::fits(service, message.encoded_len(), max)
+        let encoded = requests::RequestLog::fits(service, message.kept_len(), max)
             .then(|| requests::encode_kept(message));
         // Who called, only for a call the log keeps (reading a token's
         // claims decodes base64 and JSON).

@@ -1,54 +1,67 @@
 //! The API's own rules for an operation of a report, whatever the service's
 //! configuration: what the `Operation`, `MetricValueSet` and `Distribution`
-//! references require, and what the REST wire must be able to carry.
+//! references require, and what the REST wire must be able to carry. They
+//! read the operation where its bytes are, through its view.
 
 use std::collections::{BTreeMap, HashSet};
 
 use super::encoded::time_of;
 use crate::google::api::servicecontrol::v1 as sc;
-use crate::google::api::servicecontrol::v1::distribution::BucketOption;
+use crate::google::api::servicecontrol::v1::distribution::BucketOptionView;
+use crate::google::protobuf::{Timestamp, TimestampView};
 use crate::rest::clip;
+use crate::view::{Map, Str};
 
 /// Why an operation cannot be stored, or `None` when it can.
-pub(super) fn operation_problem(op: &sc::Operation) -> Option<String> {
-    if op.operation_id.is_empty() {
+pub(super) fn operation_problem(op: sc::OperationView<'_>) -> Option<String> {
+    if op.operation_id().is_empty() {
         return Some("operation_id is required".into());
     }
-    let Some(start) = time_of(op.start_time.as_ref()) else {
+    let Some(start) = view_time(op.start_time()) else {
         return Some("start_time is required and must be a valid timestamp".into());
     };
-    let Some(end) = time_of(op.end_time.as_ref()) else {
+    let Some(end) = view_time(op.end_time()) else {
         return Some("end_time is required in Report and must be a valid timestamp".into());
     };
     if end < start {
         return Some("end_time is before start_time".into());
     }
-    location_problem("labels", &op.labels)
+    location_problem("labels", op.labels())
         .or_else(|| values_problem(op))
         .or_else(|| payload_problem(op))
         .or_else(|| json_problem(op))
+}
+
+/// [`time_of`] of a timestamp's view.
+fn view_time(ts: Option<TimestampView<'_>>) -> Option<(i64, i32)> {
+    let ts = ts.map(|t| Timestamp {
+        seconds: t.seconds(),
+        nanos: t.nanos(),
+        ..Default::default()
+    });
+    time_of(ts.as_ref())
 }
 
 /// The label ESPv2 never sends empty: "This label SHOULD not be empty,
 /// otherwise the server will fail the call" (`request_builder.cc`).
 const LOCATION: &str = "cloud.googleapis.com/location";
 
-fn location_problem(field: &str, labels: &BTreeMap<String, String>) -> Option<String> {
+fn location_problem(field: &str, labels: Map<'_, Str, Str>) -> Option<String> {
     labels
-        .get(LOCATION)
-        .is_some_and(String::is_empty)
+        .get(&LOCATION)
+        .is_some_and(str::is_empty)
         .then(|| format!("{field}: {LOCATION} must not be empty (\"global\" when unknown)"))
 }
 
 /// The metric values' own labels and distributions.
-fn values_problem(op: &sc::Operation) -> Option<String> {
-    for (i, set) in op.metric_value_sets.iter().enumerate() {
-        for (j, value) in set.metric_values.iter().enumerate() {
+fn values_problem(op: sc::OperationView<'_>) -> Option<String> {
+    for (i, set) in op.metric_value_sets().iter().enumerate() {
+        for (j, value) in set.metric_values().iter().enumerate() {
             let here = || format!("metric_value_sets[{i}].metric_values[{j}]");
-            if let Some(p) = location_problem(&format!("{}.labels", here()), &value.labels) {
+            if let Some(p) = location_problem(&format!("{}.labels", here()), value.labels()) {
                 return Some(p);
             }
-            if let Some(sc::metric_value::Value::DistributionValue(d)) = &value.value
+            if let Some(sc::metric_value::ValueView::DistributionValue(d)) = value.value()
                 && let Some(p) = distribution_problem(d)
             {
                 return Some(format!("{}.distribution_value: {p}", here()));
@@ -66,75 +79,84 @@ fn values_problem(op: &sc::Operation) -> Option<String> {
 /// increasing) and given whenever `bucket_counts` are; bucket counts not
 /// negative, no more than the layout has buckets (underflow, finite,
 /// overflow; trailing zeros may be left out), adding up to `count`.
-pub(super) fn distribution_problem(d: &sc::Distribution) -> Option<String> {
-    if d.count < 0 {
-        return Some(format!("count {} is negative", d.count));
+pub(super) fn distribution_problem(d: sc::DistributionView<'_>) -> Option<String> {
+    let (count, mean, deviation) = (d.count(), d.mean(), d.sum_of_squared_deviation());
+    if count < 0 {
+        return Some(format!("count {count} is negative"));
     }
-    if d.count == 0 {
-        if d.mean != 0.0 || d.sum_of_squared_deviation != 0.0 {
+    if count == 0 {
+        if mean != 0.0 || deviation != 0.0 {
             return Some("mean and sum_of_squared_deviation must be 0 when count is 0".into());
         }
     } else {
-        if !(d.minimum <= d.mean && d.mean <= d.maximum) {
+        if !(d.minimum() <= mean && mean <= d.maximum()) {
             return Some(format!(
-                "minimum <= mean <= maximum does not hold ({} <= {} <= {})",
-                d.minimum, d.mean, d.maximum
+                "minimum <= mean <= maximum does not hold ({} <= {mean} <= {})",
+                d.minimum(),
+                d.maximum()
             ));
         }
-        if d.sum_of_squared_deviation.is_nan() || d.sum_of_squared_deviation < 0.0 {
+        if deviation.is_nan() || deviation < 0.0 {
             return Some("sum_of_squared_deviation must not be negative".into());
         }
     }
-    let buckets = match &d.bucket_option {
-        None if d.bucket_counts.is_empty() => return None,
+    let counts = d.bucket_counts();
+    let buckets = match d.bucket_option() {
+        None if counts.is_empty() => return None,
         None => return Some("bucket_counts are given without a bucket layout".into()),
-        Some(BucketOption::LinearBuckets(l)) => {
-            if l.num_finite_buckets <= 0 || !above(l.width, 0.0) || !l.offset.is_finite() {
+        Some(BucketOptionView::LinearBuckets(l)) => {
+            let n = l.num_finite_buckets();
+            if n <= 0 || !above(l.width(), 0.0) || !l.offset().is_finite() {
                 return Some(
                     "linear_buckets: num_finite_buckets and width must be above 0, offset finite"
                         .into(),
                 );
             }
-            l.num_finite_buckets as usize + 2
+            n as usize + 2
         }
-        Some(BucketOption::ExponentialBuckets(e)) => {
-            if e.num_finite_buckets <= 0 || !above(e.growth_factor, 1.0) || !above(e.scale, 0.0) {
+        Some(BucketOptionView::ExponentialBuckets(e)) => {
+            let n = e.num_finite_buckets();
+            if n <= 0 || !above(e.growth_factor(), 1.0) || !above(e.scale(), 0.0) {
                 return Some(
                     "exponential_buckets: num_finite_buckets must be above 0, growth_factor above 1, scale above 0"
                         .into(),
                 );
             }
-            e.num_finite_buckets as usize + 2
+            n as usize + 2
         }
-        Some(BucketOption::ExplicitBuckets(x)) => {
-            if x.bounds.is_empty()
-                || x.bounds.iter().any(|b| !b.is_finite())
-                || x.bounds.windows(2).any(|w| w[0] >= w[1])
-            {
+        Some(BucketOptionView::ExplicitBuckets(x)) => {
+            let bounds = x.bounds();
+            let mut previous = f64::NEG_INFINITY;
+            let increasing = bounds.iter().all(|b| {
+                let ok = b.is_finite() && b > previous;
+                previous = b;
+                ok
+            });
+            if bounds.is_empty() || !increasing {
                 return Some(
                     "explicit_buckets: bounds must be finite and strictly increasing".into(),
                 );
             }
-            x.bounds.len() + 1
+            bounds.len() + 1
         }
     };
-    if d.bucket_counts.len() > buckets {
+    if counts.len() > buckets {
         return Some(format!(
             "{} bucket_counts for a layout of {buckets} buckets (underflow and overflow included)",
-            d.bucket_counts.len()
+            counts.len()
         ));
     }
-    if d.bucket_counts.is_empty() {
+    if counts.is_empty() {
         return None;
     }
     let mut sum: i64 = 0;
-    for (k, n) in d.bucket_counts.iter().enumerate() {
-        if *n < 0 {
+    for (k, n) in counts.iter().enumerate() {
+        if n < 0 {
             return Some(format!("bucket_counts[{k}] is negative"));
         }
-        sum = sum.saturating_add(*n);
+        sum = sum.saturating_add(n);
     }
-    (sum != d.count).then(|| format!("bucket_counts add up to {sum}, not to count {}", d.count))
+    (sum != count).then(|| format!("bucket_counts add up to {sum}, not to count {count}"))
 }
 
 /// Whether `x` is a number greater than `bound` (NaN is not).
@@ -146,12 +168,12 @@ fn above(x: f64, bound: f64) -> bool {
 /// currently is AuditLog" (the `Operation` reference, `protoPayload`).
 const AUDIT_LOG_URL: &str = "type.googleapis.com/google.cloud.audit.AuditLog";
 
-fn payload_problem(op: &sc::Operation) -> Option<String> {
-    op.log_entries.iter().enumerate().find_map(|(i, entry)| match &entry.payload {
-        Some(sc::log_entry::Payload::ProtoPayload(any)) if any.type_url != AUDIT_LOG_URL => {
+fn payload_problem(op: sc::OperationView<'_>) -> Option<String> {
+    op.log_entries().iter().enumerate().find_map(|(i, entry)| match entry.payload() {
+        Some(sc::log_entry::PayloadView::ProtoPayload(any)) if any.type_url() != AUDIT_LOG_URL => {
             Some(format!(
                 "log_entries[{i}].proto_payload: {:?} is not {AUDIT_LOG_URL}, the only type accepted",
-                clip(&any.type_url)
+                clip(any.type_url())
             ))
         }
         _ => None,
@@ -162,19 +184,48 @@ fn payload_problem(op: &sc::Operation) -> Option<String> {
 /// field: the REST wire could not carry it (an `Any` of an unknown type,
 /// Anys nested past the limit, NaN in a `Struct`, a time out of range), so it
 /// is refused at the door rather than stored to break inspection later.
-fn json_problem(op: &sc::Operation) -> Option<String> {
-    use crate::json::{WriteJson, to_vec};
-    fn first_failure<T: WriteJson>(field: &str, items: &[T]) -> Option<String> {
-        items.iter().enumerate().find_map(|(i, item)| {
-            to_vec(item)
-                .err()
-                .map(|e| format!("{field}[{i}] cannot be written as JSON: {e}"))
+/// Judged by writing its bytes as JSON (the JSON engine's transcoder, the
+/// rules of a typed write), into one buffer kept for the whole operation.
+fn json_problem(op: sc::OperationView<'_>) -> Option<String> {
+    let mut out = Vec::new();
+    let mut fails = |type_name: &str, bytes: Option<&[u8]>| {
+        out.clear();
+        // Every type named here is the crate's own, and every message of a
+        // checked view is one piece of its bytes but one sent in parts
+        // (which its operation then speaks for).
+        let entry = crate::registry::lookup(type_name)?;
+        entry.write_binary_as_json(bytes?, false, &mut out).err()
+    };
+    let error = fails("google.api.servicecontrol.v1.Operation", op.encoded())?;
+    // Which part fails, found only for an operation that does.
+    let parts = [
+        (
+            "log_entries",
+            "google.api.servicecontrol.v1.LogEntry",
+            op.log_entries()
+                .iter()
+                .map(|e| e.encoded())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "metric_value_sets",
+            "google.api.servicecontrol.v1.MetricValueSet",
+            op.metric_value_sets().iter().map(|s| s.encoded()).collect(),
+        ),
+        (
+            "extensions",
+            "google.protobuf.Any",
+            op.extensions().iter().map(|x| x.encoded()).collect(),
+        ),
+    ];
+    parts
+        .iter()
+        .find_map(|(field, type_name, items)| {
+            items.iter().enumerate().find_map(|(i, bytes)| {
+                fails(type_name, *bytes)
+                    .map(|e| format!("{field}[{i}] cannot be written as JSON: {e}"))
+            })
         })
-    }
-    let error = to_vec(op).err()?;
-    first_failure("log_entries", &op.log_entries)
-        .or_else(|| first_failure("metric_value_sets", &op.metric_value_sets))
-        .or_else(|| first_failure("extensions", &op.extensions))
         .or_else(|| Some(format!("cannot be written as JSON: {error}")))
 }
 
@@ -185,31 +236,55 @@ fn json_problem(op: &sc::Operation) -> Option<String> {
 /// labels that differ from the operation's are the same, so each value is
 /// keyed by those alone: time and memory linear in what was sent, however
 /// many labels the operation has.
-pub(super) fn duplicate_metric_value<'a>(
-    labels: &BTreeMap<String, String>,
-    sets: &'a [sc::MetricValueSet],
-) -> Option<&'a str> {
+///
+/// `labels` are the operation's; `values` each metric value as its metric's
+/// name and its own labels, in key order, each key once (as a map holds
+/// them).
+pub(super) fn duplicate_metric_value<'a, L>(
+    labels: &BTreeMap<&str, &str>,
+    values: impl IntoIterator<Item = (&'a str, L)>,
+) -> Option<&'a str>
+where
+    L: IntoIterator<Item = (&'a str, &'a str)>,
+{
     let mut seen = HashSet::new();
-    for set in sets {
-        for value in &set.metric_values {
-            let own: Vec<(&str, &str)> = value
-                .labels
-                .iter()
-                .filter(|(k, v)| labels.get(*k) != Some(*v))
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            if !seen.insert((set.metric_name.as_str(), own)) {
-                return Some(&set.metric_name);
-            }
+    for (metric, own_labels) in values {
+        let own: Vec<(&str, &str)> = own_labels
+            .into_iter()
+            .filter(|(k, v)| labels.get(k) != Some(v))
+            .collect();
+        if !seen.insert((metric, own)) {
+            return Some(metric);
         }
     }
     None
 }
 
+/// [`duplicate_metric_value`] of a report's operation.
+pub(super) fn duplicate_in_operation<'a>(op: sc::OperationView<'a>) -> Option<&'a str> {
+    let labels: BTreeMap<&str, &str> = op.labels().entries().into_iter().collect();
+    duplicate_metric_value(
+        &labels,
+        op.metric_value_sets().iter().flat_map(|set| {
+            set.metric_values()
+                .iter()
+                .map(move |value| (set.metric_name(), value.labels().entries()))
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sc::distribution::{ExplicitBuckets, ExponentialBuckets, LinearBuckets};
+    use prost::Message;
+    use sc::distribution::{BucketOption, ExplicitBuckets, ExponentialBuckets, LinearBuckets};
+
+    /// [`distribution_problem`] of an owned distribution's bytes.
+    fn judge(d: &sc::Distribution) -> Option<String> {
+        let bytes = d.encode_to_vec();
+        let decoded = sc::DistributionView::decode_view(&bytes).unwrap();
+        distribution_problem(decoded.view())
+    }
 
     fn distribution(
         count: i64,
@@ -262,7 +337,7 @@ mod tests {
             distribution(2, 2.0, &[0, 2, 0], explicit(&[1.0, 5.0])),
         ];
         for d in &good {
-            assert_eq!(distribution_problem(d), None, "{d:?}");
+            assert_eq!(judge(d), None, "{d:?}");
         }
         let mut skewed = distribution(2, 2.0, &[], None);
         skewed.maximum = 1.0;
@@ -309,7 +384,7 @@ mod tests {
             ),
         ];
         for (d, expected) in &bad {
-            let problem = distribution_problem(d).unwrap_or_default();
+            let problem = judge(d).unwrap_or_default();
             assert!(problem.contains(expected), "{d:?}: {problem}");
         }
     }

@@ -166,7 +166,18 @@ pub(crate) fn demand(
             })
             .unwrap_or_default());
     }
-    if let Some(metric) = super::operation::duplicate_metric_value(&op.labels, &op.quota_metrics) {
+    let labels = op
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let values = op.quota_metrics.iter().flat_map(|set| {
+        set.metric_values.iter().map(|value| {
+            let own = value.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            (set.metric_name.as_str(), own)
+        })
+    });
+    if let Some(metric) = super::operation::duplicate_metric_value(&labels, values) {
         return Err(format!(
             "allocate_operation.quota_metrics: more than one value of metric {} with identical labels",
             clip(metric)

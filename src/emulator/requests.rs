@@ -242,22 +242,55 @@ impl Entry {
 /// not wait on each other's encoding. A chunk lives while any of its slices
 /// does; as entries leave in about the order they came, that is at most a
 /// chunk per thread beyond what the log holds.
-pub(super) fn encode_kept<M: prost::Message>(message: &M) -> Bytes {
+pub(super) fn encode_kept<M: Kept + ?Sized>(message: &M) -> Bytes {
     thread_local! {
         static OPEN: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
     }
-    let len = message.encoded_len();
+    let len = message.kept_len();
     if len > MAX_CHUNKED_BYTES {
-        return Bytes::from(message.encode_to_vec());
+        let mut own = BytesMut::with_capacity(len);
+        message.keep_into(&mut own);
+        return own.freeze();
     }
     OPEN.with_borrow_mut(|open| {
         if open.capacity() < len {
             *open = BytesMut::with_capacity(CHUNK_BYTES);
         }
-        // Room is there: encoding cannot fail.
-        let _ = message.encode(open);
+        message.keep_into(open);
         open.split().freeze()
     })
+}
+
+/// What the log keeps of a request or an answer: its binary encoding.
+pub(super) trait Kept {
+    /// The encoding's length.
+    fn kept_len(&self) -> usize;
+    /// Appends the encoding (`out` has room for it).
+    fn keep_into(&self, out: &mut BytesMut);
+}
+
+impl<M: prost::Message> Kept for M {
+    fn kept_len(&self) -> usize {
+        self.encoded_len()
+    }
+
+    fn keep_into(&self, out: &mut BytesMut) {
+        // Room is there: encoding cannot fail.
+        let _ = self.encode(out);
+    }
+}
+
+/// A message received as its encoding, kept as it came.
+pub(super) struct AsReceived<'a>(pub(super) &'a [u8]);
+
+impl Kept for AsReceived<'_> {
+    fn kept_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn keep_into(&self, out: &mut BytesMut) {
+        out.extend_from_slice(self.0);
+    }
 }
 
 /// The names entries carry (their service, their caller), one copy of each

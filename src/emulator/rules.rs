@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use crate::google::api::label_descriptor::ValueType as LabelType;
 use crate::google::api::metric_descriptor::ValueType;
 use crate::google::api::servicecontrol::v1 as sc;
-use crate::google::api::servicecontrol::v1::metric_value::Value;
+use crate::google::api::servicecontrol::v1::metric_value::ValueView;
 use crate::google::api::{LabelDescriptor, MetricDescriptor};
 use crate::rest::clip;
 use crate::service_config::ServiceConfig;
@@ -129,23 +129,33 @@ impl ServiceRules {
 
     /// Why the configuration does not allow `op`, naming the field. Paths
     /// are written only for the problem found.
-    pub(crate) fn problem(&self, op: &sc::Operation) -> Option<String> {
-        for (i, set) in op.metric_value_sets.iter().enumerate() {
-            let (Some(metric), Some(labels)) = (
-                self.config.metric(&set.metric_name),
-                self.metric_labels.get(&set.metric_name),
-            ) else {
+    /// Maps are read as the owned map holds them (in key order, a key's
+    /// last value), so that the first problem named is the same however
+    /// the operation was encoded.
+    pub(crate) fn problem(&self, op: sc::OperationView<'_>) -> Option<String> {
+        for (i, set) in op.metric_value_sets().iter().enumerate() {
+            let name = set.metric_name();
+            let (Some(metric), Some(labels)) =
+                (self.config.metric(name), self.metric_labels.get(name))
+            else {
                 return Some(format!(
                     "metric_value_sets[{i}]: metric {:?} is not defined in the service configuration",
-                    clip(&set.metric_name)
+                    clip(name)
                 ));
             };
-            for (j, value) in set.metric_values.iter().enumerate() {
+            for (j, value) in set.metric_values().iter().enumerate() {
                 let here = || format!("metric_value_sets[{i}].metric_values[{j}]");
-                if let Some(problem) = value_type_problem(metric, value.value.as_ref()) {
+                let given = value.value().map(|v| match v {
+                    ValueView::BoolValue(_) => ValueType::Bool,
+                    ValueView::Int64Value(_) => ValueType::Int64,
+                    ValueView::DoubleValue(_) => ValueType::Double,
+                    ValueView::StringValue(_) => ValueType::String,
+                    ValueView::DistributionValue(_) => ValueType::Distribution,
+                });
+                if let Some(problem) = value_type_problem(metric, given) {
                     return Some(format!("{}: {problem}", here()));
                 }
-                for (key, text) in &value.labels {
+                for (key, text) in value.labels().entries() {
                     let Some(t) = labels.get(key).copied().or_else(|| self.shared_label(key))
                     else {
                         return Some(format!(
@@ -161,7 +171,7 @@ impl ServiceRules {
                 }
             }
         }
-        for (key, text) in &op.labels {
+        for (key, text) in op.labels().entries() {
             let allowed = self
                 .any_metric_labels
                 .get(key)
@@ -177,25 +187,25 @@ impl ServiceRules {
                 return Some(format!("labels: {p}"));
             }
         }
-        for (i, entry) in op.log_entries.iter().enumerate() {
+        for (i, entry) in op.log_entries().iter().enumerate() {
             let here = || format!("log_entries[{i}]");
-            match self.logs.get(&entry.name) {
+            match self.logs.get(entry.name()) {
                 None => {
                     return Some(format!(
                         "{}: log {:?} is not declared in the service configuration",
                         here(),
-                        clip(&entry.name)
+                        clip(entry.name())
                     ));
                 }
                 Some(None) => {}
                 Some(Some(labels)) => {
-                    for (key, text) in &entry.labels {
+                    for (key, text) in entry.labels().entries() {
                         let Some(t) = labels.get(key) else {
                             return Some(format!(
                                 "{}.labels: label {:?} is not declared by log {}",
                                 here(),
                                 clip(key),
-                                entry.name
+                                entry.name()
                             ));
                         };
                         if let Some(p) = label_value_problem(key, *t, text) {
@@ -209,21 +219,16 @@ impl ServiceRules {
     }
 }
 
-fn value_type_problem(metric: &MetricDescriptor, value: Option<&Value>) -> Option<String> {
+/// Why a metric's value of type `given` (`None`: no value set) does not
+/// fit the metric.
+fn value_type_problem(metric: &MetricDescriptor, given: Option<ValueType>) -> Option<String> {
     let expected = metric.value_type();
-    let given = match value {
-        None => {
-            return Some(format!(
-                "metric {} takes {} values; none is set",
-                metric.r#type,
-                expected.as_str_name()
-            ));
-        }
-        Some(Value::BoolValue(_)) => ValueType::Bool,
-        Some(Value::Int64Value(_)) => ValueType::Int64,
-        Some(Value::DoubleValue(_)) => ValueType::Double,
-        Some(Value::StringValue(_)) => ValueType::String,
-        Some(Value::DistributionValue(_)) => ValueType::Distribution,
+    let Some(given) = given else {
+        return Some(format!(
+            "metric {} takes {} values; none is set",
+            metric.r#type,
+            expected.as_str_name()
+        ));
     };
     (given != expected).then(|| {
         format!(

@@ -1,10 +1,20 @@
 //! `ServiceController`: Check and Report, judged by the API's own rules and
 //! the service's configuration, with their scripted answers.
+//!
+//! A report is received as its bytes (over gRPC by a codec of its own, over
+//! REST as its binary body or its JSON read and encoded), checked and read
+//! through its view, and its operations stored as they came: nothing of it
+//! is decoded into owned messages or encoded again.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
+use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use prost::Message;
+use tonic::codec::{Codec, DecodeBuf, Decoder};
+use tonic::codegen::BoxFuture;
+use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response};
 
 use super::answers::{exhausted, invalid, scripted};
@@ -57,16 +67,14 @@ impl ServiceController for Emulator {
         answer
     }
 
+    /// The report encoded, then as received over the wire (the emulator's
+    /// own servers call [`Emulator::report_encoded`] with the bytes).
     async fn report(
         &self,
         request: Request<sc::ReportRequest>,
     ) -> Result<Response<sc::ReportResponse>, tonic::Status> {
-        self.authorize(request.metadata().as_ref())?;
-        let (call, fault, logged) =
-            self.receive(Method::Report, &request.get_ref().service_name, &request);
-        let answer = self.answer_report(call, fault, request.into_inner()).await;
-        logged.answered(&answer);
-        answer
+        self.report_encoded(request.map(|r| Bytes::from(r.encode_to_vec())))
+            .await
     }
 }
 
@@ -146,37 +154,82 @@ impl Emulator {
         }))
     }
 
+    /// `Report` of a request received as its binary encoding: checked by
+    /// one walk over the bytes (the wire format, then the API's rules and
+    /// the configuration's through the report's view), its valid
+    /// operations stored as they came, the request logged as it came.
+    pub(super) async fn report_encoded(
+        &self,
+        request: Request<Bytes>,
+    ) -> Result<Response<sc::ReportResponse>, tonic::Status> {
+        self.authorize(request.metadata().as_ref())?;
+        let bytes = request.get_ref().clone();
+        let decoded = sc::ReportRequestView::decode_view(&bytes).map_err(|e| {
+            let binary_body = request
+                .extensions()
+                .get::<crate::rest::CallContext>()
+                .is_some_and(|c| c.wire() == crate::rest::WireFormat::Binary);
+            // Worded as Google's front end and the gateway word a body
+            // that does not decode.
+            if binary_body {
+                invalid(format!("Invalid proto payload received. {e}"))
+            } else {
+                invalid(e.to_string())
+            }
+        })?;
+        let service = decoded.view().service_name();
+        let (call, fault, logged) = self.receive_kept(
+            Method::Report,
+            service,
+            &request,
+            &super::requests::AsReceived(&bytes),
+        );
+        let answer = self.answer_report(call, fault, &bytes, decoded).await;
+        logged.answered(&answer);
+        answer
+    }
+
     async fn answer_report(
         &self,
         call: Option<crate::rest::CallContext>,
         fault: Option<Action>,
-        request: sc::ReportRequest,
+        bytes: &Bytes,
+        decoded: crate::view::Decoded<'_, sc::ReportRequest>,
     ) -> Result<Response<sc::ReportResponse>, tonic::Status> {
         if let Some(answer) = scripted(fault, call.as_ref()).await? {
             return Ok(Response::new(answer));
         }
-        let size = request.encoded_len();
+        let size = bytes.len();
         if size > MAX_REPORT_BYTES {
             return Err(invalid(format!(
                 "ReportRequest is {size} bytes; the limit is {MAX_REPORT_BYTES}"
             )));
         }
-        if request.service_name.is_empty() {
+        let service = decoded.view().service_name();
+        if service.is_empty() {
             return Err(invalid("service_name is required"));
         }
         let live = self.live();
-        let rules = Self::rules_of(&live, &request.service_name)?;
+        let rules = Self::rules_of(&live, service)?;
         let checked = if size > VALIDATE_ON_POOL_BYTES {
-            tokio::task::spawn_blocking(move || check_report(request, rules.as_deref()))
-                .await
-                .map_err(|e| {
-                    tonic::Status::from(Status::new(
-                        Code::Internal,
-                        format!("validation failed: {e}"),
-                    ))
-                })?
+            // The pool's task owns what it reads: the bytes, walked again
+            // there (a walk costs little beside the rules).
+            drop(decoded);
+            let bytes = bytes.clone();
+            tokio::task::spawn_blocking(move || {
+                let decoded = sc::ReportRequestView::decode_view(&bytes)
+                    .map_err(|e| invalid(e.to_string()))?;
+                check_report(decoded.view(), rules.as_deref())
+            })
+            .await
+            .map_err(|e| {
+                tonic::Status::from(Status::new(
+                    Code::Internal,
+                    format!("validation failed: {e}"),
+                ))
+            })?
         } else {
-            check_report(request, rules.as_deref())
+            check_report(decoded.view(), rules.as_deref())
         }?;
         self.store(&checked)?;
         Ok(Response::new(sc::ReportResponse {
@@ -192,7 +245,8 @@ impl Emulator {
 /// operations, encoded, and an error for each invalid one.
 pub(super) struct CheckedReport {
     pub(super) service_name: String,
-    /// (operation id, encoded operation) of each valid operation.
+    /// (operation id, encoded operation) of each valid operation, its
+    /// bytes as they came.
     pub(super) valid: Vec<(String, Bytes)>,
     pub(super) report_errors: Vec<sc::report_response::ReportError>,
 }
@@ -200,37 +254,42 @@ pub(super) struct CheckedReport {
 /// Every rule of `Report` that needs no stored state, the configuration's
 /// when the service has one; time linear in the request.
 fn check_report(
-    request: sc::ReportRequest,
+    request: sc::ReportRequestView<'_>,
     rules: Option<&ServiceRules>,
 ) -> Result<CheckedReport, tonic::Status> {
-    for op in &request.operations {
-        if let Some(metric) = operation::duplicate_metric_value(&op.labels, &op.metric_value_sets) {
+    for op in request.operations().iter() {
+        if let Some(metric) = operation::duplicate_in_operation(op) {
             return Err(invalid(format!(
                 "operation \"{}\" has more than one value of metric {} with identical labels",
-                clip(&op.operation_id),
+                clip(op.operation_id()),
                 clip(metric)
             )));
         }
     }
     let mut checked = CheckedReport {
-        service_name: request.service_name,
+        service_name: request.service_name().to_owned(),
         valid: Vec::new(),
         report_errors: Vec::new(),
     };
-    for op in request.operations {
-        let problem = operation::operation_problem(&op)
-            .or_else(|| rules.and_then(|rules| rules.problem(&op)));
+    for op in request.operations().iter() {
+        let problem =
+            operation::operation_problem(op).or_else(|| rules.and_then(|rules| rules.problem(op)));
+        let operation_id = op.operation_id().to_owned();
         match problem {
             Some(problem) => checked
                 .report_errors
                 .push(sc::report_response::ReportError {
-                    operation_id: op.operation_id,
+                    operation_id,
                     status: Some(Status::new(Code::InvalidArgument, problem)),
                     ..Default::default()
                 }),
             None => {
-                let encoded = Bytes::from(op.encode_to_vec());
-                checked.valid.push((op.operation_id, encoded));
+                // An operation of a list is always one piece of the input.
+                let encoded = match op.encoded() {
+                    Some(bytes) => Bytes::copy_from_slice(bytes),
+                    None => Bytes::from(op.to_owned_message().encode_to_vec()),
+                };
+                checked.valid.push((operation_id, encoded));
             }
         }
     }
@@ -281,5 +340,130 @@ impl Emulator {
             service.operations.push(encoded.clone());
         }
         Ok(())
+    }
+}
+
+/// The path of `Report` over gRPC.
+const REPORT_PATH: &str = "/google.api.servicecontrol.v1.ServiceController/Report";
+
+/// The emulator's `ServiceController` over REST and gRPC: the generated
+/// servers, but for `Report`, which it receives as bytes
+/// ([`Emulator::report_encoded`]).
+#[derive(Clone)]
+pub(super) struct ServiceControl {
+    emulator: Emulator,
+    generated: sc::ServiceControllerRestServer<Emulator>,
+}
+
+impl ServiceControl {
+    pub(super) fn new(emulator: Emulator) -> Self {
+        Self {
+            generated: sc::ServiceControllerRestServer::new(emulator.clone()),
+            emulator,
+        }
+    }
+}
+
+impl crate::rest::RestService for ServiceControl {
+    type Server = ServiceControlGrpc;
+
+    fn grpc_server(&self) -> ServiceControlGrpc {
+        ServiceControlGrpc {
+            emulator: self.emulator.clone(),
+            generated: self.generated.grpc_server(),
+        }
+    }
+
+    fn call(
+        &self,
+        method: &'static str,
+        call: crate::rest::dispatch::TypedCall,
+    ) -> crate::rest::dispatch::Reply<'_> {
+        if method != "Report" {
+            return self.generated.call(method, call);
+        }
+        Box::pin(async move {
+            let request = call.request_encoded::<sc::ReportRequest>().await?;
+            call.reply(self.emulator.report_encoded(request).await)
+        })
+    }
+}
+
+/// The gRPC server of [`ServiceControl`].
+#[derive(Clone)]
+pub(super) struct ServiceControlGrpc {
+    emulator: Emulator,
+    generated: sc::service_controller_server::ServiceControllerServer<Emulator>,
+}
+
+impl NamedService for ServiceControlGrpc {
+    const NAME: &'static str =
+        <sc::service_controller_server::ServiceControllerServer<Emulator> as NamedService>::NAME;
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for ServiceControlGrpc {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        if request.uri().path() != REPORT_PATH {
+            return self.generated.call(request);
+        }
+        let report = EncodedReport(self.emulator.clone());
+        Box::pin(async move {
+            // As the generated server makes its own: tonic's default limits.
+            let mut grpc = tonic::server::Grpc::new(EncodedReportCodec);
+            Ok(grpc.unary(report, request).await)
+        })
+    }
+}
+
+/// `Report` over gRPC, called with the request's bytes.
+struct EncodedReport(Emulator);
+
+impl UnaryService<Bytes> for EncodedReport {
+    type Response = sc::ReportResponse;
+    type Future = BoxFuture<Response<sc::ReportResponse>, tonic::Status>;
+
+    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+        let emulator = self.0.clone();
+        Box::pin(async move { emulator.report_encoded(request).await })
+    }
+}
+
+/// gRPC's codec for `Report` received as bytes: the request as it came,
+/// the response encoded as prost encodes it.
+#[derive(Clone, Copy, Default)]
+struct EncodedReportCodec;
+
+impl Codec for EncodedReportCodec {
+    type Encode = sc::ReportResponse;
+    type Decode = Bytes;
+    type Encoder = tonic_prost::ProstEncoder<sc::ReportResponse>;
+    type Decoder = AsReceivedDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic_prost::ProstEncoder::default()
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        AsReceivedDecoder
+    }
+}
+
+/// Hands a gRPC message's bytes on as they came.
+struct AsReceivedDecoder;
+
+impl Decoder for AsReceivedDecoder {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        Ok(Some(buf.copy_to_bytes(buf.remaining())))
     }
 }

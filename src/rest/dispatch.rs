@@ -139,6 +139,53 @@ impl TypedCall {
         ))
     }
 
+    /// The request message as its binary encoding, for an implementation
+    /// that reads requests where their bytes are: a binary body as it came,
+    /// with the fields the path binds encoded after it (a later value of a
+    /// field replaces the earlier, as [`request`](Self::request) sets
+    /// them); a JSON body read by [`request`](Self::request) and encoded.
+    /// A binary body is not checked here: the implementation's decoding
+    /// says what is wrong with it.
+    pub(crate) async fn request_encoded<M>(&self) -> Result<tonic::Request<Bytes>, RestError>
+    where
+        M: RequestMessage + ReadJson + Send + 'static,
+    {
+        let route = &self.gateway.routes[self.route];
+        let bytes = match body_of(route, &self.body, self.encoding)? {
+            // A binary body is one of a binding whose body is every field
+            // ("*"): the query binds none, and the path's values are fields
+            // of one value each.
+            Some((binary, true)) => {
+                let mut bound = M::default();
+                route
+                    .binding
+                    .bind(&route.template, &mut bound, &self.values, &self.query)
+                    .map_err(|e| {
+                        request_error(route, None, super::bindings::RequestError::Parameters(e))
+                    })?;
+                let size = binary.len() + bound.encoded_len();
+                if size > self.gateway.max_message_bytes {
+                    return Err(message_too_large(size, self.gateway.max_message_bytes));
+                }
+                let mut out = bytes::BytesMut::with_capacity(size);
+                out.extend_from_slice(binary);
+                bound
+                    .encode(&mut out)
+                    .map_err(|e| RestError::new(Code::Internal, e.to_string()))?;
+                out.freeze()
+            }
+            _ => {
+                let request = self.request::<M>().await?;
+                return Ok(request.map(|message| Bytes::from(message.encode_to_vec())));
+            }
+        };
+        Ok(tonic::Request::from_parts(
+            tonic::metadata::MetadataMap::from_headers(self.headers.clone()),
+            self.extensions.clone(),
+            bytes,
+        ))
+    }
+
     fn read<M: RequestMessage + ReadJson>(&self) -> Result<M, RestError> {
         let route = &self.gateway.routes[self.route];
         let body = body_of(route, &self.body, self.encoding)?;
