@@ -89,15 +89,52 @@ pub mod conformance {
 
 /// Compiles the README's Rust examples as doctests (with the features they
 /// use: the test command's `--all-features`).
-#[cfg(all(
-    doctest,
-    feature = "json",
-    feature = "auth",
-    feature = "native-roots",
-    feature = "service-config"
-))]
+#[cfg(all(doctest, feature = "emulator", feature = "client"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// Compiles the guides' Rust examples (`docs/*.md`) as doctests, each guide
+/// with the features its examples use.
+#[cfg(doctest)]
+mod guides {
+    /// `docs/types.md`.
+    #[doc = include_str!("../docs/types.md")]
+    pub struct Types;
+    /// `docs/json.md`.
+    #[cfg(feature = "json")]
+    #[doc = include_str!("../docs/json.md")]
+    pub struct Json;
+    /// `docs/rest.md`.
+    #[cfg(feature = "rest")]
+    #[doc = include_str!("../docs/rest.md")]
+    pub struct Rest;
+    /// `docs/emulator.md`.
+    #[cfg(feature = "emulator")]
+    #[doc = include_str!("../docs/emulator.md")]
+    pub struct Emulator;
+    /// `docs/gateway-client.md`.
+    #[cfg(all(
+        feature = "client",
+        feature = "auth",
+        feature = "native-roots",
+        feature = "service-config",
+        feature = "emulator"
+    ))]
+    #[doc = include_str!("../docs/gateway-client.md")]
+    pub struct GatewayClient;
+    /// `docs/limits.md`.
+    #[doc = include_str!("../docs/limits.md")]
+    pub struct Limits;
+    /// `docs/cli.md`.
+    #[doc = include_str!("../docs/cli.md")]
+    pub struct Cli;
+    /// `docs/testing.md`.
+    #[doc = include_str!("../docs/testing.md")]
+    pub struct Testing;
+    /// `docs/layout.md`.
+    #[doc = include_str!("../docs/layout.md")]
+    pub struct Layout;
+}
 
 #[cfg(feature = "client")]
 pub mod client;

@@ -19,6 +19,7 @@ mod binary_wire;
 mod cli;
 mod client;
 mod conformance;
+mod doc_commands;
 mod emulator;
 mod fuzz_corpus;
 mod golden;

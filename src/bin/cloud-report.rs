@@ -89,7 +89,7 @@ enum Command {
         deny_consumers: Vec<String>,
         /// A JSON file of organizations, environments, environment groups,
         /// proxy revisions and deployments (for deployment change reports),
-        /// and of projects and API keys (for Check); format in the README.
+        /// and of projects and API keys (for Check); format in docs/emulator.md.
         #[arg(long, value_name = "FILE")]
         state: Option<std::path::PathBuf>,
         /// A service configuration (google.api.Service, YAML or JSON) the
@@ -122,7 +122,7 @@ enum Command {
         #[arg(long)]
         manual_clock: bool,
         /// Scripted answers and faults waiting from the start, as
-        /// `{"faults": [{"service": ..., "method": ..., ...}]}` (README).
+        /// `{"faults": [{"service": ..., "method": ..., ...}]}` (docs/emulator.md).
         #[arg(long, value_name = "FILE")]
         faults: Option<std::path::PathBuf>,
         /// The most bytes the request log holds; the oldest requests are
@@ -204,7 +204,7 @@ enum Command {
     },
 }
 
-/// The server's limits on connections and requests (README, "Limits").
+/// The server's limits on connections and requests (docs/limits.md).
 #[derive(clap::Args)]
 struct LimitArgs {
     /// Seconds a connection may take to send a request's headers.

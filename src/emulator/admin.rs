@@ -1,8 +1,8 @@
 //! What a gateway test drives a running emulator with: the request log,
 //! scripted answers and faults, state and configurations replaced while it
 //! runs, a reset, and the clock. Each is a method of [`Emulator`] and an
-//! HTTP endpoint (README, "Driving the emulator from a test"), behind the
-//! token check like every route.
+//! HTTP endpoint (`docs/emulator.md`, "Driving the emulator from a test"),
+//! behind the token check like every route.
 
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;

@@ -66,7 +66,7 @@
 //! and faults ([`Fault`], `.../faults`), the state and configurations
 //! replaced while it runs (`PUT /emulator/v1/state`,
 //! `PUT .../config`), `POST /emulator/v1:reset`, and a manual clock
-//! (`POST /emulator/v1/clock:advance`). The README has the contract.
+//! (`POST /emulator/v1/clock:advance`). `docs/emulator.md` has the contract.
 
 mod admin;
 mod answers;
