@@ -184,49 +184,37 @@ fn payload_problem(op: sc::OperationView<'_>) -> Option<String> {
 /// field: the REST wire could not carry it (an `Any` of an unknown type,
 /// Anys nested past the limit, NaN in a `Struct`, a time out of range), so it
 /// is refused at the door rather than stored to break inspection later.
-/// Judged by writing its bytes as JSON (the JSON engine's transcoder, the
-/// rules of a typed write), into one buffer kept for the whole operation.
+/// Judged by writing it as the JSON engine writes it, from an owned
+/// operation this thread keeps and refills from the view (its strings,
+/// lists and the messages in them keep their room from one report to the
+/// next), into a buffer kept likewise.
 fn json_problem(op: sc::OperationView<'_>) -> Option<String> {
-    let mut out = Vec::new();
-    let mut fails = |type_name: &str, bytes: Option<&[u8]>| {
-        out.clear();
-        // Every type named here is the crate's own, and every message of a
-        // checked view is one piece of its bytes but one sent in parts
-        // (which its operation then speaks for).
-        let entry = crate::registry::lookup(type_name)?;
-        entry.write_binary_as_json(bytes?, false, &mut out).err()
-    };
-    let error = fails("google.api.servicecontrol.v1.Operation", op.encoded())?;
-    // Which part fails, found only for an operation that does.
-    let parts = [
-        (
-            "log_entries",
-            "google.api.servicecontrol.v1.LogEntry",
-            op.log_entries()
-                .iter()
-                .map(|e| e.encoded())
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "metric_value_sets",
-            "google.api.servicecontrol.v1.MetricValueSet",
-            op.metric_value_sets().iter().map(|s| s.encoded()).collect(),
-        ),
-        (
-            "extensions",
-            "google.protobuf.Any",
-            op.extensions().iter().map(|x| x.encoded()).collect(),
-        ),
-    ];
-    parts
-        .iter()
-        .find_map(|(field, type_name, items)| {
-            items.iter().enumerate().find_map(|(i, bytes)| {
-                fails(type_name, *bytes)
-                    .map(|e| format!("{field}[{i}] cannot be written as JSON: {e}"))
-            })
+    use crate::json::{WriteJson, append_to, to_vec};
+    use std::cell::RefCell;
+    thread_local! {
+        static SCRATCH: RefCell<(sc::Operation, Vec<u8>)> = RefCell::default();
+    }
+    fn first_failure<T: WriteJson>(field: &str, items: &[T]) -> Option<String> {
+        items.iter().enumerate().find_map(|(i, item)| {
+            to_vec(item)
+                .err()
+                .map(|e| format!("{field}[{i}] cannot be written as JSON: {e}"))
         })
-        .or_else(|| Some(format!("cannot be written as JSON: {error}")))
+    }
+    SCRATCH.with_borrow_mut(|(owned, out)| {
+        crate::view::View::fill(&op, owned);
+        out.clear();
+        let written = append_to(owned, out);
+        // What one very large operation took is not kept for every later one.
+        if out.capacity() > 1 << 20 {
+            *out = Vec::new();
+        }
+        let error = written.err()?;
+        first_failure("log_entries", &owned.log_entries)
+            .or_else(|| first_failure("metric_value_sets", &owned.metric_value_sets))
+            .or_else(|| first_failure("extensions", &owned.extensions))
+            .or_else(|| Some(format!("cannot be written as JSON: {error}")))
+    })
 }
 
 /// The first metric with two values of identical labels in one operation

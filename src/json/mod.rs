@@ -207,6 +207,17 @@ pub fn to_vec<T: WriteJson + ?Sized>(message: &T) -> Result<Vec<u8>, JsonError> 
     to_vec_with(message, &WriteOptions::default())
 }
 
+/// Appends a message's compact canonical JSON to `out`, for a caller that
+/// keeps one buffer for many messages (on an error, `out` holds part).
+#[cfg(feature = "emulator")]
+pub(crate) fn append_to<T: WriteJson + ?Sized>(
+    message: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), JsonError> {
+    message.write_json(&mut Writer::with_options(out, &WriteOptions::default()))?;
+    Ok(())
+}
+
 /// Writes a message as JSON bytes with the given options.
 pub fn to_vec_with<T: WriteJson + ?Sized>(
     message: &T,
