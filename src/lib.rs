@@ -131,9 +131,9 @@ mod guides {
     /// `docs/testing.md`.
     #[doc = include_str!("../docs/testing.md")]
     pub struct Testing;
-    /// `docs/layout.md`.
-    #[doc = include_str!("../docs/layout.md")]
-    pub struct Layout;
+    /// `ARCHITECTURE.md`.
+    #[doc = include_str!("../ARCHITECTURE.md")]
+    pub struct Architecture;
 }
 
 #[cfg(feature = "client")]

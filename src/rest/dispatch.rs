@@ -19,11 +19,11 @@ use prost::Message;
 
 use super::bindings::read_request;
 use super::error::RestError;
-use super::gateway::{
-    Encoding, Gateway, PARSE_ON_POOL_BYTES, body_of, grpc_status_of, message_too_large,
-    request_error,
-};
+use super::error::grpc_status_of;
 use super::message::RequestMessage;
+use super::route::{
+    Encoding, PARSE_ON_POOL_BYTES, Reading, body_of, message_too_large, request_error,
+};
 use crate::google::rpc::Code;
 use crate::json::{JsonError, ReadJson, WriteJson, WriteOptions};
 
@@ -62,7 +62,7 @@ impl<R: Message + WriteJson> TypedAnswer for R {
 /// `<Service>RestServer` of each service of the crate
 /// (`ServiceControllerRestServer`, `QuotaControllerRestServer`,
 /// `RuntimeServiceRestServer`, `DeploymentServiceRestServer`). Give one to
-/// [`Gateway::add_rest_service`]. Sealed in effect: its methods take the
+/// [`Gateway::add_rest_service`](super::Gateway::add_rest_service). Sealed in effect: its methods take the
 /// gateway's internal types.
 pub trait RestService: Send + Sync + 'static {
     /// The implementation's tonic server, for gRPC calls.
@@ -103,7 +103,8 @@ impl<S: RestService> Dispatch for S {
 /// bound from the path and query.
 #[derive(Clone)]
 pub struct TypedCall {
-    pub(super) gateway: Arc<Gateway>,
+    /// The gateway's routes and settings, and the index of the call's route.
+    pub(super) reading: Arc<Reading>,
     pub(super) route: usize,
     pub(super) values: Vec<String>,
     pub(super) query: String,
@@ -146,11 +147,12 @@ impl TypedCall {
     /// them); a JSON body read by [`request`](Self::request) and encoded.
     /// A binary body is not checked here: the implementation's decoding
     /// says what is wrong with it.
+    #[cfg(feature = "emulator")]
     pub(crate) async fn request_encoded<M>(&self) -> Result<tonic::Request<Bytes>, RestError>
     where
         M: RequestMessage + ReadJson + Send + 'static,
     {
-        let route = &self.gateway.routes[self.route];
+        let route = &self.reading.routes[self.route];
         let bytes = match body_of(route, &self.body, self.encoding)? {
             // A binary body is one of a binding whose body is every field
             // ("*"): the query binds none, and the path's values are fields
@@ -164,8 +166,8 @@ impl TypedCall {
                         request_error(route, None, super::bindings::RequestError::Parameters(e))
                     })?;
                 let size = binary.len() + bound.encoded_len();
-                if size > self.gateway.max_message_bytes {
-                    return Err(message_too_large(size, self.gateway.max_message_bytes));
+                if size > self.reading.max_message_bytes {
+                    return Err(message_too_large(size, self.reading.max_message_bytes));
                 }
                 let mut out = bytes::BytesMut::with_capacity(size);
                 out.extend_from_slice(binary);
@@ -187,7 +189,7 @@ impl TypedCall {
     }
 
     fn read<M: RequestMessage + ReadJson>(&self) -> Result<M, RestError> {
-        let route = &self.gateway.routes[self.route];
+        let route = &self.reading.routes[self.route];
         let body = body_of(route, &self.body, self.encoding)?;
         let message = read_request::<M>(
             &route.binding,
@@ -195,12 +197,12 @@ impl TypedCall {
             body,
             &self.values,
             &self.query,
-            &self.gateway.parse,
+            &self.reading.parse,
         )
         .map_err(|e| request_error(route, body, e))?;
         let size = message.encoded_len();
-        if size > self.gateway.max_message_bytes {
-            return Err(message_too_large(size, self.gateway.max_message_bytes));
+        if size > self.reading.max_message_bytes {
+            return Err(message_too_large(size, self.reading.max_message_bytes));
         }
         Ok(message)
     }

@@ -254,3 +254,19 @@ struct OwnedBody {
     #[serde(default)]
     details: Vec<serde_json::Value>,
 }
+
+#[cfg(feature = "rest")]
+/// The `google.rpc.Status` a tonic status stands for: the one in its
+/// details when it carries one, its code and message otherwise (as a
+/// gRPC answer's trailers give it, see [`grpc_status`]).
+pub(super) fn grpc_status_of(status: &tonic::Status) -> Status {
+    let details = <Status as prost::Message>::decode(status.details())
+        .map(|s| s.details)
+        .unwrap_or_default();
+    Status {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        details,
+        ..Default::default()
+    }
+}

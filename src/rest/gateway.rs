@@ -16,30 +16,19 @@ use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
-use super::bindings::{BINDINGS, Binding, Body, PROTO_CONTENT_TYPE, RequestError};
+use super::bindings::{BINDINGS, PROTO_CONTENT_TYPE};
 use super::error::BodyError;
 use super::error::{RestError, clip, error_response};
-use super::template::PathTemplate;
+use super::route::{
+    Encoding, PARSE_ON_POOL_BYTES, Reading, Route, body_of, message_too_large, request_error,
+};
 use super::{Authenticate, CallContext, WireFormat, dispatch, fields, grpc, server};
 use crate::google::protobuf::FieldMask;
 use crate::google::rpc::{Code, Status};
 use crate::json::mask::Mask;
 use crate::json::{ParseOptions, WriteOptions};
 use crate::registry::TypeRegistry;
-use crate::registry::{self, Entry};
-
-/// REST bodies larger than this are parsed on the blocking pool, so that
-/// the async workers keep answering other clients meanwhile.
-pub(super) const PARSE_ON_POOL_BYTES: usize = 256 << 10;
-
-/// How a message travels in a REST body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Encoding {
-    /// Canonical proto3 JSON.
-    Json,
-    /// The protobuf binary encoding (`application/x-protobuf`).
-    Proto,
-}
+use crate::registry;
 
 /// The encodings of a REST exchange, decided before the body is read, so
 /// that every error is answered in the answer's encoding.
@@ -141,26 +130,17 @@ type GrpcService = BoxCloneSyncService<
     Infallible,
 >;
 
-pub(super) struct Route {
-    pub(super) binding: Binding,
-    pub(super) template: PathTemplate,
-    pub(super) request: Entry,
-    response: Entry,
-}
-
 /// Serves tonic services over REST and gRPC on one router. See the
 /// [module documentation](super).
 pub struct Gateway {
     services: HashMap<&'static str, GrpcService>,
     /// Services also called straight with typed messages, by name.
     dispatch: HashMap<&'static str, Arc<dyn dispatch::Dispatch>>,
-    pub(super) routes: Vec<Route>,
+    /// The routes and how bodies are read, which typed calls share.
+    reading: Arc<Reading>,
     max_body_bytes: usize,
-    pub(super) max_message_bytes: usize,
     authenticator: Option<Arc<dyn Authenticate>>,
     extra: axum::Router,
-    /// How request bodies are read: the user's `Any` types among them.
-    pub(super) parse: ParseOptions,
     /// The user's `Any` types, for answers too.
     types: Option<Arc<TypeRegistry>>,
 }
@@ -176,7 +156,7 @@ impl std::fmt::Debug for Gateway {
         f.debug_struct("Gateway")
             .field("services", &self.services.keys().collect::<Vec<_>>())
             .field("max_body_bytes", &self.max_body_bytes)
-            .field("max_message_bytes", &self.max_message_bytes)
+            .field("max_message_bytes", &self.reading.max_message_bytes)
             .field("authenticates", &self.authenticator.is_some())
             .finish_non_exhaustive()
     }
@@ -195,12 +175,14 @@ impl Gateway {
         Self {
             services: HashMap::new(),
             dispatch: HashMap::new(),
-            routes: Vec::new(),
+            reading: Arc::new(Reading {
+                routes: Vec::new(),
+                parse: ParseOptions::default(),
+                max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
+            }),
             max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
-            max_message_bytes: Self::DEFAULT_MAX_MESSAGE_BYTES,
             authenticator: None,
             extra: axum::Router::new(),
-            parse: ParseOptions::default(),
             types: None,
         }
     }
@@ -231,7 +213,7 @@ impl Gateway {
         S::Future: Send + 'static,
     {
         for binding in BINDINGS.iter().filter(|b| b.service == S::NAME) {
-            self.routes.push(Route {
+            Arc::make_mut(&mut self.reading).routes.push(Route {
                 binding: *binding,
                 template: binding.path_template().expect("bindings parse"),
                 request: registry::lookup(binding.request).expect("request types are registered"),
@@ -277,7 +259,8 @@ impl Gateway {
     #[must_use]
     pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
         let types = types.into();
-        self.parse = ParseOptions::default().type_registry(types.clone());
+        Arc::make_mut(&mut self.reading).parse =
+            ParseOptions::default().type_registry(types.clone());
         self.types = Some(types);
         self
     }
@@ -295,7 +278,7 @@ impl Gateway {
     /// it with the services' own `max_decoding_message_size`.
     #[must_use]
     pub fn max_message_bytes(mut self, limit: usize) -> Self {
-        self.max_message_bytes = limit;
+        Arc::make_mut(&mut self.reading).max_message_bytes = limit;
         self
     }
 
@@ -392,7 +375,7 @@ impl Gateway {
         };
         let mut path_matched = false;
         let mut found = None;
-        for (index, route) in self.routes.iter().enumerate() {
+        for (index, route) in self.reading.routes.iter().enumerate() {
             if let Some(values) = route.template.matches(path) {
                 path_matched = true;
                 if method.as_str() == route.binding.verb {
@@ -416,7 +399,7 @@ impl Gateway {
             });
         };
 
-        let route = &self.routes[index];
+        let route = &self.reading.routes[index];
         let body = self.read_body(&parts.headers, body).await?;
         let query = parts.uri.query().unwrap_or_default().to_owned();
         let selection = match &wire.fields {
@@ -425,7 +408,7 @@ impl Gateway {
         };
         let reply = if let Some(service) = self.dispatch.get(route.binding.service).cloned() {
             let call = dispatch::TypedCall {
-                gateway: self.clone(),
+                reading: self.reading.clone(),
                 route: index,
                 values,
                 query,
@@ -455,29 +438,30 @@ impl Gateway {
         parts: &http::request::Parts,
         encoding: Encoding,
     ) -> Result<Vec<u8>, RestError> {
-        let route = &self.routes[index];
+        let route = &self.reading.routes[index];
         let message = if body.len() > PARSE_ON_POOL_BYTES {
             // Parsing takes long enough to hold up other clients' requests.
             let gateway = self.clone();
             tokio::task::spawn_blocking(move || {
                 assemble(
-                    &gateway.routes[index],
+                    &gateway.reading.routes[index],
                     &values,
                     &query,
                     &body,
                     encoding,
-                    &gateway.parse,
+                    &gateway.reading.parse,
                 )
             })
             .await
             .map_err(|e| RestError::new(Code::Internal, format!("parsing failed: {e}")))??
         } else {
-            let assembled = assemble(route, &values, &query, &body, encoding, &self.parse);
+            let assembled = assemble(route, &values, &query, &body, encoding, &self.reading.parse);
             drop(body);
             assembled?
         };
-        if message.len() > self.max_message_bytes {
-            return Err(message_too_large(message.len(), self.max_message_bytes));
+        let limit = self.reading.max_message_bytes;
+        if message.len() > limit {
+            return Err(message_too_large(message.len(), limit));
         }
         // The in-process gRPC call, with the caller's headers as metadata
         // and the request's extensions (its CallContext).
@@ -496,7 +480,7 @@ impl Gateway {
         wire: &Wire,
     ) -> Result<Response, RestError> {
         use dispatch::Answer;
-        let route = &self.routes[index];
+        let route = &self.reading.routes[index];
         let write_error = |e: &dyn std::fmt::Display| {
             RestError::new(Code::Internal, format!("cannot write the response: {e}"))
         };
@@ -520,7 +504,7 @@ impl Gateway {
                 // message.
                 reply if masked => route
                     .response
-                    .json_to_binary_with(&json(&reply)?, &self.parse)
+                    .json_to_binary_with(&json(&reply)?, &self.reading.parse)
                     .map_err(|e| write_error(&e))?,
                 Answer::Typed(message) => message.to_binary(),
                 Answer::Binary(bytes) => bytes,
@@ -833,78 +817,6 @@ pub(super) fn assemble(
     let binding = &route.binding;
     (binding.encode_request)(binding, &route.template, body, path_values, query, options)
         .map_err(|e| request_error(route, body, e))
-}
-
-/// What a REST call's body holds for route `route`'s binding: nothing
-/// (whitespace, for JSON, or no byte) or the message; a body where the
-/// binding takes none is an error.
-pub(super) fn body_of<'a>(
-    route: &Route,
-    body: &'a [u8],
-    encoding: Encoding,
-) -> Result<Body<'a>, RestError> {
-    let binding = &route.binding;
-    let empty = match encoding {
-        Encoding::Json => body.iter().all(u8::is_ascii_whitespace),
-        Encoding::Proto => body.is_empty(),
-    };
-    match binding.body {
-        _ if empty => Ok(None),
-        "" => Err(RestError::new(
-            Code::InvalidArgument,
-            format!(
-                "{} {} takes no request body",
-                binding.verb, binding.template
-            ),
-        )),
-        // The build refuses a body of one field.
-        "*" => Ok(Some((body, encoding == Encoding::Proto))),
-        field => Err(RestError::new(
-            Code::Internal,
-            format!("a body of one field ({field}) is not bound"),
-        )),
-    }
-}
-
-/// The REST error of a request that could not be read: 400, worded as
-/// Google's front end words it, a binary body's with the byte offset where
-/// its encoding breaks.
-pub(super) fn request_error(route: &Route, body: Body<'_>, error: RequestError) -> RestError {
-    let message = match error {
-        RequestError::Json(e) => format!("Invalid JSON payload received. {e}"),
-        RequestError::Proto(e) => {
-            match body.map(|(bytes, _)| route.request.normalize_binary(bytes)) {
-                Some(Err(transcode)) => format!("Invalid proto payload received. {transcode}"),
-                _ => format!("Invalid proto payload received. {e}"),
-            }
-        }
-        RequestError::Parameters(message) => message,
-    };
-    RestError::new(Code::InvalidArgument, message)
-}
-
-/// The error for a request message larger than the gateway's limit.
-pub(super) fn message_too_large(size: usize, limit: usize) -> RestError {
-    RestError::new(
-        Code::InvalidArgument,
-        format!("the request message is {size} bytes; the limit is {limit}"),
-    )
-    .with_http_status(413)
-}
-
-/// The `google.rpc.Status` a tonic status stands for: the one in its
-/// details when it carries one, its code and message otherwise (as a
-/// gRPC answer's trailers give it, see [`grpc_status`]).
-pub(super) fn grpc_status_of(status: &tonic::Status) -> Status {
-    let details = <Status as prost::Message>::decode(status.details())
-        .map(|s| s.details)
-        .unwrap_or_default();
-    Status {
-        code: status.code() as i32,
-        message: status.message().to_owned(),
-        details,
-        ..Default::default()
-    }
 }
 
 /// The status of a gRPC answer from its headers or trailers.

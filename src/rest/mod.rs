@@ -66,6 +66,8 @@ mod gateway;
 #[cfg(feature = "rest")]
 mod grpc;
 #[cfg(feature = "rest")]
+mod route;
+#[cfg(feature = "rest")]
 mod server;
 
 pub(crate) use bindings::BINDINGS;
