@@ -553,14 +553,8 @@ impl<'a> Builder<'a> {
         at: usize,
         depth: u32,
     ) -> Result<(), DecodeViewError> {
-        match K::word(self, value, at, depth, NONE)? {
-            Some(word) => {
-                self.words[slot] = 1;
-                self.words[slot + 1] = word;
-            }
-            None => self.unknown = true,
-        }
-        Ok(())
+        // A field with presence is a oneof of one member, numbered 1 here.
+        self.oneof::<K>(slot, 1, value, at, depth)
     }
 
     /// A oneof's member `number` (`slot` the oneof's case, then its value):
@@ -866,21 +860,19 @@ impl<'a> Kind<'a> for Str {
     type Item = &'a str;
     const WIRE: u8 = 2;
     const PACKED_WIDTH: Option<usize> = None;
+    /// A `bytes` value that is UTF-8.
     #[inline]
     fn word(
-        _: &mut Builder<'a>,
+        b: &mut Builder<'a>,
         value: Wire<'a>,
         at: usize,
-        _: u32,
-        _: u64,
+        depth: u32,
+        before: u64,
     ) -> Result<Option<u64>, DecodeViewError> {
-        match value {
-            Wire::Bytes(bytes) => {
-                check_str(bytes, at)?;
-                Ok(Some(span_word(at, at + bytes.len())))
-            }
-            _ => Ok(None),
+        if let Wire::Bytes(bytes) = value {
+            check_str(bytes, at)?;
         }
+        Bytes::word(b, value, at, depth, before)
     }
     #[inline]
     fn from_word(cx: Cx<'a>, word: u64) -> &'a str {

@@ -495,31 +495,20 @@ pub(crate) fn encode_raw(message: &impl EncodeReverse, buf: &mut impl BufMut) {
     buf.put_slice(Encoder::encode(message, false).as_slice());
 }
 
-/// `prost::Message::encode` of every generated message.
+/// `prost::Message::encode` of every generated message, and
+/// `encode_length_delimited` (`delimited`: the length first).
 pub(crate) fn encode(
     message: &impl EncodeReverse,
+    delimited: bool,
     buf: &mut impl BufMut,
 ) -> Result<(), prost::EncodeError> {
-    put_checked(&Encoder::encode(message, false), buf)
+    put_checked(&Encoder::encode(message, delimited), buf)
 }
 
-/// `prost::Message::encode_to_vec` of every generated message.
-pub(crate) fn encode_to_vec(message: &impl EncodeReverse) -> Vec<u8> {
-    Encoder::encode(message, false).into_vec()
-}
-
-/// `prost::Message::encode_length_delimited` of every generated message.
-pub(crate) fn encode_length_delimited(
-    message: &impl EncodeReverse,
-    buf: &mut impl BufMut,
-) -> Result<(), prost::EncodeError> {
-    put_checked(&Encoder::encode(message, true), buf)
-}
-
-/// `prost::Message::encode_length_delimited_to_vec` of every generated
-/// message.
-pub(crate) fn encode_length_delimited_to_vec(message: &impl EncodeReverse) -> Vec<u8> {
-    Encoder::encode(message, true).into_vec()
+/// `prost::Message::encode_to_vec` of every generated message, and
+/// `encode_length_delimited_to_vec` (`delimited`: the length first).
+pub(crate) fn encode_to_vec(message: &impl EncodeReverse, delimited: bool) -> Vec<u8> {
+    Encoder::encode(message, delimited).into_vec()
 }
 
 /// Copies an encoding into `buf`, or fails as prost's `encode` does when it

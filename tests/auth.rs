@@ -20,6 +20,19 @@ mod ca;
 const SERVICE: &str = "auth.example.com";
 const CLIENT_EMAIL: &str = "reporter@test-project.iam.gserviceaccount.com";
 
+/// A client of `url` over gRPC with `credentials`' tokens, every Check
+/// asked of the server.
+async fn uncached_client(url: String, credentials: &GoogleCredentials) -> Client {
+    let transport = GrpcTransport::builder(url)
+        .tokens(credentials.token_source())
+        .connect()
+        .await
+        .unwrap();
+    Client::builder(SERVICE)
+        .check_options(CheckOptions::disabled())
+        .build(transport)
+}
+
 fn check(id: &str) -> sc::CheckRequest {
     sc::CheckRequest {
         operation: Some(sc::Operation {
@@ -87,14 +100,7 @@ async fn application_default_credentials_reach_the_emulator() {
         credentials.source(),
         format!("the metadata server at {metadata}")
     );
-    let transport = GrpcTransport::builder(running.url())
-        .tokens(credentials.token_source())
-        .connect()
-        .await
-        .unwrap();
-    let client = Client::builder(SERVICE)
-        .check_options(CheckOptions::disabled())
-        .build(transport);
+    let client = uncached_client(running.url(), &credentials).await;
     for i in 0..20 {
         let answer = client.check(&check(&format!("mds-{i}"))).await.unwrap();
         assert!(matches!(answer.source, Source::Server) && answer.allowed());
@@ -120,14 +126,7 @@ async fn application_default_credentials_reach_the_emulator() {
         GoogleCredentials::application_default().unwrap(),
         GoogleCredentials::service_account(key.clone()).unwrap(),
     ] {
-        let transport = GrpcTransport::builder(running.url())
-            .tokens(credentials.token_source())
-            .connect()
-            .await
-            .unwrap();
-        let client = Client::builder(SERVICE)
-            .check_options(CheckOptions::disabled())
-            .build(transport);
+        let client = uncached_client(running.url(), &credentials).await;
         for i in 0..3 {
             let answer = client.check(&check(&format!("sa-{i}"))).await.unwrap();
             assert!(answer.allowed(), "{:?}", answer.response);
@@ -238,6 +237,9 @@ async fn slow_metadata_server(delay: std::time::Duration) -> String {
 }
 
 /// A JWT with these claims, signed RS256 by `pem` under key id `kid`.
+/// Signed here, not by the emulator's own signer (`emulator/trust.rs`, the
+/// same few lines of ring): a test of the emulator's checks does not share
+/// the code it checks.
 fn jwt(pem: &str, kid: &str, claims: &serde_json::Value) -> String {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

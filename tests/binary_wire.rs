@@ -973,7 +973,6 @@ fn built_by_the_request_builder_as_written(_: &str, _: &[&Value]) {}
 /// bound; what is stored is what was sent, unknown fields included.
 #[tokio::test(flavor = "multi_thread")]
 async fn reports_are_read_and_stored_as_they_came() {
-    use cloud_report_proto::google::protobuf::Timestamp;
     use cloud_report_proto::wire::{UnknownField, UnknownValue};
     let running = start(Config::default()).await;
     let (addr, emulator) = (running.addr(), running.emulator());
@@ -1038,22 +1037,13 @@ async fn reports_are_read_and_stored_as_they_came() {
 
     // An operation with a field this crate does not know, under another
     // service name than the path's.
-    let operation = Operation {
+    let mut operation = Operation {
         operation_id: "kept-as-sent".into(),
         operation_name: "google.example.Method".into(),
-        start_time: Some(Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
-            ..Default::default()
-        }),
-        end_time: Some(Timestamp {
-            seconds: 1_700_000_001,
-            nanos: 0,
-            ..Default::default()
-        }),
+        start_time: Some("2023-11-14T22:13:20Z".parse().unwrap()),
+        end_time: Some("2023-11-14T22:13:21Z".parse().unwrap()),
         ..Default::default()
     };
-    let mut operation = operation;
     operation
         .unknown_fields
         .push(UnknownField {

@@ -27,6 +27,13 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
+/// What a run that failed (exit status 1, as every error exits) wrote to
+/// stderr.
+fn failed(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
+    stderr(output)
+}
+
 #[test]
 fn converts_json_to_binary_and_back() {
     let example = std::fs::read(concat!(
@@ -163,8 +170,7 @@ fn invalid_binary_fails_naming_the_offset_and_field() {
         ],
         &[0x0a, 0x01, b's', 0x12, 0x05, 0x0a, 0x01, b'x'],
     );
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = failed(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     // Where the encoding breaks: the length prefix at byte 4.
     assert!(
@@ -183,8 +189,7 @@ fn unknown_fields_fail_unless_ignored() {
         ],
         input,
     );
-    assert_eq!(strict.status.code(), Some(1));
-    assert!(stderr(&strict).contains("unknown field \"next\""));
+    assert!(failed(&strict).contains("unknown field \"next\""));
     let lenient = cloud_report(
         &[
             "convert",
@@ -218,8 +223,7 @@ fn oversized_input_is_refused() {
         ],
         br#"{"serviceName": "a fairly long name"}"#,
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("larger than --max-input-bytes"));
+    assert!(failed(&out).contains("larger than --max-input-bytes"));
 }
 
 #[test]
@@ -230,8 +234,7 @@ fn unknown_types_and_bad_usage_fail() {
         ],
         b"{}",
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("unknown message type \"no.Such\""));
+    assert!(failed(&out).contains("unknown message type \"no.Such\""));
     let usage = cloud_report(
         &[
             "convert", "--type", REPORT, "--from", "yaml", "--to", "json",
@@ -287,8 +290,7 @@ fn short_type_names_are_accepted_or_answered_with_suggestions() {
         ],
         b"{}",
     );
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = failed(&out);
     assert!(
         err.contains("did you mean google.api.servicecontrol.v1.ReportRequest"),
         "{err}"
@@ -329,8 +331,7 @@ fn serve_listens_on_a_host_name() {
 #[test]
 fn a_bad_deny_consumer_code_lists_the_codes() {
     let out = cloud_report(&["serve", "--deny-consumer", "project:x=NOPE"], b"");
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = failed(&out);
     assert!(
         err.contains("NOPE is not a CheckError code (one of"),
         "{err}"
@@ -415,8 +416,7 @@ fn serve_takes_a_manual_clock_and_a_faults_file() {
         ],
         b"",
     );
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = failed(&out);
     let last = err.trim_end().lines().last().unwrap();
     assert!(
         last.starts_with("cloud-report: ") && last.contains("faults.json: faults[0]: \"service\""),
@@ -479,8 +479,7 @@ fn health_is_answered_without_a_token_and_healthcheck_exits_by_it() {
         Some(0)
     );
     let down = cloud_report(&["healthcheck", &url, "--timeout", "2"], b"");
-    assert_eq!(down.status.code(), Some(1));
-    let err = stderr(&down);
+    let err = failed(&down);
     assert!(
         err.starts_with(&format!(
             "cloud-report: unhealthy: {url}/emulator/v1/health: no answer"
@@ -822,8 +821,7 @@ fn a_damaged_snapshot_is_refused_naming_the_file_and_offset() {
     // Cut short.
     std::fs::write(&store, &good_store[..good_store.len() - 7]).unwrap();
     let out = start();
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = failed(&out);
     assert!(
         err.contains(&format!(
             "{}: truncated at byte offset {}",
@@ -866,8 +864,7 @@ fn a_damaged_snapshot_is_refused_naming_the_file_and_offset() {
     other["version"] = 2.into();
     std::fs::write(&manifest_path, other.to_string()).unwrap();
     let out = start();
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
+    let err = failed(&out);
     assert!(
         err.contains("version 2: this emulator reads version 1"),
         "{err}"
@@ -922,9 +919,8 @@ fn a_running_emulator_exports_under_its_data_dir() {
         &["export", "--url", &url, "--path", "../x", "--token", "t"],
         b"",
     );
-    assert_eq!(outside.status.code(), Some(1));
     assert!(
-        stderr(&outside).contains("HTTP 400"),
+        failed(&outside).contains("HTTP 400"),
         "{}",
         stderr(&outside)
     );
@@ -950,9 +946,8 @@ fn a_running_emulator_exports_under_its_data_dir() {
     // No data directory: refused.
     let plain = support::serve::Served::start(["--listen", "127.0.0.1:0"]);
     let out = cloud_report(&["export", "--url", &plain.url("")], b"");
-    assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("FAILED_PRECONDITION"),
+        failed(&out).contains("FAILED_PRECONDITION"),
         "{}",
         stderr(&out)
     );

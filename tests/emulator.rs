@@ -36,6 +36,13 @@ async fn start(config: Config) -> (SocketAddr, Emulator) {
     (addr, emulator)
 }
 
+/// The code a call was refused with (it must be refused).
+async fn refused<T: std::fmt::Debug>(
+    call: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> tonic::Code {
+    call.await.unwrap_err().code()
+}
+
 fn ts(seconds: i64) -> Option<Timestamp> {
     Some(Timestamp {
         seconds,
@@ -252,12 +259,12 @@ async fn a_required_token_guards_every_wire() {
 
     let mut grpc = Wire::connect(addr, false, None).await;
     assert_eq!(
-        grpc.report(request.clone()).await.unwrap_err().code(),
+        refused(grpc.report(request.clone())).await,
         tonic::Code::Unauthenticated
     );
     let mut rest = Wire::connect(addr, true, Some("wrong")).await;
     assert_eq!(
-        rest.report(request.clone()).await.unwrap_err().code(),
+        refused(rest.report(request.clone())).await,
         tonic::Code::Unauthenticated
     );
     let (status, body) = inspect(addr, "/emulator/v1/services/s/operations").await;
@@ -346,10 +353,7 @@ async fn instance_status_keeps_the_newest_report() {
         ..Default::default()
     };
     assert_eq!(
-        grpc.report_instance_status(bad_name)
-            .await
-            .unwrap_err()
-            .code(),
+        refused(grpc.report_instance_status(bad_name)).await,
         tonic::Code::InvalidArgument
     );
     let no_time = ReportInstanceStatusRequest {
@@ -403,7 +407,7 @@ async fn check_and_allocate_quota_echo_and_deny_as_configured() {
         check_error::Code::ServiceNotActivated as i32
     );
 
-    let mut quota = QuotaControllerClient::connect(format!("http://{addr}"))
+    let quota = QuotaControllerClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
     let allocate = |consumer: &str, mode: quota_operation::QuotaMode| AllocateQuotaRequest {
@@ -431,9 +435,11 @@ async fn check_and_allocate_quota_echo_and_deny_as_configured() {
         ..Default::default()
     };
     use quota_operation::QuotaMode;
+    let ask = async |consumer: &str, mode: QuotaMode| {
+        quota.clone().allocate_quota(allocate(consumer, mode)).await
+    };
     // Granted, in the production shape: what was used, by metric.
-    let granted = quota
-        .allocate_quota(allocate("project:ok", QuotaMode::Normal))
+    let granted = ask("project:ok", QuotaMode::Normal)
         .await
         .unwrap()
         .into_inner();
@@ -452,28 +458,22 @@ async fn check_and_allocate_quota_echo_and_deny_as_configured() {
         Some(metric_value::Value::Int64Value(5))
     );
     // CHECK_ONLY allocates nothing.
-    let checked = quota
-        .allocate_quota(allocate("project:ok", QuotaMode::CheckOnly))
+    let checked = ask("project:ok", QuotaMode::CheckOnly)
         .await
         .unwrap()
         .into_inner();
     assert!(checked.quota_metrics.is_empty());
     // UNSPECIFIED "Must not be used".
-    let error = quota
-        .allocate_quota(allocate("project:ok", QuotaMode::Unspecified))
-        .await
-        .unwrap_err();
+    let error = ask("project:ok", QuotaMode::Unspecified).await.unwrap_err();
     assert_eq!(error.code(), tonic::Code::InvalidArgument);
     // A consumer Check denies for its service's activation is no quota
     // matter; one denied for billing is refused with the matching code.
-    let not_activated = quota
-        .allocate_quota(allocate("project:blocked", QuotaMode::Normal))
+    let not_activated = ask("project:blocked", QuotaMode::Normal)
         .await
         .unwrap()
         .into_inner();
     assert!(not_activated.allocate_errors.is_empty());
-    let refused = quota
-        .allocate_quota(allocate("project:no-billing", QuotaMode::Normal))
+    let refused = ask("project:no-billing", QuotaMode::Normal)
         .await
         .unwrap()
         .into_inner();
@@ -831,10 +831,7 @@ mod deployments {
             ..Default::default()
         };
         assert_eq!(
-            grpc.generate_deploy_change_report(unknown)
-                .await
-                .unwrap_err()
-                .code(),
+            refused(grpc.generate_deploy_change_report(unknown)).await,
             tonic::Code::NotFound
         );
         let bad = GenerateDeployChangeReportRequest {
@@ -843,10 +840,7 @@ mod deployments {
             ..Default::default()
         };
         assert_eq!(
-            grpc.generate_deploy_change_report(bad)
-                .await
-                .unwrap_err()
-                .code(),
+            refused(grpc.generate_deploy_change_report(bad)).await,
             tonic::Code::InvalidArgument
         );
     }

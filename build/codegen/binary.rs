@@ -213,16 +213,16 @@ const _: () = {{
             crate::codegen::wire::encode_raw(self, buf)
         }}
         fn encode(&self, buf: &mut impl ::prost::bytes::BufMut) -> ::core::result::Result<(), ::prost::EncodeError> {{
-            crate::codegen::wire::encode(self, buf)
+            crate::codegen::wire::encode(self, false, buf)
         }}
         fn encode_to_vec(&self) -> ::prost::alloc::vec::Vec<u8> {{
-            crate::codegen::wire::encode_to_vec(self)
+            crate::codegen::wire::encode_to_vec(self, false)
         }}
         fn encode_length_delimited(&self, buf: &mut impl ::prost::bytes::BufMut) -> ::core::result::Result<(), ::prost::EncodeError> {{
-            crate::codegen::wire::encode_length_delimited(self, buf)
+            crate::codegen::wire::encode(self, true, buf)
         }}
         fn encode_length_delimited_to_vec(&self) -> ::prost::alloc::vec::Vec<u8> {{
-            crate::codegen::wire::encode_length_delimited_to_vec(self)
+            crate::codegen::wire::encode_to_vec(self, true)
         }}"
     )
     .unwrap();

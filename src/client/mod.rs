@@ -375,12 +375,9 @@ impl Client {
             service = %inner.service_name,
             cached = key.is_some(),
         );
-        let (result, retries) = inner
-            .check_policy
-            .call(|| transport.check(sent.clone()))
-            .instrument(span)
+        let result = inner
+            .counted(&inner.check_policy, span, || transport.check(sent.clone()))
             .await;
-        add(&inner.stats.retries, retries);
         // An answer saying a backend of Service Control is unavailable is no
         // decision: a failure, never cached as a denial.
         let result = result.and_then(|response| match unavailable_check_error(&response) {
@@ -498,12 +495,11 @@ impl Client {
         let transport = inner.transport.clone();
         let span =
             tracing::debug_span!("servicecontrol.allocate_quota", service = %inner.service_name);
-        let (result, retries) = inner
-            .quota_policy
-            .call(|| transport.allocate_quota(request.clone()))
-            .instrument(span)
+        let result = inner
+            .counted(&inner.quota_policy, span, || {
+                transport.allocate_quota(request.clone())
+            })
             .await;
-        add(&inner.stats.retries, retries);
         if inner.quota_fail_open
             && result.is_err()
             && request
@@ -609,6 +605,18 @@ impl Client {
 }
 
 impl Inner {
+    /// A call made by `policy` within `span`, its retries counted.
+    async fn counted<T>(
+        &self,
+        policy: &CallPolicy,
+        span: tracing::Span,
+        attempt: impl Fn() -> CallFuture<T>,
+    ) -> Result<T, tonic::Status> {
+        let (result, retries) = policy.call(attempt).instrument(span).await;
+        add(&self.stats.retries, retries);
+        result
+    }
+
     /// The answer to a request whose key's call failed while it waited: let
     /// through as that call was (its usage sent on its own), or the same
     /// error.
@@ -738,12 +746,11 @@ impl Inner {
         };
         sends.spawn(async move {
             let transport = inner.transport.clone();
-            let (result, retries) = inner
-                .check_policy
-                .call(|| transport.check(request.clone()))
-                .instrument(span)
+            let result = inner
+                .counted(&inner.check_policy, span, || {
+                    transport.check(request.clone())
+                })
                 .await;
-            add(&inner.stats.retries, retries);
             if let Err(status) = result {
                 inner.keep_undelivered_usage(request, &status);
             }
@@ -826,12 +833,11 @@ impl Inner {
             let transport = inner.transport.clone();
             let mut request = refresh.request;
             inner.fill_service(&mut request.service_name, &mut request.service_config_id);
-            let (result, retries) = inner
-                .quota_policy
-                .call(|| transport.allocate_quota(request.clone()))
-                .instrument(span)
+            let result = inner
+                .counted(&inner.quota_policy, span, || {
+                    transport.allocate_quota(request.clone())
+                })
                 .await;
-            add(&inner.stats.retries, retries);
             // A probe's costs were refused with the cached denial: never
             // kept to send again.
             let (outcome, failed) = match result {

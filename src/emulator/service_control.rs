@@ -67,8 +67,8 @@ impl ServiceController for Emulator {
         answer
     }
 
-    /// The report encoded, then as received over the wire (the emulator's
-    /// own servers call [`Emulator::report_encoded`] with the bytes).
+    /// The report encoded, then judged as one received over the wire (the
+    /// emulator's own servers hand it the bytes they received).
     async fn report(
         &self,
         request: Request<sc::ReportRequest>,
