@@ -42,7 +42,8 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 /// A typical gateway operation: two labels, a request count, a latency
-/// distribution and one log entry.
+/// distribution and one log entry. (`bench/peers` builds a like one for its
+/// documents: a workspace of its own, which shares no code with this one.)
 fn operation(id: u64, consumer: u64) -> Operation {
     Operation {
         operation_id: format!("op-{id}"),

@@ -7,6 +7,9 @@
 //! only what both wires can carry: every stored operation and status writes
 //! as canonical JSON.
 
+// Each fuzz target is a crate of its own that includes its checks by path,
+// so the small runtime helper below is written in each checks file.
+
 use cloud_report_proto::emulator::{Config, Emulator};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 use cloud_report_proto::google::api::servicecontrol::v1::quota_controller_server::QuotaController;

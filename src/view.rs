@@ -895,6 +895,9 @@ impl<'a> Kind<'a> for Str {
 #[derive(Clone, Copy, Debug)]
 pub struct Bytes;
 
+// The `Kind` impls repeat the trait's signatures, one impl per kind; what
+// they share (a span's word, a string's check) is one function each.
+
 impl<'a> Kind<'a> for Bytes {
     type Item = &'a [u8];
     const WIRE: u8 = 2;

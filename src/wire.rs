@@ -200,7 +200,8 @@ impl UnknownFields {
 
     /// Keeps the field whose key was just read from `buf`: the generated
     /// `merge_field` of every message sends here what its `.proto` does not
-    /// define. prost's `skip_field` reads the value (with its checks, limits
+    /// define (its parameters are `prost::Message::merge_field`'s, as
+    /// `Room`'s below). prost's `skip_field` reads the value (with its checks, limits
     /// and errors) through [`Recording`], which keeps every byte it reads.
     pub(crate) fn merge_field(
         &mut self,

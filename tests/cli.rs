@@ -6,6 +6,18 @@ use crate::support;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+/// An empty directory of this test run's own, named for `what`.
+fn fresh_dir(what: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cloud-report-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A command line's arguments, as a shell splits one without quotes.
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 fn cloud_report(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
         .args(args)
@@ -32,6 +44,15 @@ fn stderr(output: &Output) -> String {
 fn failed(output: &Output) -> String {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
     stderr(output)
+}
+
+/// [`failed`], whose stderr says each of `fragments`.
+fn fails_saying(output: &Output, fragments: &[&str]) -> String {
+    let err = failed(output);
+    for fragment in fragments {
+        assert!(err.contains(fragment), "{fragment:?} not in {err}");
+    }
+    err
 }
 
 #[test]
@@ -128,15 +149,7 @@ fn binary_to_binary_keeps_unknown_fields() {
 #[test]
 fn compact_json_ends_in_a_newline() {
     let out = cloud_report(
-        &[
-            "convert",
-            "--type",
-            "google.rpc.Status",
-            "--from",
-            "json",
-            "--to",
-            "json",
-        ],
+        &words("convert --type google.rpc.Status --from json --to json"),
         br#"{"code": "5", "message": null}"#,
     );
     assert!(out.status.success());
@@ -192,15 +205,11 @@ fn unknown_fields_fail_unless_ignored() {
     assert!(failed(&strict).contains("unknown field \"next\""));
     let lenient = cloud_report(
         &[
-            "convert",
-            "--type",
-            REPORT,
-            "--from",
-            "json",
-            "--to",
-            "json",
-            "--ignore-unknown-fields",
-        ],
+            &words("convert --type")[..],
+            &[REPORT],
+            &words("--from json --to json --ignore-unknown-fields"),
+        ]
+        .concat(),
         input,
     );
     assert!(lenient.status.success());
@@ -211,16 +220,11 @@ fn unknown_fields_fail_unless_ignored() {
 fn oversized_input_is_refused() {
     let out = cloud_report(
         &[
-            "convert",
-            "--type",
-            REPORT,
-            "--from",
-            "json",
-            "--to",
-            "json",
-            "--max-input-bytes",
-            "10",
-        ],
+            &words("convert --type")[..],
+            &[REPORT],
+            &words("--from json --to json --max-input-bytes 10"),
+        ]
+        .concat(),
         br#"{"serviceName": "a fairly long name"}"#,
     );
     assert!(failed(&out).contains("larger than --max-input-bytes"));
@@ -265,35 +269,18 @@ fn types_lists_every_message() {
 #[test]
 fn short_type_names_are_accepted_or_answered_with_suggestions() {
     let out = cloud_report(
-        &[
-            "convert",
-            "--type",
-            "ReportRequest",
-            "--from",
-            "json",
-            "--to",
-            "json",
-        ],
+        &words("convert --type ReportRequest --from json --to json"),
         b"{\"serviceName\": \"a\"}",
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(out.stdout, b"{\"serviceName\":\"a\"}\n");
     let out = cloud_report(
-        &[
-            "convert",
-            "--type",
-            "reportreq",
-            "--from",
-            "json",
-            "--to",
-            "json",
-        ],
+        &words("convert --type reportreq --from json --to json"),
         b"{}",
     );
-    let err = failed(&out);
-    assert!(
-        err.contains("did you mean google.api.servicecontrol.v1.ReportRequest"),
-        "{err}"
+    fails_saying(
+        &out,
+        &["did you mean google.api.servicecontrol.v1.ReportRequest"],
     );
 }
 
@@ -331,12 +318,13 @@ fn serve_listens_on_a_host_name() {
 #[test]
 fn a_bad_deny_consumer_code_lists_the_codes() {
     let out = cloud_report(&["serve", "--deny-consumer", "project:x=NOPE"], b"");
-    let err = failed(&out);
-    assert!(
-        err.contains("NOPE is not a CheckError code (one of"),
-        "{err}"
+    fails_saying(
+        &out,
+        &[
+            "NOPE is not a CheckError code (one of",
+            "SERVICE_NOT_ACTIVATED",
+        ],
     );
-    assert!(err.contains("SERVICE_NOT_ACTIVATED"), "{err}");
 }
 
 /// `serve --manual-clock --faults FILE`: the clock held until moved, the
@@ -550,15 +538,7 @@ fn sigterm_lets_the_calls_in_flight_finish() {
             // Every call reached the emulator: the log has them all.
             let log = served.url("/emulator/v1/services/cli.example.com/requests");
             for _ in 0..200 {
-                let seen: serde_json::Value = http
-                    .get(&log)
-                    .header("authorization", "Bearer t")
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let seen = support::get_json(&http, &log, Some("t")).await;
                 if seen["requests"].as_array().map_or(0, Vec::len) == 200 {
                     break;
                 }
@@ -630,8 +610,7 @@ fn serve_exec_runs_a_script_against_the_emulator_and_exits_with_its_status() {
 #[test]
 fn a_data_dir_keeps_everything_across_a_restart() {
     const SERVICE: &str = "bookstore.endpoints.my-project.cloud.goog";
-    let dir = std::env::temp_dir().join(format!("cloud-report-data-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("data");
     let args = [
         "--listen",
         "127.0.0.1:0",
@@ -771,8 +750,7 @@ fn a_data_dir_keeps_everything_across_a_restart() {
 /// start in one line naming the file and where, and nothing is served.
 #[test]
 fn a_damaged_snapshot_is_refused_naming_the_file_and_offset() {
-    let dir = std::env::temp_dir().join(format!("cloud-report-damaged-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("damaged");
     let path = dir.to_str().unwrap().to_owned();
     // A snapshot with something in it.
     let script = r#"curl -s -o /dev/null -X POST -H 'content-type: application/json' \
@@ -864,11 +842,7 @@ fn a_damaged_snapshot_is_refused_naming_the_file_and_offset() {
     other["version"] = 2.into();
     std::fs::write(&manifest_path, other.to_string()).unwrap();
     let out = start();
-    let err = failed(&out);
-    assert!(
-        err.contains("version 2: this emulator reads version 1"),
-        "{err}"
-    );
+    fails_saying(&out, &["version 2: this emulator reads version 1"]);
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("listening"),
         "nothing served"
@@ -881,8 +855,7 @@ fn a_damaged_snapshot_is_refused_naming_the_file_and_offset() {
 /// directory the emulator refuses (FAILED_PRECONDITION).
 #[test]
 fn a_running_emulator_exports_under_its_data_dir() {
-    let dir = std::env::temp_dir().join(format!("cloud-report-export-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("export");
     let served = support::serve::Served::start([
         "--listen",
         "127.0.0.1:0",
@@ -1069,8 +1042,8 @@ async fn post_report(http: reqwest::Client, url: String, body: Vec<u8>) -> u16 {
 #[test]
 fn a_full_emulator_stays_within_its_memory_bound() {
     const BOUND_MIB: u64 = 512 + 64 + 64;
-    let dir = std::env::temp_dir().join(format!("cloud-report-memory-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("memory");
+    // Each test lists the flags it serves with whole, as a user types them.
     let mut served = support::serve::Served::start([
         "--listen",
         "127.0.0.1:0",

@@ -3,6 +3,10 @@
 //! failing open and closed under injected faults, and no usage or quota cost
 //! lost or counted twice, with the emulator's stored state the judge. Then
 //! the same calls over each real transport on 127.0.0.1.
+//!
+//! Each test spells out its scenario whole (the client, the calls, the
+//! clock's moves), so neighbouring tests share runs of lines; what is the
+//! same in all of them is in the helpers below.
 #![cfg(all(feature = "client", feature = "emulator"))]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -235,6 +239,25 @@ fn check(consumer: &str, usage: Option<i64>) -> sc::CheckRequest {
     }
 }
 
+/// A client refreshing quota every 100 ms, its quota calls never retried.
+fn refreshing_quota_client(transport: &InProcess) -> Client {
+    let mut options = QuotaOptions::default();
+    options.refresh_interval = Duration::from_millis(100);
+    Client::builder(SERVICE)
+        .quota_options(options)
+        .quota_policy(CallPolicy::quota().retries(0))
+        .build(transport.clone())
+}
+
+/// A Check of `consumer` (with `usage` reads), which must be answered.
+async fn checked(
+    client: &Client,
+    consumer: &str,
+    usage: Option<i64>,
+) -> cloud_report_proto::client::CheckAnswer {
+    client.check(&check(consumer, usage)).await.unwrap()
+}
+
 fn fastrand_id() -> u64 {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed) as u64
@@ -276,10 +299,7 @@ async fn checks_are_cached_flushed_and_expired() {
     }
     assert_eq!(transport.checks().len(), 1);
     // Another consumer, or HIGH importance, is another call.
-    client
-        .check(&check("project:my-project", None))
-        .await
-        .unwrap();
+    checked(&client, "project:my-project", None).await;
     let mut urgent = check("api_key:AIza-good", None);
     urgent.operation.as_mut().unwrap().importance = sc::operation::Importance::High as i32;
     assert!(matches!(
@@ -291,10 +311,7 @@ async fn checks_are_cached_flushed_and_expired() {
     // After the flush interval (500 ms) the next request goes to the server;
     // the others keep the cached answer.
     tokio::time::advance(Duration::from_millis(450)).await;
-    client
-        .check(&check("api_key:AIza-good", None))
-        .await
-        .unwrap();
+    checked(&client, "api_key:AIza-good", None).await;
     assert_eq!(transport.checks().len(), 3);
     tokio::time::advance(Duration::from_millis(60)).await;
     let refreshed = client
@@ -318,10 +335,7 @@ async fn checks_are_cached_flushed_and_expired() {
     }
     assert_eq!(transport.checks().len(), 5);
     tokio::time::advance(Duration::from_millis(500)).await;
-    client
-        .check(&check("api_key:AIza-expired", None))
-        .await
-        .unwrap();
+    checked(&client, "api_key:AIza-expired", None).await;
     assert_eq!(transport.checks().len(), 6);
 
     // Unused for the expiration time (1 s), answers are dropped.
@@ -410,10 +424,7 @@ async fn check_usage_is_sent_once_however_the_entry_ends() {
         for i in 0..7 {
             let n = (round * 7 + i) % 3 + 1;
             asked += n;
-            client
-                .check(&check("api_key:AIza-good", Some(n)))
-                .await
-                .unwrap();
+            checked(&client, "api_key:AIza-good", Some(n)).await;
         }
         tokio::time::advance(Duration::from_millis(300)).await;
     }
@@ -430,27 +441,12 @@ async fn check_usage_is_sent_once_however_the_entry_ends() {
     let client = Client::builder(SERVICE)
         .check_options(options)
         .build(transport.clone());
-    client
-        .check(&check("api_key:AIza-good", Some(1)))
-        .await
-        .unwrap();
-    client
-        .check(&check("api_key:AIza-good", Some(2)))
-        .await
-        .unwrap();
-    client
-        .check(&check("api_key:AIza-good", Some(3)))
-        .await
-        .unwrap();
+    checked(&client, "api_key:AIza-good", Some(1)).await;
+    checked(&client, "api_key:AIza-good", Some(2)).await;
+    checked(&client, "api_key:AIza-good", Some(3)).await;
     // Evicted by another consumer's answer: its 5 waiting are sent.
-    client
-        .check(&check("project:my-project", Some(4)))
-        .await
-        .unwrap();
-    client
-        .check(&check("project:my-project", Some(5)))
-        .await
-        .unwrap();
+    checked(&client, "project:my-project", Some(4)).await;
+    checked(&client, "project:my-project", Some(5)).await;
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(usage_sent(&transport.checks()), 1 + 5 + 4);
     // Expired: its 5 waiting are sent.
@@ -471,10 +467,7 @@ async fn a_cancelled_check_loses_no_usage() {
     let client = caching_client(&transport);
     // One call, then usage that waits in the cached entry.
     for n in [1, 2, 3] {
-        client
-            .check(&check("api_key:AIza-good", Some(n)))
-            .await
-            .unwrap();
+        checked(&client, "api_key:AIza-good", Some(n)).await;
     }
     // The next call after the flush interval carries the 5 waiting; it
     // hangs, and its caller gives up.
@@ -977,10 +970,7 @@ async fn nothing_is_lost_silently_at_the_end() {
     let transport = InProcess::new(emulator);
     let client = caching_client(&transport);
     for n in [1, 2, 3] {
-        client
-            .check(&check("api_key:AIza-good", Some(n)))
-            .await
-            .unwrap();
+        checked(&client, "api_key:AIza-good", Some(n)).await;
     }
     drop(client);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1010,10 +1000,7 @@ async fn nothing_is_lost_silently_at_the_end() {
     let transport = InProcess::new(emulator);
     let client = caching_client(&transport);
     for n in [1, 2] {
-        client
-            .check(&check("api_key:AIza-good", Some(n)))
-            .await
-            .unwrap();
+        checked(&client, "api_key:AIza-good", Some(n)).await;
     }
     transport.stalled.store(true, Ordering::SeqCst);
     let statistics = client.shutdown_within(Duration::from_millis(100)).await;
@@ -1129,12 +1116,7 @@ async fn quota_costs_are_counted_once_through_failures_and_shutdown() {
 async fn resent_quota_costs_keep_their_operation_id() {
     let (emulator, _) = configured();
     let transport = InProcess::new(emulator.clone());
-    let mut options = QuotaOptions::default();
-    options.refresh_interval = Duration::from_millis(100);
-    let client = Client::builder(SERVICE)
-        .quota_options(options)
-        .quota_policy(CallPolicy::quota().retries(0))
-        .build(transport.clone());
+    let client = refreshing_quota_client(&transport);
     let consumer = "project:my-project";
     client.allocate_quota(&ask(consumer, 1)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -1168,12 +1150,7 @@ async fn resent_quota_costs_keep_their_operation_id() {
 async fn a_probe_failing_open_charges_only_what_went_through() {
     let (emulator, _) = configured();
     let transport = InProcess::new(emulator.clone());
-    let mut options = QuotaOptions::default();
-    options.refresh_interval = Duration::from_millis(100);
-    let client = Client::builder(SERVICE)
-        .quota_options(options)
-        .quota_policy(CallPolicy::quota().retries(0))
-        .build(transport.clone());
+    let client = refreshing_quota_client(&transport);
     let consumer = "project:my-project";
     client.allocate_quota(&ask(consumer, 1)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -1642,14 +1619,8 @@ async fn usage_survives_a_failed_refresh_and_a_denied_request_counts_none() {
         let client = Client::builder(SERVICE)
             .fail_open(fail_open)
             .build(transport.clone());
-        client
-            .check(&check("api_key:AIza-good", Some(1)))
-            .await
-            .unwrap();
-        client
-            .check(&check("api_key:AIza-good", Some(2)))
-            .await
-            .unwrap();
+        checked(&client, "api_key:AIza-good", Some(1)).await;
+        checked(&client, "api_key:AIza-good", Some(2)).await;
         // The refresh fails: the 2 waiting is kept; the request's own 4 is
         // owed only if it goes on.
         tokio::time::advance(Duration::from_millis(600)).await;

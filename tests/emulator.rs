@@ -117,6 +117,21 @@ async fn inspect(addr: SocketAddr, path: &str) -> (u16, Value) {
     )
 }
 
+/// A report of `operations` to `svc.example.com`.
+fn svc_report(operations: Vec<Operation>) -> ReportRequest {
+    ReportRequest {
+        service_name: "svc.example.com".into(),
+        operations,
+        ..Default::default()
+    }
+}
+
+/// Asserts that `err` has `code` and says `fragment`.
+fn assert_status(err: &tonic::Status, code: tonic::Code, fragment: &str) {
+    assert_eq!(err.code(), code, "{err:?}");
+    assert!(err.message().contains(fragment), "{}", err.message());
+}
+
 /// The documented Report semantics, run over each wire against a fresh
 /// emulator: both give the same answers and the same stored operations.
 #[tokio::test(flavor = "multi_thread")]
@@ -131,16 +146,12 @@ async fn report_semantics_are_the_same_over_both_wires() {
         // report errors.
         let mut missing_id = op("", 10, Some(20));
         missing_id.operation_id.clear();
-        let request = ReportRequest {
-            service_name: "svc.example.com".into(),
-            operations: vec![
-                op("ok-1", 10, Some(20)),
-                op("no-end", 10, None),
-                op("backwards", 30, Some(20)),
-                missing_id,
-            ],
-            ..Default::default()
-        };
+        let request = svc_report(vec![
+            op("ok-1", 10, Some(20)),
+            op("no-end", 10, None),
+            op("backwards", 30, Some(20)),
+            missing_id,
+        ]);
         let response = wire.report(request.clone()).await.unwrap();
         let failed: Vec<&str> = response
             .report_errors
@@ -162,19 +173,13 @@ async fn report_semantics_are_the_same_over_both_wires() {
         let set = duplicated.metric_value_sets[0].clone();
         duplicated.metric_value_sets.push(set);
         let err = wire
-            .report(ReportRequest {
-                service_name: "svc.example.com".into(),
-                operations: vec![op("would-be-ok", 10, Some(20)), duplicated],
-                ..Default::default()
-            })
+            .report(svc_report(vec![
+                op("would-be-ok", 10, Some(20)),
+                duplicated,
+            ]))
             .await
             .unwrap_err();
-        assert_eq!(err.code(), tonic::Code::InvalidArgument);
-        assert!(
-            err.message().contains("identical labels"),
-            "{}",
-            err.message()
-        );
+        assert_status(&err, tonic::Code::InvalidArgument, "identical labels");
         answers.push(format!("{:?}:{}", err.code(), err.message()));
 
         // Different labels are different values.
@@ -182,31 +187,13 @@ async fn report_semantics_are_the_same_over_both_wires() {
         let mut value = labelled.metric_value_sets[0].metric_values[0].clone();
         value.labels.insert("/response_code".into(), "500".into());
         labelled.metric_value_sets[0].metric_values.push(value);
-        wire.report(ReportRequest {
-            service_name: "svc.example.com".into(),
-            operations: vec![labelled],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        wire.report(svc_report(vec![labelled])).await.unwrap();
 
         // Over 1 MB.
         let mut big = op("big", 10, Some(20));
         big.labels.insert("blob".into(), "x".repeat(1_000_001));
-        let err = wire
-            .report(ReportRequest {
-                service_name: "svc.example.com".into(),
-                operations: vec![big],
-                ..Default::default()
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), tonic::Code::InvalidArgument);
-        assert!(
-            err.message().contains("limit is 1000000"),
-            "{}",
-            err.message()
-        );
+        let err = wire.report(svc_report(vec![big])).await.unwrap_err();
+        assert_status(&err, tonic::Code::InvalidArgument, "limit is 1000000");
 
         let (status, stored) =
             inspect(addr, "/emulator/v1/services/svc.example.com/operations").await;
@@ -361,8 +348,7 @@ async fn instance_status_keeps_the_newest_report() {
         ..Default::default()
     };
     let err = rest.report_instance_status(no_time).await.unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert!(err.message().contains("report_time"), "{}", err.message());
+    assert_status(&err, tonic::Code::InvalidArgument, "report_time");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -940,18 +926,7 @@ async fn the_request_log_records_each_answer_and_filters() {
             "{}/emulator/v1/services/{service}/requests{query}",
             running.url()
         );
-        async move {
-            let answer: Value = http
-                .get(url)
-                .bearer_auth("s3cret")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            answer
-        }
+        async move { support::get_json(&http, &url, Some("s3cret")).await }
     };
     let all = list("").await;
     let first = &all["requests"][0];
@@ -1211,17 +1186,15 @@ async fn apigee_calls_are_logged_with_their_answers() {
     assert!(
         matches!(&logged[1].answer, Answer::Error { message, .. } if message.contains("report_time"))
     );
-    let listed: Value = http
-        .get(format!(
+    let listed = support::get_json(
+        &http,
+        &format!(
             "{}/emulator/v1/services/{APIGEE_SERVICE}/requests?method=reportStatus",
             running.url()
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+        None,
+    )
+    .await;
     assert_eq!(
         listed["requests"].as_array().map(Vec::len),
         Some(2),

@@ -5,7 +5,8 @@
 //! refuses the same server. The README's production example
 //! (`examples/gateway.rs`) runs here too, against the emulator over TLS with
 //! a service-account key it trusts, only its URL changed. A test binary of
-//! its own: it sets the process's environment.
+//! its own: it sets the process's environment (so it shares no helper with
+//! `tests/tls.rs`, whose transports it builds alike).
 #![cfg(all(
     feature = "client",
     feature = "auth",

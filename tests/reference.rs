@@ -59,16 +59,21 @@ fn prost_encodes_differently(binary: &[u8], type_name: &str) -> bool {
     walk(&DynamicMessage::decode(desc, binary).unwrap())
 }
 
+/// A runner of [`cases`] cases, none of them kept.
+fn runner() -> TestRunner {
+    TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
 /// Rust → Python and Python → Rust, binary and JSON, for random messages.
 fn cross_check<T>(type_name: &str)
 where
     T: Message + Default + PartialEq + std::fmt::Debug + json::WriteJson + json::ReadJson,
 {
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = runner();
     runner
         .run(&arbitrary::message_bytes(type_name, 3), |generated| {
             let message = T::decode(generated.as_slice()).unwrap();
@@ -137,11 +142,7 @@ fn relay_check<T>(type_name: &str)
 where
     T: Message + Default + PartialEq + std::fmt::Debug + json::WriteJson + json::ReadJson,
 {
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = runner();
     let strategy = (arbitrary::message_bytes(type_name, 3), any::<u64>());
     runner
         .run(&strategy, |(generated, seed)| {
@@ -214,51 +215,30 @@ fn base64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-#[test]
-fn report_request() {
-    cross_check::<sc::ReportRequest>("google.api.servicecontrol.v1.ReportRequest");
+/// One test a message type, checked by [`cross_check`] under the type's
+/// full name.
+macro_rules! cross_checked {
+    ($($(#[$doc:meta])* $test:ident: $t:ty;)*) => {$(
+        $(#[$doc])*
+        #[test]
+        fn $test() {
+            cross_check::<$t>(&<$t as prost::Name>::full_name());
+        }
+    )*};
 }
 
-#[test]
-fn report_response() {
-    cross_check::<sc::ReportResponse>("google.api.servicecontrol.v1.ReportResponse");
-}
-
-#[test]
-fn check_request() {
-    cross_check::<sc::CheckRequest>("google.api.servicecontrol.v1.CheckRequest");
-}
-
-#[test]
-fn check_response() {
-    cross_check::<sc::CheckResponse>("google.api.servicecontrol.v1.CheckResponse");
-}
-
-#[test]
-fn allocate_quota_request() {
-    cross_check::<sc::AllocateQuotaRequest>("google.api.servicecontrol.v1.AllocateQuotaRequest");
-}
-
-#[test]
-fn allocate_quota_response() {
-    cross_check::<sc::AllocateQuotaResponse>("google.api.servicecontrol.v1.AllocateQuotaResponse");
-}
-
-#[test]
-fn status() {
-    cross_check::<Status>("google.rpc.Status");
-}
-
-#[test]
-fn audit_log() {
-    cross_check::<AuditLog>("google.cloud.audit.AuditLog");
-}
-
-/// A service configuration, and through it `google.protobuf.Api`, `Type`
-/// and `Enum`, whose JSON is generated like any message's.
-#[test]
-fn service_config() {
-    cross_check::<cloud_report_proto::google::api::Service>("google.api.Service");
+cross_checked! {
+    report_request: sc::ReportRequest;
+    report_response: sc::ReportResponse;
+    check_request: sc::CheckRequest;
+    check_response: sc::CheckResponse;
+    allocate_quota_request: sc::AllocateQuotaRequest;
+    allocate_quota_response: sc::AllocateQuotaResponse;
+    status: Status;
+    audit_log: AuditLog;
+    /// A service configuration, and through it `google.protobuf.Api`, `Type`
+    /// and `Enum`, whose JSON is generated like any message's.
+    service_config: cloud_report_proto::google::api::Service;
 }
 
 /// Every message and enum we define that the reference also defines has the

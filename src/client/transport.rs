@@ -122,6 +122,8 @@ impl std::fmt::Debug for GrpcTransportBuilder {
     }
 }
 
+// The TLS and token setters match `RestClientBuilder`'s: the same knobs on
+// either wire, each a line or two of setting a field.
 impl GrpcTransportBuilder {
     /// Trusts the certificates of this PEM text as roots, beside Mozilla's.
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {

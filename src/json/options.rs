@@ -35,6 +35,8 @@ impl ParseOptions {
         self.ignore_unknown_fields
     }
 
+    // The same setter and getter as `WriteOptions`': each options type
+    // carries the user's types for its own direction.
     /// Read `Any` values of the user's types in `types` too (see
     /// [`TypeRegistry`]).
     #[must_use]

@@ -333,6 +333,9 @@ fn write_serde_any<T: Message + Default + Serialize>(
 }
 
 impl Entry {
+    // One constructor per form of type (a message, a well-known type, a
+    // user's serde type), each naming its monomorphized functions: alike
+    // in shape, different in what they name.
     /// The entry of a generated message: its JSON is an object of its
     /// fields, also inside an `Any`.
     pub(crate) const fn message<T>(full_name: &'static str) -> Self

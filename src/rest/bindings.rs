@@ -205,6 +205,8 @@ pub(crate) type Body<'a> = Option<(&'a [u8], bool)>;
 /// `template` is given): the body read as `M`, then the path values and the
 /// query bound on it ([`Binding::bind`]). The one way the gateway reads a
 /// REST request, for a typed call and (encoded) for a tonic server alike.
+/// (`encode_request` below takes the same parameters: the binding table's
+/// function pointer.)
 #[cfg(feature = "rest")]
 pub(crate) fn read_request<M: RequestMessage + crate::json::ReadJson>(
     binding: &Binding,

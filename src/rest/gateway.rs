@@ -27,8 +27,8 @@ use crate::google::protobuf::FieldMask;
 use crate::google::rpc::{Code, Status};
 use crate::json::mask::Mask;
 use crate::json::{ParseOptions, WriteOptions};
-use crate::registry::TypeRegistry;
 use crate::registry;
+use crate::registry::TypeRegistry;
 
 /// The encodings of a REST exchange, decided before the body is read, so
 /// that every error is answered in the answer's encoding.

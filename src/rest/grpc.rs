@@ -71,6 +71,8 @@ impl<B> OneMessage<B> {
     }
 }
 
+// `http_body::Body`'s signature and the poll around a frame, as the
+// server's bodies (`rest/server.rs`) have them: each watches something else.
 impl<B> Body for OneMessage<B>
 where
     B: Body<Data = Bytes> + Unpin,

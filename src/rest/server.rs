@@ -673,6 +673,8 @@ struct RequestBody {
     timeout: Duration,
 }
 
+// This and `ResponseBody` (and `rest/grpc.rs`'s `OneMessage`) poll their
+// inner body alike; what each watches differs.
 impl http_body::Body for RequestBody {
     type Data = Bytes;
     type Error = Box<dyn std::error::Error + Send + Sync>;

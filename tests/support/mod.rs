@@ -18,6 +18,16 @@ pub fn plain_http() -> reqwest::Client {
         .unwrap()
 }
 
+/// The JSON answer of a GET of `url`, with `token` as the bearer token
+/// when given (the emulator's inspection and admin endpoints).
+pub async fn get_json(http: &reqwest::Client, url: &str, token: Option<&str>) -> serde_json::Value {
+    let mut get = http.get(url);
+    if let Some(token) = token {
+        get = get.bearer_auth(token);
+    }
+    get.send().await.unwrap().json().await.unwrap()
+}
+
 /// [`plain_http`]'s builder, without the timeout.
 pub fn plain_http_builder() -> reqwest::ClientBuilder {
     #[allow(deprecated)]
