@@ -254,3 +254,40 @@ fn clear_and_parse_keeps_nothing_of_the_message_before() {
     assert!(message.clear_and_parse(&bytes[..bytes.len() - 1]).is_err());
     assert_eq!(message, before);
 }
+
+/// A map sent with the keys it holds, in its order, has its values
+/// refilled where they are; sent in another order, with a key more or
+/// less, or a key twice, it is made anew: each time as a decode gives it.
+#[test]
+fn clear_and_parse_refills_a_map_of_the_same_keys() {
+    let entry = |key: &str, value: &[u8]| {
+        let entry = [delimited(0x0a, key.as_bytes()), delimited(0x12, value)].concat();
+        delimited(0x0a, &entry)
+    };
+    let text = |t: &str| delimited(0x1a, t.as_bytes());
+    let number = |n: f64| [&[0x11][..], &n.to_le_bytes()].concat();
+    let mut message = pb::Struct::from_iter([
+        ("a".to_owned(), pb::Value::from("one")),
+        ("b".to_owned(), pb::Value::from(2.0)),
+    ]);
+    for bytes in [
+        // Same keys, same order; each value of another kind than before.
+        [entry("a", &number(1.5)), entry("b", &text("two"))].concat(),
+        // The same again, values of the same kinds.
+        [entry("a", &number(3.0)), entry("b", &text("three"))].concat(),
+        // Another order.
+        [entry("b", &number(4.0)), entry("a", &text("four"))].concat(),
+        // A key less, then a key more.
+        entry("a", &text("five")),
+        [entry("a", &text("six")), entry("c", &text("new"))].concat(),
+        // A key twice, as many entries as the map holds.
+        [entry("a", &text("first")), entry("a", &text("last"))].concat(),
+    ] {
+        message.clear_and_parse(&bytes).unwrap();
+        let fresh = pb::Struct::decode(&bytes[..]).unwrap();
+        assert_eq!(message, fresh);
+        assert_eq!(message.encode_to_vec(), fresh.encode_to_vec());
+    }
+    assert_eq!(message.fields.len(), 1);
+    assert_eq!(message.fields["a"], pb::Value::from("last"));
+}

@@ -460,13 +460,25 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
                     };
                 let (key_pattern, key_fill) = part(k, "key", "k");
                 let (value_pattern, value_fill) = part(v, "value", "v");
+                // The same keys as the map holds, sent in its order (a
+                // stream of like messages): each value refilled where it
+                // is, and no entry made anew.
+                let value_in_place = refill(v, "m", "v").unwrap_or_else(|| "*m = v".to_owned());
                 format!(
-                    "let mut old = ::core::mem::take(&mut into.{ident}).into_iter();
-        for (k, v) in self.{ident}().iter() {{
-            let ({key_pattern}, {value_pattern}) = old.next().unwrap_or_default();
-            {key_fill}
-            {value_fill}
-            into.{ident}.insert(key, value);
+                    "if into.{ident}.len() == self.{ident}().len()
+            && into.{ident}.keys().zip(self.{ident}().iter()).all(|(a, (k, _))| *a == k)
+        {{
+            for (m, (_, v)) in into.{ident}.values_mut().zip(self.{ident}().iter()) {{
+                {value_in_place};
+            }}
+        }} else {{
+            let mut old = ::core::mem::take(&mut into.{ident}).into_iter();
+            for (k, v) in self.{ident}().iter() {{
+                let ({key_pattern}, {value_pattern}) = old.next().unwrap_or_default();
+                {key_fill}
+                {value_fill}
+                into.{ident}.insert(key, value);
+            }}
         }}"
                 )
             }

@@ -25,7 +25,8 @@ pub async fn get_json(http: &reqwest::Client, url: &str, token: Option<&str>) ->
     if let Some(token) = token {
         get = get.bearer_auth(token);
     }
-    get.send().await.unwrap().json().await.unwrap()
+    let body = get.send().await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice(&body).unwrap()
 }
 
 /// [`plain_http`]'s builder, without the timeout.
