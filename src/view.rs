@@ -161,27 +161,37 @@ impl Wire<'_> {
 fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     // Most varints (keys, lengths, small numbers) are one byte, and most
     // others two (a nested message's length).
-    match buf.get(*pos..*pos + 2) {
-        Some(&[low, _]) if low < 0x80 => {
-            *pos += 1;
-            return Some(u64::from(low));
-        }
-        Some(&[low, high]) if high < 0x80 => {
-            *pos += 2;
-            return Some(u64::from(low & 0x7f) | u64::from(high) << 7);
-        }
-        _ => {}
+    let low = *buf.get(*pos)?;
+    if low < 0x80 {
+        *pos += 1;
+        return Some(u64::from(low));
     }
-    varint_slow(buf, pos)
+    match buf.get(*pos + 1) {
+        Some(&high) if high < 0x80 => {
+            *pos += 2;
+            Some(u64::from(low & 0x7f) | u64::from(high) << 7)
+        }
+        _ => varint_slow(buf, pos),
+    }
 }
 
-/// A longer varint: prost's reader, on the rest of the bytes.
+/// A longer varint (a time's seconds, a large size): read a byte at a time
+/// up to the ten a varint may take, the tenth holding only its lowest bit.
 #[inline(never)]
 fn varint_slow(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut rest = buf.get(*pos..)?;
-    let value = prost::encoding::decode_varint(&mut rest).ok()?;
-    *pos = buf.len() - rest.len();
-    Some(value)
+    let rest = buf.get(*pos..)?;
+    let mut value = 0u64;
+    for (i, &byte) in rest.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            if i == 9 && byte > 1 {
+                return None;
+            }
+            *pos += i + 1;
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// Reads one field at `pos` (advanced past it): its number, value and the
@@ -537,7 +547,13 @@ impl<'a> Builder<'a> {
         at: usize,
         depth: u32,
     ) -> Result<(), DecodeViewError> {
-        match K::word(self, value, at, depth, self.words[slot])? {
+        // Only a message merges into what was there.
+        let before = if K::IS_MESSAGE {
+            self.words[slot]
+        } else {
+            NONE
+        };
+        match K::word(self, value, at, depth, before)? {
             Some(word) => self.words[slot] = word,
             None => self.unknown = true,
         }
@@ -1346,5 +1362,49 @@ impl<'a> UnknownFields<'a> {
             owned.push_raw(number, value.wire_type(), raw);
         }
         owned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::varint;
+
+    /// The walk's varint reader reads what prost's does, wherever the
+    /// varint ends (at the end of the bytes too), and refuses what prost
+    /// refuses: a varint cut short, longer than ten bytes, or past 64 bits.
+    #[test]
+    fn varints_read_as_prost_reads_them() {
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            1_700_000_000,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut bytes = Vec::new();
+            prost::encoding::encode_varint(value, &mut bytes);
+            for cut in 0..=bytes.len() {
+                cases.push(bytes[..cut].to_vec());
+            }
+            cases.push([&bytes[..], &[0x05]].concat());
+        }
+        cases.push(vec![0xff; 10]);
+        cases.push([&[0xff; 9][..], &[0x02]].concat());
+        cases.push([&[0xff; 9][..], &[0x01]].concat());
+        cases.push([&[0x80; 10][..], &[0x00]].concat());
+        for bytes in cases {
+            let mut pos = 0;
+            let ours = varint(&bytes, &mut pos).map(|v| (v, pos));
+            let mut rest = &bytes[..];
+            let theirs = prost::encoding::decode_varint(&mut rest)
+                .ok()
+                .map(|v| (v, bytes.len() - rest.len()));
+            assert_eq!(ours, theirs, "{bytes:02x?}");
+        }
     }
 }
