@@ -169,16 +169,34 @@ fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     match buf.get(*pos + 1) {
         Some(&high) if high < 0x80 => {
             *pos += 2;
-            Some(u64::from(low & 0x7f) | u64::from(high) << 7)
+            return Some(u64::from(low & 0x7f) | u64::from(high) << 7);
         }
-        _ => varint_slow(buf, pos),
+        _ => {}
     }
+    varint_slow(buf, pos)
 }
 
-/// A longer varint (a time's seconds, a large size): read a byte at a time
+/// A longer varint (a time's seconds, a large size): up to eight bytes at
+/// once where eight are there, else (and for nine or ten) a byte at a time
 /// up to the ten a varint may take, the tenth holding only its lowest bit.
 #[inline(never)]
 fn varint_slow(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    // Up to eight bytes at once where eight are there: the first byte
+    // under 0x80 ends it, and the seven low bits of each are packed.
+    if let Some(eight) = buf.get(*pos..*pos + 8) {
+        let word = u64::from_le_bytes(eight.try_into().unwrap_or_default());
+        let ends = !word & 0x8080_8080_8080_8080;
+        if ends != 0 {
+            let bits = ends.trailing_zeros();
+            // The bytes up to the one ending it, their high bits cleared.
+            let kept = word & (ends ^ (ends - 1)) & 0x7f7f_7f7f_7f7f_7f7f;
+            let kept = ((kept & 0x7f00_7f00_7f00_7f00) >> 1) | (kept & 0x007f_007f_007f_007f);
+            let kept = ((kept & 0x3fff_0000_3fff_0000) >> 2) | (kept & 0x0000_3fff_0000_3fff);
+            let kept = ((kept & 0x0fff_ffff_0000_0000) >> 4) | (kept & 0x0000_0000_0fff_ffff);
+            *pos += (bits as usize + 1) / 8;
+            return Some(kept);
+        }
+    }
     let rest = buf.get(*pos..)?;
     let mut value = 0u64;
     for (i, &byte) in rest.iter().take(10).enumerate() {
@@ -646,37 +664,78 @@ impl<'a> Builder<'a> {
             return Err(DecodeViewError::new(at, "recursion limit reached"));
         }
         let depth = depth - 1;
+        let end = at + entry.len();
+        // The usual entry, its key then its value, once each: read straight.
+        if let Some((k, k_at, v, v_at)) = usual_entry(self.buf, at, end, K::WIRE, V::WIRE) {
+            let key = K::word(self, k, k_at, depth, NONE)?.unwrap_or(NONE);
+            let val = V::word(self, v, v_at, depth, NONE)?.unwrap_or(NONE);
+            let node = self.node(0, key)?;
+            self.words.push(val);
+            self.append(slot, node, 1);
+            return Ok(());
+        }
         let (mut key, mut val) = (NONE, NONE);
-        fields(
-            self,
-            at,
-            at + entry.len(),
-            depth,
-            |b, number, wire, at| match number {
-                1 if wire.wire_type() != K::WIRE => Err(DecodeViewError::new(
-                    at,
-                    "invalid wire type for a map entry's key",
-                )),
-                2 if wire.wire_type() != V::WIRE => Err(DecodeViewError::new(
-                    at,
-                    "invalid wire type for a map entry's value",
-                )),
-                1 => {
-                    key = K::word(b, wire, at, depth, key)?.unwrap_or(key);
-                    Ok(())
-                }
-                2 => {
-                    val = V::word(b, wire, at, depth, val)?.unwrap_or(val);
-                    Ok(())
-                }
-                _ => Ok(()),
-            },
-        )?;
+        fields(self, at, end, depth, |b, number, wire, at| match number {
+            1 if wire.wire_type() != K::WIRE => Err(DecodeViewError::new(
+                at,
+                "invalid wire type for a map entry's key",
+            )),
+            2 if wire.wire_type() != V::WIRE => Err(DecodeViewError::new(
+                at,
+                "invalid wire type for a map entry's value",
+            )),
+            1 => {
+                key = K::word(b, wire, at, depth, key)?.unwrap_or(key);
+                Ok(())
+            }
+            2 => {
+                val = V::word(b, wire, at, depth, val)?.unwrap_or(val);
+                Ok(())
+            }
+            _ => Ok(()),
+        })?;
         let node = self.node(0, key)?;
         self.words.push(val);
         self.append(slot, node, 1);
         Ok(())
     }
+}
+
+/// A map entry at `start..end` of `buf` that is its key (field 1, of wire
+/// type `key_wire`) then its value (field 2, `value_wire`), each once and
+/// whole, with wire types 0 or 2: the two values and their offsets. `None`
+/// for any other entry, which the generic walk reads (and judges).
+#[inline]
+fn usual_entry(
+    buf: &[u8],
+    start: usize,
+    end: usize,
+    key_wire: u8,
+    value_wire: u8,
+) -> Option<(Wire<'_>, usize, Wire<'_>, usize)> {
+    let buf = buf.get(..end)?;
+    let mut pos = start;
+    let mut one = |number: u8, wire: u8| {
+        if *buf.get(pos)? != number << 3 | wire {
+            return None;
+        }
+        pos += 1;
+        let at = pos;
+        match wire {
+            0 => Some((Wire::Varint(varint(buf, &mut pos)?), at)),
+            2 => {
+                let len = usize::try_from(varint(buf, &mut pos)?).ok()?;
+                let at = pos;
+                let bytes = buf.get(at..at.checked_add(len)?)?;
+                pos = at + len;
+                Some((Wire::Bytes(bytes), at))
+            }
+            _ => None,
+        }
+    };
+    let (key, key_at) = one(1, key_wire)?;
+    let (value, value_at) = one(2, value_wire)?;
+    (pos == end).then_some((key, key_at, value, value_at))
 }
 
 /// Walks the fields of `start..end` of the input, checking their wire
@@ -696,7 +755,9 @@ pub fn fields<'a>(
     let mut pos = start;
     while pos < end {
         let field_start = pos;
-        // The common cases here; the rest (and every error) by `field`.
+        // The common cases here; the rest (and every error) by `field`
+        // (fixed-width values too: more code in every walk cost more than
+        // it saved).
         let key = varint(buf, &mut pos).unwrap_or(0);
         let number = (key >> 3) as u32;
         let value_start = pos;
@@ -1375,23 +1436,20 @@ mod tests {
     #[test]
     fn varints_read_as_prost_reads_them() {
         let mut cases: Vec<Vec<u8>> = Vec::new();
-        for value in [
-            0,
-            1,
-            127,
-            128,
-            16_383,
-            16_384,
-            1_700_000_000,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
+        // Every length: each power of two and each one less.
+        let values = (0..64).map(|bits| 1u64 << bits);
+        let values = values.chain((0..64).map(|bits| (1u64 << bits) - 1));
+        for value in values.chain([16_384, 1_700_000_000, u64::MAX]) {
             let mut bytes = Vec::new();
             prost::encoding::encode_varint(value, &mut bytes);
             for cut in 0..=bytes.len() {
                 cases.push(bytes[..cut].to_vec());
             }
+            // Followed by more bytes: read eight at a time where eight are
+            // there.
             cases.push([&bytes[..], &[0x05]].concat());
+            cases.push([&bytes[..], &[0xff; 8]].concat());
+            cases.push([&bytes[..], &[0x00; 8]].concat());
         }
         cases.push(vec![0xff; 10]);
         cases.push([&[0xff; 9][..], &[0x02]].concat());
