@@ -176,26 +176,34 @@ fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     varint_slow(buf, pos)
 }
 
+/// A varint of up to eight bytes, read eight bytes at once where eight are
+/// there: the first byte under 0x80 ends it, and the seven low bits of each
+/// are packed. `None` where fewer than eight bytes are left or it is longer.
+#[inline(always)]
+fn varint_eight(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let eight = buf.get(*pos..*pos + 8)?;
+    let word = u64::from_le_bytes(eight.try_into().unwrap_or_default());
+    let ends = !word & 0x8080_8080_8080_8080;
+    if ends == 0 {
+        return None;
+    }
+    let bits = ends.trailing_zeros();
+    // The bytes up to the one ending it, their high bits cleared.
+    let kept = word & (ends ^ (ends - 1)) & 0x7f7f_7f7f_7f7f_7f7f;
+    let kept = ((kept & 0x7f00_7f00_7f00_7f00) >> 1) | (kept & 0x007f_007f_007f_007f);
+    let kept = ((kept & 0x3fff_0000_3fff_0000) >> 2) | (kept & 0x0000_3fff_0000_3fff);
+    let kept = ((kept & 0x0fff_ffff_0000_0000) >> 4) | (kept & 0x0000_0000_0fff_ffff);
+    *pos += (bits as usize + 1) / 8;
+    Some(kept)
+}
+
 /// A longer varint (a time's seconds, a large size): up to eight bytes at
 /// once where eight are there, else (and for nine or ten) a byte at a time
 /// up to the ten a varint may take, the tenth holding only its lowest bit.
 #[inline(never)]
 fn varint_slow(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    // Up to eight bytes at once where eight are there: the first byte
-    // under 0x80 ends it, and the seven low bits of each are packed.
-    if let Some(eight) = buf.get(*pos..*pos + 8) {
-        let word = u64::from_le_bytes(eight.try_into().unwrap_or_default());
-        let ends = !word & 0x8080_8080_8080_8080;
-        if ends != 0 {
-            let bits = ends.trailing_zeros();
-            // The bytes up to the one ending it, their high bits cleared.
-            let kept = word & (ends ^ (ends - 1)) & 0x7f7f_7f7f_7f7f_7f7f;
-            let kept = ((kept & 0x7f00_7f00_7f00_7f00) >> 1) | (kept & 0x007f_007f_007f_007f);
-            let kept = ((kept & 0x3fff_0000_3fff_0000) >> 2) | (kept & 0x0000_3fff_0000_3fff);
-            let kept = ((kept & 0x0fff_ffff_0000_0000) >> 4) | (kept & 0x0000_0000_0fff_ffff);
-            *pos += (bits as usize + 1) / 8;
-            return Some(kept);
-        }
+    if let Some(value) = varint_eight(buf, pos) {
+        return Some(value);
     }
     let rest = buf.get(*pos..)?;
     let mut value = 0u64;
