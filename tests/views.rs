@@ -291,3 +291,54 @@ fn clear_and_parse_refills_a_map_of_the_same_keys() {
     assert_eq!(message.fields.len(), 1);
     assert_eq!(message.fields["a"], pb::Value::from("last"));
 }
+
+/// `encoded()` gives the bytes a message was read from (what the emulator
+/// stores), `None` for a message sent in parts; `Map::entries()` gives a
+/// map as the owned map holds it.
+#[test]
+fn encoded_bytes_and_map_entries_are_what_was_sent() {
+    let first = sc::Operation {
+        operation_id: "op-1".into(),
+        ..Default::default()
+    };
+    let second = sc::Operation {
+        operation_id: "op-2".into(),
+        labels: [("b".to_owned(), "2".to_owned())].into(),
+        ..Default::default()
+    };
+    let report = sc::ReportRequest {
+        service_name: "s".into(),
+        operations: vec![first.clone(), second.clone()],
+        ..Default::default()
+    };
+    let bytes = report.encode_to_vec();
+    let decoded = sc::ReportRequestView::decode_view(&bytes).unwrap();
+    let view = decoded.view();
+    assert_eq!(view.encoded(), Some(&bytes[..]));
+    let ops: Vec<_> = view.operations().iter().collect();
+    assert_eq!(ops[0].encoded(), Some(&first.encode_to_vec()[..]));
+    assert_eq!(ops[1].encoded(), Some(&second.encode_to_vec()[..]));
+
+    // A singular message sent twice merges: no one piece of bytes is it.
+    let time = |seconds: u8| delimited(0x22, &[0x08, seconds]);
+    let parts = [time(1), time(2)].concat();
+    let decoded = sc::OperationView::decode_view(&parts).unwrap();
+    let start = decoded.view().start_time().unwrap();
+    assert_eq!((start.seconds(), start.encoded()), (2, None));
+
+    // Keys out of order and one sent twice: sorted, each key's last value.
+    let entry = |key: &str, value: &str| {
+        let entry = [
+            delimited(0x0a, key.as_bytes()),
+            delimited(0x12, value.as_bytes()),
+        ]
+        .concat();
+        delimited(0x32, &entry)
+    };
+    let labels = [entry("z", "1"), entry("a", "first"), entry("a", "last")].concat();
+    let decoded = sc::OperationView::decode_view(&labels).unwrap();
+    let map = decoded.view().labels();
+    assert_eq!(map.len(), 3);
+    assert_eq!(map.entries(), [("a", "last"), ("z", "1")]);
+    assert_eq!(map.get(&"a"), Some("last"));
+}
