@@ -458,7 +458,7 @@ impl<'a> Cx<'a> {
 
     /// The bytes record `rec`'s message was read from, when they are one
     /// piece of the input (a singular message field sent more than once is
-    /// several: `None`); nothing for the empty record.
+    /// several: `None`); an empty slice for the empty record.
     pub fn encoded(&self, rec: usize) -> Option<&'a [u8]> {
         if rec == EMPTY {
             return Some(&[]);
