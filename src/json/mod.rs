@@ -64,23 +64,19 @@ pub(crate) mod write;
 pub use options::{ParseOptions, WriteOptions};
 pub(crate) use sealed::Sealed;
 
-mod sealed {
-    /// What only the crate's types are: [`ReadJson`](super::ReadJson) and
-    /// [`WriteJson`](super::WriteJson) are the crate's JSON engine, their
-    /// methods hidden and taking its internal types, so no other type can
-    /// implement them.
-    pub trait Sealed {}
-
-    impl<T: Sealed> Sealed for Vec<T> {}
-    impl<T: Sealed> Sealed for Option<T> {}
-    impl<T: Sealed + ?Sized> Sealed for Box<T> {}
-    impl<T: Sealed> Sealed for [T] {}
-    impl<T: Sealed + ?Sized> Sealed for &T {}
-}
+mod sealed;
 pub use read::ReadJson;
 pub(crate) use read::{ReadError, Reader};
 pub use write::WriteJson;
 pub(crate) use write::{WriteError, Writer};
+
+impl From<WriteError> for JsonError {
+    fn from(e: WriteError) -> Self {
+        JsonError::Serialize {
+            message: e.into_message(),
+        }
+    }
+}
 
 /// An error reading or writing canonical JSON.
 #[derive(Debug, thiserror::Error)]

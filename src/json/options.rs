@@ -1,9 +1,43 @@
 //! The options of a JSON parse, carried by the reader, and of a JSON write,
 //! carried by the writer.
+//!
+//! A user's types for `Any` values travel here as [`Types`], behind the
+//! [`UserTypes`] trait: the registry's entries read and write through the
+//! reader and the writer, so the options, the reader and the writer do not
+//! name the registry (`type_registry.rs` sets it and finds it again), and
+//! none of them imports a module that imports it back.
 
+use std::any::Any;
+use std::fmt;
 use std::sync::Arc;
 
-use super::type_registry::TypeRegistry;
+/// A user's types for `Any` values, as the options carry them: a
+/// `TypeRegistry`, the one implementation.
+pub(crate) trait UserTypes: Any + Send + Sync + fmt::Debug {
+    /// The full names of the types, sorted (what two options compare by).
+    fn type_names(&self) -> Vec<&str>;
+    /// The value itself, for `type_registry.rs` to find the registry again.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// The user's types the options, the reader and the writer carry; equal
+/// when they hold the same names.
+#[derive(Clone)]
+pub(crate) struct Types(pub(crate) Arc<dyn UserTypes>);
+
+impl fmt::Debug for Types {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PartialEq for Types {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.type_names() == other.0.type_names()
+    }
+}
+
+impl Eq for Types {}
 
 /// Options of a JSON parse.
 ///
@@ -16,7 +50,7 @@ use super::type_registry::TypeRegistry;
 #[non_exhaustive]
 pub struct ParseOptions {
     ignore_unknown_fields: bool,
-    pub(super) types: Option<Arc<TypeRegistry>>,
+    pub(super) types: Option<Types>,
 }
 
 impl ParseOptions {
@@ -33,21 +67,6 @@ impl ParseOptions {
     /// Whether unknown fields are skipped.
     pub fn ignores_unknown_fields(&self) -> bool {
         self.ignore_unknown_fields
-    }
-
-    // The same setter and getter as `WriteOptions`': each options type
-    // carries the user's types for its own direction.
-    /// Read `Any` values of the user's types in `types` too (see
-    /// [`TypeRegistry`]).
-    #[must_use]
-    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
-        self.types = Some(types.into());
-        self
-    }
-
-    /// The user's types, when given.
-    pub fn types(&self) -> Option<&TypeRegistry> {
-        self.types.as_deref()
     }
 }
 
@@ -73,7 +92,7 @@ impl ParseOptions {
 pub struct WriteOptions {
     enums_as_ints: bool,
     pretty: bool,
-    pub(super) types: Option<Arc<TypeRegistry>>,
+    pub(super) types: Option<Types>,
     /// What a field mask keeps of the value written (the REST gateway's
     /// `fields`); everything when `None`.
     pub(super) mask: Option<Arc<super::mask::Mask>>,
@@ -97,19 +116,6 @@ impl WriteOptions {
     /// Whether enum values are written as numbers.
     pub fn writes_enums_as_ints(&self) -> bool {
         self.enums_as_ints
-    }
-
-    /// Write `Any` values of the user's types in `types` too (see
-    /// [`TypeRegistry`]).
-    #[must_use]
-    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
-        self.types = Some(types.into());
-        self
-    }
-
-    /// The user's types, when given.
-    pub fn types(&self) -> Option<&TypeRegistry> {
-        self.types.as_deref()
     }
 
     /// Writes only what `mask` keeps.

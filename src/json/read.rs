@@ -16,8 +16,8 @@
 
 use std::fmt;
 
-use super::ParseOptions;
 use super::limits::AnyDepth;
+use super::options::ParseOptions;
 #[cfg(target_arch = "x86_64")]
 use super::scan::sse2;
 use super::scan::{HIGHS, escape_flags};
@@ -187,7 +187,7 @@ pub(crate) fn line_column(input: &[u8], index: usize) -> (usize, usize) {
 /// type of the crate, and lists and options of these.
 /// [`from_slice`](super::from_slice) and friends take one. Sealed: no other
 /// type can implement it.
-pub trait ReadJson: Sized + super::Sealed {
+pub trait ReadJson: Sized + super::sealed::Sealed {
     /// Reads a value from `reader`.
     #[doc(hidden)]
     fn read_json(reader: &mut Reader<'_>) -> Result<Self>;
@@ -243,7 +243,7 @@ pub struct Reader<'de> {
     /// How many more `Any` levels may be entered.
     any_depth: AnyDepth,
     /// The user's types for `Any` values, from the options.
-    types: Option<std::sync::Arc<super::type_registry::TypeRegistry>>,
+    pub(super) types: Option<super::options::Types>,
 }
 
 impl<'de> Reader<'de> {
@@ -258,11 +258,6 @@ impl<'de> Reader<'de> {
             any_depth: AnyDepth::new(),
             types: options.types.clone(),
         }
-    }
-
-    /// The user's types for `Any` values, when the options gave some.
-    pub(crate) fn types(&self) -> Option<&super::type_registry::TypeRegistry> {
-        self.types.as_deref()
     }
 
     /// Whether fields and enum value names the schema does not know are

@@ -1,14 +1,21 @@
 //! [`TypeRegistry`]: the message types of a user's own that `Any` JSON
 //! may hold, a value the JSON options carry. Its `lookup`, which also
 //! searches the crate's own table, is in `registry`, which exports it.
+//! The options, the reader and the writer carry it as `options::Types`,
+//! without naming it: the options' setters and getters for it, and the
+//! reader's and writer's getters, are here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use prost::Message;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::options::{ParseOptions, Types, UserTypes, WriteOptions};
+use super::read::Reader;
 use super::transcode::Entry;
+use super::write::Writer;
 
 /// Message types of the user's own, for `Any` values holding them: a value
 /// the user builds and hands to [`ParseOptions::type_registry`](crate::json::ParseOptions::type_registry) and
@@ -101,3 +108,66 @@ impl PartialEq for TypeRegistry {
 }
 
 impl Eq for TypeRegistry {}
+
+impl UserTypes for TypeRegistry {
+    fn type_names(&self) -> Vec<&str> {
+        self.names()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The registry the options, a reader or a writer carry.
+fn registry(types: Option<&Types>) -> Option<&TypeRegistry> {
+    types?.0.as_any().downcast_ref()
+}
+
+// The same setter and getter on `ParseOptions` and `WriteOptions`: each
+// options type carries the user's types for its own direction.
+impl ParseOptions {
+    /// Read `Any` values of the user's types in `types` too (see
+    /// [`TypeRegistry`]).
+    #[must_use]
+    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
+        let types: Arc<TypeRegistry> = types.into();
+        self.types = Some(Types(types));
+        self
+    }
+
+    /// The user's types, when given.
+    pub fn types(&self) -> Option<&TypeRegistry> {
+        registry(self.types.as_ref())
+    }
+}
+
+impl WriteOptions {
+    /// Write `Any` values of the user's types in `types` too (see
+    /// [`TypeRegistry`]).
+    #[must_use]
+    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
+        let types: Arc<TypeRegistry> = types.into();
+        self.types = Some(Types(types));
+        self
+    }
+
+    /// The user's types, when given.
+    pub fn types(&self) -> Option<&TypeRegistry> {
+        registry(self.types.as_ref())
+    }
+}
+
+impl Reader<'_> {
+    /// The user's types for `Any` values, when the options gave some.
+    pub(crate) fn types(&self) -> Option<&TypeRegistry> {
+        registry(self.types.as_ref())
+    }
+}
+
+impl Writer<'_> {
+    /// The user's types for `Any` values, when the options gave some.
+    pub(crate) fn types(&self) -> Option<&TypeRegistry> {
+        registry(self.types.as_ref())
+    }
+}

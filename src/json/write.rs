@@ -13,10 +13,10 @@ use std::fmt;
 use serde_json::ser::Formatter as _;
 
 use super::limits::AnyDepth;
+use super::options::WriteOptions;
 use super::scan::escape_flags;
 #[cfg(target_arch = "x86_64")]
 use super::scan::sse2;
-use super::{JsonError, WriteOptions};
 
 /// Why a value could not be written.
 #[derive(Debug)]
@@ -27,6 +27,11 @@ impl WriteError {
     pub(crate) fn new(message: impl fmt::Display) -> Self {
         Self(message.to_string())
     }
+
+    /// What went wrong, as the error says it.
+    pub(crate) fn into_message(self) -> String {
+        self.0
+    }
 }
 
 impl fmt::Display for WriteError {
@@ -36,12 +41,6 @@ impl fmt::Display for WriteError {
 }
 
 impl std::error::Error for WriteError {}
-
-impl From<WriteError> for JsonError {
-    fn from(e: WriteError) -> Self {
-        JsonError::Serialize { message: e.0 }
-    }
-}
 
 /// Where JSON is written: the output, and how many more `Any` levels may be
 /// entered (binary input can nest Anys without limit; their payloads are
@@ -54,7 +53,7 @@ pub struct Writer<'a> {
     any_depth: AnyDepth,
     enums_as_ints: bool,
     /// The user's types for `Any` values, from the options.
-    types: Option<std::sync::Arc<super::type_registry::TypeRegistry>>,
+    pub(super) types: Option<super::options::Types>,
     /// What a field mask keeps, from the root to the value being written;
     /// empty for everything.
     mask: Vec<std::sync::Arc<super::mask::Mask>>,
@@ -105,11 +104,6 @@ impl<'a> Writer<'a> {
         value
     }
 
-    /// The user's types for `Any` values, when the options gave some.
-    pub(crate) fn types(&self) -> Option<&super::type_registry::TypeRegistry> {
-        self.types.as_deref()
-    }
-
     /// Whether enum values are written as numbers
     /// ([`WriteOptions::enums_as_ints`]).
     #[inline]
@@ -140,7 +134,7 @@ impl<'a> Writer<'a> {
 /// can write: every message and well-known type of the crate, and lists,
 /// options and references of these. Sealed: no other type can implement
 /// it.
-pub trait WriteJson: super::Sealed {
+pub trait WriteJson: super::sealed::Sealed {
     /// Appends the value's compact JSON. On error, the output holds a
     /// partial document.
     #[doc(hidden)]
