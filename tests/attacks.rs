@@ -104,6 +104,8 @@ async fn probed<F: std::future::Future>(
             ids: Vec::new(),
         };
         let started = Instant::now();
+        // The stop, once seen: a later `try_recv` finds the channel empty.
+        let mut stopping = false;
         for n in 0.. {
             let id = format!("probe-{n}");
             let body = cloud_report_proto::json::to_vec(&ReportRequest {
@@ -131,7 +133,10 @@ async fn probed<F: std::future::Future>(
                 )),
                 Err(e) => probe.failures.push(e.to_string()),
             }
-            if stop_rx.try_recv().is_ok() && started.elapsed() >= at_least {
+            // The probe may start after the attack's clock did, so the stop
+            // can come before its own `at_least` has passed: it is kept.
+            stopping |= stop_rx.try_recv().is_ok();
+            if stopping && started.elapsed() >= at_least {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
