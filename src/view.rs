@@ -670,35 +670,37 @@ impl<'a> Builder<'a> {
         }
         let depth = depth - 1;
         let end = at + entry.len();
-        // The usual entry, its key then its value, once each: read straight.
-        if let Some((k, k_at, v, v_at)) = usual_entry(self.buf, at, end, K::WIRE, V::WIRE) {
-            let key = K::word(self, k, k_at, depth, NONE)?.unwrap_or(NONE);
-            let val = V::word(self, v, v_at, depth, NONE)?.unwrap_or(NONE);
-            let node = self.node(0, key)?;
-            self.words.push(val);
-            self.append(slot, node, 1);
-            return Ok(());
-        }
-        let (mut key, mut val) = (NONE, NONE);
-        fields(self, at, end, depth, |b, number, wire, at| match number {
-            1 if wire.wire_type() != K::WIRE => Err(DecodeViewError::new(
-                at,
-                "invalid wire type for a map entry's key",
-            )),
-            2 if wire.wire_type() != V::WIRE => Err(DecodeViewError::new(
-                at,
-                "invalid wire type for a map entry's value",
-            )),
-            1 => {
-                key = K::word(b, wire, at, depth, key)?.unwrap_or(key);
-                Ok(())
+        // The usual entry, its key then its value, once each: read straight;
+        // any other by the generic walk, which judges it.
+        let (key, val) = match usual_entry(self.buf, at, end, K::WIRE, V::WIRE) {
+            Some((k, k_at, v, v_at)) => (
+                K::word(self, k, k_at, depth, NONE)?.unwrap_or(NONE),
+                V::word(self, v, v_at, depth, NONE)?.unwrap_or(NONE),
+            ),
+            None => {
+                let (mut key, mut val) = (NONE, NONE);
+                fields(self, at, end, depth, |b, number, wire, at| match number {
+                    1 if wire.wire_type() != K::WIRE => Err(DecodeViewError::new(
+                        at,
+                        "invalid wire type for a map entry's key",
+                    )),
+                    2 if wire.wire_type() != V::WIRE => Err(DecodeViewError::new(
+                        at,
+                        "invalid wire type for a map entry's value",
+                    )),
+                    1 => {
+                        key = K::word(b, wire, at, depth, key)?.unwrap_or(key);
+                        Ok(())
+                    }
+                    2 => {
+                        val = V::word(b, wire, at, depth, val)?.unwrap_or(val);
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                })?;
+                (key, val)
             }
-            2 => {
-                val = V::word(b, wire, at, depth, val)?.unwrap_or(val);
-                Ok(())
-            }
-            _ => Ok(()),
-        })?;
+        };
         let node = self.node(0, key)?;
         self.words.push(val);
         self.append(slot, node, 1);

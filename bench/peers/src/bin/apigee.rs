@@ -7,9 +7,9 @@
 //! the document to `target/apigee-revisions.bin`, times the crate's owned
 //! decode, its view with every field read and `clear_and_parse_in` (the best
 //! of five rounds over SECONDS each, default 2), then Python upb's
-//! `FromString` on the same bytes, its message class made from the crate's
-//! own descriptors (Apigee publishes no Python package), and prints the
-//! ratios.
+//! `FromString` on the same bytes (the interpreter `ratios` uses), its
+//! message class made from the crate's own descriptors (Apigee publishes no
+//! Python package), and prints the ratios.
 
 use cloud_report_proto::google::cloud::apigee::v1::{
     ReportInstanceStatusRequest, ReportInstanceStatusRequestView, ResourceStatus, RevisionStatus,
@@ -132,11 +132,7 @@ fn main() {
         black_box(&reused);
     });
 
-    let python = std::env::var("CLOUD_REPORT_PYTHON").unwrap_or_else(|_| {
-        dir.join("../../target/tmp/python-reference/venv/bin/python")
-            .to_string_lossy()
-            .into_owned()
-    });
+    let python = cloud_report_proto_peers::python(&dir.join("../.."));
     let script = r#"
 import sys, time
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -161,7 +157,7 @@ print(best)
         .arg(&file)
         .arg(seconds.to_string())
         .output()
-        .expect("the Python reference venv (run the test suite once, or set CLOUD_REPORT_PYTHON)");
+        .expect("runs the Python reference");
     assert!(
         output.status.success(),
         "{}",
