@@ -173,7 +173,15 @@ fn varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
         }
         _ => {}
     }
-    varint_slow(buf, pos)
+    // The position comes back by value, so that the caller's stays in a
+    // register (a position passed by reference to a call that is not
+    // inlined lives in memory through the whole walk).
+    let (value, next) = varint_slow(buf, *pos);
+    if next == 0 {
+        return None;
+    }
+    *pos = next;
+    Some(value)
 }
 
 /// A varint of up to eight bytes, read eight bytes at once where eight are
@@ -197,27 +205,30 @@ fn varint_eight(buf: &[u8], pos: &mut usize) -> Option<u64> {
     Some(kept)
 }
 
-/// A longer varint (a time's seconds, a large size): up to eight bytes at
-/// once where eight are there, else (and for nine or ten) a byte at a time
-/// up to the ten a varint may take, the tenth holding only its lowest bit.
+/// A longer varint (a time's seconds, a large size) at `pos`: its value
+/// and the position after it (0 when it is not whole). Up to eight bytes
+/// at once where eight are there, else (and for nine or ten) a byte at a
+/// time up to the ten a varint may take, the tenth holding only its lowest
+/// bit.
 #[inline(never)]
-fn varint_slow(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    if let Some(value) = varint_eight(buf, pos) {
-        return Some(value);
+fn varint_slow(buf: &[u8], mut pos: usize) -> (u64, usize) {
+    if let Some(value) = varint_eight(buf, &mut pos) {
+        return (value, pos);
     }
-    let rest = buf.get(*pos..)?;
+    let Some(rest) = buf.get(pos..) else {
+        return (0, 0);
+    };
     let mut value = 0u64;
     for (i, &byte) in rest.iter().take(10).enumerate() {
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte < 0x80 {
             if i == 9 && byte > 1 {
-                return None;
+                return (0, 0);
             }
-            *pos += i + 1;
-            return Some(value);
+            return (value, pos + i + 1);
         }
     }
-    None
+    (0, 0)
 }
 
 /// Reads one field at `pos` (advanced past it): its number, value and the
@@ -1421,11 +1432,18 @@ impl<'a> UnknownFields<'a> {
     /// The owned unknown fields, as an owned decode keeps them: each key in
     /// its shortest form, each value byte for byte.
     #[doc(hidden)]
+    #[inline]
     pub fn to_owned_fields(&self) -> crate::wire::UnknownFields {
-        let mut owned = crate::wire::UnknownFields::new();
+        // Most messages have none: said by their record's flag, inline.
         if !self.flagged() {
-            return owned;
+            return crate::wire::UnknownFields::new();
         }
+        self.collect_owned()
+    }
+
+    #[inline(never)]
+    fn collect_owned(&self) -> crate::wire::UnknownFields {
+        let mut owned = crate::wire::UnknownFields::new();
         for (number, value, raw) in self.raw() {
             owned.push_raw(number, value.wire_type(), raw);
         }

@@ -257,7 +257,7 @@ fn clear_and_parse_keeps_nothing_of_the_message_before() {
 
 /// A map sent with the keys it holds, in its order, has its values
 /// refilled where they are; sent in another order, with a key more or
-/// less, or a key twice, it is made anew: each time as a decode gives it.
+/// less, another key after the same first one, or a key twice, it is made anew: each time as a decode gives it.
 #[test]
 fn clear_and_parse_refills_a_map_of_the_same_keys() {
     let entry = |key: &str, value: &[u8]| {
@@ -277,6 +277,9 @@ fn clear_and_parse_refills_a_map_of_the_same_keys() {
         [entry("a", &number(3.0)), entry("b", &text("three"))].concat(),
         // Another order.
         [entry("b", &number(4.0)), entry("a", &text("four"))].concat(),
+        // The first key the same, the second another: the first value is
+        // refilled before the difference is seen.
+        [entry("a", &number(4.5)), entry("c", &text("other"))].concat(),
         // A key less, then a key more.
         entry("a", &text("five")),
         [entry("a", &text("six")), entry("c", &text("new"))].concat(),

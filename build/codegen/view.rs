@@ -462,16 +462,22 @@ impl<'a> crate::view::View<'a> for {name}View<'a> {{
                 let (value_pattern, value_fill) = part(v, "value", "v");
                 // The same keys as the map holds, sent in its order (a
                 // stream of like messages): each value refilled where it
-                // is, and no entry made anew.
+                // is, and no entry made anew. One pass: at the first key
+                // that differs, the map is built anew from the entries
+                // there are (those refilled already are refilled again).
                 let value_in_place = refill(v, "m", "v").unwrap_or_else(|| "*m = v".to_owned());
                 format!(
-                    "if into.{ident}.len() == self.{ident}().len()
-            && into.{ident}.keys().zip(self.{ident}().iter()).all(|(a, (k, _))| *a == k)
-        {{
-            for (m, (_, v)) in into.{ident}.values_mut().zip(self.{ident}().iter()) {{
+                    "let mut same = into.{ident}.len() == self.{ident}().len();
+        if same {{
+            for ((a, m), (k, v)) in into.{ident}.iter_mut().zip(self.{ident}().iter()) {{
+                if *a != k {{
+                    same = false;
+                    break;
+                }}
                 {value_in_place};
             }}
-        }} else {{
+        }}
+        if !same {{
             let mut old = ::core::mem::take(&mut into.{ident}).into_iter();
             for (k, v) in self.{ident}().iter() {{
                 let ({key_pattern}, {value_pattern}) = old.next().unwrap_or_default();
