@@ -7,9 +7,6 @@
 //! only what both wires can carry: every stored operation and status writes
 //! as canonical JSON.
 
-// Each fuzz target is a crate of its own that includes its checks by path,
-// so the small runtime helper below is written in each checks file.
-
 use cloud_report_proto::emulator::{Config, Emulator};
 use cloud_report_proto::google::api::servicecontrol::v1 as sc;
 use cloud_report_proto::google::api::servicecontrol::v1::quota_controller_server::QuotaController;
@@ -18,15 +15,9 @@ use cloud_report_proto::google::cloud::apigee::v1 as apigee;
 use cloud_report_proto::google::cloud::apigee::v1::runtime_service_server::RuntimeService;
 use prost::Message;
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
+// The runtime is its includer's (`fuzz/runtime.rs`, declared beside this
+// file's module), so that a crate including several checks has one.
+use super::runtime::runtime;
 
 /// The byte bound of the emulator under test: small, so the bound is met.
 const MAX_BYTES: usize = 256 << 10;

@@ -15,15 +15,9 @@ use tower::ServiceExt;
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
+// The runtime is its includer's (`fuzz/runtime.rs`, declared beside this
+// file's module), so that a crate including several checks has one.
+use super::runtime::runtime;
 
 /// A request from the input: method by the first byte, then the request
 /// target (path and query) up to the first newline, then the body.

@@ -241,7 +241,7 @@ async fn esp_calls_the_configured_emulator_in_binary() {
         .clock(clock.clone())
         .state_json(include_str!("../examples/service-state.json"))
         .unwrap()
-        .service_config(ServiceConfig::load("examples/service-config.yaml").unwrap());
+        .service_config(ServiceConfig::load("../examples/service-config.yaml").unwrap());
     let running = start(config).await;
     let (addr, emulator) = (running.addr(), running.emulator());
     let call = |verb: &str, request: &Value| {

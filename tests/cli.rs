@@ -59,7 +59,7 @@ fn fails_saying(output: &Output, fragments: &[&str]) -> String {
 fn converts_json_to_binary_and_back() {
     let example = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/report-request.json"
+        "/../examples/report-request.json"
     ))
     .unwrap();
     let binary = cloud_report(
@@ -98,7 +98,7 @@ fn binary_to_binary_keeps_unknown_fields() {
 
     let example = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/report-request.json"
+        "/../examples/report-request.json"
     ))
     .unwrap();
     let known: ReportRequest = json::from_slice(&example).unwrap();
@@ -424,7 +424,7 @@ fn health_is_answered_without_a_token_and_healthcheck_exits_by_it() {
         "--require-token",
         "t",
         "--service-config",
-        "examples/service-config.yaml",
+        "../examples/service-config.yaml",
     ]);
     let url = served.url("");
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -617,9 +617,9 @@ fn a_data_dir_keeps_everything_across_a_restart() {
         "--require-token",
         "t",
         "--service-config",
-        "examples/service-config.yaml",
+        "../examples/service-config.yaml",
         "--state",
-        "examples/service-state.json",
+        "../examples/service-state.json",
         "--data-dir",
         dir.to_str().unwrap(),
         // Held, and kept: the quota window cannot end between the runs.

@@ -9,7 +9,7 @@ use std::process::Command;
 #[test]
 fn proto3_conformance_suite_passes() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let output = Command::new(format!("{root}/conformance/run.sh"))
+    let output = Command::new(format!("{root}/../conformance/run.sh"))
         .output()
         .expect("conformance/run.sh runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

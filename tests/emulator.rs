@@ -615,7 +615,7 @@ mod deployments {
     async fn emulator() -> SocketAddr {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/examples/deployment-state.json"
+            "/../examples/deployment-state.json"
         ))
         .unwrap();
         let mut config = Config::default();

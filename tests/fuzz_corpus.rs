@@ -9,7 +9,7 @@ use crate::fuzz_checks as checks;
 /// `fuzz/regressions/<target>` (inputs that once failed, kept whatever the
 /// corpus minimization keeps).
 fn replay(target: &str, check: fn(&[u8])) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let mut count = 0;
     for kind in ["corpus", "regressions"] {
         let dir = root.join(kind).join(target);
@@ -42,6 +42,11 @@ fn binary_corpus() {
 fn any_corpus() {
     replay("any", checks::any);
 }
+
+/// The runtime the serving checks run on (one for both).
+#[cfg(feature = "emulator")]
+#[path = "../fuzz/runtime.rs"]
+mod runtime;
 
 #[cfg(feature = "emulator")]
 #[path = "../fuzz/rest_checks.rs"]

@@ -126,11 +126,7 @@ fn same<T: cloud_report_proto::json::WriteJson>(received: &[T], sent: &T) {
 }
 
 fn golden(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/golden/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read_to_string(format!("{}/golden/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 /// Calls the server with the official Python client; returns its answer.

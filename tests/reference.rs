@@ -663,7 +663,7 @@ fn float_max_round_trips_where_the_reference_cannot() {
 /// know) as the message we read.
 #[test]
 fn golden_files_read_the_same_in_the_reference() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
     let mut reference = Reference::get();
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -155,11 +155,7 @@ async fn serve_wired(backend: Backend, max_body: usize, wiring: Wiring) -> Socke
 }
 
 fn golden(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/golden/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read_to_string(format!("{}/golden/{name}.json", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 async fn post(url: String, body: impl Into<reqwest::Body>) -> (u16, Value) {

@@ -2,5 +2,7 @@
 
 #[path = "../rest_checks.rs"]
 mod rest_checks;
+#[path = "../runtime.rs"]
+mod runtime;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| rest_checks::template(data));

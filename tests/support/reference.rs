@@ -46,7 +46,7 @@ pub fn python() -> PathBuf {
                 "--disable-pip-version-check",
                 "-r",
             ])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/requirements.txt")));
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("reference/requirements.txt")));
         fs::write(&stamp, REQUIREMENTS).unwrap();
     }
     python
@@ -65,8 +65,7 @@ impl Reference {
         static REFERENCE: OnceLock<Mutex<Reference>> = OnceLock::new();
         REFERENCE
             .get_or_init(|| {
-                let script =
-                    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/reference.py");
+                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("reference/reference.py");
                 let mut child = Command::new(python())
                     .arg(script)
                     .stdin(Stdio::piped())
