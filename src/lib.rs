@@ -143,6 +143,8 @@ pub mod emulator_env;
 #[cfg(any(feature = "rest-client", feature = "client"))]
 mod failure;
 #[cfg(any(feature = "rest-client", feature = "client"))]
+mod reach;
+#[cfg(any(feature = "rest-client", feature = "client"))]
 pub mod token;
 #[cfg(any(feature = "rest-client", feature = "client"))]
 pub use token::{Token, TokenFuture, TokenSource, TokenStatistics};

@@ -107,11 +107,7 @@ impl std::fmt::Debug for GrpcTransport {
 #[must_use]
 pub struct GrpcTransportBuilder {
     url: String,
-    roots: Vec<Vec<u8>>,
-    #[cfg(feature = "native-roots")]
-    native_roots: bool,
-    token: Option<TokenSource>,
-    connect_timeout: std::time::Duration,
+    reach: crate::reach::Reach,
 }
 
 impl std::fmt::Debug for GrpcTransportBuilder {
@@ -122,54 +118,11 @@ impl std::fmt::Debug for GrpcTransportBuilder {
     }
 }
 
-// The TLS and token setters match `RestClientBuilder`'s: the same knobs on
-// either wire, each a line or two of setting a field.
 impl GrpcTransportBuilder {
-    /// Trusts the certificates of this PEM text as roots, beside Mozilla's.
-    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.roots.push(pem.into());
-        self
-    }
-
-    /// Trusts the platform's certificate store too (feature
-    /// `native-roots`; `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured), as
-    /// tonic reads it: for a network whose proxy or private CA only the
-    /// system trusts. Connecting fails when the store holds no usable
-    /// certificate.
-    #[cfg(feature = "native-roots")]
-    pub fn native_roots(mut self) -> Self {
-        self.native_roots = true;
-        self
-    }
-
-    /// Sends `authorization: Bearer <token>` with this fixed token.
-    pub fn bearer_token(self, token: impl Into<String>) -> Self {
-        self.tokens(TokenSource::fixed(token))
-    }
-
-    /// Takes bearer tokens from `source`, asked in the background (see
-    /// [`TokenSource::new`]): Check and AllocateQuota never wait for a
-    /// token, and fail at once with INTERNAL, not made, while there is none.
-    pub fn token_source<F, Fut>(self, source: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<String, String>> + Send + 'static,
-    {
-        self.tokens(TokenSource::new(source))
-    }
-
-    /// Takes the bearer token of every call from `source` (see
-    /// [`token_source`](Self::token_source)).
-    pub fn tokens(mut self, source: TokenSource) -> Self {
-        self.token = Some(source);
-        self
-    }
-
-    /// How long connecting may take (default 10 s).
-    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
+    crate::reach::reach_setters!(
+        connecting: "Connecting",
+        without_token: "Check and AllocateQuota never wait for a token, and fail at once with INTERNAL, not made, while there is none."
+    );
 
     /// Points the transport at the emulator when Google's endpoint was
     /// given and its variable is set ([`crate::emulator_env`]): plain
@@ -178,22 +131,24 @@ impl GrpcTransportBuilder {
         let (url, emulated) = crate::emulator_env::resolve(&self.url);
         if emulated {
             self.url = url;
-            self.token = None;
+            self.reach.token = None;
         }
         self
     }
 
     fn endpoint(&self) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
         let mut endpoint = tonic::transport::Endpoint::from_shared(self.url.clone())?
-            .connect_timeout(self.connect_timeout)
+            .connect_timeout(self.reach.connect_timeout)
             .user_agent(concat!("cloud-report-proto/", env!("CARGO_PKG_VERSION")))?;
         if self.url.starts_with("https://") {
             let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
-            #[cfg(feature = "native-roots")]
-            if self.native_roots {
-                tls = tls.with_native_roots();
+            if self.reach.native_roots {
+                #[cfg(feature = "native-roots")]
+                {
+                    tls = tls.with_native_roots();
+                }
             }
-            for pem in &self.roots {
+            for pem in &self.reach.roots {
                 tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
             }
             endpoint = endpoint.tls_config(tls)?;
@@ -205,7 +160,7 @@ impl GrpcTransportBuilder {
         GrpcTransport {
             control: ControlClient::new(channel.clone()),
             quota: QuotaClient::new(channel),
-            token: self.token,
+            token: self.reach.token,
         }
     }
 
@@ -221,8 +176,8 @@ impl GrpcTransportBuilder {
     pub async fn connect(self) -> Result<GrpcTransport, tonic::transport::Error> {
         let this = self.honour_emulator();
         let channel = this.endpoint()?.connect().await?;
-        if let Some(source) = &this.token
-            && let Err(error) = source.ready(this.connect_timeout).await
+        if let Some(source) = &this.reach.token
+            && let Err(error) = source.ready(this.reach.connect_timeout).await
         {
             tracing::warn!(%error, "no access token yet: Check and AllocateQuota are refused until there is one");
         }
@@ -251,11 +206,7 @@ impl GrpcTransport {
     pub fn builder(url: impl Into<String>) -> GrpcTransportBuilder {
         GrpcTransportBuilder {
             url: url.into(),
-            roots: Vec::new(),
-            #[cfg(feature = "native-roots")]
-            native_roots: false,
-            token: None,
-            connect_timeout: std::time::Duration::from_secs(10),
+            reach: crate::reach::Reach::default(),
         }
     }
 

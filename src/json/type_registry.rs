@@ -124,38 +124,32 @@ fn registry(types: Option<&Types>) -> Option<&TypeRegistry> {
     types?.0.as_any().downcast_ref()
 }
 
-// The same setter and getter on `ParseOptions` and `WriteOptions`: each
-// options type carries the user's types for its own direction.
-impl ParseOptions {
-    /// Read `Any` values of the user's types in `types` too (see
-    /// [`TypeRegistry`]).
-    #[must_use]
-    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
-        let types: Arc<TypeRegistry> = types.into();
-        self.types = Some(Types(types));
-        self
-    }
+/// The setter and getter of the user's types, the same on `ParseOptions`
+/// and `WriteOptions` (`$verb` says the direction in their docs): each
+/// options type carries the user's types for its own direction.
+macro_rules! carries_types {
+    ($($options:ident => $verb:literal;)*) => {$(
+        impl $options {
+            #[doc = concat!($verb, " `Any` values of the user's types in `types` too (see")]
+            /// [`TypeRegistry`]).
+            #[must_use]
+            pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
+                let types: Arc<TypeRegistry> = types.into();
+                self.types = Some(Types(types));
+                self
+            }
 
-    /// The user's types, when given.
-    pub fn types(&self) -> Option<&TypeRegistry> {
-        registry(self.types.as_ref())
-    }
+            /// The user's types, when given.
+            pub fn types(&self) -> Option<&TypeRegistry> {
+                registry(self.types.as_ref())
+            }
+        }
+    )*};
 }
 
-impl WriteOptions {
-    /// Write `Any` values of the user's types in `types` too (see
-    /// [`TypeRegistry`]).
-    #[must_use]
-    pub fn type_registry(mut self, types: impl Into<Arc<TypeRegistry>>) -> Self {
-        let types: Arc<TypeRegistry> = types.into();
-        self.types = Some(Types(types));
-        self
-    }
-
-    /// The user's types, when given.
-    pub fn types(&self) -> Option<&TypeRegistry> {
-        registry(self.types.as_ref())
-    }
+carries_types! {
+    ParseOptions => "Read";
+    WriteOptions => "Write";
 }
 
 impl Reader<'_> {

@@ -14,14 +14,7 @@ pub const PROTO_CONTENT_TYPE: &str = "application/x-protobuf";
 /// How a REST call's request becomes the binary encoding of the binding's
 /// request type ([`encode_request`] of it).
 #[cfg(feature = "rest")]
-pub(crate) type EncodeRequest = for<'a> fn(
-    &Binding,
-    &PathTemplate,
-    Body<'a>,
-    &[String],
-    &str,
-    &crate::json::ParseOptions,
-) -> Result<Vec<u8>, RequestError>;
+pub(crate) type EncodeRequest = fn(&Incoming<'_>) -> Result<Vec<u8>, RequestError>;
 
 /// One method's `google.api.http` binding, from [`bindings`].
 #[derive(Clone, Copy, Debug)]
@@ -201,30 +194,41 @@ pub(crate) enum RequestError {
 #[cfg(feature = "rest")]
 pub(crate) type Body<'a> = Option<(&'a [u8], bool)>;
 
-/// The request message of a REST call under `binding` (whose parsed
-/// `template` is given): the body read as `M`, then the path values and the
-/// query bound on it ([`Binding::bind`]). The one way the gateway reads a
-/// REST request, for a typed call and (encoded) for a tonic server alike.
-/// (`encode_request` below takes the same parameters: the binding table's
-/// function pointer.)
+/// A REST call as the gateway has it for its binding: what
+/// [`read_request`] reads.
+#[cfg(feature = "rest")]
+pub(crate) struct Incoming<'a> {
+    /// The method's binding.
+    pub(crate) binding: &'a Binding,
+    /// Its path template, parsed.
+    pub(crate) template: &'a PathTemplate,
+    /// The body, when the binding takes one.
+    pub(crate) body: Body<'a>,
+    /// The values of the template's variables, in its order.
+    pub(crate) path_values: &'a [String],
+    /// The query, as sent.
+    pub(crate) query: &'a str,
+    /// How a JSON body is read.
+    pub(crate) options: &'a crate::json::ParseOptions,
+}
+
+/// The request message of a REST call under its binding: the body read as
+/// `M`, then the path values and the query bound on it ([`Binding::bind`]).
+/// The one way the gateway reads a REST request, for a typed call and
+/// (encoded, [`encode_request`]) for a tonic server alike.
 #[cfg(feature = "rest")]
 pub(crate) fn read_request<M: RequestMessage + crate::json::ReadJson>(
-    binding: &Binding,
-    template: &PathTemplate,
-    body: Body<'_>,
-    path_values: &[String],
-    query: &str,
-    options: &crate::json::ParseOptions,
+    call: &Incoming<'_>,
 ) -> Result<M, RequestError> {
-    let mut message = match body {
+    let mut message = match call.body {
         Some((json, false)) => {
-            crate::json::from_slice_with::<M>(json, options).map_err(RequestError::Json)?
+            crate::json::from_slice_with::<M>(json, call.options).map_err(RequestError::Json)?
         }
         Some((binary, true)) => M::decode(binary).map_err(RequestError::Proto)?,
         None => M::default(),
     };
-    binding
-        .bind(template, &mut message, path_values, query)
+    call.binding
+        .bind(call.template, &mut message, call.path_values, call.query)
         .map_err(RequestError::Parameters)?;
     Ok(message)
 }
@@ -232,15 +236,9 @@ pub(crate) fn read_request<M: RequestMessage + crate::json::ReadJson>(
 /// [`read_request`], encoded: what the gateway hands a tonic server.
 #[cfg(feature = "rest")]
 pub(crate) fn encode_request<M: RequestMessage + crate::json::ReadJson>(
-    binding: &Binding,
-    template: &PathTemplate,
-    body: Body<'_>,
-    path_values: &[String],
-    query: &str,
-    options: &crate::json::ParseOptions,
+    call: &Incoming<'_>,
 ) -> Result<Vec<u8>, RequestError> {
-    read_request::<M>(binding, template, body, path_values, query, options)
-        .map(|message| message.encode_to_vec())
+    read_request::<M>(call).map(|message| message.encode_to_vec())
 }
 
 #[cfg(test)]

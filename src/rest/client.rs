@@ -1,7 +1,6 @@
 //! The REST client behind the generated `...RestClient` types.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,11 +33,8 @@ pub enum ClientError {
 pub struct RestClientBuilder {
     base_url: String,
     timeout: Duration,
-    connect_timeout: Duration,
-    token: Option<TokenSource>,
+    reach: crate::reach::Reach,
     binary: bool,
-    extra_roots: Vec<Vec<u8>>,
-    native_roots: bool,
     types: Option<Arc<TypeRegistry>>,
 }
 
@@ -47,7 +43,7 @@ impl std::fmt::Debug for RestClientBuilder {
         f.debug_struct("RestClientBuilder")
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
+            .field("connect_timeout", &self.reach.connect_timeout)
             .field("binary", &self.binary)
             .finish_non_exhaustive()
     }
@@ -61,12 +57,6 @@ impl RestClientBuilder {
         self
     }
 
-    /// The time connecting may take (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
     /// Speaks binary protobuf over HTTP, as ESP and ESPv2 call Service
     /// Control: request bodies as `application/x-protobuf` (path variables
     /// still in the path), answers and errors read as binary. A method
@@ -77,44 +67,10 @@ impl RestClientBuilder {
         self
     }
 
-    /// Trusts the certificates of this PEM text as roots, beside Mozilla's
-    /// (a test's own CA, a corporate proxy's).
-    pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.extra_roots.push(pem.into());
-        self
-    }
-
-    /// Trusts the platform's certificate store too (feature
-    /// `native-roots`; `SSL_CERT_FILE` and `SSL_CERT_DIR` honoured): for a
-    /// network whose proxy or private CA only the system trusts. Building
-    /// fails when the store holds no usable certificate.
-    #[cfg(feature = "native-roots")]
-    pub fn native_roots(mut self) -> Self {
-        self.native_roots = true;
-        self
-    }
-
-    /// Sends `Authorization: Bearer <token>` with this fixed token.
-    pub fn bearer_token(self, token: impl Into<String>) -> Self {
-        self.tokens(TokenSource::fixed(token))
-    }
-
-    /// Takes bearer tokens from `source`, asked in the background and kept
-    /// (see [`TokenSource::new`]); a call without a valid token waits for
-    /// the next fetch, and fails with UNAVAILABLE when it fails.
-    pub fn token_source<F, Fut>(self, source: F) -> Self
-    where
-        F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<String, String>> + Send + 'static,
-    {
-        self.tokens(TokenSource::new(source))
-    }
-
-    /// Takes the bearer token of every call from `source`.
-    pub fn tokens(mut self, source: TokenSource) -> Self {
-        self.token = Some(source);
-        self
-    }
+    crate::reach::reach_setters!(
+        connecting: "Building",
+        without_token: "a call without a valid token waits for the next fetch, and fails with UNAVAILABLE when it fails."
+    );
 
     /// Writes and reads `Any` values of the user's own types in `types`
     /// (see [`TypeRegistry`]) in requests and answers.
@@ -133,16 +89,16 @@ impl RestClientBuilder {
         // token (see `emulator_env`).
         let (base_url, emulated) =
             crate::emulator_env::resolve(self.base_url.trim_end_matches('/'));
-        let token = if emulated { None } else { self.token };
+        let token = if emulated { None } else { self.reach.token };
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(ClientError::BaseUrl(self.base_url));
         }
-        let tls = super::tls::client_config(&self.extra_roots, self.native_roots)
+        let tls = super::tls::client_config(&self.reach.roots, self.reach.native_roots)
             .map_err(|e| ClientError::Http(e.to_string()))?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
+            .connect_timeout(self.reach.connect_timeout)
             .user_agent(concat!("cloud-report-proto/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Http(e.to_string()))?;
@@ -222,11 +178,8 @@ impl RestClient {
         RestClientBuilder {
             base_url: base_url.into(),
             timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            token: None,
+            reach: crate::reach::Reach::default(),
             binary: false,
-            extra_roots: Vec::new(),
-            native_roots: false,
             types: None,
         }
     }

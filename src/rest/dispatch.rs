@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use prost::Message;
 
-use super::bindings::read_request;
+use super::bindings::{Incoming, read_request};
 use super::error::RestError;
 use super::error::grpc_status_of;
 use super::message::RequestMessage;
@@ -191,14 +191,14 @@ impl TypedCall {
     fn read<M: RequestMessage + ReadJson>(&self) -> Result<M, RestError> {
         let route = &self.reading.routes[self.route];
         let body = body_of(route, &self.body, self.encoding)?;
-        let message = read_request::<M>(
-            &route.binding,
-            &route.template,
+        let message = read_request::<M>(&Incoming {
+            binding: &route.binding,
+            template: &route.template,
             body,
-            &self.values,
-            &self.query,
-            &self.reading.parse,
-        )
+            path_values: &self.values,
+            query: &self.query,
+            options: &self.reading.parse,
+        })
         .map_err(|e| request_error(route, body, e))?;
         let size = message.encoded_len();
         if size > self.reading.max_message_bytes {

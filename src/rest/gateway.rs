@@ -16,7 +16,7 @@ use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
-use super::bindings::{BINDINGS, PROTO_CONTENT_TYPE};
+use super::bindings::{BINDINGS, Incoming, PROTO_CONTENT_TYPE};
 use super::error::BodyError;
 use super::error::{RestError, clip, error_response};
 use super::route::{
@@ -815,8 +815,15 @@ pub(super) fn assemble(
 ) -> Result<Vec<u8>, RestError> {
     let body = body_of(route, body, encoding)?;
     let binding = &route.binding;
-    (binding.encode_request)(binding, &route.template, body, path_values, query, options)
-        .map_err(|e| request_error(route, body, e))
+    (binding.encode_request)(&Incoming {
+        binding,
+        template: &route.template,
+        body,
+        path_values,
+        query,
+        options,
+    })
+    .map_err(|e| request_error(route, body, e))
 }
 
 /// The status of a gRPC answer from its headers or trailers.
