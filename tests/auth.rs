@@ -272,7 +272,7 @@ fn jwt(pem: &str, kid: &str, claims: &serde_json::Value) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn trusted_service_accounts_refuse_every_other_token() {
     let (pem, file) = ca::service_account_key(CLIENT_EMAIL, "key-a");
-    let (other_pem, _) = ca::service_account_key(CLIENT_EMAIL, "key-b");
+    let (other_pem, _) = ca::other_service_account_key(CLIENT_EMAIL, "key-b");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -1,6 +1,6 @@
-//! Credentials generated per test run: a certificate authority, for TLS
-//! tests on 127.0.0.1, and service-account keys. Each test binary uses what
-//! it needs of them.
+//! Credentials for the tests: a certificate authority generated per run,
+//! for TLS tests on 127.0.0.1, and service-account key files of two fixed
+//! test keys. Each test binary uses what it needs of them.
 #![allow(dead_code)]
 
 use cloud_report_proto::rest::TlsIdentity;
@@ -34,15 +34,29 @@ pub fn certificates() -> (String, TlsIdentity) {
     )
 }
 
+/// Two RSA keys (2048 bits, PKCS#8 PEM) made for these tests alone with
+/// `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`: nothing
+/// anywhere trusts them. Fixed, not generated per run: RSA key generation
+/// in an unoptimized build takes seconds, and an optimization override for
+/// its crates would be a profile of the published crate's manifest.
+const KEYS: [&str; 2] = [
+    include_str!("service-account-a.pem"),
+    include_str!("service-account-b.pem"),
+];
+
 /// A service account's key (PKCS#8 PEM) and its key file, as the IAM API
 /// hands one out, for `email` under key id `id`.
 pub fn service_account_key(email: &str, id: &str) -> (String, serde_json::Value) {
-    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    let pem = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
-        .unwrap()
-        .to_pkcs8_pem(LineEnding::LF)
-        .unwrap()
-        .to_string();
+    key_file(KEYS[0], email, id)
+}
+
+/// [`service_account_key`] of another key: a token it signs is not the
+/// first key's.
+pub fn other_service_account_key(email: &str, id: &str) -> (String, serde_json::Value) {
+    key_file(KEYS[1], email, id)
+}
+
+fn key_file(pem: &str, email: &str, id: &str) -> (String, serde_json::Value) {
     let file = serde_json::json!({
         "type": "service_account",
         "project_id": "test-project",
@@ -52,5 +66,5 @@ pub fn service_account_key(email: &str, id: &str) -> (String, serde_json::Value)
         "client_id": "1234567890",
         "token_uri": "https://oauth2.googleapis.com/token",
     });
-    (pem, file)
+    (pem.to_owned(), file)
 }
