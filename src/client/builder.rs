@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
+use super::calls::{Client, Inner, tick_until_dropped};
+use super::check::{self, CheckOptions};
+use super::policy::CallPolicy;
+use super::quota::{self, QuotaOptions};
 use super::report::{self, Config as ReportConfig, MetricKind, Outcome, Reporter};
 use super::stats::Stats;
-use super::{
-    CallPolicy, CheckOptions, Client, Inner, QuotaOptions, Transport, check, quota,
-    tick_until_dropped,
-};
+use super::transport::Transport;
 
 /// How a [`Client`] is set up; from [`Client::builder`].
 #[must_use]

@@ -12,12 +12,13 @@ use axum::response::Response;
 use bytes::Bytes;
 
 use super::config::read_state_file;
+use super::deployments::StateError;
 use super::faults::Fault;
 use super::inspect::{ServiceName, json_answer, json_list};
 use super::requests::{Entry, ReceivedRequest};
 use super::rules::ServiceRules;
+use super::shared::Emulator;
 use super::store::{Live, State as Store};
-use super::{Emulator, StateError};
 use crate::google::protobuf::Timestamp;
 use crate::google::rpc::Code;
 use crate::rest::{RestError, clip};
@@ -55,7 +56,7 @@ pub struct ClockError;
 
 impl Emulator {
     /// Every Check, AllocateQuota and Report a service received and the
-    /// log still holds, in order (see [`Config::max_request_log_bytes`](super::Config::max_request_log_bytes)).
+    /// log still holds, in order (see [`Config::max_request_log_bytes`](super::config::Config::max_request_log_bytes)).
     pub fn requests(&self, service_name: &str) -> Vec<ReceivedRequest> {
         let entries = self.calls().requests.of(service_name);
         entries.iter().map(Entry::received).collect()
@@ -126,13 +127,13 @@ impl Emulator {
     }
 
     /// Replaces the projects, API keys and organizations with a state file's
-    /// (the form of [`Config::state_json`](super::Config::state_json)),
+    /// (the form of [`Config::state_json`](super::config::Config::state_json)),
     /// checked whole first: on error nothing changes. Calls under way finish
     /// with the state they began with.
     ///
     /// # Errors
     ///
-    /// As [`Config::state_json`](super::Config::state_json).
+    /// As [`Config::state_json`](super::config::Config::state_json).
     pub fn replace_state_json(&self, text: &str) -> Result<(), StateError> {
         let (deployments, consumers) = read_state_file(text)?;
         self.update_live(|live| {
@@ -155,7 +156,7 @@ impl Emulator {
     }
 
     /// Sets the `service_rollout_id` a service's answers carry (by default
-    /// [`DEFAULT_ROLLOUT_ID`](super::DEFAULT_ROLLOUT_ID), and again when
+    /// [`DEFAULT_ROLLOUT_ID`](super::store::DEFAULT_ROLLOUT_ID), and again when
     /// `rollout_id` is empty): ESPv2's managed rollout strategy polls it to
     /// learn of a new configuration.
     ///
@@ -201,11 +202,11 @@ impl Emulator {
     }
 
     /// The clock the emulator counts quota windows and stamps requests by.
-    pub fn clock(&self) -> &super::Clock {
+    pub fn clock(&self) -> &super::clock::Clock {
         &self.config.clock
     }
 
-    /// Moves a manual clock forward (see [`ManualClock`](super::ManualClock)).
+    /// Moves a manual clock forward (see [`ManualClock`](super::clock::ManualClock)).
     ///
     /// # Errors
     ///
@@ -301,7 +302,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Text {
 /// receive time, inclusive); every one given must match.
 #[derive(Default)]
 struct RequestFilter {
-    method: Option<super::Method>,
+    method: Option<super::faults::Method>,
     consumer: Option<String>,
     status: Option<String>,
     since: Option<std::time::SystemTime>,
@@ -323,7 +324,7 @@ impl RequestFilter {
                 "method" => {
                     filter.method = Some(
                         value
-                            .parse::<super::Method>()
+                            .parse::<super::faults::Method>()
                             .map_err(|e| invalid(format!("method: {e}")))?,
                     );
                 }

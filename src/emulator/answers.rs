@@ -3,8 +3,8 @@
 
 use prost::Message;
 
-use super::Action;
 use super::encoded::decode_stored;
+use super::faults::Action;
 use crate::google::rpc::{Code, Status};
 use crate::rest::CallContext;
 

@@ -7,9 +7,10 @@ use prost::Message;
 use tonic::{Request, Response};
 
 use super::answers::{exhausted, invalid};
+use super::deployments::{Deployment, DeploymentState, Organization};
 use super::encoded::time_of;
+use super::shared::Emulator;
 use super::store::{ITEM_OVERHEAD, Live, StoredStatus};
-use super::{Deployment, DeploymentState, Emulator, Organization};
 use crate::google::cloud::apigee::v1 as apigee;
 use crate::google::cloud::apigee::v1::deployment_service_server::DeploymentService;
 use crate::google::cloud::apigee::v1::runtime_service_server::RuntimeService;
@@ -24,8 +25,8 @@ impl RuntimeService for Emulator {
     ) -> Result<Response<apigee::ReportInstanceStatusResponse>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
         let (_, _, logged) = self.receive(
-            super::Method::ReportInstanceStatus,
-            super::APIGEE_SERVICE,
+            super::faults::Method::ReportInstanceStatus,
+            super::requests::APIGEE_SERVICE,
             &request,
         );
         let answer = self
@@ -126,8 +127,8 @@ impl DeploymentService for Emulator {
     ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
         let (_, _, logged) = self.receive(
-            super::Method::GenerateDeployChangeReport,
-            super::APIGEE_SERVICE,
+            super::faults::Method::GenerateDeployChangeReport,
+            super::requests::APIGEE_SERVICE,
             &request,
         );
         let answer = self.deploy_change_report(request);
@@ -141,8 +142,8 @@ impl DeploymentService for Emulator {
     ) -> Result<Response<apigee::DeploymentChangeReport>, tonic::Status> {
         self.authorize(request.metadata().as_ref())?;
         let (_, _, logged) = self.receive(
-            super::Method::GenerateUndeployChangeReport,
-            super::APIGEE_SERVICE,
+            super::faults::Method::GenerateUndeployChangeReport,
+            super::requests::APIGEE_SERVICE,
             &request,
         );
         let answer = self.undeploy_change_report(request);

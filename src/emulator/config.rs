@@ -2,14 +2,22 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    ApiKey, Clock, ConsumerState, DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUEST_LOG_BYTES,
-    DeploymentState, Organization, Project, StateError, TrustedServiceAccount, deployments,
-};
+use super::clock::Clock;
+use super::consumers::{ApiKey, ConsumerState, Project};
+use super::deployments::{DeploymentState, Organization, StateError};
+
+use super::deployments;
+use super::trust::TrustedServiceAccount;
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::service_config::ServiceConfig;
 
-/// How an [`Emulator`](super::Emulator) behaves.
+/// The default of [`Config::max_bytes`]: 512 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 512 << 20;
+
+/// The default of [`Config::max_request_log_bytes`]: 64 MiB.
+pub const DEFAULT_MAX_REQUEST_LOG_BYTES: usize = 64 << 20;
+
+/// How an [`Emulator`](super::shared::Emulator) behaves.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Config {
@@ -188,7 +196,7 @@ impl Config {
         self
     }
 
-    /// Sets [`clock`](Self::clock): a [`ManualClock`](super::ManualClock) lets a test open the
+    /// Sets [`clock`](Self::clock): a [`ManualClock`](super::clock::ManualClock) lets a test open the
     /// next quota window when it chooses.
     #[must_use]
     pub fn clock(mut self, clock: impl Into<Clock>) -> Self {

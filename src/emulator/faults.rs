@@ -73,7 +73,7 @@ macro_rules! by_method {
 
 /// A method the emulator serves, as the request log and faults name it:
 /// Service Control's (which faults apply to) and Apigee's (logged under
-/// the service [`APIGEE_SERVICE`](super::APIGEE_SERVICE)).
+/// the service [`APIGEE_SERVICE`](super::requests::APIGEE_SERVICE)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Method {

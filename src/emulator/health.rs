@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Emulator;
+use super::shared::Emulator;
 
 /// The path of the health endpoint.
 pub const HEALTH_PATH: &str = "/emulator/v1/health";

@@ -6,7 +6,7 @@ use axum::extract::rejection::PathRejection;
 use bytes::Bytes;
 use prost::Message;
 
-use super::Emulator;
+use super::shared::Emulator;
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::cloud::apigee::v1 as apigee;
 use crate::google::protobuf::Timestamp;

@@ -85,26 +85,19 @@ mod quota_controller;
 mod requests;
 mod rules;
 mod service_control;
+mod shared;
 pub mod snapshot;
 mod store;
 mod trust;
 mod ui;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-use bytes::Bytes;
-use prost::Message;
-use tonic::{Request, Response};
-
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::cloud::apigee::v1 as apigee;
-use crate::google::rpc::{Code, Status};
-use crate::rest::{Authenticate, BearerToken, CallContext, Gateway, WireFormat, clip};
+use crate::rest::{Authenticate, Gateway};
 
 pub use admin::{AdminError, ClockError};
 pub use clock::{Clock, ManualClock};
-pub use config::{Config, ConsumerErrors};
+pub use config::{Config, ConsumerErrors, DEFAULT_MAX_BYTES, DEFAULT_MAX_REQUEST_LOG_BYTES};
 pub use consumers::{
     AndroidApplication, AndroidKeyRestrictions, ApiKey, ApiTarget, BrowserKeyRestrictions,
     ConsumerState, IosKeyRestrictions, Project, Restrictions, ServerKeyRestrictions, labels,
@@ -112,32 +105,18 @@ pub use consumers::{
 pub use deployments::{Deployment, DeploymentState, Organization, StateError};
 pub use faults::{Action, Fault, FaultError, Method, read_faults_file};
 pub use health::{HEALTH_PATH, Health, HealthError, check_health};
-pub use quota::{QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT};
-pub use requests::{Answer, ReceivedMessage, ReceivedRequest};
+pub use operation::MAX_REPORT_BYTES;
+pub use quota::{QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT, QuotaUsage};
+pub use requests::{APIGEE_SERVICE, Answer, ReceivedMessage, ReceivedRequest};
 pub use rules::GOOGLE_LABELS;
 pub use snapshot::{
     SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SnapshotError, SnapshotSummary, request_export,
 };
+pub use store::{DEFAULT_CONFIG_ID, DEFAULT_ROLLOUT_ID};
 pub use trust::{ACCEPTED_AUDIENCES, ACCEPTED_SCOPES, TrustError, TrustedServiceAccount};
 pub use ui::UI_PATH;
 
-use encoded::decode_stored;
-use rules::ServiceRules;
-use store::{Calls, Live, State};
-
-/// The service the request log files Apigee's calls under (the Apigee
-/// API's own service name): `GET
-/// /emulator/v1/services/apigee.googleapis.com/requests` lists them.
-pub const APIGEE_SERVICE: &str = "apigee.googleapis.com";
-
-/// The largest `ReportRequest` accepted, encoded: the documented 1 MB.
-pub const MAX_REPORT_BYTES: usize = 1_000_000;
-
-/// The default of [`Config::max_bytes`]: 512 MiB.
-pub const DEFAULT_MAX_BYTES: usize = 512 << 20;
-
-/// The default of [`Config::max_request_log_bytes`]: 64 MiB.
-pub const DEFAULT_MAX_REQUEST_LOG_BYTES: usize = 64 << 20;
+pub use shared::Emulator;
 
 /// An emulator serving on 127.0.0.1 in this process, from
 /// [`Emulator::start`]. Dropping it stops the server; [`shutdown`](Self::shutdown)
@@ -189,103 +168,7 @@ impl Drop for Running {
     }
 }
 
-/// The rollout id answered for a service none was set for.
-pub const DEFAULT_ROLLOUT_ID: &str = "emulator-rollout";
-
-/// The configuration id answered for a service without a configuration, or
-/// whose configuration has no `id`.
-pub const DEFAULT_CONFIG_ID: &str = "emulator-config";
-
-/// What a consumer used of a quota limit in its current window, as
-/// [`Emulator::quota_usage`] and the inspection endpoint show it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct QuotaUsage {
-    /// Whom the quota is counted against: `project:<id>` for a project of
-    /// the state file (however the call named it), the consumer id as given
-    /// otherwise.
-    pub consumer: String,
-    /// The quota limit's name.
-    pub limit: String,
-    /// The metric the limit counts.
-    pub metric: String,
-    /// When the window started, in Unix seconds.
-    pub window_start: u64,
-    /// The window's length in seconds.
-    pub window_seconds: u64,
-    /// What is used in the window.
-    pub used: i64,
-    /// What the limit allows in a window; `None` for unlimited.
-    pub allowance: Option<i64>,
-}
-
-/// The emulator: implements `ServiceController`, `QuotaController`,
-/// `RuntimeService` and `DeploymentService`. Clones share one state.
-#[derive(Clone, Default)]
-pub struct Emulator {
-    config: Arc<Config>,
-    /// Who may call, when not everyone.
-    callers: Option<Arc<trust::Callers>>,
-    live: Arc<std::sync::RwLock<Arc<Live>>>,
-    state: Arc<Mutex<State>>,
-    calls: Arc<Mutex<Calls>>,
-    started: Started,
-    /// Held while a snapshot is written: one export at a time.
-    exporting: Arc<Mutex<()>>,
-}
-
-/// When an emulator was made, for its uptime.
-#[derive(Clone, Copy, Debug)]
-struct Started(std::time::Instant);
-
-impl Default for Started {
-    fn default() -> Self {
-        Self(std::time::Instant::now())
-    }
-}
-
-impl std::fmt::Debug for Emulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emulator")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Emulator {
-    /// An emulator with the given configuration and an empty state.
-    pub fn new(config: Config) -> Self {
-        let rules = config
-            .service_configs
-            .iter()
-            .map(|c| (c.name().to_owned(), Arc::new(ServiceRules::new(c.clone()))))
-            .collect();
-        let live = Live {
-            deployments: config.deployments.clone(),
-            consumers: config.consumers.clone(),
-            rules,
-            rollouts: HashMap::new(),
-            state_text: config.state_text.clone(),
-        };
-        Self {
-            live: Arc::new(std::sync::RwLock::new(Arc::new(live))),
-            callers: (config.require_token.is_some()
-                || !config.trusted_service_accounts.is_empty())
-            .then(|| {
-                Arc::new(trust::Callers {
-                    token: config.require_token.clone().map(BearerToken::new),
-                    accounts: config.trusted_service_accounts.clone(),
-                    verified: std::sync::Mutex::default(),
-                })
-            }),
-            config: Arc::new(config),
-            state: Arc::default(),
-            calls: Arc::default(),
-            started: Started::default(),
-            exporting: Arc::default(),
-        }
-    }
-
     /// The router serving every service over gRPC and REST, and the
     /// inspection endpoints, behind the token check when one is required.
     /// Serve it with [`crate::rest::Server`] for the limits on connections.
@@ -383,213 +266,5 @@ impl Emulator {
             stop: Some(stop),
             task: Some(task),
         })
-    }
-
-    /// The operations stored for a service, in arrival order.
-    pub fn operations(&self, service_name: &str) -> Vec<sc::Operation> {
-        let stored: Vec<Bytes> = self
-            .state()
-            .services
-            .get(service_name)
-            .map(|s| s.operations.clone())
-            .unwrap_or_default();
-        stored.iter().map(|b| decode_stored(b)).collect()
-    }
-
-    /// The latest status report of each uid of an instance
-    /// (`organizations/{org}/instances/{instance}`).
-    pub fn statuses(&self, instance: &str) -> Vec<apigee::ReportInstanceStatusRequest> {
-        let stored: Vec<Bytes> = self
-            .state()
-            .statuses
-            .range((instance.to_owned(), String::new())..)
-            .take_while(|((i, _), _)| i == instance)
-            .map(|(_, status)| status.encoded.clone())
-            .collect();
-        stored.iter().map(|b| decode_stored(b)).collect()
-    }
-
-    /// What the consumers of a service used of its quota limits in the
-    /// current windows, by consumer then limit; limits with nothing used
-    /// are left out.
-    pub fn quota_usage(&self, service_name: &str) -> Vec<QuotaUsage> {
-        let live = self.live();
-        let Some(rules) = live.rules.get(service_name) else {
-            return Vec::new();
-        };
-        let now = self.config.clock.unix_seconds();
-        self.state().quota.usage(service_name, &rules.quota, now)
-    }
-
-    /// What everything stored costs, as [`Config::max_bytes`] counts it.
-    pub fn stored_bytes(&self) -> usize {
-        self.state().bytes
-    }
-
-    /// What calls judge by now.
-    fn live(&self) -> Arc<Live> {
-        self.live
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn calls(&self) -> MutexGuard<'_, Calls> {
-        self.calls.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves consistent data: every
-        // update is applied whole after all checks.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Checks the bearer token, when one is required, in the gRPC metadata or
-    /// HTTP headers (the same map). The router checks it before reading a
-    /// body; this covers the services served some other way.
-    fn authorize(&self, headers: &http::HeaderMap) -> Result<(), Status> {
-        match &self.callers {
-            Some(callers) => callers.authenticate(headers),
-            None => Ok(()),
-        }
-    }
-
-    /// The rules of a service: `None` in the lenient mode (no configuration
-    /// loaded), NOT_FOUND for a service without a configuration otherwise.
-    fn rules_of(
-        live: &Live,
-        service_name: &str,
-    ) -> Result<Option<Arc<ServiceRules>>, tonic::Status> {
-        if live.rules.is_empty() {
-            return Ok(None);
-        }
-        match live.rules.get(service_name) {
-            Some(rules) => Ok(Some(rules.clone())),
-            None => Err(Status::new(
-                Code::NotFound,
-                format!(
-                    "service {:?} is not configured in the emulator (configured: {})",
-                    clip(service_name),
-                    clip(&rules::names(live.rules.keys().map(String::as_str)))
-                ),
-            )
-            .into()),
-        }
-    }
-}
-
-impl Emulator {
-    /// Logs a call of `method` and takes the fault waiting for it, if any;
-    /// the call's transport context when it came through the gateway, and
-    /// its place in the log, to record the answer in.
-    fn receive<M: Message>(
-        &self,
-        method: Method,
-        service: &str,
-        request: &Request<M>,
-    ) -> (Option<CallContext>, Option<Action>, Logged<'_>) {
-        self.receive_kept(method, service, request, request.get_ref())
-    }
-
-    /// [`receive`](Self::receive) of a request whose message is `message`
-    /// (its encoding as it came, for one received as bytes).
-    fn receive_kept<T>(
-        &self,
-        method: Method,
-        service: &str,
-        request: &Request<T>,
-        message: &(impl requests::Kept + ?Sized),
-    ) -> (Option<CallContext>, Option<Action>, Logged<'_>) {
-        let call = request.extensions().get::<CallContext>().cloned();
-        let wire = call.as_ref().map_or(WireFormat::Grpc, CallContext::wire);
-        let now = self.config.clock.now();
-        let max = self.config.max_request_log_bytes;
-        // Encoded before the store is locked: a report may be megabytes.
-        let encoded = requests::RequestLog::fits(service, message.kept_len(), max)
-            .then(|| requests::encode_kept(message));
-        // Who called, only for a call the log keeps (reading a token's
-        // claims decodes base64 and JSON).
-        let caller = match encoded {
-            Some(_) => self.caller(request.metadata().as_ref()),
-            None => String::new(),
-        };
-        let mut calls = self.calls();
-        let fault = calls.faults.take(service, method);
-        let described = fault.as_ref().map(|a| faults::Fault::describe(method, a));
-        let seq = calls
-            .requests
-            .record(service, method, wire, now, encoded, &caller, described, max);
-        let logged = Logged {
-            emulator: self,
-            seq,
-            started: std::time::Instant::now(),
-        };
-        (call, fault, logged)
-    }
-
-    /// Who a call's credentials name, without the secret: the service
-    /// account of a self-signed token, `token` for the fixed token,
-    /// `anonymous` for none.
-    fn caller(&self, headers: &http::HeaderMap) -> String {
-        use base64::Engine as _;
-        let Some(token) = crate::rest::bearer(headers).and_then(|t| std::str::from_utf8(t).ok())
-        else {
-            return "anonymous".to_owned();
-        };
-        let claims = token.split('.').nth(1).and_then(|part| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(part)
-                .ok()
-        });
-        let account = claims
-            .and_then(|c| serde_json::from_slice::<serde_json::Value>(&c).ok())
-            .and_then(|c| c["iss"].as_str().map(str::to_owned));
-        match account {
-            Some(account) if token.split('.').count() == 3 => format!("serviceAccount:{account}"),
-            _ => "token".to_owned(),
-        }
-    }
-}
-
-/// A call's place in the request log: [`answered`](Self::answered) records
-/// what it was answered; dropped before that (the caller gone, the call
-/// cut), it records that no answer came.
-struct Logged<'a> {
-    emulator: &'a Emulator,
-    seq: Option<u64>,
-    started: std::time::Instant,
-}
-
-impl Logged<'_> {
-    /// Records the call's answer.
-    fn answered<T: Message>(mut self, result: &Result<Response<T>, tonic::Status>) {
-        // Nothing to encode for a call the log does not keep.
-        if self.seq.is_none() {
-            return;
-        }
-        let answer = match result {
-            Ok(response) => Ok(requests::encode_kept(response.get_ref())),
-            Err(status) => Err(requests::Answer::Error {
-                code: Code::from_number(status.code() as i32),
-                message: status.message().to_owned(),
-            }),
-        };
-        self.record(answer);
-    }
-
-    fn record(&mut self, answer: Result<bytes::Bytes, requests::Answer>) {
-        if let Some(seq) = self.seq.take() {
-            let max = self.emulator.config.max_request_log_bytes;
-            self.emulator
-                .calls()
-                .requests
-                .answer(seq, answer, self.started.elapsed(), max);
-        }
-    }
-}
-
-impl Drop for Logged<'_> {
-    fn drop(&mut self) {
-        self.record(Err(requests::Answer::Dropped));
     }
 }

@@ -12,6 +12,9 @@ use crate::google::protobuf::{Timestamp, TimestampView};
 use crate::rest::clip;
 use crate::view::{Map, Str};
 
+/// The largest `ReportRequest` accepted, encoded: the documented 1 MB.
+pub const MAX_REPORT_BYTES: usize = 1_000_000;
+
 /// Why an operation cannot be stored, or `None` when it can.
 pub(super) fn operation_problem(op: sc::OperationView<'_>) -> Option<String> {
     if op.operation_id().is_empty() {

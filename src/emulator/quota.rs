@@ -36,6 +36,29 @@ pub use crate::google::api::servicecontrol::v1::{
     QUOTA_EXCEEDED, QUOTA_NAME_LABEL, QUOTA_USED_COUNT,
 };
 
+/// What a consumer used of a quota limit in its current window, as
+/// [`Emulator::quota_usage`](super::Emulator::quota_usage) and the inspection endpoint show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QuotaUsage {
+    /// Whom the quota is counted against: `project:<id>` for a project of
+    /// the state file (however the call named it), the consumer id as given
+    /// otherwise.
+    pub consumer: String,
+    /// The quota limit's name.
+    pub limit: String,
+    /// The metric the limit counts.
+    pub metric: String,
+    /// When the window started, in Unix seconds.
+    pub window_start: u64,
+    /// The window's length in seconds.
+    pub window_seconds: u64,
+    /// What is used in the window.
+    pub used: i64,
+    /// What the limit allows in a window; `None` for unlimited.
+    pub allowance: Option<i64>,
+}
+
 /// What the answers remembered for retries may take, ids included; the
 /// oldest are forgotten first.
 const REMEMBERED_BYTES: usize = 8 << 20;
@@ -263,7 +286,7 @@ pub(crate) struct QuotaLedger {
     /// Windows by service, then consumer, one per limit of the service in
     /// the order of its [`QuotaRules`].
     usage: HashMap<String, HashMap<String, Vec<Window>>>,
-    /// What the usage entries cost, as [`super::Config::max_bytes`] counts.
+    /// What the usage entries cost, as [`super::config::Config::max_bytes`] counts.
     pub(crate) usage_bytes: usize,
     remembered: HashMap<(String, String), Bytes>,
     remembered_order: VecDeque<(String, String)>,
@@ -586,12 +609,7 @@ impl QuotaLedger {
 
     /// The usage of a service's consumers in the windows holding `now`, by
     /// consumer then limit.
-    pub(crate) fn usage(
-        &self,
-        service: &str,
-        rules: &QuotaRules,
-        now: u64,
-    ) -> Vec<super::QuotaUsage> {
+    pub(crate) fn usage(&self, service: &str, rules: &QuotaRules, now: u64) -> Vec<QuotaUsage> {
         let mut usage = Vec::new();
         let Some(consumers) = self.usage.get(service) else {
             return usage;
@@ -602,7 +620,7 @@ impl QuotaLedger {
             for (window, limit) in consumers[consumer].iter().zip(&rules.limits) {
                 let used = window.used_at(limit, now);
                 if used != 0 {
-                    usage.push(super::QuotaUsage {
+                    usage.push(QuotaUsage {
                         consumer: consumer.clone(),
                         limit: limit.name.clone(),
                         metric: limit.metric.clone(),

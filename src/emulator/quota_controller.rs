@@ -5,7 +5,9 @@ use tonic::{Request, Response};
 
 use super::answers::{exhausted, invalid, scripted};
 use super::encoded::decode_stored;
-use super::{Emulator, Method, consumers, quota};
+use super::faults::Method;
+use super::shared::Emulator;
+use super::{consumers, quota};
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::api::servicecontrol::v1::quota_controller_server::QuotaController;
 
@@ -33,7 +35,7 @@ impl Emulator {
     async fn answer_allocate_quota(
         &self,
         call: Option<crate::rest::CallContext>,
-        fault: Option<super::Action>,
+        fault: Option<super::faults::Action>,
         request: sc::AllocateQuotaRequest,
     ) -> Result<Response<sc::AllocateQuotaResponse>, tonic::Status> {
         if let Some(answer) = scripted(fault, call.as_ref()).await? {

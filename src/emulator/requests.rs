@@ -14,6 +14,11 @@ use super::faults::Method;
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::rest::WireFormat;
 
+/// The service the request log files Apigee's calls under (the Apigee
+/// API's own service name): `GET
+/// /emulator/v1/services/apigee.googleapis.com/requests` lists them.
+pub const APIGEE_SERVICE: &str = "apigee.googleapis.com";
+
 /// What a logged request costs beside its encoding and service name: its
 /// entry, twice over for the room the queue of entries grows by.
 const ENTRY_OVERHEAD: usize = 2 * std::mem::size_of::<Entry>();
@@ -70,7 +75,7 @@ impl ReceivedMessage {
     }
 }
 
-/// One request the emulator received, from [`Emulator::requests`](super::Emulator::requests).
+/// One request the emulator received, from [`Emulator::requests`](super::shared::Emulator::requests).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ReceivedRequest {

@@ -18,9 +18,13 @@ use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response};
 
 use super::answers::{exhausted, invalid, scripted};
+use super::config::ConsumerErrors;
+use super::faults::{Action, Method};
+use super::operation::MAX_REPORT_BYTES;
 use super::rules::{self, ServiceRules};
+use super::shared::Emulator;
 use super::store::{ITEM_OVERHEAD, Live, SERVICE_OVERHEAD};
-use super::{Action, ConsumerErrors, Emulator, MAX_REPORT_BYTES, Method, consumers, operation};
+use super::{consumers, operation};
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::api::servicecontrol::v1::service_controller_server::ServiceController;
 use crate::google::rpc::{Code, Status};

@@ -49,10 +49,11 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use super::faults::Fault;
+use super::faults::Method;
 use super::quota::{LedgerSnapshot, QuotaLedger};
 use super::requests::{Answer, Entry};
 use super::service_control::CheckedReport;
-use super::{Emulator, Method};
+use super::shared::Emulator;
 use crate::google::api::Service;
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::cloud::apigee::v1 as apigee;
@@ -776,7 +777,7 @@ fn logged_request(line: &[u8]) -> Result<Entry, String> {
     let method: Method = line
         .method
         .parse()
-        .map_err(|e: super::FaultError| e.to_string())?;
+        .map_err(|e: super::faults::FaultError| e.to_string())?;
     let wire = match line.wire.as_str() {
         "grpc" => WireFormat::Grpc,
         "json" => WireFormat::Json,

@@ -7,10 +7,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::consumers::ConsumerState;
+use super::deployments::DeploymentState;
 use super::rules::ServiceRules;
-use super::{
-    ConsumerState, DEFAULT_CONFIG_ID, DEFAULT_ROLLOUT_ID, DeploymentState, faults, quota, requests,
-};
+
+use super::{faults, quota, requests};
+
+/// The rollout id answered for a service none was set for.
+pub const DEFAULT_ROLLOUT_ID: &str = "emulator-rollout";
+
+/// The configuration id answered for a service without a configuration, or
+/// whose configuration has no `id`.
+pub const DEFAULT_CONFIG_ID: &str = "emulator-config";
 
 /// What a stored operation or status costs beside its encoding and names:
 /// the entries in the tables that find it.

@@ -12,7 +12,8 @@
 
 use std::fmt::Write as _;
 
-use super::{Answer, Emulator};
+use super::requests::Answer;
+use super::shared::Emulator;
 use crate::google::api::servicecontrol::v1 as sc;
 use crate::google::protobuf::Timestamp;
 
@@ -104,9 +105,9 @@ fn more(out: &mut String, shown: usize, total: usize) {
 /// A response as the request log's answer column says it: `OK`, with the
 /// errors an OK answer carries (check errors, allocate errors, report
 /// errors), which a person looks for first.
-fn answered(method: super::Method, bytes: &[u8]) -> (&'static str, String) {
-    use super::Method;
+fn answered(method: super::faults::Method, bytes: &[u8]) -> (&'static str, String) {
     use super::encoded::decode_stored;
+    use super::faults::Method;
     let errors: Vec<String> = match method {
         Method::Check => decode_stored::<sc::CheckResponse>(bytes)
             .check_errors
@@ -178,7 +179,7 @@ impl Emulator {
             self.service_section(&mut out, service);
         }
         // Apigee's calls, logged under the API's service name.
-        let apigee = super::APIGEE_SERVICE;
+        let apigee = super::requests::APIGEE_SERVICE;
         if !health.services.iter().any(|s| s == apigee) && self.calls().requests.has(apigee) {
             self.service_section(&mut out, apigee);
         }

@@ -14,8 +14,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, Serialize, SerializeMap, SerializeSeq, Serializer};
 
-use super::ParseOptions;
 use super::codec::{Codec, Enum, ProtoEnum};
+use super::options::ParseOptions;
 use super::read::{Number, ReadError, ReadJson, Reader, Scalar};
 use super::write::{self, WriteJson, Writer};
 

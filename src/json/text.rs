@@ -5,9 +5,9 @@
 //! the text accepts exactly what the JSON mapping accepts in a string.
 
 use super::codec::Codec;
+use super::options::{ParseOptions, WriteOptions};
 use super::read::{ReadError, Reader, Scalar};
 use super::write::{self, WriteError, Writer};
-use super::{ParseOptions, WriteOptions};
 
 /// Reads a value from its text form; `None` when the codec leaves it out
 /// (not under the strict options used here).

@@ -16,13 +16,15 @@ use tonic::server::NamedService;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
+use super::auth::Authenticate;
 use super::bindings::{BINDINGS, Incoming, PROTO_CONTENT_TYPE};
+use super::call::{CallContext, WireFormat};
 use super::error::BodyError;
 use super::error::{RestError, clip, error_response};
 use super::route::{
     Encoding, PARSE_ON_POOL_BYTES, Reading, Route, body_of, message_too_large, request_error,
 };
-use super::{Authenticate, CallContext, WireFormat, dispatch, fields, grpc, server};
+use super::{dispatch, fields, grpc, server};
 use crate::google::protobuf::FieldMask;
 use crate::google::rpc::{Code, Status};
 use crate::json::mask::Mask;
@@ -304,7 +306,7 @@ impl Gateway {
         self
     }
 
-    /// The axum router serving everything added. Serve it with [`Server`](super::Server)
+    /// The axum router serving everything added. Serve it with [`Server`](super::server::Server)
     /// for timeouts and limits on connections.
     pub fn into_router(mut self) -> axum::Router {
         let extra = std::mem::take(&mut self.extra);

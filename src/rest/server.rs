@@ -3,7 +3,7 @@
 //! idle connections; a cap on connections; a cap on the request body bytes
 //! held across all connections; HTTP/2 limits per connection.
 //!
-//! [`Server`] serves any `axum::Router` (the [`Gateway`](super::Gateway)'s,
+//! [`Server`] serves any `axum::Router` (the [`Gateway`](super::gateway::Gateway)'s,
 //! the emulator's) over HTTP/1.1 and HTTP/2 cleartext on one port. Every
 //! limit is in [`Limits`], with defaults meant for a production gateway;
 //! what each does at its limit is said on its field.
@@ -29,8 +29,9 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
+use super::call::Abort;
+use super::error::RestError;
 use super::error::{BodyError, error_response};
-use super::{Abort, RestError};
 use crate::google::rpc::{Code, Status};
 
 /// The limits a [`Server`] holds connections and requests to.
@@ -117,7 +118,7 @@ const MAX_REFUSING: usize = 64;
 /// How long answering a connection past the cap may take.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Serves an `axum::Router` (the [`Gateway`](super::Gateway)'s, the
+/// Serves an `axum::Router` (the [`Gateway`](super::gateway::Gateway)'s, the
 /// emulator's) over HTTP/1.1 and HTTP/2 cleartext on one port, holding every
 /// connection and request to [`Limits`]: timeouts on headers, bodies, whole
 /// exchanges and idle connections; a cap on connections that closes the
@@ -160,7 +161,7 @@ impl Server {
     /// # Errors
     ///
     /// When rustls refuses the certificate and key.
-    pub fn tls(mut self, identity: &super::TlsIdentity) -> Result<Self, super::TlsError> {
+    pub fn tls(mut self, identity: &super::tls::TlsIdentity) -> Result<Self, super::tls::TlsError> {
         self.tls = Some(identity.server_config()?);
         Ok(self)
     }
@@ -584,7 +585,7 @@ impl Drop for InFlight {
     }
 }
 
-/// A call left unanswered at its service's request ([`CallContext::abort`](super::CallContext::abort)).
+/// A call left unanswered at its service's request ([`CallContext::abort`](super::call::CallContext::abort)).
 #[derive(Debug)]
 struct Aborted;
 

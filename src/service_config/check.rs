@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::ConfigError;
+use super::error::ConfigError;
 use crate::google::api::metric_descriptor::{MetricKind, ValueType};
 use crate::google::api::{LabelDescriptor, QuotaLimit, Service};
 

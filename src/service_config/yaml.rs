@@ -17,7 +17,7 @@ use serde_json::Value;
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use super::ConfigError;
+use super::error::ConfigError;
 use crate::schema::{self, Kind};
 
 /// The most nodes a document may hold once its aliases are expanded.

@@ -2,9 +2,10 @@
 
 use std::time::SystemTime;
 
-use super::{
-    ANDROID_CERT, ANDROID_PACKAGE, BuildError, CALLER_IP, CallInfo, IOS_BUNDLE, REFERER,
-    RequestBuilder, SERVICE_AGENT, USER_AGENT, put,
+use super::builder::{BuildError, RequestBuilder, put};
+use super::info::CallInfo;
+use super::metrics::{
+    ANDROID_CERT, ANDROID_PACKAGE, CALLER_IP, IOS_BUNDLE, REFERER, SERVICE_AGENT, USER_AGENT,
 };
 use crate::google::api::servicecontrol::v1::CheckRequest;
 

@@ -2,7 +2,8 @@
 
 use std::time::{Instant, SystemTime};
 
-use super::{ReportInfo, RequestBuilder};
+use super::builder::RequestBuilder;
+use super::info::ReportInfo;
 use crate::client::Client;
 
 /// The Report of one call, sent when it is dropped: at the end of the

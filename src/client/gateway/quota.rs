@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use super::{
-    BuildError, CALLER_IP, CallInfo, REFERER, RequestBuilder, SERVICE_AGENT, USER_AGENT, put,
-};
+use super::builder::{BuildError, RequestBuilder, put};
+use super::info::CallInfo;
+use super::metrics::{CALLER_IP, REFERER, SERVICE_AGENT, USER_AGENT};
 use crate::google::api::servicecontrol::v1::metric_value::Value as MetricKindValue;
 use crate::google::api::servicecontrol::v1::quota_operation::QuotaMode;
 use crate::google::api::servicecontrol::v1::{

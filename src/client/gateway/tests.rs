@@ -1,11 +1,18 @@
 //! The builder's requests against ESPv2's, field by field.
 
-use super::report::{SIZE_BUCKETS, TIME_BUCKETS, sample};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use super::metrics::{
+    CALLER_IP, IOS_BUNDLE, SERVICE_AGENT, SIZE_BUCKETS, TIME_BUCKETS, USER_AGENT,
+};
+use super::report::sample;
 use super::*;
 use crate::google::api::servicecontrol::v1::CheckResponse;
 use crate::google::api::servicecontrol::v1::check_error::Code as CheckCode;
 use crate::google::api::servicecontrol::v1::metric_value::Value as MetricKindValue;
 use crate::google::api::servicecontrol::v1::quota_operation::QuotaMode;
+use crate::google::api::{LabelDescriptor, Service};
 use crate::google::rpc::Code;
 use std::time::Duration;
 
