@@ -688,34 +688,45 @@ impl<'a> Builder<'a> {
                 K::word(self, k, k_at, depth, NONE)?.unwrap_or(NONE),
                 V::word(self, v, v_at, depth, NONE)?.unwrap_or(NONE),
             ),
-            None => {
-                let (mut key, mut val) = (NONE, NONE);
-                fields(self, at, end, depth, |b, number, wire, at| match number {
-                    1 if wire.wire_type() != K::WIRE => Err(DecodeViewError::new(
-                        at,
-                        "invalid wire type for a map entry's key",
-                    )),
-                    2 if wire.wire_type() != V::WIRE => Err(DecodeViewError::new(
-                        at,
-                        "invalid wire type for a map entry's value",
-                    )),
-                    1 => {
-                        key = K::word(b, wire, at, depth, key)?.unwrap_or(key);
-                        Ok(())
-                    }
-                    2 => {
-                        val = V::word(b, wire, at, depth, val)?.unwrap_or(val);
-                        Ok(())
-                    }
-                    _ => Ok(()),
-                })?;
-                (key, val)
-            }
+            None => self.entry::<K, V>(at, end, depth)?,
         };
         let node = self.node(0, key)?;
         self.words.push(val);
         self.append(slot, node, 1);
         Ok(())
+    }
+
+    /// A map entry other than the usual one (its fields in another order,
+    /// one twice or missing, unknown ones), walked field by field: its key's
+    /// and its value's words.
+    #[inline(never)]
+    fn entry<K: Kind<'a>, V: Kind<'a>>(
+        &mut self,
+        at: usize,
+        end: usize,
+        depth: u32,
+    ) -> Result<(u64, u64), DecodeViewError> {
+        let (mut key, mut val) = (NONE, NONE);
+        fields(self, at, end, depth, |b, number, wire, at| match number {
+            1 if wire.wire_type() != K::WIRE => Err(DecodeViewError::new(
+                at,
+                "invalid wire type for a map entry's key",
+            )),
+            2 if wire.wire_type() != V::WIRE => Err(DecodeViewError::new(
+                at,
+                "invalid wire type for a map entry's value",
+            )),
+            1 => {
+                key = K::word(b, wire, at, depth, key)?.unwrap_or(key);
+                Ok(())
+            }
+            2 => {
+                val = V::word(b, wire, at, depth, val)?.unwrap_or(val);
+                Ok(())
+            }
+            _ => Ok(()),
+        })?;
+        Ok((key, val))
     }
 }
 
@@ -1028,6 +1039,7 @@ impl<'a, V: View<'a>> Kind<'a> for Message<V> {
     const WIRE: u8 = 2;
     const PACKED_WIDTH: Option<usize> = None;
     const IS_MESSAGE: bool = true;
+    #[inline]
     fn word(
         b: &mut Builder<'a>,
         value: Wire<'a>,
