@@ -294,11 +294,8 @@ fn field<'a>(
 /// Checks that a `string` field's bytes are UTF-8.
 #[inline]
 pub(crate) fn check_str(bytes: &[u8], at: usize) -> Result<(), DecodeViewError> {
-    // Most strings here (names, labels, URLs, JSON specs) are ASCII, which
-    // the high bits of all their bytes or-ed together say (vectorized,
-    // inline; the standard `is_ascii` compiled to a loop a byte at a time
-    // here, the most of a walk of long strings).
-    if bytes.iter().fold(0, |all, b| all | b) < 0x80 {
+    // Most strings here (names, labels, URLs, JSON specs) are ASCII.
+    if crate::wire::is_ascii(bytes) {
         return Ok(());
     }
     std::str::from_utf8(bytes).map(|_| ()).map_err(|e| {

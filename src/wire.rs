@@ -626,13 +626,30 @@ pub(crate) fn merge_string(
         copy.clear();
         copy.extend_from_slice(bytes);
         let read = prefix + bytes.len();
-        if let Ok(text) = String::from_utf8(copy) {
+        let text = if is_ascii(&copy) {
+            // SAFETY: ASCII bytes are UTF-8.
+            Ok(unsafe { String::from_utf8_unchecked(copy) })
+        } else {
+            String::from_utf8(copy)
+        };
+        if let Ok(text) = text {
             *value = text;
             buf.advance(read);
             return Ok(());
         }
     }
     prost::encoding::string::merge(wire_type, value, buf, ctx)
+}
+
+/// Whether `bytes` are all ASCII: the high bits of all of them or-ed
+/// together, which compiles to a vectorized loop (the standard `is_ascii`
+/// and the ASCII path of `str::from_utf8` went a byte or a word at a time,
+/// the most of a decode of long strings). The first check of every
+/// `string` field, owned or viewed; the full UTF-8 check runs only where a
+/// byte is not ASCII.
+#[inline]
+pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0, |all, b| all | b) < 0x80
 }
 
 /// [`merge_string`] for a `bytes` field.
