@@ -373,16 +373,22 @@ const NONE: u64 = 0;
 /// The record a default view reads: past any arena (records are indexed by
 /// `u32`), so every word it reads is 0.
 const EMPTY: usize = u32::MAX as usize;
-/// A record's header: the next record of its list, the span of its first
-/// part, and the list of its later parts (a singular message field sent
-/// more than once merges).
+/// A record's header: the next record of its list (and the flags), and the
+/// span of its message's bytes; for a singular message field sent more
+/// than once (its parts merge), flagged [`PARTS`], the chain of its parts'
+/// spans instead (rare: a header word for it in every record cost more
+/// than it saved).
 #[doc(hidden)]
-pub const HEADER: usize = 3;
+pub const HEADER: usize = 2;
 /// The flag of a list node holding a packed run, in its first word.
 const PACKED: u64 = 1 << 32;
 /// The flag, in a record's first word, of a message with unknown fields:
 /// a message without it has none, found without walking it again.
 const UNKNOWN: u64 = 1 << 33;
+/// The flag, in a record's first word, of a message read from several
+/// parts: its second word is then the head and tail of the chain of their
+/// spans, not one span.
+const PARTS: u64 = 1 << 34;
 
 /// A span of the input as one word: its start and its end.
 fn span_word(start: usize, end: usize) -> u64 {
@@ -471,7 +477,7 @@ impl<'a> Cx<'a> {
         if rec == EMPTY {
             return Some(&[]);
         }
-        (self.word(rec + 2) == 0).then(|| self.span(self.word(rec + 1)))
+        (self.word(rec) & PARTS == 0).then(|| self.span(self.word(rec + 1)))
     }
 }
 
@@ -529,15 +535,17 @@ impl<'a> Builder<'a> {
 
     /// One more part of record `rec`: a singular message field sent again.
     fn add_part(&mut self, rec: usize, start: usize, end: usize) -> Result<(), DecodeViewError> {
-        let node = self.node(0, span_word(start, end))?;
-        let parts = self.words[rec + 2];
-        if parts as u32 == 0 {
-            self.words[rec + 2] = node as u64 | (node as u64) << 32;
-        } else {
-            let tail = (parts >> 32) as usize;
-            self.words[tail] |= node as u64;
-            self.words[rec + 2] = (parts & 0xffff_ffff) | (node as u64) << 32;
+        if self.words[rec] & PARTS == 0 {
+            // The first part's span moves into the chain's first node.
+            let first = self.node(0, self.words[rec + 1])?;
+            self.words[rec] |= PARTS;
+            self.words[rec + 1] = first as u64 | (first as u64) << 32;
         }
+        let node = self.node(0, span_word(start, end))?;
+        let parts = self.words[rec + 1];
+        let tail = (parts >> 32) as usize;
+        self.words[tail] |= node as u64;
+        self.words[rec + 1] = (parts & 0xffff_ffff) | (node as u64) << 32;
         Ok(())
     }
 
@@ -1390,22 +1398,23 @@ impl<'a> UnknownFields<'a> {
     /// walk found no unknown field in them).
     fn parts(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let cx = self.cx;
-        let (first, mut next) = if self.flagged() {
-            (
-                cx.span(cx.word(self.rec + 1)),
-                cx.word(self.rec + 2) as u32 as usize,
-            )
-        } else {
-            (&[][..], 0)
+        let head = cx.word(self.rec);
+        // One span, or the chain of the parts' spans (see `PARTS`).
+        let (first, mut next) = match (head & UNKNOWN != 0, head & PARTS != 0) {
+            (false, _) => (&[][..], 0),
+            (true, false) => (cx.span(cx.word(self.rec + 1)), 0),
+            (true, true) => (&[][..], cx.word(self.rec + 1) as u32 as usize),
         };
-        std::iter::once(first).chain(std::iter::from_fn(move || {
-            if next == 0 {
-                return None;
-            }
-            let node = next;
-            next = cx.word(node) as u32 as usize;
-            Some(cx.span(cx.word(node + 1)))
-        }))
+        std::iter::once(first)
+            .filter(|part| !part.is_empty())
+            .chain(std::iter::from_fn(move || {
+                if next == 0 {
+                    return None;
+                }
+                let node = next;
+                next = cx.word(node) as u32 as usize;
+                Some(cx.span(cx.word(node + 1)))
+            }))
     }
 
     /// Every field of every part with its value's bytes as they came.

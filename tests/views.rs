@@ -345,3 +345,36 @@ fn encoded_bytes_and_map_entries_are_what_was_sent() {
     assert_eq!(map.entries(), [("a", "last"), ("z", "1")]);
     assert_eq!(map.get(&"a"), Some("last"));
 }
+
+/// A singular message sent in three parts reads as a decode merges them:
+/// each part's fields, the later replacing the earlier, and the unknown
+/// fields of the first and the last kept in their order; `encoded()` is
+/// `None`, since no one piece of the bytes is it.
+#[test]
+fn a_message_sent_in_parts_keeps_every_parts_fields() {
+    let part = |content: &[u8]| delimited(0x22, content);
+    let bytes = [
+        part(&[0x08, 1, 0x48, 7]),
+        part(&[0x10, 5]),
+        part(&[0x52, 1, b'x', 0x08, 3]),
+    ]
+    .concat();
+    let fresh = sc::Operation::decode(&bytes[..]).unwrap();
+    let decoded = sc::OperationView::decode_view(&bytes).unwrap();
+    let view = decoded.view();
+    let start = view.start_time().unwrap();
+    assert_eq!(
+        (start.seconds(), start.nanos(), start.encoded()),
+        (3, 5, None)
+    );
+    let owned = view.to_owned_message();
+    assert_eq!(owned, fresh);
+    assert_eq!(owned.encode_to_vec(), fresh.encode_to_vec());
+    assert_eq!(
+        owned.start_time.as_ref().unwrap().unknown_fields.as_bytes(),
+        [0x48, 7, 0x52, 1, b'x']
+    );
+    let mut reused = sc::Operation::default();
+    reused.clear_and_parse(&bytes).unwrap();
+    assert_eq!(reused, fresh);
+}
