@@ -622,9 +622,16 @@ pub(crate) fn merge_string(
     if let Some((prefix, bytes)) = delimited_in_chunk(wire_type, buf.chunk()) {
         // Copied first, then checked: the check runs faster on the copy's
         // aligned start than in the middle of the input.
-        let mut copy = std::mem::take(value).into_bytes();
-        copy.clear();
-        copy.extend_from_slice(bytes);
+        // A new string (a decode's) is allocated at its size at once; one
+        // being reused (a merge into a message) keeps its room.
+        let copy = if value.capacity() == 0 {
+            bytes.to_vec()
+        } else {
+            let mut copy = std::mem::take(value).into_bytes();
+            copy.clear();
+            copy.extend_from_slice(bytes);
+            copy
+        };
         let read = prefix + bytes.len();
         let text = if is_ascii(&copy) {
             // SAFETY: ASCII bytes are UTF-8.
