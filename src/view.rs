@@ -1405,16 +1405,14 @@ impl<'a> UnknownFields<'a> {
             (true, false) => (cx.span(cx.word(self.rec + 1)), 0),
             (true, true) => (&[][..], cx.word(self.rec + 1) as u32 as usize),
         };
-        std::iter::once(first)
-            .filter(|part| !part.is_empty())
-            .chain(std::iter::from_fn(move || {
-                if next == 0 {
-                    return None;
-                }
-                let node = next;
-                next = cx.word(node) as u32 as usize;
-                Some(cx.span(cx.word(node + 1)))
-            }))
+        std::iter::once(first).chain(std::iter::from_fn(move || {
+            if next == 0 {
+                return None;
+            }
+            let node = next;
+            next = cx.word(node) as u32 as usize;
+            Some(cx.span(cx.word(node + 1)))
+        }))
     }
 
     /// Every field of every part with its value's bytes as they came.

@@ -622,16 +622,8 @@ pub(crate) fn merge_string(
     if let Some((prefix, bytes)) = delimited_in_chunk(wire_type, buf.chunk()) {
         // Copied first, then checked: the check runs faster on the copy's
         // aligned start than in the middle of the input.
-        // A new string (a decode's) is allocated at its size at once; one
-        // being reused (a merge into a message) keeps its room.
-        let copy = if value.capacity() == 0 {
-            bytes.to_vec()
-        } else {
-            let mut copy = std::mem::take(value).into_bytes();
-            copy.clear();
-            copy.extend_from_slice(bytes);
-            copy
-        };
+        let mut copy = std::mem::take(value).into_bytes();
+        refill(&mut copy, bytes);
         let read = prefix + bytes.len();
         let text = if is_ascii(&copy) {
             // SAFETY: ASCII bytes are UTF-8.
@@ -686,13 +678,25 @@ pub(crate) fn merge_bytes(
     ctx: DecodeContext,
 ) -> Result<(), DecodeError> {
     if let Some((prefix, bytes)) = delimited_in_chunk(wire_type, buf.chunk()) {
-        value.clear();
-        value.extend_from_slice(bytes);
+        refill(value, bytes);
         let read = prefix + bytes.len();
         buf.advance(read);
         return Ok(());
     }
     prost::encoding::bytes::merge(wire_type, value, buf, ctx)
+}
+
+/// Replaces `value` with a copy of `bytes`: a new buffer (a decode's) is
+/// allocated at their size at once, one being reused (a merge into a
+/// message) keeps its room.
+#[inline(always)]
+fn refill(value: &mut Vec<u8>, bytes: &[u8]) {
+    if value.capacity() == 0 {
+        *value = bytes.to_vec();
+    } else {
+        value.clear();
+        value.extend_from_slice(bytes);
+    }
 }
 
 /// A length-delimited value wholly inside `chunk`: the length prefix's size

@@ -238,7 +238,7 @@ impl Emulator {
     /// Who a call's credentials name, without the secret: the service
     /// account of a self-signed token, `token` for the fixed token,
     /// `anonymous` for none.
-    pub(super) fn caller(&self, headers: &http::HeaderMap) -> String {
+    fn caller(&self, headers: &http::HeaderMap) -> String {
         use base64::Engine as _;
         let Some(token) = crate::rest::bearer(headers).and_then(|t| std::str::from_utf8(t).ok())
         else {
@@ -285,7 +285,7 @@ impl Logged<'_> {
         self.record(answer);
     }
 
-    pub(super) fn record(&mut self, answer: Result<bytes::Bytes, requests::Answer>) {
+    fn record(&mut self, answer: Result<bytes::Bytes, requests::Answer>) {
         if let Some(seq) = self.seq.take() {
             let max = self.emulator.config.max_request_log_bytes;
             self.emulator
