@@ -1,7 +1,8 @@
 //! `rest::Server` serving a router of the user's own on 127.0.0.1: the
 //! exchange timeout on both wires, idle keep-alive connections closed, new
-//! connections answered 503 when every connection is busy, and a graceful
-//! shutdown that lets requests in flight finish.
+//! connections answered 503 when every connection is busy, a request
+//! answered before its body was read, and a graceful shutdown that lets
+//! requests in flight finish.
 #![cfg(feature = "rest")]
 
 use crate::support::{plain_http, plain_http_builder};
@@ -13,10 +14,15 @@ use cloud_report_proto::rest::{Limits, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A router whose `/slow/{ms}` answers after that many milliseconds and
-/// whose `/echo` answers with the body's length.
+/// A router whose `/slow/{ms}` answers after that many milliseconds, whose
+/// `/echo` answers with the body's length and whose `/refuse` answers 401
+/// without reading the body.
 fn router() -> axum::Router {
     axum::Router::new()
+        .route(
+            "/refuse",
+            post(|| async { (axum::http::StatusCode::UNAUTHORIZED, "no") }),
+        )
         .route(
             "/slow/{ms}",
             get(
@@ -160,4 +166,96 @@ async fn shutdown_lets_requests_in_flight_finish() {
         .unwrap()
         .unwrap();
     assert!(TcpStream::connect(addr).await.is_err());
+}
+
+/// One HTTP/1.1 answer read from `stream`: its head (lowercase) and body
+/// (by its Content-Length).
+async fn read_answer(stream: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut read = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before an answer: {:?}",
+            String::from_utf8_lossy(&read)
+        );
+        read.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8(read[..head_end].to_vec())
+        .unwrap()
+        .to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    while read.len() < head_end + length {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        read.extend_from_slice(&buf[..n]);
+    }
+    (head, read[head_end..head_end + length].to_vec())
+}
+
+/// A request answered before its body was read (a refused token, as
+/// google-auth's session then retries on the same connection): the rest of
+/// a short body that follows is read and the connection carries the next
+/// request; a long body's answer says `Connection: close`, as does one whose
+/// client waits for `100 Continue`, and the connection is closed.
+#[tokio::test]
+async fn a_request_answered_before_its_body_was_read() {
+    let (addr, _stop, _server) = start(Limits::default()).await;
+    let next = b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz";
+    for (head, body) in [
+        ("Content-Length: 5\r\n", &b"hello"[..]),
+        (
+            "Transfer-Encoding: chunked\r\n",
+            &b"5\r\nhello\r\n0\r\n\r\n"[..],
+        ),
+    ] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(format!("POST /refuse HTTP/1.1\r\nHost: a\r\n{head}\r\n").as_bytes())
+            .await
+            .unwrap();
+        // The body comes after the answer is decided.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stream.write_all(body).await.unwrap();
+        let (answer, _) = read_answer(&mut stream).await;
+        assert!(answer.starts_with("http/1.1 401"), "{answer}");
+        assert!(!answer.contains("connection: close"), "{answer}");
+        stream.write_all(next).await.unwrap();
+        let (answer, text) = read_answer(&mut stream).await;
+        assert!(answer.starts_with("http/1.1 200"), "{answer}");
+        assert_eq!(text, b"3");
+    }
+
+    for head in [
+        "Content-Length: 1000000\r\n",
+        "Content-Length: 5\r\nExpect: 100-continue\r\n",
+    ] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(format!("POST /refuse HTTP/1.1\r\nHost: a\r\n{head}\r\nabc").as_bytes())
+            .await
+            .unwrap();
+        let (answer, _) = read_answer(&mut stream).await;
+        assert!(answer.starts_with("http/1.1 401"), "{answer}");
+        assert!(answer.contains("connection: close"), "{head}: {answer}");
+        let mut rest = Vec::new();
+        // Closed (or reset, as the unread bytes are dropped) with nothing more.
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+            .await
+            .expect("the connection is closed");
+        assert!(rest.is_empty(), "{rest:?}");
+    }
 }

@@ -20,7 +20,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -117,6 +118,14 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 const MAX_REFUSING: usize = 64;
 /// How long answering a connection past the cap may take.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// An HTTP/1.1 request answered before its body was read (a refused token,
+/// an unknown route): the rest of its body, when at most this many bytes, is
+/// read and dropped before the answer so the connection carries the next
+/// request. A longer one, or one slower than [`UNREAD_BODY_TIME`], gets
+/// `Connection: close` on its answer.
+const UNREAD_BODY_BYTES: u64 = 64 << 10;
+/// How long reading the rest of an unread body may take.
+const UNREAD_BODY_TIME: Duration = Duration::from_secs(1);
 
 /// Serves an `axum::Router` (the [`Gateway`](super::gateway::Gateway)'s, the
 /// emulator's) over HTTP/1.1 and HTTP/2 cleartext on one port, holding every
@@ -520,6 +529,21 @@ struct InFlight {
     body_bytes: AtomicUsize,
     /// Why the request body failed, when a limit failed it.
     body_error: Mutex<Option<RestError>>,
+    /// What became of the request body once its reader let it go.
+    body_left: Mutex<BodyLeft>,
+}
+
+/// What a request's reader left of its body.
+enum BodyLeft {
+    /// The reader still holds it.
+    Held,
+    /// Read to its end.
+    Read,
+    /// Dropped before its end: the rest.
+    Unread(Incoming),
+    /// Failed (a limit, the client): the connection cannot carry another
+    /// request.
+    Broken,
 }
 
 impl InFlight {
@@ -536,6 +560,7 @@ impl InFlight {
             connection,
             body_bytes: AtomicUsize::new(0),
             body_error: Mutex::new(None),
+            body_left: Mutex::new(BodyLeft::Held),
         })
     }
 
@@ -570,6 +595,52 @@ impl InFlight {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(error.clone());
         BodyError::new(error).into()
+    }
+
+    /// Whether the HTTP/1.1 connection of this request may carry another
+    /// once it is answered: its body was read to the end, or the rest of it
+    /// is read now (see [`UNREAD_BODY_BYTES`]). hyper closes a connection
+    /// whose request body was left unread; the answer must then say so, or a
+    /// client that reuses the connection finds it closed without an answer.
+    /// Reading the rest ends by the exchange's `deadline`.
+    async fn finish_body(&self, expects_continue: bool, deadline: Option<Instant>) -> bool {
+        let left = std::mem::replace(
+            &mut *self
+                .body_left
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            BodyLeft::Broken,
+        );
+        let mut rest = match left {
+            BodyLeft::Read => return true,
+            BodyLeft::Held | BodyLeft::Broken => return false,
+            // The client waits for `100 Continue` before it sends the body.
+            BodyLeft::Unread(_) if expects_continue => return false,
+            BodyLeft::Unread(rest) => rest,
+        };
+        // A chunked body's length is not known: it is read up to the limit.
+        if rest
+            .size_hint()
+            .upper()
+            .is_some_and(|n| n > UNREAD_BODY_BYTES)
+        {
+            return false;
+        }
+        let drain = async {
+            let mut read = 0u64;
+            while let Some(frame) = rest.frame().await {
+                let Ok(frame) = frame else { return false };
+                read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if read > UNREAD_BODY_BYTES {
+                    return false;
+                }
+            }
+            true
+        };
+        let by = Instant::now() + UNREAD_BODY_TIME;
+        tokio::time::timeout_at(deadline.map_or(by, |d| d.min(by)), drain)
+            .await
+            .unwrap_or(false)
     }
 }
 
@@ -606,10 +677,16 @@ async fn serve_request(
     let limits = shared.limits.clone();
     let in_flight = InFlight::begin(shared, connection);
     let grpc = is_grpc(request.headers());
+    let http1 = request.version() < http::Version::HTTP_2;
+    let expects_continue = request
+        .headers()
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let started = Instant::now();
     let request = request.map(|body| {
         Body::new(RequestBody {
-            inner: body,
+            inner: Some(body),
+            broken: false,
             in_flight: in_flight.clone(),
             deadline: Box::pin(tokio::time::sleep_until(started + limits.body_timeout)),
             timeout: limits.body_timeout,
@@ -620,7 +697,7 @@ async fn serve_request(
         Some(deadline) => tokio::time::timeout_at(deadline, router.oneshot(request)).await,
         None => Ok(router.oneshot(request).await),
     };
-    let response = match answered {
+    let mut response = match answered {
         // A REST handler may answer a failed body in its own words (axum's
         // extractors: 400 in plain text); the limit's own answer is given.
         Ok(Ok(response)) if !grpc && !response.status().is_success() => {
@@ -657,6 +734,12 @@ async fn serve_request(
         }
         None => {}
     }
+    if http1 && !in_flight.finish_body(expects_continue, deadline).await {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
     Ok(response.map(|body| {
         Body::new(ResponseBody {
             inner: body,
@@ -667,8 +750,12 @@ async fn serve_request(
 }
 
 /// A request body held to the body timeout and the server's byte budget.
+/// Dropped, it tells its [`InFlight`] what it left ([`BodyLeft`]).
 struct RequestBody {
-    inner: Incoming,
+    /// `None` once read to the end or failed.
+    inner: Option<Incoming>,
+    /// Whether it failed.
+    broken: bool,
     in_flight: Arc<InFlight>,
     deadline: Pin<Box<Sleep>>,
     timeout: Duration,
@@ -685,10 +772,15 @@ impl http_body::Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 let n = frame.data_ref().map_or(0, Bytes::len);
                 if n > 0 && !this.in_flight.hold(n) {
+                    this.inner = None;
+                    this.broken = true;
                     let limit = this.in_flight.shared.limits.max_body_bytes_in_flight;
                     let error = RestError::new(
                         Code::Unavailable,
@@ -700,9 +792,19 @@ impl http_body::Body for RequestBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(other) => Poll::Ready(other.map(|r| r.map_err(Into::into))),
+            Poll::Ready(Some(Err(error))) => {
+                this.inner = None;
+                this.broken = true;
+                Poll::Ready(Some(Err(error.into())))
+            }
+            Poll::Ready(None) => {
+                this.inner = None;
+                Poll::Ready(None)
+            }
             Poll::Pending => {
                 ready!(this.deadline.as_mut().poll(cx));
+                this.inner = None;
+                this.broken = true;
                 let error = RestError::new(
                     Code::DeadlineExceeded,
                     format!("the request body did not arrive within {:?}", this.timeout),
@@ -714,11 +816,28 @@ impl http_body::Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Incoming::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        let left = match self.inner.take() {
+            _ if self.broken => BodyLeft::Broken,
+            Some(rest) if !rest.is_end_stream() => BodyLeft::Unread(rest),
+            _ => BodyLeft::Read,
+        };
+        *self
+            .in_flight
+            .body_left
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = left;
     }
 }
 
