@@ -19,7 +19,7 @@ fn words(line: &str) -> Vec<&str> {
 }
 
 fn cloud_report(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloud-report-under-test"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -291,7 +291,7 @@ fn a_closed_pipe_ends_the_listing_quietly() {
     // `head -1` has read its line: every write fails with EPIPE.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let output = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+    let output = Command::new(env!("CARGO_BIN_EXE_cloud-report-under-test"))
         .arg("types")
         .stdout(writer)
         .stderr(Stdio::piped())
@@ -581,7 +581,7 @@ fn serve_exec_runs_a_script_against_the_emulator_and_exits_with_its_status() {
         String::from_utf8(init.stdout).unwrap(),
         "export SERVICE_CONTROL_EMULATOR_HOST=127.0.0.1:9999\nexport APIGEE_EMULATOR_HOST=127.0.0.1:9999\n"
     );
-    let binary = env!("CARGO_BIN_EXE_cloud-report");
+    let binary = env!("CARGO_BIN_EXE_cloud-report-under-test");
     // The script reaches the emulator by the variable, and its status is
     // the command's.
     let script = format!(

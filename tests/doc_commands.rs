@@ -51,7 +51,7 @@ fn every_documented_command_line_parses() {
 
     let mut failures = Vec::new();
     for command in &found {
-        let output = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+        let output = Command::new(env!("CARGO_BIN_EXE_cloud-report-under-test"))
             .args(&command.args)
             .arg("--help")
             .output()

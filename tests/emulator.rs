@@ -594,7 +594,7 @@ fn serve_command_runs_the_emulator() {
     drop(served);
     assert!(result.unwrap().report_errors.is_empty());
 
-    let refused = Command::new(env!("CARGO_BIN_EXE_cloud-report"))
+    let refused = Command::new(env!("CARGO_BIN_EXE_cloud-report-under-test"))
         .args(["serve", "--listen", "0.0.0.0:0"])
         .output()
         .unwrap();

@@ -32,7 +32,7 @@ impl Served {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let binary = env!("CARGO_BIN_EXE_cloud-report");
+        let binary = env!("CARGO_BIN_EXE_cloud-report-under-test");
         let mut command = match open_files {
             Some(n) => {
                 let mut sh = Command::new("sh");
