@@ -678,10 +678,12 @@ async fn serve_request(
     let in_flight = InFlight::begin(shared, connection);
     let grpc = is_grpc(request.headers());
     let http1 = request.version() < http::Version::HTTP_2;
-    let expects_continue = request
-        .headers()
-        .get(http::header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    // Only an HTTP/1.1 request's unread body is looked at (`finish_body`).
+    let expects_continue = http1
+        && request
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let started = Instant::now();
     let request = request.map(|body| {
         Body::new(RequestBody {
